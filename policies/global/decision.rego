@@ -1,0 +1,31 @@
+# The entrypoint, data.tollgate.decision: combines every reason the rules in
+# this package raised. Deny beats require_approval beats allow. Reasons and
+# obligations are sorted arrays so the answer is byte-identical whichever
+# evaluator (opa eval or wasm) iterated the sets.
+package tollgate
+
+# Limits, allowlists and patterns: data.json, never literals in rules.
+cfg := data.tollgate.params
+
+# deny and approval are filled by the rule files beside this one.
+deny contains r if some r in invalid
+
+reasons := sort(deny | approval)
+
+verdict := "deny" if count(deny) > 0
+
+else := "require_approval" if count(approval) > 0
+
+else := "allow"
+
+decision := {
+	"decision": verdict,
+	"reasons": reasons,
+	"obligations": sort(obligations),
+	"risk_tier": risk_tier,
+	"fail_mode": fail_mode,
+	"cost": cost,
+	"ttl_s": 0,
+}
+
+reason(rule, message) := {"rule": rule, "message": message}

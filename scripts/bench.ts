@@ -1,0 +1,174 @@
+/**
+ * @module bench
+ * `npm run bench`: drives one input mix (the fidelity scenarios) through
+ *   (a) the edge over loopback HTTP, served from workerd as `npm start` runs it,
+ *       once with the sandbox path and once with the baseline in the isolate,
+ *   (b) `opa run --server` with the same policy over loopback HTTP,
+ *   (c) the same evaluator in Node, in-process (opa-wasm, our builtins),
+ * at concurrency 1 and 16, and prints median, p99, requests/s and edge/OPA
+ * ratios from this one run. It also reports what each hop costs: evaluation
+ * inside the sandbox, one RPC into it, and the HTTP path.
+ *
+ * Flags: --quick (fewer requests), --write (record bench/RESULTS.md).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpus, totalmem, type } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
+import { buildGlobalPolicy } from "./build-policies.ts";
+import { buildSandbox } from "./build-sandbox.ts";
+import { bundleEdge, startEdge } from "./lib/edge-server.ts";
+import { runLoad } from "./lib/load.ts";
+import { opaBuildWasm } from "./lib/opa.ts";
+import { measureInSandbox } from "./lib/sandbox-eval.ts";
+import { summarize, type Summary } from "./lib/stats.ts";
+import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
+
+const quick = process.argv.includes("--quick");
+const write = process.argv.includes("--write");
+const REQUESTS = quick ? 1500 : 6000;
+const WARMUP = quick ? 300 : 1000;
+const CONCURRENCY = [1, 16];
+
+const scenarios = (
+  JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "scenarios.json"), "utf8")) as { scenarios: Array<{ input: unknown }> }
+).scenarios.map((s) => s.input);
+
+async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up within ${timeoutMs} ms`);
+}
+
+async function startOpaServer(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    ensureOpa({ quiet: true }),
+    ["run", "--server", "--addr", `127.0.0.1:${port}`, "--log-level", "error", join(ROOT, "policies", "global")],
+    { stdio: "ignore" },
+  );
+  await waitFor(`http://127.0.0.1:${port}/health`);
+  return child;
+}
+
+interface NodeEvaluator {
+  evaluate(inputJson: string, nowMs: number): unknown;
+}
+
+interface EvaluatorModule {
+  PolicyEvaluator: { load(wasm: WebAssembly.Module, data: unknown, entrypoint: string): Promise<NodeEvaluator> };
+}
+
+/** The edge's evaluator bundled for Node, so (c) runs the very same code as the sandbox. */
+async function loadNodeEvaluator(): Promise<EvaluatorModule> {
+  const out = join(ROOT, "build", "bench", "evaluator.mjs");
+  await build({
+    entryPoints: [join(ROOT, "src", "engine", "evaluator.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    outfile: out,
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  });
+  return (await import(pathToFileURL(out).href)) as EvaluatorModule;
+}
+
+function inProcess(evaluate: (json: string) => unknown, bodies: string[], iterations: number): Summary {
+  for (let i = 0; i < 2000; i++) evaluate(bodies[i % bodies.length]);
+  const samples: number[] = [];
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) {
+    const t = process.hrtime.bigint();
+    evaluate(bodies[i % bodies.length]);
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return summarize(samples, Number(process.hrtime.bigint() - started) / 1e6);
+}
+
+const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
+
+async function main(): Promise<void> {
+  console.error("building policy, sandbox and edge bundle…");
+  await buildGlobalPolicy();
+  await buildSandbox();
+  bundleEdge();
+  const policy = await opaBuildWasm(join(ROOT, "policies", "global"), "tollgate/decision");
+
+  const edgeBodies = scenarios.map((input) => JSON.stringify(input));
+  const opaBodies = scenarios.map((input) => JSON.stringify({ input }));
+
+  const sandboxEdge = await startEdge({ port: 18787, vars: { POLICY_ENGINE: "sandbox" } });
+  const isolateEdge = await startEdge({ port: 18788, vars: { POLICY_ENGINE: "isolate" } });
+  const opa = await startOpaServer(18181);
+  const rows: Array<{ target: string; concurrency: number; summary: Summary }> = [];
+  try {
+    for (const concurrency of CONCURRENCY) {
+      const plan = { concurrency, requests: REQUESTS, warmup: WARMUP };
+      console.error(`concurrency ${concurrency}…`);
+      rows.push({ target: "edge (sandbox)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", sandboxEdge.url), bodies: edgeBodies }) });
+      rows.push({ target: "edge (baseline in isolate)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", isolateEdge.url), bodies: edgeBodies }) });
+      rows.push({ target: "opa run --server", concurrency, summary: await runLoad({ ...plan, url: new URL("http://127.0.0.1:18181/v1/data/tollgate/decision"), bodies: opaBodies }) });
+    }
+  } finally {
+    opa.kill();
+    await sandboxEdge.dispose();
+    await isolateEdge.dispose();
+  }
+
+  const { PolicyEvaluator } = await loadNodeEvaluator();
+  const wasmModule = await WebAssembly.compile(policy.wasm as Uint8Array<ArrayBuffer>);
+  const evaluator = await PolicyEvaluator.load(wasmModule, policy.data, policy.entrypoint);
+  const now = Date.now();
+  rows.push({ target: "opa-wasm in Node (in-process)", concurrency: 1, summary: inProcess((json) => evaluator.evaluate(json, now), edgeBodies, REQUESTS * 5) });
+
+  console.error("measuring inside the sandbox…");
+  const hops = await measureInSandbox(policy, scenarios, quick ? 2000 : 10000);
+  const evalUs = hops.per_input.map((p) => p.eval_us).sort((a, b) => a - b);
+  const medianEvalUs = evalUs[Math.floor(evalUs.length / 2)];
+  const maxEvalUs = evalUs[evalUs.length - 1];
+
+  const opaRow = (c: number) => rows.find((r) => r.target === "opa run --server" && r.concurrency === c)!.summary;
+  const lines: string[] = [];
+  lines.push("| target | concurrency | median | p99 | requests/s | median vs OPA | rps vs OPA |");
+  lines.push("|---|---:|---:|---:|---:|---:|---:|");
+  for (const row of rows) {
+    const base = row.target.startsWith("opa-wasm") ? undefined : opaRow(row.concurrency);
+    const ratio = base ? `${(row.summary.median_ms / base.median_ms).toFixed(2)}×` : "—";
+    const rpsRatio = base ? `${(row.summary.rps / base.rps).toFixed(2)}×` : "—";
+    lines.push(
+      `| ${row.target} | ${row.concurrency} | ${fmt(row.summary.median_ms)} | ${fmt(row.summary.p99_ms)} | ${row.summary.rps.toFixed(0)} | ${ratio} | ${rpsRatio} |`,
+    );
+  }
+  const sandboxC1 = rows.find((r) => r.target === "edge (sandbox)" && r.concurrency === 1)!.summary;
+  const isolateC1 = rows.find((r) => r.target === "edge (baseline in isolate)" && r.concurrency === 1)!.summary;
+  lines.push("");
+  lines.push("What each hop costs (concurrency 1):");
+  lines.push("");
+  lines.push(`- evaluation inside the sandbox, per decision: median over the ${evalUs.length} inputs ${medianEvalUs.toFixed(1)} µs, slowest input ${maxEvalUs.toFixed(1)} µs (includes JSON into and out of wasm)`);
+  lines.push(`- one RPC decide() into the sandbox from a Worker: ${fmt(hops.rpc_decide_ms)}`);
+  lines.push(`- edge over HTTP, sandbox path minus in-isolate path (the RPC hop as a client sees it): ${fmt(sandboxC1.median_ms - isolateC1.median_ms)}`);
+  lines.push(`- in-process evaluation in Node, median: ${fmt(rows.find((r) => r.target.startsWith("opa-wasm"))!.summary.median_ms)}`);
+  lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
+
+  const machine = `${type()} · ${cpus().length} × ${cpus()[0]?.model ?? "cpu"} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.versions.node} · OPA ${OPA_VERSION}`;
+  const report = [`Machine: ${machine}`, `Requests per row: ${REQUESTS} after ${WARMUP} warm-up; input mix: ${scenarios.length} scenarios round-robin.`, "", ...lines].join("\n");
+  console.log(report);
+  if (write) {
+    mkdirSync(join(ROOT, "bench"), { recursive: true });
+    writeFileSync(
+      join(ROOT, "bench", "RESULTS.md"),
+      `# Benchmark results\n\nRecorded by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}.\n\n${report}\n`,
+    );
+  }
+}
+
+await main();
+process.exit(0);

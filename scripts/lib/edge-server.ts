@@ -1,0 +1,86 @@
+/**
+ * @module edge-server
+ * Serves the edge Worker straight from workerd through Miniflare, with the
+ * bindings wrangler.toml declares, on a loopback port bound directly to the
+ * Worker. Neither wrangler dev's proxy nor Miniflare's routing worker sits in
+ * front, so what a client measures is the edge itself. Used by
+ * `npm start`, the benchmark and the CLI.
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { ROOT } from "../toolchain.mjs";
+
+export const EDGE_BUNDLE_DIR = join(ROOT, "build", "edge");
+
+/** Bundles src/index.ts exactly as a deploy would (`wrangler deploy --dry-run`). */
+export function bundleEdge(): void {
+  const result = spawnSync(
+    process.execPath,
+    [join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", EDGE_BUNDLE_DIR],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  if (result.status !== 0) throw new Error(`wrangler bundle failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** The bundled Worker: its entry module plus the wasm files wrangler emitted beside it. */
+function edgeModules(): Array<{ type: "ESModule" | "CompiledWasm"; path: string; contents: Uint8Array | string }> {
+  const files = readdirSync(EDGE_BUNDLE_DIR).filter((name) => name === "index.js" || name.endsWith(".wasm"));
+  return files
+    .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a.localeCompare(b)))
+    .map((name) => ({
+      type: name.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
+      path: name,
+      contents: name.endsWith(".wasm") ? readFileSync(join(EDGE_BUNDLE_DIR, name)) : readFileSync(join(EDGE_BUNDLE_DIR, name), "utf8"),
+    }));
+}
+
+export interface EdgeOptions {
+  host?: string;
+  port?: number;
+  /** Overrides for [vars] in wrangler.toml (location, region, engine mode…). */
+  vars?: Record<string, string>;
+  /** Where R2, Durable Object and cache state persist; in memory when omitted. */
+  persistTo?: string;
+}
+
+export interface RunningEdge {
+  url: URL;
+  miniflare: Miniflare;
+  dispose(): Promise<void>;
+}
+
+export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge> {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 8787;
+  // Module rules are resolved by wrangler's bundle already; the modules are listed explicitly below.
+  const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml")).workerOptions;
+  const miniflare = new Miniflare(
+    convertV4MiniflareOptions({
+    // Miniflare's own entry socket (with its routing worker) stays on a private port;
+    // clients reach the edge on a direct socket, one hop fewer per request.
+    host: "127.0.0.1",
+    port: 0,
+    ...(options.persistTo
+      ? {
+          r2Persist: join(options.persistTo, "r2"),
+          durableObjectsPersist: join(options.persistTo, "do"),
+          cachePersist: join(options.persistTo, "cache"),
+        }
+      : {}),
+    workers: [
+      {
+        ...workerOptions,
+        name: "tollgate-edge",
+        unsafeDirectSockets: [{ host, port }],
+        modules: edgeModules(),
+        bindings: { ...(workerOptions.bindings ?? {}), ...(options.vars ?? {}) },
+      },
+    ],
+  } as Parameters<typeof convertV4MiniflareOptions>[0]),
+  );
+  await miniflare.ready;
+  return { url: new URL(`http://${host}:${port}`), miniflare, dispose: () => miniflare.dispose() };
+}

@@ -1,0 +1,58 @@
+/**
+ * @module eval-worker
+ * A minimal host Worker for the Node-side tools: it hands a compiled policy to
+ * the same sandbox code the edge uses (SandboxClient, the bundled sandbox
+ * program, the same builtins), so `tollgate eval` shows what the edge would
+ * decide and the benchmark measures what the edge would run. It runs only in
+ * the tools' private workerd.
+ *
+ *   POST /eval     {policy, input, now_ms}           → the layer outcome
+ *   POST /measure  {policy, inputs, iterations}      → in-sandbox and RPC timings
+ */
+import { SandboxClient } from "../../src/engine/sandbox-client";
+import type { LayerCode } from "../../src/engine/sandbox-modules";
+
+interface PolicyPayload {
+  wasm_base64: string;
+  data: unknown;
+  entrypoint: string;
+}
+
+async function policyCode(policy: PolicyPayload): Promise<{ key: string; layers: () => LayerCode[] }> {
+  const wasm = Uint8Array.from(atob(policy.wasm_base64), (c) => c.charCodeAt(0));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", wasm));
+  const key = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return { key, layers: () => [{ scope: "eval", entrypoint: policy.entrypoint, wasm, data: policy.data }] };
+}
+
+export default {
+  async fetch(request: Request, env: { LOADER: WorkerLoader }): Promise<Response> {
+    const client = new SandboxClient(env.LOADER);
+    const path = new URL(request.url).pathname;
+    if (path === "/eval") {
+      const body = (await request.json()) as { policy: PolicyPayload; input: unknown; now_ms: number };
+      const { key, layers } = await policyCode(body.policy);
+      const answer = await client.decide(key, layers, JSON.stringify(body.input), body.now_ms);
+      return Response.json(answer.layers[0]);
+    }
+    if (path === "/measure") {
+      const body = (await request.json()) as { policy: PolicyPayload; inputs: unknown[]; iterations: number };
+      const { key, layers } = await policyCode(body.policy);
+      const now = Date.now();
+      const inputs = body.inputs.map((input) => JSON.stringify(input));
+      // In-sandbox evaluation: each input many times inside one RPC call.
+      const perInput = [];
+      for (const input of inputs) {
+        const run = await client.measure(key, layers, input, now, body.iterations);
+        perInput.push({ eval_us: (run.elapsed_ms * 1000) / run.iterations, memory_bytes: run.memory_bytes_after });
+      }
+      // The hop: sequential decide() calls from this isolate into the sandbox.
+      const calls = body.iterations / 10;
+      const started = performance.now();
+      for (let i = 0; i < calls; i++) await client.decide(key, layers, inputs[i % inputs.length], now);
+      const rpcMs = (performance.now() - started) / calls;
+      return Response.json({ per_input: perInput, rpc_decide_ms: rpcMs });
+    }
+    return new Response("not found", { status: 404 });
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * @module opa
+ * Thin wrappers around the pinned OPA CLI for the Node-side tools: check,
+ * test, build to wasm and eval. Each failure carries OPA's own output so a
+ * policy author sees the file and line, not a stack trace.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { t as listTar } from "tar";
+import { ensureOpa } from "../toolchain.mjs";
+
+export class OpaError extends Error {
+  readonly step: "check" | "test" | "build" | "eval";
+  readonly output: string;
+
+  constructor(step: OpaError["step"], output: string) {
+    super(`opa ${step} failed:\n${output.trim()}`);
+    this.step = step;
+    this.output = output;
+  }
+}
+
+export interface CompiledPolicy {
+  wasm: Uint8Array;
+  data: unknown;
+  /** The data.json text exactly as OPA wrote it into the bundle. */
+  dataText: string;
+  entrypoint: string;
+}
+
+function runOpa(step: OpaError["step"], args: string[], input?: string): string {
+  const result = spawnSync(ensureOpa({ quiet: true }), args, {
+    encoding: "utf8",
+    input,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new OpaError(step, `${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+export function opaCheck(dir: string): void {
+  runOpa("check", ["check", "--strict", dir]);
+}
+
+/** Runs `opa test` and returns the number of passing tests; failures carry OPA's report. */
+export function opaTest(dir: string): number {
+  const out = runOpa("test", ["test", dir]);
+  const match = /PASS:\s*(\d+)\/(\d+)/.exec(out);
+  return match ? Number(match[1]) : 0;
+}
+
+/** Compiles a Rego directory to wasm for one entrypoint (e.g. `tollgate/decision`). */
+export async function opaBuildWasm(dir: string, entrypoint: string): Promise<CompiledPolicy> {
+  const work = mkdtempSync(join(tmpdir(), "tollgate-build-"));
+  try {
+    const bundlePath = join(work, "bundle.tar.gz");
+    runOpa("build", ["build", "-t", "wasm", "-e", entrypoint, "-o", bundlePath, dir]);
+    const files = await readBundle(bundlePath);
+    const wasm = files.get("policy.wasm");
+    const data = files.get("data.json");
+    if (!wasm || !data) throw new OpaError("build", `bundle lacks policy.wasm or data.json (has ${[...files.keys()].join(", ")})`);
+    const dataText = data.toString("utf8");
+    return {
+      wasm: new Uint8Array(wasm),
+      data: JSON.parse(dataText),
+      dataText,
+      entrypoint,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Reads every file of an OPA bundle into memory, keyed by its path without the leading slash. */
+async function readBundle(bundlePath: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  await listTar({
+    file: bundlePath,
+    onReadEntry: (entry) => {
+      const chunks: Buffer[] = [];
+      entry.on("data", (chunk: Buffer) => chunks.push(chunk));
+      entry.on("end", () => files.set(entry.path.replace(/^\/+/, ""), Buffer.concat(chunks)));
+    },
+  });
+  return files;
+}
+
+/**
+ * Evaluates `data.<path>` for many inputs in a single OPA process, so a test
+ * suite with dozens of scenarios pays for one start-up, not dozens.
+ */
+export function opaEvalMany(dir: string, entrypoint: string, inputs: unknown[]): unknown[] {
+  const work = mkdtempSync(join(tmpdir(), "tollgate-eval-"));
+  try {
+    const inputPath = join(work, "input.json");
+    writeFileSync(inputPath, JSON.stringify({ cases: inputs }));
+    const ref = `data.${entrypoint.split("/").join(".")}`;
+    const query = `results := [r | some c in input.cases; r := ${ref} with input as c]`;
+    const out = runOpa("eval", ["eval", "--format", "json", "-d", dir, "-i", inputPath, query]);
+    const parsed = JSON.parse(out) as { result?: Array<{ bindings: { results: unknown[] } }> };
+    const results = parsed.result?.[0]?.bindings.results;
+    if (!results || results.length !== inputs.length) {
+      throw new OpaError("eval", `expected ${inputs.length} results, got ${results?.length ?? 0}`);
+    }
+    return results;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * @module sandbox-eval
+ * Evaluates a compiled policy through the edge's sandbox code in a private,
+ * offline workerd (Miniflare with a Worker Loader binding). Shared by
+ * `tollgate eval` and anything else on the Node side that must see exactly
+ * what an edge would decide.
+ */
+import { join } from "node:path";
+import { build } from "esbuild";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { ROOT } from "../toolchain.mjs";
+import type { CompiledPolicy } from "./opa.ts";
+
+export interface SandboxEvalResult {
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+async function bundleEvalWorker(): Promise<string> {
+  const output = await build({
+    entryPoints: [join(ROOT, "scripts", "lib", "eval-worker.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2023",
+    external: ["cloudflare:workers", "node:*"],
+    write: false,
+  });
+  return output.outputFiles[0].text;
+}
+
+export interface SandboxMeasurements {
+  per_input: Array<{ eval_us: number; memory_bytes: number }>;
+  rpc_decide_ms: number;
+}
+
+async function withHost<T>(run: (miniflare: Miniflare) => Promise<T>): Promise<T> {
+  const miniflare = new Miniflare(
+    convertV4MiniflareOptions({
+    workers: [
+      {
+        name: "tollgate-eval-host",
+        modules: [{ type: "ESModule", path: "eval-worker.js", contents: await bundleEvalWorker() }],
+        compatibilityDate: "2026-11-01",
+        compatibilityFlags: ["nodejs_compat"],
+        workerLoaders: { LOADER: {} },
+      },
+    ],
+  }),
+  );
+  try {
+    return await run(miniflare);
+  } finally {
+    await miniflare.dispose();
+  }
+}
+
+async function call<T>(miniflare: Miniflare, path: string, body: unknown): Promise<T> {
+  const response = await miniflare.dispatchFetch(`http://host${path}`, { method: "POST", body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`sandbox host failed: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+function payload(policy: CompiledPolicy) {
+  return { wasm_base64: Buffer.from(policy.wasm).toString("base64"), data: policy.data, entrypoint: policy.entrypoint };
+}
+
+export function evaluateInSandbox(policy: CompiledPolicy, inputs: unknown[], nowMs: number = Date.now()): Promise<SandboxEvalResult[]> {
+  return withHost(async (miniflare) => {
+    const results: SandboxEvalResult[] = [];
+    for (const input of inputs) {
+      results.push(await call<SandboxEvalResult>(miniflare, "/eval", { policy: payload(policy), input, now_ms: nowMs }));
+    }
+    return results;
+  });
+}
+
+/** In-sandbox evaluation time per input and the cost of one RPC decide() into the sandbox. */
+export function measureInSandbox(policy: CompiledPolicy, inputs: unknown[], iterations: number): Promise<SandboxMeasurements> {
+  return withHost((miniflare) => call<SandboxMeasurements>(miniflare, "/measure", { policy: payload(policy), inputs, iterations }));
+}

@@ -1,0 +1,78 @@
+/**
+ * @module strings
+ * String and regex builtins the wasm runtime leaves to the host. Regexes are
+ * Go RE2 syntax in OPA; JavaScript's engine agrees on the common subset
+ * (classes, anchors, groups, quantifiers). Go-only syntax such as `(?P<n>)`
+ * named groups and `\z` is translated; anything JS cannot compile makes the
+ * builtin undefined, as an invalid pattern does in OPA.
+ */
+import { BuiltinError, expectNumber, expectString, type Builtin } from "./context";
+
+function compile(pattern: string, flags = ""): RegExp {
+  const translated = pattern.replace(/\(\?P</g, "(?<").replace(/\\z/g, "$");
+  try {
+    return new RegExp(translated, `${flags}u`);
+  } catch {
+    throw new BuiltinError(`invalid regex ${JSON.stringify(pattern)}`);
+  }
+}
+
+function collection(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.map((v) => expectString(v, "element"));
+  throw new BuiltinError("expected a string, array or set of strings");
+}
+
+/** Go's regexp.ReplaceAllString expands $1 and ${name}; JS uses the same `$1`, and `$<name>` for names. */
+function goReplacement(replacement: string): string {
+  return replacement.replace(/\$\{(\w+)\}/g, (_, name: string) => (/^\d+$/.test(name) ? `$${name}` : `$<${name}>`));
+}
+
+export const stringBuiltins: Record<string, Builtin> = {
+  "strings.any_prefix_match": (search: unknown, base: unknown) =>
+    collection(search).some((s) => collection(base).some((prefix) => s.startsWith(prefix))),
+  "strings.any_suffix_match": (search: unknown, base: unknown) =>
+    collection(search).some((s) => collection(base).some((suffix) => s.endsWith(suffix))),
+  "strings.count": (search: unknown, substring: unknown) => {
+    const haystack = expectString(search, "search");
+    const needle = expectString(substring, "substring");
+    if (needle === "") return [...haystack].length + 1;
+    return haystack.split(needle).length - 1;
+  },
+  indexof_n: (haystack: unknown, needle: unknown) => {
+    const text = [...expectString(haystack, "haystack")];
+    const search = [...expectString(needle, "needle")];
+    const found: number[] = [];
+    for (let i = 0; i + search.length <= text.length; i++) {
+      if (search.every((c, j) => text[i + j] === c)) found.push(i);
+    }
+    return found;
+  },
+  "regex.find_n": (pattern: unknown, value: unknown, n: unknown) => {
+    const limit = expectNumber(n, "number");
+    const matches = [...expectString(value, "value").matchAll(compile(expectString(pattern, "pattern"), "g"))].map((m) => m[0]);
+    return limit < 0 ? matches : matches.slice(0, limit);
+  },
+  "regex.replace": (value: unknown, pattern: unknown, replacement: unknown) =>
+    expectString(value, "value").replace(compile(expectString(pattern, "pattern"), "g"), goReplacement(expectString(replacement, "value"))),
+  "regex.template_match": (template: unknown, value: unknown, open: unknown, close: unknown) => {
+    const start = expectString(open, "delimiter_start");
+    const end = expectString(close, "delimiter_end");
+    const text = expectString(template, "template");
+    let source = "^";
+    let rest = text;
+    while (rest.length > 0) {
+      const i = rest.indexOf(start);
+      if (i < 0) {
+        source += rest.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        break;
+      }
+      const j = rest.indexOf(end, i + start.length);
+      if (j < 0) throw new BuiltinError("unbalanced template delimiters");
+      source += rest.slice(0, i).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      source += `(?:${rest.slice(i + start.length, j)})`;
+      rest = rest.slice(j + end.length);
+    }
+    return compile(`${source}$`).test(expectString(value, "value"));
+  },
+};

@@ -1,0 +1,88 @@
+/**
+ * @module decision-engine
+ * Chooses which code evaluates a decision and falls back when it cannot. The
+ * normal path crosses into the policy sandbox once per decision; if the
+ * sandbox cannot be used (loader unavailable, RPC failure, CPU limit), the
+ * baseline policy compiled into the deploy answers in this isolate, and the
+ * response says so. Only if that also fails does the risk tier's fail mode
+ * decide.
+ */
+import { BASELINE_LAYER } from "../bundles/baseline";
+import type { ActivePolicy } from "../bundles/active-policy";
+import type { EvaluationPath, RiskTier } from "../types";
+import { composeLayers, failModeDecision, type ComposedDecision } from "./compose";
+import { PolicyEvaluator } from "./evaluator";
+import { SandboxClient } from "./sandbox-client";
+import type { LayerOutcome } from "./sandbox-protocol";
+
+export type EngineMode = "sandbox" | "isolate";
+
+export interface EngineResult {
+  decision: ComposedDecision;
+  path: EvaluationPath;
+  eval_us: number;
+  /** Why the preferred path did not answer, when it did not. */
+  fallback_reason?: string;
+}
+
+let baselineEvaluator: Promise<PolicyEvaluator> | undefined;
+
+function baseline(): Promise<PolicyEvaluator> {
+  baselineEvaluator ??= PolicyEvaluator.load(BASELINE_LAYER.wasm as WebAssembly.Module, BASELINE_LAYER.data, BASELINE_LAYER.entrypoint).catch(
+    (error) => {
+      baselineEvaluator = undefined;
+      throw error;
+    },
+  );
+  return baselineEvaluator;
+}
+
+async function evaluateBaseline(inputJson: string, nowMs: number): Promise<{ outcomes: LayerOutcome[]; eval_us: number }> {
+  const evaluator = await baseline();
+  const started = performance.now();
+  try {
+    const result = evaluator.evaluate(inputJson, nowMs);
+    return { outcomes: [{ scope: BASELINE_LAYER.scope, result }], eval_us: Math.round((performance.now() - started) * 1000) };
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? "policy_aborted";
+    return { outcomes: [{ scope: BASELINE_LAYER.scope, error: { code, message: (error as Error).message } }], eval_us: 0 };
+  }
+}
+
+export class DecisionEngine {
+  private readonly sandbox: SandboxClient | undefined;
+
+  constructor(
+    loader: WorkerLoader | undefined,
+    private readonly mode: EngineMode = "sandbox",
+  ) {
+    this.sandbox = loader ? new SandboxClient(loader) : undefined;
+  }
+
+  async decide(policy: ActivePolicy, inputJson: string, tier: RiskTier, nowMs: number): Promise<EngineResult> {
+    let fallbackReason: string | undefined;
+    const inIsolate = this.mode === "isolate" && policy.isBaseline;
+    if (this.sandbox && !inIsolate) {
+      try {
+        const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs);
+        return { decision: composeLayers(answer.layers, tier), path: "sandbox", eval_us: answer.eval_us };
+      } catch (error) {
+        fallbackReason = `sandbox unavailable: ${(error as Error).message}`;
+      }
+    } else if (!this.sandbox) {
+      fallbackReason = "no worker loader binding";
+    }
+    try {
+      const answer = await evaluateBaseline(inputJson, nowMs);
+      return { decision: composeLayers(answer.outcomes, tier), path: "baseline", eval_us: answer.eval_us, fallback_reason: fallbackReason };
+    } catch (error) {
+      const message = (error as Error).message;
+      return {
+        decision: failModeDecision(tier, BASELINE_LAYER.scope, "baseline_unavailable", message),
+        path: "fail_mode",
+        eval_us: 0,
+        fallback_reason: fallbackReason ? `${fallbackReason}; baseline: ${message}` : message,
+      };
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * @module index
+ * The Tollgate edge Worker: a Hono app that decides agent actions against the
+ * active policy. Routes live in routes/, one per concern; every error becomes
+ * `{error: {code, message}}` here.
+ */
+import { Hono } from "hono";
+import { errorResponse } from "./errors";
+import { decideRoute } from "./routes/decide";
+import { healthRoute } from "./routes/health";
+import { policyRoute } from "./routes/policy";
+
+const app = new Hono<{ Bindings: Env }>();
+
+app.route("/v1/decide", decideRoute);
+app.route("/v1/policy", policyRoute);
+app.route("/healthz", healthRoute);
+
+app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+app.onError((error, c) => errorResponse(c, error));
+
+export default app;

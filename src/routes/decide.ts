@@ -1,0 +1,39 @@
+/**
+ * @module decide
+ * `POST /v1/decide`: validate the action, then hand it to the decision
+ * pipeline. Bad input never reaches the policy: it gets a 4xx naming what
+ * was wrong.
+ */
+import { Hono } from "hono";
+import { runDecision } from "../decision/pipeline";
+import { ApiError } from "../errors";
+import { jsonBody } from "../middleware/json-body";
+import { decisionInputSchema } from "../schema/decision-input";
+
+/** A decision input is a description of one action; 64 KiB is generous. */
+export const MAX_DECISION_BODY_BYTES = 64 * 1024;
+
+function parseInput(text: string) {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(400, "invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = decisionInputSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue.path.map(String).join(".");
+    throw new ApiError(400, "invalid_input", path ? `${path}: ${issue.message}` : issue.message, path);
+  }
+  return parsed.data;
+}
+
+export const decideRoute = new Hono<{ Bindings: Env }>().post("/", jsonBody(MAX_DECISION_BODY_BYTES), async (c) => {
+  const inputJson = await c.req.text();
+  const input = parseInput(inputJson);
+  const location = (c.req.raw.cf?.colo as string | undefined) ?? c.env.EDGE_LOCATION;
+  const response = await runDecision(c.env, { inputJson, input, location });
+  c.header("x-tollgate-decision-id", response.decision_id);
+  return c.json(response);
+});

@@ -1,0 +1,58 @@
+/**
+ * The policy sandbox itself: reused per policy digest, memory bounded over a
+ * long run, and the baseline answering in this isolate when the sandbox
+ * cannot be used.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { BASELINE_POLICY } from "../../src/bundles/active-policy";
+import { DecisionEngine } from "../../src/engine/decision-engine";
+import { SandboxClient } from "../../src/engine/sandbox-client";
+
+const input = JSON.stringify({
+  risk_tier: "high",
+  tenant: "acme",
+  agent: { id: "agent-1", role: "finance", scopes: [] },
+  session: { id: "s-1", usage: { tokens: 10, api_calls: 1, cost_usd: 0, wall_clock_s: 1 } },
+  action: { type: "tool_call", tool: "payments.refund", args: { amount: 900, currency: "EUR" } },
+});
+
+describe("the policy sandbox", () => {
+  it("is built once per policy digest and reused by later decisions", async () => {
+    const client = new SandboxClient(env.LOADER);
+    const first = await client.decide(BASELINE_POLICY.key, BASELINE_POLICY.code, input, Date.now());
+    const second = await client.decide(BASELINE_POLICY.key, BASELINE_POLICY.code, input, Date.now());
+    expect(first.instance).toBe(second.instance);
+    expect(first.layers[0].result).toMatchObject({ decision: "require_approval" });
+  });
+
+  it("keeps wasm memory within a fixed bound over 100,000 evaluations", async () => {
+    const client = new SandboxClient(env.LOADER);
+    const run = await client.measure(BASELINE_POLICY.key, BASELINE_POLICY.code, input, Date.now(), 100_000);
+    expect(run.iterations).toBe(100_000);
+    // The heap is reset per evaluation, so memory after 100k runs equals memory after one.
+    expect(run.memory_bytes_after).toBe(run.memory_bytes_before);
+    expect(run.memory_bytes_after).toBeLessThanOrEqual(2 * 1024 * 1024);
+  });
+
+  it("falls back to the baseline in this isolate when the sandbox cannot load", async () => {
+    const engine = new DecisionEngine(env.LOADER);
+    const broken = {
+      ...BASELINE_POLICY,
+      key: "broken-policy",
+      isBaseline: false,
+      code: () => [{ ...BASELINE_POLICY.code()[0], wasm: new Uint8Array([0, 1, 2, 3]) }],
+    };
+    const result = await engine.decide(broken, input, "high", Date.now());
+    expect(result.path).toBe("baseline");
+    expect(result.fallback_reason).toMatch(/sandbox unavailable/);
+    expect(result.decision.decision).toBe("require_approval");
+  });
+
+  it("answers from the baseline when no loader is bound", async () => {
+    const engine = new DecisionEngine(undefined);
+    const result = await engine.decide(BASELINE_POLICY, input, "high", Date.now());
+    expect(result.path).toBe("baseline");
+    expect(result.decision.decision).toBe("require_approval");
+  });
+});

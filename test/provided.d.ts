@@ -1,0 +1,38 @@
+/**
+ * Values the Node-side global setup computes (with the real opa CLI) and
+ * hands to tests running inside workerd through vitest's `inject`.
+ */
+export interface Scenario {
+  name: string;
+  input: Record<string, unknown>;
+  /** What `opa eval` returned for this input, during this test run. */
+  expected: unknown;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    decisionScenarios: Scenario[];
+  }
+}
+
+export interface BuiltinCase {
+  name: string;
+  call: string;
+  args: unknown[];
+}
+
+export interface BuiltinCases {
+  cases: BuiltinCase[];
+  input: { cases: unknown[][] };
+  /** `opa eval` results by case name; a case whose builtin errored is absent. */
+  expected: Record<string, unknown>;
+  /** The same cases compiled to wasm, for the sandbox. */
+  wasmBase64: string;
+  entrypoint: string;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    builtinCases: BuiltinCases;
+  }
+}
