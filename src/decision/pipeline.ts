@@ -36,10 +36,13 @@ function respond(
   request: DecisionRequest,
   env: Env,
 ): DecisionResponse {
-  const { fail_mode_applied, ...decision } = result.decision;
+  const { fail_mode_applied, decision, reasons, obligations, ...rest } = result.decision;
   return {
     decision_id: decisionId,
-    ...decision,
+    decision,
+    reasons,
+    obligations,
+    ...rest,
     policy: { key: policy.key, layers: policy.layers },
     evaluation: { path: result.path, eval_us: result.eval_us, fallback_reason: result.fallback_reason },
     edge: { location: request.location, region: env.EDGE_REGION },
