@@ -1,8 +1,9 @@
 /**
- * Tests run inside workerd through @cloudflare/vitest-plugin, with the real
- * bindings from wrangler.toml. Global setup files (Node side) build the
- * policies and compute expected results with the real `opa` CLI, then hand
- * them to the tests through `inject`.
+ * Two test projects. "workers" runs inside workerd through
+ * @cloudflare/vitest-plugin with the real bindings from wrangler.toml; its
+ * global setup files (Node side) build the policies and compute expected
+ * results with the real `opa` CLI, handed over through `inject`. "node" runs
+ * the Node-side tools (CLI, build, verify) as a user would run them.
  */
 import { readdirSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
@@ -14,11 +15,20 @@ const globalSetup = readdirSync("test/setup")
   .map((file) => `test/setup/${file}`);
 
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
   test: {
     globalSetup,
-    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    projects: [
+      {
+        extends: true,
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/node/**"] },
+      },
+      {
+        extends: true,
+        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
+      },
+    ],
   },
 });

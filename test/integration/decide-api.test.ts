@@ -81,6 +81,20 @@ describe("bad requests get a clear 4xx", () => {
     expect(await response.json()).toMatchObject({ error: { code: "payload_too_large" } });
   });
 
+  it("cuts off a streamed body without Content-Length once it passes 64 KiB", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 8) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await post(body);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: { code: "payload_too_large" } });
+  });
+
   it("rejects a non-JSON content type with 415", async () => {
     const response = await post(JSON.stringify(validInput), "text/plain");
     expect(response.status).toBe(415);
