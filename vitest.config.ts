@@ -8,6 +8,7 @@
 import { readdirSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { testStoreBindings } from "./test/fixtures/test-config";
 
 const globalSetup = readdirSync("test/setup")
   .filter((file) => file.endsWith(".ts"))
@@ -22,7 +23,13 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            // A second bucket lets store tests publish without changing what the Worker under test serves.
+            miniflare: { r2Buckets: ["TEST_BUNDLES"], bindings: testStoreBindings() },
+          }),
+        ],
         test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/node/**"] },
       },
       {

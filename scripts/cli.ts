@@ -6,15 +6,27 @@
  *       Compile with OPA and evaluate through the edge's sandbox code in
  *       workerd; prints the result JSON. Exit 1 on a compile error, 2 on
  *       usage errors, 3 when the policy cannot be evaluated.
+ *   tollgate keygen|build|sign|verify|publish|status|rollback
+ *       The bundle store (see commands/bundles.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { OpaError, opaBuildWasm } from "./lib/opa.ts";
 import { evaluateInSandbox } from "./lib/sandbox-eval.ts";
+import { build, keygen, publish, rollback, sign, status, UsageError, verify } from "./commands/bundles.ts";
+import { LayerBuildError } from "./lib/layer-build.ts";
+import { AdminApiError } from "./lib/admin-client.ts";
+import { BundleError } from "../src/bundles/verify.ts";
 
 const USAGE = `usage:
-  tollgate eval <rego-dir> <entrypoint> <input.json>   evaluate as the edge would (entrypoint like tollgate/decision)`;
-
-class UsageError extends Error {}
+  tollgate eval <rego-dir> <entrypoint> <input.json>   evaluate as the edge would (entrypoint like tollgate/decision)
+  tollgate keygen --id <id> --scopes <scope,…> [--out keys]
+  tollgate build --scope global|region:<r>|tenant:<t> [--source <dir>] [--out <dir>]
+  tollgate sign <bundle-dir> --key <private.jwk> [--expires-days 30]
+  tollgate verify <bundle-dir> --trust <trust-store.json>
+  tollgate publish <bundle-dir> [--url <edge>] [--token <admin-token>]
+  tollgate status [--url] [--token]
+  tollgate rollback --scope <scope> --to <version> --key <private.jwk> [--url] [--token]
+  (--url and --token default to TOLLGATE_URL and TOLLGATE_TOKEN)`;
 
 async function evalCommand(args: string[]): Promise<number> {
   const [dir, entrypoint, inputPath] = args;
@@ -46,7 +58,16 @@ async function evalCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-const commands: Record<string, (args: string[]) => Promise<number>> = { eval: evalCommand };
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  eval: evalCommand,
+  keygen,
+  build,
+  sign,
+  verify,
+  publish,
+  status,
+  rollback,
+};
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -65,6 +86,15 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       console.error(`tollgate ${name}: ${error.message}\n${USAGE}`);
       return 2;
+    }
+    if (error instanceof OpaError) {
+      console.error(`tollgate ${name}: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof LayerBuildError || error instanceof AdminApiError || error instanceof BundleError) {
+      const code = error instanceof BundleError ? `${error.code}: ` : "";
+      console.error(`tollgate ${name}: refused: ${code}${error.message}`);
+      return 1;
     }
     console.error(`tollgate ${name}: ${(error as Error).message}`);
     return 1;

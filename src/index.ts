@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { errorResponse } from "./errors";
+import { adminBundlesRoute } from "./routes/admin-bundles";
 import { decideRoute } from "./routes/decide";
 import { healthRoute } from "./routes/health";
 import { policyRoute } from "./routes/policy";
@@ -15,6 +16,7 @@ const app = new Hono<{ Bindings: Env }>();
 app.route("/v1/decide", decideRoute);
 app.route("/v1/policy", policyRoute);
 app.route("/healthz", healthRoute);
+app.route("/v1/admin", adminBundlesRoute);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError((error, c) => errorResponse(c, error));

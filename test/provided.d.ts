@@ -36,3 +36,16 @@ declare module "vitest" {
     builtinCases: BuiltinCases;
   }
 }
+
+export interface StoreFixtures {
+  /** Unsigned layers by scope, files base64. */
+  layers: Record<string, { draft: Record<string, unknown> & { scope: string; digest: string }; files: Record<string, string> }>;
+  /** Test private keys (JWK) by key id. */
+  keys: Record<string, JsonWebKey>;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    storeFixtures: StoreFixtures;
+  }
+}

@@ -1,12 +1,17 @@
 /**
  * @module pipeline
  * One decision, start to finish, after the request has been validated:
- * resolve the policy that governs it, evaluate it once, and shape the
- * response. Each stage lives in its own module; this file only orders them,
- * so the path a decision takes can be read top to bottom here.
+ * resolve the policy that governs it (the bundle store's composition for this
+ * tenant, or the baseline), evaluate it once, and shape the response. Each
+ * stage lives in its own module; this file only orders them, so the path a
+ * decision takes can be read top to bottom here.
  */
-import { BASELINE_POLICY, type ActivePolicy } from "../bundles/active-policy";
+import type { ActivePolicy } from "../bundles/active-policy";
+import { edgeStore } from "../bundles/edge-store";
+import { BASELINE_POLICY } from "../bundles/active-policy";
+import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
+import { failModeDecision } from "../engine/compose";
 import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import type { RiskTier } from "../types";
 
@@ -23,15 +28,31 @@ export interface DecisionResponse {
   [field: string]: unknown;
 }
 
+/** The part of the execution context a decision needs: work that outlives the response. */
+export interface Background {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
 let engine: DecisionEngine | undefined;
-function engineFor(env: Env): DecisionEngine {
+export function engineFor(env: Env): DecisionEngine {
   engine ??= new DecisionEngine(env.LOADER, (env.POLICY_ENGINE as EngineMode | undefined) ?? "sandbox");
   return engine;
+}
+
+/** The policy for this request; the first decision of an isolate waits for the last known good. */
+async function resolvePolicy(env: Env, ctx: Background, tenant: string, now: number): Promise<Resolution> {
+  const store = edgeStore(env, now, (policy) => engineFor(env).warm(policy));
+  if (!store) return { policy: BASELINE_POLICY, source: "baseline", stale: false };
+  await store.ensureLoaded(now);
+  const refresh = store.maybeRefresh(now);
+  if (refresh) ctx.waitUntil(refresh);
+  return store.resolve(tenant, now);
 }
 
 function respond(
   decisionId: string,
   policy: ActivePolicy,
+  resolution: Resolution,
   result: EngineResult,
   request: DecisionRequest,
   env: Env,
@@ -43,19 +64,28 @@ function respond(
     reasons,
     obligations,
     ...rest,
-    policy: { key: policy.key, layers: policy.layers },
+    policy: { key: policy.key, source: resolution.source, layers: policy.layers },
     evaluation: { path: result.path, eval_us: result.eval_us, fallback_reason: result.fallback_reason },
     edge: { location: request.location, region: env.EDGE_REGION },
     mode: "enforce",
-    stale: false,
+    stale: resolution.stale || resolution.unusable !== undefined,
     ...(fail_mode_applied ? { fail_mode_applied } : {}),
   };
 }
 
-export async function runDecision(env: Env, request: DecisionRequest): Promise<DecisionResponse> {
+/** Evaluates the resolved policy, unless it may no longer be used: then the tier's fail mode decides. */
+export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, tier: RiskTier, now: number): Promise<EngineResult> {
+  if (resolution.unusable) {
+    const { code, message } = resolution.unusable;
+    return { decision: failModeDecision(tier, "store", code, message, code), path: "fail_mode", eval_us: 0 };
+  }
+  return engine.decide(resolution.policy, inputJson, tier, now);
+}
+
+export async function runDecision(env: Env, ctx: Background, request: DecisionRequest): Promise<DecisionResponse> {
   const now = Date.now();
   const decisionId = newDecisionId(now);
-  const policy = BASELINE_POLICY;
-  const result = await engineFor(env).decide(policy, request.inputJson, request.input.risk_tier, now);
-  return respond(decisionId, policy, result, request, env);
+  const resolution = await resolvePolicy(env, ctx, request.input.tenant, now);
+  const result = await evaluate(engineFor(env), resolution, request.inputJson, request.input.risk_tier, now);
+  return respond(decisionId, resolution.policy, resolution, result, request, env);
 }

@@ -35,12 +35,12 @@ function isPolicyDecision(value: unknown): value is PolicyDecision {
 }
 
 /** The decision when the policy itself cannot answer, by the request's risk tier. */
-export function failModeDecision(tier: RiskTier, layer: string, code: string, message: string): ComposedDecision {
+export function failModeDecision(tier: RiskTier, layer: string, code: string, message: string, rule = "policy_unavailable"): ComposedDecision {
   const failMode = DEFAULT_FAIL_MODES[tier];
-  const rule = failMode === "closed" ? "policy_unavailable_fail_closed" : "policy_unavailable_fail_open";
+  const reason = layer === "store" ? message : `policy layer ${layer} could not decide (${code})`;
   return {
     decision: failMode === "closed" ? "deny" : "allow",
-    reasons: [{ rule, message: `policy layer ${layer} could not decide (${code}); ${tier} risk fails ${failMode}` }],
+    reasons: [{ rule, message: `${reason}; ${tier} risk fails ${failMode}` }],
     obligations: [],
     risk_tier: tier,
     fail_mode: failMode,

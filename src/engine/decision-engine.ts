@@ -59,6 +59,12 @@ export class DecisionEngine {
     this.sandbox = loader ? new SandboxClient(loader) : undefined;
   }
 
+  /** Loads a policy's sandbox ahead of its first decision, so activating it never stalls one. */
+  async warm(policy: ActivePolicy): Promise<void> {
+    if (!this.sandbox) return;
+    await this.sandbox.measure(policy.key, policy.code, "{}", Date.now(), 0).catch(() => undefined);
+  }
+
   async decide(policy: ActivePolicy, inputJson: string, tier: RiskTier, nowMs: number): Promise<EngineResult> {
     let fallbackReason: string | undefined;
     const inIsolate = this.mode === "isolate" && policy.isBaseline;

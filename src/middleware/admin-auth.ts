@@ -58,7 +58,7 @@ export function adminAuth(): MiddlewareHandler<{ Bindings: Env; Variables: Admin
   };
 }
 
-export function principalOf(c: Context<{ Variables: AdminVariables }>): Principal {
+export function principalOf(c: Context<{ Bindings: Env; Variables: AdminVariables }>): Principal {
   return c.get("principal");
 }
 

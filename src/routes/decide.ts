@@ -33,7 +33,7 @@ export const decideRoute = new Hono<{ Bindings: Env }>().post("/", jsonBody(MAX_
   const inputJson = await c.req.text();
   const input = parseInput(inputJson);
   const location = (c.req.raw.cf?.colo as string | undefined) ?? c.env.EDGE_LOCATION;
-  const response = await runDecision(c.env, { inputJson, input, location });
+  const response = await runDecision(c.env, c.executionCtx, { inputJson, input, location });
   c.header("x-tollgate-decision-id", response.decision_id);
   return c.json(response);
 });

@@ -1,0 +1,147 @@
+/**
+ * @module bundles
+ * The publishing commands of the `tollgate` CLI:
+ *
+ *   keygen   --id <id> --scopes <s,…> [--out keys]    a signing key pair and its trust-store entry
+ *   build    --scope <scope> [--source dir] [--out dir] check, test and compile a layer (refuses loosening)
+ *   sign     <bundle-dir> --key <private.jwk> [--expires-days 30] [--version n]
+ *   verify   <bundle-dir> --trust <trust.json>        signature, key scope, files and digests, offline
+ *   publish  <bundle-dir> [--url --token]              upload through the admin API
+ *   status   [--url --token]                           the current snapshot and the publish log
+ *   rollback --scope <scope> --to <version> --key <private.jwk> [--url --token]
+ *            republish an old version's content as a new, higher version
+ */
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { trustStoreSchema, type LayerManifest, type Signed, type Snapshot } from "../../src/bundles/manifest.ts";
+import { fromBase64Url, toBase64Url } from "../../src/bundles/signature.ts";
+import { verifyLayer } from "../../src/bundles/verify.ts";
+import { adminCall, adminTarget } from "../lib/admin-client.ts";
+import { readBundle, writeBundle } from "../lib/bundle-dir.ts";
+import { buildLayer, type LayerDraft } from "../lib/layer-build.ts";
+import { generateKeyPair, readPrivateKey, signLayer } from "../lib/signing.ts";
+import { ROOT } from "../toolchain.mjs";
+
+export class UsageError extends Error {}
+
+const adminFlags: StringOptions = { url: { type: "string" }, token: { type: "string" } };
+
+type StringOptions = Record<string, { type: "string" }>;
+
+function parse(args: string[], options: StringOptions): { values: Record<string, string | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true });
+    return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export async function keygen(args: string[]): Promise<number> {
+  const { values } = parse(args, { id: { type: "string" }, scopes: { type: "string" }, out: { type: "string" } });
+  if (!values.id || !values.scopes) throw new UsageError("keygen needs --id and --scopes (e.g. --scopes region:eu)");
+  const pair = await generateKeyPair(String(values.id));
+  const out = String(values.out ?? join(ROOT, "keys"));
+  mkdirSync(out, { recursive: true });
+  const privatePath = join(out, `${pair.id}.private.jwk`);
+  writeFileSync(privatePath, `${JSON.stringify(pair.privateJwk, null, 2)}\n`);
+  chmodSync(privatePath, 0o600);
+  const entry = { id: pair.id, public_key: pair.publicKey, scopes: String(values.scopes).split(",") };
+  writeFileSync(join(out, `${pair.id}.trust.json`), `${JSON.stringify(entry, null, 2)}\n`);
+  console.error(`private key: ${privatePath} (keep it secret)\nadd this entry to the edge's TRUST_STORE keys:`);
+  console.log(JSON.stringify(entry));
+  return 0;
+}
+
+export async function build(args: string[]): Promise<number> {
+  const { values } = parse(args, { scope: { type: "string" }, source: { type: "string" }, out: { type: "string" } });
+  if (!values.scope) throw new UsageError("build needs --scope global|region:<r>|tenant:<t>");
+  const scope = String(values.scope);
+  const built = await buildLayer(scope, values.source ? String(values.source) : undefined);
+  const out = String(values.out ?? join(ROOT, "dist", scope.replace(":", "-")));
+  writeBundle(out, { draft: built.draft }, built.files);
+  console.log(`${scope}: ${built.tests} tests passed, built ${built.draft.digest} → ${out}`);
+  return 0;
+}
+
+export async function sign(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { key: { type: "string" }, "expires-days": { type: "string" }, version: { type: "string" } });
+  const dir = positionals[0];
+  if (!dir || !values.key) throw new UsageError("sign needs <bundle-dir> --key <private.jwk>");
+  const bundle = readBundle(dir);
+  const draft = "draft" in bundle.manifest ? bundle.manifest.draft : (bundle.manifest as Signed<LayerManifest>).document;
+  if (!draft) throw new Error(`${dir}/manifest.json: nothing to sign`);
+  const now = Date.now();
+  // Versions are milliseconds since the epoch unless given: increasing without coordination.
+  const version = values.version ? Number(values.version) : now;
+  const signed = await signLayer(draft as LayerDraft, readPrivateKey(String(values.key)), {
+    version,
+    nowMs: now,
+    expiresInDays: Number(values["expires-days"] ?? 30),
+  });
+  writeBundle(dir, signed, {});
+  console.log(`${signed.document.scope} v${version} signed with ${signed.document.key_id}`);
+  return 0;
+}
+
+export async function verify(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { trust: { type: "string" } });
+  const dir = positionals[0];
+  if (!dir || !values.trust) throw new UsageError("verify needs <bundle-dir> --trust <trust-store.json>");
+  const trust = trustStoreSchema.parse(JSON.parse(readFileSync(String(values.trust), "utf8")));
+  const bundle = readBundle(dir);
+  const scope = (bundle.manifest as Signed<LayerManifest>).document?.scope ?? "unsigned";
+  const layer = await verifyLayer(bundle.manifest, bundle.files, trust, scope, Date.now());
+  console.log(`ok: ${layer.manifest.scope} v${layer.manifest.version} ${layer.manifest.digest}, signed by ${layer.manifest.key_id}`);
+  return 0;
+}
+
+function encodeFiles(files: Record<string, Uint8Array>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+}
+
+export async function publish(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...adminFlags, scope: { type: "string" } });
+  const dir = positionals[0];
+  if (!dir) throw new UsageError("publish needs <bundle-dir>");
+  const bundle = readBundle(dir);
+  const manifest = bundle.manifest as Signed<LayerManifest>;
+  if (!manifest.signature) throw new Error(`${dir}: not signed (run tollgate sign)`);
+  const scope = String(values.scope ?? manifest.document.scope);
+  if (scope !== manifest.document.scope) throw new UsageError(`--scope ${scope} does not match the bundle's scope ${manifest.document.scope}`);
+  const result = await adminCall<{ version: number; digest: string; snapshot_version: number }>(
+    adminTarget(values),
+    "PUT",
+    `/bundles/${scope}`,
+    { manifest, files: encodeFiles(bundle.files) },
+  );
+  console.log(`published ${scope} v${result.version} ${result.digest} (snapshot v${result.snapshot_version})`);
+  return 0;
+}
+
+export async function status(args: string[]): Promise<number> {
+  const { values } = parse(args, adminFlags);
+  const target = adminTarget(values);
+  const current = await adminCall<{ snapshot: Snapshot | null }>(target, "GET", "/bundles");
+  const log = await adminCall<{ entries: unknown[] }>(target, "GET", "/publish-log?limit=10");
+  console.log(JSON.stringify({ snapshot: current.snapshot, recent: log.entries }, null, 2));
+  return 0;
+}
+
+export async function rollback(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...adminFlags, scope: { type: "string" }, to: { type: "string" }, key: { type: "string" } });
+  if (!values.scope || !values.to || !values.key) throw new UsageError("rollback needs --scope, --to <version> and --key <private.jwk>");
+  const target = adminTarget(values);
+  const scope = String(values.scope);
+  const old = await adminCall<{ manifest: Signed<LayerManifest>; files: Record<string, string> }>(target, "GET", `/bundles/${scope}/${values.to}`);
+  const current = await adminCall<{ snapshot: Snapshot | null }>(target, "GET", "/bundles");
+  const currentVersion = current.snapshot?.layers[scope]?.version ?? 0;
+  const { version: _v, created: _c, expires: _e, key_id: _k, ...draft } = old.manifest.document;
+  const now = Date.now();
+  const signed = await signLayer(draft, readPrivateKey(String(values.key)), { version: Math.max(now, currentVersion + 1), nowMs: now, expiresInDays: 30 });
+  const files = Object.fromEntries(Object.entries(old.files).map(([name, b64]) => [name, fromBase64Url(b64)]));
+  const result = await adminCall<{ version: number; digest: string }>(target, "PUT", `/bundles/${scope}`, { manifest: signed, files: encodeFiles(files) });
+  console.log(`rolled back ${scope} to the content of v${values.to}, published as v${result.version} ${result.digest}`);
+  return 0;
+}

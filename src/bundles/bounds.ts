@@ -1,0 +1,116 @@
+/**
+ * @module bounds
+ * Whether a child layer's parameters stay within what its parent allows. The
+ * parent declares, per parameter path, how a child may change it:
+ *
+ *   "refunds.approval_threshold": "lower"   child value ≤ parent value
+ *   "plans.approval_write_steps": "lower"
+ *   "files.allowed_dirs": "subset"          child list ⊆ parent list
+ *   "shell.dangerous_patterns": "superset"  child list ⊇ parent list
+ *   "roles.*.tools": "subset"               "*" matches one path segment
+ *
+ * The child's data holds its effective parameters (the parent's with its
+ * overrides applied); every value that differs from the parent's must be
+ * within a declared bound, and a parameter with no bound may not change at
+ * all. A child must also keep every rule of its parent. Pure and
+ * dependency-free: the CLI refuses a loosening publish with it, and the edge
+ * re-checks every layer it composes with it (defence in depth).
+ */
+
+export type BoundKind = "lower" | "higher" | "subset" | "superset";
+
+export interface LayerData {
+  params?: Record<string, unknown>;
+  bounds?: Record<string, BoundKind>;
+}
+
+export interface BoundViolation {
+  parameter: string;
+  message: string;
+}
+
+function leaves(value: unknown, prefix: string[] = []): Array<[string[], unknown]> {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leaves(v, [...prefix, k]));
+  }
+  return [[prefix, value]];
+}
+
+function lookup(root: unknown, path: string[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (!node || typeof node !== "object" || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function boundFor(bounds: Record<string, BoundKind>, path: string[]): BoundKind | undefined {
+  for (const [pattern, kind] of Object.entries(bounds)) {
+    const parts = pattern.split(".");
+    if (parts.length === path.length && parts.every((p, i) => p === "*" || p === path[i])) return kind;
+  }
+  return undefined;
+}
+
+const show = (value: unknown) => JSON.stringify(value);
+
+/** Every way `child` loosens `parent`; empty when the child may be composed under it. */
+export function checkBounds(parent: LayerData, child: LayerData): BoundViolation[] {
+  const violations: BoundViolation[] = [];
+  const bounds = parent.bounds ?? {};
+  for (const [path, value] of leaves(child.params ?? {})) {
+    const name = path.join(".");
+    const parentValue = lookup(parent.params, path);
+    if (show(value) === show(parentValue)) continue;
+    const kind = boundFor(bounds, path);
+    if (!kind) {
+      violations.push({ parameter: name, message: `${name} is not overridable (the parent declares no bound for it)` });
+      continue;
+    }
+    if (kind === "lower" || kind === "higher") {
+      if (typeof value !== "number" || typeof parentValue !== "number") {
+        violations.push({ parameter: name, message: `${name} must be a number, as in the parent` });
+      } else if (kind === "lower" ? value > parentValue : value < parentValue) {
+        const relation = kind === "lower" ? "at most" : "at least";
+        violations.push({ parameter: name, message: `${name} = ${show(value)} loosens the parent: it must be ${relation} ${show(parentValue)}` });
+      }
+      continue;
+    }
+    if (!Array.isArray(value) || !Array.isArray(parentValue)) {
+      violations.push({ parameter: name, message: `${name} must be a list, as in the parent` });
+      continue;
+    }
+    const parentItems = new Set(parentValue.map(show));
+    const childItems = new Set(value.map(show));
+    const offending =
+      kind === "subset"
+        ? value.filter((item) => !parentItems.has(show(item)))
+        : parentValue.filter((item) => !childItems.has(show(item)));
+    if (offending.length > 0) {
+      const verb = kind === "subset" ? "adds" : "drops";
+      violations.push({ parameter: name, message: `${name} ${verb} ${offending.map(show).join(", ")}, which the parent does not allow` });
+    }
+  }
+  return violations;
+}
+
+/** Parent rules the child no longer has: a child may add rules, never drop one. */
+export function droppedRules(parentRules: string[], childRules: string[]): BoundViolation[] {
+  const kept = new Set(childRules);
+  return parentRules
+    .filter((rule) => !kept.has(rule))
+    .map((rule) => ({ parameter: `rule:${rule}`, message: `rule ${rule} of the parent is missing from the child layer` }));
+}
+
+/** The parent's parameters with the child's overrides applied (objects merge, other values replace). */
+export function mergeParams(parent: unknown, child: unknown): unknown {
+  if (parent && child && typeof parent === "object" && typeof child === "object" && !Array.isArray(parent) && !Array.isArray(child)) {
+    const merged: Record<string, unknown> = { ...(parent as Record<string, unknown>) };
+    for (const [key, value] of Object.entries(child as Record<string, unknown>)) {
+      merged[key] = key in merged ? mergeParams(merged[key], value) : value;
+    }
+    return merged;
+  }
+  return child === undefined ? parent : child;
+}

@@ -1,0 +1,38 @@
+/**
+ * @module layer-reader
+ * Reads a layer bundle's files out of R2, refusing before reading anything
+ * that is larger than the bundle size cap. Files under the layer's prefix
+ * that a bundle does not have are handed on too, so verification refuses the
+ * bundle rather than silently ignoring what someone slipped in.
+ */
+import { layerKey, layerPrefix } from "./store-layout.ts";
+import { BundleError, MAX_LAYER_BYTES } from "./verify.ts";
+import { LAYER_FILES } from "./manifest.ts";
+
+export interface StoredLayer {
+  signedManifest: unknown;
+  files: Record<string, Uint8Array>;
+}
+
+export async function readLayer(bucket: R2Bucket, scope: string, version: number): Promise<StoredLayer> {
+  const manifestObject = await bucket.get(layerKey(scope, version, "manifest.json"));
+  if (!manifestObject) throw new BundleError("missing_file", `${scope} v${version}: manifest.json not in the store`);
+  const signedManifest = await manifestObject.json();
+  const files: Record<string, Uint8Array> = {};
+  const listed = await bucket.list({ prefix: layerPrefix(scope, version) });
+  for (const object of listed.objects) {
+    const name = object.key.slice(layerPrefix(scope, version).length);
+    if (name !== "manifest.json" && !(LAYER_FILES as readonly string[]).includes(name)) files[name] = new Uint8Array(0);
+  }
+  let total = 0;
+  for (const name of LAYER_FILES) {
+    const head = await bucket.head(layerKey(scope, version, name));
+    if (!head) throw new BundleError("missing_file", `${scope} v${version}: ${name} not in the store`);
+    total += head.size;
+    if (total > MAX_LAYER_BYTES) throw new BundleError("too_large", `${scope} v${version}: over the ${MAX_LAYER_BYTES} byte cap`);
+    const object = await bucket.get(layerKey(scope, version, name));
+    if (!object) throw new BundleError("missing_file", `${scope} v${version}: ${name} not in the store`);
+    files[name] = new Uint8Array(await object.arrayBuffer());
+  }
+  return { signedManifest, files };
+}

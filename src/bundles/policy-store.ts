@@ -1,0 +1,280 @@
+/**
+ * @module policy-store
+ * What one edge isolate knows about the bundle store, and the rules for
+ * changing its mind:
+ *
+ * - It pulls the current snapshot from R2 with a conditional read, at most
+ *   once per refresh interval (or on demand), in the background: decisions in
+ *   flight keep the policy they started with, and activation is a pointer swap
+ *   after the new sandbox has been warmed.
+ * - Nothing is activated unverified: the snapshot's signature, every layer it
+ *   names (signature, key scope, revocation, files, digests, size, expiry),
+ *   that each layer is exactly the one the snapshot binds (no mixing across
+ *   publishes), that no version goes backwards (replay), and that no override
+ *   loosens the global layer. A refused snapshot leaves the previous one
+ *   serving, and the conflict is logged and kept for the status endpoint.
+ * - The last known good snapshot stays in memory and in the Cache API; a
+ *   cold isolate starts from the cache, else from the store, else from the
+ *   baseline compiled into the deploy.
+ */
+import { BASELINE_POLICY, type ActivePolicy } from "./active-policy.ts";
+import { checkBounds, droppedRules, type LayerData } from "./bounds.ts";
+import { readLayer, type StoredLayer } from "./layer-reader.ts";
+import { LkgCache, type StoredSnapshot } from "./lkg-cache.ts";
+import type { Snapshot, TrustStore } from "./manifest.ts";
+import { CURRENT_SNAPSHOT_KEY } from "./store-layout.ts";
+import { BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
+
+export interface StoreConfig {
+  region: string;
+  refreshIntervalMs: number;
+  maxStalenessMs: number;
+  /** Names this edge's last-known-good entry in the Cache API (defaults to the region). */
+  cacheKey?: string;
+}
+
+export interface Conflict {
+  at: string;
+  snapshot_version?: number;
+  code: string;
+  message: string;
+}
+
+interface ActiveState {
+  snapshot: Snapshot;
+  signedSnapshot: unknown;
+  layers: Map<string, { verified: VerifiedLayer; stored: StoredLayer }>;
+  /** Composed policies by tenant, built on first use. */
+  policies: Map<string, ActivePolicy>;
+}
+
+export interface Resolution {
+  policy: ActivePolicy;
+  source: "store" | "baseline";
+  /** The store could not confirm this policy is current (unreachable, or a refused update). */
+  stale: boolean;
+  /** Past the maximum staleness or a bundle's expiry: the risk tier's fail mode applies. */
+  unusable?: { code: "policy_stale" | "policy_expired"; message: string };
+}
+
+export type RefreshOutcome = "unchanged" | "activated" | "refused" | "unreachable";
+
+const MAX_CONFLICTS = 20;
+
+export class PolicyStore {
+  private active: ActiveState | undefined;
+  private etag: string | undefined;
+  private readonly highestLayerVersion = new Map<string, number>();
+  private highestSnapshotVersion = 0;
+  private lastConfirmedMs: number | undefined;
+  private lastAttemptMs = Number.NEGATIVE_INFINITY;
+  private lastOutcome: RefreshOutcome | undefined;
+  private inFlight: Promise<RefreshOutcome> | undefined;
+  private loaded: Promise<void> | undefined;
+  readonly conflicts: Conflict[] = [];
+  private readonly startedMs: number;
+  private readonly lkg: LkgCache;
+
+  constructor(
+    private readonly bucket: R2Bucket,
+    private readonly trust: TrustStore,
+    readonly config: StoreConfig,
+    nowMs: number,
+    /** Warms the sandbox for a policy before it is activated, so activation never stalls a decision. */
+    private readonly warm: (policy: ActivePolicy) => Promise<void> = async () => {},
+  ) {
+    this.startedMs = nowMs;
+    this.lkg = new LkgCache(config.cacheKey ?? config.region);
+  }
+
+  /** First use in an isolate: last known good from the Cache API, then the store. */
+  ensureLoaded(nowMs: number): Promise<void> {
+    this.loaded ??= (async () => {
+      try {
+        const cached = await this.lkg.load();
+        if (cached) await this.activate(cached, nowMs, undefined, false);
+      } catch (error) {
+        this.conflict(nowMs, undefined, "lkg_unusable", (error as Error).message);
+      }
+      await this.refresh(nowMs);
+    })();
+    return this.loaded;
+  }
+
+  /** Starts a background refresh when the interval has passed; returns it for waitUntil. */
+  maybeRefresh(nowMs: number): Promise<RefreshOutcome> | undefined {
+    if (this.inFlight || nowMs - this.lastAttemptMs < this.config.refreshIntervalMs) return undefined;
+    return this.refresh(nowMs);
+  }
+
+  /** Refreshes now (single flight: concurrent callers share one read of the store). */
+  refresh(nowMs: number): Promise<RefreshOutcome> {
+    this.inFlight ??= this.doRefresh(nowMs).finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async doRefresh(nowMs: number): Promise<RefreshOutcome> {
+    this.lastAttemptMs = nowMs;
+    let object: R2Object | R2ObjectBody | null;
+    try {
+      object = await this.bucket.get(CURRENT_SNAPSHOT_KEY, this.etag ? { onlyIf: { etagDoesNotMatch: this.etag } } : undefined);
+    } catch (error) {
+      return this.outcome("unreachable", () => this.conflict(nowMs, undefined, "store_unreachable", (error as Error).message));
+    }
+    if (!object) {
+      // Nothing published yet: the store answered, so the baseline is current.
+      this.lastConfirmedMs = nowMs;
+      return this.outcome("unchanged");
+    }
+    if (!("body" in object)) {
+      this.lastConfirmedMs = nowMs;
+      return this.outcome("unchanged");
+    }
+    let stored: StoredSnapshot;
+    let snapshotVersion: number | undefined;
+    try {
+      const signedSnapshot = await object.json();
+      const snapshot = await verifySnapshot(signedSnapshot, this.trust);
+      snapshotVersion = snapshot.version;
+      if (this.active && snapshot.version === this.active.snapshot.version) {
+        this.etag = object.etag;
+        this.lastConfirmedMs = nowMs;
+        return this.outcome("unchanged");
+      }
+      const layers: Record<string, StoredLayer> = {};
+      for (const [scope, ref] of Object.entries(snapshot.layers)) {
+        if (!this.relevant(scope)) continue;
+        const reuse = this.active?.layers.get(scope);
+        const unchanged = reuse && reuse.verified.manifest.version === ref.version && reuse.verified.manifest.digest === ref.digest;
+        layers[scope] = unchanged ? reuse.stored : await readLayer(this.bucket, scope, ref.version);
+      }
+      stored = { signedSnapshot, layers };
+      await this.activate(stored, nowMs, object.etag, true);
+      return this.outcome("activated");
+    } catch (error) {
+      if (error instanceof BundleError) {
+        this.conflict(nowMs, snapshotVersion, error.code, error.message);
+        return this.outcome("refused");
+      }
+      return this.outcome("unreachable", () => this.conflict(nowMs, snapshotVersion, "store_unreachable", (error as Error).message));
+    }
+  }
+
+  private outcome(outcome: RefreshOutcome, effect?: () => void): RefreshOutcome {
+    effect?.();
+    this.lastOutcome = outcome;
+    return outcome;
+  }
+
+  private relevant(scope: string): boolean {
+    return scope === "global" || scope === `region:${this.config.region}` || scope.startsWith("tenant:");
+  }
+
+  /** Verifies a whole snapshot and swaps it in; throws BundleError and changes nothing on any fault. */
+  private async activate(stored: StoredSnapshot, nowMs: number, etag: string | undefined, persist: boolean): Promise<void> {
+    const snapshot = await verifySnapshot(stored.signedSnapshot, this.trust);
+    if (snapshot.version < this.highestSnapshotVersion) {
+      throw new BundleError("version_not_newer", `snapshot v${snapshot.version} is older than v${this.highestSnapshotVersion}, already seen`);
+    }
+    const layers = new Map<string, { verified: VerifiedLayer; stored: StoredLayer }>();
+    for (const [scope, ref] of Object.entries(snapshot.layers)) {
+      if (!this.relevant(scope)) continue;
+      const layer = stored.layers[scope];
+      if (!layer) throw new BundleError("missing_file", `${scope} v${ref.version}: not available`);
+      const verified = await verifyLayer(layer.signedManifest, layer.files, this.trust, scope, nowMs);
+      if (verified.manifest.version !== ref.version || verified.manifest.digest !== ref.digest) {
+        throw new BundleError("snapshot_mismatch", `${scope}: store has v${verified.manifest.version} ${verified.manifest.digest}, snapshot binds v${ref.version} ${ref.digest}`);
+      }
+      const seen = this.highestLayerVersion.get(scope) ?? 0;
+      if (ref.version < seen) throw new BundleError("version_not_newer", `${scope} v${ref.version} is older than v${seen}, already seen`);
+      layers.set(scope, { verified, stored: layer });
+    }
+    const global = layers.get("global");
+    if (!global) throw new BundleError("malformed", "snapshot has no global layer");
+    for (const [scope, layer] of layers) {
+      if (scope === "global") continue;
+      const data = (value: VerifiedLayer) => ((value.data as { tollgate?: LayerData })?.tollgate ?? {}) as LayerData;
+      const violations = [...checkBounds(data(global.verified), data(layer.verified)), ...droppedRules(global.verified.manifest.rules, layer.verified.manifest.rules)];
+      if (violations.length > 0) {
+        throw new BundleError("loosens_parent", `${scope} loosens global, refusing to compose it: ${violations.map((v) => v.message).join("; ")}`);
+      }
+    }
+    const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, layers, policies: new Map() };
+    await this.warm(this.compose(next, undefined));
+    this.active = next;
+    this.highestSnapshotVersion = snapshot.version;
+    for (const [scope, layer] of layers) this.highestLayerVersion.set(scope, layer.verified.manifest.version);
+    if (etag) this.etag = etag;
+    if (persist) {
+      this.lastConfirmedMs = nowMs;
+      await this.lkg.save(stored).catch((error) => this.conflict(nowMs, snapshot.version, "lkg_write_failed", String(error)));
+    }
+  }
+
+  private compose(state: ActiveState, tenant: string | undefined): ActivePolicy {
+    const cacheKey = tenant ?? "";
+    const existing = state.policies.get(cacheKey);
+    if (existing) return existing;
+    const scopes = ["global", `region:${this.config.region}`, ...(tenant ? [`tenant:${tenant}`] : [])];
+    const chosen = scopes.map((scope) => state.layers.get(scope)).filter((layer) => layer !== undefined);
+    const policy: ActivePolicy = {
+      key: chosen.map((layer) => layer.verified.manifest.digest.slice(7, 23)).join("+"),
+      layers: chosen.map(({ verified }) => ({
+        scope: verified.manifest.scope,
+        digest: verified.manifest.digest,
+        version: verified.manifest.version,
+        built_at: verified.manifest.created,
+      })),
+      code: () =>
+        chosen.map(({ verified }) => ({
+          scope: verified.manifest.scope,
+          entrypoint: verified.manifest.entrypoint,
+          wasm: verified.wasm,
+          data: verified.data,
+        })),
+      isBaseline: false,
+    };
+    state.policies.set(cacheKey, policy);
+    return policy;
+  }
+
+  /** The policy that decides for this tenant now, and whether it may be used. */
+  resolve(tenant: string, nowMs: number): Resolution {
+    const confirmed = this.lastConfirmedMs ?? this.startedMs;
+    const age = nowMs - confirmed;
+    const stale = this.lastOutcome === "unreachable" || this.lastOutcome === "refused" || age > 2 * this.config.refreshIntervalMs;
+    let unusable: Resolution["unusable"];
+    if (age > this.config.maxStalenessMs) {
+      unusable = {
+        code: "policy_stale",
+        message: `the policy store has not been reached for ${Math.round(age / 1000)} s (maximum ${Math.round(this.config.maxStalenessMs / 1000)} s)`,
+      };
+    }
+    if (!this.active) return { policy: BASELINE_POLICY, source: "baseline", stale, unusable };
+    const expired = Date.parse(this.active.snapshot.expires) <= nowMs
+      ? `snapshot v${this.active.snapshot.version}`
+      : [...this.active.layers.values()].find(({ verified }) => Date.parse(verified.manifest.expires) <= nowMs)?.verified.manifest.scope;
+    if (expired) unusable = { code: "policy_expired", message: `the active policy (${expired}) has expired` };
+    return { policy: this.compose(this.active, tenant), source: "store", stale, unusable };
+  }
+
+  status(nowMs: number) {
+    return {
+      region: this.config.region,
+      snapshot_version: this.active?.snapshot.version ?? null,
+      layers: this.active ? [...this.active.layers.values()].map(({ verified }) => ({ scope: verified.manifest.scope, version: verified.manifest.version, digest: verified.manifest.digest })) : [],
+      last_confirmed: this.lastConfirmedMs ? new Date(this.lastConfirmedMs).toISOString() : null,
+      last_outcome: this.lastOutcome ?? null,
+      staleness_ms: nowMs - (this.lastConfirmedMs ?? this.startedMs),
+      conflicts: this.conflicts,
+    };
+  }
+
+  private conflict(nowMs: number, snapshotVersion: number | undefined, code: string, message: string): void {
+    console.error(`tollgate policy store [${this.config.region}]: ${code}: ${message}`);
+    this.conflicts.unshift({ at: new Date(nowMs).toISOString(), snapshot_version: snapshotVersion, code, message });
+    this.conflicts.length = Math.min(this.conflicts.length, MAX_CONFLICTS);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * @module publisher
+ * The store side of `tollgate publish`: verify a signed layer, refuse what
+ * would loosen its parent or go back in version, write it to R2, and sign a
+ * new snapshot that binds it with the current layers of every other scope.
+ * Every publish and every refusal is recorded with who, what and when.
+ */
+import { checkBounds, droppedRules, type LayerData } from "./bounds.ts";
+import type { Signed, Snapshot, TrustStore } from "./manifest.ts";
+import { readLayer } from "./layer-reader.ts";
+import { signDocument } from "./signature.ts";
+import { CURRENT_SNAPSHOT_KEY, layerKey, publishLogKey, snapshotKey } from "./store-layout.ts";
+import { BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
+
+/** How long a snapshot stays valid without a new publish; edges past it apply fail modes. */
+export const SNAPSHOT_TTL_MS = 30 * 24 * 3600 * 1000;
+
+export interface PublishContext {
+  bucket: R2Bucket;
+  trust: TrustStore;
+  snapshotKey: { id: string; privateJwk: JsonWebKey };
+  actor: string;
+  nowMs: number;
+}
+
+export interface PublishResult {
+  scope: string;
+  version: number;
+  digest: string;
+  snapshot_version: number;
+}
+
+export interface CurrentSnapshot {
+  snapshot: Snapshot;
+  etag: string;
+}
+
+export async function readCurrentSnapshot(bucket: R2Bucket, trust: TrustStore): Promise<CurrentSnapshot | undefined> {
+  const object = await bucket.get(CURRENT_SNAPSHOT_KEY);
+  if (!object) return undefined;
+  return { snapshot: await verifySnapshot(await object.json(), trust), etag: object.etag };
+}
+
+function layerData(layer: VerifiedLayer): LayerData {
+  return ((layer.data as { tollgate?: LayerData })?.tollgate ?? {}) as LayerData;
+}
+
+/** Refuses a child layer that loosens its parent, naming each parameter or rule. */
+export function assertWithinParent(parent: VerifiedLayer, child: VerifiedLayer): void {
+  const violations = [...checkBounds(layerData(parent), layerData(child)), ...droppedRules(parent.manifest.rules, child.manifest.rules)];
+  if (violations.length > 0) {
+    throw new BundleError("loosens_parent", `${child.manifest.scope} loosens global: ${violations.map((v) => v.message).join("; ")}`);
+  }
+}
+
+async function record(ctx: PublishContext, scope: string, entry: Record<string, unknown>): Promise<void> {
+  const at = new Date(ctx.nowMs);
+  const body = { at: at.toISOString(), actor: ctx.actor, scope, ...entry };
+  await ctx.bucket.put(publishLogKey(at, scope, crypto.randomUUID().slice(0, 8)), JSON.stringify(body), {
+    httpMetadata: { contentType: "application/json" },
+  });
+}
+
+export async function publishLayer(ctx: PublishContext, scope: string, signedManifest: unknown, files: Record<string, Uint8Array>): Promise<PublishResult> {
+  try {
+    const layer = await verifyLayer(signedManifest, files, ctx.trust, scope, ctx.nowMs);
+    const current = await readCurrentSnapshot(ctx.bucket, ctx.trust);
+    const previous = current?.snapshot.layers[scope];
+    if (previous && layer.manifest.version <= previous.version) {
+      throw new BundleError("version_not_newer", `${scope} v${layer.manifest.version} is not newer than the published v${previous.version}`);
+    }
+    if (scope !== "global") {
+      const globalRef = current?.snapshot.layers.global;
+      if (!globalRef) throw new BundleError("loosens_parent", `${scope}: publish the global layer before any override`);
+      const stored = await readLayer(ctx.bucket, "global", globalRef.version);
+      const parent = await verifyLayer(stored.signedManifest, stored.files, ctx.trust, "global", ctx.nowMs);
+      assertWithinParent(parent, layer);
+    }
+    for (const [name, bytes] of Object.entries(files)) {
+      await ctx.bucket.put(layerKey(scope, layer.manifest.version, name), bytes);
+    }
+    // The manifest goes last: a layer without its manifest is never read.
+    await ctx.bucket.put(layerKey(scope, layer.manifest.version, "manifest.json"), JSON.stringify(signedManifest));
+    const snapshot: Snapshot = {
+      version: (current?.snapshot.version ?? 0) + 1,
+      created: new Date(ctx.nowMs).toISOString(),
+      expires: new Date(ctx.nowMs + SNAPSHOT_TTL_MS).toISOString(),
+      layers: { ...(current?.snapshot.layers ?? {}), [scope]: { version: layer.manifest.version, digest: layer.manifest.digest } },
+      key_id: ctx.snapshotKey.id,
+    };
+    const signed: Signed<Snapshot> = { document: snapshot, signature: await signDocument(snapshot, ctx.snapshotKey.privateJwk) };
+    const body = JSON.stringify(signed);
+    await ctx.bucket.put(snapshotKey(snapshot.version), body);
+    const written = await ctx.bucket.put(CURRENT_SNAPSHOT_KEY, body, current ? { onlyIf: { etagMatches: current.etag } } : undefined);
+    if (!written) throw new BundleError("version_not_newer", `another publish replaced the snapshot meanwhile; publish again`);
+    const result = { scope, version: layer.manifest.version, digest: layer.manifest.digest, snapshot_version: snapshot.version };
+    await record(ctx, scope, { outcome: "published", ...result, key_id: layer.manifest.key_id });
+    return result;
+  } catch (error) {
+    if (error instanceof BundleError) await record(ctx, scope, { outcome: "refused", code: error.code, reason: error.message });
+    throw error;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * While the store is unreachable an edge keeps deciding on its last known
+ * good policy and says so; past the maximum staleness (or a bundle's expiry)
+ * the risk tier's fail mode applies: critical and high deny with a clear
+ * reason, medium and low allow and are flagged. A new isolate starts from the
+ * last known good copy in the Cache API.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { bucket, edge, emptyBucket, publish, refund, T0 } from "./harness";
+
+/** The real test bucket behind a switch: when down, every call fails like an unreachable store. */
+function switchableBucket() {
+  const state = { down: false };
+  const proxy = new Proxy(bucket, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (state.down) return Promise.reject(new Error("R2 unreachable (network error)"));
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { bucket: proxy as R2Bucket, state };
+}
+
+beforeEach(async () => {
+  await emptyBucket();
+  await publish("global", { version: 1 });
+  await publish("region:eu", { version: 1 });
+});
+
+describe("with the store unreachable", () => {
+  it("an edge keeps deciding on last known good, flagged stale, until the staleness bound", async () => {
+    const flaky = switchableBucket();
+    const eu = edge("eu", { bucket: flaky.bucket, refreshIntervalMs: 30_000, maxStalenessMs: 300_000 });
+    await eu.store.ensureLoaded(T0);
+    flaky.state.down = true;
+    expect(await eu.store.refresh(T0 + 60_000)).toBe("unreachable");
+    const within = await eu.decide(refund(300), T0 + 60_000);
+    expect(within).toMatchObject({ decision: "require_approval", stale: true });
+    expect(within.layers).toContainEqual({ scope: "region:eu", version: 1 });
+
+    const critical = await eu.decide(refund(100, "initech", "critical"), T0 + 301_000);
+    expect(critical.decision).toBe("deny");
+    expect(critical.rules).toEqual(["policy_stale"]);
+    const high = await eu.decide(refund(100, "initech", "high"), T0 + 301_000);
+    expect(high.decision).toBe("deny");
+    for (const tier of ["medium", "low"] as const) {
+      const answer = await eu.decide(refund(100, "initech", tier), T0 + 301_000);
+      expect(answer).toMatchObject({ decision: "allow", stale: true, rules: ["policy_stale"] });
+    }
+
+    flaky.state.down = false;
+    expect(await eu.store.refresh(T0 + 302_000)).toBe("unchanged");
+    expect(await eu.decide(refund(100, "initech", "critical"), T0 + 302_000)).toMatchObject({ decision: "allow", stale: false });
+  });
+
+  it("a new isolate starts from the last known good copy in the Cache API", async () => {
+    const first = edge("eu", { cacheKey: "lkg-shared-eu" });
+    await first.store.ensureLoaded(T0);
+    const flaky = switchableBucket();
+    flaky.state.down = true;
+    const coldStart = edge("eu", { bucket: flaky.bucket, cacheKey: "lkg-shared-eu" });
+    await coldStart.store.ensureLoaded(T0 + 1_000);
+    const answer = await coldStart.decide(refund(300), T0 + 1_000);
+    expect(answer.layers).toEqual([{ scope: "global", version: 1 }, { scope: "region:eu", version: 1 }]);
+    expect(answer.decision).toBe("require_approval");
+    expect(answer.stale).toBe(true);
+  });
+
+  it("with nothing cached and no store, the baseline compiled into the deploy decides", async () => {
+    const flaky = switchableBucket();
+    flaky.state.down = true;
+    const cold = edge("eu", { bucket: flaky.bucket });
+    await cold.store.ensureLoaded(T0);
+    const answer = await cold.decide(refund(300), T0);
+    expect(answer.layers).toEqual([{ scope: "global", version: 0 }]);
+    expect(answer.decision).toBe("allow");
+  });
+});
+
+describe("expiry", () => {
+  it("a layer past its expiry makes the tier's fail mode apply", async () => {
+    await publish("region:eu", { version: 2, expiresInMs: 3_600_000 });
+    const eu = edge("eu", { maxStalenessMs: 10 * 86_400_000 });
+    await eu.store.refresh(T0);
+    expect((await eu.decide(refund(300), T0 + 1_000)).decision).toBe("require_approval");
+    const later = T0 + 2 * 3_600_000;
+    expect(await eu.decide(refund(10, "initech", "critical"), later)).toMatchObject({ decision: "deny", rules: ["policy_expired"] });
+    expect(await eu.decide(refund(10, "initech", "low"), later)).toMatchObject({ decision: "allow", rules: ["policy_expired"] });
+  });
+});
