@@ -141,7 +141,11 @@ export async function rollback(args: string[]): Promise<number> {
   const now = Date.now();
   const signed = await signLayer(draft, readPrivateKey(String(values.key)), { version: Math.max(now, currentVersion + 1), nowMs: now, expiresInDays: 30 });
   const files = Object.fromEntries(Object.entries(old.files).map(([name, b64]) => [name, fromBase64Url(b64)]));
-  const result = await adminCall<{ version: number; digest: string }>(target, "PUT", `/bundles/${scope}`, { manifest: signed, files: encodeFiles(files) });
+  const result = await adminCall<{ version: number; digest: string }>(target, "PUT", `/bundles/${scope}`, {
+    manifest: signed,
+    files: encodeFiles(files),
+    note: `rollback to the content of v${values.to}`,
+  });
   console.log(`rolled back ${scope} to the content of v${values.to}, published as v${result.version} ${result.digest}`);
   return 0;
 }

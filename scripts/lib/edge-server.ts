@@ -53,34 +53,54 @@ export interface RunningEdge {
 }
 
 export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge> {
+  const [edge] = await startEdges([{ region: options.vars?.EDGE_REGION, port: options.port }], options);
+  return edge;
+}
+
+export interface EdgeSpec {
+  region?: string;
+  port?: number;
+}
+
+/**
+ * Several edge locations in one workerd, each on its own loopback port and
+ * region, sharing one R2 bundle store: what a handful of Cloudflare
+ * locations and the central store look like on one machine.
+ */
+export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): Promise<RunningEdge[]> {
   const host = options.host ?? "127.0.0.1";
-  const port = options.port ?? 8787;
   // Module rules are resolved by wrangler's bundle already; the modules are listed explicitly below.
   const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml")).workerOptions;
+  const modules = edgeModules();
+  const ports = specs.map((spec, i) => spec.port ?? (options.port ?? 8787) + i);
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
-    // Miniflare's own entry socket (with its routing worker) stays on a private port;
-    // clients reach the edge on a direct socket, one hop fewer per request.
-    host: "127.0.0.1",
-    port: 0,
-    ...(options.persistTo
-      ? {
-          r2Persist: join(options.persistTo, "r2"),
-          durableObjectsPersist: join(options.persistTo, "do"),
-          cachePersist: join(options.persistTo, "cache"),
-        }
-      : {}),
-    workers: [
-      {
+      // Miniflare's own entry socket (with its routing worker) stays on a private port;
+      // clients reach each edge on a direct socket, one hop fewer per request.
+      host: "127.0.0.1",
+      port: 0,
+      ...(options.persistTo
+        ? {
+            r2Persist: join(options.persistTo, "r2"),
+            durableObjectsPersist: join(options.persistTo, "do"),
+            cachePersist: join(options.persistTo, "cache"),
+          }
+        : {}),
+      workers: specs.map((spec, i) => ({
         ...workerOptions,
-        name: "tollgate-edge",
-        unsafeDirectSockets: [{ host, port }],
-        modules: edgeModules(),
-        bindings: { ...(workerOptions.bindings ?? {}), ...(options.vars ?? {}) },
-      },
-    ],
-  } as Parameters<typeof convertV4MiniflareOptions>[0]),
+        name: specs.length === 1 ? "tollgate-edge" : `tollgate-edge-${i}`,
+        unsafeDirectSockets: [{ host, port: ports[i] }],
+        modules,
+        bindings: {
+          ...(workerOptions.bindings ?? {}),
+          ...(options.vars ?? {}),
+          ...(spec.region ? { EDGE_REGION: spec.region, EDGE_LOCATION: `edge-${spec.region}` } : {}),
+        },
+      })),
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   await miniflare.ready;
-  return { url: new URL(`http://${host}:${port}`), miniflare, dispose: () => miniflare.dispose() };
+  let disposed: Promise<void> | undefined;
+  const dispose = () => (disposed ??= miniflare.dispose());
+  return ports.map((port) => ({ url: new URL(`http://${host}:${port}`), miniflare, dispose }));
 }

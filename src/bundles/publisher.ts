@@ -21,6 +21,8 @@ export interface PublishContext {
   snapshotKey: { id: string; privateJwk: JsonWebKey };
   actor: string;
   nowMs: number;
+  /** What the publisher says this is, e.g. "rollback to v3"; kept in the log. */
+  note?: string;
 }
 
 export interface PublishResult {
@@ -53,12 +55,17 @@ export function assertWithinParent(parent: VerifiedLayer, child: VerifiedLayer):
   }
 }
 
-async function record(ctx: PublishContext, scope: string, entry: Record<string, unknown>): Promise<void> {
-  const at = new Date(ctx.nowMs);
-  const body = { at: at.toISOString(), actor: ctx.actor, scope, ...entry };
-  await ctx.bucket.put(publishLogKey(at, scope, crypto.randomUUID().slice(0, 8)), JSON.stringify(body), {
+/** Appends one entry to the publish log: who, what, when, and the outcome. */
+export async function recordPublishEvent(bucket: R2Bucket, actor: string, scope: string, nowMs: number, entry: Record<string, unknown>): Promise<void> {
+  const at = new Date(nowMs);
+  const body = { at: at.toISOString(), actor, scope, ...entry };
+  await bucket.put(publishLogKey(at, scope, crypto.randomUUID().slice(0, 8)), JSON.stringify(body), {
     httpMetadata: { contentType: "application/json" },
   });
+}
+
+function record(ctx: PublishContext, scope: string, entry: Record<string, unknown>): Promise<void> {
+  return recordPublishEvent(ctx.bucket, ctx.actor, scope, ctx.nowMs, { ...(ctx.note ? { note: ctx.note } : {}), ...entry });
 }
 
 export async function publishLayer(ctx: PublishContext, scope: string, signedManifest: unknown, files: Record<string, Uint8Array>): Promise<PublishResult> {

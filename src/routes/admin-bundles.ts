@@ -13,7 +13,7 @@ import { engineFor } from "../decision/pipeline";
 import { edgeStore } from "../bundles/edge-store";
 import { readLayer } from "../bundles/layer-reader";
 import { SCOPE_PATTERN } from "../bundles/manifest";
-import { publishLayer, readCurrentSnapshot } from "../bundles/publisher";
+import { publishLayer, readCurrentSnapshot, recordPublishEvent } from "../bundles/publisher";
 import { fromBase64Url, toBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError } from "../bundles/verify";
@@ -55,8 +55,13 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   .put("/bundles/:scope", jsonBody(MAX_PUBLISH_BODY_BYTES), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
     const principal = principalOf(c);
-    requireGrant(principal, "publisher", scope);
-    const body = (await c.req.json()) as { manifest?: unknown; files?: Record<string, unknown> };
+    try {
+      requireGrant(principal, "publisher", scope);
+    } catch (error) {
+      await recordPublishEvent(bucketOf(c.env), principal.subject, scope, Date.now(), { outcome: "refused", code: "forbidden", reason: (error as Error).message });
+      throw error;
+    }
+    const body = (await c.req.json()) as { manifest?: unknown; files?: Record<string, unknown>; note?: unknown };
     if (!body || typeof body !== "object" || !body.files || typeof body.files !== "object") {
       throw new ApiError(400, "invalid_bundle", "body is {manifest, files: {name: base64url}}");
     }
@@ -72,6 +77,7 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
         snapshotKey: snapshotSigningKey(c.env),
         actor: principal.subject,
         nowMs: Date.now(),
+        note: typeof body.note === "string" ? body.note.slice(0, 200) : undefined,
       },
       scope,
       body.manifest,

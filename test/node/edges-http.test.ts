@@ -1,0 +1,126 @@
+/**
+ * Three edge locations (eu, us, apac) served from workerd on loopback, one
+ * shared R2 store, and the `tollgate` CLI as regional teams use it: build,
+ * sign, publish with a scoped token, status and rollback, over real HTTP.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleEdge, startEdges, type RunningEdge } from "../../scripts/lib/edge-server.ts";
+import { TEST_TOKENS, testPrivateKeyPath, testStoreBindings } from "../fixtures/test-config.ts";
+
+let edges: RunningEdge[];
+const work = mkdtempSync(join(tmpdir(), "tollgate-edges-"));
+
+function tollgate(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ["bin/tollgate.mjs", ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+}
+
+function buildAndSign(scope: string, keyId: string): string {
+  const out = join(work, scope.replace(":", "-"));
+  const built = tollgate(["build", "--scope", scope, "--out", out]);
+  expect(built.status, built.stderr).toBe(0);
+  const signed = tollgate(["sign", out, "--key", testPrivateKeyPath(keyId)]);
+  expect(signed.status, signed.stderr).toBe(0);
+  return out;
+}
+
+async function refreshAll(): Promise<void> {
+  for (const edge of edges) {
+    const response = await fetch(new URL("/v1/admin/refresh", edge.url), { method: "POST", headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } });
+    expect(response.status).toBe(200);
+  }
+}
+
+async function decide(edge: RunningEdge, amount: number) {
+  const response = await fetch(new URL("/v1/decide", edge.url), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      risk_tier: "high",
+      tenant: "initech",
+      agent: { id: "agent-7", role: "finance" },
+      session: { id: "s-1" },
+      action: { type: "tool_call", tool: "payments.refund", args: { amount } },
+    }),
+  });
+  return (await response.json()) as { decision: string; policy: { layers: Array<{ scope: string; version: number }> }; edge: { region: string } };
+}
+
+beforeAll(async () => {
+  bundleEdge();
+  edges = await startEdges([{ region: "eu", port: 18801 }, { region: "us", port: 18802 }, { region: "apac", port: 18803 }], {
+    vars: { ...testStoreBindings(), BUNDLE_REFRESH_SECONDS: "1" },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await edges?.[0].dispose();
+});
+
+describe("three edges, one store, the CLI", () => {
+  const eu = () => edges[0].url.origin;
+
+  it("publishes global and an EU override that only EU edges apply", async () => {
+    const global = buildAndSign("global", "global-test");
+    const published = tollgate(["publish", global, "--url", eu(), "--token", TEST_TOKENS.globalPublisher]);
+    expect(published.status, published.stderr).toBe(0);
+    expect(published.stdout).toMatch(/published global v\d+/);
+    const region = buildAndSign("region:eu", "eu-test");
+    const euPublished = tollgate(["publish", region], { TOLLGATE_URL: edges[1].url.origin, TOLLGATE_TOKEN: TEST_TOKENS.euPublisher });
+    expect(euPublished.status, euPublished.stderr).toBe(0);
+    await refreshAll();
+    const [atEu, atUs, atApac] = await Promise.all(edges.map((edge) => decide(edge, 300)));
+    expect(atEu.decision).toBe("require_approval");
+    expect(atEu.edge.region).toBe("eu");
+    expect(atEu.policy.layers.map((l) => l.scope)).toEqual(["global", "region:eu"]);
+    expect(atUs.decision).toBe("allow");
+    expect(atApac.decision).toBe("allow");
+    expect(atApac.policy.layers.map((l) => l.scope)).toEqual(["global"]);
+  });
+
+  it("refuses a publish without a token (401) and outside the token's scope (403)", async () => {
+    const region = join(work, "region-eu");
+    const response = await fetch(`${eu()}/v1/admin/bundles/region:eu`, { method: "PUT", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(response.status).toBe(401);
+    const wrongScope = tollgate(["publish", region, "--url", eu(), "--token", TEST_TOKENS.acmePublisher]);
+    expect(wrongScope.status).toBe(1);
+    expect(wrongScope.stderr).toContain("403 forbidden");
+  });
+
+  it("refuses a loosening override at build time, naming the parameter", () => {
+    const refused = tollgate(["build", "--scope", "region:xx", "--source", "test/fixtures/loose-region", "--out", join(work, "loose")]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("refunds.approval_threshold = 900 loosens the parent");
+  });
+
+  it("rolls back by republishing old content as a new, higher version", async () => {
+    const status = JSON.parse(tollgate(["status", "--url", eu(), "--token", TEST_TOKENS.operator]).stdout) as {
+      snapshot: { layers: Record<string, { version: number }> };
+      recent: Array<{ outcome: string; actor: string }>;
+    };
+    const first = status.snapshot.layers["region:eu"].version;
+    expect(status.recent).toContainEqual(expect.objectContaining({ outcome: "published", actor: "eu-compliance" }));
+    expect(status.recent).toContainEqual(expect.objectContaining({ outcome: "refused", code: "forbidden", actor: "acme-admins", scope: "region:eu" }));
+    const again = buildAndSign("region:eu", "eu-test");
+    expect(tollgate(["publish", again, "--url", eu(), "--token", TEST_TOKENS.euPublisher]).status).toBe(0);
+    const rolled = tollgate(["rollback", "--scope", "region:eu", "--to", String(first), "--key", testPrivateKeyPath("eu-test"), "--url", eu(), "--token", TEST_TOKENS.euPublisher]);
+    expect(rolled.status, rolled.stderr).toBe(0);
+    const version = Number(/published as v(\d+)/.exec(rolled.stdout)?.[1]);
+    expect(version).toBeGreaterThan(first);
+    const log = JSON.parse(tollgate(["status", "--url", eu(), "--token", TEST_TOKENS.operator]).stdout) as { recent: Array<{ note?: string }> };
+    expect(log.recent[0].note).toBe(`rollback to the content of v${first}`);
+    await refreshAll();
+    expect((await decide(edges[0], 300)).policy.layers).toContainEqual({ scope: "region:eu", version, digest: expect.any(String), built_at: expect.any(String) });
+  });
+
+  it("verifies a signed bundle offline against a trust store", () => {
+    const trustPath = join(work, "trust.json");
+    spawnSync("sh", ["-c", `cat > ${trustPath}`], { input: testStoreBindings().TRUST_STORE });
+    const ok = tollgate(["verify", join(work, "region-eu"), "--trust", trustPath]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^ok: region:eu v\d+/);
+  });
+});
