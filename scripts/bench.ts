@@ -23,6 +23,7 @@ import { bundleEdge, startEdge } from "./lib/edge-server.ts";
 import { runLoad } from "./lib/load.ts";
 import { opaBuildWasm } from "./lib/opa.ts";
 import { measureInSandbox } from "./lib/sandbox-eval.ts";
+import { benchPublish } from "./lib/bench-publish.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
 
@@ -157,6 +158,18 @@ async function main(): Promise<void> {
   lines.push(`- edge over HTTP, sandbox path minus in-isolate path (the RPC hop as a client sees it): ${fmt(sandboxC1.median_ms - isolateC1.median_ms)}`);
   lines.push(`- in-process evaluation in Node, median: ${fmt(rows.find((r) => r.target.startsWith("opa-wasm"))!.summary.median_ms)}`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
+
+  console.error("publishing under load…");
+  const store = await benchPublish(edgeBodies, quick ? 1500 : 4000);
+  lines.push("");
+  lines.push("The bundle store (one edge, sandbox path, concurrency 1, a new EU layer published and activated every second):");
+  lines.push("");
+  lines.push("| edge | median | p99 | requests/s |");
+  lines.push("|---|---:|---:|---:|");
+  lines.push(`| no publish going on | ${fmt(store.quiet.median_ms)} | ${fmt(store.quiet.p99_ms)} | ${store.quiet.rps.toFixed(0)} |`);
+  lines.push(`| during ${store.publishes} publishes | ${fmt(store.duringPublish.median_ms)} | ${fmt(store.duringPublish.p99_ms)} | ${store.duringPublish.rps.toFixed(0)} |`);
+  lines.push("");
+  lines.push(`Publish acknowledged → edge deciding with it (refresh interval 1 s): ${store.reachMs.map((ms) => `${ms.toFixed(0)} ms`).join(", ")}.`);
 
   const machine = `${type()} · ${cpus().length} × ${cpus()[0]?.model ?? "cpu"} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.versions.node} · OPA ${OPA_VERSION}`;
   const report = [`Machine: ${machine}`, `Requests per row: ${REQUESTS} after ${WARMUP} warm-up; input mix: ${scenarios.length} scenarios round-robin.`, "", ...lines].join("\n");

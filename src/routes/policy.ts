@@ -1,13 +1,24 @@
 /**
  * @module policy
- * `GET /v1/policy`: which policy this edge decides with right now.
+ * `GET /v1/policy[?tenant=<t>]`: which policy this edge decides with right
+ * now for a tenant (every layer's scope, digest, version and build time),
+ * where it came from, and whether it is stale.
  */
 import { Hono } from "hono";
 import { BASELINE_POLICY } from "../bundles/active-policy";
 import { BASELINE_MANIFEST } from "../bundles/baseline";
+import { edgeStore } from "../bundles/edge-store";
+import { engineFor } from "../decision/pipeline";
+import { ApiError } from "../errors";
 
-export const policyRoute = new Hono<{ Bindings: Env }>().get("/", (c) => {
-  const policy = BASELINE_POLICY;
+export const policyRoute = new Hono<{ Bindings: Env }>().get("/", async (c) => {
+  const tenant = c.req.query("tenant") ?? "";
+  if (tenant && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(tenant)) throw new ApiError(400, "invalid_input", "tenant ids are lowercase letters, digits and dashes", "tenant");
+  const now = Date.now();
+  const store = edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy));
+  if (store) await store.ensureLoaded(now);
+  const resolution = store?.resolve(tenant, now) ?? { policy: BASELINE_POLICY, source: "baseline" as const, stale: false };
+  const policy = resolution.policy;
   const top = policy.layers[policy.layers.length - 1];
   return c.json({
     key: policy.key,
@@ -16,7 +27,9 @@ export const policyRoute = new Hono<{ Bindings: Env }>().get("/", (c) => {
     built_at: top.built_at,
     entrypoint: BASELINE_MANIFEST.entrypoint,
     opa_version: BASELINE_MANIFEST.opa_version,
-    source: policy.isBaseline ? "baseline" : "store",
+    source: resolution.source,
+    stale: resolution.stale,
+    ...(resolution.unusable ? { unusable: resolution.unusable } : {}),
     layers: policy.layers,
   });
 });

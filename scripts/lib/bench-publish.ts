@@ -1,0 +1,95 @@
+/**
+ * @module bench-publish
+ * The bundle store under load, for `npm run bench`: decision latency at an
+ * edge while new layers are being published and activated, next to the same
+ * edge with no publish going on, and how long a publish takes to reach the
+ * edge (publish acknowledged → the edge decides with the new version).
+ * Keys and tokens are generated for the run and thrown away after it.
+ */
+import { createHash } from "node:crypto";
+import { adminCall } from "./admin-client.ts";
+import { startEdge } from "./edge-server.ts";
+import { buildLayer, type BuiltLayer } from "./layer-build.ts";
+import { runLoad } from "./load.ts";
+import { generateKeyPair, signLayer } from "./signing.ts";
+import type { Summary } from "./stats.ts";
+import { toBase64Url } from "../../src/bundles/signature.ts";
+
+export interface PublishBench {
+  quiet: Summary;
+  duringPublish: Summary;
+  publishes: number;
+  reachMs: number[];
+}
+
+export async function benchPublish(bodies: string[], requests: number, refreshSeconds = 1): Promise<PublishBench> {
+  const globalKey = await generateKeyPair("bench-global");
+  const euKey = await generateKeyPair("bench-eu");
+  const snapshotKey = await generateKeyPair("bench-snapshot");
+  const token = "bench-token";
+  const trust = {
+    keys: [
+      { id: globalKey.id, public_key: globalKey.publicKey, scopes: ["global"] },
+      { id: euKey.id, public_key: euKey.publicKey, scopes: ["region:eu"] },
+      { id: snapshotKey.id, public_key: snapshotKey.publicKey, scopes: ["snapshot"] },
+    ],
+  };
+  const tokens = { [createHash("sha256").update(token).digest("hex")]: { subject: "bench", roles: ["publisher", "operator"], scopes: ["*"] } };
+  const edge = await startEdge({
+    port: 18790,
+    vars: {
+      EDGE_REGION: "eu",
+      BUNDLE_REFRESH_SECONDS: String(refreshSeconds),
+      TRUST_STORE: JSON.stringify(trust),
+      ADMIN_TOKENS: JSON.stringify(tokens),
+      SNAPSHOT_KEY_ID: snapshotKey.id,
+      SNAPSHOT_SIGNING_KEY: JSON.stringify(snapshotKey.privateJwk),
+    },
+  });
+  const target = { url: edge.url.origin, token };
+  let version = 1;
+  const publish = async (scope: string, layer: BuiltLayer, key: typeof globalKey) => {
+    const signed = await signLayer(layer.draft, key, { version: version++, nowMs: Date.now(), expiresInDays: 1 });
+    const files = Object.fromEntries(Object.entries(layer.files).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+    return adminCall<{ version: number }>(target, "PUT", `/bundles/${scope}`, { manifest: signed, files });
+  };
+  try {
+    const global = await buildLayer("global");
+    const eu = await buildLayer("region:eu");
+    await publish("global", global, globalKey);
+    await adminCall(target, "POST", "/refresh");
+    const url = new URL("/v1/decide", edge.url);
+    const quiet = await runLoad({ url, bodies, concurrency: 1, requests, warmup: 200 });
+
+    // Publish continuously while the same load runs; each publish activates a new snapshot at the edge.
+    let publishing = true;
+    let publishes = 0;
+    const publisher = (async () => {
+      while (publishing) {
+        await publish("region:eu", eu, euKey);
+        publishes++;
+        await new Promise((r) => setTimeout(r, refreshSeconds * 1000));
+      }
+    })();
+    const duringPublish = await runLoad({ url, bodies, concurrency: 1, requests, warmup: 0 });
+    publishing = false;
+    await publisher;
+
+    // Reach: from the publish being acknowledged to the edge answering with the new version.
+    const reachMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const published = await publish("region:eu", eu, euKey);
+      const started = performance.now();
+      for (;;) {
+        const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[0] });
+        const body = (await response.json()) as { policy: { layers: Array<{ scope: string; version: number }> } };
+        if (body.policy.layers.some((l) => l.scope === "region:eu" && l.version === published.version)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      reachMs.push(performance.now() - started);
+    }
+    return { quiet, duringPublish, publishes, reachMs };
+  } finally {
+    await edge.dispose();
+  }
+}
