@@ -22,3 +22,6 @@ app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for 
 app.onError((error, c) => errorResponse(c, error));
 
 export default app;
+export { SessionDO } from "./session/session-do";
+export { AgentDO } from "./session/agent-do";
+export { ApprovalsDO } from "./session/approvals-do";

@@ -26,6 +26,10 @@ decision := {
 	"fail_mode": fail_mode,
 	"cost": cost,
 	"ttl_s": 0,
+	"budget": {"limits": budget_limits},
+	"breaker": breaker,
+	"agent_limit": agent_limit,
+	"approval_ttl_s": cfg.approvals.ttl_s,
 }
 
 reason(rule, message) := {"rule": rule, "message": message}

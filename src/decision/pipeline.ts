@@ -13,12 +13,15 @@ import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
 import { failModeDecision } from "../engine/compose";
 import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
+import type { DecisionInput } from "../schema/decision-input";
+import { lastUsage } from "../session/client";
+import { applySessionState, sessionKey, type SessionReport } from "../session/stage";
 import type { RiskTier } from "../types";
 
 export interface DecisionRequest {
   /** The request body exactly as sent; the policy sees these bytes. */
   inputJson: string;
-  input: { risk_tier: RiskTier; tenant: string; [key: string]: unknown };
+  input: DecisionInput;
   location: string;
 }
 
@@ -49,11 +52,24 @@ async function resolvePolicy(env: Env, ctx: Background, tenant: string, now: num
   return store.resolve(tenant, now);
 }
 
+/**
+ * The policy input: the body as sent, or — when the caller sent no usage and
+ * this isolate knows what the session's object last reported — the body with
+ * that usage filled in.
+ */
+function policyInput(request: DecisionRequest): string {
+  const { input } = request;
+  if (input.session.usage !== undefined) return request.inputJson;
+  const usage = lastUsage(sessionKey(input.tenant, input.session.id));
+  return usage ? JSON.stringify({ ...input, session: { ...input.session, usage } }) : request.inputJson;
+}
+
 function respond(
   decisionId: string,
   policy: ActivePolicy,
   resolution: Resolution,
   result: EngineResult,
+  session: SessionReport | undefined,
   request: DecisionRequest,
   env: Env,
 ): DecisionResponse {
@@ -67,6 +83,7 @@ function respond(
     policy: { key: policy.key, source: resolution.source, layers: policy.layers },
     evaluation: { path: result.path, eval_us: result.eval_us, fallback_reason: result.fallback_reason },
     edge: { location: request.location, region: env.EDGE_REGION },
+    ...(session ? { session } : {}),
     mode: "enforce",
     stale: resolution.stale || resolution.unusable !== undefined,
     ...(fail_mode_applied ? { fail_mode_applied } : {}),
@@ -86,6 +103,13 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const now = Date.now();
   const decisionId = newDecisionId(now);
   const resolution = await resolvePolicy(env, ctx, request.input.tenant, now);
-  const result = await evaluate(engineFor(env), resolution, request.inputJson, request.input.risk_tier, now);
-  return respond(decisionId, resolution.policy, resolution, result, request, env);
+  const result = await evaluate(engineFor(env), resolution, policyInput(request), request.input.risk_tier, now);
+  let session: SessionReport | undefined;
+  if ((env.SESSION_STATE as string) !== "off") {
+    const timeout = Number(env.SESSION_TIMEOUT_MS) || 250;
+    const merged = await applySessionState(env.SESSIONS as unknown as DurableObjectNamespace, timeout, request.input, result.decision, decisionId, now);
+    result.decision = merged.decision;
+    session = merged.session;
+  }
+  return respond(decisionId, resolution.policy, resolution, result, session, request, env);
 }

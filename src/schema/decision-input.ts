@@ -54,8 +54,10 @@ export const decisionInputSchema = z.looseObject({
     scopes: scopes.optional(),
     delegation_depth: z.number().int().nonnegative().max(64).optional(),
   }),
-  session: z.looseObject({ id, usage: usage.optional() }),
+  session: z.looseObject({ id, usage: usage.optional(), parent_session_id: id.optional() }),
   action,
+  /** Re-submitting an action that needed approval: the approval granted for exactly this action. */
+  approval_id: z.string().regex(/^apr_[0-9a-f]{24}$/, "approval ids look like apr_<24 hex digits>").optional(),
 });
 
 export type DecisionInput = z.infer<typeof decisionInputSchema>;

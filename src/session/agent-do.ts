@@ -1,0 +1,53 @@
+/**
+ * @module agent-do
+ * One Durable Object per tenant and agent, for limits no single call
+ * violates: an agent issuing 200 purchase orders in an hour, each under the
+ * approval threshold. Only actions whose tool carries an agent-wide limit
+ * reach it. Crossing the limit opens the agent's breaker for that tool, across
+ * all of the agent's sessions, until an operator resets it.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { AGENT_MIGRATIONS, migrate } from "./migrations";
+import type { AgentLimit } from "./types";
+
+export type AgentCount = { allowed: true; count: number } | { allowed: false; count: number; rule: string; message: string };
+
+export class AgentDO extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => migrate(this.sql, AGENT_MIGRATIONS));
+  }
+
+  /** Counts one allowed action against the agent-wide limit; idempotent by decision id. */
+  async count(limit: AgentLimit, decisionId: string, nowMs: number): Promise<AgentCount> {
+    const open = this.sql.exec<{ reason: string }>("SELECT reason FROM breaker WHERE key = ?", limit.key).toArray()[0];
+    const since = nowMs - limit.window_s * 1000;
+    const counted = () => this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE key = ? AND at_ms > ?", limit.key, since).one().n;
+    if (open) {
+      return { allowed: false, count: counted(), rule: "agent_circuit_open", message: `the agent's breaker for ${limit.key} is open (${open.reason}); an operator must reset it` };
+    }
+    this.sql.exec("INSERT OR IGNORE INTO events (key, decision_id, at_ms) VALUES (?, ?, ?)", limit.key, decisionId, nowMs);
+    this.sql.exec("DELETE FROM events WHERE key = ? AND at_ms <= ?", limit.key, since);
+    const count = counted();
+    if (count > limit.max) {
+      const reason = `${count} ${limit.key} within ${limit.window_s} s, over the agent-wide limit of ${limit.max}`;
+      this.sql.exec("INSERT OR REPLACE INTO breaker (key, opened_ms, reason) VALUES (?, ?, ?)", limit.key, nowMs, reason);
+      return { allowed: false, count, rule: "agent_rate_exceeded", message: reason };
+    }
+    return { allowed: true, count };
+  }
+
+  async reset(): Promise<{ reset: number }> {
+    const open = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM breaker").one().n;
+    this.sql.exec("DELETE FROM breaker");
+    this.sql.exec("DELETE FROM events");
+    return { reset: open };
+  }
+
+  async view(): Promise<{ open: Array<{ key: string; reason: string }> }> {
+    return { open: this.sql.exec<{ key: string; reason: string }>("SELECT key, reason FROM breaker").toArray() };
+  }
+}

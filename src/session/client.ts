@@ -1,0 +1,72 @@
+/**
+ * @module client
+ * The edge's one call per decision to the session's Durable Object, with
+ * the faults handled as the platform defines them: a call slower than the
+ * timeout, an `overloaded` object (never retried: retrying feeds the
+ * overload) and a `retryable` error (retried once, which is safe only because
+ * every debit is idempotent by decision id). Whatever happened is reported so
+ * the decision can say so.
+ */
+import type { CommitRequest, CommitResult, Usage } from "./types";
+
+export type SessionOutcome =
+  | { status: "ok"; result: CommitResult; retried: boolean }
+  | { status: "unavailable"; fault: "timeout" | "overloaded" | "error"; message: string; retried: boolean };
+
+class Timeout extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Timeout(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function isOverloaded(error: unknown): boolean {
+  const e = error as { overloaded?: boolean; message?: string };
+  return e?.overloaded === true || /overloaded/i.test(e?.message ?? "");
+}
+
+function isRetryable(error: unknown): boolean {
+  return (error as { retryable?: boolean })?.retryable === true;
+}
+
+export async function commitToSession(namespace: DurableObjectNamespace, request: CommitRequest, timeoutMs: number): Promise<SessionOutcome> {
+  const stub = namespace.get(namespace.idFromName(`${request.tenant}/${request.session_id}`)) as unknown as {
+    commit(request: CommitRequest): Promise<CommitResult>;
+  };
+  let retried = false;
+  for (;;) {
+    try {
+      return { status: "ok", result: await withTimeout(stub.commit(request), timeoutMs), retried };
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      if (error instanceof Timeout) return { status: "unavailable", fault: "timeout", message, retried };
+      if (isOverloaded(error)) return { status: "unavailable", fault: "overloaded", message, retried };
+      if (isRetryable(error) && !retried) {
+        retried = true;
+        continue;
+      }
+      return { status: "unavailable", fault: "error", message, retried };
+    }
+  }
+}
+
+/**
+ * Usage as the session's object last reported it, per isolate, so the policy
+ * input carries it when the caller sent none. The object's check-and-debit is
+ * what makes budgets exact; this only lets the policy see recent numbers.
+ */
+const MAX_CACHED_SESSIONS = 10_000;
+const usageBySession = new Map<string, Usage>();
+
+export function rememberUsage(sessionKey: string, usage: Usage): void {
+  usageBySession.delete(sessionKey);
+  usageBySession.set(sessionKey, usage);
+  if (usageBySession.size > MAX_CACHED_SESSIONS) usageBySession.delete(usageBySession.keys().next().value!);
+}
+
+export function lastUsage(sessionKey: string): Usage | undefined {
+  return usageBySession.get(sessionKey);
+}

@@ -1,0 +1,43 @@
+/**
+ * @module migrations
+ * Versioned SQLite schemas for the session state objects. Each object runs
+ * the migrations it has not run yet when it starts, inside
+ * blockConcurrencyWhile, so no request sees a half-migrated schema.
+ */
+export type Migration = string[];
+
+export function migrate(sql: SqlStorage, migrations: Migration[]): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  const row = sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0];
+  let version = row?.version ?? 0;
+  if (!row) sql.exec("INSERT INTO schema_version (version) VALUES (0)");
+  for (; version < migrations.length; version++) {
+    for (const statement of migrations[version]) sql.exec(statement);
+    sql.exec("UPDATE schema_version SET version = ?", version + 1);
+  }
+}
+
+export const SESSION_MIGRATIONS: Migration[] = [
+  [
+    "CREATE TABLE usage (id INTEGER PRIMARY KEY CHECK (id = 1), tokens REAL NOT NULL, api_calls REAL NOT NULL, cost_usd REAL NOT NULL, started_ms INTEGER NOT NULL)",
+    "CREATE TABLE decisions (decision_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, result TEXT NOT NULL)",
+    "CREATE TABLE violations (at_ms INTEGER NOT NULL)",
+    "CREATE TABLE breaker (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, opened_ms INTEGER, cooldown_s INTEGER NOT NULL DEFAULT 0, reason TEXT)",
+    "CREATE TABLE lineage (id INTEGER PRIMARY KEY CHECK (id = 1), parent_session_id TEXT, scopes TEXT NOT NULL, depth INTEGER NOT NULL)",
+    "CREATE TABLE children (agent_id TEXT PRIMARY KEY, scopes TEXT NOT NULL, depth INTEGER NOT NULL, at_ms INTEGER NOT NULL)",
+  ],
+];
+
+export const AGENT_MIGRATIONS: Migration[] = [
+  [
+    "CREATE TABLE events (key TEXT NOT NULL, decision_id TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY (key, decision_id))",
+    "CREATE TABLE breaker (key TEXT PRIMARY KEY, opened_ms INTEGER NOT NULL, reason TEXT NOT NULL)",
+  ],
+];
+
+export const APPROVAL_MIGRATIONS: Migration[] = [
+  [
+    "CREATE TABLE approvals (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, session_id TEXT NOT NULL, agent_id TEXT NOT NULL, action_hash TEXT NOT NULL, action_summary TEXT NOT NULL, status TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, decided_by TEXT, decided_ms INTEGER, reason TEXT)",
+    "CREATE INDEX approvals_by_status ON approvals (status, created_ms)",
+  ],
+];

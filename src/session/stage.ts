@@ -1,0 +1,103 @@
+/**
+ * @module stage
+ * The session step of a decision: after the policy has answered, one call to
+ * the session's Durable Object checks and commits what the session's history
+ * says (budget, breaker, approvals, delegation), and the answer is merged
+ * into the decision. When the object cannot answer in time, the risk tier's
+ * fail mode applies: critical and high are denied, medium and low keep the
+ * policy's answer, unmetered, and say so.
+ */
+import { canonicalJson, sha256Hex } from "../bundles/canonical";
+import { DEFAULT_FAIL_MODES, type ComposedDecision } from "../engine/compose";
+import type { DecisionInput } from "../schema/decision-input";
+import type { Reason } from "../types";
+import { commitToSession, rememberUsage, type SessionOutcome } from "./client";
+import type { AgentLimit, BreakerParams, CommitRequest, CommitResult, Usage } from "./types";
+
+/** Used when the policy could not be evaluated and so named no breaker for this tier. */
+const FALLBACK_BREAKER: BreakerParams = { threshold: 3, window_s: 300, cooldown_s: 0 };
+const DEFAULT_APPROVAL_TTL_S = 3600;
+
+export interface SessionReport {
+  status: "ok" | "unavailable";
+  usage?: Usage;
+  breaker?: CommitResult["breaker"];
+  approval?: CommitResult["approval"];
+  replayed?: boolean;
+  /** When the session's history changed the policy's verdict. */
+  changed?: { from: string; to: string };
+  /** Reasons the session's state added to the policy's (budget, breaker, approvals, delegation). */
+  reasons?: Reason[];
+  fault?: string;
+  retried?: boolean;
+  fail_mode_applied?: "open" | "closed";
+}
+
+export const sessionKey = (tenant: string, session: string) => `${tenant}/${session}`;
+
+function mergeReasons(a: Reason[], b: Reason[]): Reason[] {
+  const byKey = new Map([...a, ...b].map((r) => [JSON.stringify(r), r]));
+  return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+}
+
+export async function buildCommit(input: DecisionInput, decision: ComposedDecision, decisionId: string, nowMs: number): Promise<CommitRequest> {
+  const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
+  const summary = canonicalJson({ type: action.type, tool: action.tool, args: action.args, steps: action.steps?.length }).slice(0, 1000);
+  const cost = decision.cost ?? {};
+  return {
+    decision_id: decisionId,
+    now_ms: nowMs,
+    tenant: input.tenant,
+    session_id: input.session.id,
+    agent_id: input.agent.id,
+    action_hash: await sha256Hex(canonicalJson({ tenant: input.tenant, agent: input.agent.id, session: input.session.id, action: input.action })),
+    action_summary: summary,
+    verdict: decision.decision,
+    cost: { tokens: cost.tokens ?? 0, api_calls: cost.api_calls ?? 1, cost_usd: cost.cost_usd ?? 0 },
+    limits: ((decision.budget as { limits?: Partial<Usage> } | undefined)?.limits ?? {}) as Partial<Usage>,
+    breaker: (decision.breaker as BreakerParams | undefined) ?? FALLBACK_BREAKER,
+    agent_limit: (decision.agent_limit as AgentLimit | null | undefined) ?? null,
+    approval_ttl_s: (decision.approval_ttl_s as number | undefined) ?? DEFAULT_APPROVAL_TTL_S,
+    approval_id: input.approval_id,
+    delegation: {
+      parent_session_id: input.session.parent_session_id,
+      scopes: input.agent.scopes ?? [],
+      depth: input.agent.delegation_depth ?? 0,
+    },
+    spawn: input.action.type === "spawn_agent" && input.action.spawn ? { agent_id: input.action.spawn.agent_id, scopes: input.action.spawn.scopes ?? [] } : undefined,
+  };
+}
+
+export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome, tier: DecisionInput["risk_tier"]): { decision: ComposedDecision; session: SessionReport } {
+  if (outcome.status === "ok") {
+    const { result } = outcome;
+    const merged = { ...decision, decision: result.verdict, reasons: mergeReasons(decision.reasons, result.reasons) };
+    const session: SessionReport = { status: "ok", usage: result.usage, breaker: result.breaker, retried: outcome.retried || undefined };
+    if (result.approval) session.approval = result.approval;
+    if (result.replayed) session.replayed = true;
+    if (result.reasons.length > 0) session.reasons = result.reasons;
+    if (result.verdict !== decision.decision) session.changed = { from: decision.decision, to: result.verdict };
+    return { decision: merged, session };
+  }
+  const failMode = DEFAULT_FAIL_MODES[tier];
+  const session: SessionReport = { status: "unavailable", fault: outcome.fault, retried: outcome.retried, fail_mode_applied: failMode };
+  if (failMode === "open") return { decision, session };
+  const reason = { rule: "session_state_unavailable", message: `session state unavailable (${outcome.fault}: ${outcome.message}); ${tier} risk fails closed` };
+  session.reasons = [reason];
+  session.changed = decision.decision === "deny" ? undefined : { from: decision.decision, to: "deny" };
+  return { decision: { ...decision, decision: "deny", reasons: mergeReasons(decision.reasons, [reason]) }, session };
+}
+
+export async function applySessionState(
+  namespace: DurableObjectNamespace,
+  timeoutMs: number,
+  input: DecisionInput,
+  decision: ComposedDecision,
+  decisionId: string,
+  nowMs: number,
+): Promise<{ decision: ComposedDecision; session: SessionReport }> {
+  const request = await buildCommit(input, decision, decisionId, nowMs);
+  const outcome = await commitToSession(namespace, request, timeoutMs);
+  if (outcome.status === "ok") rememberUsage(sessionKey(input.tenant, input.session.id), outcome.result.usage);
+  return mergeSession(decision, outcome, input.risk_tier);
+}
