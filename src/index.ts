@@ -7,6 +7,8 @@
 import { Hono } from "hono";
 import { errorResponse } from "./errors";
 import { adminBundlesRoute } from "./routes/admin-bundles";
+import { adminSessionsRoute } from "./routes/admin-sessions";
+import { approvalsRoute } from "./routes/approvals";
 import { decideRoute } from "./routes/decide";
 import { healthRoute } from "./routes/health";
 import { policyRoute } from "./routes/policy";
@@ -16,7 +18,9 @@ const app = new Hono<{ Bindings: Env }>();
 app.route("/v1/decide", decideRoute);
 app.route("/v1/policy", policyRoute);
 app.route("/healthz", healthRoute);
+app.route("/v1/approvals", approvalsRoute);
 app.route("/v1/admin", adminBundlesRoute);
+app.route("/v1/admin", adminSessionsRoute);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError((error, c) => errorResponse(c, error));

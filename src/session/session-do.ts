@@ -20,7 +20,7 @@ import type { Reason, Verdict } from "../types";
 /** Decision ids are remembered this long for idempotency; violations this long at most. */
 const RETENTION_MS = 24 * 3600 * 1000;
 
-type Fault = { kind: "overloaded" | "slow"; remaining: number; delayMs?: number };
+type Fault = { kind: "overloaded" | "retryable" | "slow"; remaining: number; delayMs?: number };
 
 export class SessionDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -264,6 +264,9 @@ export class SessionDO extends DurableObject<Env> {
     if (this.fault.kind === "slow") {
       await new Promise((resolve) => setTimeout(resolve, this.fault!.delayMs ?? 1000));
       return;
+    }
+    if (this.fault.kind === "retryable") {
+      throw Object.assign(new Error("Network connection lost."), { retryable: true });
     }
     throw Object.assign(new Error("Durable Object is overloaded. Too many requests queued."), { overloaded: true });
   }

@@ -1,0 +1,55 @@
+/**
+ * When the session's object is overloaded, slow or failing, the edge applies
+ * the risk tier's fail mode and says what happened; an overloaded object is
+ * never retried.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { decide, uniqueId } from "./helpers";
+
+function readInput(session: string, tier: string) {
+  return {
+    risk_tier: tier,
+    tenant: "acme",
+    agent: { id: "agent-1", role: "support" },
+    session: { id: session },
+    action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } },
+  };
+}
+
+const stubFor = (session: string) => env.SESSIONS.get(env.SESSIONS.idFromName(`acme/${session}`));
+
+describe("session state faults", () => {
+  it("overloaded: critical fails closed, low fails open and is flagged, and neither is retried", async () => {
+    const session = uniqueId("overloaded");
+    await stubFor(session).injectFault({ kind: "overloaded", remaining: 2 });
+    const critical = await decide(readInput(session, "critical"));
+    expect(critical.decision).toBe("deny");
+    expect(critical.reasons.map((r: { rule: string }) => r.rule)).toEqual(["session_state_unavailable"]);
+    expect(critical.session).toMatchObject({ status: "unavailable", fault: "overloaded", retried: false, fail_mode_applied: "closed" });
+    const low = await decide(readInput(session, "low"));
+    expect(low.decision).toBe("allow");
+    expect(low.session).toMatchObject({ status: "unavailable", fault: "overloaded", retried: false, fail_mode_applied: "open" });
+    // Two faults were injected and two decisions consumed exactly two: no retry hit the object.
+    const healthy = await decide(readInput(session, "critical"));
+    expect(healthy.session.status).toBe("ok");
+    expect(healthy.session.usage.api_calls).toBe(1);
+  });
+
+  it("retryable: retried once, which is safe because the debit is idempotent", async () => {
+    const session = uniqueId("retryable");
+    await stubFor(session).injectFault({ kind: "retryable", remaining: 1 });
+    const answer = await decide(readInput(session, "critical"));
+    expect(answer.decision).toBe("allow");
+    expect(answer.session).toMatchObject({ status: "ok", retried: true });
+    expect(answer.session.usage.api_calls).toBe(1);
+  });
+
+  it("slower than the timeout: the tier's fail mode applies", async () => {
+    const session = uniqueId("slow");
+    await stubFor(session).injectFault({ kind: "slow", remaining: 1, delayMs: 1500 });
+    const high = await decide(readInput(session, "high"));
+    expect(high.decision).toBe("deny");
+    expect(high.session).toMatchObject({ status: "unavailable", fault: "timeout" });
+  });
+});

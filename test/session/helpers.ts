@@ -1,0 +1,63 @@
+/**
+ * Shared pieces for the session-state tests: commit requests as the edge
+ * builds them, and decisions over HTTP through the real Worker.
+ */
+import { exports } from "cloudflare:workers";
+import type { CommitRequest } from "../../src/session/types";
+
+let counter = 0;
+export const uniqueId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++counter}-${crypto.randomUUID().slice(0, 8)}`;
+
+export function commit(overrides: Partial<CommitRequest> & { session_id: string }): CommitRequest {
+  return {
+    decision_id: uniqueId("d"),
+    now_ms: Date.now(),
+    tenant: "acme",
+    agent_id: "agent-1",
+    action_hash: "0".repeat(64),
+    action_summary: "{}",
+    verdict: "allow",
+    cost: { tokens: 0, api_calls: 1, cost_usd: 0 },
+    limits: {},
+    breaker: { threshold: 3, window_s: 300, cooldown_s: 0 },
+    agent_limit: null,
+    approval_ttl_s: 3600,
+    delegation: { scopes: [], depth: 0 },
+    ...overrides,
+  };
+}
+
+export interface DecisionBody {
+  decision: string;
+  reasons: Array<{ rule: string; message: string }>;
+  session: any;
+  [field: string]: any;
+}
+
+export async function decide(input: Record<string, unknown>): Promise<DecisionBody> {
+  const response = await exports.default.fetch("http://edge/v1/decide", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(input),
+  });
+  if (response.status !== 200) throw new Error(`decide: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+export function admin(path: string, token: string | undefined, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  if (init.body) headers.set("content-type", "application/json");
+  return exports.default.fetch(`http://edge/v1/admin${path}`, { ...init, headers });
+}
+
+export function refundInput(session: string, amount: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    risk_tier: "high",
+    tenant: "acme",
+    agent: { id: "agent-7", role: "finance" },
+    session: { id: session },
+    action: { type: "tool_call", tool: "payments.refund", args: { amount, currency: "EUR" } },
+    ...extra,
+  };
+}
