@@ -1,8 +1,10 @@
 /**
  * @module bench
  * `npm run bench`: drives one input mix (the fidelity scenarios) through
- *   (a) the edge over loopback HTTP, served from workerd as `npm start` runs it,
- *       once with the sandbox path and once with the baseline in the isolate,
+ *   (a) the edge over loopback HTTP, served from workerd as `npm start` runs it:
+ *       the policy-only path through the sandbox and with the baseline in the
+ *       isolate, and the full path with each decision's session Durable Object
+ *       (budget check and debit),
  *   (b) `opa run --server` with the same policy over loopback HTTP,
  *   (c) the same evaluator in Node, in-process (opa-wasm, our builtins),
  * at concurrency 1 and 16, and prints median, p99, requests/s and edge/OPA
@@ -106,8 +108,14 @@ async function main(): Promise<void> {
   const edgeBodies = scenarios.map((input) => JSON.stringify(input));
   const opaBodies = scenarios.map((input) => JSON.stringify({ input }));
 
-  const sandboxEdge = await startEdge({ port: 18787, vars: { POLICY_ENGINE: "sandbox" } });
-  const isolateEdge = await startEdge({ port: 18788, vars: { POLICY_ENGINE: "isolate" } });
+  // A thousand sessions, so budgets do not run out and breakers stay closed over the run.
+  const sessionBodies = Array.from({ length: 1000 }, (_, i) => {
+    const input = scenarios[i % scenarios.length] as { session: Record<string, unknown> };
+    return JSON.stringify({ ...input, session: { ...input.session, id: `bench-session-${i}` } });
+  });
+  const sandboxEdge = await startEdge({ port: 18787, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off" } });
+  const isolateEdge = await startEdge({ port: 18788, vars: { POLICY_ENGINE: "isolate", SESSION_STATE: "off" } });
+  const sessionEdge = await startEdge({ port: 18789, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "on" } });
   const opa = await startOpaServer(18181);
   const rows: Array<{ target: string; concurrency: number; summary: Summary }> = [];
   try {
@@ -116,12 +124,14 @@ async function main(): Promise<void> {
       console.error(`concurrency ${concurrency}…`);
       rows.push({ target: "edge (sandbox)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", sandboxEdge.url), bodies: edgeBodies }) });
       rows.push({ target: "edge (baseline in isolate)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", isolateEdge.url), bodies: edgeBodies }) });
+      rows.push({ target: "edge (sandbox + session DO)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", sessionEdge.url), bodies: sessionBodies }) });
       rows.push({ target: "opa run --server", concurrency, summary: await runLoad({ ...plan, url: new URL("http://127.0.0.1:18181/v1/data/tollgate/decision"), bodies: opaBodies }) });
     }
   } finally {
     opa.kill();
     await sandboxEdge.dispose();
     await isolateEdge.dispose();
+    await sessionEdge.dispose();
   }
 
   const { PolicyEvaluator } = await loadNodeEvaluator();
@@ -156,6 +166,8 @@ async function main(): Promise<void> {
   lines.push(`- evaluation inside the sandbox, per decision: median over the ${evalUs.length} inputs ${medianEvalUs.toFixed(1)} µs, slowest input ${maxEvalUs.toFixed(1)} µs (includes JSON into and out of wasm)`);
   lines.push(`- one RPC decide() into the sandbox from a Worker: ${fmt(hops.rpc_decide_ms)}`);
   lines.push(`- edge over HTTP, sandbox path minus in-isolate path (the RPC hop as a client sees it): ${fmt(sandboxC1.median_ms - isolateC1.median_ms)}`);
+  const sessionC1 = rows.find((r) => r.target === "edge (sandbox + session DO)" && r.concurrency === 1)!.summary;
+  lines.push(`- the session Durable Object (one check-and-debit per decision), as a client sees it: ${fmt(sessionC1.median_ms - sandboxC1.median_ms)} at the median`);
   lines.push(`- in-process evaluation in Node, median: ${fmt(rows.find((r) => r.target.startsWith("opa-wasm"))!.summary.median_ms)}`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
 

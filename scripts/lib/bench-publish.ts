@@ -39,6 +39,7 @@ export async function benchPublish(bodies: string[], requests: number, refreshSe
     port: 18790,
     vars: {
       EDGE_REGION: "eu",
+      SESSION_STATE: "off",
       BUNDLE_REFRESH_SECONDS: String(refreshSeconds),
       TRUST_STORE: JSON.stringify(trust),
       ADMIN_TOKENS: JSON.stringify(tokens),
