@@ -8,7 +8,7 @@
 import { readdirSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { testStoreBindings } from "./test/fixtures/test-config";
+import { testStoreBindings } from "./test/fixtures/test-config.ts";
 
 const globalSetup = readdirSync("test/setup")
   .filter((file) => file.endsWith(".ts"))

@@ -8,11 +8,14 @@
  *       usage errors, 3 when the policy cannot be evaluated.
  *   tollgate keygen|build|sign|verify|publish|status|rollback
  *       The bundle store (see commands/bundles.ts).
+ *   tollgate audit verify|export
+ *       The decision log (see commands/audit.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { OpaError, opaBuildWasm } from "./lib/opa.ts";
 import { evaluateInSandbox } from "./lib/sandbox-eval.ts";
 import { build, keygen, publish, rollback, sign, status, UsageError, verify } from "./commands/bundles.ts";
+import { audit } from "./commands/audit.ts";
 import { LayerBuildError } from "./lib/layer-build.ts";
 import { AdminApiError } from "./lib/admin-client.ts";
 import { BundleError } from "../src/bundles/verify.ts";
@@ -26,6 +29,8 @@ const USAGE = `usage:
   tollgate publish <bundle-dir> [--url <edge>] [--token <admin-token>]
   tollgate status [--url] [--token]
   tollgate rollback --scope <scope> --to <version> --key <private.jwk> [--url] [--token]
+  tollgate audit verify --tenant <t> --trust <trust-store.json> [--file <export.json>]
+  tollgate audit export --tenant <t> [--from <iso>] [--to <iso>] [--decision <id>] [--format json|csv] [--out <file>]
   (--url and --token default to TOLLGATE_URL and TOLLGATE_TOKEN)`;
 
 async function evalCommand(args: string[]): Promise<number> {
@@ -67,6 +72,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   publish,
   status,
   rollback,
+  audit,
 };
 
 export async function main(argv: string[]): Promise<number> {

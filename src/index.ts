@@ -5,7 +5,10 @@
  * `{error: {code, message}}` here.
  */
 import { Hono } from "hono";
+import { consumeAudit } from "./audit/consumer";
+import type { AuditRecord } from "./audit/record";
 import { errorResponse } from "./errors";
+import { adminAuditRoute } from "./routes/admin-audit";
 import { adminBundlesRoute } from "./routes/admin-bundles";
 import { adminSessionsRoute } from "./routes/admin-sessions";
 import { approvalsRoute } from "./routes/approvals";
@@ -21,11 +24,16 @@ app.route("/healthz", healthRoute);
 app.route("/v1/approvals", approvalsRoute);
 app.route("/v1/admin", adminBundlesRoute);
 app.route("/v1/admin", adminSessionsRoute);
+app.route("/v1/admin", adminAuditRoute);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError((error, c) => errorResponse(c, error));
 
-export default app;
+export default {
+  fetch: app.fetch,
+  queue: (batch: MessageBatch<AuditRecord>, env: Env) => consumeAudit(batch, env),
+} satisfies ExportedHandler<Env, AuditRecord>;
+export { AuditChainDO } from "./audit/chain-do";
 export { SessionDO } from "./session/session-do";
 export { AgentDO } from "./session/agent-do";
 export { ApprovalsDO } from "./session/approvals-do";

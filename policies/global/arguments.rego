@@ -1,38 +1,49 @@
-# Arguments of risky tools: shell commands matching a dangerous pattern are
-# denied; file writes must stay inside an allowed directory, with `..`
-# segments and paths outside those directories denied.
+# Arguments of risky tools, for a tool call and for every step of a plan:
+# shell commands matching a dangerous pattern are denied; file writes must
+# stay inside an allowed directory, with `..` segments and paths outside
+# those directories (relative paths included) denied. In a plan, messages
+# start with "step N: ".
 package tollgate
 
-shell_command := input.action.args.command if tool_call == "shell.exec"
-
-deny contains reason("invalid_shell_command", "shell.exec needs args.command as a string") if {
-	tool_call == "shell.exec"
-	not is_string(object.get(input.action, ["args", "command"], null))
+deny contains reason("invalid_shell_command", sprintf("%sshell.exec needs args.command as a string", [use.at])) if {
+	some use in tool_uses
+	use.tool == "shell.exec"
+	not is_string(arg(use.args, "command"))
 }
 
 deny contains reason("dangerous_shell_command", msg) if {
-	is_string(shell_command)
+	some use in tool_uses
+	use.tool == "shell.exec"
+	command := arg(use.args, "command")
+	is_string(command)
 	some pattern in cfg.shell.dangerous_patterns
-	regex.match(pattern, shell_command)
-	msg := sprintf("command matches dangerous pattern %s", [pattern])
+	regex.match(pattern, command)
+	msg := sprintf("%scommand matches dangerous pattern %s", [use.at, pattern])
 }
 
-write_path := input.action.args.path if tool_call == "files.write"
-
-deny contains reason("invalid_path", "files.write needs args.path as a string") if {
-	tool_call == "files.write"
-	not is_string(object.get(input.action, ["args", "path"], null))
+deny contains reason("invalid_path", sprintf("%sfiles.write needs args.path as a string", [use.at])) if {
+	some use in tool_uses
+	use.tool == "files.write"
+	not is_string(arg(use.args, "path"))
 }
 
-deny contains reason("path_traversal", sprintf("path \"%s\" contains a \"..\" segment", [write_path])) if {
-	is_string(write_path)
-	".." in split(write_path, "/")
+deny contains reason("path_traversal", sprintf("%spath \"%s\" contains a \"..\" segment", [use.at, path])) if {
+	some use in tool_uses
+	use.tool == "files.write"
+	path := arg(use.args, "path")
+	is_string(path)
+	".." in split(path, "/")
 }
 
+# Relative paths are outside by definition: they do not start with an allowed
+# directory, and what they resolve to depends on the tool's working directory.
 deny contains reason("path_outside_allowed_dirs", msg) if {
-	is_string(write_path)
-	not inside_allowed_dir(write_path)
-	msg := sprintf("path \"%s\" is outside the allowed directories (%s)", [write_path, concat(", ", cfg.files.allowed_dirs)])
+	some use in tool_uses
+	use.tool == "files.write"
+	path := arg(use.args, "path")
+	is_string(path)
+	not inside_allowed_dir(path)
+	msg := sprintf("%spath \"%s\" is outside the allowed directories (%s)", [use.at, path, concat(", ", cfg.files.allowed_dirs)])
 }
 
 # Allowed directories end in "/", so "/workspace-evil/x" is not inside "/workspace/".

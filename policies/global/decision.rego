@@ -1,7 +1,8 @@
 # The entrypoint, data.tollgate.decision: combines every reason the rules in
 # this package raised. Deny beats require_approval beats allow. Reasons and
 # obligations are sorted arrays so the answer is byte-identical whichever
-# evaluator (opa eval or wasm) iterated the sets.
+# evaluator (opa eval or wasm) iterated the sets. Every field has a fallback,
+# so the decision is defined for any input, garbage included.
 package tollgate
 
 # Limits, allowlists and patterns: data.json, never literals in rules.
@@ -33,3 +34,23 @@ decision := {
 }
 
 reason(rule, message) := {"rule": rule, "message": message}
+
+# A value from the input, fit for a message: strings as they are, anything
+# else as its type. Only strings ever reach a %s, because Go's sprintf (opa
+# eval) and the JavaScript one (wasm) print other values differently.
+describe(x) := x if is_string(x)
+
+else := concat("", ["<", type_name(x), ">"])
+
+# An array whose every element is a string.
+string_array(xs) if {
+	is_array(xs)
+	every x in xs {
+		is_string(x)
+	}
+}
+
+# One argument of a tool call; null when args is missing or not an object.
+arg(args, key) := object.get(args, key, null) if is_object(args)
+
+else := null

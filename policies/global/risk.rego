@@ -15,3 +15,6 @@ invalid contains reason("invalid_risk_tier", msg) if {
 	risk_tier == "unknown"
 	msg := sprintf("risk_tier must be one of %s", [concat(", ", sort(object.keys(cfg.risk_tiers)))])
 }
+
+# A critical decision is not returned before its audit record is acknowledged.
+obligations contains {"type": "audit_sync"} if risk_tier == "critical"

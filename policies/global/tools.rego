@@ -1,8 +1,12 @@
 # Tools by agent role: a tool call must name a registered tool that the
-# agent's role allows ("*" allows every registered tool).
+# agent's role allows ("*" allows every registered tool). Also defines the
+# tool uses an action asks for, which the argument, money and data-flow rules
+# judge one by one: the tool call itself, or every step of a plan.
 package tollgate
 
 role_name := object.get(input, ["agent", "role"], "")
+
+else := ""
 
 role := cfg.roles[role_name]
 
@@ -12,9 +16,21 @@ role_allows(tool) if tool in role.tools
 
 role_privileged if role.privileged == true
 
-tool_call := input.action.tool if input.action.type == "tool_call"
+tool_call := action.tool if {
+	action_type == "tool_call"
+	is_string(action.tool)
+}
 
-deny contains reason("unknown_role", sprintf("role \"%s\" is not defined", [role_name])) if {
+# Each use: where it is ("" for a tool call, "step N: " for a plan step, a
+# prefix for messages), the tool and its args.
+tool_uses contains {"at": "", "tool": tool_call, "args": object.get(action, "args", {})} if tool_call
+
+tool_uses contains {"at": sprintf("step %d: ", [i + 1]), "tool": step.tool, "args": object.get(step, "args", {})} if {
+	some i, step in plan_steps
+	names_a_tool(step)
+}
+
+deny contains reason("unknown_role", sprintf("role \"%s\" is not defined", [describe(role_name)])) if {
 	not cfg.roles[role_name]
 }
 

@@ -88,6 +88,8 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
         : {}),
       workers: specs.map((spec, i) => ({
         ...workerOptions,
+        // A queue has one consumer; the first location consumes the audit log for all of them.
+        ...(i > 0 ? { queueConsumers: undefined } : {}),
         name: specs.length === 1 ? "tollgate-edge" : `tollgate-edge-${i}`,
         unsafeDirectSockets: [{ host, port: ports[i] }],
         modules,

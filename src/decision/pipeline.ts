@@ -13,6 +13,8 @@ import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
 import { failModeDecision } from "../engine/compose";
 import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
+import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
+import { emitAudit } from "../audit/writer";
 import type { DecisionInput } from "../schema/decision-input";
 import { lastUsage } from "../session/client";
 import { applySessionState, sessionKey, type SessionReport } from "../session/stage";
@@ -111,5 +113,11 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
     result.decision = merged.decision;
     session = merged.session;
   }
-  return respond(decisionId, resolution.policy, resolution, result, session, request, env);
+  const response = respond(decisionId, resolution.policy, resolution, result, session, request, env);
+  if ((env.AUDIT as string) !== "off") {
+    const record = await buildAuditRecord(response as unknown as AnsweredDecision, request.input, now);
+    const { synced } = await emitAudit(env, record, (work) => ctx.waitUntil(work));
+    if (synced) response.audit = "acknowledged";
+  }
+  return response;
 }

@@ -116,6 +116,24 @@ describe("three edges, one store, the CLI", () => {
     expect((await decide(edges[0], 300)).policy.layers).toContainEqual({ scope: "region:eu", version, digest: expect.any(String), built_at: expect.any(String) });
   });
 
+  it("exports the decision log as CSV and verifies it with the CLI", async () => {
+    const trustPath = join(work, "audit-trust.json");
+    spawnSync("sh", ["-c", `cat > ${trustPath}`], { input: testStoreBindings().TRUST_STORE });
+    const ids = new Set<string>();
+    for (const edge of edges) ids.add(((await decide(edge, 42)) as unknown as { decision_id: string }).decision_id);
+    const flags = ["--tenant", "initech", "--url", eu(), "--token", TEST_TOKENS.operator];
+    let csv = "";
+    for (let attempt = 0; attempt < 50 && ![...ids].every((id) => csv.includes(id)); attempt++) {
+      await new Promise((r) => setTimeout(r, 200));
+      csv = tollgate(["audit", "export", ...flags, "--format", "csv"]).stdout;
+    }
+    expect(csv.split("\n")[0]).toBe("seq,decision_id,time,tenant,agent,session,action_type,tool,decision,rules,mode,stale,fail_mode_applied,location,region,layers");
+    for (const id of ids) expect(csv).toContain(id);
+    const verified = tollgate(["audit", "verify", ...flags, "--trust", trustPath]);
+    expect(verified.status, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/^ok: \d+ records in \d+ segments verify for initech/);
+  });
+
   it("verifies a signed bundle offline against a trust store", () => {
     const trustPath = join(work, "trust.json");
     spawnSync("sh", ["-c", `cat > ${trustPath}`], { input: testStoreBindings().TRUST_STORE });

@@ -1,0 +1,52 @@
+/**
+ * @module from-decision
+ * Builds a decision's audit record from what the edge answered and what was
+ * asked, keeping arguments only as the policy's obligations allow.
+ */
+import type { DecisionInput } from "../schema/decision-input";
+import type { LayerRef, Reason } from "../types";
+import { loggableArgs, type AuditRecord } from "./record";
+
+export interface AnsweredDecision {
+  decision_id: string;
+  decision: string;
+  reasons: Reason[];
+  obligations: unknown[];
+  policy: { layers: LayerRef[] };
+  evaluation: { eval_us: number; path: string };
+  edge: { location: string; region: string };
+  mode: string;
+  stale: boolean;
+  observed?: { decision: string; reasons: Reason[] };
+  fail_mode_applied?: unknown;
+  session?: { fail_mode_applied?: string };
+}
+
+export async function buildAuditRecord(answer: AnsweredDecision, input: DecisionInput, nowMs: number): Promise<AuditRecord> {
+  const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
+  const { args, redacted } = await loggableArgs(action.args, answer.obligations);
+  const record: AuditRecord = {
+    kind: "decision",
+    decision_id: answer.decision_id,
+    time: new Date(nowMs).toISOString(),
+    location: answer.edge.location,
+    region: answer.edge.region,
+    tenant: input.tenant,
+    agent: input.agent.id,
+    session: input.session.id,
+    action_type: action.type,
+    tool: action.tool ?? null,
+    decision: answer.decision,
+    rules: answer.reasons.map((r) => r.rule),
+    obligations: answer.obligations,
+    layers: answer.policy.layers.map(({ scope, digest, version }) => ({ scope, digest, version })),
+    mode: answer.mode,
+    fail_mode_applied: answer.fail_mode_applied !== undefined || answer.evaluation.path === "fail_mode" || answer.session?.fail_mode_applied !== undefined,
+    stale: answer.stale,
+    eval_us: answer.evaluation.eval_us,
+  };
+  if (answer.observed) record.observed = { decision: answer.observed.decision, rules: answer.observed.reasons.map((r) => r.rule) };
+  if (args) record.args = args;
+  if (redacted) record.args_redacted = true;
+  return record;
+}

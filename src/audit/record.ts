@@ -1,0 +1,59 @@
+/**
+ * @module record
+ * One audit record per decision. Arguments are recorded only as far as the
+ * policy allows: nothing by default; the fields a `log_args` obligation
+ * names; a `hash` obligation replaces fields by their sha256; a `redact`
+ * obligation (which the policy sets whenever PII is involved) keeps the
+ * arguments out of the log entirely.
+ */
+import { canonicalJson, sha256Hex } from "../bundles/canonical";
+import type { LayerRef } from "../types";
+
+export interface AuditRecord {
+  kind: "decision";
+  decision_id: string;
+  time: string;
+  location: string;
+  region: string;
+  tenant: string;
+  agent: string;
+  session: string;
+  action_type: string;
+  tool: string | null;
+  decision: string;
+  rules: string[];
+  obligations: unknown[];
+  layers: Array<Pick<LayerRef, "scope" | "digest" | "version">>;
+  mode: string;
+  /** What enforcement would have said, when the scope runs in observe mode. */
+  observed?: { decision: string; rules: string[] };
+  fail_mode_applied: boolean;
+  stale: boolean;
+  eval_us: number;
+  args?: Record<string, unknown>;
+  args_redacted?: boolean;
+}
+
+type Obligation = { type?: string; fields?: unknown };
+
+function fieldsOf(obligations: unknown[], type: string): string[] | undefined {
+  const found = obligations.filter((o): o is Obligation => typeof o === "object" && o !== null && (o as Obligation).type === type);
+  if (found.length === 0) return undefined;
+  return found.flatMap((o) => (Array.isArray(o.fields) ? o.fields.filter((f): f is string => typeof f === "string") : []));
+}
+
+/** The arguments as the policy allows them to be logged, or undefined when none may be. */
+export async function loggableArgs(args: unknown, obligations: unknown[]): Promise<{ args?: Record<string, unknown>; redacted: boolean }> {
+  if (!args || typeof args !== "object") return { redacted: false };
+  if (fieldsOf(obligations, "redact") !== undefined) return { redacted: true };
+  const allowed = fieldsOf(obligations, "log_args");
+  if (!allowed || allowed.length === 0) return { redacted: false };
+  const hashed = new Set(fieldsOf(obligations, "hash") ?? []);
+  const out: Record<string, unknown> = {};
+  for (const field of allowed) {
+    if (!(field in (args as Record<string, unknown>))) continue;
+    const value = (args as Record<string, unknown>)[field];
+    out[field] = hashed.has(field) ? `sha256:${await sha256Hex(canonicalJson(value))}` : value;
+  }
+  return { args: out, redacted: false };
+}
