@@ -3,8 +3,8 @@
  * `npm run bench`: drives one input mix (the fidelity scenarios) through
  *   (a) the edge over loopback HTTP, served from workerd as `npm start` runs it:
  *       the policy-only path through the sandbox and with the baseline in the
- *       isolate, and the full path with each decision's session Durable Object
- *       (budget check and debit),
+ *       isolate, the sandbox path with the audit log on, and the full path with
+ *       each decision's session Durable Object (budget check and debit) and the log,
  *   (b) `opa run --server` with the same policy over loopback HTTP,
  *   (c) the same evaluator in Node, in-process (opa-wasm, our builtins),
  * at concurrency 1 and 16, and prints median, p99, requests/s and edge/OPA
@@ -113,9 +113,10 @@ async function main(): Promise<void> {
     const input = scenarios[i % scenarios.length] as { session: Record<string, unknown> };
     return JSON.stringify({ ...input, session: { ...input.session, id: `bench-session-${i}` } });
   });
-  const sandboxEdge = await startEdge({ port: 18787, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off" } });
-  const isolateEdge = await startEdge({ port: 18788, vars: { POLICY_ENGINE: "isolate", SESSION_STATE: "off" } });
-  const sessionEdge = await startEdge({ port: 18789, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "on" } });
+  const sandboxEdge = await startEdge({ port: 18787, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "off" } });
+  const isolateEdge = await startEdge({ port: 18788, vars: { POLICY_ENGINE: "isolate", SESSION_STATE: "off", AUDIT: "off" } });
+  const auditEdge = await startEdge({ port: 18786, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "on" } });
+  const sessionEdge = await startEdge({ port: 18789, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "on", AUDIT: "on" } });
   const opa = await startOpaServer(18181);
   const rows: Array<{ target: string; concurrency: number; summary: Summary }> = [];
   try {
@@ -124,7 +125,8 @@ async function main(): Promise<void> {
       console.error(`concurrency ${concurrency}…`);
       rows.push({ target: "edge (sandbox)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", sandboxEdge.url), bodies: edgeBodies }) });
       rows.push({ target: "edge (baseline in isolate)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", isolateEdge.url), bodies: edgeBodies }) });
-      rows.push({ target: "edge (sandbox + session DO)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", sessionEdge.url), bodies: sessionBodies }) });
+      rows.push({ target: "edge (sandbox + audit log)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", auditEdge.url), bodies: edgeBodies }) });
+      rows.push({ target: "edge (sandbox + session DO + audit log)", concurrency, summary: await runLoad({ ...plan, url: new URL("/v1/decide", sessionEdge.url), bodies: sessionBodies }) });
       rows.push({ target: "opa run --server", concurrency, summary: await runLoad({ ...plan, url: new URL("http://127.0.0.1:18181/v1/data/tollgate/decision"), bodies: opaBodies }) });
     }
   } finally {
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
     await sandboxEdge.dispose();
     await isolateEdge.dispose();
     await sessionEdge.dispose();
+    await auditEdge.dispose();
   }
 
   const { PolicyEvaluator } = await loadNodeEvaluator();
@@ -166,8 +169,10 @@ async function main(): Promise<void> {
   lines.push(`- evaluation inside the sandbox, per decision: median over the ${evalUs.length} inputs ${medianEvalUs.toFixed(1)} µs, slowest input ${maxEvalUs.toFixed(1)} µs (includes JSON into and out of wasm)`);
   lines.push(`- one RPC decide() into the sandbox from a Worker: ${fmt(hops.rpc_decide_ms)}`);
   lines.push(`- edge over HTTP, sandbox path minus in-isolate path (the RPC hop as a client sees it): ${fmt(sandboxC1.median_ms - isolateC1.median_ms)}`);
-  const sessionC1 = rows.find((r) => r.target === "edge (sandbox + session DO)" && r.concurrency === 1)!.summary;
-  lines.push(`- the session Durable Object (one check-and-debit per decision), as a client sees it: ${fmt(sessionC1.median_ms - sandboxC1.median_ms)} at the median`);
+  const auditC1 = rows.find((r) => r.target === "edge (sandbox + audit log)" && r.concurrency === 1)!.summary;
+  const sessionC1 = rows.find((r) => r.target === "edge (sandbox + session DO + audit log)" && r.concurrency === 1)!.summary;
+  lines.push(`- the audit log (a Queue send after the response): median ${fmt(auditC1.median_ms)} with it, ${fmt(sandboxC1.median_ms)} without (${(((auditC1.median_ms - sandboxC1.median_ms) / sandboxC1.median_ms) * 100).toFixed(1)}%)`);
+  lines.push(`- the session Durable Object (one check-and-debit per decision), as a client sees it: ${fmt(sessionC1.median_ms - auditC1.median_ms)} at the median`);
   lines.push(`- in-process evaluation in Node, median: ${fmt(rows.find((r) => r.target.startsWith("opa-wasm"))!.summary.median_ms)}`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
 

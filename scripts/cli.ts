@@ -10,12 +10,15 @@
  *       The bundle store (see commands/bundles.ts).
  *   tollgate audit verify|export
  *       The decision log (see commands/audit.ts).
+ *   tollgate mode | shadow attach|report|detach
+ *       Rolling policy out by observation (see commands/rollout.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { OpaError, opaBuildWasm } from "./lib/opa.ts";
 import { evaluateInSandbox } from "./lib/sandbox-eval.ts";
 import { build, keygen, publish, rollback, sign, status, UsageError, verify } from "./commands/bundles.ts";
 import { audit } from "./commands/audit.ts";
+import { mode, shadow } from "./commands/rollout.ts";
 import { LayerBuildError } from "./lib/layer-build.ts";
 import { AdminApiError } from "./lib/admin-client.ts";
 import { BundleError } from "../src/bundles/verify.ts";
@@ -31,6 +34,8 @@ const USAGE = `usage:
   tollgate rollback --scope <scope> --to <version> --key <private.jwk> [--url] [--token]
   tollgate audit verify --tenant <t> --trust <trust-store.json> [--file <export.json>]
   tollgate audit export --tenant <t> [--from <iso>] [--to <iso>] [--decision <id>] [--format json|csv] [--out <file>]
+  tollgate mode --scope <scope> --set enforce|observe
+  tollgate shadow attach <bundle-dir> | report --scope <scope> | detach --scope <scope>
   (--url and --token default to TOLLGATE_URL and TOLLGATE_TOKEN)`;
 
 async function evalCommand(args: string[]): Promise<number> {
@@ -73,6 +78,8 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   status,
   rollback,
   audit,
+  mode,
+  shadow,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -10,6 +10,7 @@ import type { AuditRecord } from "./audit/record";
 import { errorResponse } from "./errors";
 import { adminAuditRoute } from "./routes/admin-audit";
 import { adminBundlesRoute } from "./routes/admin-bundles";
+import { adminRolloutRoute } from "./routes/admin-rollout";
 import { adminSessionsRoute } from "./routes/admin-sessions";
 import { approvalsRoute } from "./routes/approvals";
 import { decideRoute } from "./routes/decide";
@@ -25,6 +26,7 @@ app.route("/v1/approvals", approvalsRoute);
 app.route("/v1/admin", adminBundlesRoute);
 app.route("/v1/admin", adminSessionsRoute);
 app.route("/v1/admin", adminAuditRoute);
+app.route("/v1/admin", adminRolloutRoute);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError((error, c) => errorResponse(c, error));

@@ -2,43 +2,87 @@ package tollgate_test
 
 import data.tollgate
 
-spawn(depth, role, scopes) := object.union(base_input, {
-	"agent": object.union(base_input.agent, {"delegation_depth": depth}),
-	"action": {"type": "spawn_agent", "spawn": {"agent_id": "child-1", "role": role, "scopes": scopes}},
-})
+spawn(depth, role, scopes) := object.union(with_action({"type": "spawn_agent", "spawn": {"agent_id": "child-1", "role": role, "scopes": scopes}}), {"agent": {"delegation_depth": depth}})
 
 test_spawn_with_subset_of_scopes_is_allowed if {
 	d := tollgate.decision with input as spawn(0, "researcher", ["kb:read"])
-	d.decision == "allow"
+	allowed(d)
 }
 
 test_spawn_with_equal_scopes_is_allowed if {
 	d := tollgate.decision with input as spawn(0, "researcher", ["kb:read", "tickets:read"])
-	d.decision == "allow"
+	allowed(d)
+}
+
+test_spawn_without_scopes_is_allowed if {
+	inp := json.remove(spawn(0, "researcher", []), ["action/spawn/scopes"])
+	d := tollgate.decision with input as inp
+	allowed(d)
 }
 
 test_spawn_with_extra_scope_is_denied if {
-	d := tollgate.decision with input as spawn(0, "researcher", ["kb:read", "payments:write"])
-	rules(d) == {"scope_escalation"}
-	contains(d.reasons[0].message, "payments:write")
+	d := tollgate.decision with input as spawn(0, "researcher", ["kb:read", "payments:write", "admin:all"])
+	denied_by(d, {"scope_escalation"})
+	d.reasons[0].message == "spawned agent asks for scopes its parent lacks: admin:all, payments:write"
+}
+
+test_spawn_by_a_parent_without_scopes_is_denied_any_scope if {
+	inp := json.remove(spawn(0, "researcher", ["kb:read"]), ["agent/scopes"])
+	d := tollgate.decision with input as inp
+	denied_by(d, {"scope_escalation"})
+}
+
+test_spawn_with_non_string_scopes_is_denied if {
+	d := tollgate.decision with input as spawn(0, "researcher", [1])
+	denied_by(d, {"scope_escalation", "invalid_action"})
 }
 
 test_spawn_at_the_depth_bound_is_allowed if {
 	d := tollgate.decision with input as spawn(2, "researcher", [])
-	d.decision == "allow"
+	allowed(d)
 }
 
 test_spawn_beyond_the_depth_bound_is_denied if {
 	d := tollgate.decision with input as spawn(3, "researcher", [])
-	rules(d) == {"delegation_depth_exceeded"}
+	denied_by(d, {"delegation_depth_exceeded"})
+	d.reasons[0].message == "spawning at depth 4 exceeds the maximum delegation depth of 3"
+}
+
+test_invalid_delegation_depth_is_denied if {
+	d := tollgate.decision with input as spawn("9", "researcher", [])
+	denied_by(d, {"invalid_delegation_depth"})
+}
+
+test_negative_or_fractional_depth_is_denied if {
+	neg := tollgate.decision with input as spawn(-1, "researcher", [])
+	denied_by(neg, {"invalid_delegation_depth"})
+	frac := tollgate.decision with input as spawn(1.5, "researcher", [])
+	denied_by(frac, {"invalid_delegation_depth"})
 }
 
 test_spawn_of_unknown_role_is_denied if {
 	d := tollgate.decision with input as spawn(0, "ghost", [])
-	rules(d) == {"unknown_spawn_role"}
+	denied_by(d, {"unknown_spawn_role"})
+}
+
+test_spawn_without_the_agent_is_denied if {
+	d := tollgate.decision with input as with_action({"type": "spawn_agent"})
+	denied_by(d, {"invalid_action"})
 }
 
 test_spawn_of_privileged_role_by_unprivileged_agent_is_denied if {
 	d := tollgate.decision with input as spawn(0, "admin", [])
-	rules(d) == {"privilege_escalation"}
+	denied_by(d, {"privilege_escalation"})
+}
+
+test_spawn_of_privileged_role_by_privileged_agent_is_allowed if {
+	inp := object.union(spawn(0, "admin", []), {"agent": {"id": "root", "role": "admin", "scopes": []}})
+	d := tollgate.decision with input as inp
+	allowed(d)
+}
+
+test_max_depth_comes_from_data if {
+	d := tollgate.decision with input as spawn(3, "researcher", [])
+		with data.tollgate.params.delegation.max_depth as 4
+	allowed(d)
 }

@@ -6,8 +6,6 @@ package tollgate
 
 data_classes := {c | some c in object.get(action, "data_classes", []); is_string(c)}
 
-else := set()
-
 sensitive_classes := data_classes & {c | some c in cfg.data_flows.sensitive_classes}
 
 deny contains reason("sensitive_data_to_external_tool", msg) if {

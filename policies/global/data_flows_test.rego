@@ -2,37 +2,49 @@ package tollgate_test
 
 import data.tollgate
 
-classified(role, tool, classes) := object.union(tool_input(role, tool, {}), {"action": {"type": "tool_call", "tool": tool, "args": {}, "data_classes": classes}})
+classified(role, tool, classes) := as_role(role, {"type": "tool_call", "tool": tool, "args": {}, "data_classes": classes})
 
 test_pii_to_external_tool_is_denied if {
 	d := tollgate.decision with input as classified("support", "email.send", ["pii"])
-	d.decision == "deny"
-	"sensitive_data_to_external_tool" in rules(d)
+	denied_by(d, {"sensitive_data_to_external_tool", "pii_access_requires_approval"})
 }
 
 test_confidential_to_external_tool_is_denied if {
 	d := tollgate.decision with input as classified("analyst", "web.fetch", ["confidential"])
-	rules(d) == {"sensitive_data_to_external_tool"}
+	denied_by(d, {"sensitive_data_to_external_tool"})
+	d.reasons[0].message == "confidential data may not go to external tool \"web.fetch\""
 }
 
 test_public_data_to_external_tool_is_allowed if {
-	d := tollgate.decision with input as classified("support", "email.send", ["public"])
-	d.decision == "allow"
+	d := tollgate.decision with input as classified("support", "email.send", ["public", "internal"])
+	allowed(d)
+}
+
+test_confidential_to_internal_tool_is_allowed if {
+	d := tollgate.decision with input as classified("analyst", "db.query", ["confidential"])
+	allowed(d)
 }
 
 test_pii_to_internal_tool_by_support_requires_approval if {
 	d := tollgate.decision with input as classified("support", "tickets.read", ["pii"])
 	d.decision == "require_approval"
 	rules(d) == {"pii_access_requires_approval"}
-	{"type": "redact", "fields": ["args"]} in d.obligations
+	d.obligations == [{"type": "redact", "fields": ["args"]}]
 }
 
-test_pii_by_privileged_role_is_allowed if {
+test_pii_by_privileged_role_is_allowed_but_redacted if {
 	d := tollgate.decision with input as classified("admin", "tickets.read", ["pii"])
-	d.decision == "allow"
+	allowed(d)
+	d.obligations == [{"type": "redact", "fields": ["args"]}]
 }
 
 test_pii_to_external_tool_by_admin_is_still_denied if {
 	d := tollgate.decision with input as classified("admin", "email.send", ["pii"])
-	rules(d) == {"sensitive_data_to_external_tool"}
+	denied_by(d, {"sensitive_data_to_external_tool"})
+}
+
+test_sensitive_classes_come_from_data if {
+	d := tollgate.decision with input as classified("support", "slack.post", ["health"])
+		with data.tollgate.params.data_flows.sensitive_classes as ["pii", "confidential", "health"]
+	denied_by(d, {"sensitive_data_to_external_tool"})
 }

@@ -11,6 +11,22 @@ base_input := {
 
 with_role(role) := object.union(base_input, {"agent": object.union(base_input.agent, {"role": role})})
 
-tool_input(role, tool, args) := object.union(with_role(role), {"action": {"type": "tool_call", "tool": tool, "args": args}})
+tool_input(role, tool, args) := as_role(role, {"type": "tool_call", "tool": tool, "args": args})
+
+# The base input with its action replaced (object.union would merge them).
+with_action(action) := object.union(object.remove(base_input, ["action"]), {"action": action})
+
+# The base input for an agent of this role taking this action.
+as_role(role, action) := object.union(with_action(action), {"agent": {"role": role}})
 
 rules(d) := {r.rule | some r in d.reasons}
+
+allowed(d) if {
+	d.decision == "allow"
+	d.reasons == []
+}
+
+denied_by(d, expected) if {
+	d.decision == "deny"
+	rules(d) == expected
+}

@@ -4,46 +4,59 @@ import data.tollgate
 
 refund(amount) := object.union(tool_input("finance", "payments.refund", {"amount": amount, "currency": "EUR"}), {"risk_tier": "high"})
 
-test_small_refund_is_allowed if {
+test_small_refund_is_allowed_and_its_args_logged if {
 	d := tollgate.decision with input as refund(120)
-	d.decision == "allow"
-	{"type": "log_args", "fields": ["amount", "currency"]} in d.obligations
+	allowed(d)
+	d.obligations == [{"type": "log_args", "fields": ["amount", "currency"]}]
 }
 
 test_refund_of_exactly_the_threshold_is_allowed if {
 	d := tollgate.decision with input as refund(500)
-	d.decision == "allow"
+	allowed(d)
 }
 
 test_refund_just_above_threshold_requires_approval if {
 	d := tollgate.decision with input as refund(500.01)
 	d.decision == "require_approval"
 	rules(d) == {"refund_requires_approval"}
+	d.reasons[0].message == "refund of 500.01 is above the approval threshold of 500"
 }
 
 test_refund_at_the_hard_cap_requires_approval if {
 	d := tollgate.decision with input as refund(5000)
 	d.decision == "require_approval"
+	rules(d) == {"refund_requires_approval"}
 }
 
 test_refund_above_hard_cap_is_denied if {
-	d := tollgate.decision with input as refund(5000.5)
-	d.decision == "deny"
-	rules(d) == {"refund_over_hard_cap"}
+	d := tollgate.decision with input as refund(5000.01)
+	denied_by(d, {"refund_over_hard_cap"})
+	d.reasons[0].message == "refund of 5000.01 exceeds the hard cap of 5000"
+}
+
+test_zero_refund_is_allowed if {
+	d := tollgate.decision with input as refund(0)
+	allowed(d)
 }
 
 test_negative_refund_is_denied if {
 	d := tollgate.decision with input as refund(-1)
-	rules(d) == {"invalid_refund_amount"}
+	denied_by(d, {"invalid_refund_amount"})
 }
 
 test_string_refund_amount_is_denied if {
 	d := tollgate.decision with input as refund("100")
-	rules(d) == {"invalid_refund_amount"}
+	denied_by(d, {"invalid_refund_amount"})
+}
+
+test_missing_refund_amount_is_denied if {
+	d := tollgate.decision with input as tool_input("finance", "payments.refund", {"currency": "EUR"})
+	denied_by(d, {"invalid_refund_amount"})
 }
 
 test_refund_threshold_comes_from_data if {
 	d := tollgate.decision with input as refund(300)
 		with data.tollgate.params.refunds.approval_threshold as 200
 	d.decision == "require_approval"
+	rules(d) == {"refund_requires_approval"}
 }

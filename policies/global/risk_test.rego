@@ -6,35 +6,49 @@ tier(t) := object.union(base_input, {"risk_tier": t})
 
 test_low_tier_fails_open if {
 	d := tollgate.decision with input as tier("low")
-	d.fail_mode == "open"
+	allowed(d)
 	d.risk_tier == "low"
+	d.fail_mode == "open"
 }
 
 test_medium_tier_fails_open if {
 	d := tollgate.decision with input as tier("medium")
+	allowed(d)
+	d.risk_tier == "medium"
 	d.fail_mode == "open"
 }
 
 test_high_tier_fails_closed if {
 	d := tollgate.decision with input as tier("high")
+	allowed(d)
+	d.risk_tier == "high"
 	d.fail_mode == "closed"
 }
 
-test_critical_tier_fails_closed if {
+test_critical_tier_fails_closed_and_audits_synchronously if {
 	d := tollgate.decision with input as tier("critical")
+	allowed(d)
+	d.risk_tier == "critical"
 	d.fail_mode == "closed"
-	d.decision == "allow"
+	d.obligations == [{"type": "audit_sync"}]
 }
 
 test_unknown_tier_is_denied if {
 	d := tollgate.decision with input as tier("extreme")
-	d.decision == "deny"
-	rules(d) == {"invalid_risk_tier"}
+	denied_by(d, {"invalid_risk_tier"})
 	d.risk_tier == "unknown"
+	d.fail_mode == "closed"
 }
 
-test_cost_reports_the_estimate if {
-	inp := object.union(base_input, {"action": object.union(base_input.action, {"estimate": {"tokens": 40, "cost_usd": 0.02}})})
-	d := tollgate.decision with input as inp
-	d.cost == {"tokens": 40, "api_calls": 1, "cost_usd": 0.02}
+test_missing_tier_is_denied if {
+	d := tollgate.decision with input as json.remove(base_input, ["risk_tier"])
+	denied_by(d, {"invalid_risk_tier"})
+	d.fail_mode == "closed"
+}
+
+test_fail_modes_come_from_data if {
+	d := tollgate.decision with input as tier("medium")
+		with data.tollgate.params.risk_tiers.medium.fail_mode as "closed"
+	allowed(d)
+	d.fail_mode == "closed"
 }

@@ -4,7 +4,7 @@
 # judge one by one: the tool call itself, or every step of a plan.
 package tollgate
 
-role_name := object.get(input, ["agent", "role"], "")
+role_name := name if name := object.get(input, ["agent", "role"], "")
 
 else := ""
 

@@ -40,6 +40,7 @@ export async function benchPublish(bodies: string[], requests: number, refreshSe
     vars: {
       EDGE_REGION: "eu",
       SESSION_STATE: "off",
+      AUDIT: "off",
       BUNDLE_REFRESH_SECONDS: String(refreshSeconds),
       TRUST_STORE: JSON.stringify(trust),
       ADMIN_TOKENS: JSON.stringify(tokens),

@@ -36,8 +36,9 @@ export async function buildAuditRecord(answer: AnsweredDecision, input: Decision
     session: input.session.id,
     action_type: action.type,
     tool: action.tool ?? null,
-    decision: answer.decision,
-    rules: answer.reasons.map((r) => r.rule),
+    // The real decision is what is recorded; in observe mode the agent was told allow.
+    decision: answer.observed?.decision ?? answer.decision,
+    rules: (answer.observed?.reasons ?? answer.reasons).map((r) => r.rule),
     obligations: answer.obligations,
     layers: answer.policy.layers.map(({ scope, digest, version }) => ({ scope, digest, version })),
     mode: answer.mode,
@@ -45,7 +46,7 @@ export async function buildAuditRecord(answer: AnsweredDecision, input: Decision
     stale: answer.stale,
     eval_us: answer.evaluation.eval_us,
   };
-  if (answer.observed) record.observed = { decision: answer.observed.decision, rules: answer.observed.reasons.map((r) => r.rule) };
+  if (answer.observed) record.told = answer.decision;
   if (args) record.args = args;
   if (redacted) record.args_redacted = true;
   return record;

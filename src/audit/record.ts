@@ -25,8 +25,8 @@ export interface AuditRecord {
   obligations: unknown[];
   layers: Array<Pick<LayerRef, "scope" | "digest" | "version">>;
   mode: string;
-  /** What enforcement would have said, when the scope runs in observe mode. */
-  observed?: { decision: string; rules: string[] };
+  /** What the agent was told, when it differs from `decision` (observe mode). */
+  told?: string;
   fail_mode_applied: boolean;
   stale: boolean;
   eval_us: number;

@@ -15,6 +15,9 @@ import { failModeDecision } from "../engine/compose";
 import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
 import { emitAudit } from "../audit/writer";
+import { trustStoreFrom } from "../bundles/trust";
+import { modeFor, rolloutFor, type Mode } from "../rollout/config";
+import { runShadows } from "../rollout/shadow";
 import type { DecisionInput } from "../schema/decision-input";
 import { lastUsage } from "../session/client";
 import { applySessionState, sessionKey, type SessionReport } from "../session/stage";
@@ -72,21 +75,25 @@ function respond(
   resolution: Resolution,
   result: EngineResult,
   session: SessionReport | undefined,
+  mode: Mode,
   request: DecisionRequest,
   env: Env,
 ): DecisionResponse {
   const { fail_mode_applied, decision, reasons, obligations, ...rest } = result.decision;
+  // Observe mode: the agent is told allow; what enforcement would have done travels beside it.
+  const observing = mode === "observe" && decision !== "allow";
   return {
     decision_id: decisionId,
-    decision,
-    reasons,
+    decision: observing ? "allow" : decision,
+    reasons: observing ? [] : reasons,
     obligations,
+    ...(observing ? { observed: { decision, reasons } } : {}),
     ...rest,
     policy: { key: policy.key, source: resolution.source, layers: policy.layers },
     evaluation: { path: result.path, eval_us: result.eval_us, fallback_reason: result.fallback_reason },
     edge: { location: request.location, region: env.EDGE_REGION },
     ...(session ? { session } : {}),
-    mode: "enforce",
+    mode,
     stale: resolution.stale || resolution.unusable !== undefined,
     ...(fail_mode_applied ? { fail_mode_applied } : {}),
   };
@@ -113,7 +120,32 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
     result.decision = merged.decision;
     session = merged.session;
   }
-  const response = respond(decisionId, resolution.policy, resolution, result, session, request, env);
+  const refreshMs = Number(env.BUNDLE_REFRESH_SECONDS) * 1000;
+  const rollout = await rolloutFor(env.BUNDLES, now, refreshMs);
+  const mode = modeFor(rollout, env.EDGE_REGION, request.input.tenant);
+  const response = respond(decisionId, resolution.policy, resolution, result, session, mode, request, env);
+  const scopes = ["global", `region:${env.EDGE_REGION}`, `tenant:${request.input.tenant}`].filter((scope) => rollout.shadow[scope]);
+  if (scopes.length > 0 && !resolution.unusable) {
+    ctx.waitUntil(
+      runShadows({
+        config: rollout,
+        bucket: env.BUNDLES,
+        trust: trustStoreFrom(env.TRUST_STORE),
+        engine: engineFor(env),
+        active: resolution.policy,
+        activeDecision: result.decision,
+        scopes,
+        inputJson: request.inputJson,
+        tier: request.input.risk_tier,
+        decisionId,
+        requestTenant: request.input.tenant,
+        tool: (request.input.action as { tool?: string }).tool ?? null,
+        nowMs: now,
+      })
+        .then((diffs) => (diffs.length > 0 ? env.AUDIT_QUEUE.sendBatch(diffs.map((body) => ({ body }))) : undefined))
+        .catch((error) => console.error(`shadow evaluation failed: ${(error as Error).message}`)),
+    );
+  }
   if ((env.AUDIT as string) !== "off") {
     const record = await buildAuditRecord(response as unknown as AnsweredDecision, request.input, now);
     const { synced } = await emitAudit(env, record, (work) => ctx.waitUntil(work));

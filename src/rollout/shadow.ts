@@ -1,0 +1,127 @@
+/**
+ * @module shadow
+ * Shadow evaluation: a candidate layer attached to a scope is evaluated beside
+ * the active policy, after the response has gone, and every decision where
+ * the two differ is logged (in its own audit shard) for `tollgate shadow
+ * report`. Candidates are verified like any layer before they are used.
+ */
+import type { ActivePolicy } from "../bundles/active-policy";
+import type { TrustStore } from "../bundles/manifest";
+import { verifyLayer, type VerifiedLayer } from "../bundles/verify";
+import type { DecisionEngine } from "../engine/decision-engine";
+import type { ComposedDecision } from "../engine/compose";
+import type { RiskTier } from "../types";
+import { shadowLayerKey, type RolloutConfig } from "./config";
+
+export const shadowShard = (scope: string) => `shadow-${scope.replace(/[^a-z0-9-]/g, "-")}`;
+
+const verified = new Map<string, VerifiedLayer>();
+
+/** Reads and verifies a candidate (once per digest per isolate). */
+async function candidate(bucket: R2Bucket, trust: TrustStore, scope: string, ref: { version: number; digest: string }, nowMs: number): Promise<VerifiedLayer> {
+  const known = verified.get(ref.digest);
+  if (known) return known;
+  const manifestObject = await bucket.get(shadowLayerKey(scope, "manifest.json"));
+  if (!manifestObject) throw new Error(`shadow candidate for ${scope} is missing`);
+  const files: Record<string, Uint8Array> = {};
+  for (const name of ["policy.wasm", "data.json"]) {
+    const object = await bucket.get(shadowLayerKey(scope, name));
+    if (object) files[name] = new Uint8Array(await object.arrayBuffer());
+  }
+  const layer = await verifyLayer(await manifestObject.json(), files, trust, scope, nowMs);
+  if (layer.manifest.digest !== ref.digest) throw new Error(`shadow candidate for ${scope} is not the one configured`);
+  verified.set(ref.digest, layer);
+  return layer;
+}
+
+/** The active composition with the candidate in its scope's place. */
+export function withCandidate(active: ActivePolicy, scope: string, layer: VerifiedLayer): ActivePolicy {
+  const order = (s: string) => (s === "global" ? 0 : s.startsWith("region:") ? 1 : 2);
+  const code = () => {
+    const layers = active.code().filter((l) => l.scope !== scope);
+    layers.push({ scope, entrypoint: layer.manifest.entrypoint, wasm: layer.wasm, data: layer.data });
+    return layers.sort((a, b) => order(a.scope) - order(b.scope));
+  };
+  return { key: `${active.key}~shadow:${layer.manifest.digest.slice(7, 23)}`, layers: active.layers, code, isBaseline: false };
+}
+
+export interface ShadowDiff {
+  kind: "shadow_diff";
+  decision_id: string;
+  time: string;
+  tenant: string;
+  scope: string;
+  candidate: { version: number; digest: string };
+  request_tenant: string;
+  tool: string | null;
+  active: { decision: string; rules: string[] };
+  candidate_decision: { decision: string; rules: string[] };
+  rules: string[];
+}
+
+const rulesOf = (d: ComposedDecision) => [...new Set(d.reasons.map((r) => r.rule))].sort();
+
+export interface ShadowRun {
+  config: RolloutConfig;
+  bucket: R2Bucket;
+  trust: TrustStore;
+  engine: DecisionEngine;
+  active: ActivePolicy;
+  activeDecision: ComposedDecision;
+  scopes: string[];
+  inputJson: string;
+  tier: RiskTier;
+  decisionId: string;
+  requestTenant: string;
+  tool: string | null;
+  nowMs: number;
+}
+
+/** Evaluates every configured candidate that applies to this request; returns the differences. */
+export async function runShadows(run: ShadowRun): Promise<ShadowDiff[]> {
+  const diffs: ShadowDiff[] = [];
+  for (const scope of run.scopes) {
+    const ref = run.config.shadow[scope];
+    if (!ref) continue;
+    const layer = await candidate(run.bucket, run.trust, scope, ref, run.nowMs);
+    const result = await run.engine.decide(withCandidate(run.active, scope, layer), run.inputJson, run.tier, run.nowMs);
+    const before = { decision: run.activeDecision.decision, rules: rulesOf(run.activeDecision) };
+    const after = { decision: result.decision.decision, rules: rulesOf(result.decision) };
+    if (before.decision === after.decision && before.rules.join() === after.rules.join()) continue;
+    diffs.push({
+      kind: "shadow_diff",
+      decision_id: `${run.decisionId}:${scope}`,
+      time: new Date(run.nowMs).toISOString(),
+      tenant: shadowShard(scope),
+      scope,
+      candidate: ref,
+      request_tenant: run.requestTenant,
+      tool: run.tool,
+      active: before,
+      candidate_decision: after,
+      rules: [...new Set([...before.rules, ...after.rules])].filter((r) => !(before.rules.includes(r) && after.rules.includes(r))),
+    });
+  }
+  return diffs;
+}
+
+export interface ShadowReport {
+  scope: string;
+  candidate: { version: number; digest: string } | null;
+  differences: number;
+  transitions: Record<string, number>;
+  rules: Record<string, number>;
+  examples: ShadowDiff[];
+}
+
+export function summarise(scope: string, ref: RolloutConfig["shadow"][string] | undefined, diffs: ShadowDiff[]): ShadowReport {
+  const current = ref ? diffs.filter((d) => d.candidate.digest === ref.digest) : diffs;
+  const transitions: Record<string, number> = {};
+  const rules: Record<string, number> = {};
+  for (const diff of current) {
+    const key = `${diff.active.decision} → ${diff.candidate_decision.decision}`;
+    transitions[key] = (transitions[key] ?? 0) + 1;
+    for (const rule of diff.rules) rules[rule] = (rules[rule] ?? 0) + 1;
+  }
+  return { scope, candidate: ref ?? null, differences: current.length, transitions, rules, examples: current.slice(0, 5) };
+}

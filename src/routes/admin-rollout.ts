@@ -1,0 +1,108 @@
+/**
+ * @module admin-rollout
+ * Rolling policy out by observation first:
+ *
+ *   PUT    /v1/admin/modes/:scope           {mode: "enforce"|"observe"} (operator of the scope)
+ *   PUT    /v1/admin/shadow/:scope          attach a signed candidate layer as shadow (publisher of the scope)
+ *   DELETE /v1/admin/shadow/:scope          detach it
+ *   GET    /v1/admin/shadow/:scope/report   what the candidate would change: which rules, how many, examples
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { chainFor } from "../audit/writer";
+import { readLayer } from "../bundles/layer-reader";
+import { SCOPE_PATTERN } from "../bundles/manifest";
+import { assertWithinParent, readCurrentSnapshot } from "../bundles/publisher";
+import { fromBase64Url } from "../bundles/signature";
+import { trustStoreFrom } from "../bundles/trust";
+import { BundleError, verifyLayer } from "../bundles/verify";
+import { ApiError } from "../errors";
+import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
+import { jsonBody } from "../middleware/json-body";
+import { invalidateRollout, readRollout, ROLLOUT_KEY, shadowLayerKey, type RolloutConfig } from "../rollout/config";
+import { shadowShard, summarise, type ShadowDiff } from "../rollout/shadow";
+
+function scopeParam(scope: string): string {
+  if (!SCOPE_PATTERN.test(scope)) throw new ApiError(400, "invalid_scope", `scope ${scope} is not global, region:<r> or tenant:<t>`);
+  return scope;
+}
+
+function bucketOf(env: Env): R2Bucket {
+  if (!env.BUNDLES) throw new ApiError(503, "store_unavailable", "this deployment has no bundle store");
+  return env.BUNDLES;
+}
+
+/** Read-modify-write of the rollout config, conditional on it not having changed meanwhile. */
+async function updateRollout(bucket: R2Bucket, change: (config: RolloutConfig) => void): Promise<RolloutConfig> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { config, etag } = await readRollout(bucket);
+    change(config);
+    const written = await bucket.put(ROLLOUT_KEY, JSON.stringify(config), etag ? { onlyIf: { etagMatches: etag } } : undefined);
+    if (written) {
+      invalidateRollout();
+      return config;
+    }
+  }
+  throw new ApiError(409, "conflict", "the rollout configuration kept changing; try again");
+}
+
+const modeBody = z.strictObject({ mode: z.enum(["enforce", "observe"]) });
+
+export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
+  .use(adminAuth())
+  .put("/modes/:scope", jsonBody(1024), async (c) => {
+    const scope = scopeParam(c.req.param("scope"));
+    requireGrant(principalOf(c), "operator", scope);
+    const parsed = modeBody.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) throw new ApiError(400, "invalid_input", "body is {\"mode\": \"enforce\" | \"observe\"}", "mode");
+    const config = await updateRollout(bucketOf(c.env), (config) => {
+      config.modes[scope] = parsed.data.mode;
+    });
+    return c.json({ scope, mode: config.modes[scope], set_by: principalOf(c).subject });
+  })
+  .put("/shadow/:scope", jsonBody(12 * 1024 * 1024), async (c) => {
+    const scope = scopeParam(c.req.param("scope"));
+    requireGrant(principalOf(c), "publisher", scope);
+    const body = (await c.req.json().catch(() => undefined)) as { manifest?: unknown; files?: Record<string, string> } | undefined;
+    if (!body?.files || typeof body.files !== "object") throw new ApiError(400, "invalid_bundle", "body is {manifest, files: {name: base64url}}");
+    const files = Object.fromEntries(Object.entries(body.files).map(([name, value]) => [name, fromBase64Url(String(value))]));
+    const bucket = bucketOf(c.env);
+    const trust = trustStoreFrom(c.env.TRUST_STORE);
+    const now = Date.now();
+    try {
+      const layer = await verifyLayer(body.manifest, files, trust, scope, now);
+      if (scope !== "global") {
+        const current = await readCurrentSnapshot(bucket, trust);
+        const globalRef = current?.snapshot.layers.global;
+        if (globalRef) {
+          const stored = await readLayer(bucket, "global", globalRef.version);
+          assertWithinParent(await verifyLayer(stored.signedManifest, stored.files, trust, "global", now), layer);
+        }
+      }
+      for (const [name, bytes] of Object.entries(files)) await bucket.put(shadowLayerKey(scope, name), bytes);
+      await bucket.put(shadowLayerKey(scope, "manifest.json"), JSON.stringify(body.manifest));
+      const ref = { version: layer.manifest.version, digest: layer.manifest.digest };
+      await updateRollout(bucket, (config) => {
+        config.shadow[scope] = ref;
+      });
+      return c.json({ scope, shadow: ref }, 201);
+    } catch (error) {
+      if (error instanceof BundleError) throw new ApiError(422, error.code, error.message);
+      throw error;
+    }
+  })
+  .delete("/shadow/:scope", async (c) => {
+    const scope = scopeParam(c.req.param("scope"));
+    requireGrant(principalOf(c), "publisher", scope);
+    await updateRollout(bucketOf(c.env), (config) => {
+      delete config.shadow[scope];
+    });
+    return c.json({ scope, shadow: null });
+  })
+  .get("/shadow/:scope/report", async (c) => {
+    const scope = scopeParam(c.req.param("scope"));
+    requireGrant(principalOf(c), "publisher", scope);
+    const { config } = await readRollout(bucketOf(c.env));
+    const diffs = (await chainFor(c.env, shadowShard(scope)).query({ limit: 10_000 })) as unknown as ShadowDiff[];
+    return c.json(summarise(scope, config.shadow[scope], diffs));
+  });

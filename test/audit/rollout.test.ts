@@ -1,0 +1,79 @@
+/**
+ * Observe mode and shadow evaluation: a scope in observe mode decides and
+ * logs for real but tells the agent allow; a shadow candidate is evaluated
+ * beside the active policy and every difference shows up in its report.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { chainFor } from "../../src/audit/writer";
+import { toBase64Url } from "../../src/bundles/signature";
+import { TEST_TOKENS } from "../fixtures/test-config";
+import { admin, decide, uniqueId } from "../session/helpers";
+import { signLayer } from "../store/harness";
+
+function refund(tenant: string, amount: number) {
+  return { risk_tier: "high", tenant, agent: { id: "agent-7", role: "finance" }, session: { id: uniqueId("s") }, action: { type: "tool_call", tool: "payments.refund", args: { amount } } };
+}
+
+describe("observe mode", () => {
+  it("tells the agent allow, says what enforcement would have done, and logs the real decision", async () => {
+    const tenant = "observe-co";
+    const set = await admin(`/modes/tenant:${tenant}`, TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ mode: "observe" }) });
+    expect(set.status).toBe(200);
+    expect((await admin(`/modes/tenant:${tenant}`, TEST_TOKENS.acmeOperator, { method: "PUT", body: JSON.stringify({ mode: "observe" }) })).status).toBe(403);
+    expect((await admin(`/modes/tenant:${tenant}`, TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ mode: "loud" }) })).status).toBe(400);
+
+    const answer = await decide(refund(tenant, 99_999));
+    expect(answer).toMatchObject({ decision: "allow", mode: "observe", reasons: [] });
+    expect(answer.observed.decision).toBe("deny");
+    expect(answer.observed.reasons.map((r: { rule: string }) => r.rule)).toContain("refund_over_hard_cap");
+
+    const other = await decide(refund("enforce-co", 99_999));
+    expect(other).toMatchObject({ decision: "deny", mode: "enforce" });
+
+    const deadline = Date.now() + 20_000;
+    let records: Array<Record<string, unknown>> = [];
+    while (records.length === 0 && Date.now() < deadline) {
+      records = (await chainFor(env, tenant).query({ decision_id: answer.decision_id })) as Array<Record<string, unknown>>;
+      if (records.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(records[0]).toMatchObject({ decision: "deny", told: "allow", mode: "observe" });
+  });
+});
+
+describe("shadow evaluation", () => {
+  it("evaluates a candidate beside the active policy and reports every difference", async () => {
+    const tenant = "shadow-co";
+    const { manifest, files } = await signLayer("tenant:acme", { version: 7, scope: `tenant:${tenant}`, keyId: "tenants-test", nowMs: Date.now() });
+    const encoded = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+    const attached = await admin(`/shadow/tenant:${tenant}`, TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest, files: encoded }) });
+    expect(attached.status).toBe(201);
+
+    const overCap = await decide(refund(tenant, 1500));
+    const small = await decide(refund(tenant, 100));
+    const email = await decide({ risk_tier: "low", tenant, agent: { id: "agent-9", role: "support" }, session: { id: uniqueId("s") }, action: { type: "tool_call", tool: "email.send", args: {} } });
+    // The agent sees the active policy's answers; the candidate only observes.
+    expect([overCap.decision, small.decision, email.decision]).toEqual(["require_approval", "allow", "allow"]);
+
+    const deadline = Date.now() + 20_000;
+    let report: { differences: number; transitions: Record<string, number>; rules: Record<string, number>; examples: Array<{ request_tenant: string }> };
+    do {
+      report = await (await admin(`/shadow/tenant:${tenant}/report`, TEST_TOKENS.operator)).json();
+      if (report.differences < 2) await new Promise((r) => setTimeout(r, 100));
+    } while (report.differences < 2 && Date.now() < deadline);
+    expect(report.differences).toBe(2);
+    expect(report.transitions).toEqual({ "require_approval → deny": 1, "allow → deny": 1 });
+    expect(report.rules).toMatchObject({ refund_over_hard_cap: 1, tool_not_allowed_for_role: 1 });
+    expect(report.examples.every((e) => e.request_tenant === tenant)).toBe(true);
+
+    expect((await admin(`/shadow/tenant:${tenant}`, TEST_TOKENS.operator, { method: "DELETE" })).status).toBe(200);
+  });
+
+  it("refuses a candidate that does not verify", async () => {
+    const { manifest, files } = await signLayer("tenant:acme", { version: 8, scope: "tenant:shadow-two", keyId: "eu-test", nowMs: Date.now() });
+    const encoded = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+    const refused = await admin("/shadow/tenant:shadow-two", TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest, files: encoded }) });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({ error: { code: "key_not_allowed_for_scope" } });
+  });
+});
