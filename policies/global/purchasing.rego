@@ -1,0 +1,22 @@
+# Purchase orders: each one above the approval threshold needs a human; one
+# whose amount is not a non-negative number is denied. What no single order
+# shows (two hundred small ones in an hour) is the agent-wide limit's job:
+# agent_limits in data.json, enforced by the agent's Durable Object.
+package tollgate
+
+purchase_orders contains {"at": use.at, "amount": arg(use.args, "amount")} if {
+	some use in tool_uses
+	use.tool == "purchasing.create_po"
+}
+
+deny contains reason("invalid_po_amount", sprintf("%spurchase order amount must be a non-negative number", [po.at])) if {
+	some po in purchase_orders
+	not valid_amount(po.amount)
+}
+
+approval contains reason("purchase_order_requires_approval", msg) if {
+	some po in purchase_orders
+	valid_amount(po.amount)
+	po.amount > cfg.purchasing.approval_threshold
+	msg := sprintf("%spurchase order of %v is above the approval threshold of %v", [po.at, po.amount, cfg.purchasing.approval_threshold])
+}
