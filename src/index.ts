@@ -12,7 +12,7 @@ import { adminAuditRoute } from "./routes/admin-audit";
 import { adminBundlesRoute } from "./routes/admin-bundles";
 import { adminRolloutRoute } from "./routes/admin-rollout";
 import { adminSessionsRoute } from "./routes/admin-sessions";
-import { approvalsRoute } from "./routes/approvals";
+import { adminApprovalsRoute, approvalsRoute } from "./routes/approvals";
 import { decideRoute } from "./routes/decide";
 import { healthRoute } from "./routes/health";
 import { policyRoute } from "./routes/policy";
@@ -25,6 +25,7 @@ app.route("/healthz", healthRoute);
 app.route("/v1/approvals", approvalsRoute);
 app.route("/v1/admin", adminBundlesRoute);
 app.route("/v1/admin", adminSessionsRoute);
+app.route("/v1/admin", adminApprovalsRoute);
 app.route("/v1/admin", adminAuditRoute);
 app.route("/v1/admin", adminRolloutRoute);
 

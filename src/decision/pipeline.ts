@@ -28,6 +28,8 @@ export interface DecisionRequest {
   inputJson: string;
   input: DecisionInput;
   location: string;
+  /** The caller's Idempotency-Key: a retried request with the same key is committed once. */
+  idempotencyKey?: string;
 }
 
 export interface DecisionResponse {
@@ -116,7 +118,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   let session: SessionReport | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
     const timeout = Number(env.SESSION_TIMEOUT_MS) || 250;
-    const merged = await applySessionState(env.SESSIONS as unknown as DurableObjectNamespace, timeout, request.input, result.decision, decisionId, now);
+    const merged = await applySessionState(env.SESSIONS, timeout, request.input, result.decision, decisionId, now, request.idempotencyKey);
     result.decision = merged.decision;
     session = merged.session;
   }

@@ -1,26 +1,117 @@
 /**
  * @module approvals
- * `GET /v1/approvals/:tenant/:id[?wait=<seconds>]`: an agent waiting for a
- * human. With `wait`, the request is held (up to 60 s) until the approval is
- * decided or expires; then the agent re-submits the same action with
- * `approval_id`. The id is an unguessable capability handed to the agent that
- * asked.
+ * Approvals over HTTP. The agent that was told `require_approval` waits on
+ * the id it was given, an unguessable capability:
+ *
+ *   GET /v1/approvals/:id[?wait=<seconds>]    the approval; with `wait`, held (up to 60 s)
+ *                                             until it is decided or expires
+ *   GET /v1/approvals/:id  (Upgrade: websocket) a socket that receives it once decided, then closes
+ *
+ * and then re-submits the same action with `approval_id`. Approvers (role
+ * `approver`, scoped to tenants) work through the admin API:
+ *
+ *   GET  /v1/admin/approvals/:tenant[?status=pending]   the tenant's approvals, newest first
+ *   GET  /v1/admin/approvals/:tenant/:id                one approval
+ *   POST /v1/admin/approvals/:tenant/:id                {"decision": "approve"|"reject", "reason": "…"}
+ *
+ * Each request goes to the session object the id names, which holds the
+ * approval; only the list reads the tenant's index.
  */
 import { Hono } from "hono";
+import { z } from "zod";
 import { ApiError } from "../errors";
+import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
+import { jsonBody } from "../middleware/json-body";
+import { approvalObjectId, publicView } from "../session/approvals";
+import type { ApprovalStatus } from "../session/types";
 
 const MAX_WAIT_SECONDS = 60;
+const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const STATUSES: readonly ApprovalStatus[] = ["pending", "approved", "rejected", "used", "expired"];
 
-export const approvalsRoute = new Hono<{ Bindings: Env }>().get("/:tenant/:id", async (c) => {
-  const tenant = c.req.param("tenant");
-  const id = c.req.param("id");
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(tenant) || !/^apr_[0-9a-f]{24}$/.test(id)) {
-    throw new ApiError(400, "invalid_approval_id", "expected /v1/approvals/<tenant>/apr_<24 hex digits>");
+/** The session object holding approval `id`; 404 for an id no object of ours could have issued. */
+function holderOf(env: Env, id: string) {
+  const objectId = approvalObjectId(id);
+  if (objectId === undefined) throw new ApiError(400, "invalid_approval_id", "approval ids look like apr_<64 hex digits>_<24 hex digits>");
+  try {
+    return env.SESSIONS.get(env.SESSIONS.idFromString(objectId));
+  } catch {
+    throw new ApiError(404, "not_found", `no approval ${id}`);
   }
-  const wait = Math.min(Math.max(Number(c.req.query("wait") ?? 0) || 0, 0), MAX_WAIT_SECONDS);
-  const stub = c.env.APPROVALS.get(c.env.APPROVALS.idFromName(tenant));
-  const record = wait > 0 ? await stub.waitFor(id, wait * 1000) : await stub.get(id);
-  if (!record) throw new ApiError(404, "not_found", `no approval ${id} for tenant ${tenant}`);
-  const { action_hash: _hash, ...visible } = record;
-  return c.json(visible);
+}
+
+function waitSeconds(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  if (!/^\d{1,3}$/.test(raw) || Number(raw) > MAX_WAIT_SECONDS) {
+    throw new ApiError(400, "invalid_input", `wait is a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`, "wait");
+  }
+  return Number(raw);
+}
+
+export const approvalsRoute = new Hono<{ Bindings: Env }>().get("/:id", async (c) => {
+  const id = c.req.param("id");
+  const holder = holderOf(c.env, id);
+  if (c.req.header("upgrade")?.toLowerCase() === "websocket") {
+    return holder.fetch(`https://session/approvals?approval=${encodeURIComponent(id)}`, { headers: { upgrade: "websocket" } });
+  }
+  const wait = waitSeconds(c.req.query("wait"));
+  const record = wait > 0 ? await holder.waitFor(id, wait * 1000) : await holder.approval(id);
+  if (!record) throw new ApiError(404, "not_found", `no approval ${id}`);
+  return c.json(publicView(record));
 });
+
+function tenantParam(tenant: string): string {
+  if (!TENANT.test(tenant)) throw new ApiError(400, "invalid_tenant", "tenant ids are lowercase letters, digits and dashes");
+  return tenant;
+}
+
+const decisionBody = z.strictObject({ decision: z.enum(["approve", "reject"]), reason: z.string().trim().min(1).max(1000) });
+
+export const adminApprovalsRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
+  .use("/approvals/*", adminAuth())
+  .get("/approvals/:tenant", async (c) => {
+    const tenant = tenantParam(c.req.param("tenant"));
+    requireGrant(principalOf(c), "approver", `tenant:${tenant}`);
+    const status = c.req.query("status");
+    if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
+      throw new ApiError(400, "invalid_input", `status is one of ${STATUSES.join(", ")}`, "status");
+    }
+    const index = c.env.APPROVALS.get(c.env.APPROVALS.idFromName(tenant));
+    return c.json({ approvals: await index.list(status as ApprovalStatus | undefined, Date.now()) });
+  })
+  .get("/approvals/:tenant/:id", async (c) => {
+    const tenant = tenantParam(c.req.param("tenant"));
+    requireGrant(principalOf(c), "approver", `tenant:${tenant}`);
+    const id = c.req.param("id");
+    const record = await holderOf(c.env, id).approval(id);
+    // Another tenant's approval is reported as absent.
+    if (!record || record.tenant !== tenant) throw new ApiError(404, "not_found", `no approval ${id} for tenant ${tenant}`);
+    return c.json(record);
+  })
+  .post("/approvals/:tenant/:id", jsonBody(8 * 1024), async (c) => {
+    const tenant = tenantParam(c.req.param("tenant"));
+    const principal = principalOf(c);
+    requireGrant(principal, "approver", `tenant:${tenant}`);
+    const id = c.req.param("id");
+    const holder = holderOf(c.env, id);
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch (error) {
+      throw new ApiError(400, "invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
+    }
+    const parsed = decisionBody.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = issue.path.map(String).join(".");
+      throw new ApiError(400, "invalid_input", `${path || "body"}: ${issue.message}`, path || undefined);
+    }
+    const outcome = parsed.data.decision === "approve" ? "approved" : "rejected";
+    const result = await holder.decideApproval(id, tenant, outcome, principal.subject, parsed.data.reason);
+    if (!result.ok) {
+      throw result.status === 404
+        ? new ApiError(404, "not_found", `no approval ${id} for tenant ${tenant}`)
+        : new ApiError(409, "approval_not_pending", `approval ${id}: ${result.why}`);
+    }
+    return c.json(result.record);
+  });

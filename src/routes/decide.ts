@@ -29,11 +29,21 @@ function parseInput(text: string) {
   return parsed.data;
 }
 
+/** Visible ASCII, as in the IETF Idempotency-Key draft's common practice; scoped to the session. */
+function idempotencyKeyOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(header)) {
+    throw new ApiError(400, "invalid_idempotency_key", "Idempotency-Key is 1 to 255 visible ASCII characters");
+  }
+  return header;
+}
+
 export const decideRoute = new Hono<{ Bindings: Env }>().post("/", jsonBody(MAX_DECISION_BODY_BYTES), async (c) => {
   const inputJson = await c.req.text();
   const input = parseInput(inputJson);
   const location = (c.req.raw.cf?.colo as string | undefined) ?? c.env.EDGE_LOCATION;
-  const response = await runDecision(c.env, c.executionCtx, { inputJson, input, location });
+  const idempotencyKey = idempotencyKeyOf(c.req.header("idempotency-key"));
+  const response = await runDecision(c.env, c.executionCtx, { inputJson, input, location, idempotencyKey });
   c.header("x-tollgate-decision-id", response.decision_id);
   return c.json(response);
 });

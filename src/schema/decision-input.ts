@@ -6,6 +6,7 @@
  * fields the edge does not know about.
  */
 import { z } from "zod";
+import { APPROVAL_ID_PATTERN } from "../session/approvals";
 
 const id = z.string().min(1).max(256);
 const nonNegative = z.number().finite().nonnegative();
@@ -57,7 +58,7 @@ export const decisionInputSchema = z.looseObject({
   session: z.looseObject({ id, usage: usage.optional(), parent_session_id: id.optional() }),
   action,
   /** Re-submitting an action that needed approval: the approval granted for exactly this action. */
-  approval_id: z.string().regex(/^apr_[0-9a-f]{24}$/, "approval ids look like apr_<24 hex digits>").optional(),
+  approval_id: z.string().regex(APPROVAL_ID_PATTERN, "approval ids look like apr_<64 hex digits>_<24 hex digits>").optional(),
 });
 
 export type DecisionInput = z.infer<typeof decisionInputSchema>;

@@ -3,7 +3,8 @@
  * One Durable Object per tenant and agent, for limits no single call
  * violates: an agent issuing 200 purchase orders in an hour, each under the
  * approval threshold. Only actions whose tool carries an agent-wide limit
- * reach it. Crossing the limit opens the agent's breaker for that tool, across
+ * reach it (the session object calls it, so the common path stays at one
+ * round trip). Crossing the limit opens the agent's breaker for that tool, across
  * all of the agent's sessions, until an operator resets it.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -38,6 +39,15 @@ export class AgentDO extends DurableObject<Env> {
       return { allowed: false, count, rule: "agent_rate_exceeded", message: reason };
     }
     return { allowed: true, count };
+  }
+
+  /**
+   * Takes back an action `count` let through that the session then denied
+   * (its breaker, its budget): the agent-wide count covers only actions that
+   * were allowed. Idempotent, like `count`.
+   */
+  async release(key: string, decisionId: string): Promise<void> {
+    this.sql.exec("DELETE FROM events WHERE key = ? AND decision_id = ?", key, decisionId);
   }
 
   async reset(): Promise<{ reset: number }> {

@@ -7,6 +7,7 @@
  * every debit is idempotent by decision id). Whatever happened is reported so
  * the decision can say so.
  */
+import type { SessionDO } from "./session-do";
 import type { CommitRequest, CommitResult, Usage } from "./types";
 
 export type SessionOutcome =
@@ -32,14 +33,19 @@ function isRetryable(error: unknown): boolean {
   return (error as { retryable?: boolean })?.retryable === true;
 }
 
-export async function commitToSession(namespace: DurableObjectNamespace, request: CommitRequest, timeoutMs: number): Promise<SessionOutcome> {
-  const stub = namespace.get(namespace.idFromName(`${request.tenant}/${request.session_id}`)) as unknown as {
-    commit(request: CommitRequest): Promise<CommitResult>;
-  };
+/**
+ * One commit, within `timeoutMs` overall: a retry gets what is left of the
+ * deadline, not a fresh one, so a flaky object never makes a decision slower
+ * than a dead one.
+ */
+export async function commitToSession(namespace: DurableObjectNamespace<SessionDO>, request: CommitRequest, timeoutMs: number): Promise<SessionOutcome> {
+  const stub = namespace.get(namespace.idFromName(`${request.tenant}/${request.session_id}`));
+  const deadline = Date.now() + timeoutMs;
   let retried = false;
   for (;;) {
     try {
-      return { status: "ok", result: await withTimeout(stub.commit(request), timeoutMs), retried };
+      const result: CommitResult = await withTimeout(stub.commit(request), Math.max(1, deadline - Date.now()));
+      return { status: "ok", result, retried };
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       if (error instanceof Timeout) return { status: "unavailable", fault: "timeout", message, retried };

@@ -2,7 +2,9 @@
  * @module migrations
  * Versioned SQLite schemas for the session state objects. Each object runs
  * the migrations it has not run yet when it starts, inside
- * blockConcurrencyWhile, so no request sees a half-migrated schema.
+ * blockConcurrencyWhile, so no request sees a half-migrated schema. A
+ * migration is only ever appended, never edited: objects created by an older
+ * deploy upgrade in place.
  */
 export type Migration = string[];
 
@@ -26,6 +28,19 @@ export const SESSION_MIGRATIONS: Migration[] = [
     "CREATE TABLE lineage (id INTEGER PRIMARY KEY CHECK (id = 1), parent_session_id TEXT, scopes TEXT NOT NULL, depth INTEGER NOT NULL)",
     "CREATE TABLE children (agent_id TEXT PRIMARY KEY, scopes TEXT NOT NULL, depth INTEGER NOT NULL, at_ms INTEGER NOT NULL)",
   ],
+  [
+    // Approvals live with the session, so creating and consuming one is part of the same atomic commit.
+    "CREATE TABLE approvals (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, session_id TEXT NOT NULL, agent_id TEXT NOT NULL, action_hash TEXT NOT NULL, action_summary TEXT NOT NULL, status TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, decided_by TEXT, decided_ms INTEGER, reason TEXT, used_by TEXT, used_ms INTEGER, version INTEGER NOT NULL)",
+    "CREATE INDEX approvals_by_action ON approvals (action_hash, status)",
+    // Approvals whose copy in the tenant's index is behind; the alarm sends them.
+    "CREATE TABLE outbox (approval_id TEXT PRIMARY KEY)",
+    // The limits the policy last gave, for decisions where it could give none.
+    "ALTER TABLE usage ADD COLUMN limits TEXT",
+    // What a decision was for, so an idempotency key reused for another action is refused.
+    "ALTER TABLE decisions ADD COLUMN action_hash TEXT",
+    // Who closed the breaker, and when.
+    "CREATE TABLE breaker_resets (at_ms INTEGER NOT NULL, by TEXT NOT NULL)",
+  ],
 ];
 
 export const AGENT_MIGRATIONS: Migration[] = [
@@ -39,5 +54,10 @@ export const APPROVAL_MIGRATIONS: Migration[] = [
   [
     "CREATE TABLE approvals (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, session_id TEXT NOT NULL, agent_id TEXT NOT NULL, action_hash TEXT NOT NULL, action_summary TEXT NOT NULL, status TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, decided_by TEXT, decided_ms INTEGER, reason TEXT)",
     "CREATE INDEX approvals_by_status ON approvals (status, created_ms)",
+  ],
+  [
+    "ALTER TABLE approvals ADD COLUMN used_by TEXT",
+    "ALTER TABLE approvals ADD COLUMN used_ms INTEGER",
+    "ALTER TABLE approvals ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
   ],
 ];

@@ -1,257 +1,341 @@
 /**
  * @module session-do
  * One Durable Object per tenant and session: its usage, its circuit breaker,
- * its place in a delegation tree, and the answer it gave each decision id.
+ * its approvals, its place in a delegation tree, and the answer it gave each
+ * decision id.
  *
  * `commit` is the single call the edge makes per decision. Everything that
  * must be exact runs synchronously against SQLite with no await in between —
- * the idempotency check, the breaker, the budget check and the debit — so
- * concurrent requests are serialised by the object and can never push usage
- * past a limit, and a retried decision id gets the stored answer instead of a
- * second debit. Calls to other objects (the parent session, the tenant's
- * approvals, the agent's rate limits) happen only on the paths that need
- * them, before that synchronous section.
+ * the idempotency check, the breaker, the approval check, the budget check,
+ * the debit, using or creating the approval — so concurrent requests are
+ * serialised by the object and can never push usage past a limit, an
+ * approval is used by exactly one allowed decision, and a retried decision
+ * gets the stored answer instead of a second debit. Only two rarer paths talk
+ * to another object, before that section: a child session's first decision
+ * (the parent's registration) and a tool with an agent-wide limit (the
+ * agent's object).
+ *
+ * The alarm does the time-based work: expiring approvals (and waking whoever
+ * waits on them), moving the breaker to half-open, sending changed approvals
+ * to the tenant's index, and forgetting decision ids after a day.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { Reason } from "../types";
+import { Approvals, publicView, toRecord, type ApprovalRow } from "./approvals";
+import { Breaker } from "./breaker";
+import { Budget } from "./budget";
+import { Lineage, type Grant } from "./lineage";
 import { migrate, SESSION_MIGRATIONS } from "./migrations";
-import type { BreakerState, CommitRequest, CommitResult, Usage } from "./types";
-import type { Reason, Verdict } from "../types";
+import type { ApprovalRecord, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
 
-/** Decision ids are remembered this long for idempotency; violations this long at most. */
+/** Decision ids and idempotency keys are remembered this long; denials for the breaker this long at most. */
 const RETENTION_MS = 24 * 3600 * 1000;
+/** When the tenant's index cannot be reached, the alarm tries again after this long. */
+const OUTBOX_RETRY_MS = 5_000;
 
 type Fault = { kind: "overloaded" | "retryable" | "slow"; remaining: number; delayMs?: number };
 
+export interface SessionView {
+  usage: Usage;
+  breaker: BreakerState;
+  breaker_resets: Array<{ by: string; at: string }>;
+  lineage: (Grant & { parent_session_id: string | null }) | null;
+  children: Array<{ agent_id: string; depth: number; scopes: string[] }>;
+  approvals: ApprovalRecord[];
+}
+
 export class SessionDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  /** Test and drill hook: makes the next commits fail the way an overloaded or slow object does. */
+  private readonly budget: Budget;
+  private readonly breaker: Breaker;
+  private readonly approvals: Approvals;
+  private readonly lineage: Lineage;
+  /** The alarm as this instance last set it; read from storage when the object starts. */
+  private alarmAt: number | null = null;
+  /** Long-polls waiting for an approval to be decided, by approval id. */
+  private readonly waiters = new Map<string, Set<(record: ApprovalRecord) => void>>();
+  /** Test and drill hook: makes the next commits fail the way an overloaded, flaky or slow object does. */
   private fault: Fault | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => migrate(this.sql, SESSION_MIGRATIONS));
+    this.budget = new Budget(this.sql);
+    this.breaker = new Breaker(this.sql);
+    this.approvals = new Approvals(this.sql, ctx.id.toString());
+    this.lineage = new Lineage(this.sql);
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(this.sql, SESSION_MIGRATIONS);
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {
     await this.applyFault();
-    const seen = this.stored(request.decision_id);
+    const key = request.idempotency_key === undefined ? request.decision_id : `key:${request.idempotency_key}`;
+    const seen = this.replay(key, request);
     if (seen) return seen;
-    const reasons: Reason[] = [];
-    let verdict: Verdict = request.verdict;
-    let approval: CommitResult["approval"];
 
-    const lineageProblem = await this.checkLineage(request);
-    if (lineageProblem) {
-      verdict = "deny";
-      reasons.push(lineageProblem);
-    }
-    if (verdict === "require_approval") {
-      const approvals = this.env.APPROVALS.get(this.env.APPROVALS.idFromName(request.tenant));
-      if (request.approval_id) {
-        const used = await approvals.consume(request.approval_id, request.action_hash, request.now_ms);
-        if (used.ok) {
-          verdict = "allow";
-          approval = { id: request.approval_id, status: "used", expires_at: used.expires_at };
-        } else {
-          reasons.push({ rule: "approval_not_valid", message: `approval ${request.approval_id} cannot be used: ${used.why}` });
-        }
-      }
-      if (verdict === "require_approval") {
-        const created = await approvals.create(request);
-        approval = { id: created.id, status: created.status, expires_at: created.expires_at };
-      }
-    }
-    if (verdict === "allow" && request.agent_limit) {
-      const agent = this.env.AGENTS.get(this.env.AGENTS.idFromName(`${request.tenant}/${request.agent_id}`));
-      const counted = await agent.count(request.agent_limit, request.decision_id, request.now_ms);
-      if (!counted.allowed) {
-        verdict = "deny";
-        reasons.push({ rule: counted.rule, message: counted.message });
-      }
+    // The paths that need another object, before the atomic section.
+    let denial = await this.establishLineage(request);
+    const agentLimit = request.agent_limit;
+    let counted = false;
+    const mayBeAllowed = request.verdict === "allow" || (request.verdict === "require_approval" && request.approval_id !== undefined);
+    if (!denial && agentLimit && mayBeAllowed && this.breaker.state(request.now_ms) !== "open") {
+      const count = await this.agent(request).count(agentLimit, key, request.now_ms);
+      if (count.allowed) counted = true;
+      else denial = { rule: count.rule, message: count.message };
     }
 
-    // From here on: synchronous, so it is atomic with respect to every other request.
-    const again = this.stored(request.decision_id);
-    if (again) return again;
-    const result = this.decide(request, verdict, reasons, approval);
-    this.sql.exec("INSERT INTO decisions (decision_id, at_ms, result) VALUES (?, ?, ?)", request.decision_id, request.now_ms, JSON.stringify(result));
-    if (request.spawn && result.verdict === "allow") this.registerChild(request);
+    // From here to the return: synchronous, so atomic with respect to every other request.
+    const result = this.replay(key, request) ?? this.decide(request, key, denial);
+    if (counted && result.verdict !== "allow") {
+      // The agent counted an action the session then denied; only allowed actions count against its limit.
+      await this.agent(request)
+        .release(agentLimit!.key, key)
+        .catch((error: Error) => console.error(`agent count not released for ${key}: ${error.message}`));
+    }
     return result;
   }
 
-  private decide(request: CommitRequest, policyVerdict: Verdict, reasons: Reason[], approval: CommitResult["approval"]): CommitResult {
+  private decide(request: CommitRequest, key: string, denial: Reason | undefined): CommitResult {
     const now = request.now_ms;
-    let state = this.breakerState(now);
+    const reasons: Reason[] = [];
+    let state = this.breaker.state(now);
+    let verdict = request.verdict;
+    let approval: CommitResult["approval"];
+
     if (state === "open") {
-      reasons.push({ rule: "circuit_open", message: this.breakerReason() });
-      return { verdict: "deny", reasons, usage: this.usage(now), breaker: state, approval, replayed: false };
-    }
-    let verdict = policyVerdict;
-    if (verdict === "allow") {
-      const exhausted = this.exhausted(request, now);
-      if (exhausted) {
+      verdict = "deny";
+      reasons.push({ rule: "circuit_open", message: this.breaker.openReason() });
+    } else {
+      const mismatch = denial ?? this.lineage.check(request);
+      if (mismatch) {
         verdict = "deny";
-        reasons.push(exhausted);
-      } else {
-        this.debit(request, now);
+        reasons.push(mismatch);
+      }
+      let granted: ApprovalRow | undefined;
+      if (verdict === "require_approval" && request.approval_id !== undefined) {
+        const usable = this.approvals.usable(request.approval_id, request.action_hash, now);
+        if (usable.ok) {
+          verdict = "allow";
+          granted = this.approvals.row(request.approval_id, now);
+        } else {
+          reasons.push({ rule: "approval_not_valid", message: `approval ${request.approval_id} cannot be used: ${usable.why}` });
+        }
+      }
+      if (verdict === "allow") {
+        const exhausted = this.budget.exhausted(request, now);
+        if (exhausted) {
+          verdict = "deny";
+          reasons.push(exhausted);
+          // Not used: the approval stays valid for when the budget allows.
+          if (granted) approval = summary(granted);
+        } else {
+          this.budget.debit(request, now);
+          if (granted) approval = summary(this.approvals.use(granted.id, request.decision_id, now));
+          if (request.spawn) this.lineage.registerChild(request.spawn, now);
+        }
+      }
+      if (verdict === "require_approval") approval = summary(this.approvals.create(request));
+      if (verdict === "deny") state = this.breaker.recordDenial(now, request.breaker, state);
+      else if (verdict === "allow" && state === "half_open") {
+        this.breaker.close();
+        state = "closed";
       }
     }
-    if (verdict === "deny") {
-      this.sql.exec("INSERT INTO violations (at_ms) VALUES (?)", now);
-      const since = now - request.breaker.window_s * 1000;
-      const recent = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM violations WHERE at_ms > ?", since).one().n;
-      if (state === "half_open" || recent >= request.breaker.threshold) {
-        const why = state === "half_open" ? "a denied action during the half-open trial" : `${recent} denied actions within ${request.breaker.window_s} s`;
-        this.openBreaker(now, request.breaker.cooldown_s, why);
-        state = "open";
-      }
-    } else if (state === "half_open") {
-      this.closeBreaker();
-      state = "closed";
+
+    const result: CommitResult = { verdict, reasons, usage: this.budget.usage(now), breaker: state, replayed: false, decision_id: request.decision_id };
+    if (approval) result.approval = approval;
+    this.sql.exec("INSERT INTO decisions (decision_id, at_ms, result, action_hash) VALUES (?, ?, ?, ?)", key, now, JSON.stringify(result), request.action_hash);
+    this.wakeAt(now + RETENTION_MS);
+    if (this.approvals.hasOutbox()) this.wakeAt(now);
+    const halfOpen = this.breaker.halfOpenAt();
+    if (halfOpen !== undefined) this.wakeAt(halfOpen);
+    return result;
+  }
+
+  /** The stored answer for a decision id or idempotency key, or a conflict if the key was used for another action. */
+  private replay(key: string, request: CommitRequest): CommitResult | undefined {
+    const row = this.sql.exec<{ result: string; action_hash: string | null }>("SELECT result, action_hash FROM decisions WHERE decision_id = ?", key).toArray()[0];
+    if (!row) return undefined;
+    const stored = JSON.parse(row.result) as CommitResult;
+    if (row.action_hash !== null && row.action_hash !== request.action_hash) {
+      return { ...stored, replayed: true, conflict: { message: `idempotency key ${request.idempotency_key ?? key} was used for a different action by decision ${stored.decision_id}` } };
     }
-    return { verdict, reasons, usage: this.usage(now), breaker: state, approval, replayed: false };
+    return { ...stored, replayed: true };
   }
 
-  private stored(decisionId: string): CommitResult | undefined {
-    const row = this.sql.exec<{ result: string }>("SELECT result FROM decisions WHERE decision_id = ?", decisionId).toArray()[0];
-    return row ? { ...(JSON.parse(row.result) as CommitResult), replayed: true } : undefined;
-  }
-
-  private usageRow(now: number): { tokens: number; api_calls: number; cost_usd: number; started_ms: number } {
-    const row = this.sql.exec<{ tokens: number; api_calls: number; cost_usd: number; started_ms: number }>("SELECT tokens, api_calls, cost_usd, started_ms FROM usage").toArray()[0];
-    if (row) return row;
-    this.sql.exec("INSERT INTO usage (id, tokens, api_calls, cost_usd, started_ms) VALUES (1, 0, 0, 0, ?)", now);
-    return { tokens: 0, api_calls: 0, cost_usd: 0, started_ms: now };
-  }
-
-  private usage(now: number): Usage {
-    const row = this.usageRow(now);
-    return { tokens: row.tokens, api_calls: row.api_calls, cost_usd: row.cost_usd, wall_clock_s: Math.max(0, Math.floor((now - row.started_ms) / 1000)) };
-  }
-
-  private exhausted(request: CommitRequest, now: number): Reason | undefined {
-    const used = this.usage(now);
-    const projected: Usage = {
-      tokens: used.tokens + request.cost.tokens,
-      api_calls: used.api_calls + request.cost.api_calls,
-      cost_usd: used.cost_usd + request.cost.cost_usd,
-      wall_clock_s: used.wall_clock_s,
-    };
-    for (const dimension of ["tokens", "api_calls", "cost_usd", "wall_clock_s"] as const) {
-      const limit = request.limits[dimension];
-      if (limit !== undefined && projected[dimension] > limit) {
-        return { rule: "budget_exhausted", message: `${dimension} budget exhausted: ${projected[dimension]} would exceed the limit of ${limit}` };
+  /**
+   * A session's first decision records what it was granted: a root session
+   * what its agent presents, a child session what its parent's session
+   * registered for this agent. Returns why the request must be denied, if so.
+   */
+  private async establishLineage(request: CommitRequest): Promise<Reason | undefined> {
+    if (this.lineage.granted()) return undefined;
+    const claimed = request.delegation;
+    if (claimed.parent_session_id === undefined) {
+      if (claimed.depth > 0) {
+        return { rule: "delegation_not_registered", message: `an agent at delegation depth ${claimed.depth} must name the session that spawned it (session.parent_session_id)` };
       }
+      this.lineage.record(undefined, { scopes: claimed.scopes, depth: 0 });
+      return undefined;
     }
+    const parent = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(`${request.tenant}/${claimed.parent_session_id}`));
+    const registered = await parent.childRegistration(request.agent_id);
+    if (!registered) {
+      return { rule: "delegation_not_registered", message: `agent ${request.agent_id} was never spawned by session ${claimed.parent_session_id}` };
+    }
+    this.lineage.record(claimed.parent_session_id, registered);
     return undefined;
   }
 
-  private debit(request: CommitRequest, now: number): void {
-    this.usageRow(now);
-    this.sql.exec(
-      "UPDATE usage SET tokens = tokens + ?, api_calls = api_calls + ?, cost_usd = cost_usd + ?",
-      request.cost.tokens,
-      request.cost.api_calls,
-      request.cost.cost_usd,
-    );
+  private agent(request: CommitRequest) {
+    return this.env.AGENTS.get(this.env.AGENTS.idFromName(`${request.tenant}/${request.agent_id}`));
   }
 
-  private breakerState(now: number): BreakerState {
-    const row = this.sql.exec<{ state: BreakerState; opened_ms: number; cooldown_s: number }>("SELECT state, opened_ms, cooldown_s FROM breaker").toArray()[0];
-    if (!row) return "closed";
-    if (row.state === "open" && row.cooldown_s > 0 && now >= row.opened_ms + row.cooldown_s * 1000) {
-      this.sql.exec("UPDATE breaker SET state = 'half_open'");
-      return "half_open";
-    }
-    return row.state;
-  }
-
-  private breakerReason(): string {
-    const row = this.sql.exec<{ reason: string }>("SELECT reason FROM breaker").one();
-    return `the session's circuit breaker is open (${row.reason}); an operator must reset it`;
-  }
-
-  private openBreaker(now: number, cooldownSeconds: number, reason: string): void {
-    this.sql.exec(
-      "INSERT INTO breaker (id, state, opened_ms, cooldown_s, reason) VALUES (1, 'open', ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = 'open', opened_ms = excluded.opened_ms, cooldown_s = excluded.cooldown_s, reason = excluded.reason",
-      now,
-      cooldownSeconds,
-      reason,
-    );
-    // The alarm moves the breaker to half-open after the cool-down, and trims old records.
-    void this.ctx.storage.setAlarm(cooldownSeconds > 0 ? now + cooldownSeconds * 1000 : now + RETENTION_MS);
-  }
-
-  private closeBreaker(): void {
-    this.sql.exec("DELETE FROM breaker");
-    this.sql.exec("DELETE FROM violations");
+  /** What this session registered for a sub-agent it spawned; asked by the sub-agent's session. */
+  async childRegistration(agentId: string): Promise<Grant | null> {
+    return this.lineage.child(agentId);
   }
 
   /** An operator's reset, through the admin API. */
-  async resetBreaker(): Promise<{ breaker: BreakerState }> {
-    this.closeBreaker();
-    return { breaker: "closed" };
+  async resetBreaker(by: string): Promise<{ breaker: BreakerState; was: BreakerState; reset_by: string }> {
+    const was = this.breaker.reset(by, Date.now());
+    return { breaker: "closed", was, reset_by: by };
+  }
+
+  async view(): Promise<SessionView> {
+    const now = Date.now();
+    const lineage = this.sql.exec<{ parent_session_id: string | null }>("SELECT parent_session_id FROM lineage").toArray()[0];
+    const granted = this.lineage.granted();
+    return {
+      usage: this.budget.usage(now),
+      breaker: this.breaker.state(now),
+      breaker_resets: this.breaker.resets(),
+      lineage: granted ? { ...granted, parent_session_id: lineage?.parent_session_id ?? null } : null,
+      children: this.lineage.children(),
+      approvals: this.approvals.all(now).map(toRecord),
+    };
+  }
+
+  // Approvals: the agent waits, approvers decide. The id was checked to name this object.
+
+  async approval(id: string): Promise<ApprovalRecord | null> {
+    const row = this.approvals.row(id, Date.now());
+    return row ? toRecord(row) : null;
+  }
+
+  /** Long-poll: resolves when the approval is decided or expires, or after `timeoutMs` with its state then. */
+  async waitFor(id: string, timeoutMs: number): Promise<ApprovalRecord | null> {
+    const row = this.approvals.row(id, Date.now());
+    if (!row || row.status !== "pending") return row ? toRecord(row) : null;
+    const waiters = this.waiters.get(id) ?? new Set();
+    this.waiters.set(id, waiters);
+    return new Promise((resolve) => {
+      const done = (record: ApprovalRecord) => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve(record);
+      };
+      // Never past the expiry: the waiter learns it expired even if the alarm is late.
+      const timer = setTimeout(() => done(toRecord(this.approvals.row(id, Date.now())!)), Math.max(0, Math.min(timeoutMs, row.expires_ms - Date.now())));
+      waiters.add(done);
+    });
+  }
+
+  async decideApproval(id: string, tenant: string, outcome: "approved" | "rejected", by: string, reason: string): Promise<{ ok: true; record: ApprovalRecord } | { ok: false; status: 404 | 409; why: string }> {
+    const now = Date.now();
+    const decided = this.approvals.decide(id, tenant, outcome, by, reason, now);
+    if (!decided.ok) return decided;
+    const record = toRecord(decided.row);
+    this.wakeAt(now);
+    this.notify(record);
+    return { ok: true, record };
+  }
+
+  /**
+   * `GET /v1/approvals/:id` with `Upgrade: websocket`: the socket receives the
+   * approval once it is decided or expires, then closes. It is accepted with
+   * the hibernation API, so an object whose agents are all waiting costs
+   * nothing while nobody decides.
+   */
+  async fetch(request: Request): Promise<Response> {
+    const id = new URL(request.url).searchParams.get("approval") ?? "";
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const row = this.approvals.row(id, Date.now());
+    if (!row) return new Response("no such approval", { status: 404 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server, [id]);
+    if (row.status !== "pending") this.notify(toRecord(row));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Any message on an approval socket asks for its current state. */
+  async webSocketMessage(ws: WebSocket): Promise<void> {
+    const [id] = this.ctx.getTags(ws);
+    const row = id === undefined ? undefined : this.approvals.row(id, Date.now());
+    if (row) ws.send(JSON.stringify(publicView(toRecord(row))));
+  }
+
+  async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closed: the runtime may have answered the close itself.
+    }
+  }
+
+  /** Tells everyone waiting on this approval (long-polls and sockets) that it was decided, used or expired. */
+  private notify(record: ApprovalRecord): void {
+    for (const done of [...(this.waiters.get(record.id) ?? [])]) done(record);
+    this.waiters.delete(record.id);
+    if (record.status === "pending") return;
+    for (const ws of this.ctx.getWebSockets(record.id)) {
+      ws.send(JSON.stringify(publicView(record)));
+      ws.close(1000, record.status);
+    }
   }
 
   async alarm(): Promise<void> {
+    this.alarmAt = null;
     const now = Date.now();
-    this.breakerState(now);
-    this.sql.exec("DELETE FROM decisions WHERE at_ms < ?", now - RETENTION_MS);
-    this.sql.exec("DELETE FROM violations WHERE at_ms < ?", now - RETENTION_MS);
-  }
-
-  /** Checks the caller's claimed scopes and depth against what this session recorded (or its parent registered). */
-  private async checkLineage(request: CommitRequest): Promise<Reason | undefined> {
-    const claimed = request.delegation;
-    let lineage = this.sql.exec<{ scopes: string; depth: number }>("SELECT scopes, depth FROM lineage").toArray()[0];
-    if (!lineage) {
-      if (claimed.parent_session_id) {
-        const parent = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(`${request.tenant}/${claimed.parent_session_id}`));
-        const registered = await parent.childRegistration(request.agent_id);
-        if (!registered) {
-          return { rule: "delegation_not_registered", message: `agent ${request.agent_id} was never spawned by session ${claimed.parent_session_id}` };
-        }
-        lineage = { scopes: JSON.stringify(registered.scopes), depth: registered.depth };
-      } else {
-        lineage = { scopes: JSON.stringify(claimed.scopes), depth: 0 };
+    for (const row of this.approvals.expireDue(now)) this.notify(toRecord(row));
+    this.breaker.state(now);
+    this.sql.exec("DELETE FROM decisions WHERE at_ms <= ?", now - RETENTION_MS);
+    this.sql.exec("DELETE FROM violations WHERE at_ms <= ?", now - RETENTION_MS);
+    const owed = this.approvals.outbox();
+    let retry = false;
+    if (owed.length > 0) {
+      try {
+        await this.env.APPROVALS.get(this.env.APPROVALS.idFromName(owed[0].tenant)).upsert(owed);
+        this.approvals.sent(owed);
+      } catch (error) {
+        console.error(`approvals index unreachable, retrying: ${(error as Error).message}`);
+        retry = true;
       }
-      this.sql.exec(
-        "INSERT OR IGNORE INTO lineage (id, parent_session_id, scopes, depth) VALUES (1, ?, ?, ?)",
-        claimed.parent_session_id ?? null,
-        lineage.scopes,
-        lineage.depth,
-      );
     }
-    const granted = new Set(JSON.parse(lineage.scopes) as string[]);
-    const extra = claimed.scopes.filter((scope) => !granted.has(scope));
-    if (extra.length > 0) return { rule: "scope_not_granted", message: `this session was granted no ${extra.join(", ")}` };
-    if (claimed.depth !== lineage.depth) {
-      return { rule: "delegation_depth_mismatch", message: `the agent claims delegation depth ${claimed.depth}; this session was registered at depth ${lineage.depth}` };
-    }
-    return undefined;
+    const next = [
+      retry ? now + OUTBOX_RETRY_MS : undefined,
+      this.approvals.hasOutbox() ? now : undefined,
+      this.approvals.nextExpiry(),
+      this.breaker.halfOpenAt(),
+      this.oldest("decisions"),
+      this.oldest("violations"),
+    ].filter((at): at is number => at !== undefined);
+    if (next.length > 0) this.wakeAt(Math.max(now, Math.min(...next)));
   }
 
-  private registerChild(request: CommitRequest): void {
-    const lineage = this.sql.exec<{ depth: number }>("SELECT depth FROM lineage").one();
-    this.sql.exec(
-      "INSERT INTO children (agent_id, scopes, depth, at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET scopes = excluded.scopes, depth = excluded.depth",
-      request.spawn!.agent_id,
-      JSON.stringify(request.spawn!.scopes),
-      lineage.depth + 1,
-      request.now_ms,
-    );
+  private oldest(table: "decisions" | "violations"): number | undefined {
+    const at = this.sql.exec<{ at: number | null }>(`SELECT MIN(at_ms) AS at FROM ${table}`).one().at;
+    return at === null ? undefined : at + RETENTION_MS;
   }
 
-  async childRegistration(agentId: string): Promise<{ scopes: string[]; depth: number } | null> {
-    const row = this.sql.exec<{ scopes: string; depth: number }>("SELECT scopes, depth FROM children WHERE agent_id = ?", agentId).toArray()[0];
-    return row ? { scopes: JSON.parse(row.scopes) as string[], depth: row.depth } : null;
-  }
-
-  async view(): Promise<{ usage: Usage; breaker: BreakerState; children: Array<{ agent_id: string; depth: number }> }> {
-    const now = Date.now();
-    const children = this.sql.exec<{ agent_id: string; depth: number }>("SELECT agent_id, depth FROM children").toArray();
-    return { usage: this.usage(now), breaker: this.breakerState(now), children };
+  /** Makes sure the alarm fires no later than `at`; a cheap comparison when it already will. */
+  private wakeAt(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
   }
 
   async injectFault(fault: Fault | null): Promise<void> {
@@ -270,4 +354,8 @@ export class SessionDO extends DurableObject<Env> {
     }
     throw Object.assign(new Error("Durable Object is overloaded. Too many requests queued."), { overloaded: true });
   }
+}
+
+function summary(row: ApprovalRow): NonNullable<CommitResult["approval"]> {
+  return { id: row.id, status: row.status, expires_at: new Date(row.expires_ms).toISOString() };
 }

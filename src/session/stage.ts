@@ -9,9 +9,11 @@
  */
 import { canonicalJson, sha256Hex } from "../bundles/canonical";
 import { DEFAULT_FAIL_MODES, type ComposedDecision } from "../engine/compose";
+import { ApiError } from "../errors";
 import type { DecisionInput } from "../schema/decision-input";
 import type { Reason } from "../types";
 import { commitToSession, rememberUsage, type SessionOutcome } from "./client";
+import type { SessionDO } from "./session-do";
 import type { AgentLimit, BreakerParams, CommitRequest, CommitResult, Usage } from "./types";
 
 /** Used when the policy could not be evaluated and so named no breaker for this tier. */
@@ -23,7 +25,10 @@ export interface SessionReport {
   usage?: Usage;
   breaker?: CommitResult["breaker"];
   approval?: CommitResult["approval"];
+  /** The request repeated a decision id or idempotency key: the stored answer, nothing committed twice. */
   replayed?: boolean;
+  /** On a replay, the decision that was committed. */
+  replay_of?: string;
   /** When the session's history changed the policy's verdict. */
   changed?: { from: string; to: string };
   /** Reasons the session's state added to the policy's (budget, breaker, approvals, delegation). */
@@ -40,12 +45,13 @@ function mergeReasons(a: Reason[], b: Reason[]): Reason[] {
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
 }
 
-export async function buildCommit(input: DecisionInput, decision: ComposedDecision, decisionId: string, nowMs: number): Promise<CommitRequest> {
+export async function buildCommit(input: DecisionInput, decision: ComposedDecision, decisionId: string, nowMs: number, idempotencyKey?: string): Promise<CommitRequest> {
   const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
   const summary = canonicalJson({ type: action.type, tool: action.tool, args: action.args, steps: action.steps?.length }).slice(0, 1000);
   const cost = decision.cost ?? {};
   return {
     decision_id: decisionId,
+    ...(idempotencyKey === undefined ? {} : { idempotency_key: idempotencyKey }),
     now_ms: nowMs,
     tenant: input.tenant,
     session_id: input.session.id,
@@ -71,15 +77,18 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
 export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome, tier: DecisionInput["risk_tier"]): { decision: ComposedDecision; session: SessionReport } {
   if (outcome.status === "ok") {
     const { result } = outcome;
+    if (result.conflict) throw new ApiError(409, "idempotency_conflict", result.conflict.message);
     const merged = { ...decision, decision: result.verdict, reasons: mergeReasons(decision.reasons, result.reasons) };
     const session: SessionReport = { status: "ok", usage: result.usage, breaker: result.breaker, retried: outcome.retried || undefined };
     if (result.approval) session.approval = result.approval;
     if (result.replayed) session.replayed = true;
+    if (result.replayed && result.decision_id !== undefined) session.replay_of = result.decision_id;
     if (result.reasons.length > 0) session.reasons = result.reasons;
     if (result.verdict !== decision.decision) session.changed = { from: decision.decision, to: result.verdict };
     return { decision: merged, session };
   }
-  const failMode = DEFAULT_FAIL_MODES[tier];
+  // The policy names the tier's fail mode (data, so a layer may make it stricter); the defaults cover a policy that could not answer.
+  const failMode = decision.fail_mode === "open" || decision.fail_mode === "closed" ? decision.fail_mode : DEFAULT_FAIL_MODES[tier];
   const session: SessionReport = { status: "unavailable", fault: outcome.fault, retried: outcome.retried, fail_mode_applied: failMode };
   if (failMode === "open") return { decision, session };
   const reason = { rule: "session_state_unavailable", message: `session state unavailable (${outcome.fault}: ${outcome.message}); ${tier} risk fails closed` };
@@ -89,14 +98,15 @@ export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome
 }
 
 export async function applySessionState(
-  namespace: DurableObjectNamespace,
+  namespace: DurableObjectNamespace<SessionDO>,
   timeoutMs: number,
   input: DecisionInput,
   decision: ComposedDecision,
   decisionId: string,
   nowMs: number,
+  idempotencyKey?: string,
 ): Promise<{ decision: ComposedDecision; session: SessionReport }> {
-  const request = await buildCommit(input, decision, decisionId, nowMs);
+  const request = await buildCommit(input, decision, decisionId, nowMs, idempotencyKey);
   const outcome = await commitToSession(namespace, request, timeoutMs);
   if (outcome.status === "ok") rememberUsage(sessionKey(input.tenant, input.session.id), outcome.result.usage);
   return mergeSession(decision, outcome, input.risk_tier);

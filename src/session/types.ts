@@ -27,6 +27,11 @@ export interface AgentLimit {
 
 export interface CommitRequest {
   decision_id: string;
+  /**
+   * The caller's `Idempotency-Key`, when it sent one: a retried HTTP request
+   * carries a new decision id but the same key, and must not be debited twice.
+   */
+  idempotency_key?: string;
   now_ms: number;
   tenant: string;
   session_id: string;
@@ -36,6 +41,7 @@ export interface CommitRequest {
   action_summary: string;
   verdict: Verdict;
   cost: { tokens: number; api_calls: number; cost_usd: number };
+  /** Empty when the policy could not say (it failed to evaluate): the session's last known limits apply. */
   limits: Partial<Usage>;
   breaker: BreakerParams;
   agent_limit: AgentLimit | null;
@@ -55,10 +61,16 @@ export interface CommitResult {
   reasons: Reason[];
   usage: Usage;
   breaker: BreakerState;
-  approval?: { id: string; status: string; expires_at: string };
-  /** True when this decision id was committed before: the stored answer, nothing debited again. */
+  approval?: { id: string; status: ApprovalStatus; expires_at: string };
+  /** True when this decision id (or idempotency key) was committed before: the stored answer, nothing debited again. */
   replayed: boolean;
+  /** The decision id that was committed: this one, or on a replay the original. */
+  decision_id: string;
+  /** Set when an idempotency key was reused for a different action: nothing was committed. */
+  conflict?: { message: string };
 }
+
+export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
 
 export interface ApprovalRecord {
   id: string;
@@ -67,10 +79,15 @@ export interface ApprovalRecord {
   agent_id: string;
   action_hash: string;
   action_summary: string;
-  status: "pending" | "approved" | "rejected" | "used" | "expired";
+  status: ApprovalStatus;
   created_at: string;
   expires_at: string;
   decided_by: string | null;
   decided_at: string | null;
   reason: string | null;
+  /** The decision that used it, and when. */
+  used_by: string | null;
+  used_at: string | null;
+  /** Bumped on every change, so the tenant's index never takes an older copy over a newer one. */
+  version: number;
 }

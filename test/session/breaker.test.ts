@@ -5,12 +5,24 @@
  * catches what no single call violates.
  */
 import { env } from "cloudflare:workers";
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { TEST_TOKENS } from "../fixtures/test-config";
-import { admin, commit, uniqueId } from "./helpers";
+import { admin, commit, decide, uniqueId } from "./helpers";
 
 const session = (name: string) => env.SESSIONS.get(env.SESSIONS.idFromName(`acme/${name}`));
+const rules = (body: { reasons: Array<{ rule: string }> }) => body.reasons.map((r) => r.rule);
+
+function toolCall(sessionId: string, tool: string, extra: Record<string, unknown> = {}) {
+  return {
+    risk_tier: "high",
+    tenant: "acme",
+    agent: { id: "agent-s", role: "support" },
+    session: { id: sessionId },
+    action: { type: "tool_call", tool, args: {} },
+    ...extra,
+  };
+}
 
 describe("the session breaker", () => {
   it("opens at its threshold, survives a restart, and resets only with an authorised call", async () => {
@@ -34,8 +46,26 @@ describe("the session breaker", () => {
     expect((await admin(`/sessions/initech/${name}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" })).status).toBe(403);
     const reset = await admin(`/sessions/acme/${name}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" });
     expect(reset.status).toBe(200);
-    expect(await reset.json()).toMatchObject({ breaker: "closed", reset_by: "acme-oncall" });
+    expect(await reset.json()).toMatchObject({ breaker: "closed", was: "open", reset_by: "acme-oncall" });
     expect((await session(name).commit(commit({ session_id: name, verdict: "allow", breaker }))).verdict).toBe("allow");
+    const view = await (await admin(`/sessions/acme/${name}`, TEST_TOKENS.acmeOperator)).json<{ breaker: string; breaker_resets: Array<{ by: string }> }>();
+    expect(view).toMatchObject({ breaker: "closed", breaker_resets: [{ by: "acme-oncall" }] });
+  });
+
+  it("over HTTP: the high tier's threshold of denials from policy data opens it for every action of the session", async () => {
+    const name = uniqueId("http-breaker");
+    for (let i = 0; i < 2; i++) {
+      const denied = await decide(toolCall(name, "shell.exec", { action: { type: "tool_call", tool: "shell.exec", args: { command: "ls" } } }));
+      expect(denied).toMatchObject({ decision: "deny", breaker: { threshold: 3 }, session: { breaker: "closed" } });
+    }
+    const third = await decide(toolCall(name, "db.query"));
+    expect(third.session.breaker).toBe("open");
+    const harmless = await decide(toolCall(name, "tickets.read"));
+    expect(harmless.decision).toBe("deny");
+    expect(rules(harmless)).toEqual(["circuit_open"]);
+    expect(harmless.session).toMatchObject({ breaker: "open", changed: { from: "allow", to: "deny" } });
+    // Another session of the same agent is untouched.
+    expect((await decide(toolCall(uniqueId("other"), "tickets.read"))).decision).toBe("allow");
   });
 
   it("denials outside the window do not add up", async () => {
@@ -46,16 +76,21 @@ describe("the session breaker", () => {
     expect((await stub.commit(commit({ session_id: name, verdict: "deny", breaker }))).breaker).toBe("closed");
   });
 
-  it("moves to half-open when its alarm fires after the cool-down, then closes on a good action", async () => {
-    const name = uniqueId("halfopen");
-    const stub = session(name);
+  it("moves to half-open when its alarm fires after the cool-down; a good action closes it, a denial reopens it", async () => {
     const breaker = { threshold: 1, window_s: 300, cooldown_s: 60 };
-    const opened = await stub.commit(commit({ session_id: name, verdict: "deny", breaker, now_ms: Date.now() - 120_000 }));
-    expect(opened.breaker).toBe("open");
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect((await stub.view()).breaker).toBe("half_open");
-    const trial = await stub.commit(commit({ session_id: name, verdict: "allow", breaker }));
-    expect(trial).toMatchObject({ verdict: "allow", breaker: "closed" });
+    const storedState = (stub: ReturnType<typeof session>) =>
+      runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ state: string }>("SELECT state FROM breaker").toArray()[0]?.state ?? "closed");
+    for (const trial of ["allow", "deny"] as const) {
+      const name = uniqueId(`halfopen-${trial}`);
+      const stub = session(name);
+      const opened = await stub.commit(commit({ session_id: name, verdict: "deny", breaker, now_ms: Date.now() - 120_000 }));
+      expect(opened.breaker).toBe("open");
+      await runDurableObjectAlarm(stub);
+      // The alarm itself moved it (read straight from SQLite, not through the lazy check).
+      expect(await storedState(stub)).toBe("half_open");
+      const result = await stub.commit(commit({ session_id: name, verdict: trial, breaker }));
+      expect(result).toMatchObject(trial === "allow" ? { verdict: "allow", breaker: "closed" } : { verdict: "deny", breaker: "open" });
+    }
   });
 });
 
@@ -73,5 +108,42 @@ describe("the agent-wide breaker", () => {
     const reset = await admin(`/agents/acme/${agent}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" });
     expect(await reset.json()).toMatchObject({ reset: 1 });
     expect((await session(uniqueId("po-after")).commit(commit({ session_id: uniqueId("po"), agent_id: agent, agent_limit: limit }))).verdict).toBe("allow");
+  });
+
+  it("counts only actions that were allowed: orders a session denied (its budget) do not use up the agent's limit", async () => {
+    const agent = uniqueId("thrifty");
+    const limit = { key: "purchasing.create_po", max: 2, window_s: 3600 };
+    const broke = uniqueId("broke");
+    for (let i = 0; i < 3; i++) {
+      const denied = await session(broke).commit(commit({ session_id: broke, agent_id: agent, agent_limit: limit, limits: { api_calls: 0 }, breaker: { threshold: 100, window_s: 60, cooldown_s: 0 } }));
+      expect(denied.reasons.map((r) => r.rule)).toEqual(["budget_exhausted"]);
+    }
+    const funded = uniqueId("funded");
+    const orders = [];
+    for (let i = 0; i < 3; i++) orders.push(await session(funded).commit(commit({ session_id: funded, agent_id: agent, agent_limit: limit })));
+    expect(orders.map((o) => o.verdict)).toEqual(["allow", "allow", "deny"]);
+    expect(orders[2].reasons.map((r) => r.rule)).toEqual(["agent_rate_exceeded"]);
+  });
+
+  it("over HTTP: the 201st purchase order of an agent within the hour is denied, each one small, across many sessions", async () => {
+    const agent = uniqueId("po-agent");
+    const order = (i: number) => ({
+      risk_tier: "medium",
+      tenant: "acme",
+      agent: { id: agent, role: "finance" },
+      session: { id: `${agent}-s${i % 20}` },
+      action: { type: "tool_call", tool: "purchasing.create_po", args: { amount: 90 + i, supplier: "acme-paper" } },
+    });
+    const answers: Array<{ decision: string; reasons: Array<{ rule: string }> }> = [];
+    for (let batch = 0; batch < 10; batch++) {
+      answers.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => decide(order(batch * 20 + j))))));
+    }
+    expect(answers.filter((a) => a.decision === "allow").length).toBe(200);
+    const over = await decide(order(200));
+    expect(over.decision).toBe("deny");
+    expect(rules(over)).toEqual(["agent_rate_exceeded"]);
+    expect(rules(await decide(order(201)))).toEqual(["agent_circuit_open"]);
+    const view = await (await admin(`/agents/acme/${agent}`, TEST_TOKENS.acmeOperator)).json<{ open: Array<{ key: string }> }>();
+    expect(view.open.map((o) => o.key)).toEqual(["purchasing.create_po"]);
   });
 });

@@ -6,7 +6,17 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CommitResult } from "../../src/session/types";
-import { commit, decide, refundInput, uniqueId } from "./helpers";
+import { commit, decide, decideRaw, refundInput, sessionStub, uniqueId } from "./helpers";
+
+function readInput(session: string, tokens: number, tool = "tickets.read") {
+  return {
+    risk_tier: "medium",
+    tenant: "acme",
+    agent: { id: "agent-7", role: "finance" },
+    session: { id: session },
+    action: { type: "tool_call", tool, args: { id: "T-1" }, estimate: { tokens } },
+  };
+}
 
 describe("check-and-debit", () => {
   it("100 concurrent debits with duplicates and retries debit each unique decision once, never past the limit", async () => {
@@ -51,5 +61,57 @@ describe("check-and-debit", () => {
     expect(second.decision).toBe("deny");
     expect(second.reasons.map((r: { rule: string }) => r.rule)).toContain("budget_exhausted");
     expect(second.session.reasons).toBeUndefined();
+  });
+
+  it("over HTTP: 25 concurrent requests against a 100,000-token budget allow exactly ten of 10,000", async () => {
+    const session = uniqueId("http-budget");
+    const answers = await Promise.all(Array.from({ length: 25 }, () => decide(readInput(session, 10_000))));
+    expect(answers.filter((a) => a.decision === "allow").length).toBe(10);
+    for (const denied of answers.filter((a) => a.decision === "deny")) {
+      expect(denied.reasons.map((r) => r.rule).some((rule) => rule === "budget_exhausted" || rule === "circuit_open")).toBe(true);
+    }
+    expect((await sessionStub(session).view()).usage.tokens).toBe(100_000);
+  });
+
+  it("a request retried with the same Idempotency-Key is debited once and answered the same", async () => {
+    const session = uniqueId("idempotent");
+    const headers = { "idempotency-key": "order-77/attempt" };
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => decide(readInput(session, 500), headers)));
+    const late = await decide(readInput(session, 500), headers);
+    const all = [a, b, c, late];
+    expect(all.every((answer) => answer.decision === "allow")).toBe(true);
+    expect(all.filter((answer) => !answer.session.replayed).length).toBe(1);
+    const original = all.find((answer) => !answer.session.replayed)!;
+    expect(all.filter((answer) => answer.session.replayed).every((answer) => answer.session.replay_of === original.decision_id)).toBe(true);
+    expect((await sessionStub(session).view()).usage).toMatchObject({ tokens: 500, api_calls: 1 });
+
+    // A different key is a different request; the same key for a different action is refused.
+    expect((await decide(readInput(session, 500), { "idempotency-key": "order-78" })).session.replayed).toBeUndefined();
+    const reused = await decideRaw(readInput(session, 900), headers);
+    expect(reused.status).toBe(409);
+    expect(await reused.json()).toMatchObject({ error: { code: "idempotency_conflict" } });
+    const malformed = await decideRaw(readInput(session, 1), { "idempotency-key": "has spaces in it" });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ error: { code: "invalid_idempotency_key" } });
+    expect((await sessionStub(session).view()).usage).toMatchObject({ tokens: 1000, api_calls: 2 });
+  });
+
+  it("wall-clock time counts from the session's first decision", async () => {
+    const session = uniqueId("wall-clock");
+    const stub = sessionStub(session);
+    await stub.commit(commit({ session_id: session, now_ms: Date.now() - 2 * 3600_000 }));
+    const late = await stub.commit(commit({ session_id: session, limits: { wall_clock_s: 3600 } }));
+    expect(late.verdict).toBe("deny");
+    expect(late.reasons[0]).toMatchObject({ rule: "budget_exhausted" });
+    expect(late.reasons[0].message).toContain("wall_clock_s");
+  });
+
+  it("when the policy could name no limits, the session's last known limits still apply", async () => {
+    const session = uniqueId("remembered");
+    const stub = sessionStub(session);
+    expect((await stub.commit(commit({ session_id: session, limits: { tokens: 10 }, cost: { tokens: 6, api_calls: 1, cost_usd: 0 } }))).verdict).toBe("allow");
+    const unnamed = await stub.commit(commit({ session_id: session, limits: {}, cost: { tokens: 6, api_calls: 1, cost_usd: 0 } }));
+    expect(unnamed.verdict).toBe("deny");
+    expect(unnamed.reasons[0].rule).toBe("budget_exhausted");
   });
 });

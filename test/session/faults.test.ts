@@ -45,6 +45,17 @@ describe("session state faults", () => {
     expect(answer.session.usage.api_calls).toBe(1);
   });
 
+  it("retryable twice: retried only once, then the tier's fail mode applies", async () => {
+    const session = uniqueId("flaky");
+    await stubFor(session).injectFault({ kind: "retryable", remaining: 2 });
+    const medium = await decide(readInput(session, "medium"));
+    expect(medium.decision).toBe("allow");
+    expect(medium.session).toMatchObject({ status: "unavailable", fault: "error", retried: true, fail_mode_applied: "open" });
+    // Both injected failures were spent by those two attempts; a third attempt would have debited.
+    const healthy = await decide(readInput(session, "medium"));
+    expect(healthy.session).toMatchObject({ status: "ok", usage: { api_calls: 1 } });
+  });
+
   it("slower than the timeout: the tier's fail mode applies", async () => {
     const session = uniqueId("slow");
     await stubFor(session).injectFault({ kind: "slow", remaining: 1, delayMs: 1500 });

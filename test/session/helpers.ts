@@ -2,7 +2,7 @@
  * Shared pieces for the session-state tests: commit requests as the edge
  * builds them, and decisions over HTTP through the real Worker.
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import type { CommitRequest } from "../../src/session/types";
 
 let counter = 0;
@@ -27,6 +27,9 @@ export function commit(overrides: Partial<CommitRequest> & { session_id: string 
   };
 }
 
+/** The session's object, as the edge reaches it. */
+export const sessionStub = (session: string, tenant = "acme") => env.SESSIONS.get(env.SESSIONS.idFromName(`${tenant}/${session}`));
+
 export interface DecisionBody {
   decision: string;
   reasons: Array<{ rule: string; message: string }>;
@@ -34,12 +37,16 @@ export interface DecisionBody {
   [field: string]: any;
 }
 
-export async function decide(input: Record<string, unknown>): Promise<DecisionBody> {
-  const response = await exports.default.fetch("http://edge/v1/decide", {
+export function decideRaw(input: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+  return exports.default.fetch("http://edge/v1/decide", {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(input),
   });
+}
+
+export async function decide(input: Record<string, unknown>, headers: Record<string, string> = {}): Promise<DecisionBody> {
+  const response = await decideRaw(input, headers);
   if (response.status !== 200) throw new Error(`decide: ${response.status} ${await response.text()}`);
   return response.json();
 }

@@ -1,0 +1,182 @@
+/**
+ * @module approvals
+ * Approvals in the session object's SQLite. An approval is bound to the hash
+ * of one exact action (tenant, agent, session, action), expires, and is used
+ * at most once; it lives with the session so that checking and consuming it
+ * is part of the same atomic commit as the budget debit: an approval is only
+ * ever marked used by a decision that was actually allowed.
+ *
+ * Its id names the session object that holds it (`apr_<object id>_<random>`),
+ * so any edge can reach it from the id alone; the random part makes it an
+ * unguessable capability for the agent that asked. Changes are queued in an
+ * outbox the object's alarm sends to the tenant's index (ApprovalsDO), where
+ * approvers list them.
+ */
+import type { ApprovalRecord, ApprovalStatus, CommitRequest } from "./types";
+
+export const APPROVAL_ID_PATTERN = /^apr_([0-9a-f]{64})_[0-9a-f]{24}$/;
+
+/** The session object that holds an approval, or undefined for a malformed id. */
+export function approvalObjectId(id: string): string | undefined {
+  return APPROVAL_ID_PATTERN.exec(id)?.[1];
+}
+
+export type ApprovalRow = {
+  id: string;
+  tenant: string;
+  session_id: string;
+  agent_id: string;
+  action_hash: string;
+  action_summary: string;
+  status: ApprovalStatus;
+  created_ms: number;
+  expires_ms: number;
+  decided_by: string | null;
+  decided_ms: number | null;
+  reason: string | null;
+  used_by: string | null;
+  used_ms: number | null;
+  version: number;
+};
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function toRecord(row: ApprovalRow): ApprovalRecord {
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    session_id: row.session_id,
+    agent_id: row.agent_id,
+    action_hash: row.action_hash,
+    action_summary: row.action_summary,
+    status: row.status,
+    created_at: iso(row.created_ms)!,
+    expires_at: iso(row.expires_ms)!,
+    decided_by: row.decided_by,
+    decided_at: iso(row.decided_ms),
+    reason: row.reason,
+    used_by: row.used_by,
+    used_at: iso(row.used_ms),
+    version: row.version,
+  };
+}
+
+/** What the agent that asked sees: everything but the hash it could only misuse to probe other actions. */
+export function publicView(record: ApprovalRecord): Omit<ApprovalRecord, "action_hash"> {
+  const { action_hash: _hash, ...visible } = record;
+  return visible;
+}
+
+export type Usable = { ok: true } | { ok: false; why: string };
+
+export class Approvals {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly objectId: string,
+  ) {}
+
+  /** Reads one approval; a pending or approved one past its expiry is expired first. */
+  row(id: string, now: number): ApprovalRow | undefined {
+    this.expireDue(now, id);
+    return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
+  }
+
+  /** This session's approvals, newest first, for an operator's view. */
+  all(now: number): ApprovalRow[] {
+    this.expireDue(now);
+    return this.sql.exec<ApprovalRow>("SELECT * FROM approvals ORDER BY created_ms DESC LIMIT 100").toArray();
+  }
+
+  /** A pending approval for this exact action, reused rather than duplicated when the agent asks again. */
+  private pendingFor(actionHash: string, now: number): ApprovalRow | undefined {
+    return this.sql
+      .exec<ApprovalRow>("SELECT * FROM approvals WHERE action_hash = ? AND status = 'pending' AND expires_ms > ? ORDER BY created_ms LIMIT 1", actionHash, now)
+      .toArray()[0];
+  }
+
+  create(request: CommitRequest): ApprovalRow {
+    const existing = this.pendingFor(request.action_hash, request.now_ms);
+    if (existing) return existing;
+    const random = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const id = `apr_${this.objectId}_${random}`;
+    this.sql.exec(
+      "INSERT INTO approvals (id, tenant, session_id, agent_id, action_hash, action_summary, status, created_ms, expires_ms, version) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1)",
+      id,
+      request.tenant,
+      request.session_id,
+      request.agent_id,
+      request.action_hash,
+      request.action_summary,
+      request.now_ms,
+      request.now_ms + request.approval_ttl_s * 1000,
+    );
+    this.changed(id);
+    return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).one();
+  }
+
+  /** Whether this approval may allow this exact action now. Checks only; `use` consumes. */
+  usable(id: string, actionHash: string, now: number): Usable {
+    const row = this.row(id, now);
+    if (!row) return { ok: false, why: "no such approval in this session" };
+    if (row.action_hash !== actionHash) return { ok: false, why: "it was granted for a different action" };
+    if (row.status === "used") return { ok: false, why: "it has already been used" };
+    if (row.status !== "approved") return { ok: false, why: `it is ${row.status}` };
+    return { ok: true };
+  }
+
+  use(id: string, decisionId: string, now: number): ApprovalRow {
+    this.sql.exec("UPDATE approvals SET status = 'used', used_by = ?, used_ms = ?, version = version + 1 WHERE id = ?", decisionId, now, id);
+    this.changed(id);
+    return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).one();
+  }
+
+  /** An approver's decision on a pending approval of `tenant`. */
+  decide(id: string, tenant: string, outcome: "approved" | "rejected", by: string, reason: string, now: number): { ok: true; row: ApprovalRow } | { ok: false; status: 404 | 409; why: string } {
+    const row = this.row(id, now);
+    // Another tenant's approval is reported as absent: an approver learns nothing about it.
+    if (!row || row.tenant !== tenant) return { ok: false, status: 404, why: "no such approval" };
+    if (row.status !== "pending") return { ok: false, status: 409, why: `it is already ${row.status}` };
+    this.sql.exec("UPDATE approvals SET status = ?, decided_by = ?, decided_ms = ?, reason = ?, version = version + 1 WHERE id = ?", outcome, by, now, reason, id);
+    this.changed(id);
+    return { ok: true, row: this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).one() };
+  }
+
+  /** Expires what is past its time (one approval, or all); returns what changed. */
+  expireDue(now: number, id?: string): ApprovalRow[] {
+    const due = (
+      id === undefined
+        ? this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE status IN ('pending', 'approved') AND expires_ms <= ?", now)
+        : this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ? AND status IN ('pending', 'approved') AND expires_ms <= ?", id, now)
+    ).toArray();
+    for (const row of due) {
+      this.sql.exec("UPDATE approvals SET status = 'expired', version = version + 1 WHERE id = ?", row.id);
+      this.changed(row.id);
+    }
+    return due.map((row) => ({ ...row, status: "expired" as const, version: row.version + 1 }));
+  }
+
+  /** When the next approval expires, if any is still open. */
+  nextExpiry(): number | undefined {
+    return this.sql.exec<{ at: number | null }>("SELECT MIN(expires_ms) AS at FROM approvals WHERE status IN ('pending', 'approved')").one().at ?? undefined;
+  }
+
+  private changed(id: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO outbox (approval_id) VALUES (?)", id);
+  }
+
+  /** Approvals whose index copy is behind, as they are now. */
+  outbox(): ApprovalRecord[] {
+    return this.sql.exec<ApprovalRow>("SELECT approvals.* FROM outbox JOIN approvals ON approvals.id = outbox.approval_id").toArray().map(toRecord);
+  }
+
+  /** Drops outbox entries the index has taken, unless they changed again meanwhile (a newer version is still owed). */
+  sent(records: ApprovalRecord[]): void {
+    for (const record of records) {
+      this.sql.exec("DELETE FROM outbox WHERE approval_id = ? AND (SELECT version FROM approvals WHERE id = ?) = ?", record.id, record.id, record.version);
+    }
+  }
+
+  hasOutbox(): boolean {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n > 0;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * @module breaker
+ * A session's circuit breaker in its object's SQLite. A run of denials within
+ * a window (threshold and window from policy data, by risk tier) opens it;
+ * while open, every action of the session is denied. With a cool-down of 0
+ * only an operator closes it; otherwise it turns half-open once the cool-down
+ * has passed, where one good action closes it and one more denial reopens it.
+ * State is read lazily against the clock, so an alarm that fires late (alarms
+ * are at-least-once, not punctual) never holds a breaker open longer.
+ */
+import type { BreakerParams, BreakerState } from "./types";
+
+type BreakerRow = { state: BreakerState; opened_ms: number; cooldown_s: number; reason: string };
+
+export class Breaker {
+  constructor(private readonly sql: SqlStorage) {}
+
+  private row(): BreakerRow | undefined {
+    return this.sql.exec<BreakerRow>("SELECT state, opened_ms, cooldown_s, reason FROM breaker").toArray()[0];
+  }
+
+  state(now: number): BreakerState {
+    const row = this.row();
+    if (!row) return "closed";
+    if (row.state === "open" && row.cooldown_s > 0 && now >= row.opened_ms + row.cooldown_s * 1000) {
+      this.sql.exec("UPDATE breaker SET state = 'half_open'");
+      return "half_open";
+    }
+    return row.state;
+  }
+
+  openReason(): string {
+    const row = this.row();
+    const until = row && row.cooldown_s > 0 ? `it turns half-open at ${new Date(row.opened_ms + row.cooldown_s * 1000).toISOString()}` : "an operator must reset it";
+    return `the session's circuit breaker is open (${row?.reason ?? "opened"}); ${until}`;
+  }
+
+  /** Records a denial; returns the new state (open when this denial tripped it). */
+  recordDenial(now: number, params: BreakerParams, state: BreakerState): BreakerState {
+    this.sql.exec("INSERT INTO violations (at_ms) VALUES (?)", now);
+    const since = now - params.window_s * 1000;
+    const recent = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM violations WHERE at_ms > ?", since).one().n;
+    if (state !== "half_open" && recent < params.threshold) return state;
+    const why = state === "half_open" ? "a denied action during the half-open trial" : `${recent} denied actions within ${params.window_s} s`;
+    this.sql.exec(
+      "INSERT INTO breaker (id, state, opened_ms, cooldown_s, reason) VALUES (1, 'open', ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = 'open', opened_ms = excluded.opened_ms, cooldown_s = excluded.cooldown_s, reason = excluded.reason",
+      now,
+      params.cooldown_s,
+      why,
+    );
+    return "open";
+  }
+
+  /** An operator's reset, or a good action in the half-open state: closed, and the run of denials forgotten. */
+  close(): void {
+    this.sql.exec("DELETE FROM breaker");
+    this.sql.exec("DELETE FROM violations");
+  }
+
+  /** An operator's reset: closed, and recorded with who did it. */
+  reset(by: string, now: number): BreakerState {
+    const was = this.state(now);
+    this.close();
+    this.sql.exec("INSERT INTO breaker_resets (at_ms, by) VALUES (?, ?)", now, by);
+    return was;
+  }
+
+  resets(): Array<{ by: string; at: string }> {
+    return this.sql
+      .exec<{ at_ms: number; by: string }>("SELECT at_ms, by FROM breaker_resets ORDER BY at_ms DESC LIMIT 20")
+      .toArray()
+      .map((row) => ({ by: row.by, at: new Date(row.at_ms).toISOString() }));
+  }
+
+  /** When the open breaker turns half-open, if it ever does by itself. */
+  halfOpenAt(): number | undefined {
+    const row = this.row();
+    return row?.state === "open" && row.cooldown_s > 0 ? row.opened_ms + row.cooldown_s * 1000 : undefined;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * @module budget
+ * A session's usage in its object's SQLite: tokens, API calls and cost as
+ * debited, wall-clock time since the session's first decision. Every function
+ * here is synchronous on purpose: the session object calls the check and the
+ * debit back to back with no await in between, which is what makes them one
+ * atomic step under concurrency.
+ */
+import type { Reason } from "../types";
+import type { CommitRequest, Usage } from "./types";
+
+const DIMENSIONS = ["tokens", "api_calls", "cost_usd", "wall_clock_s"] as const;
+
+type UsageRow = { tokens: number; api_calls: number; cost_usd: number; started_ms: number; limits: string | null };
+
+export class Budget {
+  constructor(private readonly sql: SqlStorage) {}
+
+  private row(now: number): UsageRow {
+    const row = this.sql.exec<UsageRow>("SELECT tokens, api_calls, cost_usd, started_ms, limits FROM usage").toArray()[0];
+    if (row) return row;
+    this.sql.exec("INSERT INTO usage (id, tokens, api_calls, cost_usd, started_ms) VALUES (1, 0, 0, 0, ?)", now);
+    return { tokens: 0, api_calls: 0, cost_usd: 0, started_ms: now, limits: null };
+  }
+
+  usage(now: number): Usage {
+    const row = this.row(now);
+    return { tokens: row.tokens, api_calls: row.api_calls, cost_usd: row.cost_usd, wall_clock_s: Math.max(0, Math.floor((now - row.started_ms) / 1000)) };
+  }
+
+  /**
+   * The limits for this decision: the policy's, remembered for later; or,
+   * when the policy could not be evaluated and named none, the last ones it
+   * named, so a fail-open decision is still metered against them.
+   */
+  private limits(request: CommitRequest, now: number): Partial<Usage> {
+    const row = this.row(now);
+    if (Object.keys(request.limits).length === 0) return row.limits ? (JSON.parse(row.limits) as Partial<Usage>) : {};
+    const named = JSON.stringify(request.limits);
+    if (named !== row.limits) this.sql.exec("UPDATE usage SET limits = ?", named);
+    return request.limits;
+  }
+
+  /** Why this action's cost does not fit, or undefined when it fits in every dimension. */
+  exhausted(request: CommitRequest, now: number): Reason | undefined {
+    const used = this.usage(now);
+    const limits = this.limits(request, now);
+    const projected: Usage = {
+      tokens: used.tokens + request.cost.tokens,
+      api_calls: used.api_calls + request.cost.api_calls,
+      cost_usd: used.cost_usd + request.cost.cost_usd,
+      wall_clock_s: used.wall_clock_s,
+    };
+    for (const dimension of DIMENSIONS) {
+      const limit = limits[dimension];
+      if (limit !== undefined && projected[dimension] > limit) {
+        return { rule: "budget_exhausted", message: `${dimension} budget exhausted: ${projected[dimension]} would exceed the limit of ${limit}` };
+      }
+    }
+    return undefined;
+  }
+
+  debit(request: CommitRequest, now: number): void {
+    this.row(now);
+    this.sql.exec(
+      "UPDATE usage SET tokens = tokens + ?, api_calls = api_calls + ?, cost_usd = cost_usd + ?",
+      request.cost.tokens,
+      request.cost.api_calls,
+      request.cost.cost_usd,
+    );
+  }
+}
