@@ -70,6 +70,8 @@ export function publicView(record: ApprovalRecord): Omit<ApprovalRecord, "action
 export type Usable = { ok: true } | { ok: false; why: string };
 
 export class Approvals {
+  private dirty = false;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly objectId: string,
@@ -162,6 +164,14 @@ export class Approvals {
 
   private changed(id: string): void {
     this.sql.exec("INSERT OR IGNORE INTO outbox (approval_id) VALUES (?)", id);
+    this.dirty = true;
+  }
+
+  /** Whether anything was queued for the index since the last call. */
+  takeChanged(): boolean {
+    const was = this.dirty;
+    this.dirty = false;
+    return was;
   }
 
   /** Approvals whose index copy is behind, as they are now. */

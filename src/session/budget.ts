@@ -13,6 +13,10 @@ const DIMENSIONS = ["tokens", "api_calls", "cost_usd", "wall_clock_s"] as const;
 
 type UsageRow = { tokens: number; api_calls: number; cost_usd: number; started_ms: number; limits: string | null };
 
+function usageOf(row: UsageRow, now: number): Usage {
+  return { tokens: row.tokens, api_calls: row.api_calls, cost_usd: row.cost_usd, wall_clock_s: Math.max(0, Math.floor((now - row.started_ms) / 1000)) };
+}
+
 export class Budget {
   constructor(private readonly sql: SqlStorage) {}
 
@@ -24,8 +28,7 @@ export class Budget {
   }
 
   usage(now: number): Usage {
-    const row = this.row(now);
-    return { tokens: row.tokens, api_calls: row.api_calls, cost_usd: row.cost_usd, wall_clock_s: Math.max(0, Math.floor((now - row.started_ms) / 1000)) };
+    return usageOf(this.row(now), now);
   }
 
   /**
@@ -33,8 +36,7 @@ export class Budget {
    * when the policy could not be evaluated and named none, the last ones it
    * named, so a fail-open decision is still metered against them.
    */
-  private limits(request: CommitRequest, now: number): Partial<Usage> {
-    const row = this.row(now);
+  private limits(request: CommitRequest, row: UsageRow): Partial<Usage> {
     if (Object.keys(request.limits).length === 0) return row.limits ? (JSON.parse(row.limits) as Partial<Usage>) : {};
     const named = JSON.stringify(request.limits);
     if (named !== row.limits) this.sql.exec("UPDATE usage SET limits = ?", named);
@@ -43,8 +45,9 @@ export class Budget {
 
   /** Why this action's cost does not fit, or undefined when it fits in every dimension. */
   exhausted(request: CommitRequest, now: number): Reason | undefined {
-    const used = this.usage(now);
-    const limits = this.limits(request, now);
+    const row = this.row(now);
+    const used = usageOf(row, now);
+    const limits = this.limits(request, row);
     const projected: Usage = {
       tokens: used.tokens + request.cost.tokens,
       api_calls: used.api_calls + request.cost.api_calls,
@@ -60,8 +63,8 @@ export class Budget {
     return undefined;
   }
 
-  debit(request: CommitRequest, now: number): void {
-    this.row(now);
+  /** Only after `exhausted` said it fits, which also made sure the usage row exists. */
+  debit(request: CommitRequest): void {
     this.sql.exec(
       "UPDATE usage SET tokens = tokens + ?, api_calls = api_calls + ?, cost_usd = cost_usd + ?",
       request.cost.tokens,

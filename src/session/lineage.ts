@@ -16,11 +16,16 @@ export interface Grant {
 }
 
 export class Lineage {
+  /** A grant never changes once recorded, so it is read from SQLite once per instance. */
+  private grant: Grant | undefined;
+
   constructor(private readonly sql: SqlStorage) {}
 
   granted(): Grant | undefined {
+    if (this.grant) return this.grant;
     const row = this.sql.exec<{ scopes: string; depth: number }>("SELECT scopes, depth FROM lineage").toArray()[0];
-    return row ? { scopes: JSON.parse(row.scopes) as string[], depth: row.depth } : undefined;
+    this.grant = row ? { scopes: JSON.parse(row.scopes) as string[], depth: row.depth } : undefined;
+    return this.grant;
   }
 
   /** Records the grant on a session's first decision; a concurrent first decision keeps the one recorded first. */

@@ -30,6 +30,12 @@ import type { ApprovalRecord, BreakerState, CommitRequest, CommitResult, Usage }
 
 /** Decision ids and idempotency keys are remembered this long; denials for the breaker this long at most. */
 const RETENTION_MS = 24 * 3600 * 1000;
+/**
+ * A session that keeps deciding schedules the retention sweep every this many
+ * decisions (a cheap comparison once the alarm is set); one that makes only a
+ * few keeps its few rows, and its first decision pays for no alarm write.
+ */
+const SWEEP_EVERY = 100;
 /** When the tenant's index cannot be reached, the alarm tries again after this long. */
 const OUTBOX_RETRY_MS = 5_000;
 
@@ -52,6 +58,9 @@ export class SessionDO extends DurableObject<Env> {
   private readonly lineage: Lineage;
   /** The alarm as this instance last set it; read from storage when the object starts. */
   private alarmAt: number | null = null;
+  private housekeeping: Promise<void> | undefined;
+  /** Decisions committed by this instance, to schedule the retention sweep. */
+  private committed = 0;
   /** Long-polls waiting for an approval to be decided, by approval id. */
   private readonly waiters = new Map<string, Set<(record: ApprovalRecord) => void>>();
   /** Test and drill hook: makes the next commits fail the way an overloaded, flaky or slow object does. */
@@ -77,18 +86,21 @@ export class SessionDO extends DurableObject<Env> {
     if (seen) return seen;
 
     // The paths that need another object, before the atomic section.
-    let denial = await this.establishLineage(request);
+    const needsParent = this.lineage.granted() === undefined && request.delegation.parent_session_id !== undefined;
+    let denial = needsParent ? await this.establishLineage(request) : this.establishRoot(request);
     const agentLimit = request.agent_limit;
     let counted = false;
     const mayBeAllowed = request.verdict === "allow" || (request.verdict === "require_approval" && request.approval_id !== undefined);
-    if (!denial && agentLimit && mayBeAllowed && this.breaker.state(request.now_ms) !== "open") {
-      const count = await this.agent(request).count(agentLimit, key, request.now_ms);
+    const needsAgent = !denial && agentLimit !== null && mayBeAllowed && this.breaker.state(request.now_ms) !== "open";
+    if (needsAgent) {
+      const count = await this.agent(request).count(agentLimit!, key, request.now_ms);
       if (count.allowed) counted = true;
       else denial = { rule: count.rule, message: count.message };
     }
 
     // From here to the return: synchronous, so atomic with respect to every other request.
-    const result = this.replay(key, request) ?? this.decide(request, key, denial);
+    // A duplicate may have been committed while this one awaited another object.
+    const result = ((needsParent || needsAgent) && this.replay(key, request)) || this.decide(request, key, denial);
     if (counted && result.verdict !== "allow") {
       // The agent counted an action the session then denied; only allowed actions count against its limit.
       await this.agent(request)
@@ -132,7 +144,7 @@ export class SessionDO extends DurableObject<Env> {
           // Not used: the approval stays valid for when the budget allows.
           if (granted) approval = summary(granted);
         } else {
-          this.budget.debit(request, now);
+          this.budget.debit(request);
           if (granted) approval = summary(this.approvals.use(granted.id, request.decision_id, now));
           if (request.spawn) this.lineage.registerChild(request.spawn, now);
         }
@@ -148,10 +160,9 @@ export class SessionDO extends DurableObject<Env> {
     const result: CommitResult = { verdict, reasons, usage: this.budget.usage(now), breaker: state, replayed: false, decision_id: request.decision_id };
     if (approval) result.approval = approval;
     this.sql.exec("INSERT INTO decisions (decision_id, at_ms, result, action_hash) VALUES (?, ?, ?, ?)", key, now, JSON.stringify(result), request.action_hash);
-    this.wakeAt(now + RETENTION_MS);
-    if (this.approvals.hasOutbox()) this.wakeAt(now);
-    const halfOpen = this.breaker.halfOpenAt();
-    if (halfOpen !== undefined) this.wakeAt(halfOpen);
+    if (++this.committed % SWEEP_EVERY === 0) this.wakeAt(now + RETENTION_MS);
+    if (this.approvals.takeChanged()) this.wakeAt(now);
+    if (state === "open") this.wakeAt(this.breaker.halfOpenAt() ?? now + RETENTION_MS);
     return result;
   }
 
@@ -168,25 +179,29 @@ export class SessionDO extends DurableObject<Env> {
 
   /**
    * A session's first decision records what it was granted: a root session
-   * what its agent presents, a child session what its parent's session
-   * registered for this agent. Returns why the request must be denied, if so.
+   * what its agent presents (nothing above it can say otherwise), a child
+   * session what its parent's session registered for this agent. Each returns
+   * why the request must be denied, if so.
    */
-  private async establishLineage(request: CommitRequest): Promise<Reason | undefined> {
+  private establishRoot(request: CommitRequest): Reason | undefined {
     if (this.lineage.granted()) return undefined;
     const claimed = request.delegation;
-    if (claimed.parent_session_id === undefined) {
-      if (claimed.depth > 0) {
-        return { rule: "delegation_not_registered", message: `an agent at delegation depth ${claimed.depth} must name the session that spawned it (session.parent_session_id)` };
-      }
-      this.lineage.record(undefined, { scopes: claimed.scopes, depth: 0 });
-      return undefined;
+    if (claimed.depth > 0) {
+      return { rule: "delegation_not_registered", message: `an agent at delegation depth ${claimed.depth} must name the session that spawned it (session.parent_session_id)` };
     }
+    this.lineage.record(undefined, { scopes: claimed.scopes, depth: 0 });
+    return undefined;
+  }
+
+  private async establishLineage(request: CommitRequest): Promise<Reason | undefined> {
+    const claimed = request.delegation;
     const parent = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(`${request.tenant}/${claimed.parent_session_id}`));
     const registered = await parent.childRegistration(request.agent_id);
+    if (this.lineage.granted()) return undefined; // a concurrent first decision recorded it meanwhile
     if (!registered) {
       return { rule: "delegation_not_registered", message: `agent ${request.agent_id} was never spawned by session ${claimed.parent_session_id}` };
     }
-    this.lineage.record(claimed.parent_session_id, registered);
+    this.lineage.record(claimed.parent_session_id!, registered);
     return undefined;
   }
 
@@ -249,7 +264,7 @@ export class SessionDO extends DurableObject<Env> {
     const decided = this.approvals.decide(id, tenant, outcome, by, reason, now);
     if (!decided.ok) return decided;
     const record = toRecord(decided.row);
-    this.wakeAt(now);
+    if (this.approvals.takeChanged()) this.wakeAt(now);
     this.notify(record);
     return { ok: true, record };
   }
@@ -297,8 +312,17 @@ export class SessionDO extends DurableObject<Env> {
     }
   }
 
+  /** One housekeeping pass at a time: a second call (a retried alarm, a test) joins the one running. */
   async alarm(): Promise<void> {
+    this.housekeeping ??= this.keepHouse().finally(() => {
+      this.housekeeping = undefined;
+    });
+    return this.housekeeping;
+  }
+
+  private async keepHouse(): Promise<void> {
     this.alarmAt = null;
+    this.approvals.takeChanged(); // the outbox itself is read below
     const now = Date.now();
     for (const row of this.approvals.expireDue(now)) this.notify(toRecord(row));
     this.breaker.state(now);

@@ -5,12 +5,12 @@
  * action is not, and an approval is never used twice — nor used up by a
  * decision that was denied anyway.
  */
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ApprovalRecord } from "../../src/session/types";
 import { TEST_TOKENS } from "../fixtures/test-config";
-import { admin, commit, decide, refundInput, sessionStub, uniqueId } from "./helpers";
+import { admin, commit, decide, fireAlarm, refundInput, sessionStub, uniqueId } from "./helpers";
 
 const rules = (body: { reasons: Array<{ rule: string }> }) => body.reasons.map((r) => r.rule);
 
@@ -38,7 +38,7 @@ describe("approvals", () => {
     expect((await decide(refundInput(session, 900))).session.approval.id).toBe(id);
 
     // The session's alarm sends the new approval to the tenant's index, where approvers list it.
-    await runDurableObjectAlarm(sessionStub(session));
+    await fireAlarm(sessionStub(session));
     const pending = await listed("pending");
     expect(pending.find((a) => a.id === id)).toMatchObject({ session_id: session, agent_id: "agent-7", status: "pending" });
     expect((await admin("/approvals/initech?status=pending", TEST_TOKENS.acmeApprover)).status).toBe(403);
@@ -72,7 +72,7 @@ describe("approvals", () => {
     const record = await approvalOf(id);
     expect(record).toMatchObject({ status: "used", decided_by: "acme-finance-lead", reason: "customer is eligible, ticket T-42", used_by: allowed.decision_id });
     expect(Date.parse(record.decided_at!)).toBeLessThanOrEqual(Date.parse(record.used_at!));
-    await runDurableObjectAlarm(sessionStub(session));
+    await fireAlarm(sessionStub(session));
     expect((await listed("used")).find((a) => a.id === id)).toMatchObject({ used_by: allowed.decision_id });
   });
 
@@ -145,7 +145,7 @@ describe("approvals", () => {
     const hourAgo = Date.now() - 3_600_000;
     const asked = await stub.commit(commit({ session_id: session, verdict: "require_approval", now_ms: hourAgo, approval_ttl_s: 60 }));
     const id = asked.approval!.id;
-    await runDurableObjectAlarm(stub);
+    await fireAlarm(stub);
     const stored = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ status: string }>("SELECT status FROM approvals WHERE id = ?", id).one().status);
     expect(stored).toBe("expired");
     expect((await listed("expired")).map((a) => a.id)).toContain(id);

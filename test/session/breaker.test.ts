@@ -5,10 +5,10 @@
  * catches what no single call violates.
  */
 import { env } from "cloudflare:workers";
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { TEST_TOKENS } from "../fixtures/test-config";
-import { admin, commit, decide, uniqueId } from "./helpers";
+import { admin, commit, decide, fireAlarm, uniqueId } from "./helpers";
 
 const session = (name: string) => env.SESSIONS.get(env.SESSIONS.idFromName(`acme/${name}`));
 const rules = (body: { reasons: Array<{ rule: string }> }) => body.reasons.map((r) => r.rule);
@@ -85,7 +85,7 @@ describe("the session breaker", () => {
       const stub = session(name);
       const opened = await stub.commit(commit({ session_id: name, verdict: "deny", breaker, now_ms: Date.now() - 120_000 }));
       expect(opened.breaker).toBe("open");
-      await runDurableObjectAlarm(stub);
+      await fireAlarm(stub);
       // The alarm itself moved it (read straight from SQLite, not through the lazy check).
       expect(await storedState(stub)).toBe("half_open");
       const result = await stub.commit(commit({ session_id: name, verdict: trial, breaker }));

@@ -3,10 +3,11 @@
  * atomic step in the session's object, and a decision id is debited once no
  * matter how often it arrives.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CommitResult } from "../../src/session/types";
-import { commit, decide, decideRaw, refundInput, sessionStub, uniqueId } from "./helpers";
+import { commit, decide, decideRaw, fireAlarm, refundInput, sessionStub, uniqueId } from "./helpers";
 
 function readInput(session: string, tokens: number, tool = "tickets.read") {
   return {
@@ -113,5 +114,18 @@ describe("check-and-debit", () => {
     const unnamed = await stub.commit(commit({ session_id: session, limits: {}, cost: { tokens: 6, api_calls: 1, cost_usd: 0 } }));
     expect(unnamed.verdict).toBe("deny");
     expect(unnamed.reasons[0].rule).toBe("budget_exhausted");
+  });
+
+  it("decision ids are remembered for a day: the alarm then forgets them", async () => {
+    const session = uniqueId("retention");
+    const stub = sessionStub(session);
+    const dayAndHourAgo = Date.now() - 25 * 3600_000;
+    const old = Array.from({ length: 100 }, () => commit({ session_id: session, now_ms: dayAndHourAgo }));
+    for (const request of old) await stub.commit(request);
+    expect((await stub.commit(old[0])).replayed).toBe(true);
+    // Scheduled by the 100th decision for a day after it, which is already past.
+    await fireAlarm(stub);
+    const remembered = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM decisions").one().n);
+    expect(remembered).toBe(0);
   });
 });

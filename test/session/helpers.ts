@@ -2,7 +2,9 @@
  * Shared pieces for the session-state tests: commit requests as the edge
  * builds them, and decisions over HTTP through the real Worker.
  */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import type { SessionDO } from "../../src/session/session-do";
 import type { CommitRequest } from "../../src/session/types";
 
 let counter = 0;
@@ -29,6 +31,15 @@ export function commit(overrides: Partial<CommitRequest> & { session_id: string 
 
 /** The session's object, as the edge reaches it. */
 export const sessionStub = (session: string, tenant = "acme") => env.SESSIONS.get(env.SESSIONS.idFromName(`${tenant}/${session}`));
+
+/**
+ * Fires the session object's alarm and waits for its work to finish. An alarm
+ * due now may already have started by itself, and runDurableObjectAlarm then
+ * finds none to run: calling the handler joins the pass in flight.
+ */
+export async function fireAlarm(stub: DurableObjectStub<SessionDO>): Promise<void> {
+  if (!(await runDurableObjectAlarm(stub))) await runInDurableObject(stub, (instance: SessionDO) => instance.alarm());
+}
 
 export interface DecisionBody {
   decision: string;
