@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { consumeAudit } from "./audit/consumer";
-import type { AuditRecord } from "./audit/record";
+import type { AuditMessage } from "./audit/writer";
 import { errorResponse } from "./errors";
 import { adminAuditRoute } from "./routes/admin-audit";
 import { adminBundlesRoute } from "./routes/admin-bundles";
@@ -34,8 +34,8 @@ app.onError((error, c) => errorResponse(c, error));
 
 export default {
   fetch: app.fetch,
-  queue: (batch: MessageBatch<AuditRecord>, env: Env) => consumeAudit(batch, env),
-} satisfies ExportedHandler<Env, AuditRecord>;
+  queue: (batch: MessageBatch<AuditMessage>, env: Env) => consumeAudit(batch, env),
+} satisfies ExportedHandler<Env, AuditMessage>;
 export { AuditChainDO } from "./audit/chain-do";
 export { SessionDO } from "./session/session-do";
 export { AgentDO } from "./session/agent-do";

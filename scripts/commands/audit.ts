@@ -31,14 +31,20 @@ function parse(args: string[], names: string[]) {
   }
 }
 
+interface AuditExport {
+  segments: ExportedSegment[];
+  pending?: { unsealed: number; last_seal_error?: string };
+}
+
 async function verify(args: string[]): Promise<number> {
   const values = parse(args, ["tenant", "trust", "file", "url", "token"]);
   if (!values.tenant || !values.trust) throw new UsageError("audit verify needs --tenant and --trust <trust-store.json>");
   const trust = trustStoreSchema.parse(JSON.parse(readFileSync(values.trust, "utf8")));
   const exported = values.file
-    ? (JSON.parse(readFileSync(values.file, "utf8")) as { segments: ExportedSegment[] })
-    : await adminCall<{ segments: ExportedSegment[] }>(adminTarget(values), "GET", `/audit/export?tenant=${encodeURIComponent(values.tenant)}`);
+    ? (JSON.parse(readFileSync(values.file, "utf8")) as AuditExport)
+    : await adminCall<AuditExport>(adminTarget(values), "GET", `/audit/export?tenant=${encodeURIComponent(values.tenant)}`);
   const report = await verifyAuditLog(values.tenant, exported.segments, trust);
+  if (exported.pending) console.error(`note: ${exported.pending.unsealed} newer records are not sealed yet${exported.pending.last_seal_error ? ` (${exported.pending.last_seal_error})` : ""}; they are not covered`);
   if (report.ok) {
     console.log(`ok: ${report.entries} records in ${report.segments} segments verify for ${values.tenant}`);
     return 0;
@@ -57,7 +63,14 @@ async function exportRecords(args: string[]): Promise<number> {
   for (const [flag, param] of [["from", "from"], ["to", "to"], ["decision", "decision_id"], ["session", "session"], ["agent", "agent"], ["rule", "rule"]] as const) {
     if (values[flag]) query.set(param, values[flag]!);
   }
-  const { records } = await adminCall<{ records: Array<Record<string, unknown>> }>(adminTarget(values), "GET", `/audit/records?${query}`);
+  // Page through in sequence order: an export is never silently cut at a page size.
+  const records: Array<Record<string, unknown>> = [];
+  for (;;) {
+    const page = await adminCall<{ records: Array<Record<string, unknown>>; next_after_seq?: number }>(adminTarget(values), "GET", `/audit/records?${query}`);
+    records.push(...page.records);
+    if (page.next_after_seq === undefined) break;
+    query.set("after_seq", String(page.next_after_seq));
+  }
   const output =
     format === "json"
       ? `${JSON.stringify(records, null, 2)}\n`

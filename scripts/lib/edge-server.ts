@@ -60,6 +60,8 @@ export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge>
 export interface EdgeSpec {
   region?: string;
   port?: number;
+  /** This location's own [vars] overrides, on top of the shared ones. */
+  vars?: Record<string, string>;
 }
 
 /**
@@ -97,6 +99,7 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
           ...(workerOptions.bindings ?? {}),
           ...(options.vars ?? {}),
           ...(spec.region ? { EDGE_REGION: spec.region, EDGE_LOCATION: `edge-${spec.region}` } : {}),
+          ...(spec.vars ?? {}),
         },
       })),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),

@@ -57,3 +57,30 @@ export async function runLoad(plan: LoadPlan): Promise<Summary> {
     agent.destroy();
   }
 }
+
+/**
+ * Several targets measured in alternating rounds (the order rotating each
+ * round), so drift on a shared machine — another process waking, the CPU
+ * clocking down — falls on all of them alike instead of on whichever ran
+ * last. Each plan's `requests` are spread over the rounds.
+ */
+export async function runInterleaved(plans: LoadPlan[], rounds = 6): Promise<Summary[]> {
+  const agents = plans.map((plan) => new Agent({ keepAlive: true, maxSockets: plan.concurrency }));
+  try {
+    for (const [i, plan] of plans.entries()) await drive(agents[i], plan, plan.warmup);
+    const samples = plans.map(() => [] as number[]);
+    const wallMs = plans.map(() => 0);
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < plans.length; k++) {
+        const i = (round + k) % plans.length;
+        const started = process.hrtime.bigint();
+        await drive(agents[i], plans[i], Math.ceil(plans[i].requests / rounds), samples[i]);
+        wallMs[i] += Number(process.hrtime.bigint() - started) / 1e6;
+      }
+    }
+    return plans.map((_, i) => summarize(samples[i], wallMs[i]));
+  } finally {
+    for (const agent of agents) agent.destroy();
+  }
+}
+

@@ -13,10 +13,12 @@ import { createHash } from "node:crypto";
 import { canonicalJson } from "../bundles/canonical";
 import { signDocument } from "../bundles/signature";
 import { migrate } from "../session/migrations";
-import { digestHash, digestKey, entryLine, entryPreimage, genesisHash, segmentKey, type ChainEntry, type SegmentDigest } from "./chain";
+import { digestHash, digestKey, entryLine, entryPreimage, genesisHash, segmentKey, type ChainRecord, type SegmentDigest } from "./chain";
 
 const SEGMENT_MAX_ENTRIES = 500;
 const FLUSH_AFTER_MS = 10_000;
+/** After a failed seal the entries stay in SQLite, chained; the alarm tries again this much later. */
+const SEAL_RETRY_MS = 60_000;
 
 const MIGRATIONS = [
   [
@@ -25,6 +27,9 @@ const MIGRATIONS = [
     "CREATE TABLE segments (segment INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, digest_sha256 TEXT NOT NULL)",
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
   ],
+  // Sealing is tracked by the last segment's last_seq (sequence numbers have no gaps),
+  // so an entry is written once and never updated.
+  ["DROP INDEX entries_unsealed", "ALTER TABLE entries DROP COLUMN segment"],
 ];
 
 export interface AuditQuery {
@@ -34,7 +39,16 @@ export interface AuditQuery {
   rule?: string;
   from_ms?: number;
   to_ms?: number;
+  /** Paging: only entries after this sequence number. */
+  after_seq?: number;
   limit?: number;
+}
+
+/** One page of a query: `next_after_seq` is set when more entries may match. */
+export interface AuditPage {
+  /** Each record as appended, with its place in the chain. */
+  records: Array<ChainRecord & { seq: number; hash: string }>;
+  next_after_seq?: number;
 }
 
 const sha256 = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
@@ -42,13 +56,21 @@ const sha256 = (text: string) => `sha256:${createHash("sha256").update(text).dig
 export class AuditChainDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private sealing: Promise<number> | undefined;
+  /** The chain's head and how far it is sealed, read once and kept current by append and seal. */
+  private head!: { seq: number; hash: string };
+  private sealedThrough = 0;
   /** Test and drill hook: the next append fails as a crashed writer would. */
   private failNextAppends = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => migrate(this.sql, MIGRATIONS));
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(this.sql, MIGRATIONS);
+      const last = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").toArray()[0];
+      this.head = last ?? { seq: 0, hash: genesisHash(this.shard()) };
+      this.sealedThrough = this.sql.exec<{ last_seq: number }>("SELECT last_seq FROM segments ORDER BY segment DESC LIMIT 1").toArray()[0]?.last_seq ?? 0;
+    });
   }
 
   private shard(): string {
@@ -56,28 +78,22 @@ export class AuditChainDO extends DurableObject<Env> {
   }
 
   /** Appends records in order; returns how many were new. Synchronous, so a batch is all-or-nothing. */
-  async append(records: Array<Record<string, unknown> & { decision_id: string; time: string }>): Promise<{ appended: number; duplicates: number }> {
+  async append(records: ChainRecord[]): Promise<{ appended: number; duplicates: number }> {
     if (this.failNextAppends > 0) {
       this.failNextAppends--;
       throw new Error("audit writer failed (injected)");
     }
-    let appended = 0;
     let duplicates = 0;
+    let { seq, hash: prevHash } = this.head;
     this.ctx.storage.transactionSync(() => {
       for (const record of records) {
-        const seen = this.sql.exec("SELECT 1 FROM entries WHERE decision_id = ?", record.decision_id).toArray().length > 0;
-        if (seen) {
-          duplicates++;
-          continue;
-        }
-        const last = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").toArray()[0];
-        const seq = (last?.seq ?? 0) + 1;
-        const prevHash = last?.hash ?? genesisHash(this.shard());
-        const hash = sha256(entryPreimage(seq, prevHash, record));
-        const rules = Array.isArray(record.rules) ? ` ${(record.rules as string[]).join(" ")} ` : " ";
-        this.sql.exec(
-          "INSERT INTO entries (seq, decision_id, at_ms, agent, session, rules, prev_hash, hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          seq,
+        const text = canonicalJson(record);
+        const hash = sha256(entryPreimage(seq + 1, prevHash, text));
+        // Space-delimited so a query by rule can match a whole rule id with LIKE.
+        const rules = Array.isArray(record.rules) ? ` ${record.rules.join(" ")} ` : " ";
+        const written = this.sql.exec(
+          "INSERT INTO entries (seq, decision_id, at_ms, agent, session, rules, prev_hash, hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (decision_id) DO NOTHING",
+          seq + 1,
           record.decision_id,
           Date.parse(record.time) || Date.now(),
           String(record.agent ?? ""),
@@ -85,15 +101,40 @@ export class AuditChainDO extends DurableObject<Env> {
           rules,
           prevHash,
           hash,
-          canonicalJson(record),
-        );
-        appended++;
+          text,
+        ).rowsWritten;
+        // Already chained (a redelivered record): the chain does not move.
+        if (written === 0) {
+          duplicates++;
+          continue;
+        }
+        seq++;
+        prevHash = hash;
       }
     });
-    const unsealed = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE segment IS NULL").one().n;
-    if (unsealed >= SEGMENT_MAX_ENTRIES) await this.seal();
-    else if (unsealed > 0 && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_AFTER_MS);
+    const appended = seq - this.head.seq;
+    this.head = { seq, hash: prevHash };
+    // The batch is durable and chained now; sealing is a later step whose failure must not
+    // fail the append (the queue would redeliver a batch that is already in).
+    if (this.unsealedCount() >= SEGMENT_MAX_ENTRIES) await this.trySeal();
+    else if (this.unsealedCount() > 0 && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_AFTER_MS);
     return { appended, duplicates };
+  }
+
+  private unsealedCount(): number {
+    return this.head.seq - this.sealedThrough;
+  }
+
+  /** Seals until nothing is pending; a failure is counted, kept for status, and retried by the alarm. */
+  private async trySeal(): Promise<void> {
+    try {
+      while ((await this.seal()) > 0);
+      await this.ctx.storage.delete("last_seal_error");
+    } catch (error) {
+      await this.count("seal_failures");
+      await this.ctx.storage.put("last_seal_error", error instanceof Error ? error.message : String(error));
+      await this.ctx.storage.setAlarm(Date.now() + SEAL_RETRY_MS);
+    }
   }
 
   /** Writes the unsealed entries as the next segment, with its signed digest. Single flight. */
@@ -105,13 +146,16 @@ export class AuditChainDO extends DurableObject<Env> {
   }
 
   private async sealNow(): Promise<number> {
-    const rows = this.sql.exec<{ seq: number; prev_hash: string; hash: string; record: string }>("SELECT seq, prev_hash, hash, record FROM entries WHERE segment IS NULL ORDER BY seq LIMIT ?", SEGMENT_MAX_ENTRIES).toArray();
+    const rows = this.sql
+      .exec<{ seq: number; prev_hash: string; hash: string; record: string }>("SELECT seq, prev_hash, hash, record FROM entries WHERE seq > ? ORDER BY seq LIMIT ?", this.sealedThrough, SEGMENT_MAX_ENTRIES)
+      .toArray();
     if (rows.length === 0) return 0;
     const shard = this.shard();
     const previous = this.sql.exec<{ segment: number; digest_sha256: string }>("SELECT segment, digest_sha256 FROM segments ORDER BY segment DESC LIMIT 1").toArray()[0];
     const segment = (previous?.segment ?? 0) + 1;
-    const text = rows.map((row) => entryLine({ seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, record: JSON.parse(row.record) } as ChainEntry)).join("\n") + "\n";
+    const text = rows.map((row) => entryLine(row.seq, row.prev_hash, row.hash, row.record)).join("\n") + "\n";
     const keyId = this.env.AUDIT_KEY_ID;
+    if (!keyId || !this.env.AUDIT_SIGNING_KEY) throw new Error("audit segments cannot be sealed: AUDIT_KEY_ID and AUDIT_SIGNING_KEY are not configured");
     const digest: SegmentDigest = {
       shard,
       segment,
@@ -129,15 +173,22 @@ export class AuditChainDO extends DurableObject<Env> {
     await this.env.AUDIT_LOG.put(digestKey(shard, segment), JSON.stringify({ document: digest, signature }));
     const sealed = await digestHash(digest);
     this.sql.exec("INSERT INTO segments (segment, first_seq, last_seq, digest_sha256) VALUES (?, ?, ?, ?)", segment, digest.first_seq, digest.last_seq, sealed);
-    this.sql.exec("UPDATE entries SET segment = ? WHERE seq BETWEEN ? AND ?", segment, digest.first_seq, digest.last_seq);
+    this.sealedThrough = digest.last_seq;
     return rows.length;
   }
 
-  async alarm(): Promise<void> {
-    while ((await this.seal()) > 0);
+  /** For exports: seals what is pending and says what, if anything, is still unsealed and why. */
+  async sealPending(): Promise<{ unsealed: number; last_seal_error?: string }> {
+    await this.trySeal();
+    const lastSealError = await this.ctx.storage.get<string>("last_seal_error");
+    return { unsealed: this.unsealedCount(), ...(lastSealError ? { last_seal_error: lastSealError } : {}) };
   }
 
-  async query(filter: AuditQuery): Promise<unknown[]> {
+  async alarm(): Promise<void> {
+    await this.trySeal();
+  }
+
+  async query(filter: AuditQuery): Promise<AuditPage> {
     const clauses: string[] = [];
     const values: Array<string | number> = [];
     if (filter.decision_id) (clauses.push("decision_id = ?"), values.push(filter.decision_id));
@@ -146,11 +197,14 @@ export class AuditChainDO extends DurableObject<Env> {
     if (filter.rule) (clauses.push("rules LIKE ?"), values.push(`% ${filter.rule} %`));
     if (filter.from_ms !== undefined) (clauses.push("at_ms >= ?"), values.push(filter.from_ms));
     if (filter.to_ms !== undefined) (clauses.push("at_ms <= ?"), values.push(filter.to_ms));
+    if (filter.after_seq !== undefined) (clauses.push("seq > ?"), values.push(filter.after_seq));
     const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
-    const limit = Math.min(filter.limit ?? 1000, 10_000);
-    return this.sql.exec<{ seq: number; hash: string; record: string }>(`SELECT seq, hash, record FROM entries ${where} ORDER BY seq LIMIT ${limit}`, ...values)
+    const limit = Math.max(1, Math.min(filter.limit ?? 1000, 10_000));
+    const records = this.sql
+      .exec<{ seq: number; hash: string; record: string }>(`SELECT seq, hash, record FROM entries ${where} ORDER BY seq LIMIT ${limit}`, ...values)
       .toArray()
       .map((row) => ({ seq: row.seq, hash: row.hash, ...JSON.parse(row.record) }));
+    return records.length === limit ? { records, next_after_seq: records[records.length - 1].seq } : { records };
   }
 
   async count(name: string, by = 1): Promise<void> {
@@ -161,11 +215,12 @@ export class AuditChainDO extends DurableObject<Env> {
     return Object.fromEntries(this.sql.exec<{ name: string; value: number }>("SELECT name, value FROM counters").toArray().map((row) => [row.name, row.value]));
   }
 
-  async stats(): Promise<{ entries: number; unsealed: number; segments: number }> {
+  async stats(): Promise<{ entries: number; unsealed: number; segments: number; seal_failures: number; last_seal_error?: string }> {
     const entries = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries").one().n;
-    const unsealed = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE segment IS NULL").one().n;
     const segments = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM segments").one().n;
-    return { entries, unsealed, segments };
+    const sealFailures = (await this.counters()).seal_failures ?? 0;
+    const lastSealError = await this.ctx.storage.get<string>("last_seal_error");
+    return { entries, unsealed: this.unsealedCount(), segments, seal_failures: sealFailures, ...(lastSealError ? { last_seal_error: lastSealError } : {}) };
   }
 
   async failNext(count: number): Promise<void> {

@@ -9,6 +9,16 @@
  */
 import { canonicalJson, sha256Hex } from "../bundles/canonical.ts";
 
+/** What the chain needs of a record to index it; everything else is kept as given. */
+export interface ChainRecord {
+  decision_id: string;
+  time: string;
+  tenant: string;
+  agent?: string;
+  session?: string;
+  rules?: string[];
+}
+
 export interface ChainEntry {
   seq: number;
   prev_hash: string;
@@ -32,17 +42,24 @@ export interface SegmentDigest {
 
 export const genesisHash = (shard: string) => `genesis:${shard}`;
 
-/** What an entry's hash covers; computed the same way everywhere. */
-export function entryPreimage(seq: number, prevHash: string, record: Record<string, unknown>): string {
-  return canonicalJson({ seq, prev_hash: prevHash, record });
+/**
+ * What an entry's hash covers: canonicalJson({seq, prev_hash, record}),
+ * spelled out so the record, already canonical, is not serialised twice.
+ */
+export function entryPreimage(seq: number, prevHash: string, canonicalRecord: string): string {
+  return `{"prev_hash":${JSON.stringify(prevHash)},"record":${canonicalRecord},"seq":${seq}}`;
 }
 
 export async function entryHash(seq: number, prevHash: string, record: Record<string, unknown>): Promise<string> {
-  return `sha256:${await sha256Hex(entryPreimage(seq, prevHash, record))}`;
+  return `sha256:${await sha256Hex(entryPreimage(seq, prevHash, canonicalJson(record)))}`;
 }
 
-export function entryLine(entry: ChainEntry): string {
-  return canonicalJson(entry);
+/**
+ * An entry's line in a segment: canonicalJson({hash, prev_hash, record, seq}),
+ * spelled out (keys in canonical order) around the record's canonical text.
+ */
+export function entryLine(seq: number, prevHash: string, hash: string, canonicalRecord: string): string {
+  return `{"hash":${JSON.stringify(hash)},"prev_hash":${JSON.stringify(prevHash)},"record":${canonicalRecord},"seq":${seq}}`;
 }
 
 export async function digestHash(digest: SegmentDigest): Promise<string> {

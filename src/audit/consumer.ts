@@ -1,36 +1,42 @@
 /**
  * @module consumer
- * The audit Queue's consumer: records are grouped by shard and appended to
- * each shard's chain in one call. A shard whose append fails has its
- * messages retried (the Queue redelivers them, up to its retry limit, then
- * to the dead-letter queue); appends are idempotent by decision id, so a
- * redelivered record is never chained twice. Records that reach the
+ * The audit Queue's consumer. Each message carries a batch of records; the
+ * records of all messages are grouped by shard and appended to each shard's
+ * chain in one call, in arrival order. A message with a record whose append
+ * failed is retried whole (the Queue redelivers it, up to its retry limit,
+ * then to the dead-letter queue); appends are idempotent by decision id, so
+ * its records that did get in are not chained twice. Records that reach the
  * dead-letter queue get one last attempt and are otherwise counted as lost.
  */
-import type { AuditRecord } from "./record";
-import { chainFor, countLoss } from "./writer";
+import type { ChainRecord } from "./chain";
+import { byShard, chainFor, countLoss, type AuditMessage } from "./writer";
 
 export const DEAD_LETTER_QUEUE = "tollgate-audit-dlq";
 
-export async function consumeAudit(batch: MessageBatch<AuditRecord>, env: Env): Promise<void> {
-  const byShard = new Map<string, Message<AuditRecord>[]>();
+export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env): Promise<void> {
+  const lastAttempt = batch.queue === DEAD_LETTER_QUEUE;
+  const carried: Array<{ record: ChainRecord; message: Message<AuditMessage> }> = [];
   for (const message of batch.messages) {
-    const shard = message.body.tenant;
-    byShard.set(shard, [...(byShard.get(shard) ?? []), message]);
-  }
-  for (const [shard, messages] of byShard) {
-    try {
-      await chainFor(env, shard).append(messages.map((m) => m.body as unknown as AuditRecord & Record<string, unknown>));
-      for (const message of messages) message.ack();
-    } catch (error) {
-      console.error(`audit: append to ${shard} failed, retrying ${messages.length}: ${(error as Error).message}`);
-      if (batch.queue === DEAD_LETTER_QUEUE) {
-        await countLoss(env, "records_lost", messages.length);
-        for (const message of messages) message.ack();
-      } else {
-        await countLoss(env, "append_retries", messages.length);
-        for (const message of messages) message.retry();
-      }
+    if (!Array.isArray(message.body?.records)) {
+      // Not something this edge sends; nothing in it can be chained.
+      console.error(`audit: message ${message.id} carries no records; dropped`);
+      message.ack();
+      continue;
     }
+    for (const record of message.body.records) carried.push({ record, message });
+  }
+  const failed = new Set<Message<AuditMessage>>();
+  for (const [shard, group] of byShard(carried, (item) => item.record.tenant)) {
+    try {
+      await chainFor(env, shard).append(group.map((item) => item.record));
+    } catch (error) {
+      console.error(`audit: append of ${group.length} record(s) to ${shard} failed${lastAttempt ? "; they are lost" : ", retrying"}: ${(error as Error).message}`);
+      await countLoss(env, lastAttempt ? "records_lost" : "append_retries", group.length);
+      for (const item of group) failed.add(item.message);
+    }
+  }
+  for (const message of new Set(carried.map((item) => item.message))) {
+    if (failed.has(message) && !lastAttempt) message.retry();
+    else message.ack();
   }
 }

@@ -14,7 +14,7 @@ import { newDecisionId } from "../decision-id";
 import { failModeDecision } from "../engine/compose";
 import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
-import { emitAudit } from "../audit/writer";
+import { emitAudit, enqueueAudit } from "../audit/writer";
 import { trustStoreFrom } from "../bundles/trust";
 import { modeFor, rolloutFor, type Mode } from "../rollout/config";
 import { runShadows } from "../rollout/shadow";
@@ -144,14 +144,31 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
         tool: (request.input.action as { tool?: string }).tool ?? null,
         nowMs: now,
       })
-        .then((diffs) => (diffs.length > 0 ? env.AUDIT_QUEUE.sendBatch(diffs.map((body) => ({ body }))) : undefined))
+        .then((diffs) => enqueueAudit(env, diffs, (work) => ctx.waitUntil(work)))
         .catch((error) => console.error(`shadow evaluation failed: ${(error as Error).message}`)),
     );
   }
-  if ((env.AUDIT as string) !== "off") {
-    const record = await buildAuditRecord(response as unknown as AnsweredDecision, request.input, now);
-    const { synced } = await emitAudit(env, record, (work) => ctx.waitUntil(work));
-    if (synced) response.audit = "acknowledged";
-  }
+  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, request.input, now);
   return response;
+}
+
+/**
+ * Leaves the decision's record. When the policy demanded an acknowledged
+ * record and none could be written, the agent is denied (the record of that
+ * denial still goes to the Queue): an action that must be on the record does
+ * not proceed off it.
+ */
+async function audited(env: Env, ctx: Background, response: DecisionResponse, input: DecisionInput, now: number): Promise<DecisionResponse> {
+  const background = (work: Promise<unknown>) => ctx.waitUntil(work);
+  const record = await buildAuditRecord(response as unknown as AnsweredDecision, input, now);
+  try {
+    const { synced } = await emitAudit(env, record, background);
+    return synced ? { ...response, audit: "acknowledged" } : response;
+  } catch (error) {
+    const message = `the policy requires an acknowledged audit record and none could be written (${(error as Error).message})`;
+    const { observed: _observed, ...answered } = response;
+    const denied: DecisionResponse = { ...answered, decision: "deny", reasons: [{ rule: "audit_unavailable", message }], audit: "unavailable" };
+    enqueueAudit(env, [await buildAuditRecord(denied as unknown as AnsweredDecision, input, now)], background);
+    return denied;
+  }
 }

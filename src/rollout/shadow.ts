@@ -114,14 +114,19 @@ export interface ShadowReport {
   examples: ShadowDiff[];
 }
 
-export function summarise(scope: string, ref: RolloutConfig["shadow"][string] | undefined, diffs: ShadowDiff[]): ShadowReport {
-  const current = ref ? diffs.filter((d) => d.candidate.digest === ref.digest) : diffs;
-  const transitions: Record<string, number> = {};
-  const rules: Record<string, number> = {};
-  for (const diff of current) {
+/** A report with nothing counted yet; `tally` adds each page of diffs to it. */
+export function emptyReport(scope: string, ref: RolloutConfig["shadow"][string] | undefined): ShadowReport {
+  return { scope, candidate: ref ?? null, differences: 0, transitions: {}, rules: {}, examples: [] };
+}
+
+/** Counts the diffs of the attached candidate (diffs of earlier candidates are left out). */
+export function tally(report: ShadowReport, diffs: ShadowDiff[]): void {
+  for (const diff of diffs) {
+    if (report.candidate && diff.candidate.digest !== report.candidate.digest) continue;
+    report.differences++;
     const key = `${diff.active.decision} → ${diff.candidate_decision.decision}`;
-    transitions[key] = (transitions[key] ?? 0) + 1;
-    for (const rule of diff.rules) rules[rule] = (rules[rule] ?? 0) + 1;
+    report.transitions[key] = (report.transitions[key] ?? 0) + 1;
+    for (const rule of diff.rules) report.rules[rule] = (report.rules[rule] ?? 0) + 1;
+    if (report.examples.length < 5) report.examples.push(diff);
   }
-  return { scope, candidate: ref ?? null, differences: current.length, transitions, rules, examples: current.slice(0, 5) };
 }

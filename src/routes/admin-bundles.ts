@@ -12,12 +12,12 @@ import { Hono } from "hono";
 import { engineFor } from "../decision/pipeline";
 import { edgeStore } from "../bundles/edge-store";
 import { readLayer } from "../bundles/layer-reader";
-import { SCOPE_PATTERN } from "../bundles/manifest";
 import { publishLayer, readCurrentSnapshot, recordPublishEvent } from "../bundles/publisher";
 import { fromBase64Url, toBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError } from "../bundles/verify";
 import { ApiError } from "../errors";
+import { bucketOf, scopeParam } from "./admin-params";
 import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 
@@ -29,16 +29,6 @@ const STATUS_BY_CODE: Record<string, 409 | 422> = { version_not_newer: 409 };
 function bundleFailure(error: unknown): never {
   if (error instanceof BundleError) throw new ApiError(STATUS_BY_CODE[error.code] ?? 422, error.code, error.message);
   throw error;
-}
-
-function scopeParam(scope: string): string {
-  if (!SCOPE_PATTERN.test(scope)) throw new ApiError(400, "invalid_scope", `scope ${scope} is not global, region:<r> or tenant:<t>`);
-  return scope;
-}
-
-function bucketOf(env: Env): R2Bucket {
-  if (!env.BUNDLES) throw new ApiError(503, "store_unavailable", "this deployment has no bundle store");
-  return env.BUNDLES;
 }
 
 function snapshotSigningKey(env: Env): { id: string; privateJwk: JsonWebKey } {

@@ -11,26 +11,17 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { chainFor } from "../audit/writer";
 import { readLayer } from "../bundles/layer-reader";
-import { SCOPE_PATTERN } from "../bundles/manifest";
 import { assertWithinParent, readCurrentSnapshot } from "../bundles/publisher";
 import { fromBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError, verifyLayer } from "../bundles/verify";
 import { ApiError } from "../errors";
+import { bucketOf, scopeParam } from "./admin-params";
 import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 import { invalidateRollout, readRollout, ROLLOUT_KEY, shadowLayerKey, type RolloutConfig } from "../rollout/config";
-import { shadowShard, summarise, type ShadowDiff } from "../rollout/shadow";
-
-function scopeParam(scope: string): string {
-  if (!SCOPE_PATTERN.test(scope)) throw new ApiError(400, "invalid_scope", `scope ${scope} is not global, region:<r> or tenant:<t>`);
-  return scope;
-}
-
-function bucketOf(env: Env): R2Bucket {
-  if (!env.BUNDLES) throw new ApiError(503, "store_unavailable", "this deployment has no bundle store");
-  return env.BUNDLES;
-}
+import { emptyReport, shadowShard, tally, type ShadowDiff } from "../rollout/shadow";
+import type { AuditPage } from "../audit/chain-do";
 
 /** Read-modify-write of the rollout config, conditional on it not having changed meanwhile. */
 async function updateRollout(bucket: R2Bucket, change: (config: RolloutConfig) => void): Promise<RolloutConfig> {
@@ -103,6 +94,14 @@ export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
     const scope = scopeParam(c.req.param("scope"));
     requireGrant(principalOf(c), "publisher", scope);
     const { config } = await readRollout(bucketOf(c.env));
-    const diffs = (await chainFor(c.env, shadowShard(scope)).query({ limit: 10_000 })) as unknown as ShadowDiff[];
-    return c.json(summarise(scope, config.shadow[scope], diffs));
+    // Every diff is counted, a page at a time; only five are kept as examples.
+    const chain = chainFor(c.env, shadowShard(scope));
+    const report = emptyReport(scope, config.shadow[scope]);
+    let after: number | undefined;
+    do {
+      const page = (await chain.query({ limit: 2000, after_seq: after })) as AuditPage;
+      tally(report, page.records as unknown as ShadowDiff[]);
+      after = page.next_after_seq;
+    } while (after !== undefined);
+    return c.json(report);
   });

@@ -11,42 +11,39 @@
  * A token scoped to one tenant sees and acts on that tenant only (403
  * otherwise). Approvals have their own routes (routes/approvals.ts).
  */
-import { Hono } from "hono";
-import { ApiError } from "../errors";
-import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
+import { Hono, type Context } from "hono";
+import { adminAuth, principalOf, requireGrant, type AdminVariables, type Principal } from "../middleware/admin-auth";
+import { tenantParam } from "./admin-params";
 
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
+type AdminContext = Context<{ Bindings: Env; Variables: AdminVariables }, "/:tenant/*">;
 
-function tenantParam(tenant: string): string {
-  if (!TENANT.test(tenant)) throw new ApiError(400, "invalid_tenant", "tenant ids are lowercase letters, digits and dashes");
-  return tenant;
+/** The path's tenant, once the caller is shown to be its operator. */
+function operated(c: AdminContext): { tenant: string; principal: Principal } {
+  const tenant = tenantParam(c.req.param("tenant"));
+  const principal = principalOf(c);
+  requireGrant(principal, "operator", `tenant:${tenant}`);
+  return { tenant, principal };
 }
+
+// Object names match the decision path's: tenant/session and tenant/agent.
+const sessionObject = (env: Env, tenant: string, session: string) => env.SESSIONS.get(env.SESSIONS.idFromName(`${tenant}/${session}`));
+const agentObject = (env: Env, tenant: string, agent: string) => env.AGENTS.get(env.AGENTS.idFromName(`${tenant}/${agent}`));
 
 export const adminSessionsRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
   .use(adminAuth())
   .get("/sessions/:tenant/:session", async (c) => {
-    const tenant = tenantParam(c.req.param("tenant"));
-    requireGrant(principalOf(c), "operator", `tenant:${tenant}`);
-    const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(`${tenant}/${c.req.param("session")}`));
-    return c.json(await stub.view());
+    const { tenant } = operated(c);
+    return c.json(await sessionObject(c.env, tenant, c.req.param("session")).view());
   })
   .post("/sessions/:tenant/:session/breaker/reset", async (c) => {
-    const tenant = tenantParam(c.req.param("tenant"));
-    const principal = principalOf(c);
-    requireGrant(principal, "operator", `tenant:${tenant}`);
-    const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(`${tenant}/${c.req.param("session")}`));
-    return c.json(await stub.resetBreaker(principal.subject));
+    const { tenant, principal } = operated(c);
+    return c.json(await sessionObject(c.env, tenant, c.req.param("session")).resetBreaker(principal.subject));
   })
   .get("/agents/:tenant/:agent", async (c) => {
-    const tenant = tenantParam(c.req.param("tenant"));
-    requireGrant(principalOf(c), "operator", `tenant:${tenant}`);
-    const stub = c.env.AGENTS.get(c.env.AGENTS.idFromName(`${tenant}/${c.req.param("agent")}`));
-    return c.json(await stub.view());
+    const { tenant } = operated(c);
+    return c.json(await agentObject(c.env, tenant, c.req.param("agent")).view());
   })
   .post("/agents/:tenant/:agent/breaker/reset", async (c) => {
-    const tenant = tenantParam(c.req.param("tenant"));
-    const principal = principalOf(c);
-    requireGrant(principal, "operator", `tenant:${tenant}`);
-    const stub = c.env.AGENTS.get(c.env.AGENTS.idFromName(`${tenant}/${c.req.param("agent")}`));
-    return c.json({ ...(await stub.reset()), reset_by: principal.subject });
+    const { tenant, principal } = operated(c);
+    return c.json({ ...(await agentObject(c.env, tenant, c.req.param("agent")).reset()), reset_by: principal.subject });
   });

@@ -9,7 +9,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import type { AuditRecord } from "../../src/audit/record";
-import { chainFor } from "../../src/audit/writer";
+import { chainFor, enqueueAudit, type AuditMessage } from "../../src/audit/writer";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, decide, uniqueId } from "../session/helpers";
 
@@ -45,7 +45,7 @@ describe("the decision log", () => {
     expect(ids.size).toBe(1000);
     const stats = await until(() => chainFor(env, tenant).stats(), (s) => s.entries >= 1000);
     expect(stats.entries).toBe(1000);
-    const records = (await chainFor(env, tenant).query({ limit: 5000 })) as Array<{ decision_id: string; seq: number }>;
+    const records = (await chainFor(env, tenant).query({ limit: 5000 })).records as Array<{ decision_id: string; seq: number }>;
     expect(new Set(records.map((r) => r.decision_id))).toEqual(ids);
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
   });
@@ -53,24 +53,28 @@ describe("the decision log", () => {
   it("loses nothing and duplicates nothing when the consumer fails mid-batch", async () => {
     const a = uniqueId("shard-a").replace(/[^a-z0-9-]/g, "-");
     const b = uniqueId("shard-b").replace(/[^a-z0-9-]/g, "-");
-    const bodies = [...Array.from({ length: 5 }, (_, i) => recordFor(a, i)), ...Array.from({ length: 5 }, (_, i) => recordFor(b, i))];
+    const ra = Array.from({ length: 5 }, (_, i) => recordFor(a, i));
+    const rb = Array.from({ length: 5 }, (_, i) => recordFor(b, i));
+    // Each message is one edge's batch; the middle one carries records of both shards.
+    const bodies: AuditMessage[] = [{ records: ra.slice(0, 3) }, { records: [...ra.slice(3), rb[0]] }, { records: rb.slice(1) }];
     const messages = bodies.map((body, i) => ({ id: `m-${i}`, timestamp: new Date(), attempts: 1, body }));
     await chainFor(env, b).failNext(1);
 
-    const first = createMessageBatch<AuditRecord>("tollgate-audit", messages);
+    const first = createMessageBatch<AuditMessage>("tollgate-audit", messages);
     const ctx = createExecutionContext();
     await worker.queue(first, env);
     const result = await getQueueResult(first, ctx);
-    expect(result.explicitAcks.sort()).toEqual(messages.slice(0, 5).map((m) => m.id).sort());
-    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(messages.slice(5).map((m) => m.id).sort());
+    // Shard b failed: every message with a record of b is retried, the rest acknowledged.
+    expect(result.explicitAcks).toEqual(["m-0"]);
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(["m-1", "m-2"]);
     expect((await chainFor(env, a).stats()).entries).toBe(5);
     expect((await chainFor(env, b).stats()).entries).toBe(0);
 
     // The Queue redelivers; here the whole batch comes again, as an at-least-once queue may do.
-    const redelivered = createMessageBatch<AuditRecord>("tollgate-audit", messages.map((m) => ({ ...m, attempts: 2 })));
+    const redelivered = createMessageBatch<AuditMessage>("tollgate-audit", messages.map((m) => ({ ...m, attempts: 2 })));
     await worker.queue(redelivered, env);
     for (const shard of [a, b]) {
-      const records = (await chainFor(env, shard).query({})) as Array<{ decision_id: string; seq: number }>;
+      const records = (await chainFor(env, shard).query({})).records as Array<{ decision_id: string; seq: number }>;
       expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
       expect(records.map((r) => r.decision_id).sort()).toEqual(Array.from({ length: 5 }, (_, i) => `${shard}-d-${i}`).sort());
     }
@@ -82,7 +86,7 @@ describe("the decision log", () => {
     const tenant = uniqueId("args").replace(/[^a-z0-9-]/g, "-");
     const refund = await decide({ risk_tier: "high", tenant, agent: { id: "agent-7", role: "finance" }, session: { id: "s-1" }, action: { type: "tool_call", tool: "payments.refund", args: { amount: 120, currency: "EUR", card: "4111111111111111" } } });
     const pii = await decide({ risk_tier: "medium", tenant, agent: { id: "agent-8", role: "support" }, session: { id: "s-2" }, action: { type: "tool_call", tool: "crm.read_customer", args: { email: "jane@example.com" }, data_classes: ["pii"] } });
-    const records = (await until(() => chainFor(env, tenant).query({}), (r) => r.length >= 2)) as Array<Record<string, any>>;
+    const records = (await until(async () => (await chainFor(env, tenant).query({})).records, (r) => r.length >= 2)) as Array<Record<string, any>>;
     const byId = new Map(records.map((r) => [r.decision_id, r]));
     expect(byId.get(refund.decision_id)!.args).toEqual({ amount: 120, currency: "EUR" });
     expect(byId.get(pii.decision_id)!.args).toBeUndefined();
@@ -95,9 +99,33 @@ describe("the decision log", () => {
     const tenant = uniqueId("critical").replace(/[^a-z0-9-]/g, "-");
     const answer = await decide(readInput(tenant, "s-1", "critical"));
     expect(answer.audit).toBe("acknowledged");
-    const [record] = (await chainFor(env, tenant).query({ decision_id: answer.decision_id })) as Array<Record<string, unknown>>;
+    const [record] = (await chainFor(env, tenant).query({ decision_id: answer.decision_id })).records as Array<Record<string, unknown>>;
     expect(record).toMatchObject({ decision_id: answer.decision_id, tenant, decision: "allow", mode: "enforce", tool: "tickets.read" });
     expect(record.layers).toEqual([{ scope: "global", digest: expect.stringMatching(/^sha256:/), version: 0 }]);
+  });
+
+  it("denies a critical action whose acknowledged record cannot be written, and still logs the denial", async () => {
+    const tenant = uniqueId("unacked").replace(/[^a-z0-9-]/g, "-");
+    await chainFor(env, tenant).failNext(1);
+    const answer = await decide(readInput(tenant, "s-1", "critical"));
+    expect(answer).toMatchObject({ decision: "deny", audit: "unavailable", reasons: [{ rule: "audit_unavailable" }] });
+    const records = (await until(async () => (await chainFor(env, tenant).query({ decision_id: answer.decision_id })).records, (r) => r.length > 0)) as Array<Record<string, unknown>>;
+    expect(records).toEqual([expect.objectContaining({ decision_id: answer.decision_id, decision: "deny", rules: ["audit_unavailable"] })]);
+  });
+
+  it("writes a batch the Queue refuses straight to the chain, and counts it", async () => {
+    const tenant = uniqueId("refused").replace(/[^a-z0-9-]/g, "-");
+    const before = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+    // Over the Queue's 128 KB message limit: the real Queue refuses it.
+    const oversized = { ...recordFor(tenant, 1), args: { note: "x".repeat(150_000) } };
+    const flushes: Promise<unknown>[] = [];
+    enqueueAudit(env, [oversized], (work) => flushes.push(work));
+    expect(flushes).toHaveLength(1);
+    await Promise.all(flushes);
+    expect((await chainFor(env, tenant).query({})).records).toEqual([expect.objectContaining({ decision_id: oversized.decision_id })]);
+    const after = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+    expect(after.queue_send_failures - before.queue_send_failures).toBe(1);
+    expect(after.records_lost).toBe(before.records_lost);
   });
 
   it("answers queries by decision, session, rule and time, for the tenant's auditors only", async () => {
@@ -112,5 +140,23 @@ describe("the decision log", () => {
     expect(future.records).toHaveLength(0);
     expect((await admin("/audit/records?tenant=initech", TEST_TOKENS.acmeAuditor)).status).toBe(403);
     expect((await admin("/audit/records?tenant=acme&from=yesterday", TEST_TOKENS.acmeAuditor)).status).toBe(400);
+  });
+
+  it("pages through a query in sequence order, so an export is never cut short", async () => {
+    const tenant = uniqueId("paged").replace(/[^a-z0-9-]/g, "-");
+    await chainFor(env, tenant).append(Array.from({ length: 25 }, (_, i) => recordFor(tenant, i)));
+    const seen: number[] = [];
+    let after: number | undefined;
+    let pages = 0;
+    do {
+      const response = await admin(`/audit/records?tenant=${tenant}&limit=10${after === undefined ? "" : `&after_seq=${after}`}`, TEST_TOKENS.operator);
+      const page = await response.json<{ records: Array<{ seq: number }>; next_after_seq?: number }>();
+      seen.push(...page.records.map((r) => r.seq));
+      after = page.next_after_seq;
+      pages++;
+    } while (after !== undefined);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(pages).toBe(3);
+    expect((await admin(`/audit/records?tenant=${tenant}&after_seq=-1`, TEST_TOKENS.operator)).status).toBe(400);
   });
 });

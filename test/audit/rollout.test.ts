@@ -34,7 +34,7 @@ describe("observe mode", () => {
     const deadline = Date.now() + 20_000;
     let records: Array<Record<string, unknown>> = [];
     while (records.length === 0 && Date.now() < deadline) {
-      records = (await chainFor(env, tenant).query({ decision_id: answer.decision_id })) as Array<Record<string, unknown>>;
+      records = (await chainFor(env, tenant).query({ decision_id: answer.decision_id })).records as Array<Record<string, unknown>>;
       if (records.length === 0) await new Promise((r) => setTimeout(r, 100));
     }
     expect(records[0]).toMatchObject({ decision: "deny", told: "allow", mode: "observe" });

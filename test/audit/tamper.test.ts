@@ -4,6 +4,7 @@
  * deleting a whole segment are reported at the right place.
  */
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { segmentKey } from "../../src/audit/chain";
 import { verifyAuditLog, type ExportedSegment } from "../../src/audit/verify";
@@ -88,5 +89,32 @@ describe("tamper evidence", () => {
     const segments = await exported(shard);
     const report = await verifyAuditLog(shard, [segments[0], segments[2]], trust);
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: "segment_missing", segment: 2 }));
+  });
+
+  it("a seal that cannot be signed keeps the records chained, counts the failure and seals once the key is back", async () => {
+    const shard = uniqueId("unsealed").replace(/[^a-z0-9-]/g, "-");
+    const chain = chainFor(env, shard);
+    const records = (from: number) => Array.from({ length: 5 }, (_, i) => ({ decision_id: `${shard}-${from + i}`, time: new Date().toISOString(), tenant: shard, decision: "allow", rules: [] as string[] }));
+    // A deployment missing its audit signing key: appends must still succeed.
+    await runInDurableObject(chain, (instance) => {
+      Object.assign(instance, { env: { ...env, AUDIT_SIGNING_KEY: "" } });
+    });
+    expect(await chain.append(records(1))).toEqual({ appended: 5, duplicates: 0 });
+    const stuck = await admin(`/audit/export?tenant=${shard}`, TEST_TOKENS.operator);
+    expect(stuck.status).toBe(200);
+    const body = await stuck.json<{ segments: unknown[]; pending: { unsealed: number; last_seal_error: string } }>();
+    expect(body.segments).toEqual([]);
+    expect(body.pending.unsealed).toBe(5);
+    expect(body.pending.last_seal_error).toMatch(/AUDIT_SIGNING_KEY/);
+    expect(await chain.stats()).toMatchObject({ entries: 5, unsealed: 5, seal_failures: 1 });
+
+    await runInDurableObject(chain, (instance) => {
+      Object.assign(instance, { env });
+    });
+    expect(await chain.append(records(6))).toEqual({ appended: 5, duplicates: 0 });
+    const report = await verifyAuditLog(shard, await exported(shard), trust);
+    expect(report).toMatchObject({ ok: true, entries: 10 });
+    expect(await chain.stats()).toMatchObject({ unsealed: 0, seal_failures: 1 });
+    expect((await chain.stats()).last_seal_error).toBeUndefined();
   });
 });

@@ -1,0 +1,27 @@
+/**
+ * @module admin-params
+ * Path and query parameters the admin routes share, checked once here so a
+ * bad scope or tenant gets the same 400 from every route.
+ */
+import { SCOPE_PATTERN } from "../bundles/manifest";
+import { ApiError } from "../errors";
+
+const TENANT_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function scopeParam(scope: string): string {
+  if (!SCOPE_PATTERN.test(scope)) throw new ApiError(400, "invalid_scope", `scope ${scope} is not global, region:<r> or tenant:<t>`);
+  return scope;
+}
+
+/** A tenant id from a path segment or a query parameter (required either way). */
+export function tenantParam(tenant: string | undefined): string {
+  if (!tenant) throw new ApiError(400, "invalid_input", "tenant is required", "tenant");
+  if (!TENANT_PATTERN.test(tenant)) throw new ApiError(400, "invalid_tenant", "tenant ids are lowercase letters, digits and dashes", "tenant");
+  return tenant;
+}
+
+/** The bundle store bucket; a deployment without one answers 503 rather than failing later. */
+export function bucketOf(env: Env): R2Bucket {
+  if (!env.BUNDLES) throw new ApiError(503, "store_unavailable", "this deployment has no bundle store");
+  return env.BUNDLES;
+}
