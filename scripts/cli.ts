@@ -33,7 +33,8 @@ const USAGE = `usage:
   tollgate status [--url] [--token]
   tollgate rollback --scope <scope> --to <version> --key <private.jwk> [--url] [--token]
   tollgate audit verify --tenant <t> --trust <trust-store.json> [--file <export.json>]
-  tollgate audit export --tenant <t> [--from <iso>] [--to <iso>] [--decision <id>] [--format json|csv] [--out <file>]
+  tollgate audit export --tenant <t> [--from <iso>] [--to <iso>] [--decision allow|deny|require_approval]
+                       [--decision-id <id>] [--session <id>] [--agent <id>] [--rule <id>] [--format json|csv] [--out <file>]
   tollgate mode --scope <scope> --set enforce|observe
   tollgate shadow attach <bundle-dir> | report --scope <scope> | detach --scope <scope>
   (--url and --token default to TOLLGATE_URL and TOLLGATE_TOKEN)`;

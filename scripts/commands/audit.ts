@@ -6,7 +6,8 @@
  *       fetch (or read) the tenant's sealed log and check signatures, the
  *       digest chain and every record; exit 1 and say where, if anything was
  *       modified, deleted, inserted or reordered
- *   audit export --tenant <t> [--from iso] [--to iso] [--decision id] [--session id] [--rule id]
+ *   audit export --tenant <t> [--from iso] [--to iso] [--decision allow|deny|require_approval]
+ *                [--decision-id id] [--session id] [--agent id] [--rule id]
  *                [--format json|csv] [--out file] [--url --token]
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -55,12 +56,12 @@ async function verify(args: string[]): Promise<number> {
 }
 
 async function exportRecords(args: string[]): Promise<number> {
-  const values = parse(args, ["tenant", "from", "to", "decision", "session", "agent", "rule", "format", "out", "url", "token"]);
+  const values = parse(args, ["tenant", "from", "to", "decision", "decision-id", "session", "agent", "rule", "format", "out", "url", "token"]);
   if (!values.tenant) throw new UsageError("audit export needs --tenant");
   const format = values.format ?? "json";
   if (format !== "json" && format !== "csv") throw new UsageError("--format is json or csv");
   const query = new URLSearchParams({ tenant: values.tenant, limit: "10000" });
-  for (const [flag, param] of [["from", "from"], ["to", "to"], ["decision", "decision_id"], ["session", "session"], ["agent", "agent"], ["rule", "rule"]] as const) {
+  for (const [flag, param] of [["from", "from"], ["to", "to"], ["decision", "decision"], ["decision-id", "decision_id"], ["session", "session"], ["agent", "agent"], ["rule", "rule"]] as const) {
     if (values[flag]) query.set(param, values[flag]!);
   }
   // Page through in sequence order: an export is never silently cut at a page size.

@@ -34,6 +34,8 @@ const MIGRATIONS = [
 
 export interface AuditQuery {
   decision_id?: string;
+  /** The outcome: allow, deny or require_approval (in observe mode, the real one). */
+  decision?: string;
   session?: string;
   agent?: string;
   rule?: string;
@@ -192,6 +194,7 @@ export class AuditChainDO extends DurableObject<Env> {
     const clauses: string[] = [];
     const values: Array<string | number> = [];
     if (filter.decision_id) (clauses.push("decision_id = ?"), values.push(filter.decision_id));
+    if (filter.decision) (clauses.push("json_extract(record, '$.decision') = ?"), values.push(filter.decision));
     if (filter.session) (clauses.push("session = ?"), values.push(filter.session));
     if (filter.agent) (clauses.push("agent = ?"), values.push(filter.agent));
     if (filter.rule) (clauses.push("rules LIKE ?"), values.push(`% ${filter.rule} %`));

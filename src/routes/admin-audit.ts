@@ -2,7 +2,7 @@
  * @module admin-audit
  * The decision log for auditors, scoped by tenant:
  *
- *   GET /v1/admin/audit/records?tenant=&decision_id=&session=&agent=&rule=&from=&to=&limit=&after_seq=
+ *   GET /v1/admin/audit/records?tenant=&decision_id=&decision=&session=&agent=&rule=&from=&to=&limit=&after_seq=
  *                                           in sequence order; `next_after_seq` in the answer pages on
  *   GET /v1/admin/audit/export?tenant=      every sealed segment with its signed digest, for `tollgate audit verify`
  *   GET /v1/admin/audit/status[?tenant=]    loss counters (never silently zero: every failure path counts)
@@ -22,6 +22,13 @@ function timeQuery(value: string | undefined, name: string): number | undefined 
   return ms;
 }
 
+const OUTCOMES = ["allow", "deny", "require_approval"];
+
+function outcomeQuery(value: string | undefined): string | undefined {
+  if (value !== undefined && !OUTCOMES.includes(value)) throw new ApiError(400, "invalid_input", `decision is one of ${OUTCOMES.join(", ")}`, "decision");
+  return value;
+}
+
 function integerQuery(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d{1,15}$/.test(value)) throw new ApiError(400, "invalid_input", `${name} must be a non-negative integer`, name);
@@ -35,6 +42,7 @@ export const adminAuditRoute = new Hono<{ Bindings: Env; Variables: AdminVariabl
     requireGrant(principalOf(c), "auditor", `tenant:${tenant}`);
     const page: AuditPage = await chainFor(c.env, tenant).query({
       decision_id: c.req.query("decision_id"),
+      decision: outcomeQuery(c.req.query("decision")),
       session: c.req.query("session"),
       agent: c.req.query("agent"),
       rule: c.req.query("rule"),

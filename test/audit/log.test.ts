@@ -136,6 +136,11 @@ describe("the decision log", () => {
     expect((await byDecision.json<{ records: unknown[] }>()).records).toEqual([expect.objectContaining({ decision_id: denied.decision_id, rules: ["unknown_tool"] })]);
     const byRule = await (await admin(`/audit/records?tenant=acme&rule=unknown_tool&session=${session}`, TEST_TOKENS.acmeAuditor)).json<{ records: unknown[] }>();
     expect(byRule.records).toHaveLength(1);
+    const denials = await (await admin(`/audit/records?tenant=acme&session=${session}&decision=deny`, TEST_TOKENS.acmeAuditor)).json<{ records: unknown[] }>();
+    expect(denials.records).toEqual([expect.objectContaining({ decision_id: denied.decision_id })]);
+    const allowed = await (await admin(`/audit/records?tenant=acme&session=${session}&decision=allow`, TEST_TOKENS.acmeAuditor)).json<{ records: unknown[] }>();
+    expect(allowed.records).toHaveLength(0);
+    expect((await admin("/audit/records?tenant=acme&decision=maybe", TEST_TOKENS.acmeAuditor)).status).toBe(400);
     const future = await (await admin(`/audit/records?tenant=acme&session=${session}&from=2099-01-01T00:00:00Z`, TEST_TOKENS.acmeAuditor)).json<{ records: unknown[] }>();
     expect(future.records).toHaveLength(0);
     expect((await admin("/audit/records?tenant=initech", TEST_TOKENS.acmeAuditor)).status).toBe(403);

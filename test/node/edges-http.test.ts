@@ -120,7 +120,9 @@ describe("three edges, one store, the CLI", () => {
     const trustPath = join(work, "audit-trust.json");
     spawnSync("sh", ["-c", `cat > ${trustPath}`], { input: testStoreBindings().TRUST_STORE });
     const ids = new Set<string>();
-    for (const edge of edges) ids.add(((await decide(edge, 42)) as unknown as { decision_id: string }).decision_id);
+    const answers = [];
+    for (const edge of edges) answers.push((await decide(edge, 42)) as unknown as { decision_id: string; decision: string });
+    for (const answer of answers) ids.add(answer.decision_id);
     const flags = ["--tenant", "initech", "--url", eu(), "--token", TEST_TOKENS.operator];
     let csv = "";
     for (let attempt = 0; attempt < 50 && ![...ids].every((id) => csv.includes(id)); attempt++) {
@@ -129,6 +131,15 @@ describe("three edges, one store, the CLI", () => {
     }
     expect(csv.split("\n")[0]).toBe("seq,decision_id,time,tenant,agent,session,action_type,tool,decision,rules,mode,stale,fail_mode_applied,location,region,layers");
     for (const id of ids) expect(csv).toContain(id);
+    const [first] = answers;
+    const byId = JSON.parse(tollgate(["audit", "export", ...flags, "--decision-id", first.decision_id]).stdout) as Array<{ decision_id: string }>;
+    expect(byId.map((r) => r.decision_id)).toEqual([first.decision_id]);
+    const other = first.decision === "allow" ? "deny" : "allow";
+    const byOutcome = JSON.parse(tollgate(["audit", "export", ...flags, "--decision", first.decision]).stdout) as Array<{ decision: string; decision_id: string }>;
+    expect(byOutcome.map((r) => r.decision_id)).toContain(first.decision_id);
+    expect(byOutcome.every((r) => r.decision === first.decision)).toBe(true);
+    const byOther = JSON.parse(tollgate(["audit", "export", ...flags, "--decision", other]).stdout) as Array<{ decision_id: string }>;
+    expect(byOther.map((r) => r.decision_id)).not.toContain(first.decision_id);
     const verified = tollgate(["audit", "verify", ...flags, "--trust", trustPath]);
     expect(verified.status, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/^ok: \d+ records in \d+ segments verify for initech/);
