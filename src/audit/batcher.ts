@@ -4,11 +4,11 @@
  * the Queue as one message, instead of one message per decision: the work a
  * decision leaves behind shrinks to appending to an array, and the log needs
  * a Queue operation per few dozen decisions, not per decision (Queues bills
- * and rate-limits by message). The request that
- * opens a batch owns its flush and keeps itself alive for it (waitUntil), so
- * no record depends on a request that has already finished. A batch the
- * Queue refuses is written through to the chains, and whatever cannot be
- * written either way is counted as lost, never dropped silently.
+ * and rate-limits by message). The request that opens a batch owns its flush
+ * and keeps itself alive for it (waitUntil), so no record depends on a
+ * request that has already finished. What the sink does with a batch the
+ * Queue refuses is the writer's business (it writes it through, or counts it
+ * as lost).
  */
 
 /** How long a batch stays open. Records are off the response path either way; this bounds their delay. */

@@ -1,11 +1,12 @@
 /**
  * @module writer
  * How a decision's record leaves the edge: normally onto the audit Queue in
- * a short batch (one message), off the response path; written through to the shard's chain
- * before the response when the policy demands an acknowledged record
- * (obligation `audit_sync`, set for the critical tier); and, if the Queue
- * refuses the message, written straight to the chains instead. A record that
- * cannot be written either way is counted, never dropped silently.
+ * a short batch (one message), off the response path; appended to the
+ * shard's chain before the response when the policy demands an acknowledged
+ * record (obligation `audit_sync`, set for the critical tier); and, if the
+ * Queue refuses the message, written straight to the chains instead. A
+ * record that cannot be written either way is counted, never dropped
+ * silently.
  */
 import { AuditBatcher } from "./batcher";
 import type { ChainRecord } from "./chain";
@@ -29,7 +30,6 @@ export async function countLoss(env: Env, name: string, by = 1): Promise<void> {
     console.error(`audit: cannot count ${name}: ${(error as Error).message}`);
   }
 }
-
 
 /** Records grouped by the shard (tenant) whose chain they belong to, in arrival order. */
 export function byShard<T>(items: readonly T[], shardOf: (item: T) => string): Map<string, T[]> {

@@ -12,7 +12,7 @@
  * outbox the object's alarm sends to the tenant's index (ApprovalsDO), where
  * approvers list them.
  */
-import type { ApprovalRecord, ApprovalStatus, CommitRequest } from "./types";
+import type { ApprovalRecord, CommitRequest } from "./types";
 
 export const APPROVAL_ID_PATTERN = /^apr_([0-9a-f]{64})_[0-9a-f]{24}$/;
 
@@ -21,22 +21,12 @@ export function approvalObjectId(id: string): string | undefined {
   return APPROVAL_ID_PATTERN.exec(id)?.[1];
 }
 
-export type ApprovalRow = {
-  id: string;
-  tenant: string;
-  session_id: string;
-  agent_id: string;
-  action_hash: string;
-  action_summary: string;
-  status: ApprovalStatus;
+/** The stored row: the record's identity fields as they are, its times as epoch milliseconds. */
+export type ApprovalRow = Pick<ApprovalRecord, "id" | "tenant" | "session_id" | "agent_id" | "action_hash" | "action_summary" | "status" | "decided_by" | "reason" | "used_by" | "version"> & {
   created_ms: number;
   expires_ms: number;
-  decided_by: string | null;
   decided_ms: number | null;
-  reason: string | null;
-  used_by: string | null;
   used_ms: number | null;
-  version: number;
 };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
