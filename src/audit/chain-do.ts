@@ -19,6 +19,7 @@ const SEGMENT_MAX_ENTRIES = 500;
 const FLUSH_AFTER_MS = 10_000;
 /** After a failed seal the entries stay in SQLite, chained; the alarm tries again this much later. */
 const SEAL_RETRY_MS = 60_000;
+const DAY_MS = 86_400_000;
 
 const MIGRATIONS = [
   [
@@ -28,8 +29,8 @@ const MIGRATIONS = [
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
   ],
   // Sealing is tracked by the last segment's last_seq (sequence numbers have no gaps),
-  // so an entry is written once and never updated.
-  ["DROP INDEX entries_unsealed", "ALTER TABLE entries DROP COLUMN segment"],
+  // so an entry is written once and never updated; sealed_ms dates what retention may drop.
+  ["DROP INDEX entries_unsealed", "ALTER TABLE entries DROP COLUMN segment", "ALTER TABLE segments ADD COLUMN sealed_ms INTEGER"],
 ];
 
 export interface AuditQuery {
@@ -132,6 +133,7 @@ export class AuditChainDO extends DurableObject<Env> {
     try {
       while ((await this.seal()) > 0);
       await this.ctx.storage.delete("last_seal_error");
+      await this.forgetSealed();
     } catch (error) {
       await this.count("seal_failures");
       await this.ctx.storage.put("last_seal_error", error instanceof Error ? error.message : String(error));
@@ -174,9 +176,33 @@ export class AuditChainDO extends DurableObject<Env> {
     await this.env.AUDIT_LOG.put(segmentKey(shard, segment), text);
     await this.env.AUDIT_LOG.put(digestKey(shard, segment), JSON.stringify({ document: digest, signature }));
     const sealed = await digestHash(digest);
-    this.sql.exec("INSERT INTO segments (segment, first_seq, last_seq, digest_sha256) VALUES (?, ?, ?, ?)", segment, digest.first_seq, digest.last_seq, sealed);
+    this.sql.exec("INSERT INTO segments (segment, first_seq, last_seq, digest_sha256, sealed_ms) VALUES (?, ?, ?, ?, ?)", segment, digest.first_seq, digest.last_seq, sealed, Date.now());
     this.sealedThrough = digest.last_seq;
     return rows.length;
+  }
+
+  /**
+   * Drops entries of segments sealed longer ago than the retention from the
+   * object's SQLite: they stay in R2, signed. Never an unsealed entry, never the head (the
+   * next append links to it).
+   */
+  private async forgetSealed(): Promise<void> {
+    const days = Number(this.env.AUDIT_RETENTION_DAYS);
+    if (!Number.isFinite(days) || days < 0) return;
+    const cutoff = Date.now() - days * DAY_MS;
+    // Walk segments in order from the last one forgotten: a primary-key range, no scan by time.
+    const from = (await this.ctx.storage.get<number>("forgotten_segment")) ?? 0;
+    const expired = this.sql
+      .exec<{ segment: number; last_seq: number; sealed_ms: number | null }>("SELECT segment, last_seq, sealed_ms FROM segments WHERE segment > ? ORDER BY segment LIMIT 1000", from)
+      .toArray();
+    let through: { segment: number; last_seq: number } | undefined;
+    for (const segment of expired) {
+      if (segment.sealed_ms === null || segment.sealed_ms > cutoff) break;
+      through = segment;
+    }
+    if (!through) return;
+    this.sql.exec("DELETE FROM entries WHERE seq <= ? AND seq < ?", through.last_seq, this.head.seq);
+    await this.ctx.storage.put("forgotten_segment", through.segment);
   }
 
   /** For exports: seals what is pending and says what, if anything, is still unsealed and why. */

@@ -117,4 +117,23 @@ describe("tamper evidence", () => {
     expect(await chain.stats()).toMatchObject({ unsealed: 0, seal_failures: 1 });
     expect((await chain.stats()).last_seal_error).toBeUndefined();
   });
+
+  it("sealed records past the retention leave the object but not the log: the chain goes on and verifies", async () => {
+    const shard = uniqueId("retained").replace(/[^a-z0-9-]/g, "-");
+    const chain = chainFor(env, shard);
+    await runInDurableObject(chain, (instance) => {
+      Object.assign(instance, { env: { ...env, AUDIT_RETENTION_DAYS: "0" } });
+    });
+    const records = (from: number) => Array.from({ length: 10 }, (_, i) => ({ decision_id: `${shard}-${from + i}`, time: new Date().toISOString(), tenant: shard, decision: "allow", rules: [] as string[] }));
+    await chain.append(records(1));
+    await chain.sealPending();
+    // Everything sealed is forgotten but the head, which the next entry links to.
+    expect((await chain.query({})).records.map((r) => r.seq)).toEqual([10]);
+    await chain.append(records(11));
+    await chain.sealPending();
+    const report = await verifyAuditLog(shard, await exported(shard), trust);
+    expect(report).toMatchObject({ ok: true, segments: 2, entries: 20 });
+    expect((await chain.query({})).records.map((r) => r.seq)).toEqual([20]);
+  });
 });
+
