@@ -9,8 +9,9 @@
  *   (c) the same evaluator in Node, in-process (opa-wasm, our builtins),
  * at concurrency 1 and 16, and prints median, p99, requests/s and edge/OPA
  * ratios from this one run. The HTTP targets are measured in alternating
- * rounds, so a noisy machine weighs on all of them alike. It also reports what each hop costs: evaluation
- * inside the sandbox, one RPC into it, and the HTTP path.
+ * rounds, so a noisy machine weighs on all of them alike. It also reports
+ * what each hop costs: evaluation inside the sandbox, one RPC into it, the
+ * HTTP path, the audit log and the session object.
  *
  * Flags: --quick (fewer requests), --write (record bench/RESULTS.md).
  */

@@ -83,4 +83,3 @@ export async function runInterleaved(plans: LoadPlan[], rounds = 6): Promise<Sum
     for (const agent of agents) agent.destroy();
   }
 }
-

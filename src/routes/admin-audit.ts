@@ -60,20 +60,20 @@ export const adminAuditRoute = new Hono<{ Bindings: Env; Variables: AdminVariabl
     // fails (no signing key, R2 down) the export still returns what is sealed and says so.
     const pending = await chainFor(c.env, tenant).sealPending();
     const listed = await c.env.AUDIT_LOG.list({ prefix: `audit/${tenant}/digests/` });
+    if (listed.truncated) throw new ApiError(413, "export_too_large", "the log has more than 1,000 sealed segments; one export cannot return them all");
     const segments = [];
     for (const object of listed.objects.sort((a, b) => a.key.localeCompare(b.key))) {
       const digest = (await (await c.env.AUDIT_LOG.get(object.key))!.json()) as { document: SegmentDigest; signature: string };
       const segment = await c.env.AUDIT_LOG.get(segmentKey(tenant, digest.document.segment));
       segments.push({ digest, text: segment ? await segment.text() : "" });
     }
-    if (listed.truncated) throw new ApiError(413, "export_too_large", "more segments than one export returns; export a narrower range");
     return c.json({ shard: tenant, segments, ...(pending.unsealed > 0 ? { pending } : {}) });
   })
   .get("/audit/status", async (c) => {
     const principal = principalOf(c);
-    const tenant = c.req.query("tenant");
+    const tenant = c.req.query("tenant") === undefined ? undefined : tenantParam(c.req.query("tenant"));
     requireGrant(principal, principal.roles.includes("auditor") ? "auditor" : "operator", tenant ? `tenant:${tenant}` : "global");
     const counters = await chainFor(c.env, METRICS_SHARD).counters();
-    const shard = tenant ? await chainFor(c.env, tenantParam(tenant)).stats() : undefined;
+    const shard = tenant ? await chainFor(c.env, tenant).stats() : undefined;
     return c.json({ counters: { queue_send_failures: 0, append_retries: 0, records_lost: 0, ...counters }, ...(shard ? { shard } : {}) });
   });
