@@ -13,8 +13,9 @@
  * Ed25519 over the canonical JSON of `document`.
  */
 import { z } from "zod";
+import { TENANT_ID } from "../schema/tenant-id.ts";
 
-export const SCOPE_PATTERN = /^(global|region:[a-z0-9-]{1,32}|tenant:[a-z0-9][a-z0-9-]{0,62})$/;
+export const SCOPE_PATTERN = new RegExp(`^(global|region:[a-z0-9-]{1,32}|tenant:${TENANT_ID})$`);
 export const scopeSchema = z.string().regex(SCOPE_PATTERN, "scope is global, region:<r> or tenant:<t>");
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const isoTime = z.iso.datetime();

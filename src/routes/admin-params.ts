@@ -5,8 +5,7 @@
  */
 import { SCOPE_PATTERN } from "../bundles/manifest";
 import { ApiError } from "../errors";
-
-const TENANT_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "../schema/tenant-id";
 
 export function scopeParam(scope: string): string {
   if (!SCOPE_PATTERN.test(scope)) throw new ApiError(400, "invalid_scope", `scope ${scope} is not global, region:<r> or tenant:<t>`);
@@ -16,7 +15,7 @@ export function scopeParam(scope: string): string {
 /** A tenant id from a path segment or a query parameter (required either way). */
 export function tenantParam(tenant: string | undefined): string {
   if (!tenant) throw new ApiError(400, "invalid_input", "tenant is required", "tenant");
-  if (!TENANT_PATTERN.test(tenant)) throw new ApiError(400, "invalid_tenant", "tenant ids are lowercase letters, digits and dashes", "tenant");
+  if (!TENANT_PATTERN.test(tenant)) throw new ApiError(400, "invalid_tenant", TENANT_ID_MESSAGE, "tenant");
   return tenant;
 }
 

@@ -22,11 +22,11 @@ import { z } from "zod";
 import { ApiError } from "../errors";
 import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
+import { tenantParam } from "./admin-params";
 import { approvalObjectId, publicView } from "../session/approvals";
 import type { ApprovalStatus } from "../session/types";
 
 const MAX_WAIT_SECONDS = 60;
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const STATUSES: readonly ApprovalStatus[] = ["pending", "approved", "rejected", "used", "expired"];
 
 /** The session object holding approval `id`; 404 for an id no object of ours could have issued. */
@@ -59,11 +59,6 @@ export const approvalsRoute = new Hono<{ Bindings: Env }>().get("/:id", async (c
   if (!record) throw new ApiError(404, "not_found", `no approval ${id}`);
   return c.json(publicView(record));
 });
-
-function tenantParam(tenant: string): string {
-  if (!TENANT.test(tenant)) throw new ApiError(400, "invalid_tenant", "tenant ids are lowercase letters, digits and dashes");
-  return tenant;
-}
 
 const decisionBody = z.strictObject({ decision: z.enum(["approve", "reject"]), reason: z.string().trim().min(1).max(1000) });
 

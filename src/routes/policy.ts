@@ -10,10 +10,11 @@ import { BASELINE_MANIFEST } from "../bundles/baseline";
 import { edgeStore } from "../bundles/edge-store";
 import { engineFor } from "../decision/pipeline";
 import { ApiError } from "../errors";
+import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "../schema/tenant-id";
 
 export const policyRoute = new Hono<{ Bindings: Env }>().get("/", async (c) => {
   const tenant = c.req.query("tenant") ?? "";
-  if (tenant && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(tenant)) throw new ApiError(400, "invalid_input", "tenant ids are lowercase letters, digits and dashes", "tenant");
+  if (tenant && !TENANT_PATTERN.test(tenant)) throw new ApiError(400, "invalid_input", TENANT_ID_MESSAGE, "tenant");
   const now = Date.now();
   const store = edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy));
   if (store) await store.ensureLoaded(now);

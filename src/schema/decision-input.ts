@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { APPROVAL_ID_PATTERN } from "../session/approvals";
+import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "./tenant-id";
 
 const id = z.string().min(1).max(256);
 const nonNegative = z.number().finite().nonnegative();
@@ -48,7 +49,7 @@ const action = z
 
 export const decisionInputSchema = z.looseObject({
   risk_tier: z.enum(RISK_TIERS),
-  tenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "tenant ids are lowercase letters, digits and dashes"),
+  tenant: z.string().regex(TENANT_PATTERN, TENANT_ID_MESSAGE),
   agent: z.looseObject({
     id,
     role: id,
