@@ -13,23 +13,17 @@ import { engineFor } from "../decision/pipeline";
 import { edgeStore } from "../bundles/edge-store";
 import { readLayer } from "../bundles/layer-reader";
 import { publishLayer, readCurrentSnapshot, recordPublishEvent } from "../bundles/publisher";
-import { fromBase64Url, toBase64Url } from "../bundles/signature";
+import { toBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError } from "../bundles/verify";
 import { ApiError } from "../errors";
 import { bucketOf, scopeParam } from "./admin-params";
+import { bundleFailure, readLayerUpload } from "./layer-upload";
 import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 
 /** A layer is at most 8 MiB; base64 in JSON adds a third. */
 const MAX_PUBLISH_BODY_BYTES = 12 * 1024 * 1024;
-
-const STATUS_BY_CODE: Record<string, 409 | 422> = { version_not_newer: 409 };
-
-function bundleFailure(error: unknown): never {
-  if (error instanceof BundleError) throw new ApiError(STATUS_BY_CODE[error.code] ?? 422, error.code, error.message);
-  throw error;
-}
 
 function snapshotSigningKey(env: Env): { id: string; privateJwk: JsonWebKey } {
   try {
@@ -51,15 +45,7 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
       await recordPublishEvent(bucketOf(c.env), principal.subject, scope, Date.now(), { outcome: "refused", code: "forbidden", reason: (error as Error).message });
       throw error;
     }
-    const body = (await c.req.json()) as { manifest?: unknown; files?: Record<string, unknown>; note?: unknown };
-    if (!body || typeof body !== "object" || !body.files || typeof body.files !== "object") {
-      throw new ApiError(400, "invalid_bundle", "body is {manifest, files: {name: base64url}}");
-    }
-    const files: Record<string, Uint8Array> = {};
-    for (const [name, value] of Object.entries(body.files)) {
-      if (typeof value !== "string") throw new ApiError(400, "invalid_bundle", `files.${name} must be base64url`);
-      files[name] = fromBase64Url(value);
-    }
+    const upload = await readLayerUpload(c);
     const result = await publishLayer(
       {
         bucket: bucketOf(c.env),
@@ -67,11 +53,11 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
         snapshotKey: snapshotSigningKey(c.env),
         actor: principal.subject,
         nowMs: Date.now(),
-        note: typeof body.note === "string" ? body.note.slice(0, 200) : undefined,
+        note: upload.note,
       },
       scope,
-      body.manifest,
-      files,
+      upload.manifest,
+      upload.files,
     ).catch(bundleFailure);
     return c.json(result, 201);
   })

@@ -12,11 +12,12 @@ import { z } from "zod";
 import { chainFor } from "../audit/writer";
 import { readLayer } from "../bundles/layer-reader";
 import { assertWithinParent, readCurrentSnapshot } from "../bundles/publisher";
-import { fromBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
-import { BundleError, verifyLayer } from "../bundles/verify";
+import { verifyLayer } from "../bundles/verify";
 import { ApiError } from "../errors";
 import { bucketOf, scopeParam } from "./admin-params";
+import { bundleFailure, readLayerUpload } from "./layer-upload";
+import { readJson, validated } from "./request-body";
 import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 import { invalidateRollout, readRollout, ROLLOUT_KEY, shadowLayerKey, type RolloutConfig } from "../rollout/config";
@@ -44,24 +45,21 @@ export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   .put("/modes/:scope", jsonBody(1024), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
     requireGrant(principalOf(c), "operator", scope);
-    const parsed = modeBody.safeParse(await c.req.json().catch(() => undefined));
-    if (!parsed.success) throw new ApiError(400, "invalid_input", "body is {\"mode\": \"enforce\" | \"observe\"}", "mode");
+    const { mode } = validated(modeBody, await readJson(c));
     const config = await updateRollout(bucketOf(c.env), (config) => {
-      config.modes[scope] = parsed.data.mode;
+      config.modes[scope] = mode;
     });
     return c.json({ scope, mode: config.modes[scope], set_by: principalOf(c).subject });
   })
   .put("/shadow/:scope", jsonBody(12 * 1024 * 1024), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
     requireGrant(principalOf(c), "publisher", scope);
-    const body = (await c.req.json().catch(() => undefined)) as { manifest?: unknown; files?: Record<string, string> } | undefined;
-    if (!body?.files || typeof body.files !== "object") throw new ApiError(400, "invalid_bundle", "body is {manifest, files: {name: base64url}}");
-    const files = Object.fromEntries(Object.entries(body.files).map(([name, value]) => [name, fromBase64Url(String(value))]));
+    const { manifest, files } = await readLayerUpload(c);
     const bucket = bucketOf(c.env);
     const trust = trustStoreFrom(c.env.TRUST_STORE);
     const now = Date.now();
     try {
-      const layer = await verifyLayer(body.manifest, files, trust, scope, now);
+      const layer = await verifyLayer(manifest, files, trust, scope, now);
       if (scope !== "global") {
         const current = await readCurrentSnapshot(bucket, trust);
         const globalRef = current?.snapshot.layers.global;
@@ -71,15 +69,14 @@ export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
         }
       }
       for (const [name, bytes] of Object.entries(files)) await bucket.put(shadowLayerKey(scope, name), bytes);
-      await bucket.put(shadowLayerKey(scope, "manifest.json"), JSON.stringify(body.manifest));
+      await bucket.put(shadowLayerKey(scope, "manifest.json"), JSON.stringify(manifest));
       const ref = { version: layer.manifest.version, digest: layer.manifest.digest };
       await updateRollout(bucket, (config) => {
         config.shadow[scope] = ref;
       });
       return c.json({ scope, shadow: ref }, 201);
     } catch (error) {
-      if (error instanceof BundleError) throw new ApiError(422, error.code, error.message);
-      throw error;
+      return bundleFailure(error);
     }
   })
   .delete("/shadow/:scope", async (c) => {

@@ -23,6 +23,7 @@ import { ApiError } from "../errors";
 import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 import { tenantParam } from "./admin-params";
+import { readJson, validated } from "./request-body";
 import { approvalObjectId, publicView } from "../session/approvals";
 import type { ApprovalStatus } from "../session/types";
 
@@ -89,20 +90,9 @@ export const adminApprovalsRoute = new Hono<{ Bindings: Env; Variables: AdminVar
     requireGrant(principal, "approver", `tenant:${tenant}`);
     const id = c.req.param("id");
     const holder = holderOf(c.env, id);
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch (error) {
-      throw new ApiError(400, "invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
-    }
-    const parsed = decisionBody.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const path = issue.path.map(String).join(".");
-      throw new ApiError(400, "invalid_input", `${path || "body"}: ${issue.message}`, path || undefined);
-    }
-    const outcome = parsed.data.decision === "approve" ? "approved" : "rejected";
-    const result = await holder.decideApproval(id, tenant, outcome, principal.subject, parsed.data.reason);
+    const body = validated(decisionBody, await readJson(c));
+    const outcome = body.decision === "approve" ? "approved" : "rejected";
+    const result = await holder.decideApproval(id, tenant, outcome, principal.subject, body.reason);
     if (!result.ok) {
       throw result.status === 404
         ? new ApiError(404, "not_found", `no approval ${id} for tenant ${tenant}`)

@@ -9,25 +9,10 @@ import { runDecision } from "../decision/pipeline";
 import { ApiError } from "../errors";
 import { jsonBody } from "../middleware/json-body";
 import { decisionInputSchema } from "../schema/decision-input";
+import { parseJson, validated } from "./request-body";
 
 /** A decision input is a description of one action; 64 KiB is generous. */
 export const MAX_DECISION_BODY_BYTES = 64 * 1024;
-
-function parseInput(text: string) {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (error) {
-    throw new ApiError(400, "invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
-  }
-  const parsed = decisionInputSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue.path.map(String).join(".");
-    throw new ApiError(400, "invalid_input", path ? `${path}: ${issue.message}` : issue.message, path);
-  }
-  return parsed.data;
-}
 
 /** Visible ASCII, as in the IETF Idempotency-Key draft's common practice; scoped to the session. */
 function idempotencyKeyOf(header: string | undefined): string | undefined {
@@ -40,7 +25,7 @@ function idempotencyKeyOf(header: string | undefined): string | undefined {
 
 export const decideRoute = new Hono<{ Bindings: Env }>().post("/", jsonBody(MAX_DECISION_BODY_BYTES), async (c) => {
   const inputJson = await c.req.text();
-  const input = parseInput(inputJson);
+  const input = validated(decisionInputSchema, parseJson(inputJson));
   const location = (c.req.raw.cf?.colo as string | undefined) ?? c.env.EDGE_LOCATION;
   const idempotencyKey = idempotencyKeyOf(c.req.header("idempotency-key"));
   const response = await runDecision(c.env, c.executionCtx, { inputJson, input, location, idempotencyKey });

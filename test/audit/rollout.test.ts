@@ -76,4 +76,15 @@ describe("shadow evaluation", () => {
     expect(refused.status).toBe(422);
     expect(await refused.json()).toMatchObject({ error: { code: "key_not_allowed_for_scope" } });
   });
+
+  it("answers a malformed upload, here or at publish, with a 400 that says why", async () => {
+    for (const path of ["/shadow/tenant:shadow-two", "/bundles/tenant:shadow-two"]) {
+      const notJson = await admin(path, TEST_TOKENS.operator, { method: "PUT", body: "{manifest" });
+      expect(notJson.status).toBe(400);
+      expect(await notJson.json()).toMatchObject({ error: { code: "invalid_json" } });
+      const notBase64 = await admin(path, TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest: {}, files: { "policy.wasm": 7 } }) });
+      expect(notBase64.status).toBe(400);
+      expect(await notBase64.json()).toMatchObject({ error: { code: "invalid_bundle" } });
+    }
+  });
 });

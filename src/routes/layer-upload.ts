@@ -1,0 +1,38 @@
+/**
+ * @module layer-upload
+ * A signed layer as the admin API receives it, for a publish and for a
+ * shadow candidate alike: `{manifest, files: {name: base64url}, note?}`, and
+ * the statuses the store's refusals map to.
+ */
+import type { Context } from "hono";
+import { fromBase64Url } from "../bundles/signature";
+import { BundleError } from "../bundles/verify";
+import { ApiError } from "../errors";
+import { readJson } from "./request-body";
+
+export interface LayerUpload {
+  manifest: unknown;
+  files: Record<string, Uint8Array>;
+  note?: string;
+}
+
+export async function readLayerUpload(c: Context): Promise<LayerUpload> {
+  const body = (await readJson(c)) as { manifest?: unknown; files?: Record<string, unknown>; note?: unknown } | null;
+  if (!body || typeof body !== "object" || !body.files || typeof body.files !== "object") {
+    throw new ApiError(400, "invalid_bundle", "body is {manifest, files: {name: base64url}}");
+  }
+  const files: Record<string, Uint8Array> = {};
+  for (const [name, value] of Object.entries(body.files)) {
+    if (typeof value !== "string") throw new ApiError(400, "invalid_bundle", `files.${name} must be base64url`);
+    files[name] = fromBase64Url(value);
+  }
+  return { manifest: body.manifest, files, note: typeof body.note === "string" ? body.note.slice(0, 200) : undefined };
+}
+
+const STATUS_BY_CODE: Record<string, 409 | 422> = { version_not_newer: 409 };
+
+/** A refusal by the store or its verification, as an API error; anything else is rethrown. */
+export function bundleFailure(error: unknown): never {
+  if (error instanceof BundleError) throw new ApiError(STATUS_BY_CODE[error.code] ?? 422, error.code, error.message);
+  throw error;
+}
