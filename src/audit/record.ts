@@ -36,8 +36,13 @@ export interface AuditRecord {
 
 type Obligation = { type?: string; fields?: unknown };
 
+/** The policy's obligations of one type (`log_args`, `hash`, `redact`, `audit_sync`…). */
+export function obligationsOf(obligations: unknown[], type: string): Obligation[] {
+  return obligations.filter((o): o is Obligation => typeof o === "object" && o !== null && (o as Obligation).type === type);
+}
+
 function fieldsOf(obligations: unknown[], type: string): string[] | undefined {
-  const found = obligations.filter((o): o is Obligation => typeof o === "object" && o !== null && (o as Obligation).type === type);
+  const found = obligationsOf(obligations, type);
   if (found.length === 0) return undefined;
   return found.flatMap((o) => (Array.isArray(o.fields) ? o.fields.filter((f): f is string => typeof f === "string") : []));
 }

@@ -7,10 +7,10 @@
  * place: which record was modified, deleted, inserted or reordered.
  * Pure and shared by the Worker and `tollgate audit verify`.
  */
-import { canonicalJson, sha256Hex } from "../bundles/canonical.ts";
+import { sha256Hex } from "../bundles/canonical.ts";
 import { keyCovers, type TrustStore } from "../bundles/manifest.ts";
 import { verifyDocument } from "../bundles/signature.ts";
-import { entryHash, genesisHash, type ChainEntry, type SegmentDigest } from "./chain.ts";
+import { digestHash, entryHash, genesisHash, type ChainEntry, type SegmentDigest } from "./chain.ts";
 
 export interface ExportedSegment {
   digest: { document: SegmentDigest; signature: string };
@@ -89,7 +89,7 @@ export async function verifyAuditLog(shard: string, segments: ExportedSegment[],
       expectedSeq = entry.seq + 1;
       previousHash = entry.hash;
     }
-    previousDigest = await sha256Hex(canonicalJson(d));
+    previousDigest = await digestHash(d);
     expectedSegment = d.segment + 1;
   }
   for (const seq of [...missing].sort((a, b) => a - b)) {

@@ -10,7 +10,7 @@
  */
 import { AuditBatcher } from "./batcher";
 import type { ChainRecord } from "./chain";
-import type { AuditRecord } from "./record";
+import { obligationsOf, type AuditRecord } from "./record";
 
 export const METRICS_SHARD = "__metrics__";
 
@@ -85,7 +85,7 @@ export function enqueueAudit(env: Env, records: ChainRecord[], background: (work
 }
 
 export function wantsSyncAudit(obligations: unknown[]): boolean {
-  return obligations.some((o) => typeof o === "object" && o !== null && (o as { type?: string }).type === "audit_sync");
+  return obligationsOf(obligations, "audit_sync").length > 0;
 }
 
 /** Returns what must finish before the response (sync audit) and what may run after it. */
