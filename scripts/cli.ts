@@ -16,7 +16,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { OpaError, opaBuildWasm } from "./lib/opa.ts";
 import { evaluateInSandbox } from "./lib/sandbox-eval.ts";
-import { build, keygen, publish, rollback, sign, status, UsageError, verify } from "./commands/bundles.ts";
+import { build, keygen, publish, rollback, sign, status, verify } from "./commands/bundles.ts";
+import { UsageError } from "./lib/args.ts";
 import { audit } from "./commands/audit.ts";
 import { mode, shadow } from "./commands/rollout.ts";
 import { LayerBuildError } from "./lib/layer-build.ts";

@@ -11,11 +11,10 @@
  *                [--format json|csv] [--out file] [--url --token]
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { trustStoreSchema } from "../../src/bundles/manifest.ts";
 import { verifyAuditLog, type ExportedSegment } from "../../src/audit/verify.ts";
 import { adminCall, adminTarget } from "../lib/admin-client.ts";
-import { UsageError } from "./bundles.ts";
+import { ADMIN_FLAGS, parseFlags, UsageError } from "../lib/args.ts";
 
 const CSV_COLUMNS = ["seq", "decision_id", "time", "tenant", "agent", "session", "action_type", "tool", "decision", "rules", "mode", "stale", "fail_mode_applied", "location", "region", "layers"];
 
@@ -24,21 +23,13 @@ function csvCell(value: unknown): string {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function parse(args: string[], names: string[]) {
-  try {
-    return parseArgs({ args, options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])), allowPositionals: true }).values as Record<string, string | undefined>;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
 interface AuditExport {
   segments: ExportedSegment[];
   pending?: { unsealed: number; last_seal_error?: string };
 }
 
 async function verify(args: string[]): Promise<number> {
-  const values = parse(args, ["tenant", "trust", "file", "url", "token"]);
+  const { values } = parseFlags(args, [...ADMIN_FLAGS, "tenant", "trust", "file"]);
   if (!values.tenant || !values.trust) throw new UsageError("audit verify needs --tenant and --trust <trust-store.json>");
   const trust = trustStoreSchema.parse(JSON.parse(readFileSync(values.trust, "utf8")));
   const exported = values.file
@@ -56,7 +47,7 @@ async function verify(args: string[]): Promise<number> {
 }
 
 async function exportRecords(args: string[]): Promise<number> {
-  const values = parse(args, ["tenant", "from", "to", "decision", "decision-id", "session", "agent", "rule", "format", "out", "url", "token"]);
+  const { values } = parseFlags(args, [...ADMIN_FLAGS, "tenant", "from", "to", "decision", "decision-id", "session", "agent", "rule", "format", "out"]);
   if (!values.tenant) throw new UsageError("audit export needs --tenant");
   const format = values.format ?? "json";
   if (format !== "json" && format !== "csv") throw new UsageError("--format is json or csv");

@@ -13,33 +13,18 @@
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { trustStoreSchema, type LayerManifest, type Signed, type Snapshot } from "../../src/bundles/manifest.ts";
 import { fromBase64Url, toBase64Url } from "../../src/bundles/signature.ts";
 import { verifyLayer } from "../../src/bundles/verify.ts";
 import { adminCall, adminTarget } from "../lib/admin-client.ts";
+import { ADMIN_FLAGS, parseFlags, UsageError } from "../lib/args.ts";
 import { readBundle, writeBundle } from "../lib/bundle-dir.ts";
 import { buildLayer, type LayerDraft } from "../lib/layer-build.ts";
 import { generateKeyPair, readPrivateKey, signLayer } from "../lib/signing.ts";
 import { ROOT } from "../toolchain.mjs";
 
-export class UsageError extends Error {}
-
-const adminFlags: StringOptions = { url: { type: "string" }, token: { type: "string" } };
-
-type StringOptions = Record<string, { type: "string" }>;
-
-function parse(args: string[], options: StringOptions): { values: Record<string, string | undefined>; positionals: string[] } {
-  try {
-    const parsed = parseArgs({ args, options, allowPositionals: true });
-    return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
 export async function keygen(args: string[]): Promise<number> {
-  const { values } = parse(args, { id: { type: "string" }, scopes: { type: "string" }, out: { type: "string" } });
+  const { values } = parseFlags(args, ["id", "scopes", "out"]);
   if (!values.id || !values.scopes) throw new UsageError("keygen needs --id and --scopes (e.g. --scopes region:eu)");
   const pair = await generateKeyPair(String(values.id));
   const out = String(values.out ?? join(ROOT, "keys"));
@@ -55,7 +40,7 @@ export async function keygen(args: string[]): Promise<number> {
 }
 
 export async function build(args: string[]): Promise<number> {
-  const { values } = parse(args, { scope: { type: "string" }, source: { type: "string" }, out: { type: "string" } });
+  const { values } = parseFlags(args, ["scope", "source", "out"]);
   if (!values.scope) throw new UsageError("build needs --scope global|region:<r>|tenant:<t>");
   const scope = String(values.scope);
   const built = await buildLayer(scope, values.source ? String(values.source) : undefined);
@@ -66,7 +51,7 @@ export async function build(args: string[]): Promise<number> {
 }
 
 export async function sign(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { key: { type: "string" }, "expires-days": { type: "string" }, version: { type: "string" } });
+  const { values, positionals } = parseFlags(args, ["key", "expires-days", "version"]);
   const dir = positionals[0];
   if (!dir || !values.key) throw new UsageError("sign needs <bundle-dir> --key <private.jwk>");
   const bundle = readBundle(dir);
@@ -86,7 +71,7 @@ export async function sign(args: string[]): Promise<number> {
 }
 
 export async function verify(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { trust: { type: "string" } });
+  const { values, positionals } = parseFlags(args, ["trust"]);
   const dir = positionals[0];
   if (!dir || !values.trust) throw new UsageError("verify needs <bundle-dir> --trust <trust-store.json>");
   const trust = trustStoreSchema.parse(JSON.parse(readFileSync(String(values.trust), "utf8")));
@@ -102,7 +87,7 @@ function encodeFiles(files: Record<string, Uint8Array>): Record<string, string> 
 }
 
 export async function publish(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...adminFlags, scope: { type: "string" } });
+  const { values, positionals } = parseFlags(args, [...ADMIN_FLAGS, "scope"]);
   const dir = positionals[0];
   if (!dir) throw new UsageError("publish needs <bundle-dir>");
   const bundle = readBundle(dir);
@@ -121,7 +106,7 @@ export async function publish(args: string[]): Promise<number> {
 }
 
 export async function status(args: string[]): Promise<number> {
-  const { values } = parse(args, adminFlags);
+  const { values } = parseFlags(args, ADMIN_FLAGS);
   const target = adminTarget(values);
   const current = await adminCall<{ snapshot: Snapshot | null }>(target, "GET", "/bundles");
   const log = await adminCall<{ entries: unknown[] }>(target, "GET", "/publish-log?limit=10");
@@ -130,7 +115,7 @@ export async function status(args: string[]): Promise<number> {
 }
 
 export async function rollback(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...adminFlags, scope: { type: "string" }, to: { type: "string" }, key: { type: "string" } });
+  const { values } = parseFlags(args, [...ADMIN_FLAGS, "scope", "to", "key"]);
   if (!values.scope || !values.to || !values.key) throw new UsageError("rollback needs --scope, --to <version> and --key <private.jwk>");
   const target = adminTarget(values);
   const scope = String(values.scope);

@@ -7,24 +7,14 @@
  *   shadow report --scope <scope>                       what the candidate would change
  *   shadow detach --scope <scope>
  */
-import { parseArgs } from "node:util";
 import type { LayerManifest, Signed } from "../../src/bundles/manifest.ts";
 import { toBase64Url } from "../../src/bundles/signature.ts";
 import { adminCall, adminTarget } from "../lib/admin-client.ts";
 import { readBundle } from "../lib/bundle-dir.ts";
-import { UsageError } from "./bundles.ts";
-
-function parse(args: string[], names: string[]) {
-  try {
-    const parsed = parseArgs({ args, options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])), allowPositionals: true });
-    return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
+import { ADMIN_FLAGS, parseFlags, UsageError } from "../lib/args.ts";
 
 export async function mode(args: string[]): Promise<number> {
-  const { values } = parse(args, ["scope", "set", "url", "token"]);
+  const { values } = parseFlags(args, [...ADMIN_FLAGS, "scope", "set"]);
   if (!values.scope || (values.set !== "enforce" && values.set !== "observe")) throw new UsageError("mode needs --scope and --set enforce|observe");
   const result = await adminCall<{ scope: string; mode: string }>(adminTarget(values), "PUT", `/modes/${values.scope}`, { mode: values.set });
   console.log(`${result.scope} now runs in ${result.mode} mode`);
@@ -42,7 +32,7 @@ interface Report {
 
 export async function shadow(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parse(rest, ["scope", "url", "token", "format"]);
+  const { values, positionals } = parseFlags(rest, [...ADMIN_FLAGS, "scope", "format"]);
   const target = () => adminTarget(values);
   if (sub === "attach") {
     const dir = positionals[0];
