@@ -20,7 +20,8 @@ import { modeFor, rolloutFor, type Mode } from "../rollout/config";
 import { runShadows } from "../rollout/shadow";
 import type { DecisionInput } from "../schema/decision-input";
 import { lastUsage } from "../session/client";
-import { applySessionState, sessionKey, type SessionReport } from "../session/stage";
+import { sessionKey } from "../session/objects";
+import { applySessionState, type SessionReport } from "../session/stage";
 import type { RiskTier } from "../types";
 
 export interface DecisionRequest {

@@ -13,6 +13,7 @@
  */
 import { Hono, type Context } from "hono";
 import { adminAuth, principalOf, requireGrant, type AdminVariables, type Principal } from "../middleware/admin-auth";
+import { agentObject, sessionObject } from "../session/objects";
 import { tenantParam } from "./admin-params";
 
 type AdminContext = Context<{ Bindings: Env; Variables: AdminVariables }, "/:tenant/*">;
@@ -24,10 +25,6 @@ function operated(c: AdminContext): { tenant: string; principal: Principal } {
   requireGrant(principal, "operator", `tenant:${tenant}`);
   return { tenant, principal };
 }
-
-// Object names match the decision path's: tenant/session and tenant/agent.
-const sessionObject = (env: Env, tenant: string, session: string) => env.SESSIONS.get(env.SESSIONS.idFromName(`${tenant}/${session}`));
-const agentObject = (env: Env, tenant: string, agent: string) => env.AGENTS.get(env.AGENTS.idFromName(`${tenant}/${agent}`));
 
 export const adminSessionsRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
   .use(adminAuth())

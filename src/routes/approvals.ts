@@ -25,6 +25,7 @@ import { jsonBody } from "../middleware/json-body";
 import { tenantParam } from "./admin-params";
 import { readJson, validated } from "./request-body";
 import { approvalObjectId, publicView } from "../session/approvals";
+import { approvalsIndex } from "../session/objects";
 import type { ApprovalStatus } from "../session/types";
 
 const MAX_WAIT_SECONDS = 60;
@@ -72,8 +73,7 @@ export const adminApprovalsRoute = new Hono<{ Bindings: Env; Variables: AdminVar
     if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
       throw new ApiError(400, "invalid_input", `status is one of ${STATUSES.join(", ")}`, "status");
     }
-    const index = c.env.APPROVALS.get(c.env.APPROVALS.idFromName(tenant));
-    return c.json({ approvals: await index.list(status as ApprovalStatus | undefined, Date.now()) });
+    return c.json({ approvals: await approvalsIndex(c.env, tenant).list(status as ApprovalStatus | undefined, Date.now()) });
   })
   .get("/approvals/:tenant/:id", async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));

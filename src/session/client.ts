@@ -7,6 +7,7 @@
  * every debit is idempotent by decision id). Whatever happened is reported so
  * the decision can say so.
  */
+import { sessionKey } from "./objects";
 import type { SessionDO } from "./session-do";
 import type { CommitRequest, CommitResult, Usage } from "./types";
 
@@ -39,7 +40,7 @@ function isRetryable(error: unknown): boolean {
  * than a dead one.
  */
 export async function commitToSession(namespace: DurableObjectNamespace<SessionDO>, request: CommitRequest, timeoutMs: number): Promise<SessionOutcome> {
-  const stub = namespace.get(namespace.idFromName(`${request.tenant}/${request.session_id}`));
+  const stub = namespace.get(namespace.idFromName(sessionKey(request.tenant, request.session_id)));
   const deadline = Date.now() + timeoutMs;
   let retried = false;
   for (;;) {

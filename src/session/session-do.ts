@@ -26,6 +26,7 @@ import { Breaker } from "./breaker";
 import { Budget } from "./budget";
 import { Lineage, type Grant } from "./lineage";
 import { migrate, SESSION_MIGRATIONS } from "./migrations";
+import { agentObject, approvalsIndex, sessionObject } from "./objects";
 import type { ApprovalRecord, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
 
 /** Decision ids and idempotency keys are remembered this long; denials for the breaker this long at most. */
@@ -195,7 +196,7 @@ export class SessionDO extends DurableObject<Env> {
 
   private async establishLineage(request: CommitRequest): Promise<Reason | undefined> {
     const claimed = request.delegation;
-    const parent = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(`${request.tenant}/${claimed.parent_session_id}`));
+    const parent = sessionObject(this.env, request.tenant, claimed.parent_session_id!);
     const registered = await parent.childRegistration(request.agent_id);
     if (this.lineage.granted()) return undefined; // a concurrent first decision recorded it meanwhile
     if (!registered) {
@@ -206,7 +207,7 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   private agent(request: CommitRequest) {
-    return this.env.AGENTS.get(this.env.AGENTS.idFromName(`${request.tenant}/${request.agent_id}`));
+    return agentObject(this.env, request.tenant, request.agent_id);
   }
 
   /** What this session registered for a sub-agent it spawned; asked by the sub-agent's session. */
@@ -332,7 +333,7 @@ export class SessionDO extends DurableObject<Env> {
     let retry = false;
     if (owed.length > 0) {
       try {
-        await this.env.APPROVALS.get(this.env.APPROVALS.idFromName(owed[0].tenant)).upsert(owed);
+        await approvalsIndex(this.env, owed[0].tenant).upsert(owed);
         this.approvals.sent(owed);
       } catch (error) {
         console.error(`approvals index unreachable, retrying: ${(error as Error).message}`);

@@ -13,6 +13,7 @@ import { ApiError } from "../errors";
 import type { DecisionInput } from "../schema/decision-input";
 import type { Reason } from "../types";
 import { commitToSession, rememberUsage, type SessionOutcome } from "./client";
+import { sessionKey } from "./objects";
 import type { SessionDO } from "./session-do";
 import type { AgentLimit, BreakerParams, CommitRequest, CommitResult, Usage } from "./types";
 
@@ -37,8 +38,6 @@ export interface SessionReport {
   retried?: boolean;
   fail_mode_applied?: "open" | "closed";
 }
-
-export const sessionKey = (tenant: string, session: string) => `${tenant}/${session}`;
 
 function mergeReasons(a: Reason[], b: Reason[]): Reason[] {
   const byKey = new Map([...a, ...b].map((r) => [JSON.stringify(r), r]));
