@@ -18,12 +18,11 @@
  *   baseline compiled into the deploy.
  */
 import { BASELINE_POLICY, type ActivePolicy } from "./active-policy.ts";
-import { checkBounds, droppedRules, type LayerData } from "./bounds.ts";
 import { readLayer, type StoredLayer } from "./layer-reader.ts";
 import { LkgCache, type StoredSnapshot } from "./lkg-cache.ts";
 import type { Snapshot, TrustStore } from "./manifest.ts";
 import { CURRENT_SNAPSHOT_KEY } from "./store-layout.ts";
-import { BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
+import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 
 export interface StoreConfig {
   region: string;
@@ -194,12 +193,7 @@ export class PolicyStore {
     const global = layers.get("global");
     if (!global) throw new BundleError("malformed", "snapshot has no global layer");
     for (const [scope, layer] of layers) {
-      if (scope === "global") continue;
-      const data = (value: VerifiedLayer) => ((value.data as { tollgate?: LayerData })?.tollgate ?? {}) as LayerData;
-      const violations = [...checkBounds(data(global.verified), data(layer.verified)), ...droppedRules(global.verified.manifest.rules, layer.verified.manifest.rules)];
-      if (violations.length > 0) {
-        throw new BundleError("loosens_parent", `${scope} loosens global, refusing to compose it: ${violations.map((v) => v.message).join("; ")}`);
-      }
+      if (scope !== "global") assertWithinParent(global.verified, layer.verified);
     }
     const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, layers, policies: new Map() };
     await this.warm(this.compose(next, undefined));

@@ -5,12 +5,11 @@
  * new snapshot that binds it with the current layers of every other scope.
  * Every publish and every refusal is recorded with who, what and when.
  */
-import { checkBounds, droppedRules, type LayerData } from "./bounds.ts";
 import type { Signed, Snapshot, TrustStore } from "./manifest.ts";
 import { readLayer } from "./layer-reader.ts";
 import { signDocument } from "./signature.ts";
 import { CURRENT_SNAPSHOT_KEY, layerKey, publishLogKey, snapshotKey } from "./store-layout.ts";
-import { BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
+import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 
 /** How long a snapshot stays valid without a new publish; edges past it apply fail modes. */
 export const SNAPSHOT_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -43,16 +42,12 @@ export async function readCurrentSnapshot(bucket: R2Bucket, trust: TrustStore): 
   return { snapshot: await verifySnapshot(await object.json(), trust), etag: object.etag };
 }
 
-function layerData(layer: VerifiedLayer): LayerData {
-  return ((layer.data as { tollgate?: LayerData })?.tollgate ?? {}) as LayerData;
-}
-
-/** Refuses a child layer that loosens its parent, naming each parameter or rule. */
-export function assertWithinParent(parent: VerifiedLayer, child: VerifiedLayer): void {
-  const violations = [...checkBounds(layerData(parent), layerData(child)), ...droppedRules(parent.manifest.rules, child.manifest.rules)];
-  if (violations.length > 0) {
-    throw new BundleError("loosens_parent", `${child.manifest.scope} loosens global: ${violations.map((v) => v.message).join("; ")}`);
-  }
+/** The published global layer, verified: what every override is checked against. Undefined before the first publish. */
+export async function publishedGlobal(bucket: R2Bucket, trust: TrustStore, current: CurrentSnapshot | undefined, nowMs: number): Promise<VerifiedLayer | undefined> {
+  const ref = current?.snapshot.layers.global;
+  if (!ref) return undefined;
+  const stored = await readLayer(bucket, "global", ref.version);
+  return verifyLayer(stored.signedManifest, stored.files, trust, "global", nowMs);
 }
 
 /** Appends one entry to the publish log: who, what, when, and the outcome. */
@@ -77,10 +72,8 @@ export async function publishLayer(ctx: PublishContext, scope: string, signedMan
       throw new BundleError("version_not_newer", `${scope} v${layer.manifest.version} is not newer than the published v${previous.version}`);
     }
     if (scope !== "global") {
-      const globalRef = current?.snapshot.layers.global;
-      if (!globalRef) throw new BundleError("loosens_parent", `${scope}: publish the global layer before any override`);
-      const stored = await readLayer(ctx.bucket, "global", globalRef.version);
-      const parent = await verifyLayer(stored.signedManifest, stored.files, ctx.trust, "global", ctx.nowMs);
+      const parent = await publishedGlobal(ctx.bucket, ctx.trust, current, ctx.nowMs);
+      if (!parent) throw new BundleError("loosens_parent", `${scope}: publish the global layer before any override`);
       assertWithinParent(parent, layer);
     }
     for (const [name, bytes] of Object.entries(files)) {

@@ -3,9 +3,11 @@
  * Verification of layer bundles and snapshots before anything is activated
  * or stored: the signature (by a trusted, unrevoked key allowed to sign that
  * scope), the exact file set, every file's sha256, the layer digest, the size
- * cap and the expiry. Each failure is a BundleError naming the file or field
- * and what was wrong, with a stable code.
+ * cap and the expiry; and that an override stays within its parent's bounds.
+ * Each failure is a BundleError naming the file or field and what was wrong,
+ * with a stable code.
  */
+import { checkBounds, droppedRules, type LayerData } from "./bounds.ts";
 import { layerDigest, sha256Hex } from "./canonical.ts";
 import {
   keyCovers,
@@ -115,4 +117,16 @@ export async function verifySnapshot(signedSnapshot: unknown, trust: TrustStore)
   if (!parsed.success) throw new BundleError("malformed", `snapshot: ${parsed.error.issues[0].message}`);
   if (!parsed.data.layers.global) throw new BundleError("malformed", "snapshot: has no global layer");
   return parsed.data;
+}
+
+function layerData(layer: VerifiedLayer): LayerData {
+  return ((layer.data as { tollgate?: LayerData })?.tollgate ?? {}) as LayerData;
+}
+
+/** Refuses a child layer that loosens its parent, naming each parameter or rule. */
+export function assertWithinParent(parent: VerifiedLayer, child: VerifiedLayer): void {
+  const violations = [...checkBounds(layerData(parent), layerData(child)), ...droppedRules(parent.manifest.rules, child.manifest.rules)];
+  if (violations.length > 0) {
+    throw new BundleError("loosens_parent", `${child.manifest.scope} loosens global: ${violations.map((v) => v.message).join("; ")}`);
+  }
 }

@@ -10,10 +10,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { chainFor } from "../audit/writer";
-import { readLayer } from "../bundles/layer-reader";
-import { assertWithinParent, readCurrentSnapshot } from "../bundles/publisher";
+import { publishedGlobal, readCurrentSnapshot } from "../bundles/publisher";
 import { trustStoreFrom } from "../bundles/trust";
-import { verifyLayer } from "../bundles/verify";
+import { assertWithinParent, verifyLayer } from "../bundles/verify";
 import { ApiError } from "../errors";
 import { bucketOf, scopeParam } from "./admin-params";
 import { bundleFailure, readLayerUpload } from "./layer-upload";
@@ -61,12 +60,8 @@ export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
     try {
       const layer = await verifyLayer(manifest, files, trust, scope, now);
       if (scope !== "global") {
-        const current = await readCurrentSnapshot(bucket, trust);
-        const globalRef = current?.snapshot.layers.global;
-        if (globalRef) {
-          const stored = await readLayer(bucket, "global", globalRef.version);
-          assertWithinParent(await verifyLayer(stored.signedManifest, stored.files, trust, "global", now), layer);
-        }
+        const parent = await publishedGlobal(bucket, trust, await readCurrentSnapshot(bucket, trust), now);
+        if (parent) assertWithinParent(parent, layer);
       }
       for (const [name, bytes] of Object.entries(files)) await bucket.put(shadowLayerKey(scope, name), bytes);
       await bucket.put(shadowLayerKey(scope, "manifest.json"), JSON.stringify(manifest));
