@@ -9,7 +9,8 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OPA_VERSION, ROOT } from "./toolchain.mjs";
-import { bundleDigest, sha256Hex } from "./lib/digest.ts";
+import { layerDigest } from "../src/bundles/canonical.ts";
+import { sha256Hex } from "./lib/digest.ts";
 import { OpaError, opaBuildWasm, opaCheck, opaTest } from "./lib/opa.ts";
 
 export const DECISION_ENTRYPOINT = "tollgate/decision";
@@ -23,14 +24,14 @@ export async function buildGlobalPolicy(): Promise<{ digest: string; tests: numb
   const tests = opaTest(source);
   const compiled = await opaBuildWasm(source, DECISION_ENTRYPOINT);
 
-  const files = { "policy.wasm": compiled.wasm, "data.json": compiled.dataText };
-  const digest = bundleDigest(DECISION_ENTRYPOINT, files);
+  const fileHashes = { "policy.wasm": sha256Hex(compiled.wasm), "data.json": sha256Hex(compiled.dataText) };
+  const digest = await layerDigest(DECISION_ENTRYPOINT, fileHashes);
   const manifest = {
     scope: "global",
     version: 0,
     entrypoint: DECISION_ENTRYPOINT,
     digest,
-    files: { "policy.wasm": sha256Hex(compiled.wasm), "data.json": sha256Hex(compiled.dataText) },
+    files: fileHashes,
     built_at: new Date().toISOString(),
     opa_version: OPA_VERSION,
   };
