@@ -64,10 +64,17 @@ export interface EdgeSpec {
   vars?: Record<string, string>;
 }
 
+/** With several edges, the worker that hosts the Durable Objects and consumes the audit Queue. */
+const SHARED_WORKER = "tollgate-shared";
+
 /**
  * Several edge locations in one workerd, each on its own loopback port and
  * region, sharing one R2 bundle store: what a handful of Cloudflare
- * locations and the central store look like on one machine.
+ * locations and the central store look like on one machine. As on
+ * Cloudflare, where an object lives in one place for every location and the
+ * Queue's consumer runs in its own invocations, the Durable Objects and the
+ * audit consumer belong to one more worker that no client reaches: every
+ * edge binds the same objects, and no edge carries the others' log work.
  */
 export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): Promise<RunningEdge[]> {
   const host = options.host ?? "127.0.0.1";
@@ -75,6 +82,26 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
   const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml")).workerOptions;
   const modules = edgeModules();
   const ports = specs.map((spec, i) => spec.port ?? (options.port ?? 8787) + i);
+  const shared = specs.length > 1;
+  const bindings = { ...(workerOptions.bindings ?? {}), ...(options.vars ?? {}) };
+  const sharedObjects = Object.fromEntries(
+    Object.entries(workerOptions.durableObjects ?? {}).map(([name, binding]) => [
+      name,
+      { ...(typeof binding === "string" ? { className: binding } : binding), scriptName: SHARED_WORKER },
+    ]),
+  );
+  const edges = specs.map((spec, i) => ({
+    ...workerOptions,
+    ...(shared ? { queueConsumers: undefined, durableObjects: sharedObjects } : {}),
+    name: shared ? `tollgate-edge-${i}` : "tollgate-edge",
+    unsafeDirectSockets: [{ host, port: ports[i] }],
+    modules,
+    bindings: {
+      ...bindings,
+      ...(spec.region ? { EDGE_REGION: spec.region, EDGE_LOCATION: `edge-${spec.region}` } : {}),
+      ...(spec.vars ?? {}),
+    },
+  }));
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
       // Miniflare's own entry socket (with its routing worker) stays on a private port;
@@ -88,20 +115,7 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
             cachePersist: join(options.persistTo, "cache"),
           }
         : {}),
-      workers: specs.map((spec, i) => ({
-        ...workerOptions,
-        // A queue has one consumer; the first location consumes the audit log for all of them.
-        ...(i > 0 ? { queueConsumers: undefined } : {}),
-        name: specs.length === 1 ? "tollgate-edge" : `tollgate-edge-${i}`,
-        unsafeDirectSockets: [{ host, port: ports[i] }],
-        modules,
-        bindings: {
-          ...(workerOptions.bindings ?? {}),
-          ...(options.vars ?? {}),
-          ...(spec.region ? { EDGE_REGION: spec.region, EDGE_LOCATION: `edge-${spec.region}` } : {}),
-          ...(spec.vars ?? {}),
-        },
-      })),
+      workers: shared ? [...edges, { ...workerOptions, name: SHARED_WORKER, modules, bindings }] : edges,
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   await miniflare.ready;
