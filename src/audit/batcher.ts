@@ -1,59 +1,44 @@
 /**
  * @module batcher
- * Gathers an isolate's audit records for a few milliseconds and puts them on
- * the Queue as one message, instead of one message per decision: the work a
- * decision leaves behind shrinks to appending to an array, and the log needs
- * a Queue operation per few dozen decisions, not per decision (Queues bills
- * and rate-limits by message). The request that opens a batch owns its flush
- * and keeps itself alive for it (waitUntil), so no record depends on a
- * request that has already finished. What the sink does with a batch the
- * Queue refuses is the writer's business (it writes it through, or counts it
- * as lost).
+ * Gathers an isolate's audit entries for a few milliseconds and hands them
+ * on together, instead of one Queue message per decision: the log needs a
+ * Queue operation per few dozen decisions, not per decision (Queues bills
+ * and rate-limits by message). Adding an entry is all a decision does on its
+ * own time; whatever the entries cost to build, size and send is paid once
+ * per batch, when it leaves. The request that opens a batch owns its flush
+ * and keeps itself alive for it (waitUntil), so no entry depends on a
+ * request that has already finished.
  */
 
-/** How long a batch stays open. Records are off the response path either way; this bounds their delay. */
+/** How long a batch stays open. Entries are off the response path either way; this bounds their delay. */
 const BATCH_WINDOW_MS = 20;
-/** Queues accepts messages up to 128 KB; a batch closes well before (sizes are JSON estimates). */
-const MAX_BATCH_BYTES = 96 * 1024;
+/** A batch closes to new entries at this many, so one flush's work (and memory) stays bounded. */
+const MAX_BATCH_ENTRIES = 1000;
 
-export interface BatchSink<R> {
-  send(records: R[]): Promise<void>;
-  /** Called with a batch the Queue refused; must write it elsewhere or count it lost. */
-  fallback(records: R[], error: unknown): Promise<void>;
-}
+export class AuditBatcher<T> {
+  private current: T[] | undefined;
 
-interface OpenBatch<R> {
-  records: R[];
-  bytes: number;
-}
-
-export class AuditBatcher<R> {
-  private current: OpenBatch<R> | undefined;
-
-  constructor(private readonly sink: BatchSink<R>) {}
+  constructor(private readonly flush: (entries: T[]) => Promise<void>) {}
 
   /**
-   * Adds a record. Returns the flush the caller must keep alive (waitUntil)
-   * when this record opened a batch; undefined when it joined a batch that
-   * another request owns. A full batch is only closed to new records: it
-   * still leaves on its owner's timer, so every send runs in the context of
+   * Adds an entry. Returns the flush the caller must keep alive (waitUntil)
+   * when this entry opened a batch; undefined when it joined a batch that
+   * another request owns. A full batch is only closed to new entries: it
+   * still leaves on its owner's timer, so every flush runs in the context of
    * the request that is waiting for it.
    */
-  add(record: R): Promise<void> | undefined {
-    const bytes = JSON.stringify(record).length;
-    const open = this.current;
-    if (open && open.bytes + bytes > MAX_BATCH_BYTES) this.current = undefined;
+  add(entry: T): Promise<void> | undefined {
+    if (this.current && this.current.length >= MAX_BATCH_ENTRIES) this.current = undefined;
     let owned: Promise<void> | undefined;
     if (this.current === undefined) {
-      const batch: OpenBatch<R> = { records: [], bytes: 0 };
+      const batch: T[] = [];
       this.current = batch;
       owned = new Promise((resolve) => setTimeout(resolve, BATCH_WINDOW_MS)).then(() => {
         if (this.current === batch) this.current = undefined;
-        return this.sink.send(batch.records).catch((error) => this.sink.fallback(batch.records, error));
+        return this.flush(batch);
       });
     }
-    this.current.records.push(record);
-    this.current.bytes += bytes;
+    this.current.push(entry);
     return owned;
   }
 }

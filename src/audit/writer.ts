@@ -1,7 +1,8 @@
 /**
  * @module writer
  * How a decision's record leaves the edge: normally onto the audit Queue in
- * a short batch (one message), off the response path; appended to the
+ * a short batch, built when the batch leaves (one message per 96 KB), off
+ * the response path; appended to the
  * shard's chain before the response when the policy demands an acknowledged
  * record (obligation `audit_sync`, set for the critical tier); and, if the
  * Queue refuses the message, written straight to the chains instead. A
@@ -54,29 +55,69 @@ async function writeThrough(env: Env, records: ChainRecord[]): Promise<void> {
   }
 }
 
-// One batcher per isolate (per binding, should the environment ever differ).
-const batchers = new WeakMap<object, AuditBatcher<ChainRecord>>();
+/** Queues accepts messages up to 128 KB; a message is cut well before (sizes are JSON estimates). */
+const MAX_MESSAGE_BYTES = 96 * 1024;
 
-export function auditBatcher(env: Env): AuditBatcher<ChainRecord> {
+/**
+ * A record, or what builds it. A decision's record is built when its batch
+ * leaves, not while the agent waits; records that already exist (shadow
+ * diffs) are queued as they are.
+ */
+export type PendingRecord = ChainRecord | (() => Promise<ChainRecord>);
+
+/** Records cut into Queue messages in order; a record over the limit travels alone (and is refused). */
+export function intoMessages(records: ChainRecord[], maxBytes = MAX_MESSAGE_BYTES): ChainRecord[][] {
+  const messages: ChainRecord[][] = [];
+  let current: ChainRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const size = JSON.stringify(record).length;
+    if (current.length > 0 && bytes + size > maxBytes) {
+      messages.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(record);
+    bytes += size;
+  }
+  if (current.length > 0) messages.push(current);
+  return messages;
+}
+
+/** Builds a batch's records and sends them; a message the Queue refuses is written through and counted. */
+async function flushBatch(env: Env, pending: PendingRecord[]): Promise<void> {
+  const built = await Promise.allSettled(pending.map((entry) => (typeof entry === "function" ? entry() : entry)));
+  const records: ChainRecord[] = [];
+  for (const result of built) {
+    if (result.status === "fulfilled") records.push(result.value);
+    else console.error(`audit: a record could not be built and is lost: ${(result.reason as Error).message}`);
+  }
+  if (records.length < pending.length) await countLoss(env, "records_lost", pending.length - records.length);
+  for (const message of intoMessages(records)) {
+    try {
+      await env.AUDIT_QUEUE.send({ records: message } satisfies AuditMessage);
+    } catch (error) {
+      console.error(`audit: the queue refused ${message.length} record(s): ${(error as Error).message}; writing through`);
+      await countLoss(env, "queue_send_failures", message.length);
+      await writeThrough(env, message);
+    }
+  }
+}
+
+// One batcher per isolate (per binding, should the environment ever differ).
+const batchers = new WeakMap<object, AuditBatcher<PendingRecord>>();
+
+function auditBatcher(env: Env): AuditBatcher<PendingRecord> {
   let batcher = batchers.get(env.AUDIT_QUEUE);
   if (!batcher) {
-    batcher = new AuditBatcher({
-      send: async (records) => {
-        await env.AUDIT_QUEUE.send({ records } satisfies AuditMessage);
-      },
-      fallback: async (records, error) => {
-        console.error(`audit: the queue refused ${records.length} record(s): ${(error as Error).message}; writing through`);
-        await countLoss(env, "queue_send_failures", records.length);
-        await writeThrough(env, records);
-      },
-    });
+    batcher = new AuditBatcher((pending) => flushBatch(env, pending));
     batchers.set(env.AUDIT_QUEUE, batcher);
   }
   return batcher;
 }
 
 /** Queues records off the response path; `background` keeps their flush alive. */
-export function enqueueAudit(env: Env, records: ChainRecord[], background: (work: Promise<unknown>) => void): void {
+export function enqueueAudit(env: Env, records: PendingRecord[], background: (work: Promise<unknown>) => void): void {
   const batcher = auditBatcher(env);
   for (const record of records) {
     const flush = batcher.add(record);
@@ -84,17 +125,12 @@ export function enqueueAudit(env: Env, records: ChainRecord[], background: (work
   }
 }
 
+/** Whether the policy demands an acknowledged record (obligation `audit_sync`, set for the critical tier). */
 export function wantsSyncAudit(obligations: unknown[]): boolean {
   return obligationsOf(obligations, "audit_sync").length > 0;
 }
 
-/** Returns what must finish before the response (sync audit) and what may run after it. */
-export async function emitAudit(env: Env, record: AuditRecord, background: (work: Promise<unknown>) => void): Promise<{ synced: boolean }> {
-  if (wantsSyncAudit(record.obligations)) {
-    // Acknowledged means appended to the chain: a failure here fails the decision, not the record.
-    await chainFor(env, record.tenant).append([record]);
-    return { synced: true };
-  }
-  enqueueAudit(env, [record], background);
-  return { synced: false };
+/** Appends a record to its shard's chain before the decision is answered; a failure fails the decision. */
+export async function appendAcknowledged(env: Env, record: AuditRecord): Promise<void> {
+  await chainFor(env, record.tenant).append([record]);
 }

@@ -14,7 +14,7 @@ import { newDecisionId } from "../decision-id";
 import { failModeDecision } from "../engine/compose";
 import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
-import { emitAudit, enqueueAudit } from "../audit/writer";
+import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/writer";
 import { trustStoreFrom } from "../bundles/trust";
 import { modeFor, rolloutFor, type Mode } from "../rollout/config";
 import { runShadows } from "../rollout/shadow";
@@ -154,22 +154,28 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
 }
 
 /**
- * Leaves the decision's record. When the policy demanded an acknowledged
- * record and none could be written, the agent is denied (the record of that
+ * Leaves the decision's record. Normally the record is only promised here
+ * and built when its batch leaves, so the agent waits for none of it. When
+ * the policy demands an acknowledged record it is appended before the
+ * answer, and if none can be written the agent is denied (the record of that
  * denial still goes to the Queue): an action that must be on the record does
  * not proceed off it.
  */
 async function audited(env: Env, ctx: Background, response: DecisionResponse, input: DecisionInput, now: number): Promise<DecisionResponse> {
   const background = (work: Promise<unknown>) => ctx.waitUntil(work);
-  const record = await buildAuditRecord(response as unknown as AnsweredDecision, input, now);
+  const answer = response as unknown as AnsweredDecision;
+  if (!wantsSyncAudit(answer.obligations)) {
+    enqueueAudit(env, [() => buildAuditRecord(answer, input, now)], background);
+    return response;
+  }
   try {
-    const { synced } = await emitAudit(env, record, background);
-    return synced ? { ...response, audit: "acknowledged" } : response;
+    await appendAcknowledged(env, await buildAuditRecord(answer, input, now));
+    return { ...response, audit: "acknowledged" };
   } catch (error) {
     const message = `the policy requires an acknowledged audit record and none could be written (${(error as Error).message})`;
     const { observed: _observed, ...answered } = response;
     const denied: DecisionResponse = { ...answered, decision: "deny", reasons: [{ rule: "audit_unavailable", message }], audit: "unavailable" };
-    enqueueAudit(env, [await buildAuditRecord(denied as unknown as AnsweredDecision, input, now)], background);
+    enqueueAudit(env, [() => buildAuditRecord(denied as unknown as AnsweredDecision, input, now)], background);
     return denied;
   }
 }

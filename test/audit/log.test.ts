@@ -9,7 +9,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import type { AuditRecord } from "../../src/audit/record";
-import { chainFor, enqueueAudit, type AuditMessage } from "../../src/audit/writer";
+import { chainFor, enqueueAudit, intoMessages, type AuditMessage } from "../../src/audit/writer";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, decide, uniqueId } from "../session/helpers";
 
@@ -126,6 +126,24 @@ describe("the decision log", () => {
     const after = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
     expect(after.queue_send_failures - before.queue_send_failures).toBe(1);
     expect(after.records_lost).toBe(before.records_lost);
+  });
+
+  it("cuts a batch too big for one message into several the Queue accepts, in order", async () => {
+    const tenant = uniqueId("big-batch").replace(/[^a-z0-9-]/g, "-");
+    const before = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+    // Three 45 KB records: together over the 128 KB message limit (sent whole, the Queue would refuse them).
+    const records = Array.from({ length: 3 }, (_, i) => ({ ...recordFor(tenant, i), args: { note: "x".repeat(45_000) } }));
+    expect(intoMessages(records).map((message) => message.map((r) => r.decision_id))).toEqual([
+      [records[0].decision_id, records[1].decision_id],
+      [records[2].decision_id],
+    ]);
+    const flushes: Promise<unknown>[] = [];
+    enqueueAudit(env, records, (work) => flushes.push(work));
+    await Promise.all(flushes);
+    const chained = (await until(async () => (await chainFor(env, tenant).query({})).records, (r) => r.length >= 3)) as Array<{ decision_id: string }>;
+    expect(chained.map((r) => r.decision_id)).toEqual(records.map((r) => r.decision_id));
+    const after = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+    expect(after.queue_send_failures ?? 0).toBe(before.queue_send_failures ?? 0);
   });
 
   it("answers queries by decision, session, rule and time, for the tenant's auditors only", async () => {
