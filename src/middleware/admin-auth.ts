@@ -11,6 +11,7 @@
  * token without the role or scope → 403.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { sha256Hex } from "../bundles/canonical";
 import { ApiError } from "../errors";
 
 export type AdminRole = "publisher" | "operator" | "approver" | "auditor";
@@ -22,11 +23,6 @@ export interface Principal {
 }
 
 export type AdminVariables = { principal: Principal };
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 let parsedTokens: { source: string; table: Record<string, Principal> } | undefined;
 
