@@ -2,12 +2,11 @@
  * @module writer
  * How a decision's record leaves the edge: normally onto the audit Queue in
  * a short batch, built when the batch leaves (one message per 96 KB), off
- * the response path; appended to the
- * shard's chain before the response when the policy demands an acknowledged
- * record (obligation `audit_sync`, set for the critical tier); and, if the
- * Queue refuses the message, written straight to the chains instead. A
- * record that cannot be written either way is counted, never dropped
- * silently.
+ * the response path; appended to the shard's chain before the response when
+ * the policy demands an acknowledged record (obligation `audit_sync`, set
+ * for the critical tier); and, if the Queue refuses a message, written
+ * straight to the chains instead. A record that cannot be written either way
+ * is counted, never dropped silently.
  */
 import { AuditBatcher } from "./batcher";
 import type { ChainRecord } from "./chain";
