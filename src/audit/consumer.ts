@@ -1,29 +1,33 @@
 /**
  * @module consumer
- * The audit Queue's consumer. Each message carries a batch of records; the
- * records of all messages are grouped by shard and appended to each shard's
- * chain in one call, in arrival order. A message with a record whose append
- * failed is retried whole (the Queue redelivers it, up to its retry limit,
- * then to the dead-letter queue); appends are idempotent by decision id, so
- * its records that did get in are not chained twice. Records that reach the
- * dead-letter queue get one last attempt and are otherwise counted as lost.
+ * The audit Queue's consumer. Each message carries a batch of records as
+ * JSON lines; the records of all messages are grouped by shard and appended
+ * to each shard's chain in one call, in arrival order. A message with a
+ * record whose append failed is retried whole (the Queue redelivers it, up
+ * to its retry limit, then to the dead-letter queue); appends are idempotent
+ * by decision id, so its records that did get in are not chained twice.
+ * Records that reach the dead-letter queue get one last attempt and are
+ * otherwise counted as lost, as is a line that is not a record at all.
  */
 import type { ChainRecord } from "./chain";
-import { byShard, chainFor, countLoss, type AuditMessage } from "./writer";
+import { byShard, chainFor, countLoss, parseLines, type AuditMessage } from "./writer";
 
 export const DEAD_LETTER_QUEUE = "tollgate-audit-dlq";
 
 export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env): Promise<void> {
   const lastAttempt = batch.queue === DEAD_LETTER_QUEUE;
   const carried: Array<{ record: ChainRecord; message: Message<AuditMessage> }> = [];
+  const unreadable = new Map<Message<AuditMessage>, number>();
   for (const message of batch.messages) {
-    if (!Array.isArray(message.body?.records)) {
+    if (typeof message.body !== "string") {
       // Not something this edge sends; nothing in it can be chained.
       console.error(`audit: message ${message.id} carries no records; dropped`);
       message.ack();
       continue;
     }
-    for (const record of message.body.records) carried.push({ record, message });
+    const parsed = parseLines(message.body);
+    if (parsed.unreadable > 0) unreadable.set(message, parsed.unreadable);
+    for (const record of parsed.records) carried.push({ record, message });
   }
   const failed = new Set<Message<AuditMessage>>();
   for (const [shard, group] of byShard(carried, (item) => item.record.tenant)) {
@@ -35,8 +39,17 @@ export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env):
       for (const item of group) failed.add(item.message);
     }
   }
-  for (const message of new Set(carried.map((item) => item.message))) {
-    if (failed.has(message) && !lastAttempt) message.retry();
-    else message.ack();
+  for (const message of new Set([...carried.map((item) => item.message), ...unreadable.keys()])) {
+    if (failed.has(message) && !lastAttempt) {
+      message.retry();
+      continue;
+    }
+    message.ack();
+    // A line that is not a JSON record cannot be chained on any attempt: counted once, when its message is done.
+    const lost = unreadable.get(message);
+    if (lost) {
+      console.error(`audit: message ${message.id} has ${lost} line(s) that are not JSON records; lost`);
+      await countLoss(env, "records_lost", lost);
+    }
   }
 }

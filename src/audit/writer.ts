@@ -1,12 +1,12 @@
 /**
  * @module writer
  * How a decision's record leaves the edge: normally onto the audit Queue in
- * a short batch, built when the batch leaves (one message per 96 KB), off
- * the response path; appended to the shard's chain before the response when
- * the policy demands an acknowledged record (obligation `audit_sync`, set
- * for the critical tier); and, if the Queue refuses a message, written
- * straight to the chains instead. A record that cannot be written either way
- * is counted, never dropped silently.
+ * a short batch, built when the batch leaves and sent as JSON lines (one
+ * message per 96 KB), off the response path; appended to the shard's chain
+ * before the response when the policy demands an acknowledged record
+ * (obligation `audit_sync`, set for the critical tier); and, if the Queue
+ * refuses a message, written straight to the chains instead. A record that
+ * cannot be written either way is counted, never dropped silently.
  */
 import { AuditBatcher } from "./batcher";
 import type { ChainRecord } from "./chain";
@@ -14,10 +14,13 @@ import { obligationsOf, type AuditRecord } from "./record";
 
 export const METRICS_SHARD = "__metrics__";
 
-/** One Queue message: a batch of records from one isolate, of any shards, in order. */
-export interface AuditMessage {
-  records: ChainRecord[];
-}
+/**
+ * One Queue message: records from one isolate's batch, of any shards, in
+ * order, as JSON lines (one record per line) sent as text. The lines are
+ * made once, to size the message; as UTF-8 text its size on the Queue is
+ * exactly what was counted, and nothing is serialized a second time.
+ */
+export type AuditMessage = string;
 
 export function chainFor(env: Env, shard: string) {
   return env.AUDIT_CHAINS.get(env.AUDIT_CHAINS.idFromName(shard));
@@ -54,8 +57,15 @@ async function writeThrough(env: Env, records: ChainRecord[]): Promise<void> {
   }
 }
 
-/** Queues accepts messages up to 128 KB; a message is cut well before (sizes are JSON estimates). */
+/** Queues accepts messages up to 128 KB; a message is cut well before. */
 const MAX_MESSAGE_BYTES = 96 * 1024;
+
+const encoder = new TextEncoder();
+
+/** A line's size in UTF-8; records are mostly ASCII, and only lines that are not get encoded to count. */
+function utf8Length(text: string): number {
+  return /^[\x00-\x7f]*$/.test(text) ? text.length : encoder.encode(text).byteLength;
+}
 
 /**
  * A record, or what builds it. A decision's record is built when its batch
@@ -64,41 +74,59 @@ const MAX_MESSAGE_BYTES = 96 * 1024;
  */
 export type PendingRecord = ChainRecord | (() => Promise<ChainRecord>);
 
-/** Records cut into Queue messages in order; a record over the limit travels alone (and is refused). */
-export function intoMessages(records: ChainRecord[], maxBytes = MAX_MESSAGE_BYTES): ChainRecord[][] {
-  const messages: ChainRecord[][] = [];
-  let current: ChainRecord[] = [];
+/** JSON lines cut into messages in order, by UTF-8 size; a line over the limit travels alone (and is refused). */
+export function intoMessages(lines: string[], maxBytes = MAX_MESSAGE_BYTES): AuditMessage[] {
+  const messages: AuditMessage[] = [];
+  let current: string[] = [];
   let bytes = 0;
-  for (const record of records) {
-    const size = JSON.stringify(record).length;
+  for (const line of lines) {
+    const size = utf8Length(line) + 1;
     if (current.length > 0 && bytes + size > maxBytes) {
-      messages.push(current);
+      messages.push(current.join("\n"));
       current = [];
       bytes = 0;
     }
-    current.push(record);
+    current.push(line);
     bytes += size;
   }
-  if (current.length > 0) messages.push(current);
+  if (current.length > 0) messages.push(current.join("\n"));
   return messages;
+}
+
+/** A message's lines as records again; a line that is not a record (no decision id or tenant) is counted, not chained. */
+export function parseLines(message: AuditMessage): { records: ChainRecord[]; unreadable: number } {
+  const records: ChainRecord[] = [];
+  let unreadable = 0;
+  for (const line of message.split("\n")) {
+    let record: Partial<ChainRecord> | undefined;
+    try {
+      record = JSON.parse(line) as Partial<ChainRecord>;
+    } catch {
+      // counted below
+    }
+    if (typeof record?.decision_id === "string" && typeof record.tenant === "string") records.push(record as ChainRecord);
+    else unreadable++;
+  }
+  return { records, unreadable };
 }
 
 /** Builds a batch's records and sends them; a message the Queue refuses is written through and counted. */
 async function flushBatch(env: Env, pending: PendingRecord[]): Promise<void> {
   const built = await Promise.allSettled(pending.map((entry) => (typeof entry === "function" ? entry() : entry)));
-  const records: ChainRecord[] = [];
+  const lines: string[] = [];
   for (const result of built) {
-    if (result.status === "fulfilled") records.push(result.value);
+    if (result.status === "fulfilled") lines.push(JSON.stringify(result.value));
     else console.error(`audit: a record could not be built and is lost: ${(result.reason as Error).message}`);
   }
-  if (records.length < pending.length) await countLoss(env, "records_lost", pending.length - records.length);
-  for (const message of intoMessages(records)) {
+  if (lines.length < pending.length) await countLoss(env, "records_lost", pending.length - lines.length);
+  for (const message of intoMessages(lines)) {
     try {
-      await env.AUDIT_QUEUE.send({ records: message } satisfies AuditMessage);
+      await env.AUDIT_QUEUE.send(message, { contentType: "text" });
     } catch (error) {
-      console.error(`audit: the queue refused ${message.length} record(s): ${(error as Error).message}; writing through`);
-      await countLoss(env, "queue_send_failures", message.length);
-      await writeThrough(env, message);
+      const { records } = parseLines(message);
+      console.error(`audit: the queue refused ${records.length} record(s): ${(error as Error).message}; writing through`);
+      await countLoss(env, "queue_send_failures", records.length);
+      await writeThrough(env, records);
     }
   }
 }

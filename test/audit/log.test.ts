@@ -34,6 +34,13 @@ function recordFor(tenant: string, i: number): AuditRecord {
   };
 }
 
+/** A message as an edge sends it: the batch's records as JSON lines. */
+const asMessage = (records: object[]): AuditMessage => records.map((record) => JSON.stringify(record)).join("\n");
+
+async function counters(): Promise<Record<string, number>> {
+  return (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+}
+
 describe("the decision log", () => {
   it("has a record for every decision of a 1,000-decision burst", async () => {
     const tenant = uniqueId("burst").toLowerCase().replace(/[^a-z0-9-]/g, "-");
@@ -56,7 +63,7 @@ describe("the decision log", () => {
     const ra = Array.from({ length: 5 }, (_, i) => recordFor(a, i));
     const rb = Array.from({ length: 5 }, (_, i) => recordFor(b, i));
     // Each message is one edge's batch; the middle one carries records of both shards.
-    const bodies: AuditMessage[] = [{ records: ra.slice(0, 3) }, { records: [...ra.slice(3), rb[0]] }, { records: rb.slice(1) }];
+    const bodies = [asMessage(ra.slice(0, 3)), asMessage([...ra.slice(3), rb[0]]), asMessage(rb.slice(1))];
     const messages = bodies.map((body, i) => ({ id: `m-${i}`, timestamp: new Date(), attempts: 1, body }));
     await chainFor(env, b).failNext(1);
 
@@ -115,7 +122,7 @@ describe("the decision log", () => {
 
   it("writes a batch the Queue refuses straight to the chain, and counts it", async () => {
     const tenant = uniqueId("refused").replace(/[^a-z0-9-]/g, "-");
-    const before = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+    const before = await counters();
     // Over the Queue's 128 KB message limit: the real Queue refuses it.
     const oversized = { ...recordFor(tenant, 1), args: { note: "x".repeat(150_000) } };
     const flushes: Promise<unknown>[] = [];
@@ -123,27 +130,46 @@ describe("the decision log", () => {
     expect(flushes).toHaveLength(1);
     await Promise.all(flushes);
     expect((await chainFor(env, tenant).query({})).records).toEqual([expect.objectContaining({ decision_id: oversized.decision_id })]);
-    const after = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+    const after = await counters();
     expect(after.queue_send_failures - before.queue_send_failures).toBe(1);
     expect(after.records_lost).toBe(before.records_lost);
   });
 
-  it("cuts a batch too big for one message into several the Queue accepts, in order", async () => {
+  it("cuts a batch into messages the Queue accepts, by bytes rather than characters, in order", async () => {
     const tenant = uniqueId("big-batch").replace(/[^a-z0-9-]/g, "-");
-    const before = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+    const before = await counters();
     // Three 45 KB records: together over the 128 KB message limit (sent whole, the Queue would refuse them).
-    const records = Array.from({ length: 3 }, (_, i) => ({ ...recordFor(tenant, i), args: { note: "x".repeat(45_000) } }));
-    expect(intoMessages(records).map((message) => message.map((r) => r.decision_id))).toEqual([
+    const ascii = Array.from({ length: 3 }, (_, i) => ({ ...recordFor(tenant, i), args: { note: "x".repeat(45_000) } }));
+    // Two records of 30,000 characters but 60 KB of UTF-8 each: counted by characters they would share a message.
+    const accented = Array.from({ length: 2 }, (_, i) => ({ ...recordFor(tenant, 3 + i), args: { note: "é".repeat(30_000) } }));
+    const records = [...ascii, ...accented];
+    const messages = intoMessages(records.map((record) => JSON.stringify(record)));
+    expect(messages.map((message) => message.split("\n").map((line) => JSON.parse(line).decision_id))).toEqual([
       [records[0].decision_id, records[1].decision_id],
       [records[2].decision_id],
+      [records[3].decision_id],
+      [records[4].decision_id],
     ]);
     const flushes: Promise<unknown>[] = [];
     enqueueAudit(env, records, (work) => flushes.push(work));
     await Promise.all(flushes);
-    const chained = (await until(async () => (await chainFor(env, tenant).query({})).records, (r) => r.length >= 3)) as Array<{ decision_id: string }>;
+    const chained = (await until(async () => (await chainFor(env, tenant).query({})).records, (r) => r.length >= 5)) as Array<{ decision_id: string }>;
     expect(chained.map((r) => r.decision_id)).toEqual(records.map((r) => r.decision_id));
-    const after = (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
+    const after = await counters();
     expect(after.queue_send_failures ?? 0).toBe(before.queue_send_failures ?? 0);
+  });
+
+  it("chains the readable records of a message with a corrupt line, and counts the line as lost", async () => {
+    const tenant = uniqueId("corrupt").replace(/[^a-z0-9-]/g, "-");
+    const before = await counters();
+    const [first, second] = [recordFor(tenant, 0), recordFor(tenant, 1)];
+    const body: AuditMessage = [JSON.stringify(first), "{not json", JSON.stringify({ note: "no tenant" }), JSON.stringify(second)].join("\n");
+    const batch = createMessageBatch<AuditMessage>("tollgate-audit", [{ id: "m-corrupt", timestamp: new Date(), attempts: 1, body }]);
+    await worker.queue(batch, env);
+    expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toEqual(["m-corrupt"]);
+    const chained = (await chainFor(env, tenant).query({})).records as Array<{ decision_id: string }>;
+    expect(chained.map((r) => r.decision_id)).toEqual([first.decision_id, second.decision_id]);
+    expect((await counters()).records_lost - (before.records_lost ?? 0)).toBe(2);
   });
 
   it("answers queries by decision, session, rule and time, for the tenant's auditors only", async () => {
