@@ -11,7 +11,10 @@
  * ratios from this one run. The HTTP targets are measured in alternating
  * rounds, so a noisy machine weighs on all of them alike. It also reports
  * what each hop costs: evaluation inside the sandbox, one RPC into it, the
- * HTTP path, the audit log and the session object.
+ * HTTP path, the audit log and the session object. The log gets an A/B of
+ * its own, with and without it on the same inputs in alternating rounds,
+ * split by what the policy asks of the record: queued after the answer
+ * (every tier but critical), or appended before it (critical, `audit_sync`).
  *
  * Flags: --quick (fewer requests), --write (record bench/RESULTS.md).
  */
@@ -41,7 +44,7 @@ const CONCURRENCY = [1, 16];
 const ROUNDS = quick ? 6 : 20;
 
 const scenarios = (
-  JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "scenarios.json"), "utf8")) as { scenarios: Array<{ input: unknown }> }
+  JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "scenarios.json"), "utf8")) as { scenarios: Array<{ input: { risk_tier: string; session: Record<string, unknown> } }> }
 ).scenarios.map((s) => s.input);
 
 async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
 
   // A thousand sessions, so budgets do not run out and breakers stay closed over the run.
   const sessionBodies = Array.from({ length: 1000 }, (_, i) => {
-    const input = scenarios[i % scenarios.length] as { session: Record<string, unknown> };
+    const input = scenarios[i % scenarios.length];
     return JSON.stringify({ ...input, session: { ...input.session, id: `bench-session-${i}` } });
   });
   // The log is sealed and signed as in production, with a key made for this run.
@@ -136,6 +139,11 @@ async function main(): Promise<void> {
   );
   const opa = await startOpaServer(18181);
   const rows: Array<{ target: string; concurrency: number; summary: Summary }> = [];
+  // The log's A/B: for critical inputs the policy demands the record before the answer, so
+  // those are measured apart from the rest, whose records leave after it.
+  const queuedBodies = scenarios.filter((input) => input.risk_tier !== "critical").map((input) => JSON.stringify(input));
+  const acknowledgedBodies = scenarios.filter((input) => input.risk_tier === "critical").map((input) => JSON.stringify(input));
+  const logRows: Array<{ record: string; concurrency: number; without: Summary; with: Summary }> = [];
   try {
     for (const concurrency of CONCURRENCY) {
       const plan = { concurrency, requests: REQUESTS, warmup: WARMUP };
@@ -149,6 +157,14 @@ async function main(): Promise<void> {
       ];
       const summaries = await runInterleaved(targets.map(({ url, bodies }) => ({ ...plan, url, bodies })), ROUNDS);
       targets.forEach(({ target }, i) => rows.push({ target, concurrency, summary: summaries[i] }));
+      for (const [record, bodies] of [
+        [`queued after the answer (${queuedBodies.length} inputs)`, queuedBodies],
+        [`appended before the answer: critical (${acknowledgedBodies.length} inputs)`, acknowledgedBodies],
+      ] as const) {
+        const edges = [sandboxEdge, auditEdge].map((edge) => ({ ...plan, url: new URL("/v1/decide", edge.url), bodies: [...bodies] }));
+        const [without, withLog] = await runInterleaved(edges, ROUNDS);
+        logRows.push({ record, concurrency, without, with: withLog });
+      }
     }
   } finally {
     opa.kill();
@@ -179,6 +195,17 @@ async function main(): Promise<void> {
       `| ${row.target} | ${row.concurrency} | ${fmt(row.summary.median_ms)} | ${fmt(row.summary.p99_ms)} | ${row.summary.rps.toFixed(0)} | ${ratio} | ${rpsRatio} |`,
     );
   }
+  lines.push("");
+  lines.push("The audit log, with and without it on the same edge build and inputs (alternating rounds):");
+  lines.push("");
+  lines.push("| record | concurrency | median without | median with | change | p99 without | p99 with |");
+  lines.push("|---|---:|---:|---:|---:|---:|---:|");
+  for (const row of logRows) {
+    const change = ((row.with.median_ms - row.without.median_ms) / row.without.median_ms) * 100;
+    lines.push(
+      `| ${row.record} | ${row.concurrency} | ${fmt(row.without.median_ms)} | ${fmt(row.with.median_ms)} | ${change >= 0 ? "+" : ""}${change.toFixed(1)}% | ${fmt(row.without.p99_ms)} | ${fmt(row.with.p99_ms)} |`,
+    );
+  }
   const sandboxC1 = rows.find((r) => r.target === "edge (sandbox)" && r.concurrency === 1)!.summary;
   const isolateC1 = rows.find((r) => r.target === "edge (baseline in isolate)" && r.concurrency === 1)!.summary;
   lines.push("");
@@ -189,7 +216,7 @@ async function main(): Promise<void> {
   lines.push(`- edge over HTTP, sandbox path minus in-isolate path (the RPC hop as a client sees it): ${fmt(sandboxC1.median_ms - isolateC1.median_ms)}`);
   const auditC1 = rows.find((r) => r.target === "edge (sandbox + audit log)" && r.concurrency === 1)!.summary;
   const sessionC1 = rows.find((r) => r.target === "edge (sandbox + session DO + audit log)" && r.concurrency === 1)!.summary;
-  lines.push(`- the audit log (records built and batched onto the Queue after the response; its consumer, the chain objects and R2 run in the same workerd): median ${fmt(auditC1.median_ms)} with it, ${fmt(sandboxC1.median_ms)} without (${(((auditC1.median_ms - sandboxC1.median_ms) / sandboxC1.median_ms) * 100).toFixed(1)}%)`);
+  lines.push(`- the audit log over the whole mix (records queued after the answer, critical ones appended before it; the Queue, its consumer, the chain objects and R2 run in the same workerd): median ${fmt(auditC1.median_ms)} with it, ${fmt(sandboxC1.median_ms)} without (${(((auditC1.median_ms - sandboxC1.median_ms) / sandboxC1.median_ms) * 100).toFixed(1)}%)`);
   lines.push(`- the session Durable Object (one check-and-debit per decision), as a client sees it: ${fmt(sessionC1.median_ms - auditC1.median_ms)} at the median`);
   lines.push(`- in-process evaluation in Node, median: ${fmt(rows.find((r) => r.target.startsWith("opa-wasm"))!.summary.median_ms)}`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
