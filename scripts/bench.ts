@@ -157,11 +157,12 @@ async function main(): Promise<void> {
       ];
       const summaries = await runInterleaved(targets.map(({ url, bodies }) => ({ ...plan, url, bodies })), ROUNDS);
       targets.forEach(({ target }, i) => rows.push({ target, concurrency, summary: summaries[i] }));
-      for (const [record, bodies] of [
+      const logCases: Array<[record: string, bodies: string[]]> = [
         [`queued after the answer (${queuedBodies.length} inputs)`, queuedBodies],
         [`appended before the answer: critical (${acknowledgedBodies.length} inputs)`, acknowledgedBodies],
-      ] as const) {
-        const edges = [sandboxEdge, auditEdge].map((edge) => ({ ...plan, url: new URL("/v1/decide", edge.url), bodies: [...bodies] }));
+      ];
+      for (const [record, bodies] of logCases) {
+        const edges = [sandboxEdge, auditEdge].map((edge) => ({ ...plan, url: new URL("/v1/decide", edge.url), bodies }));
         const [without, withLog] = await runInterleaved(edges, ROUNDS);
         logRows.push({ record, concurrency, without, with: withLog });
       }
