@@ -7,10 +7,12 @@
  * `npm start`, the benchmark and the CLI.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { workerdChildren } from "./placement.ts";
 import { ROOT } from "../toolchain.mjs";
 
 export const EDGE_BUNDLE_DIR = join(ROOT, "build", "edge");
@@ -44,11 +46,20 @@ export interface EdgeOptions {
   vars?: Record<string, string>;
   /** Where R2, Durable Object and cache state persist; in memory when omitted. */
   persistTo?: string;
+  /**
+   * With several edges: run the worker behind them (Durable Objects, the
+   * audit Queue's consumer, the log's R2) in a workerd process of its own,
+   * reached through Miniflare's dev registry, as Cloudflare runs those away
+   * from the location that answered. In memory only.
+   */
+  separateBackend?: boolean;
 }
 
 export interface RunningEdge {
   url: URL;
   miniflare: Miniflare;
+  /** With a separate backend: each instance's workerd process, where it can be told (Linux). */
+  pids?: { edge?: number; backend?: number };
   dispose(): Promise<void>;
 }
 
@@ -75,6 +86,8 @@ const SHARED_WORKER = "tollgate-shared";
  * Queue's consumer runs in its own invocations, the Durable Objects and the
  * audit consumer belong to one more worker that no client reaches: every
  * edge binds the same objects, and no edge carries the others' log work.
+ * With `separateBackend` that worker gets a workerd of its own, and the
+ * edges keep their own (empty) bundle store.
  */
 export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): Promise<RunningEdge[]> {
   const host = options.host ?? "127.0.0.1";
@@ -102,6 +115,27 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
       ...(spec.vars ?? {}),
     },
   }));
+  const sharedWorker = { ...workerOptions, name: SHARED_WORKER, modules, bindings };
+  if (options.separateBackend) {
+    if (!shared) throw new Error("separateBackend needs more than one edge");
+    // The dev registry is how two Miniflare instances find each other's workers; a
+    // private one keeps this run apart from any other local session.
+    const registry = mkdtempSync(join(tmpdir(), "tollgate-registry-"));
+    const instance = (workers: object[]) =>
+      new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, unsafeDevRegistryPath: registry, workers } as Parameters<typeof convertV4MiniflareOptions>[0]));
+    const newWorkerd = (known: number[]) => workerdChildren().find((pid) => !known.includes(pid));
+    const before = workerdChildren();
+    const backend = instance([sharedWorker]);
+    await backend.ready;
+    const backendPid = newWorkerd(before);
+    const miniflare = instance(edges);
+    await miniflare.ready;
+    const pids = { backend: backendPid, edge: newWorkerd([...before, ...(backendPid ? [backendPid] : [])]) };
+    let disposed: Promise<void> | undefined;
+    const dispose = () =>
+      (disposed ??= Promise.all([miniflare.dispose(), backend.dispose()]).then(() => rmSync(registry, { recursive: true, force: true })));
+    return ports.map((port) => ({ url: new URL(`http://${host}:${port}`), miniflare, pids, dispose }));
+  }
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
       // Miniflare's own entry socket (with its routing worker) stays on a private port;
@@ -115,7 +149,7 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
             cachePersist: join(options.persistTo, "cache"),
           }
         : {}),
-      workers: shared ? [...edges, { ...workerOptions, name: SHARED_WORKER, modules, bindings }] : edges,
+      workers: shared ? [...edges, sharedWorker] : edges,
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   await miniflare.ready;

@@ -1,17 +1,23 @@
 /**
  * @module batcher
- * Gathers an isolate's audit entries for a few milliseconds and hands them
- * on together, instead of one Queue message per decision: the log needs a
- * Queue operation per few dozen decisions, not per decision (Queues bills
- * and rate-limits by message). Adding an entry is all a decision does on its
+ * Gathers an isolate's audit entries for a moment and hands them on
+ * together, instead of one Queue message per decision: the log needs a Queue
+ * operation per batch, not per decision (Queues bills and rate-limits by
+ * message). Adding an entry is all a decision does on its
  * own time; whatever the entries cost to build, size and send is paid once
  * per batch, when it leaves. The request that opens a batch owns its flush
  * and keeps itself alive for it (waitUntil), so no entry depends on a
  * request that has already finished.
  */
 
-/** How long a batch stays open. Entries are off the response path either way; this bounds their delay. */
-const BATCH_WINDOW_MS = 20;
+/**
+ * How long a batch stays open. Entries are off the response path either way.
+ * Each send costs the isolate about the same whatever it carries, so a busy
+ * isolate should send few, full messages; the window bounds how long an entry
+ * waits in memory, far below the Queue's own delivery delay (its consumer's
+ * batch timeout, a second).
+ */
+const BATCH_WINDOW_MS = 100;
 /** A batch closes to new entries at this many, so one flush's work (and memory) stays bounded. */
 const MAX_BATCH_ENTRIES = 1000;
 

@@ -1,0 +1,134 @@
+/**
+ * @module bench-log
+ * The audit log's A/B for `npm run bench`: the same edge build with the log
+ * off and on, on the same inputs in alternating rounds, split by what the
+ * policy asks of the record (queued after the answer, or appended before it
+ * for the critical tier).
+ *
+ * The edges run in a workerd of their own; the log's backend (the Queue's
+ * consumer, the chain objects, R2) runs in a second one, as on Cloudflare it
+ * runs away from the location that answered. Where it can, the edges' workerd
+ * is pinned to one CPU and the backend and the load generator to the others,
+ * the backend at lower priority: its batches then take turns neither on the
+ * edge's core nor ahead of the client that times the edge. After the run
+ * it checks that every decision the log-on edge answered was chained and that
+ * nothing was counted lost: the figures are those of a log that worked.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { adminCall } from "./admin-client.ts";
+import { allowedCpus, lowerPriority, pinProcess } from "./placement.ts";
+import { startEdges } from "./edge-server.ts";
+import { runInterleaved } from "./load.ts";
+import type { Summary } from "./stats.ts";
+
+export interface LogCase {
+  record: string;
+  bodies: string[];
+  /** The policy demands the record before the answer (the response says `audit: "acknowledged"`). */
+  acknowledged: boolean;
+}
+
+export interface LogRow {
+  record: string;
+  concurrency: number;
+  without: Summary;
+  with: Summary;
+}
+
+export interface LogBench {
+  rows: LogRow[];
+  /** Where each process ran, in words. */
+  placement: string;
+  /** Decisions the log-on edge answered, and records found in the chains after the run. */
+  answered: number;
+  chained: number;
+  /** The log's loss and retry counters (all zero when nothing was lost or retried). */
+  counters: Record<string, number>;
+}
+
+interface AuditStatus {
+  counters: Record<string, number>;
+  shard?: { entries: number };
+}
+
+interface Plan {
+  concurrencies: number[];
+  requests: number;
+  warmup: number;
+  rounds: number;
+}
+
+async function decide(url: URL, body: string): Promise<{ audit?: string }> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+  if (!response.ok) throw new Error(`HTTP ${response.status} from ${url}: ${await response.text()}`);
+  return (await response.json()) as { audit?: string };
+}
+
+/**
+ * The edges' workerd on the first CPU; the load generator (this process) and
+ * the backend's workerd on the rest, the backend at lower priority. Returns
+ * the placement in words; if any step fails, everything stays where it was.
+ */
+function place(pids: { edge?: number; backend?: number }, cpus: number[]): string {
+  const { edge, backend } = pids;
+  if (cpus.length >= 2 && edge && backend) {
+    const rest = cpus.slice(1);
+    if (pinProcess(edge, [cpus[0]]) && pinProcess(backend, rest) && pinProcess(process.pid, rest) && lowerPriority(backend)) {
+      return `the edges' workerd pinned to CPU ${cpus[0]}; the load generator and, at lower priority, the log's backend (a second workerd: Queue consumer, chain objects, R2) on CPU ${rest.join(",")}`;
+    }
+    for (const pid of [edge, backend, process.pid]) pinProcess(pid, cpus);
+    lowerPriority(backend, 0);
+  }
+  return "the edges and the log's backend in separate workerd processes, sharing all CPUs (pinning needs Linux, taskset and two CPUs)";
+}
+
+export async function benchLog(cases: LogCase[], plan: Plan, vars: Record<string, string>): Promise<LogBench> {
+  // The check after the run reads the log through the admin API, with a token made for it.
+  const token = randomBytes(16).toString("hex");
+  const tokens = { [createHash("sha256").update(token).digest("hex")]: { subject: "bench", roles: ["auditor"], scopes: ["*"] } };
+  const [withoutLog, withLog] = await startEdges(
+    [
+      { port: 18796, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "off" } },
+      { port: 18797, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "on" } },
+    ],
+    { vars: { ...vars, ADMIN_TOKENS: JSON.stringify(tokens) }, separateBackend: true },
+  );
+  const cpus = allowedCpus();
+  const placement = place(withLog.pids ?? {}, cpus);
+  const rows: LogRow[] = [];
+  let answered = 0;
+  try {
+    const decideUrl = (edge: { url: URL }) => new URL("/v1/decide", edge.url);
+    // A log that fails would still answer 200s (a critical decision denied for want of its
+    // record): the acknowledged path is checked once before it is timed.
+    for (const { record, bodies, acknowledged } of cases) {
+      const answer = await decide(decideUrl(withLog), bodies[0]);
+      answered++;
+      if (acknowledged && answer.audit !== "acknowledged") throw new Error(`${record}: expected an acknowledged record, got audit=${answer.audit}`);
+    }
+    for (const concurrency of plan.concurrencies) {
+      for (const { record, bodies } of cases) {
+        const edges = [withoutLog, withLog].map((edge) => ({ url: decideUrl(edge), bodies, concurrency, requests: plan.requests, warmup: plan.warmup }));
+        const [without, withIt] = await runInterleaved(edges, plan.rounds);
+        answered += plan.warmup + withIt.count;
+        rows.push({ record, concurrency, without, with: withIt });
+      }
+    }
+    const admin = { url: withLog.url.origin, token };
+    const status = (tenant: string) => adminCall<AuditStatus>(admin, "GET", `/audit/status?tenant=${encodeURIComponent(tenant)}`);
+    const tenants = [...new Set(cases.flatMap(({ bodies }) => bodies.map((body) => (JSON.parse(body) as { tenant: string }).tenant)))];
+    // Queued records reach the chains within the Queue's batch timeout; allow a few.
+    let chained = 0;
+    for (let waited = 0; waited < 15_000; waited += 250) {
+      chained = 0;
+      for (const tenant of tenants) chained += (await status(tenant)).shard?.entries ?? 0;
+      if (chained >= answered) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const { counters } = await status(tenants[0]);
+    return { rows, placement, answered, chained, counters };
+  } finally {
+    if (cpus.length > 0) pinProcess(process.pid, cpus);
+    await withLog.dispose();
+  }
+}
