@@ -67,7 +67,8 @@ async function decide(url: URL, body: string): Promise<{ audit?: string }> {
 /**
  * The edges' workerd on the first CPU; the load generator (this process) and
  * the backend's workerd on the rest, the backend at lower priority. Returns
- * the placement in words; if any step fails, everything stays where it was.
+ * the placement in words; if any step fails, every process goes back to all
+ * CPUs and the words say so.
  */
 function place(pids: { edge?: number; backend?: number }, cpus: number[]): string {
   const { edge, backend } = pids;
