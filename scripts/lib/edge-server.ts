@@ -123,14 +123,15 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
     const registry = mkdtempSync(join(tmpdir(), "tollgate-registry-"));
     const instance = (workers: object[]) =>
       new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, unsafeDevRegistryPath: registry, workers } as Parameters<typeof convertV4MiniflareOptions>[0]));
-    const newWorkerd = (known: number[]) => workerdChildren().find((pid) => !known.includes(pid));
-    const before = workerdChildren();
+    // Each instance's workerd is the child process that was not there before it started.
+    const started = (before: number[]) => workerdChildren().find((pid) => !before.includes(pid));
+    const beforeBackend = workerdChildren();
     const backend = instance([sharedWorker]);
     await backend.ready;
-    const backendPid = newWorkerd(before);
+    const beforeEdges = workerdChildren();
     const miniflare = instance(edges);
     await miniflare.ready;
-    const pids = { backend: backendPid, edge: newWorkerd([...before, ...(backendPid ? [backendPid] : [])]) };
+    const pids = { backend: started(beforeBackend), edge: started(beforeEdges) };
     let disposed: Promise<void> | undefined;
     const dispose = () =>
       (disposed ??= Promise.all([miniflare.dispose(), backend.dispose()]).then(() => rmSync(registry, { recursive: true, force: true })));

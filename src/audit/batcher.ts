@@ -3,9 +3,9 @@
  * Gathers an isolate's audit entries for a moment and hands them on
  * together, instead of one Queue message per decision: the log needs a Queue
  * operation per batch, not per decision (Queues bills and rate-limits by
- * message). Adding an entry is all a decision does on its
- * own time; whatever the entries cost to build, size and send is paid once
- * per batch, when it leaves. The request that opens a batch owns its flush
+ * message). Adding an entry is all a decision does on its own time; whatever
+ * the entries cost to build, size and send is paid once per batch, when it
+ * leaves. The request that opens a batch owns its flush
  * and keeps itself alive for it (waitUntil), so no entry depends on a
  * request that has already finished.
  */
