@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly path?: string,
+    /** Response headers the error carries, such as a WWW-Authenticate challenge. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -27,7 +29,7 @@ export function errorResponse(c: Context, error: Error): Response {
   if (error instanceof ApiError) {
     const body: ErrorBody = { error: { code: error.code, message: error.message } };
     if (error.path !== undefined) body.error.path = error.path;
-    return c.json(body, error.status);
+    return c.json(body, error.status, error.headers);
   }
   if (error instanceof HTTPException) {
     const code = error.status === 413 ? "payload_too_large" : "http_error";

@@ -4,14 +4,15 @@
  */
 export interface Scenario {
   name: string;
+  /** A decision body as an agent sends it. */
   input: Record<string, unknown>;
-  /** What `opa eval` returned for this input, during this test run. */
-  expected: unknown;
 }
 
 declare module "vitest" {
   export interface ProvidedContext {
     decisionScenarios: Scenario[];
+    /** `opa run --server` on loopback, serving policies/global for this run. */
+    opaUrl: string;
   }
 }
 

@@ -31,6 +31,7 @@ decision := {
 	"breaker": breaker,
 	"agent_limit": agent_limit,
 	"approval_ttl_s": cfg.approvals.ttl_s,
+	"delegation_ttl_s": cfg.delegation.credential_ttl_s,
 }
 
 reason(rule, message) := {"rule": rule, "message": message}

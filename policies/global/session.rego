@@ -5,9 +5,7 @@
 # small). Budget limits come from budgets.rego.
 package tollgate
 
-breaker := cfg.breakers[risk_tier] if risk_tier != "unknown"
-
-else := cfg.breakers.critical
+breaker := cfg.breakers[risk_tier]
 
 agent_limit := object.union(cfg.agent_limits[tool_call], {"key": tool_call}) if cfg.agent_limits[tool_call]
 

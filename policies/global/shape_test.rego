@@ -4,15 +4,15 @@ import data.tollgate
 
 test_empty_input_is_denied_and_fails_closed if {
 	d := tollgate.decision with input as {}
-	denied_by(d, {"invalid_risk_tier", "unknown_role", "invalid_action"})
+	denied_by(d, {"unauthenticated", "unknown_role", "invalid_action"})
 	d.fail_mode == "closed"
-	d.risk_tier == "unknown"
+	d.risk_tier == "critical"
 	d.cost == {"tokens": 0, "api_calls": 1, "cost_usd": 0}
 }
 
 test_non_object_input_still_gets_a_decision if {
 	d := tollgate.decision with input as ["not", "an", "object"]
-	denied_by(d, {"invalid_risk_tier", "unknown_role", "invalid_action"})
+	denied_by(d, {"unauthenticated", "unknown_role", "invalid_action"})
 	d.fail_mode == "closed"
 }
 

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { checkBounds, mergeParams, type LayerData } from "../../src/bundles/bounds.ts";
 import { layerDigest } from "../../src/bundles/canonical.ts";
+import { REGION_PATTERN } from "../../src/decision/region.ts";
 import { OPA_VERSION, ROOT } from "../toolchain.mjs";
 import { sha256Hex } from "./digest.ts";
 import { opaBuildWasm, opaCheck, opaTest } from "./opa.ts";
@@ -58,9 +59,23 @@ function ruleIds(dir: string): string[] {
   return [...ids].sort();
 }
 
-function readLayerData(dir: string): LayerData {
+/** A layer's `tollgate` document: parameters and bounds, and for a tenant its pinned region. */
+type LayerSource = LayerData & { residency?: unknown };
+
+function readLayerData(dir: string): LayerSource {
   const text = readFileSync(join(dir, "data.json"), "utf8");
-  return ((JSON.parse(text) as { tollgate?: LayerData }).tollgate ?? {}) as LayerData;
+  return ((JSON.parse(text) as { tollgate?: LayerSource }).tollgate ?? {}) as LayerSource;
+}
+
+/** A tenant may pin the region that governs it (data residency); no other layer may. */
+function residencyOf(scope: string, overrides: LayerSource): { region: string } | undefined {
+  if (overrides.residency === undefined) return undefined;
+  if (!scope.startsWith("tenant:")) throw new LayerBuildError(`${scope}: only a tenant layer may declare residency`);
+  const region = (overrides.residency as { region?: unknown } | null)?.region;
+  if (typeof region !== "string" || !REGION_PATTERN.test(region) || region === "global") {
+    throw new LayerBuildError(`${scope}: residency.region must name a region (lowercase letters, digits, dashes)`);
+  }
+  return { region };
 }
 
 export async function buildLayer(scope: string, sourceDir = sourceDirFor(scope)): Promise<BuiltLayer> {
@@ -73,7 +88,12 @@ export async function buildLayer(scope: string, sourceDir = sourceDirFor(scope))
     } else {
       const parent = readLayerData(globalDir);
       const overrides = readLayerData(sourceDir);
-      const effective: LayerData = { params: mergeParams(parent.params, overrides.params ?? {}) as Record<string, unknown>, bounds: parent.bounds };
+      const residency = residencyOf(scope, overrides);
+      const effective: LayerSource = {
+        params: mergeParams(parent.params, overrides.params ?? {}) as Record<string, unknown>,
+        bounds: parent.bounds,
+        ...(residency ? { residency } : {}),
+      };
       const violations = checkBounds(parent, effective);
       if (violations.length > 0) {
         throw new LayerBuildError(`${scope} would loosen the global layer:\n${violations.map((v) => `  - ${v.message}`).join("\n")}`);

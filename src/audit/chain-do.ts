@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { canonicalJson } from "../bundles/canonical";
 import { signDocument } from "../bundles/signature";
 import { migrate } from "../session/migrations";
+import { countLoss } from "./writer";
 import { digestHash, digestKey, entryLine, entryPreimage, genesisHash, segmentKey, type ChainRecord, type SegmentDigest } from "./chain";
 
 const SEGMENT_MAX_ENTRIES = 500;
@@ -80,17 +81,33 @@ export class AuditChainDO extends DurableObject<Env> {
     return this.ctx.id.name ?? this.ctx.id.toString();
   }
 
-  /** Appends records in order; returns how many were new. Synchronous, so a batch is all-or-nothing. */
-  async append(records: ChainRecord[]): Promise<{ appended: number; duplicates: number }> {
+  /**
+   * Appends records in order; returns how many were new. Synchronous, so a
+   * batch is all-or-nothing, except that a record that cannot be chained at
+   * all (no canonical form: a cycle, nesting past the stack) is left out and
+   * counted as lost, so it never costs its batch-mates their place.
+   */
+  async append(records: ChainRecord[]): Promise<{ appended: number; duplicates: number; rejected: number }> {
     if (this.failNextAppends > 0) {
       this.failNextAppends--;
       throw new Error("audit writer failed (injected)");
     }
+    const texts: Array<{ record: ChainRecord; text: string }> = [];
+    let rejected = 0;
+    for (const record of records) {
+      try {
+        if (typeof record?.decision_id !== "string") throw new Error("no decision_id");
+        texts.push({ record, text: canonicalJson(record) });
+      } catch (error) {
+        rejected++;
+        console.error(`audit: a record for ${this.shard()} cannot be chained and is lost: ${(error as Error).message}`);
+      }
+    }
+    if (rejected > 0) await countLoss(this.env, "records_lost", rejected);
     let duplicates = 0;
     let { seq, hash: prevHash } = this.head;
     this.ctx.storage.transactionSync(() => {
-      for (const record of records) {
-        const text = canonicalJson(record);
+      for (const { record, text } of texts) {
         const hash = sha256(entryPreimage(seq + 1, prevHash, text));
         // Space-delimited so a query by rule can match a whole rule id with LIKE.
         const rules = Array.isArray(record.rules) ? ` ${record.rules.join(" ")} ` : " ";
@@ -121,7 +138,7 @@ export class AuditChainDO extends DurableObject<Env> {
     // fail the append (the queue would redeliver a batch that is already in).
     if (this.unsealedCount() >= SEGMENT_MAX_ENTRIES) await this.trySeal();
     else if (this.unsealedCount() > 0 && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_AFTER_MS);
-    return { appended, duplicates };
+    return { appended, duplicates, rejected };
   }
 
   private unsealedCount(): number {

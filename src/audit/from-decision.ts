@@ -14,7 +14,8 @@ export interface AnsweredDecision {
   obligations: unknown[];
   policy: { layers: LayerRef[] };
   evaluation: { eval_us: number; path: string };
-  edge: { location: string; region: string };
+  edge: { location: string; region: string; region_source: string };
+  risk: { tier: string };
   mode: string;
   stale: boolean;
   observed?: { decision: string; reasons: Reason[] };
@@ -31,9 +32,12 @@ export async function buildAuditRecord(answer: AnsweredDecision, input: Decision
     time: new Date(nowMs).toISOString(),
     location: answer.edge.location,
     region: answer.edge.region,
+    region_source: answer.edge.region_source,
     tenant: input.tenant,
     agent: input.agent.id,
+    credential: { kind: input.identity.credential.kind, id: input.identity.credential.id },
     session: input.session.id,
+    risk_tier: answer.risk.tier,
     action_type: action.type,
     tool: action.tool ?? null,
     // The real decision is what is recorded; in observe mode the agent was told allow.

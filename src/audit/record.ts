@@ -15,9 +15,14 @@ export interface AuditRecord {
   time: string;
   location: string;
   region: string;
+  /** Why that region governed: `tenant_pin`, `country:DE`, `continent:EU`, … */
+  region_source: string;
   tenant: string;
   agent: string;
+  /** The credential that proved who the agent is. */
+  credential: { kind: string; id: string };
   session: string;
+  risk_tier: string;
   action_type: string;
   tool: string | null;
   decision: string;

@@ -115,8 +115,13 @@ async function flushBatch(env: Env, pending: PendingRecord[]): Promise<void> {
   const built = await Promise.allSettled(pending.map((entry) => (typeof entry === "function" ? entry() : entry)));
   const lines: string[] = [];
   for (const result of built) {
-    if (result.status === "fulfilled") lines.push(JSON.stringify(result.value));
-    else console.error(`audit: a record could not be built and is lost: ${(result.reason as Error).message}`);
+    try {
+      if (result.status === "rejected") throw result.reason;
+      lines.push(JSON.stringify(result.value));
+    } catch (error) {
+      // One record that cannot be built or serialised is counted below; its batch-mates still go.
+      console.error(`audit: a record could not be built and is lost: ${(error as Error).message}`);
+    }
   }
   if (lines.length < pending.length) await countLoss(env, "records_lost", pending.length - lines.length);
   for (const message of intoMessages(lines)) {

@@ -13,6 +13,8 @@ export interface ActivePolicy {
   key: string;
   layers: LayerRef[];
   code: () => LayerCode[];
+  /** Each layer's data (`data.json`), in order: where the edge reads tier floors and the region table. */
+  data: unknown[];
   /** True when this is the policy compiled into the deploy. */
   isBaseline: boolean;
 }
@@ -21,5 +23,6 @@ export const BASELINE_POLICY: ActivePolicy = {
   key: BASELINE_REF.digest,
   layers: [BASELINE_REF],
   code: () => [BASELINE_LAYER],
+  data: [BASELINE_LAYER.data],
   isBaseline: true,
 };

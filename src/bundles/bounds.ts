@@ -8,16 +8,19 @@
  *   "files.allowed_dirs": "subset"          child list ⊆ parent list
  *   "shell.dangerous_patterns": "superset"  child list ⊇ parent list
  *   "roles.*.tools": "subset"               "*" matches one path segment
+ *   "tools.*.risk_floor": "higher_tier"     a risk tier at least the parent's
+ *   "certification.required_from": "lower_tier"   a risk tier at most the parent's
  *
  * The child's data holds its effective parameters (the parent's with its
  * overrides applied); every value that differs from the parent's must be
  * within a declared bound, and a parameter with no bound may not change at
- * all. A child must also keep every rule of its parent. Pure and
- * dependency-free: the CLI refuses a loosening publish with it, and the edge
- * re-checks every layer it composes with it (defence in depth).
+ * all. A child must also keep every rule of its parent. Pure: the CLI
+ * refuses a loosening publish with it, and the edge re-checks every layer
+ * it composes with it (defence in depth).
  */
+import { RISK_TIERS } from "../schema/risk-tier.ts";
 
-export type BoundKind = "lower" | "higher" | "subset" | "superset";
+export type BoundKind = "lower" | "higher" | "subset" | "superset" | "higher_tier" | "lower_tier";
 
 export interface LayerData {
   params?: Record<string, unknown>;
@@ -73,6 +76,17 @@ export function checkBounds(parent: LayerData, child: LayerData): BoundViolation
         violations.push({ parameter: name, message: `${name} must be a number, as in the parent` });
       } else if (kind === "lower" ? value > parentValue : value < parentValue) {
         const relation = kind === "lower" ? "at most" : "at least";
+        violations.push({ parameter: name, message: `${name} = ${show(value)} loosens the parent: it must be ${relation} ${show(parentValue)}` });
+      }
+      continue;
+    }
+    if (kind === "higher_tier" || kind === "lower_tier") {
+      const rank = (RISK_TIERS as readonly unknown[]).indexOf(value);
+      const parentRank = (RISK_TIERS as readonly unknown[]).indexOf(parentValue);
+      if (rank < 0 || parentRank < 0) {
+        violations.push({ parameter: name, message: `${name} must be a risk tier (${RISK_TIERS.join(", ")}), as in the parent` });
+      } else if (kind === "higher_tier" ? rank < parentRank : rank > parentRank) {
+        const relation = kind === "higher_tier" ? "at least" : "at most";
         violations.push({ parameter: name, message: `${name} = ${show(value)} loosens the parent: it must be ${relation} ${show(parentValue)}` });
       }
       continue;

@@ -22,6 +22,7 @@ import { readLayer, type StoredLayer } from "./layer-reader.ts";
 import { LkgCache, type StoredSnapshot } from "./lkg-cache.ts";
 import type { Snapshot, TrustStore } from "./manifest.ts";
 import { CURRENT_SNAPSHOT_KEY } from "./store-layout.ts";
+import { GLOBAL_REGION, REGION_PATTERN } from "../decision/region.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 
 export interface StoreConfig {
@@ -43,7 +44,7 @@ interface ActiveState {
   snapshot: Snapshot;
   signedSnapshot: unknown;
   layers: Map<string, { verified: VerifiedLayer; stored: StoredLayer }>;
-  /** Composed policies by tenant, built on first use. */
+  /** Composed policies by region and tenant, built on first use (least recently used first out). */
   policies: Map<string, ActivePolicy>;
 }
 
@@ -59,6 +60,8 @@ export interface Resolution {
 export type RefreshOutcome = "unchanged" | "activated" | "refused" | "unreachable";
 
 const MAX_CONFLICTS = 20;
+/** Compositions kept per isolate: one per region and tenant that decided recently. */
+const MAX_COMPOSITIONS = 1_000;
 
 export class PolicyStore {
   private active: ActiveState | undefined;
@@ -144,7 +147,6 @@ export class PolicyStore {
       }
       const layers: Record<string, StoredLayer> = {};
       for (const [scope, ref] of Object.entries(snapshot.layers)) {
-        if (!this.relevant(scope)) continue;
         const reuse = this.active?.layers.get(scope);
         const unchanged = reuse && reuse.verified.manifest.version === ref.version && reuse.verified.manifest.digest === ref.digest;
         layers[scope] = unchanged ? reuse.stored : await readLayer(this.bucket, scope, ref.version);
@@ -167,10 +169,6 @@ export class PolicyStore {
     return outcome;
   }
 
-  private relevant(scope: string): boolean {
-    return scope === "global" || scope === `region:${this.config.region}` || scope.startsWith("tenant:");
-  }
-
   /** Verifies a whole snapshot and swaps it in; throws BundleError and changes nothing on any fault. */
   private async activate(stored: StoredSnapshot, nowMs: number, etag: string | undefined, persist: boolean): Promise<void> {
     const snapshot = await verifySnapshot(stored.signedSnapshot, this.trust);
@@ -179,7 +177,6 @@ export class PolicyStore {
     }
     const layers = new Map<string, { verified: VerifiedLayer; stored: StoredLayer }>();
     for (const [scope, ref] of Object.entries(snapshot.layers)) {
-      if (!this.relevant(scope)) continue;
       const layer = stored.layers[scope];
       if (!layer) throw new BundleError("missing_file", `${scope} v${ref.version}: not available`);
       const verified = await verifyLayer(layer.signedManifest, layer.files, this.trust, scope, nowMs);
@@ -196,7 +193,7 @@ export class PolicyStore {
       if (scope !== "global") assertWithinParent(global.verified, layer.verified);
     }
     const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, layers, policies: new Map() };
-    await this.warm(this.compose(next, undefined));
+    await this.warm(this.compose(next, GLOBAL_REGION, undefined));
     this.active = next;
     this.highestSnapshotVersion = snapshot.version;
     for (const [scope, layer] of layers) this.highestLayerVersion.set(scope, layer.verified.manifest.version);
@@ -207,11 +204,15 @@ export class PolicyStore {
     }
   }
 
-  private compose(state: ActiveState, tenant: string | undefined): ActivePolicy {
-    const cacheKey = tenant ?? "";
+  private compose(state: ActiveState, region: string, tenant: string | undefined): ActivePolicy {
+    const cacheKey = `${region}\n${tenant ?? ""}`;
     const existing = state.policies.get(cacheKey);
-    if (existing) return existing;
-    const scopes = ["global", `region:${this.config.region}`, ...(tenant ? [`tenant:${tenant}`] : [])];
+    if (existing) {
+      state.policies.delete(cacheKey);
+      state.policies.set(cacheKey, existing);
+      return existing;
+    }
+    const scopes = ["global", ...(region === GLOBAL_REGION ? [] : [`region:${region}`]), ...(tenant ? [`tenant:${tenant}`] : [])];
     const chosen = scopes.map((scope) => state.layers.get(scope)).filter((layer) => layer !== undefined);
     const policy: ActivePolicy = {
       key: chosen.map((layer) => layer.verified.manifest.digest.slice(7, 23)).join("+"),
@@ -228,14 +229,28 @@ export class PolicyStore {
           wasm: verified.wasm,
           data: verified.data,
         })),
+      data: chosen.map(({ verified }) => verified.data),
       isBaseline: false,
     };
     state.policies.set(cacheKey, policy);
+    if (state.policies.size > MAX_COMPOSITIONS) state.policies.delete(state.policies.keys().next().value!);
     return policy;
   }
 
-  /** The policy that decides for this tenant now, and whether it may be used. */
-  resolve(tenant: string, nowMs: number): Resolution {
+  /** The region a tenant's own layer pins it to (data residency), if it declares one. */
+  tenantPin(tenant: string): string | undefined {
+    const data = this.active?.layers.get(`tenant:${tenant}`)?.verified.data as { tollgate?: { residency?: { region?: unknown } } } | undefined;
+    const region = data?.tollgate?.residency?.region;
+    return typeof region === "string" && REGION_PATTERN.test(region) ? region : undefined;
+  }
+
+  /** The data of the global layer in force: the region table and the tier floors live there. */
+  globalData(): unknown {
+    return this.active?.layers.get("global")?.verified.data ?? BASELINE_POLICY.data[0];
+  }
+
+  /** The policy that decides for this tenant in this region now, and whether it may be used. */
+  resolve(tenant: string, region: string, nowMs: number): Resolution {
     const confirmed = this.lastConfirmedMs ?? this.startedMs;
     const age = nowMs - confirmed;
     const stale = this.lastOutcome === "unreachable" || this.lastOutcome === "refused" || age > 2 * this.config.refreshIntervalMs;
@@ -251,7 +266,7 @@ export class PolicyStore {
       ? `snapshot v${this.active.snapshot.version}`
       : [...this.active.layers.values()].find(({ verified }) => Date.parse(verified.manifest.expires) <= nowMs)?.verified.manifest.scope;
     if (expired) unusable = { code: "policy_expired", message: `the active policy (${expired}) has expired` };
-    return { policy: this.compose(this.active, tenant), source: "store", stale, unusable };
+    return { policy: this.compose(this.active, region, tenant), source: "store", stale, unusable };
   }
 
   status(nowMs: number) {

@@ -1,34 +1,41 @@
 /**
  * @module pipeline
- * One decision, start to finish, after the request has been validated:
- * resolve the policy that governs it (the bundle store's composition for this
- * tenant, or the baseline), evaluate it once, and shape the response. Each
- * stage lives in its own module; this file only orders them, so the path a
- * decision takes can be read top to bottom here.
+ * One decision, start to finish, after the request has been authenticated
+ * and validated: check the body against the credential, resolve the region
+ * that governs it and the policy composed for that region and tenant,
+ * compute the effective risk tier, evaluate once, commit to the session,
+ * and shape the response. Each stage lives in its own module; this file only
+ * orders them, so the path a decision takes can be read top to bottom here.
  */
-import type { ActivePolicy } from "../bundles/active-policy";
 import { edgeStore } from "../bundles/edge-store";
 import { BASELINE_POLICY } from "../bundles/active-policy";
 import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
-import { failModeDecision } from "../engine/compose";
+import { failModeDecision, type ComposedDecision } from "../engine/compose";
 import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
 import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/writer";
 import { trustStoreFrom } from "../bundles/trust";
+import { canDelegate, mintDelegation, type DelegatedCredential } from "../identity/delegation";
+import type { Identity } from "../identity/types";
 import { modeFor, rolloutFor, type Mode } from "../rollout/config";
 import { runShadows } from "../rollout/shadow";
-import type { DecisionInput } from "../schema/decision-input";
+import type { DecisionBody, DecisionInput } from "../schema/decision-input";
 import { lastUsage } from "../session/client";
 import { sessionKey } from "../session/objects";
 import { applySessionState, type SessionReport } from "../session/stage";
 import type { RiskTier } from "../types";
+import { effectiveTier, type EffectiveTier } from "./effective-tier";
+import { assertConsistent, policyInput } from "./policy-input";
+import { resolveRegion, type RegionResolution, type RequestLocation } from "./region";
 
 export interface DecisionRequest {
-  /** The request body exactly as sent; the policy sees these bytes. */
-  inputJson: string;
-  input: DecisionInput;
-  location: string;
+  body: DecisionBody;
+  identity: Identity;
+  /** Where the request came from, as the platform reports it (absent in local development). */
+  location?: RequestLocation;
+  /** The edge location that answers (the Cloudflare colo, or EDGE_LOCATION). */
+  colo: string;
   /** The caller's Idempotency-Key: a retried request with the same key is committed once. */
   idempotencyKey?: string;
 }
@@ -50,39 +57,58 @@ export function engineFor(env: Env): DecisionEngine {
   return engine;
 }
 
-/** The policy for this request; the first decision of an isolate waits for the last known good. */
-async function resolvePolicy(env: Env, ctx: Background, tenant: string, now: number): Promise<Resolution> {
-  const store = edgeStore(env, now, (policy) => engineFor(env).warm(policy));
-  if (!store) return { policy: BASELINE_POLICY, source: "baseline", stale: false };
-  await store.ensureLoaded(now);
-  const refresh = store.maybeRefresh(now);
-  if (refresh) ctx.waitUntil(refresh);
-  return store.resolve(tenant, now);
+export interface Governing {
+  region: RegionResolution;
+  resolution: Resolution;
 }
 
 /**
- * The policy input: the body as sent, or — when the caller sent no usage and
- * this isolate knows what the session's object last reported — the body with
- * that usage filled in.
+ * The region that governs a tenant's request and the policy composed for
+ * it; the first decision of an isolate waits for the last known good.
  */
-function policyInput(request: DecisionRequest): string {
-  const { input } = request;
-  if (input.session.usage !== undefined) return request.inputJson;
-  const usage = lastUsage(sessionKey(input.tenant, input.session.id));
-  return usage ? JSON.stringify({ ...input, session: { ...input.session, usage } }) : request.inputJson;
+export async function governingPolicy(env: Env, ctx: Background, tenant: string, location: RequestLocation | undefined, now: number): Promise<Governing> {
+  const store = edgeStore(env, now, (policy) => engineFor(env).warm(policy));
+  if (!store) {
+    const region = resolveRegion(undefined, regionTable(BASELINE_POLICY.data[0]), location, env.EDGE_REGION);
+    return { region, resolution: { policy: BASELINE_POLICY, source: "baseline", stale: false } };
+  }
+  await store.ensureLoaded(now);
+  const refresh = store.maybeRefresh(now);
+  if (refresh) ctx.waitUntil(refresh);
+  const region = resolveRegion(store.tenantPin(tenant), regionTable(store.globalData()), location, env.EDGE_REGION);
+  return { region, resolution: store.resolve(tenant, region.region, now) };
 }
 
-function respond(
-  decisionId: string,
-  policy: ActivePolicy,
-  resolution: Resolution,
-  result: EngineResult,
-  session: SessionReport | undefined,
-  mode: Mode,
-  request: DecisionRequest,
-  env: Env,
-): DecisionResponse {
+function regionTable(globalData: unknown): unknown {
+  return (globalData as { tollgate?: { params?: { regions?: unknown } } } | undefined)?.tollgate?.params?.regions;
+}
+
+/**
+ * The policy input as JSON: when the caller sent no usage and this isolate
+ * knows what the session's object last reported, that usage is filled in so
+ * the policy sees recent numbers.
+ */
+function inputJsonOf(input: DecisionInput): string {
+  if (input.session.usage !== undefined) return JSON.stringify(input);
+  const usage = lastUsage(sessionKey(input.tenant, input.agent.id, input.session.id));
+  return JSON.stringify(usage ? { ...input, session: { ...input.session, usage } } : input);
+}
+
+interface Answer {
+  decisionId: string;
+  governing: Governing;
+  tier: EffectiveTier;
+  result: EngineResult;
+  session?: SessionReport;
+  mode: Mode;
+  identity: Identity;
+  colo: string;
+  delegated?: DelegatedCredential;
+}
+
+function respond({ decisionId, governing, tier, result, session, mode, identity, colo, delegated }: Answer): DecisionResponse {
   const { fail_mode_applied, decision, reasons, obligations, ...rest } = result.decision;
+  const { policy, ...resolution } = governing.resolution;
   // Observe mode: the agent is told allow; what enforcement would have done travels beside it.
   const observing = mode === "observe" && decision !== "allow";
   return {
@@ -92,10 +118,13 @@ function respond(
     obligations,
     ...(observing ? { observed: { decision, reasons } } : {}),
     ...rest,
+    risk: { tier: tier.tier, ...(tier.declared ? { declared: tier.declared } : {}), source: tier.source },
+    identity,
     policy: { key: policy.key, source: resolution.source, layers: policy.layers },
     evaluation: { path: result.path, eval_us: result.eval_us, fallback_reason: result.fallback_reason },
-    edge: { location: request.location, region: env.EDGE_REGION },
+    edge: { location: colo, region: governing.region.region, region_source: governing.region.source },
     ...(session ? { session } : {}),
+    ...(delegated ? { delegated_credential: delegated } : {}),
     mode,
     stale: resolution.stale || resolution.unusable !== undefined,
     ...(fail_mode_applied ? { fail_mode_applied } : {}),
@@ -111,23 +140,45 @@ export async function evaluate(engine: DecisionEngine, resolution: Resolution, i
   return engine.decide(resolution.policy, inputJson, tier, now);
 }
 
+/** A spawn the edge could not give a credential to does not happen: the child could never prove who it is. */
+function withoutUnmintableSpawn(env: Env, input: DecisionInput, decision: ComposedDecision): ComposedDecision {
+  if (input.action.type !== "spawn_agent" || decision.decision === "deny" || canDelegate(env)) return decision;
+  const reason = { rule: "delegation_unavailable", message: "this edge has no identity signing key (IDENTITY_KEY_ID, IDENTITY_SIGNING_KEY), so it cannot give a sub-agent a credential" };
+  return { ...decision, decision: "deny", reasons: [...decision.reasons, reason] };
+}
+
+async function delegatedCredential(env: Env, input: DecisionInput, identity: Identity, decision: ComposedDecision, now: number): Promise<DelegatedCredential | undefined> {
+  const spawn = input.action.spawn;
+  if (input.action.type !== "spawn_agent" || decision.decision !== "allow" || !spawn) return undefined;
+  const ttl = Number((decision as { delegation_ttl_s?: unknown }).delegation_ttl_s) || 900;
+  return mintDelegation(env, identity, { agent: spawn.agent_id, role: spawn.role, scopes: spawn.scopes ?? [] }, input.session.id, now, ttl);
+}
+
 export async function runDecision(env: Env, ctx: Background, request: DecisionRequest): Promise<DecisionResponse> {
   const now = Date.now();
+  const { body, identity } = request;
+  assertConsistent(body, identity);
   const decisionId = newDecisionId(now);
-  const resolution = await resolvePolicy(env, ctx, request.input.tenant, now);
-  const result = await evaluate(engineFor(env), resolution, policyInput(request), request.input.risk_tier, now);
+  const governing = await governingPolicy(env, ctx, identity.tenant, request.location, now);
+  const { resolution, region } = governing;
+  const tier = effectiveTier(resolution.policy.data, body.action, body.risk_tier, identity.registration.risk_tier);
+  const input = policyInput(body, identity, tier, region, request.colo);
+  const inputJson = inputJsonOf(input);
+  const result = await evaluate(engineFor(env), resolution, inputJson, tier.tier, now);
+  result.decision = withoutUnmintableSpawn(env, input, result.decision);
   let session: SessionReport | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
     const timeout = Number(env.SESSION_TIMEOUT_MS) || 250;
-    const merged = await applySessionState(env.SESSIONS, timeout, request.input, result.decision, decisionId, now, request.idempotencyKey);
+    const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, decisionId, now, request.idempotencyKey);
     result.decision = merged.decision;
     session = merged.session;
   }
   const refreshMs = Number(env.BUNDLE_REFRESH_SECONDS) * 1000;
   const rollout = await rolloutFor(env.BUNDLES, now, refreshMs);
-  const mode = modeFor(rollout, env.EDGE_REGION, request.input.tenant);
-  const response = respond(decisionId, resolution.policy, resolution, result, session, mode, request, env);
-  const scopes = ["global", `region:${env.EDGE_REGION}`, `tenant:${request.input.tenant}`].filter((scope) => rollout.shadow[scope]);
+  const mode = modeFor(rollout, region.region, identity.tenant);
+  const delegated = session?.replayed ? undefined : await delegatedCredential(env, input, identity, result.decision, now);
+  const response = respond({ decisionId, governing, tier, result, session, mode, identity, colo: request.colo, delegated });
+  const scopes = ["global", `region:${region.region}`, `tenant:${identity.tenant}`].filter((scope) => rollout.shadow[scope]);
   if (scopes.length > 0 && !resolution.unusable) {
     ctx.waitUntil(
       runShadows({
@@ -138,18 +189,18 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
         active: resolution.policy,
         activeDecision: result.decision,
         scopes,
-        inputJson: request.inputJson,
-        tier: request.input.risk_tier,
+        inputJson,
+        tier: tier.tier,
         decisionId,
-        requestTenant: request.input.tenant,
-        tool: (request.input.action as { tool?: string }).tool ?? null,
+        requestTenant: identity.tenant,
+        tool: (input.action as { tool?: string }).tool ?? null,
         nowMs: now,
       })
         .then((diffs) => enqueueAudit(env, diffs, (work) => ctx.waitUntil(work)))
         .catch((error) => console.error(`shadow evaluation failed: ${(error as Error).message}`)),
     );
   }
-  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, request.input, now);
+  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, input, now);
   return response;
 }
 
@@ -173,7 +224,7 @@ async function audited(env: Env, ctx: Background, response: DecisionResponse, in
     return { ...response, audit: "acknowledged" };
   } catch (error) {
     const message = `the policy requires an acknowledged audit record and none could be written (${(error as Error).message})`;
-    const { observed: _observed, ...answered } = response;
+    const { observed: _observed, delegated_credential: _credential, ...answered } = response;
     const denied: DecisionResponse = { ...answered, decision: "deny", reasons: [{ rule: "audit_unavailable", message }], audit: "unavailable" };
     enqueueAudit(env, [() => buildAuditRecord(denied as unknown as AnsweredDecision, input, now)], background);
     return denied;

@@ -6,7 +6,8 @@
  *   { "<sha256>": { "subject": "eu-compliance", "roles": ["publisher"], "scopes": ["region:eu"] } }
  *
  * Roles: publisher (bundles), operator (breakers, modes, refresh), approver
- * (approvals), auditor (audit records). Scopes: "global", "region:<r>",
+ * (approvals), auditor (audit records), agent_admin (the agent registry:
+ * agents, their keys, the tenant's identity provider). Scopes: "global", "region:<r>",
  * "tenant:<t>", or "*" for everything. No or unknown token → 401; a known
  * token without the role or scope → 403.
  */
@@ -14,7 +15,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { sha256Hex } from "../bundles/canonical";
 import { ApiError } from "../errors";
 
-export type AdminRole = "publisher" | "operator" | "approver" | "auditor";
+export type AdminRole = "publisher" | "operator" | "approver" | "auditor" | "agent_admin";
 
 export interface Principal {
   subject: string;
@@ -66,10 +67,11 @@ export function canAccessTenant(principal: Principal, tenant: string): boolean {
   return canAccessScope(principal, `tenant:${tenant}`);
 }
 
-/** Throws 403 unless the principal holds the role and covers the scope. */
-export function requireGrant(principal: Principal, role: AdminRole, scope: string): void {
-  if (!principal.roles.includes(role)) {
-    throw new ApiError(403, "forbidden", `${principal.subject} lacks the ${role} role`);
+/** Throws 403 unless the principal holds the role (or one of the roles) and covers the scope. */
+export function requireGrant(principal: Principal, role: AdminRole | AdminRole[], scope: string): void {
+  const roles = Array.isArray(role) ? role : [role];
+  if (!roles.some((r) => principal.roles.includes(r))) {
+    throw new ApiError(403, "forbidden", `${principal.subject} lacks the ${roles.join(" or ")} role`);
   }
   if (!canAccessScope(principal, scope)) {
     throw new ApiError(403, "forbidden", `${principal.subject} may not act on ${scope}`);

@@ -37,12 +37,16 @@ async function candidate(bucket: R2Bucket, trust: TrustStore, scope: string, ref
 /** The active composition with the candidate in its scope's place. */
 export function withCandidate(active: ActivePolicy, scope: string, layer: VerifiedLayer): ActivePolicy {
   const order = (s: string) => (s === "global" ? 0 : s.startsWith("region:") ? 1 : 2);
-  const code = () => {
-    const layers = active.code().filter((l) => l.scope !== scope);
-    layers.push({ scope, entrypoint: layer.manifest.entrypoint, wasm: layer.wasm, data: layer.data });
-    return layers.sort((a, b) => order(a.scope) - order(b.scope));
+  const layers = active.code().filter((l) => l.scope !== scope);
+  layers.push({ scope, entrypoint: layer.manifest.entrypoint, wasm: layer.wasm, data: layer.data });
+  layers.sort((a, b) => order(a.scope) - order(b.scope));
+  return {
+    key: `${active.key}~shadow:${layer.manifest.digest.slice(7, 23)}`,
+    layers: active.layers,
+    code: () => layers,
+    data: layers.map((l) => l.data),
+    isBaseline: false,
   };
-  return { key: `${active.key}~shadow:${layer.manifest.digest.slice(7, 23)}`, layers: active.layers, code, isBaseline: false };
 }
 
 export interface ShadowDiff {

@@ -2,11 +2,14 @@
  * @module admin-sessions
  * Operators act on session state, scoped by tenant:
  *
- *   GET  /v1/admin/sessions/:tenant/:session                 usage, breaker and its resets, lineage,
- *                                                            sub-agents, approvals (operator)
- *   POST /v1/admin/sessions/:tenant/:session/breaker/reset   close a session's breaker (operator)
- *   GET  /v1/admin/agents/:tenant/:agent                     the agent's open breakers (operator)
- *   POST /v1/admin/agents/:tenant/:agent/breaker/reset       close an agent's breakers (operator)
+ *   GET  /v1/admin/sessions/:tenant/:agent/:session                usage, breaker and its resets,
+ *                                                                  lineage, sub-agents, approvals
+ *   POST /v1/admin/sessions/:tenant/:agent/:session/breaker/reset  close a session's breaker
+ *   GET  /v1/admin/agents/:tenant/:agent/breakers                  the agent's open breakers
+ *   POST /v1/admin/agents/:tenant/:agent/breaker/reset             close an agent's breakers
+ *
+ * All need the operator role on the tenant. Sessions belong to an agent:
+ * the same session id under two agents is two sessions.
  *
  * A token scoped to one tenant sees and acts on that tenant only (403
  * otherwise). Approvals have their own routes (routes/approvals.ts).
@@ -28,15 +31,15 @@ function operated(c: AdminContext): { tenant: string; principal: Principal } {
 
 export const adminSessionsRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
   .use(adminAuth())
-  .get("/sessions/:tenant/:session", async (c) => {
+  .get("/sessions/:tenant/:agent/:session", async (c) => {
     const { tenant } = operated(c);
-    return c.json(await sessionObject(c.env, tenant, c.req.param("session")).view());
+    return c.json(await sessionObject(c.env, tenant, c.req.param("agent"), c.req.param("session")).view());
   })
-  .post("/sessions/:tenant/:session/breaker/reset", async (c) => {
+  .post("/sessions/:tenant/:agent/:session/breaker/reset", async (c) => {
     const { tenant, principal } = operated(c);
-    return c.json(await sessionObject(c.env, tenant, c.req.param("session")).resetBreaker(principal.subject));
+    return c.json(await sessionObject(c.env, tenant, c.req.param("agent"), c.req.param("session")).resetBreaker(principal.subject));
   })
-  .get("/agents/:tenant/:agent", async (c) => {
+  .get("/agents/:tenant/:agent/breakers", async (c) => {
     const { tenant } = operated(c);
     return c.json(await agentObject(c.env, tenant, c.req.param("agent")).view());
   })

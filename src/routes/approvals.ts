@@ -1,7 +1,8 @@
 /**
  * @module approvals
  * Approvals over HTTP. The agent that was told `require_approval` waits on
- * the id it was given, an unguessable capability:
+ * the id it was given, with its own credential (another tenant's is 403,
+ * another agent's sees nothing):
  *
  *   GET /v1/approvals/:id[?wait=<seconds>]    the approval; with `wait`, held (up to 60 s)
  *                                             until it is decided or expires
@@ -21,6 +22,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
+import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { jsonBody } from "../middleware/json-body";
 import { tenantParam } from "./admin-params";
 import { readJson, validated } from "./request-body";
@@ -50,14 +52,18 @@ function waitSeconds(raw: string | undefined): number {
   return Number(raw);
 }
 
-export const approvalsRoute = new Hono<{ Bindings: Env }>().get("/:id", async (c) => {
+export const approvalsRoute = new Hono<AgentEnv>().get("/:id", agentAuth(), async (c) => {
   const id = c.req.param("id");
   const holder = holderOf(c.env, id);
+  const identity = identityOf(c);
+  const current = await holder.approval(id);
+  if (current && current.tenant !== identity.tenant) throw new ApiError(403, "forbidden", `approval ${id} belongs to another tenant`);
+  if (!current || current.agent_id !== identity.agent) throw new ApiError(404, "not_found", `no approval ${id} for agent ${identity.agent}`);
   if (c.req.header("upgrade")?.toLowerCase() === "websocket") {
     return holder.fetch(`https://session/approvals?approval=${encodeURIComponent(id)}`, { headers: { upgrade: "websocket" } });
   }
   const wait = waitSeconds(c.req.query("wait"));
-  const record = wait > 0 ? await holder.waitFor(id, wait * 1000) : await holder.approval(id);
+  const record = wait > 0 ? await holder.waitFor(id, wait * 1000) : current;
   if (!record) throw new ApiError(404, "not_found", `no approval ${id}`);
   return c.json(publicView(record));
 });

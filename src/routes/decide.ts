@@ -1,14 +1,16 @@
 /**
  * @module decide
- * `POST /v1/decide`: validate the action, then hand it to the decision
- * pipeline. Bad input never reaches the policy: it gets a 4xx naming what
- * was wrong.
+ * `POST /v1/decide`: authenticate the agent, validate the action, then hand
+ * both to the decision pipeline. Bad input never reaches the policy: it
+ * gets a 4xx naming what was wrong.
  */
 import { Hono } from "hono";
 import { runDecision } from "../decision/pipeline";
+import { locationOf } from "../decision/region";
 import { ApiError } from "../errors";
+import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { jsonBody } from "../middleware/json-body";
-import { decisionInputSchema } from "../schema/decision-input";
+import { decisionBodySchema } from "../schema/decision-input";
 import { parseJson, validated } from "./request-body";
 
 /** A decision input is a description of one action; 64 KiB is generous. */
@@ -23,12 +25,11 @@ function idempotencyKeyOf(header: string | undefined): string | undefined {
   return header;
 }
 
-export const decideRoute = new Hono<{ Bindings: Env }>().post("/", jsonBody(MAX_DECISION_BODY_BYTES), async (c) => {
-  const inputJson = await c.req.text();
-  const input = validated(decisionInputSchema, parseJson(inputJson));
-  const location = (c.req.raw.cf?.colo as string | undefined) ?? c.env.EDGE_LOCATION;
+export const decideRoute = new Hono<AgentEnv>().post("/", agentAuth(), jsonBody(MAX_DECISION_BODY_BYTES), async (c) => {
+  const body = validated(decisionBodySchema, parseJson(await c.req.text()));
+  const colo = (c.req.raw.cf?.colo as string | undefined) ?? c.env.EDGE_LOCATION;
   const idempotencyKey = idempotencyKeyOf(c.req.header("idempotency-key"));
-  const response = await runDecision(c.env, c.executionCtx, { inputJson, input, location, idempotencyKey });
+  const response = await runDecision(c.env, c.executionCtx, { body, identity: identityOf(c), location: locationOf(c.req.raw), colo, idempotencyKey });
   c.header("x-tollgate-decision-id", response.decision_id);
   return c.json(response);
 });

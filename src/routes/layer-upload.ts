@@ -8,7 +8,11 @@ import type { Context } from "hono";
 import { fromBase64Url } from "../bundles/signature";
 import { BundleError } from "../bundles/verify";
 import { ApiError } from "../errors";
+import type { JsonLimits } from "../schema/json-limits";
 import { readJson } from "./request-body";
+
+/** An upload is a few small objects around two base64 files of up to 8 MiB each. */
+const UPLOAD_LIMITS: JsonLimits = { maxDepth: 32, maxArrayLength: 1_000, maxObjectKeys: 1_000, maxStringLength: 12 * 1024 * 1024 };
 
 export interface LayerUpload {
   manifest: unknown;
@@ -17,7 +21,7 @@ export interface LayerUpload {
 }
 
 export async function readLayerUpload(c: Context): Promise<LayerUpload> {
-  const body = (await readJson(c)) as { manifest?: unknown; files?: Record<string, unknown>; note?: unknown } | null;
+  const body = (await readJson(c, UPLOAD_LIMITS)) as { manifest?: unknown; files?: Record<string, unknown>; note?: unknown } | null;
   if (!body || typeof body !== "object" || !body.files || typeof body.files !== "object") {
     throw new ApiError(400, "invalid_bundle", "body is {manifest, files: {name: base64url}}");
   }

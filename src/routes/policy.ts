@@ -1,27 +1,29 @@
 /**
  * @module policy
- * `GET /v1/policy[?tenant=<t>]`: which policy this edge decides with right
- * now for a tenant (every layer's scope, digest, version and build time),
- * where it came from, and whether it is stale.
+ * `GET /v1/policy`: which policy this edge decides with right now for the
+ * calling agent's tenant, in the region that governs its requests (every
+ * layer's scope, digest, version and build time), where it came from, and
+ * whether it is stale. Agents only see their own tenant's: `?tenant=` names
+ * it, and another tenant's is 403.
  */
 import { Hono } from "hono";
-import { BASELINE_POLICY } from "../bundles/active-policy";
 import { BASELINE_MANIFEST } from "../bundles/baseline";
-import { edgeStore } from "../bundles/edge-store";
-import { engineFor } from "../decision/pipeline";
+import { governingPolicy } from "../decision/pipeline";
+import { locationOf } from "../decision/region";
 import { ApiError } from "../errors";
-import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "../schema/tenant-id";
+import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 
-export const policyRoute = new Hono<{ Bindings: Env }>().get("/", async (c) => {
-  const tenant = c.req.query("tenant") ?? "";
-  if (tenant && !TENANT_PATTERN.test(tenant)) throw new ApiError(400, "invalid_input", TENANT_ID_MESSAGE, "tenant");
-  const now = Date.now();
-  const store = edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy));
-  if (store) await store.ensureLoaded(now);
-  const resolution = store?.resolve(tenant, now) ?? { policy: BASELINE_POLICY, source: "baseline" as const, stale: false };
+export const policyRoute = new Hono<AgentEnv>().get("/", agentAuth(), async (c) => {
+  const identity = identityOf(c);
+  const asked = c.req.query("tenant");
+  if (asked !== undefined && asked !== identity.tenant) throw new ApiError(403, "forbidden", `the credential is of tenant ${identity.tenant}, not ${asked}`);
+  const { region, resolution } = await governingPolicy(c.env, c.executionCtx, identity.tenant, locationOf(c.req.raw), Date.now());
   const policy = resolution.policy;
   const top = policy.layers[policy.layers.length - 1];
   return c.json({
+    tenant: identity.tenant,
+    region: region.region,
+    region_source: region.source,
     key: policy.key,
     digest: top.digest,
     version: top.version,

@@ -1,31 +1,38 @@
 /**
  * @module request-body
  * JSON request bodies, read and checked the same way on every route: a body
- * that is not JSON is 400 `invalid_json`; one that does not match its schema
- * is 400 `invalid_input`, naming the first field at fault.
+ * that is not JSON is 400 `invalid_json`; one nested too deep or too large,
+ * or that does not match its schema, is 400 `invalid_input`, naming the
+ * first field at fault.
  */
 import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiError } from "../errors";
+import { DECISION_LIMITS, findLimitViolation, type JsonLimits } from "../schema/json-limits";
 
 function invalidJson(error: unknown): ApiError {
   return new ApiError(400, "invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
 }
 
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw invalidJson(error);
-  }
+/** Refuses a value nested too deep or too large anywhere (400 `invalid_input`, naming where). */
+function bounded(value: unknown, limits: JsonLimits): unknown {
+  const violation = findLimitViolation(value, limits);
+  if (violation) throw new ApiError(400, "invalid_input", violation.path ? `${violation.path}: ${violation.message}` : violation.message, violation.path || undefined);
+  return value;
 }
 
-export async function readJson(c: Context): Promise<unknown> {
+export function parseJson(text: string, limits: JsonLimits = DECISION_LIMITS): unknown {
+  let value: unknown;
   try {
-    return await c.req.json();
+    value = JSON.parse(text);
   } catch (error) {
     throw invalidJson(error);
   }
+  return bounded(value, limits);
+}
+
+export async function readJson(c: Context, limits: JsonLimits = DECISION_LIMITS): Promise<unknown> {
+  return parseJson(await c.req.text(), limits);
 }
 
 export function validated<T>(schema: z.ZodType<T>, body: unknown): T {

@@ -1,19 +1,20 @@
 /**
  * @module decision-input
- * The schema of `POST /v1/decide`. It validates without transforming: the
- * policy sees the request body exactly as sent, so `opa eval` on the same
- * JSON gives the same answer. Objects are loose because policies may read
- * fields the edge does not know about.
+ * The schema of `POST /v1/decide`. It validates without transforming.
+ * Objects are loose because policies may read fields the edge does not know
+ * about; the body's size and nesting are bounded before this runs
+ * (json-limits.ts).
  */
 import { z } from "zod";
 import { APPROVAL_ID_PATTERN } from "../session/approvals";
+import type { Identity } from "../identity/types";
+import type { RiskTier } from "../types";
+import { RISK_TIERS } from "./risk-tier";
 import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "./tenant-id";
 
 const id = z.string().min(1).max(256);
 const nonNegative = z.number().finite().nonnegative();
 const scopes = z.array(z.string().min(1).max(256)).max(256);
-
-export const RISK_TIERS = ["low", "medium", "high", "critical"] as const;
 
 const usage = z.looseObject({
   tokens: nonNegative.optional(),
@@ -47,19 +48,40 @@ const action = z
     }
   });
 
-export const decisionInputSchema = z.looseObject({
-  risk_tier: z.enum(RISK_TIERS),
-  tenant: z.string().regex(TENANT_PATTERN, TENANT_ID_MESSAGE),
-  agent: z.looseObject({
-    id,
-    role: id,
-    scopes: scopes.optional(),
-    delegation_depth: z.number().int().nonnegative().max(64).optional(),
-  }),
+/**
+ * What a caller sends. Who it is (tenant, agent, role, scopes, delegation
+ * depth) comes from its credential: the body may repeat it, and the edge
+ * refuses a body that contradicts it. `risk_tier` is what the caller
+ * declares; the effective tier may be higher.
+ */
+export const decisionBodySchema = z.looseObject({
+  risk_tier: z.enum(RISK_TIERS).optional(),
+  tenant: z.string().regex(TENANT_PATTERN, TENANT_ID_MESSAGE).optional(),
+  agent: z
+    .looseObject({
+      id: id.optional(),
+      role: id.optional(),
+      scopes: scopes.optional(),
+      delegation_depth: z.number().int().nonnegative().max(64).optional(),
+    })
+    .optional(),
   session: z.looseObject({ id, usage: usage.optional(), parent_session_id: id.optional() }),
   action,
   /** Re-submitting an action that needed approval: the approval granted for exactly this action. */
   approval_id: z.string().regex(APPROVAL_ID_PATTERN, "approval ids look like apr_<64 hex digits>_<24 hex digits>").optional(),
 });
 
-export type DecisionInput = z.infer<typeof decisionInputSchema>;
+export type DecisionBody = z.infer<typeof decisionBodySchema>;
+
+/** What the policy sees: the body with the edge's facts in place (decision/policy-input.ts). */
+export type DecisionInput = {
+  [extra: string]: unknown;
+  session: DecisionBody["session"];
+  action: DecisionBody["action"];
+  approval_id?: string;
+  tenant: string;
+  risk_tier: RiskTier;
+  agent: NonNullable<DecisionBody["agent"]> & { id: string; role: string; scopes: string[]; delegation_depth: number };
+  identity: Identity;
+  edge: { region: string; region_source: string; location: string };
+};

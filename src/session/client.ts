@@ -40,7 +40,7 @@ function isRetryable(error: unknown): boolean {
  * than a dead one.
  */
 export async function commitToSession(namespace: DurableObjectNamespace<SessionDO>, request: CommitRequest, timeoutMs: number): Promise<SessionOutcome> {
-  const stub = namespace.get(namespace.idFromName(sessionKey(request.tenant, request.session_id)));
+  const stub = namespace.get(namespace.idFromName(sessionKey(request.tenant, request.agent_id, request.session_id)));
   const deadline = Date.now() + timeoutMs;
   let retried = false;
   for (;;) {

@@ -1,15 +1,17 @@
 /**
  * @module objects
- * Where session state lives, named once: one object per tenant and session,
- * one per tenant and agent (agent-wide limits), and one approvals index per
- * tenant. The decision path, the objects themselves and the admin routes all
- * reach them through these names.
+ * Where session state lives, named once: one object per tenant, agent and
+ * session, one per tenant and agent (agent-wide limits), and one approvals
+ * index per tenant. The tenant and agent are the verified identity's, so no
+ * agent can reach another's session by naming it. Names are JSON arrays, so
+ * no choice of ids can make two of them collide. The decision path, the
+ * objects themselves and the admin routes all reach them through these names.
  */
-export const sessionKey = (tenant: string, session: string) => `${tenant}/${session}`;
-export const agentKey = (tenant: string, agent: string) => `${tenant}/${agent}`;
+export const sessionKey = (tenant: string, agent: string, session: string) => JSON.stringify(["session", tenant, agent, session]);
+export const agentKey = (tenant: string, agent: string) => JSON.stringify(["agent", tenant, agent]);
 
-export function sessionObject(env: Env, tenant: string, session: string) {
-  return env.SESSIONS.get(env.SESSIONS.idFromName(sessionKey(tenant, session)));
+export function sessionObject(env: Env, tenant: string, agent: string, session: string) {
+  return env.SESSIONS.get(env.SESSIONS.idFromName(sessionKey(tenant, agent, session)));
 }
 
 export function agentObject(env: Env, tenant: string, agent: string) {

@@ -87,7 +87,7 @@ export class SessionDO extends DurableObject<Env> {
     if (seen) return seen;
 
     // The paths that need another object, before the atomic section.
-    const needsParent = this.lineage.granted() === undefined && request.delegation.parent_session_id !== undefined;
+    const needsParent = this.lineage.granted() === undefined && request.delegation.parent_session_id !== undefined && request.delegation.parent_agent_id !== undefined;
     let denial = needsParent ? await this.establishLineage(request) : this.establishRoot(request);
     const agentLimit = request.agent_limit;
     let counted = false;
@@ -196,7 +196,7 @@ export class SessionDO extends DurableObject<Env> {
 
   private async establishLineage(request: CommitRequest): Promise<Reason | undefined> {
     const claimed = request.delegation;
-    const parent = sessionObject(this.env, request.tenant, claimed.parent_session_id!);
+    const parent = sessionObject(this.env, request.tenant, claimed.parent_agent_id!, claimed.parent_session_id!);
     const registered = await parent.childRegistration(request.agent_id);
     if (this.lineage.granted()) return undefined; // a concurrent first decision recorded it meanwhile
     if (!registered) {

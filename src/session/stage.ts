@@ -65,6 +65,7 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
     approval_ttl_s: (decision.approval_ttl_s as number | undefined) ?? DEFAULT_APPROVAL_TTL_S,
     approval_id: input.approval_id,
     delegation: {
+      parent_agent_id: input.identity.delegation.parent_agent,
       parent_session_id: input.session.parent_session_id,
       scopes: input.agent.scopes ?? [],
       depth: input.agent.delegation_depth ?? 0,
@@ -107,6 +108,6 @@ export async function applySessionState(
 ): Promise<{ decision: ComposedDecision; session: SessionReport }> {
   const request = await buildCommit(input, decision, decisionId, nowMs, idempotencyKey);
   const outcome = await commitToSession(namespace, request, timeoutMs);
-  if (outcome.status === "ok") rememberUsage(sessionKey(input.tenant, input.session.id), outcome.result.usage);
+  if (outcome.status === "ok") rememberUsage(sessionKey(input.tenant, input.agent.id, input.session.id), outcome.result.usage);
   return mergeSession(decision, outcome, input.risk_tier);
 }

@@ -48,7 +48,7 @@ export interface CommitRequest {
   approval_ttl_s: number;
   approval_id?: string;
   /** What the caller claims about its place in a delegation tree; checked against the records. */
-  delegation: { parent_session_id?: string; scopes: string[]; depth: number };
+  delegation: { parent_agent_id?: string; parent_session_id?: string; scopes: string[]; depth: number };
   /** Set when an allowed spawn_agent registers a child under this session. */
   spawn?: { agent_id: string; scopes: string[] };
 }

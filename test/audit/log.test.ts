@@ -28,8 +28,8 @@ function readInput(tenant: string, session: string, tier = "medium") {
 
 function recordFor(tenant: string, i: number): AuditRecord {
   return {
-    kind: "decision", decision_id: `${tenant}-d-${i}`, time: new Date().toISOString(), location: "test", region: "global", tenant,
-    agent: "agent-1", session: "s-1", action_type: "tool_call", tool: "tickets.read", decision: "allow", rules: [], obligations: [],
+    kind: "decision", decision_id: `${tenant}-d-${i}`, time: new Date().toISOString(), location: "test", region: "global", region_source: "local_default", tenant,
+    agent: "agent-1", credential: { kind: "agent_key", id: "k0000000000000000" }, session: "s-1", risk_tier: "medium", action_type: "tool_call", tool: "tickets.read", decision: "allow", rules: [], obligations: [],
     layers: [], mode: "enforce", fail_mode_applied: false, stale: false, eval_us: 0,
   };
 }

@@ -99,7 +99,7 @@ describe("tamper evidence", () => {
     await runInDurableObject(chain, (instance) => {
       Object.assign(instance, { env: { ...env, AUDIT_SIGNING_KEY: "" } });
     });
-    expect(await chain.append(records(1))).toEqual({ appended: 5, duplicates: 0 });
+    expect(await chain.append(records(1))).toEqual({ appended: 5, duplicates: 0, rejected: 0 });
     const stuck = await admin(`/audit/export?tenant=${shard}`, TEST_TOKENS.operator);
     expect(stuck.status).toBe(200);
     const body = await stuck.json<{ segments: unknown[]; pending: { unsealed: number; last_seal_error: string } }>();
@@ -111,7 +111,7 @@ describe("tamper evidence", () => {
     await runInDurableObject(chain, (instance) => {
       Object.assign(instance, { env });
     });
-    expect(await chain.append(records(6))).toEqual({ appended: 5, duplicates: 0 });
+    expect(await chain.append(records(6))).toEqual({ appended: 5, duplicates: 0, rejected: 0 });
     const report = await verifyAuditLog(shard, await exported(shard), trust);
     expect(report).toMatchObject({ ok: true, entries: 10 });
     expect(await chain.stats()).toMatchObject({ unsealed: 0, seal_failures: 1 });

@@ -4,6 +4,10 @@
  */
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { agentKey } from "../identity/credentials";
+
+const AGENT = { tenant: "acme", agent: "agent-1", role: "support", scopes: ["tickets:read"] };
+const authorized = async () => ({ authorization: `Bearer ${await agentKey(AGENT)}` });
 
 const validInput = {
   risk_tier: "medium",
@@ -13,17 +17,17 @@ const validInput = {
   action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } },
 };
 
-function post(body: BodyInit, contentType = "application/json"): Promise<Response> {
+async function post(body: BodyInit, contentType = "application/json"): Promise<Response> {
   return exports.default.fetch("http://edge/v1/decide", {
     method: "POST",
-    headers: { "content-type": contentType },
+    headers: { "content-type": contentType, ...(await authorized()) },
     body,
   });
 }
 
 describe("a decision response", () => {
   it("carries a unique decision id, the active bundle digest and the evaluation path", async () => {
-    const policy = (await (await exports.default.fetch("http://edge/v1/policy")).json()) as { digest: string; key: string };
+    const policy = (await (await exports.default.fetch("http://edge/v1/policy", { headers: await authorized() })).json()) as { digest: string; key: string };
     const ids = new Set<string>();
     for (let i = 0; i < 5; i++) {
       const response = await post(JSON.stringify(validInput));
@@ -115,12 +119,15 @@ describe("service endpoints", () => {
     expect(await response.json()).toMatchObject({ status: "ok" });
   });
 
-  it("describes the active policy: digest, version, build time", async () => {
-    const response = await exports.default.fetch("http://edge/v1/policy");
-    const body = (await response.json()) as { digest: string; version: number; built_at: string; source: string };
+  it("describes the active policy for the agent's tenant: digest, version, build time", async () => {
+    const response = await exports.default.fetch("http://edge/v1/policy", { headers: await authorized() });
+    const body = (await response.json()) as { digest: string; version: number; built_at: string; source: string; tenant: string };
+    expect(body.tenant).toBe("acme");
     expect(body.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(body.version).toBe(0);
     expect(Number.isNaN(Date.parse(body.built_at))).toBe(false);
     expect(body.source).toBe("baseline");
+    expect((await exports.default.fetch("http://edge/v1/policy")).status).toBe(401);
+    expect((await exports.default.fetch("http://edge/v1/policy?tenant=initech", { headers: await authorized() })).status).toBe(403);
   });
 });

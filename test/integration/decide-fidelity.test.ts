@@ -1,40 +1,64 @@
 /**
- * Every scenario goes through the edge over HTTP and must get exactly the
- * decision `opa eval` computed for the same policy and input (the expected
- * values come from test/setup/10-decision-expectations.ts, during this run).
+ * Every scenario goes through the edge over HTTP, as an authenticated agent,
+ * and must get exactly what the real OPA decides for the same input. The
+ * input OPA sees is rebuilt from the body and the identity the edge reports,
+ * with the tier the caller declared: OPA's policy computes the effective
+ * tier itself, so the edge's own computation of it (which fixes the fail
+ * mode before evaluating) is checked too. Nothing expected is typed by hand.
  */
 import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
+import { policyInput } from "../../src/decision/policy-input";
+import type { Identity } from "../../src/identity/types";
+import type { DecisionBody } from "../../src/schema/decision-input";
+import type { RiskTier } from "../../src/types";
+import { opaDecision } from "../fixtures/opa-server";
+import { agentKey, delegatedCredential, specOf } from "../identity/credentials";
 
 const scenarios = inject("decisionScenarios");
 
-async function decide(input: unknown): Promise<Record<string, unknown>> {
-  const response = await exports.default.fetch("http://edge/v1/decide", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(input),
-  });
-  expect(response.status).toBe(200);
-  return (await response.json()) as Record<string, unknown>;
+async function credentialFor(body: Record<string, unknown>): Promise<string> {
+  const spec = specOf(body);
+  const depth = (body.agent as { delegation_depth?: number } | undefined)?.delegation_depth ?? 0;
+  return depth > 0 ? delegatedCredential(spec, depth) : agentKey(spec);
 }
 
-describe("the edge decides exactly as opa eval does", () => {
-  it("covers at least 30 scenarios, with allow, deny and require_approval among them", () => {
+async function decide(body: Record<string, unknown>): Promise<Record<string, any>> {
+  const response = await exports.default.fetch("http://edge/v1/decide", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${await credentialFor(body)}` },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+describe("the edge decides exactly as OPA does", () => {
+  it("covers at least 30 scenarios, with allow, deny and require_approval among them", async () => {
     expect(scenarios.length).toBeGreaterThanOrEqual(30);
-    const verdicts = new Set(scenarios.map((s) => (s.expected as { decision: string }).decision));
-    expect(verdicts).toEqual(new Set(["allow", "deny", "require_approval"]));
   });
 
+  const verdicts = new Set<string>();
+
   it.each(scenarios.map((s) => [s.name, s] as const))("%s", async (_name, scenario) => {
-    const body = await decide(scenario.input);
-    const expected = scenario.expected as Record<string, unknown>;
-    const policyPart = Object.fromEntries(Object.keys(expected).map((key) => [key, body[key]]));
+    const body = scenario.input as DecisionBody;
+    const answer = await decide(scenario.input);
+    const declared = { tier: (body.risk_tier ?? "low") as RiskTier, source: "declared" };
+    const region = { region: answer.edge.region, source: answer.edge.region_source };
+    const expected = await opaDecision(policyInput(body, answer.identity as Identity, declared, region, answer.edge.location));
+    verdicts.add(expected.decision as string);
+
+    const policyPart = Object.fromEntries(Object.keys(expected).map((key) => [key, answer[key]]));
     // The session's Durable Object may add to the policy's answer; it says exactly what it added.
-    const session = body.session as { changed?: { from: string }; reasons?: unknown[] } | undefined;
-    const added = new Set((session?.reasons ?? []).map((r) => JSON.stringify(r)));
-    policyPart.reasons = (body.reasons as unknown[]).filter((r) => !added.has(JSON.stringify(r)));
-    policyPart.decision = session?.changed?.from ?? body.decision;
+    const added = new Set((answer.session?.reasons ?? []).map((r: unknown) => JSON.stringify(r)));
+    policyPart.reasons = (answer.reasons as unknown[]).filter((r) => !added.has(JSON.stringify(r)));
+    policyPart.decision = answer.session?.changed?.from ?? answer.decision;
     expect(policyPart).toEqual(expected);
-    expect(body.evaluation).toMatchObject({ path: "sandbox" });
+    expect(answer.risk.tier).toBe(expected.risk_tier);
+    expect(answer.evaluation).toMatchObject({ path: "sandbox" });
+  });
+
+  it("saw every verdict", () => {
+    expect(verdicts).toEqual(new Set(["allow", "deny", "require_approval"]));
   });
 });

@@ -8,14 +8,17 @@ import { describe, expect, it } from "vitest";
 import { BASELINE_POLICY } from "../../src/bundles/active-policy";
 import { DecisionEngine } from "../../src/engine/decision-engine";
 import { SandboxClient } from "../../src/engine/sandbox-client";
+import { withIdentity } from "../fixtures/policy-identity";
 
-const input = JSON.stringify({
-  risk_tier: "high",
-  tenant: "acme",
-  agent: { id: "agent-1", role: "finance", scopes: [] },
-  session: { id: "s-1", usage: { tokens: 10, api_calls: 1, cost_usd: 0, wall_clock_s: 1 } },
-  action: { type: "tool_call", tool: "payments.refund", args: { amount: 900, currency: "EUR" } },
-});
+const input = JSON.stringify(
+  withIdentity({
+    risk_tier: "high",
+    tenant: "acme",
+    agent: { id: "agent-1", role: "finance", scopes: [] },
+    session: { id: "s-1", usage: { tokens: 10, api_calls: 1, cost_usd: 0, wall_clock_s: 1 } },
+    action: { type: "tool_call", tool: "payments.refund", args: { amount: 900, currency: "EUR" } },
+  }),
+);
 
 describe("the policy sandbox", () => {
   it("is built once per policy digest and reused by later decisions", async () => {

@@ -1,7 +1,10 @@
 /**
- * Three edge locations (eu, us, apac) served from workerd on loopback, one
- * shared R2 store, and the `tollgate` CLI as regional teams use it: build,
- * sign, publish with a scoped token, status and rollback, over real HTTP.
+ * Three edge locations of one deployment served from workerd on loopback,
+ * one shared R2 store, and the `tollgate` CLI as regional teams use it:
+ * build, sign, publish with a scoped token, status and rollback, over real
+ * HTTP. Agents authenticate with keys their tenant's identity admin minted
+ * through the admin API. Loopback requests carry no location, so here the
+ * region comes from a tenant's pin (the workerd tests simulate locations).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -34,24 +37,44 @@ async function refreshAll(): Promise<void> {
   }
 }
 
-async function decide(edge: RunningEdge, amount: number) {
+const keys = new Map<string, string>();
+
+/** Registers agent-7 (finance) with the tenant and mints its key, once, through the admin API. */
+async function agentKeyOf(tenant: string): Promise<string> {
+  const known = keys.get(tenant);
+  if (known) return known;
+  const admin = (path: string, method: string, body: unknown) =>
+    fetch(`${edges[0].url.origin}/v1/admin/registry/${tenant}${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${TEST_TOKENS.registrar}` },
+      body: JSON.stringify(body),
+    });
+  const registered = await admin("/agents/agent-7", "PUT", { owner: "finance-ops@example.com", role: "finance", max_risk_tier: "high", certified_until: "2099-01-01" });
+  expect(registered.status).toBe(201);
+  const issued = await admin("/agents/agent-7/keys", "POST", { label: "edges test" });
+  expect(issued.status).toBe(201);
+  const { key } = (await issued.json()) as { key: string };
+  keys.set(tenant, key);
+  return key;
+}
+
+async function decide(edge: RunningEdge, amount: number, tenant = "initech") {
   const response = await fetch(new URL("/v1/decide", edge.url), {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${await agentKeyOf(tenant)}` },
     body: JSON.stringify({
       risk_tier: "high",
-      tenant: "initech",
-      agent: { id: "agent-7", role: "finance" },
       session: { id: "s-1" },
       action: { type: "tool_call", tool: "payments.refund", args: { amount } },
     }),
   });
-  return (await response.json()) as { decision: string; policy: { layers: Array<{ scope: string; version: number }> }; edge: { region: string } };
+  expect(response.status).toBe(200);
+  return (await response.json()) as { decision: string; policy: { layers: Array<{ scope: string; version: number }> }; edge: { region: string; region_source: string } };
 }
 
 beforeAll(async () => {
   bundleEdge();
-  edges = await startEdges([{ region: "eu", port: 18801 }, { region: "us", port: 18802 }, { region: "apac", port: 18803 }], {
+  edges = await startEdges([{ port: 18801 }, { port: 18802 }, { port: 18803 }], {
     vars: { ...testStoreBindings(), BUNDLE_REFRESH_SECONDS: "1" },
   });
 }, 120_000);
@@ -63,7 +86,7 @@ afterAll(async () => {
 describe("three edges, one store, the CLI", () => {
   const eu = () => edges[0].url.origin;
 
-  it("publishes global and an EU override that only EU edges apply", async () => {
+  it("publishes global and an EU override that governs only what the EU governs: here, a tenant pinned to the EU", async () => {
     const global = buildAndSign("global", "global-test");
     const published = tollgate(["publish", global, "--url", eu(), "--token", TEST_TOKENS.globalPublisher]);
     expect(published.status, published.stderr).toBe(0);
@@ -71,14 +94,19 @@ describe("three edges, one store, the CLI", () => {
     const region = buildAndSign("region:eu", "eu-test");
     const euPublished = tollgate(["publish", region], { TOLLGATE_URL: edges[1].url.origin, TOLLGATE_TOKEN: TEST_TOKENS.euPublisher });
     expect(euPublished.status, euPublished.stderr).toBe(0);
+    const pinned = buildAndSign("tenant:globex", "tenants-test");
+    expect(tollgate(["publish", pinned, "--url", eu(), "--token", TEST_TOKENS.operator]).status).toBe(0);
     await refreshAll();
-    const [atEu, atUs, atApac] = await Promise.all(edges.map((edge) => decide(edge, 300)));
-    expect(atEu.decision).toBe("require_approval");
-    expect(atEu.edge.region).toBe("eu");
-    expect(atEu.policy.layers.map((l) => l.scope)).toEqual(["global", "region:eu"]);
-    expect(atUs.decision).toBe("allow");
-    expect(atApac.decision).toBe("allow");
-    expect(atApac.policy.layers.map((l) => l.scope)).toEqual(["global"]);
+    for (const edge of edges) {
+      const unpinned = await decide(edge, 300);
+      expect(unpinned.decision).toBe("allow");
+      expect(unpinned.edge).toMatchObject({ region: "global", region_source: "local_default" });
+      expect(unpinned.policy.layers.map((l) => l.scope)).toEqual(["global"]);
+      const globex = await decide(edge, 300, "globex");
+      expect(globex.decision).toBe("require_approval");
+      expect(globex.edge).toMatchObject({ region: "eu", region_source: "tenant_pin" });
+      expect(globex.policy.layers.map((l) => l.scope)).toEqual(["global", "region:eu", "tenant:globex"]);
+    }
   });
 
   it("refuses a publish without a token (401) and outside the token's scope (403)", async () => {
@@ -113,7 +141,7 @@ describe("three edges, one store, the CLI", () => {
     const log = JSON.parse(tollgate(["status", "--url", eu(), "--token", TEST_TOKENS.operator]).stdout) as { recent: Array<{ note?: string }> };
     expect(log.recent[0].note).toBe(`rollback to the content of v${first}`);
     await refreshAll();
-    expect((await decide(edges[0], 300)).policy.layers).toContainEqual({ scope: "region:eu", version, digest: expect.any(String), built_at: expect.any(String) });
+    expect((await decide(edges[0], 300, "globex")).policy.layers).toContainEqual({ scope: "region:eu", version, digest: expect.any(String), built_at: expect.any(String) });
   });
 
   it("exports the decision log as CSV and verifies it with the CLI", async () => {

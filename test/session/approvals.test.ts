@@ -6,11 +6,10 @@
  * decision that was denied anyway.
  */
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ApprovalRecord } from "../../src/session/types";
 import { TEST_TOKENS } from "../fixtures/test-config";
-import { admin, commit, decide, fireAlarm, refundInput, sessionStub, uniqueId } from "./helpers";
+import { admin, agentFetch, commit, decide, fireAlarm, refundInput, sessionStub, uniqueId } from "./helpers";
 
 const rules = (body: { reasons: Array<{ rule: string }> }) => body.reasons.map((r) => r.rule);
 
@@ -38,7 +37,7 @@ describe("approvals", () => {
     expect((await decide(refundInput(session, 900))).session.approval.id).toBe(id);
 
     // The session's alarm sends the new approval to the tenant's index, where approvers list it.
-    await fireAlarm(sessionStub(session));
+    await fireAlarm(sessionStub(session, "agent-7"));
     const pending = await listed("pending");
     expect(pending.find((a) => a.id === id)).toMatchObject({ session_id: session, agent_id: "agent-7", status: "pending" });
     expect((await admin("/approvals/initech?status=pending", TEST_TOKENS.acmeApprover)).status).toBe(403);
@@ -46,7 +45,7 @@ describe("approvals", () => {
     expect((await admin("/approvals/acme", TEST_TOKENS.acmeOperator)).status).toBe(403);
 
     // The agent long-polls while the approver decides.
-    const waiting = exports.default.fetch(`http://edge/v1/approvals/${id}?wait=10`);
+    const waiting = agentFetch(`/v1/approvals/${id}?wait=10`);
     const approved = await approve(id, "customer is eligible, ticket T-42");
     expect(approved.status).toBe(200);
     expect(await approved.json()).toMatchObject({ status: "approved", decided_by: "acme-finance-lead", reason: "customer is eligible, ticket T-42" });
@@ -72,7 +71,7 @@ describe("approvals", () => {
     const record = await approvalOf(id);
     expect(record).toMatchObject({ status: "used", decided_by: "acme-finance-lead", reason: "customer is eligible, ticket T-42", used_by: allowed.decision_id });
     expect(Date.parse(record.decided_at!)).toBeLessThanOrEqual(Date.parse(record.used_at!));
-    await fireAlarm(sessionStub(session));
+    await fireAlarm(sessionStub(session, "agent-7"));
     expect((await listed("used")).find((a) => a.id === id)).toMatchObject({ used_by: allowed.decision_id });
   });
 
@@ -94,7 +93,7 @@ describe("approvals", () => {
     const session = uniqueId("breaker-approval");
     const id = (await decide(refundInput(session, 800))).session.approval.id as string;
     await approve(id, "ok");
-    const stub = sessionStub(session);
+    const stub = sessionStub(session, "agent-7");
     const breaker = { threshold: 3, window_s: 300, cooldown_s: 0 };
     for (let i = 0; i < 3; i++) await stub.commit(commit({ session_id: session, verdict: "deny", breaker }));
 
@@ -103,7 +102,7 @@ describe("approvals", () => {
     expect(rules(blocked)).toContain("circuit_open");
     expect((await approvalOf(id)).status).toBe("approved");
 
-    await admin(`/sessions/acme/${session}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" });
+    await admin(`/sessions/acme/agent-7/${session}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" });
     const allowed = await decide(refundInput(session, 800, { approval_id: id }));
     expect(allowed.decision).toBe("allow");
     expect((await approvalOf(id)).status).toBe("used");
@@ -126,12 +125,12 @@ describe("approvals", () => {
     expect(await badDecision.json()).toMatchObject({ error: { code: "invalid_input", path: "decision" } });
     const noReason = await admin(`/approvals/acme/${id}`, TEST_TOKENS.acmeApprover, { method: "POST", body: JSON.stringify({ decision: "approve", reason: "  " }) });
     expect(noReason.status).toBe(400);
-    const badId = await exports.default.fetch("http://edge/v1/approvals/apr_123");
+    const badId = await agentFetch("/v1/approvals/apr_123");
     expect(badId.status).toBe(400);
     expect(await badId.json()).toMatchObject({ error: { code: "invalid_approval_id" } });
-    expect((await exports.default.fetch(`http://edge/v1/approvals/apr_${"ab".repeat(32)}_${"0".repeat(24)}`)).status).toBe(404);
-    expect((await exports.default.fetch(`http://edge/v1/approvals/${id}?wait=soon`)).status).toBe(400);
-    const badInput = await exports.default.fetch("http://edge/v1/decide", {
+    expect((await agentFetch(`/v1/approvals/apr_${"ab".repeat(32)}_${"0".repeat(24)}`)).status).toBe(404);
+    expect((await agentFetch(`/v1/approvals/${id}?wait=soon`)).status).toBe(400);
+    const badInput = await agentFetch("/v1/decide", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(refundInput(session, 600, { approval_id: "apr_nope" })),
@@ -156,7 +155,7 @@ describe("approvals", () => {
   it("a hibernating WebSocket hears the decision even after the session's object was evicted", async () => {
     const session = uniqueId("socket");
     const id = (await decide(refundInput(session, 650))).session.approval.id as string;
-    const upgraded = await exports.default.fetch(`http://edge/v1/approvals/${id}`, { headers: { upgrade: "websocket" } });
+    const upgraded = await agentFetch(`/v1/approvals/${id}`, { headers: { upgrade: "websocket" } });
     expect(upgraded.status).toBe(101);
     const socket = upgraded.webSocket!;
     socket.accept();
@@ -167,7 +166,7 @@ describe("approvals", () => {
       });
       socket.addEventListener("close", (event) => resolve({ message, code: event.code }));
     });
-    await evictDurableObject(sessionStub(session));
+    await evictDurableObject(sessionStub(session, "agent-7"));
     await approve(id, "approved while the object slept");
     const { message, code } = await heard;
     expect(message).toMatchObject({ id, status: "approved", reason: "approved while the object slept" });

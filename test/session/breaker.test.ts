@@ -7,10 +7,11 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { sessionObject } from "../../src/session/objects";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, commit, decide, fireAlarm, uniqueId } from "./helpers";
 
-const session = (name: string) => env.SESSIONS.get(env.SESSIONS.idFromName(`acme/${name}`));
+const session = (name: string) => sessionObject(env, "acme", "agent-1", name);
 const rules = (body: { reasons: Array<{ rule: string }> }) => body.reasons.map((r) => r.rule);
 
 function toolCall(sessionId: string, tool: string, extra: Record<string, unknown> = {}) {
@@ -41,21 +42,22 @@ describe("the session breaker", () => {
     const afterRestart = await session(name).commit(commit({ session_id: name, verdict: "allow", breaker }));
     expect(afterRestart).toMatchObject({ verdict: "deny", breaker: "open" });
 
-    expect((await admin(`/sessions/acme/${name}/breaker/reset`, undefined, { method: "POST" })).status).toBe(401);
-    expect((await admin(`/sessions/acme/${name}/breaker/reset`, TEST_TOKENS.acmeApprover, { method: "POST" })).status).toBe(403);
-    expect((await admin(`/sessions/initech/${name}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" })).status).toBe(403);
-    const reset = await admin(`/sessions/acme/${name}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" });
+    expect((await admin(`/sessions/acme/agent-1/${name}/breaker/reset`, undefined, { method: "POST" })).status).toBe(401);
+    expect((await admin(`/sessions/acme/agent-1/${name}/breaker/reset`, TEST_TOKENS.acmeApprover, { method: "POST" })).status).toBe(403);
+    expect((await admin(`/sessions/initech/agent-1/${name}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" })).status).toBe(403);
+    const reset = await admin(`/sessions/acme/agent-1/${name}/breaker/reset`, TEST_TOKENS.acmeOperator, { method: "POST" });
     expect(reset.status).toBe(200);
     expect(await reset.json()).toMatchObject({ breaker: "closed", was: "open", reset_by: "acme-oncall" });
     expect((await session(name).commit(commit({ session_id: name, verdict: "allow", breaker }))).verdict).toBe("allow");
-    const view = await (await admin(`/sessions/acme/${name}`, TEST_TOKENS.acmeOperator)).json<{ breaker: string; breaker_resets: Array<{ by: string }> }>();
+    const view = await (await admin(`/sessions/acme/agent-1/${name}`, TEST_TOKENS.acmeOperator)).json<{ breaker: string; breaker_resets: Array<{ by: string }> }>();
     expect(view).toMatchObject({ breaker: "closed", breaker_resets: [{ by: "acme-oncall" }] });
   });
 
   it("over HTTP: the high tier's threshold of denials from policy data opens it for every action of the session", async () => {
     const name = uniqueId("http-breaker");
     for (let i = 0; i < 2; i++) {
-      const denied = await decide(toolCall(name, "shell.exec", { action: { type: "tool_call", tool: "shell.exec", args: { command: "ls" } } }));
+      // A refund is high tier whatever is declared, and support may not make one.
+      const denied = await decide(toolCall(name, "payments.refund", { action: { type: "tool_call", tool: "payments.refund", args: { amount: 5 } } }));
       expect(denied).toMatchObject({ decision: "deny", breaker: { threshold: 3 }, session: { breaker: "closed" } });
     }
     const third = await decide(toolCall(name, "db.query"));
@@ -143,7 +145,7 @@ describe("the agent-wide breaker", () => {
     expect(over.decision).toBe("deny");
     expect(rules(over)).toEqual(["agent_rate_exceeded"]);
     expect(rules(await decide(order(201)))).toEqual(["agent_circuit_open"]);
-    const view = await (await admin(`/agents/acme/${agent}`, TEST_TOKENS.acmeOperator)).json<{ open: Array<{ key: string }> }>();
+    const view = await (await admin(`/agents/acme/${agent}/breakers`, TEST_TOKENS.acmeOperator)).json<{ open: Array<{ key: string }> }>();
     expect(view.open.map((o) => o.key)).toEqual(["purchasing.create_po"]);
   });
 });

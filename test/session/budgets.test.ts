@@ -71,7 +71,7 @@ describe("check-and-debit", () => {
     for (const denied of answers.filter((a) => a.decision === "deny")) {
       expect(denied.reasons.map((r) => r.rule).some((rule) => rule === "budget_exhausted" || rule === "circuit_open")).toBe(true);
     }
-    expect((await sessionStub(session).view()).usage.tokens).toBe(100_000);
+    expect((await sessionStub(session, "agent-7").view()).usage.tokens).toBe(100_000);
   });
 
   it("a request retried with the same Idempotency-Key is debited once and answered the same", async () => {
@@ -84,7 +84,7 @@ describe("check-and-debit", () => {
     expect(all.filter((answer) => !answer.session.replayed).length).toBe(1);
     const original = all.find((answer) => !answer.session.replayed)!;
     expect(all.filter((answer) => answer.session.replayed).every((answer) => answer.session.replay_of === original.decision_id)).toBe(true);
-    expect((await sessionStub(session).view()).usage).toMatchObject({ tokens: 500, api_calls: 1 });
+    expect((await sessionStub(session, "agent-7").view()).usage).toMatchObject({ tokens: 500, api_calls: 1 });
 
     // A different key is a different request; the same key for a different action is refused.
     expect((await decide(readInput(session, 500), { "idempotency-key": "order-78" })).session.replayed).toBeUndefined();
@@ -94,7 +94,7 @@ describe("check-and-debit", () => {
     const malformed = await decideRaw(readInput(session, 1), { "idempotency-key": "has spaces in it" });
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ error: { code: "invalid_idempotency_key" } });
-    expect((await sessionStub(session).view()).usage).toMatchObject({ tokens: 1000, api_calls: 2 });
+    expect((await sessionStub(session, "agent-7").view()).usage).toMatchObject({ tokens: 1000, api_calls: 2 });
   });
 
   it("wall-clock time counts from the session's first decision", async () => {

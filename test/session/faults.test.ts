@@ -5,6 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { sessionObject } from "../../src/session/objects";
 import { decide, uniqueId } from "./helpers";
 
 function readInput(session: string, tier: string) {
@@ -17,7 +18,7 @@ function readInput(session: string, tier: string) {
   };
 }
 
-const stubFor = (session: string) => env.SESSIONS.get(env.SESSIONS.idFromName(`acme/${session}`));
+const stubFor = (session: string) => sessionObject(env, "acme", "agent-1", session);
 
 describe("session state faults", () => {
   it("overloaded: critical fails closed, low fails open and is flagged, and neither is retried", async () => {

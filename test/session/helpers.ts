@@ -6,6 +6,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import type { SessionDO } from "../../src/session/session-do";
 import type { CommitRequest } from "../../src/session/types";
+import { sessionObject } from "../../src/session/objects";
+import { bearer, specOf, type AgentSpec } from "../identity/credentials";
 
 let counter = 0;
 export const uniqueId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++counter}-${crypto.randomUUID().slice(0, 8)}`;
@@ -30,7 +32,7 @@ export function commit(overrides: Partial<CommitRequest> & { session_id: string 
 }
 
 /** The session's object, as the edge reaches it. */
-export const sessionStub = (session: string, tenant = "acme") => env.SESSIONS.get(env.SESSIONS.idFromName(`${tenant}/${session}`));
+export const sessionStub = (session: string, agent = "agent-1", tenant = "acme") => sessionObject(env, tenant, agent, session);
 
 /**
  * Fires the session object's alarm and waits for its work to finish. An alarm
@@ -48,10 +50,16 @@ export interface DecisionBody {
   [field: string]: any;
 }
 
-export function decideRaw(input: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+/**
+ * Sends a decision with the credential of the agent the body names (its
+ * tenant, id and role), registered and keyed for the test; an explicit
+ * authorization header replaces it.
+ */
+export async function decideRaw(input: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+  const credential = "authorization" in headers ? {} : await bearer(specOf(input));
   return exports.default.fetch("http://edge/v1/decide", {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", ...credential, ...headers },
     body: JSON.stringify(input),
   });
 }
@@ -67,6 +75,16 @@ export function admin(path: string, token: string | undefined, init: RequestInit
   if (token) headers.set("authorization", `Bearer ${token}`);
   if (init.body) headers.set("content-type", "application/json");
   return exports.default.fetch(`http://edge/v1/admin${path}`, { ...init, headers });
+}
+
+/** The agent refundInput's decisions are made as. */
+export const REFUND_AGENT: AgentSpec = { tenant: "acme", agent: "agent-7", role: "finance" };
+
+/** A request to an agent-facing route, with the credential of `spec`'s agent. */
+export async function agentFetch(path: string, init: RequestInit = {}, spec: AgentSpec = REFUND_AGENT): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) headers.set("authorization", (await bearer(spec)).authorization);
+  return exports.default.fetch(`http://edge${path}`, { ...init, headers });
 }
 
 export function refundInput(session: string, amount: number, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -16,6 +16,7 @@ import { trustStoreFrom } from "../../src/bundles/trust";
 import { DecisionEngine } from "../../src/engine/decision-engine";
 import { evaluate } from "../../src/decision/pipeline";
 import type { RiskTier } from "../../src/types";
+import { withIdentity } from "../fixtures/policy-identity";
 
 const { layers, keys } = inject("storeFixtures");
 
@@ -136,8 +137,8 @@ export function edge(region: string, options: { bucket?: R2Bucket; refreshInterv
     region,
     store,
     async decide(input, nowMs) {
-      const resolution = store.resolve(input.tenant, nowMs);
-      const result = await evaluate(engine, resolution, JSON.stringify(input), input.risk_tier, nowMs);
+      const resolution = store.resolve(input.tenant, region, nowMs);
+      const result = await evaluate(engine, resolution, JSON.stringify(withIdentity(input)), input.risk_tier, nowMs);
       return {
         decision: result.decision.decision,
         rules: result.decision.reasons.map((r) => r.rule),

@@ -4,9 +4,20 @@ package tollgate_eu_test
 
 import data.tollgate
 
+# What the edge puts in input.identity for a verified, certified agent.
+identity(role) := {
+	"tenant": "acme", "agent": "a", "role": role, "scopes": [],
+	"credential": {"kind": "agent_key", "id": "k0000000000000000"},
+	"registration": {
+		"owner": "ops@acme.example", "role": role, "risk_tier": "low", "max_risk_tier": "critical",
+		"certified_until": "2099-01-01T00:00:00Z", "scopes": [],
+	},
+	"delegation": {"depth": 0},
+}
+
 refund(amount) := {
 	"risk_tier": "high", "tenant": "acme",
-	"agent": {"id": "a", "role": "finance"}, "session": {"id": "s"},
+	"agent": {"id": "a", "role": "finance"}, "session": {"id": "s"}, "identity": identity("finance"),
 	"action": {"type": "tool_call", "tool": "payments.refund", "args": {"amount": amount}},
 }
 
@@ -23,7 +34,7 @@ test_eu_refund_of_300_requires_approval if {
 test_eu_health_data_may_not_go_external if {
 	d := tollgate.decision with input as {
 		"risk_tier": "medium", "tenant": "acme",
-		"agent": {"id": "a", "role": "support"}, "session": {"id": "s"},
+		"agent": {"id": "a", "role": "support"}, "session": {"id": "s"}, "identity": identity("support"),
 		"action": {"type": "tool_call", "tool": "email.send", "data_classes": ["health"]},
 	}
 	d.decision == "deny"

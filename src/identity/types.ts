@@ -1,0 +1,71 @@
+/**
+ * @module types
+ * Who is asking, as the edge establishes it from a verified credential, and
+ * the tenant's registry as the edge caches it. The policy sees `Identity` as
+ * `input.identity`; nothing in it comes from the request body.
+ */
+import type { RiskTier } from "../types";
+
+export type CredentialKind = "agent_key" | "jwt" | "delegated";
+
+/** An agent's entry in its tenant's registry: the run-time certification gate. */
+export interface Registration {
+  owner: string;
+  role: string;
+  /** Every action of this agent is at least this tier. */
+  risk_tier: RiskTier;
+  /** Actions above this tier are refused: the agent is not certified for them. */
+  max_risk_tier: RiskTier;
+  /** The agent's certification lapses at this instant (ISO 8601). */
+  certified_until: string;
+  /** The scopes the agent may ever hold; credentials carry at most these. */
+  scopes: string[];
+}
+
+export interface Identity {
+  tenant: string;
+  agent: string;
+  role: string;
+  scopes: string[];
+  credential: { kind: CredentialKind; id: string; issuer?: string; expires_at?: string };
+  /** For a sub-agent: the registration of the agent at the root of its delegation tree. */
+  registration: Registration;
+  delegation: {
+    depth: number;
+    parent_agent?: string;
+    parent_session?: string;
+    root_agent?: string;
+    /** The agent key or JWT at the root of the delegation tree: revoking it cuts off every descendant. */
+    root_credential?: { kind: "agent_key" | "jwt"; id: string };
+  };
+}
+
+/** One agent key as the edge sees it: only the hash of its secret ever leaves the registry. */
+export interface KeyEntry {
+  agent: string;
+  secret_sha256: string;
+  scopes: string[] | null;
+  expires_ms: number | null;
+}
+
+/** A tenant's identity provider, with the keys the registry last fetched or was given. */
+export interface ProviderSnapshot {
+  issuer: string;
+  audiences: string[];
+  algorithms: Array<"EdDSA" | "ES256" | "RS256">;
+  claims: { agent: string; role?: string; scopes?: string };
+  clock_skew_s: number;
+  keys: JsonWebKey[];
+  /** When the keys were last confirmed (fetched, or set inline); tokens are refused once they are too old. */
+  keys_confirmed_ms: number;
+  keys_max_age_s: number;
+}
+
+/** What an edge caches per tenant: enough to verify every credential of that tenant locally. */
+export interface RegistrySnapshot {
+  tenant: string;
+  version: number;
+  agents: Record<string, Registration>;
+  keys: Record<string, KeyEntry>;
+  provider: ProviderSnapshot | null;
+}
