@@ -12,6 +12,8 @@
  *       The decision log (see commands/audit.ts).
  *   tollgate mode | shadow attach|report|detach
  *       Rolling policy out by observation (see commands/rollout.ts).
+ *   tollgate agent register|key|revoke|remove|list|changes, provider set|show|remove
+ *       A tenant's agents and identity provider (see commands/agents.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { OpaError, opaBuildWasm } from "./lib/opa.ts";
@@ -20,6 +22,7 @@ import { build, keygen, publish, rollback, sign, status, verify } from "./comman
 import { UsageError } from "./lib/args.ts";
 import { audit } from "./commands/audit.ts";
 import { mode, shadow } from "./commands/rollout.ts";
+import { agent, provider } from "./commands/agents.ts";
 import { LayerBuildError } from "./lib/layer-build.ts";
 import { AdminApiError } from "./lib/admin-client.ts";
 import { BundleError } from "../src/bundles/verify.ts";
@@ -38,6 +41,14 @@ const USAGE = `usage:
                        [--decision-id <id>] [--session <id>] [--agent <id>] [--rule <id>] [--format json|csv] [--out <file>]
   tollgate mode --scope <scope> --set enforce|observe
   tollgate shadow attach <bundle-dir> | report --scope <scope> | detach --scope <scope>
+  tollgate agent register --tenant <t> --agent <id> --owner <who> --role <role> --max-tier <tier>
+                          --certified-until <date> [--tier <tier>] [--scopes a,b] [--key]
+  tollgate agent key --tenant <t> --agent <id> [--label <text>] [--key-scopes a,b] [--expires-days <n>]
+  tollgate agent revoke --tenant <t> --key <key id> | remove --tenant <t> --agent <id>
+  tollgate agent list|changes --tenant <t>
+  tollgate provider set --tenant <t> --issuer <iss> --audience <aud> (--jwks-uri <url> | --jwks <file>)
+                        [--agent-claim sub] [--role-claim <claim>] [--scopes-claim <claim>]
+  tollgate provider show|remove --tenant <t>
   (--url and --token default to TOLLGATE_URL and TOLLGATE_TOKEN)`;
 
 async function evalCommand(args: string[]): Promise<number> {
@@ -82,6 +93,8 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   audit,
   mode,
   shadow,
+  agent,
+  provider,
 };
 
 export async function main(argv: string[]): Promise<number> {

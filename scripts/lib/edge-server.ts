@@ -143,13 +143,8 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
       // clients reach each edge on a direct socket, one hop fewer per request.
       host: "127.0.0.1",
       port: 0,
-      ...(options.persistTo
-        ? {
-            r2Persist: join(options.persistTo, "r2"),
-            durableObjectsPersist: join(options.persistTo, "do"),
-            cachePersist: join(options.persistTo, "cache"),
-          }
-        : {}),
+      // One root for every resource (R2, Durable Objects, cache, queues): what wrangler dev keeps in .wrangler/state.
+      ...(options.persistTo ? { resourcePersistencePath: options.persistTo } : {}),
       workers: shared ? [...edges, sharedWorker] : edges,
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );

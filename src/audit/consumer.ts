@@ -7,12 +7,17 @@
  * to its retry limit, then to the dead-letter queue); appends are idempotent
  * by decision id, so its records that did get in are not chained twice.
  * Records that reach the dead-letter queue get one last attempt and are
- * otherwise counted as lost, as is a line that is not a record at all.
+ * otherwise counted as lost, as is a line that is not a record at all, or a
+ * record too deep to hash: one bad record never costs its batch-mates.
  */
+import { findLimitViolation, type JsonLimits } from "../schema/json-limits";
 import type { ChainRecord } from "./chain";
 import { byShard, chainFor, countLoss, parseLines, type AuditMessage } from "./writer";
 
 export const DEAD_LETTER_QUEUE = "tollgate-audit-dlq";
+
+/** Records are built from bounded inputs; anything deeper or larger did not come from an edge. */
+const RECORD_LIMITS: JsonLimits = { maxDepth: 64, maxArrayLength: 100_000, maxObjectKeys: 10_000, maxStringLength: 1024 * 1024 };
 
 export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env): Promise<void> {
   const lastAttempt = batch.queue === DEAD_LETTER_QUEUE;
@@ -26,8 +31,11 @@ export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env):
       continue;
     }
     const parsed = parseLines(message.body);
-    if (parsed.unreadable > 0) unreadable.set(message, parsed.unreadable);
-    for (const record of parsed.records) carried.push({ record, message });
+    // A record no consumer could hash (nested past any real record) is counted, never sent on with its batch.
+    const chainable = parsed.records.filter((record) => findLimitViolation(record, RECORD_LIMITS) === undefined);
+    const lost = parsed.unreadable + parsed.records.length - chainable.length;
+    if (lost > 0) unreadable.set(message, lost);
+    for (const record of chainable) carried.push({ record, message });
   }
   const failed = new Set<Message<AuditMessage>>();
   for (const [shard, group] of byShard(carried, (item) => item.record.tenant)) {
@@ -48,7 +56,7 @@ export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env):
     // A line that is not a JSON record cannot be chained on any attempt: counted once, when its message is done.
     const lost = unreadable.get(message);
     if (lost) {
-      console.error(`audit: message ${message.id} has ${lost} line(s) that are not JSON records; lost`);
+      console.error(`audit: message ${message.id} has ${lost} line(s) that are not records that can be chained; lost`);
       await countLoss(env, "records_lost", lost);
     }
   }

@@ -11,7 +11,7 @@ import { buildLayer } from "../../scripts/lib/layer-build.ts";
 import { testPrivateKeyPath } from "../fixtures/test-config.ts";
 import type { StoreFixtures } from "../provided.d.ts";
 
-const SCOPES = ["global", "region:eu", "region:us", "region:apac", "tenant:acme"];
+const SCOPES = ["global", "region:eu", "region:us", "region:apac", "tenant:acme", "tenant:globex"];
 const KEY_IDS = ["global-test", "eu-test", "us-test", "apac-test", "tenants-test", "snapshot-test", "revoked-test"];
 
 export default async function setup(project: TestProject): Promise<void> {

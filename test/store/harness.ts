@@ -31,6 +31,7 @@ const KEY_FOR_SCOPE: Record<string, string> = {
   "region:us": "us-test",
   "region:apac": "apac-test",
   "tenant:acme": "tenants-test",
+  "tenant:globex": "tenants-test",
 };
 
 export function layerFiles(scope: string): Record<string, Uint8Array> {

@@ -1,0 +1,93 @@
+/**
+ * One deployment serves every location: the region that governs a request
+ * is resolved per request, from the tenant's pinned region or else from
+ * where the request came from (`request.cf` country, then continent, through
+ * the table in the signed global layer). The same Worker answers an EU
+ * request and a US request differently, a tenant pinned to the EU is
+ * governed by the EU layer wherever its agents call from, and the response
+ * and the audit record say which region governed and why.
+ */
+import { env, exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { chainFor } from "../../src/audit/writer";
+import { toBase64Url } from "../../src/bundles/signature";
+import { TEST_TOKENS } from "../fixtures/test-config";
+import { agentKey } from "../identity/credentials";
+import { admin, uniqueId } from "../session/helpers";
+import { signLayer } from "../store/harness";
+
+async function publishToTheEdge(scope: string, version: number): Promise<void> {
+  const { manifest, files } = await signLayer(scope, { version, nowMs: Date.now() });
+  const encoded = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+  const response = await admin(`/bundles/${scope}`, TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest, files: encoded }) });
+  expect(response.status, await response.clone().text()).toBe(201);
+}
+
+type Location = { country?: string; continent?: string };
+
+async function refund(tenant: string, amount: number, cf?: Location): Promise<Record<string, any>> {
+  const key = await agentKey({ tenant, agent: "agent-7", role: "finance" });
+  const request = new Request("http://edge/v1/decide", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ session: { id: uniqueId("s") }, action: { type: "tool_call", tool: "payments.refund", args: { amount } } }),
+    ...(cf ? { cf } : {}),
+  } as RequestInit);
+  const response = await exports.default.fetch(request);
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+const scopes = (answer: Record<string, any>) => (answer.policy.layers as Array<{ scope: string }>).map((l) => l.scope);
+
+beforeAll(async () => {
+  const version = Date.now();
+  for (const scope of ["global", "region:eu", "region:us", "tenant:globex"]) await publishToTheEdge(scope, version);
+  const refreshed = await admin("/refresh", TEST_TOKENS.operator, { method: "POST" });
+  const { edge } = await refreshed.json<{ edge: { layers: Array<{ scope: string; version: number }> } }>();
+  expect(edge.layers).toEqual(["global", "region:eu", "region:us", "tenant:globex"].map((scope) => expect.objectContaining({ scope, version })));
+});
+
+describe("the governing region, per request", () => {
+  it("the same Worker answers an EU request and a US request differently", async () => {
+    const fromGermany = await refund("acme", 300, { country: "DE", continent: "EU" });
+    expect(fromGermany.decision).toBe("require_approval");
+    expect(fromGermany.edge).toMatchObject({ region: "eu", region_source: "country:DE" });
+    expect(scopes(fromGermany)).toEqual(["global", "region:eu"]);
+
+    const fromTheUs = await refund("acme", 300, { country: "US", continent: "NA" });
+    expect(fromTheUs.decision).toBe("allow");
+    expect(fromTheUs.edge).toMatchObject({ region: "us", region_source: "country:US" });
+    expect(scopes(fromTheUs)).toEqual(["global", "region:us"]);
+  });
+
+  it("a country the table does not name falls back to its continent, and an unmapped place to the table's default", async () => {
+    const fromBrazil = await refund("acme", 300, { country: "BR", continent: "SA" });
+    expect(fromBrazil.edge).toMatchObject({ region: "us", region_source: "continent:SA" });
+    const fromAntarctica = await refund("acme", 300, { country: "AQ", continent: "AN" });
+    expect(fromAntarctica.edge).toMatchObject({ region: "global", region_source: "unmapped_location" });
+    expect(scopes(fromAntarctica)).toEqual(["global"]);
+    const local = await refund("acme", 300);
+    expect(local.edge).toMatchObject({ region: "global", region_source: "local_default" });
+  });
+
+  it("a tenant pinned to the EU is governed by the EU layer wherever its agents call from", async () => {
+    for (const cf of [{ country: "US", continent: "NA" }, { country: "JP", continent: "AS" }, undefined]) {
+      const answer = await refund("globex", 300, cf);
+      expect(answer.decision).toBe("require_approval");
+      expect(answer.edge).toMatchObject({ region: "eu", region_source: "tenant_pin" });
+      expect(scopes(answer)).toEqual(["global", "region:eu", "tenant:globex"]);
+    }
+  });
+
+  it("the audit record says which region governed, and why", async () => {
+    const answer = await refund("acme", 300, { country: "FR", continent: "EU" });
+    const deadline = Date.now() + 20_000;
+    let records: Array<Record<string, unknown>> = [];
+    while (records.length === 0 && Date.now() < deadline) {
+      records = (await chainFor(env, "acme").query({ decision_id: answer.decision_id })).records as Array<Record<string, unknown>>;
+      if (records.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(records[0]).toMatchObject({ region: "eu", region_source: "country:FR", credential: { kind: "agent_key" }, risk_tier: "high" });
+  });
+});
