@@ -1,10 +1,12 @@
 /**
  * @module bench
  * `npm run bench`: drives one input mix (the fidelity scenarios) through
- *   (a) the edge over loopback HTTP, served from workerd as `npm start` runs it:
- *       the policy-only path through the sandbox and with the baseline in the
- *       isolate, the sandbox path with the audit log on, and the full path with
- *       each decision's session Durable Object (budget check and debit) and the log,
+ *   (a) the edge over loopback HTTP, served from workerd as `npm start` runs it,
+ *       every request authenticated as in production: the policy-only path
+ *       through the sandbox (with an agent key, with a JWT reused across
+ *       requests, with a new JWT for every request) and with the baseline in
+ *       the isolate, the sandbox path with the audit log on, and the full path
+ *       with each decision's session Durable Object (budget check and debit) and the log,
  *   (b) `opa run --server` with the same policy over loopback HTTP,
  *   (c) the same evaluator in Node, in-process (opa-wasm, our builtins),
  * at concurrency 1 and 16, and prints median, p99, requests/s and edge/OPA
@@ -29,10 +31,12 @@ import { bundleEdge, startEdges } from "./lib/edge-server.ts";
 import { runInterleaved } from "./lib/load.ts";
 import { generateKeyPair } from "./lib/signing.ts";
 import { opaBuildWasm } from "./lib/opa.ts";
-import { measureInSandbox } from "./lib/sandbox-eval.ts";
+import { measureIdentity, measureInSandbox } from "./lib/sandbox-eval.ts";
+import { asSent, benchAdminToken, enrolAgents, jwtProvider, policyInputOf } from "./lib/bench-agents.ts";
 import { benchLog } from "./lib/bench-log.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
+import { sha256Hex } from "./lib/digest.ts";
 import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
 
 const quick = process.argv.includes("--quick");
@@ -45,7 +49,7 @@ const ROUNDS = quick ? 6 : 20;
 
 const scenarios = (
   JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "scenarios.json"), "utf8")) as { scenarios: Array<{ input: { risk_tier: string; session: Record<string, unknown> } }> }
-).scenarios.map((s) => s.input);
+).scenarios.map((s) => asSent(s.input) as { risk_tier: string; session: Record<string, unknown> });
 
 async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -113,17 +117,23 @@ async function main(): Promise<void> {
   bundleEdge();
   const policy = await opaBuildWasm(join(ROOT, "policies", "global"), "tollgate/decision");
 
-  const edgeBodies = scenarios.map((input) => JSON.stringify(input));
-  const opaBodies = scenarios.map((input) => JSON.stringify({ input }));
+  // What the policy sees at the edge: the body with the verified identity in it. OPA's
+  // server, the evaluator in Node and the in-sandbox figure all get exactly that.
+  const policyInputs = scenarios.map(policyInputOf);
+  const inputJsons = policyInputs.map((input) => JSON.stringify(input));
+  const opaCalls = policyInputs.map((input) => ({ body: JSON.stringify({ input }), headers: {} }));
 
-  // A thousand sessions, so budgets do not run out and breakers stay closed over the run.
-  const sessionBodies = Array.from({ length: 1000 }, (_, i) => {
-    const input = scenarios[i % scenarios.length];
-    return JSON.stringify({ ...input, session: { ...input.session, id: `bench-session-${i}` } });
-  });
-  // The log is sealed and signed as in production, with a key made for this run.
+  // The log is sealed and signed as in production, and sub-agent credentials are minted, with keys made for this run.
   const auditKey = await generateKeyPair("bench-audit");
+  const identityKey = await generateKeyPair("bench-identity");
+  const admin = benchAdminToken();
   const auditKeyVars = { AUDIT_KEY_ID: auditKey.id, AUDIT_SIGNING_KEY: JSON.stringify(auditKey.privateJwk) };
+  const identityVars = {
+    IDENTITY_KEY_ID: identityKey.id,
+    IDENTITY_SIGNING_KEY: JSON.stringify(identityKey.privateJwk),
+    TRUST_STORE: JSON.stringify({ keys: [{ id: identityKey.id, public_key: identityKey.publicKey, scopes: ["identity"] }] }),
+    ADMIN_TOKENS: JSON.stringify(admin.entry),
+  };
   // One workerd for the four edges, as one machine would run them. The audit Queue's consumer,
   // the chain objects and the session objects belong to one more worker in it, which every edge
   // binds (as every Cloudflare location reaches the same objects): they share the machine's
@@ -135,8 +145,21 @@ async function main(): Promise<void> {
       { port: 18788, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "on" } },
       { port: 18789, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "on", AUDIT: "on" } },
     ],
-    { vars: auditKeyVars },
+    { vars: { ...auditKeyVars, ...identityVars } },
   );
+  // Every scenario's agent registered and keyed; a JWT provider for their tenant.
+  const target = { url: sessionEdge.url.origin, token: admin.token };
+  const keyed = await enrolAgents(target, scenarios);
+  const jwt = await jwtProvider(target, scenarios);
+  const edgeCalls = scenarios.map(keyed);
+  const jwtReusedCalls = scenarios.map((body) => jwt(body, false));
+  // A new token for every request of the row, so no verification is ever answered from the cache.
+  const jwtFreshCalls = Array.from({ length: (REQUESTS + WARMUP) * CONCURRENCY.length }, (_, i) => jwt(scenarios[i % scenarios.length], true));
+  // A thousand sessions, each used in turn, so budgets do not run out and breakers stay closed over the run.
+  const sessionCalls = Array.from({ length: 1000 }, (_, i) => {
+    const input = scenarios[i % scenarios.length];
+    return keyed({ ...input, session: { ...input.session, id: `bench-session-${i}` } });
+  });
   const opa = await startOpaServer(18181);
   const rows: Array<{ target: string; concurrency: number; summary: Summary }> = [];
   try {
@@ -144,13 +167,15 @@ async function main(): Promise<void> {
       const plan = { concurrency, requests: REQUESTS, warmup: WARMUP };
       console.error(`concurrency ${concurrency}…`);
       const targets = [
-        { target: "edge (sandbox)", url: new URL("/v1/decide", sandboxEdge.url), bodies: edgeBodies },
-        { target: "edge (baseline in isolate)", url: new URL("/v1/decide", isolateEdge.url), bodies: edgeBodies },
-        { target: "edge (sandbox + audit log)", url: new URL("/v1/decide", auditEdge.url), bodies: edgeBodies },
-        { target: "edge (sandbox + session DO + audit log)", url: new URL("/v1/decide", sessionEdge.url), bodies: sessionBodies },
-        { target: "opa run --server", url: new URL("http://127.0.0.1:18181/v1/data/tollgate/decision"), bodies: opaBodies },
+        { target: "edge (sandbox)", url: new URL("/v1/decide", sandboxEdge.url), calls: edgeCalls },
+        { target: "edge (sandbox, JWT reused)", url: new URL("/v1/decide", sandboxEdge.url), calls: jwtReusedCalls },
+        { target: "edge (sandbox, new JWT each request)", url: new URL("/v1/decide", sandboxEdge.url), calls: jwtFreshCalls },
+        { target: "edge (baseline in isolate)", url: new URL("/v1/decide", isolateEdge.url), calls: edgeCalls },
+        { target: "edge (sandbox + audit log)", url: new URL("/v1/decide", auditEdge.url), calls: edgeCalls },
+        { target: "edge (sandbox + session DO + audit log)", url: new URL("/v1/decide", sessionEdge.url), calls: sessionCalls },
+        { target: "opa run --server", url: new URL("http://127.0.0.1:18181/v1/data/tollgate/decision"), calls: opaCalls },
       ];
-      const summaries = await runInterleaved(targets.map(({ url, bodies }) => ({ ...plan, url, bodies })), ROUNDS);
+      const summaries = await runInterleaved(targets.map(({ url, calls }) => ({ ...plan, url, calls })), ROUNDS);
       targets.forEach(({ target }, i) => rows.push({ target, concurrency, summary: summaries[i] }));
     }
   } finally {
@@ -161,25 +186,32 @@ async function main(): Promise<void> {
   // For critical inputs the policy demands the record before the answer, so those are
   // measured apart from the rest, whose records leave after it.
   console.error("the audit log, with and without…");
-  const queuedBodies = scenarios.filter((input) => input.risk_tier !== "critical").map((input) => JSON.stringify(input));
-  const acknowledgedBodies = scenarios.filter((input) => input.risk_tier === "critical").map((input) => JSON.stringify(input));
+  const queuedBodies = scenarios.filter((input) => input.risk_tier !== "critical");
+  const acknowledgedBodies = scenarios.filter((input) => input.risk_tier === "critical");
   const log = await benchLog(
     [
       { record: `queued after the answer (${queuedBodies.length} inputs)`, bodies: queuedBodies, acknowledged: false },
       { record: `appended before the answer: critical (${acknowledgedBodies.length} inputs)`, bodies: acknowledgedBodies, acknowledged: true },
     ],
     { concurrencies: CONCURRENCY, requests: REQUESTS, warmup: WARMUP, rounds: ROUNDS },
-    auditKeyVars,
+    { ...auditKeyVars, ...identityVars },
+    admin.token,
   );
 
   const { PolicyEvaluator } = await loadNodeEvaluator();
   const wasmModule = await WebAssembly.compile(policy.wasm as Uint8Array<ArrayBuffer>);
   const evaluator = await PolicyEvaluator.load(wasmModule, policy.data, policy.entrypoint);
   const now = Date.now();
-  rows.push({ target: "opa-wasm in Node (in-process)", concurrency: 1, summary: inProcess((json) => evaluator.evaluate(json, now), edgeBodies, REQUESTS * 5) });
+  rows.push({ target: "opa-wasm in Node (in-process)", concurrency: 1, summary: inProcess((json) => evaluator.evaluate(json, now), inputJsons, REQUESTS * 5) });
 
   console.error("measuring inside the sandbox…");
-  const hops = await measureInSandbox(policy, scenarios, quick ? 2000 : 10000);
+  const hops = await measureInSandbox(policy, policyInputs, quick ? 2000 : 10000);
+  const sampleKey = (edgeCalls[0].headers.authorization ?? "").slice("Bearer ".length);
+  const sampleJwt = (jwtReusedCalls[0].headers.authorization ?? "").slice("Bearer ".length);
+  const verification = await measureIdentity(
+    { jwt: sampleJwt, jwk: jwt.publicJwk, key: sampleKey, secret_sha256: sha256Hex(sampleKey.split("_").slice(3).join("_")) },
+    quick ? 2000 : 10000,
+  );
   const evalUs = hops.per_input.map((p) => p.eval_us).sort((a, b) => a - b);
   const medianEvalUs = evalUs[Math.floor(evalUs.length / 2)];
   const maxEvalUs = evalUs[evalUs.length - 1];
@@ -222,10 +254,14 @@ async function main(): Promise<void> {
   lines.push(`- the audit log over the whole mix (records queued after the answer, critical ones appended before it; the Queue, its consumer, the chain objects and R2 run in the same workerd): median ${fmt(auditC1.median_ms)} with it, ${fmt(sandboxC1.median_ms)} without (${(((auditC1.median_ms - sandboxC1.median_ms) / sandboxC1.median_ms) * 100).toFixed(1)}%)`);
   lines.push(`- the session Durable Object (one check-and-debit per decision), as a client sees it: ${fmt(sessionC1.median_ms - auditC1.median_ms)} at the median`);
   lines.push(`- in-process evaluation in Node, median: ${fmt(rows.find((r) => r.target.startsWith("opa-wasm"))!.summary.median_ms)}`);
+  const jwtFreshC1 = rows.find((r) => r.target === "edge (sandbox, new JWT each request)" && r.concurrency === 1)!.summary;
+  const share = (us: number) => `${((us / 1000 / sandboxC1.median_ms) * 100).toFixed(1)}% of the sandbox path's median`;
+  lines.push(`- verifying the credential, in workerd, with nothing cached: an agent key (parse, sha256, compare) ${verification.agent_key_us.toFixed(1)} µs (${share(verification.agent_key_us)}); an EdDSA JWT (decode, signature, times) ${verification.jwt_us.toFixed(1)} µs (${share(verification.jwt_us)}); a JWT already verified by this isolate is a map lookup`);
+  lines.push(`- a new JWT on every request against one reused, as a client sees it: ${fmt(jwtFreshC1.median_ms - sandboxC1.median_ms)} at the median over the agent-key row`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
 
   console.error("publishing under load…");
-  const store = await benchPublish(edgeBodies, quick ? 1500 : 4000);
+  const store = await benchPublish(scenarios, quick ? 1500 : 4000);
   lines.push("");
   lines.push("The bundle store (one edge, sandbox path, concurrency 1, a new EU layer published and activated every second):");
   lines.push("");

@@ -50,3 +50,10 @@ declare module "vitest" {
     storeFixtures: StoreFixtures;
   }
 }
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** A loopback HTTP server standing in for a tenant's identity provider's JWKS (test/setup/15-jwks-server.ts). */
+    jwksServerUrl: string;
+  }
+}

@@ -15,8 +15,8 @@
  * nothing was counted lost or retried, and fails otherwise: the figures are
  * those of a log that worked.
  */
-import { createHash, randomBytes } from "node:crypto";
 import { adminCall } from "./admin-client.ts";
+import { enrolAgents, type Call } from "./bench-agents.ts";
 import { allowedCpus, lowerPriority, pinProcess } from "./placement.ts";
 import { startEdges } from "./edge-server.ts";
 import { runInterleaved } from "./load.ts";
@@ -24,7 +24,8 @@ import type { Summary } from "./stats.ts";
 
 export interface LogCase {
   record: string;
-  bodies: string[];
+  /** Decision bodies; each is sent with its agent's key, registered for the run. */
+  bodies: Array<Record<string, unknown>>;
   /** The policy demands the record before the answer (the response says `audit: "acknowledged"`). */
   acknowledged: boolean;
 }
@@ -57,8 +58,8 @@ interface Plan {
   rounds: number;
 }
 
-async function decide(url: URL, body: string): Promise<{ audit?: string }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+async function decide(url: URL, call: Call): Promise<{ audit?: string }> {
+  const response = await fetch(url, { method: "POST", headers: { ...call.headers, "content-type": "application/json" }, body: call.body });
   if (!response.ok) throw new Error(`HTTP ${response.status} from ${url}: ${await response.text()}`);
   return (await response.json()) as { audit?: string };
 }
@@ -82,17 +83,18 @@ function place(pids: { edge?: number; backend?: number }, cpus: number[]): strin
   return "the edges and the log's backend in separate workerd processes, sharing all CPUs (pinning needs Linux, taskset and two CPUs)";
 }
 
-export async function benchLog(cases: LogCase[], plan: Plan, vars: Record<string, string>): Promise<LogBench> {
-  // The check after the run reads the log through the admin API, with a token made for it.
-  const token = randomBytes(16).toString("hex");
-  const tokens = { [createHash("sha256").update(token).digest("hex")]: { subject: "bench", roles: ["auditor"], scopes: ["*"] } };
+/** `vars` carry the run's admin tokens; `token` is one of them, with agent_admin and auditor on every tenant. */
+export async function benchLog(cases: LogCase[], plan: Plan, vars: Record<string, string>, token: string): Promise<LogBench> {
   const [withoutLog, withLog] = await startEdges(
     [
       { port: 18796, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "off" } },
       { port: 18797, vars: { POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "on" } },
     ],
-    { vars: { ...vars, ADMIN_TOKENS: JSON.stringify(tokens) }, separateBackend: true },
+    { vars, separateBackend: true },
   );
+  const admin = { url: withLog.url.origin, token };
+  const keyed = await enrolAgents(admin, cases.flatMap(({ bodies }) => bodies));
+  const calls = cases.map(({ bodies }) => bodies.map(keyed));
   const cpus = allowedCpus();
   const placement = place(withLog.pids ?? {}, cpus);
   const rows: LogRow[] = [];
@@ -101,22 +103,21 @@ export async function benchLog(cases: LogCase[], plan: Plan, vars: Record<string
     const decideUrl = (edge: { url: URL }) => new URL("/v1/decide", edge.url);
     // A log that fails would still answer 200s (a critical decision denied for want of its
     // record): the acknowledged path is checked once before it is timed.
-    for (const { record, bodies, acknowledged } of cases) {
-      const answer = await decide(decideUrl(withLog), bodies[0]);
+    for (const [i, { record, acknowledged }] of cases.entries()) {
+      const answer = await decide(decideUrl(withLog), calls[i][0]);
       answered++;
       if (acknowledged && answer.audit !== "acknowledged") throw new Error(`${record}: expected an acknowledged record, got audit=${answer.audit}`);
     }
     for (const concurrency of plan.concurrencies) {
-      for (const { record, bodies } of cases) {
-        const edges = [withoutLog, withLog].map((edge) => ({ url: decideUrl(edge), bodies, concurrency, requests: plan.requests, warmup: plan.warmup }));
+      for (const [i, { record }] of cases.entries()) {
+        const edges = [withoutLog, withLog].map((edge) => ({ url: decideUrl(edge), calls: calls[i], concurrency, requests: plan.requests, warmup: plan.warmup }));
         const [without, withIt] = await runInterleaved(edges, plan.rounds);
         answered += plan.warmup + withIt.count;
         rows.push({ record, concurrency, without, with: withIt });
       }
     }
-    const admin = { url: withLog.url.origin, token };
     const status = (tenant: string) => adminCall<AuditStatus>(admin, "GET", `/audit/status?tenant=${encodeURIComponent(tenant)}`);
-    const tenants = [...new Set(cases.flatMap(({ bodies }) => bodies.map((body) => (JSON.parse(body) as { tenant: string }).tenant)))];
+    const tenants = [...new Set(cases.flatMap(({ bodies }) => bodies.map((body) => String(body.tenant ?? "acme"))))];
     // Queued records reach the chains within the Queue's batch timeout; allow a few.
     let chained = 0;
     for (let waited = 0; waited < 15_000; waited += 250) {

@@ -6,8 +6,8 @@
  * edge (publish acknowledged → the edge decides with the new version).
  * Keys and tokens are generated for the run and thrown away after it.
  */
-import { createHash } from "node:crypto";
 import { adminCall } from "./admin-client.ts";
+import { benchAdminToken, enrolAgents } from "./bench-agents.ts";
 import { startEdge } from "./edge-server.ts";
 import { buildLayer, type BuiltLayer } from "./layer-build.ts";
 import { runLoad } from "./load.ts";
@@ -22,11 +22,11 @@ export interface PublishBench {
   reachMs: number[];
 }
 
-export async function benchPublish(bodies: string[], requests: number, refreshSeconds = 1): Promise<PublishBench> {
+export async function benchPublish(bodies: Array<Record<string, unknown>>, requests: number, refreshSeconds = 1): Promise<PublishBench> {
   const globalKey = await generateKeyPair("bench-global");
   const euKey = await generateKeyPair("bench-eu");
   const snapshotKey = await generateKeyPair("bench-snapshot");
-  const token = "bench-token";
+  const { token, entry } = benchAdminToken();
   const trust = {
     keys: [
       { id: globalKey.id, public_key: globalKey.publicKey, scopes: ["global"] },
@@ -34,7 +34,6 @@ export async function benchPublish(bodies: string[], requests: number, refreshSe
       { id: snapshotKey.id, public_key: snapshotKey.publicKey, scopes: ["snapshot"] },
     ],
   };
-  const tokens = { [createHash("sha256").update(token).digest("hex")]: { subject: "bench", roles: ["publisher", "operator"], scopes: ["*"] } };
   const edge = await startEdge({
     port: 18790,
     vars: {
@@ -43,7 +42,7 @@ export async function benchPublish(bodies: string[], requests: number, refreshSe
       AUDIT: "off",
       BUNDLE_REFRESH_SECONDS: String(refreshSeconds),
       TRUST_STORE: JSON.stringify(trust),
-      ADMIN_TOKENS: JSON.stringify(tokens),
+      ADMIN_TOKENS: JSON.stringify(entry),
       SNAPSHOT_KEY_ID: snapshotKey.id,
       SNAPSHOT_SIGNING_KEY: JSON.stringify(snapshotKey.privateJwk),
     },
@@ -61,7 +60,8 @@ export async function benchPublish(bodies: string[], requests: number, refreshSe
     await publish("global", global, globalKey);
     await adminCall(target, "POST", "/refresh");
     const url = new URL("/v1/decide", edge.url);
-    const quiet = await runLoad({ url, bodies, concurrency: 1, requests, warmup: 200 });
+    const calls = bodies.map(await enrolAgents(target, bodies));
+    const quiet = await runLoad({ url, calls, concurrency: 1, requests, warmup: 200 });
 
     // Publish continuously while the same load runs; each publish activates a new snapshot at the edge.
     let publishing = true;
@@ -73,7 +73,7 @@ export async function benchPublish(bodies: string[], requests: number, refreshSe
         await new Promise((r) => setTimeout(r, refreshSeconds * 1000));
       }
     })();
-    const duringPublish = await runLoad({ url, bodies, concurrency: 1, requests, warmup: 0 });
+    const duringPublish = await runLoad({ url, calls, concurrency: 1, requests, warmup: 0 });
     publishing = false;
     await publisher;
 
@@ -83,7 +83,7 @@ export async function benchPublish(bodies: string[], requests: number, refreshSe
       const published = await publish("region:eu", eu, euKey);
       const started = performance.now();
       for (;;) {
-        const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[0] });
+        const response = await fetch(url, { method: "POST", headers: { ...calls[0].headers, "content-type": "application/json" }, body: calls[0].body });
         const body = (await response.json()) as { policy: { layers: Array<{ scope: string; version: number }> } };
         if (body.policy.layers.some((l) => l.scope === "region:eu" && l.version === published.version)) break;
         await new Promise((r) => setTimeout(r, 20));

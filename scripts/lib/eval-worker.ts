@@ -8,7 +8,11 @@
  *
  *   POST /eval     {policy, input, now_ms}           → the layer outcome
  *   POST /measure  {policy, inputs, iterations}      → in-sandbox and RPC timings
+ *   POST /measure-identity {jwt, jwk, key, secret_sha256, iterations}
+ *                                                    → what verifying each kind of credential costs
  */
+import { sameDigest, parseAgentKey, secretHash } from "../../src/identity/agent-key";
+import { checkTimes, decodeJws, verifySignature } from "../../src/identity/jws";
 import { SandboxClient } from "../../src/engine/sandbox-client";
 import type { LayerCode } from "../../src/engine/sandbox-modules";
 
@@ -52,6 +56,26 @@ export default {
       for (let i = 0; i < calls; i++) await client.decide(key, layers, inputs[i % inputs.length], now);
       const rpcMs = (performance.now() - started) / calls;
       return Response.json({ per_input: perInput, rpc_decide_ms: rpcMs });
+    }
+    if (path === "/measure-identity") {
+      const body = (await request.json()) as { jwt: string; jwk: JsonWebKey; key: string; secret_sha256: string; iterations: number };
+      const time = async (work: () => Promise<unknown>) => {
+        for (let i = 0; i < 100; i++) await work();
+        const started = performance.now();
+        for (let i = 0; i < body.iterations; i++) await work();
+        return ((performance.now() - started) * 1000) / body.iterations;
+      };
+      // The work authenticate() does per request when nothing is cached, without the registry lookups.
+      const jwtUs = await time(async () => {
+        const jws = decodeJws(body.jwt);
+        if (!(await verifySignature(jws, body.jwk, "EdDSA"))) throw new Error("the bench JWT does not verify");
+        checkTimes(jws.payload, Date.now(), 60);
+      });
+      const keyUs = await time(async () => {
+        const parsed = parseAgentKey(body.key)!;
+        if (!sameDigest(body.secret_sha256, await secretHash(parsed.secret))) throw new Error("the bench key does not match");
+      });
+      return Response.json({ jwt_us: jwtUs, agent_key_us: keyUs });
     }
     return new Response("not found", { status: 404 });
   },

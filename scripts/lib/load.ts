@@ -3,25 +3,34 @@
  * A small closed-loop load generator: `concurrency` workers each send one
  * request, wait for the answer, and send the next, over keep-alive loopback
  * connections. Every target in a benchmark run is driven by this same client
- * so the client's own cost is the same for all of them.
+ * so the client's own cost is the same for all of them. Requests are taken
+ * round-robin from where the previous round stopped, so every request of a
+ * plan is used before any is used again.
  */
 import { Agent, request } from "node:http";
+import type { Call } from "./bench-agents.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 export interface LoadPlan {
   url: URL;
-  /** Request bodies, used round-robin so every target sees the same mix. */
-  bodies: string[];
+  /** Requests (a body and its credential headers), used round-robin so every target sees the same mix. */
+  calls: Call[];
   concurrency: number;
   requests: number;
   warmup: number;
 }
 
-function post(agent: Agent, url: URL, body: string): Promise<number> {
+/** A plan's position in its calls, kept across rounds. */
+interface Cursor {
+  next: number;
+}
+
+function post(agent: Agent, url: URL, call: Call): Promise<number> {
+  const { body } = call;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      { method: "POST", agent, headers: { ...call.headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
       (res) => {
         res.resume();
         res.on("end", () => (res.statusCode === 200 ? resolve(res.statusCode) : reject(new Error(`HTTP ${res.statusCode} from ${url}`))));
@@ -32,13 +41,14 @@ function post(agent: Agent, url: URL, body: string): Promise<number> {
   });
 }
 
-async function drive(agent: Agent, plan: LoadPlan, total: number, samples?: number[]): Promise<void> {
-  let next = 0;
+async function drive(agent: Agent, plan: LoadPlan, total: number, cursor: Cursor, samples?: number[]): Promise<void> {
+  let sent = 0;
   const worker = async () => {
-    while (next < total) {
-      const body = plan.bodies[next++ % plan.bodies.length];
+    while (sent < total) {
+      sent++;
+      const call = plan.calls[cursor.next++ % plan.calls.length];
       const started = process.hrtime.bigint();
-      await post(agent, plan.url, body);
+      await post(agent, plan.url, call);
       samples?.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   };
@@ -47,11 +57,12 @@ async function drive(agent: Agent, plan: LoadPlan, total: number, samples?: numb
 
 export async function runLoad(plan: LoadPlan): Promise<Summary> {
   const agent = new Agent({ keepAlive: true, maxSockets: plan.concurrency });
+  const cursor = { next: 0 };
   try {
-    await drive(agent, plan, plan.warmup);
+    await drive(agent, plan, plan.warmup, cursor);
     const samples: number[] = [];
     const started = process.hrtime.bigint();
-    await drive(agent, plan, plan.requests, samples);
+    await drive(agent, plan, plan.requests, cursor, samples);
     return summarize(samples, Number(process.hrtime.bigint() - started) / 1e6);
   } finally {
     agent.destroy();
@@ -66,15 +77,16 @@ export async function runLoad(plan: LoadPlan): Promise<Summary> {
  */
 export async function runInterleaved(plans: LoadPlan[], rounds = 6): Promise<Summary[]> {
   const agents = plans.map((plan) => new Agent({ keepAlive: true, maxSockets: plan.concurrency }));
+  const cursors = plans.map(() => ({ next: 0 }));
   try {
-    for (const [i, plan] of plans.entries()) await drive(agents[i], plan, plan.warmup);
+    for (const [i, plan] of plans.entries()) await drive(agents[i], plan, plan.warmup, cursors[i]);
     const samples = plans.map(() => [] as number[]);
     const wallMs = plans.map(() => 0);
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < plans.length; k++) {
         const i = (round + k) % plans.length;
         const started = process.hrtime.bigint();
-        await drive(agents[i], plans[i], Math.ceil(plans[i].requests / rounds), samples[i]);
+        await drive(agents[i], plans[i], Math.ceil(plans[i].requests / rounds), cursors[i], samples[i]);
         wallMs[i] += Number(process.hrtime.bigint() - started) / 1e6;
       }
     }

@@ -75,6 +75,11 @@ export function evaluateInSandbox(policy: CompiledPolicy, inputs: unknown[], now
   });
 }
 
+/** What verifying one credential costs in workerd: an EdDSA JWT (signature and times), an agent key (hash and compare). */
+export function measureIdentity(credentials: { jwt: string; jwk: JsonWebKey; key: string; secret_sha256: string }, iterations: number): Promise<{ jwt_us: number; agent_key_us: number }> {
+  return withHost((miniflare) => call(miniflare, "/measure-identity", { ...credentials, iterations }));
+}
+
 /** In-sandbox evaluation time per input and the cost of one RPC decide() into the sandbox. */
 export function measureInSandbox(policy: CompiledPolicy, inputs: unknown[], iterations: number): Promise<SandboxMeasurements> {
   return withHost((miniflare) => call<SandboxMeasurements>(miniflare, "/measure", { policy: payload(policy), inputs, iterations }));

@@ -40,6 +40,9 @@ function invalidCredential(message: string): ApiError {
 }
 
 const forbidden = (code: string, message: string) => new ApiError(403, code, message);
+
+/** A table's own entry: names from a token (`constructor`, `__proto__`) never reach Object.prototype. */
+const own = <T>(table: Record<string, T>, name: string): T | undefined => (Object.hasOwn(table, name) ? table[name] : undefined);
 const unavailable = (message: string) => new ApiError(503, "identity_unavailable", message);
 
 export interface AuthContext {
@@ -61,12 +64,12 @@ async function fromAgentKey(token: string, context: AuthContext): Promise<Identi
   const parsed = parseAgentKey(token);
   if (!parsed) throw invalidCredential("malformed agent key");
   const registry = await registryOf(context, parsed.tenant);
-  const entry = registry.keys[parsed.keyId];
+  const entry = own(registry.keys, parsed.keyId);
   // One message for unknown, revoked and wrong: which it was is not the caller's business.
   const refused = () => invalidCredential("agent key not recognised (unknown, revoked or expired)");
   if (!entry || !sameDigest(entry.secret_sha256, await secretHash(parsed.secret))) throw refused();
   if (entry.expires_ms !== null && entry.expires_ms <= context.nowMs) throw refused();
-  const registration = registry.agents[entry.agent];
+  const registration = own(registry.agents, entry.agent);
   if (!registration) throw refused();
   return {
     tenant: parsed.tenant,
@@ -117,6 +120,16 @@ function audienceMatches(aud: unknown, accepted: string[]): boolean {
   return given.some((value) => typeof value === "string" && accepted.includes(value));
 }
 
+/** Fetched provider keys are trusted only while younger than the provider's keys_max_age_s. */
+function assertKeysFresh(registry: RegistrySnapshot, nowMs: number): void {
+  const provider = registry.provider;
+  if (!provider) return;
+  const age = nowMs - provider.keys_confirmed_ms;
+  if (age > provider.keys_max_age_s * 1000) {
+    throw unavailable(`the identity provider of ${registry.tenant} has not been reachable for ${Math.round(age / 1000)} s; its keys are too old to trust`);
+  }
+}
+
 async function fromProviderJwt(jws: DecodedJws, token: string, context: AuthContext): Promise<Identity> {
   const issuer = jws.payload.iss;
   if (typeof issuer !== "string") throw invalidCredential("the token has no issuer (iss)");
@@ -126,7 +139,7 @@ async function fromProviderJwt(jws: DecodedJws, token: string, context: AuthCont
   } catch (error) {
     throw unavailable(`the issuer directory cannot be reached: ${(error as Error).message}`);
   }
-  const tenant = directory.issuers[issuer];
+  const tenant = own(directory.issuers, issuer);
   if (!tenant) throw invalidCredential(`issuer ${issuer} is not registered with any tenant`);
   let registry = await registryOf(context, tenant);
   const provider = registry.provider;
@@ -137,16 +150,13 @@ async function fromProviderJwt(jws: DecodedJws, token: string, context: AuthCont
   }
   const picked = await providerKey(jws, tenant, registry, context);
   registry = picked.registry;
-  const keysAge = context.nowMs - registry.provider!.keys_confirmed_ms;
-  if (keysAge > registry.provider!.keys_max_age_s * 1000) {
-    throw unavailable(`the identity provider of ${tenant} has not been reachable for ${Math.round(keysAge / 1000)} s; its keys are too old to trust`);
-  }
+  assertKeysFresh(registry, context.nowMs);
   if (!(await verifySignature(jws, picked.key, alg as JwsAlgorithm))) throw invalidCredential("the token's signature does not verify");
   const expiresMs = checkTimes(jws.payload, context.nowMs, provider.clock_skew_s);
   if (!audienceMatches(jws.payload.aud, provider.audiences)) throw invalidCredential("the token is not for this audience (aud)");
   const agent = claimAt(jws.payload, provider.claims.agent);
   if (typeof agent !== "string" || !AGENT_ID_PATTERN.test(agent)) throw invalidCredential(`the token's ${provider.claims.agent} claim does not name an agent`);
-  const registration = registry.agents[agent];
+  const registration = own(registry.agents, agent);
   if (!registration) throw forbidden("agent_not_registered", `agent ${agent} is not registered with ${tenant}`);
   let role = registration.role;
   if (provider.claims.role) {
@@ -184,9 +194,9 @@ async function fromDelegation(jws: DecodedJws, context: AuthContext): Promise<Id
     throw invalidCredential(error.message);
   });
   const registry = await registryOf(context, claims.tenant);
-  const registration = registry.agents[claims.root_agent];
+  const registration = own(registry.agents, claims.root_agent);
   if (!registration) throw invalidCredential(`agent ${claims.root_agent}, which this delegation descends from, is no longer registered`);
-  if (claims.root_credential.kind === "agent_key" && !registry.keys[claims.root_credential.id]) {
+  if (claims.root_credential.kind === "agent_key" && !own(registry.keys, claims.root_credential.id)) {
     throw invalidCredential(`the agent key ${claims.root_credential.id} this delegation descends from was revoked`);
   }
   return {
@@ -220,7 +230,10 @@ async function fromJwt(token: string, context: AuthContext): Promise<Identity> {
   const known = verified.get(token);
   if (known && known.expiresMs > context.nowMs) {
     const registry = await registryOf(context, known.identity.tenant);
-    if (registry.version === known.version) return known.identity;
+    if (registry.version === known.version) {
+      if (known.identity.credential.kind === "jwt") assertKeysFresh(registry, context.nowMs);
+      return known.identity;
+    }
   }
   verified.delete(token);
   let jws: DecodedJws;

@@ -55,7 +55,8 @@ export class RefreshingCache<T> {
     entry.loading ??= this.load(key)
       .then((value) => {
         this.put(key, value, Date.now());
-        return value;
+        // A load that came back older than what is held never replaces it, nor is it served.
+        return this.entries.get(key)?.value ?? value;
       })
       .finally(() => {
         entry.loading = undefined;

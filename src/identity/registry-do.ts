@@ -141,7 +141,8 @@ async function readCapped(response: Response, max: number): Promise<string> {
 }
 
 export async function fetchJwks(uri: string, algorithms: ProviderConfig["algorithms"]): Promise<JsonWebKey[]> {
-  const response = await fetch(uri, { headers: { accept: "application/json" }, redirect: "error", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+  // A redirect is not followed (it is not ok, below): the registered URL is the one trusted.
+  const response = await fetch(uri, { headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   if (!response.ok) {
     await response.body?.cancel();
     throw new Error(`${uri} answered ${response.status}`);

@@ -39,6 +39,8 @@ export function validated<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  const path = issue.path.map(String).join(".");
+  // An unknown field is reported at its own path, not its parent's.
+  const keys = issue.code === "unrecognized_keys" ? issue.keys.slice(0, 1) : [];
+  const path = [...issue.path, ...keys].map(String).join(".");
   throw new ApiError(400, "invalid_input", path ? `${path}: ${issue.message}` : issue.message, path || undefined);
 }
