@@ -13,5 +13,20 @@ export const layerPrefix = (scope: string, version: number) => `layers/${scope}/
 
 export const layerKey = (scope: string, version: number, file: string) => `${layerPrefix(scope, version)}${file}`;
 
-/** Publish, rollback and refusal records: who, what, when, outcome. */
-export const publishLogKey = (at: Date, scope: string, id: string) => `log/publish/${at.toISOString()}-${scope}-${id}.json`;
+export const PUBLISH_LOG_PREFIX = "log/publish/";
+
+/** Far enough ahead that every timestamp fits; keys count down from it. */
+const LOG_EPOCH_END_MS = 10 ** 15;
+
+/**
+ * Publish, rollback and refusal records: who, what, when, outcome. Keys
+ * count down with time (R2 lists in ascending order), so the newest entry
+ * comes first and every older page is reachable with the list's cursor.
+ */
+export const publishLogKey = (at: Date, scope: string, id: string) =>
+  `${PUBLISH_LOG_PREFIX}${String(LOG_EPOCH_END_MS - at.getTime()).padStart(16, "0")}_${at.toISOString()}_${scope}_${id}.json`;
+
+/** The scope a publish-log key records, read back from the key (undefined for a key this store never wrote). */
+export function publishLogScope(key: string): string | undefined {
+  return /^log\/publish\/\d{16}_[^_]+_(.+)_[0-9a-f]{8}\.json$/.exec(key)?.[1];
+}

@@ -1,56 +1,121 @@
 /**
  * @module admin-auth
- * Scoped bearer tokens for the admin API. Tokens are never stored: the
- * ADMIN_TOKENS secret maps the sha256 (hex) of each token to a principal,
+ * The admin API's one gate, mounted once at `/v1/admin/*`. Tokens are never
+ * stored: the ADMIN_TOKENS secret maps the sha256 (hex) of each token to a
+ * principal,
  *
  *   { "<sha256>": { "subject": "eu-compliance", "roles": ["publisher"], "scopes": ["region:eu"] } }
  *
- * Roles: publisher (bundles), operator (breakers, modes, refresh), approver
- * (approvals), auditor (audit records), agent_admin (the agent registry:
- * agents, their keys, the tenant's identity provider). Scopes: "global", "region:<r>",
- * "tenant:<t>", or "*" for everything. No or unknown token → 401; a known
- * token without the role or scope → 403.
+ * Roles: publisher (bundles, shadows), operator (breakers, modes, refresh),
+ * approver (approvals), auditor (audit records), agent_admin (the agent
+ * registry: agents, their keys, the tenant's identity provider). Scopes:
+ * "global", "region:<r>", "tenant:<t>", or "*" for everything.
+ *
+ * Each request is checked against the access table (routes/admin-access.ts):
+ * no or unknown token → 401; a malformed parameter → 400; a token without
+ * one of the route's roles or not covering its scope → 403; a route the
+ * table does not name → 403. ADMIN_TOKENS is validated when it is read:
+ * a malformed secret closes the admin API with 503 `misconfigured`, it never
+ * grants anything.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { PatternRouter } from "hono/router/pattern-router";
+import { z } from "zod";
 import { sha256Hex } from "../bundles/canonical";
+import { SCOPE_PATTERN } from "../bundles/manifest";
 import { ApiError } from "../errors";
+import { ADMIN_ACCESS, type AccessRule } from "../routes/admin-access";
+import { scopeParam, tenantParam } from "../routes/admin-params";
 
-export type AdminRole = "publisher" | "operator" | "approver" | "auditor" | "agent_admin";
+export const ADMIN_ROLES = ["publisher", "operator", "approver", "auditor", "agent_admin"] as const;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
 
-export interface Principal {
-  subject: string;
-  roles: AdminRole[];
-  scopes: string[];
-}
+const principalSchema = z.strictObject({
+  subject: z.string().min(1).max(256),
+  roles: z.array(z.enum(ADMIN_ROLES)).min(1),
+  scopes: z.array(z.string().refine((scope) => scope === "*" || SCOPE_PATTERN.test(scope), "a scope is *, global, region:<r> or tenant:<t>")).min(1),
+});
+const tokenTableSchema = z.record(z.string().regex(/^[0-9a-f]{64}$/, "keys are the sha256 (hex) of a token"), principalSchema);
 
-export type AdminVariables = { principal: Principal };
+export type Principal = z.infer<typeof principalSchema>;
+export type AdminVariables = { principal: Principal; access: AccessRule };
 
-let parsedTokens: { source: string; table: Record<string, Principal> } | undefined;
+let parsedTokens: { source: string; table?: Record<string, Principal>; problem?: string } | undefined;
 
 function tokenTable(raw: string | undefined): Record<string, Principal> {
   const source = raw ?? "{}";
   if (parsedTokens?.source !== source) {
-    let table: Record<string, Principal>;
+    let parsed: ReturnType<typeof tokenTableSchema.safeParse> | undefined;
     try {
-      table = JSON.parse(source) as Record<string, Principal>;
+      parsed = tokenTableSchema.safeParse(JSON.parse(source));
     } catch {
-      // A malformed secret must not open the API; it closes it.
-      table = {};
+      // handled below
     }
-    parsedTokens = { source, table };
+    const problem = !parsed ? "ADMIN_TOKENS is not JSON" : parsed.success ? undefined : `ADMIN_TOKENS: ${parsed.error.issues[0].path.join(".")}: ${parsed.error.issues[0].message}`;
+    if (problem) console.error(`tollgate admin API closed: ${problem}`);
+    parsedTokens = { source, table: parsed?.success ? parsed.data : undefined, problem };
   }
+  if (!parsedTokens.table) throw new ApiError(503, "misconfigured", "the admin API is closed: its token configuration (ADMIN_TOKENS) is malformed");
   return parsedTokens.table;
 }
 
-/** Authenticates the bearer token; every admin route sits behind this. */
+const router = new PatternRouter<AccessRule>();
+for (const rule of ADMIN_ACCESS) router.add(rule.method, rule.path, rule);
+
+function ruleFor(method: string, path: string): { rule: AccessRule; params: Record<string, string> } | undefined {
+  const [matches] = router.match(method, path) as unknown as [Array<[AccessRule, Record<string, string>]>];
+  const found = matches[0];
+  return found ? { rule: found[0], params: found[1] } : undefined;
+}
+
+function safelyDecoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // not a valid encoding: refused by the pattern check that follows
+  }
+}
+
+/** The scope a request acts on, from its path or query, validated (400 when malformed). */
+function scopeOf(rule: AccessRule, params: Record<string, string>, c: Context): string | undefined {
+  switch (rule.scope.kind) {
+    case "global":
+      return "global";
+    case "listed":
+      return undefined;
+    case "scope_param":
+      return scopeParam(safelyDecoded(params.scope ?? ""));
+    case "tenant_param":
+      return `tenant:${tenantParam(params.tenant)}`;
+    case "tenant_query": {
+      const tenant = c.req.query("tenant");
+      if (tenant === undefined && rule.scope.otherwise === "global") return "global";
+      return `tenant:${tenantParam(tenant)}`;
+    }
+  }
+}
+
+/** Authenticates the bearer token and checks the access table; every admin route sits behind this. */
 export function adminAuth(): MiddlewareHandler<{ Bindings: Env; Variables: AdminVariables }> {
   return async (c, next) => {
+    const table = tokenTable((c.env as { ADMIN_TOKENS?: string }).ADMIN_TOKENS);
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new ApiError(401, "unauthenticated", "an admin bearer token is required");
-    const principal = tokenTable((c.env as { ADMIN_TOKENS?: string }).ADMIN_TOKENS)[await sha256Hex(match[1])];
+    const hash = await sha256Hex(match[1]);
+    const principal = Object.hasOwn(table, hash) ? table[hash] : undefined;
     if (!principal) throw new ApiError(401, "unauthenticated", "unknown admin token");
+    const found = ruleFor(c.req.method, c.req.path);
+    if (!found) throw new ApiError(403, "forbidden", `no admin route ${c.req.method} ${c.req.path} is open to tokens`);
+    const scope = scopeOf(found.rule, found.params, c);
+    try {
+      requireGrant(principal, found.rule.roles, scope);
+    } catch (error) {
+      await found.rule.onRefusal?.(c.env, principal.subject, scope ?? "", (error as Error).message);
+      throw error;
+    }
     c.set("principal", principal);
+    c.set("access", found.rule);
     await next();
   };
 }
@@ -67,13 +132,13 @@ export function canAccessTenant(principal: Principal, tenant: string): boolean {
   return canAccessScope(principal, `tenant:${tenant}`);
 }
 
-/** Throws 403 unless the principal holds the role (or one of the roles) and covers the scope. */
-export function requireGrant(principal: Principal, role: AdminRole | AdminRole[], scope: string): void {
-  const roles = Array.isArray(role) ? role : [role];
-  if (!roles.some((r) => principal.roles.includes(r))) {
-    throw new ApiError(403, "forbidden", `${principal.subject} lacks the ${roles.join(" or ")} role`);
+/** Throws 403 unless the principal holds one of the roles and covers the scope (any scope, when undefined). */
+export function requireGrant(principal: Principal, roles: AdminRole | AdminRole[], scope: string | undefined): void {
+  const wanted = Array.isArray(roles) ? roles : [roles];
+  if (!wanted.some((role) => principal.roles.includes(role))) {
+    throw new ApiError(403, "forbidden", `${principal.subject} lacks the ${wanted.join(" or ")} role`);
   }
-  if (!canAccessScope(principal, scope)) {
+  if (scope !== undefined && !canAccessScope(principal, scope)) {
     throw new ApiError(403, "forbidden", `${principal.subject} may not act on ${scope}`);
   }
 }

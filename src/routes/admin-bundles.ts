@@ -3,23 +3,28 @@
  * The bundle store's admin API, used by `tollgate publish|status|rollback`:
  *
  *   PUT  /v1/admin/bundles/:scope            publish a signed layer (publisher of that scope)
- *   GET  /v1/admin/bundles                   the current snapshot and this edge's view of it
+ *   GET  /v1/admin/bundles                   the current snapshot and this edge's view of it, as far
+ *                                            as the token's scopes reach
  *   GET  /v1/admin/bundles/:scope/:version   a published layer, as published (for rollback, verify)
- *   GET  /v1/admin/publish-log               who published, rolled back or was refused, when
+ *   GET  /v1/admin/publish-log[?cursor=&limit=]   who published, rolled back or was refused, when:
+ *                                            newest first, in pages, the token's scopes only
  *   POST /v1/admin/refresh                   make this edge check the store now (operator)
+ *
+ * Who may call each is in routes/admin-access.ts.
  */
 import { Hono } from "hono";
 import { engineFor } from "../decision/pipeline";
 import { edgeStore } from "../bundles/edge-store";
 import { readLayer } from "../bundles/layer-reader";
-import { publishLayer, readCurrentSnapshot, recordPublishEvent } from "../bundles/publisher";
+import { publishLayer, readCurrentSnapshot } from "../bundles/publisher";
+import { PUBLISH_LOG_PREFIX, publishLogScope } from "../bundles/store-layout";
 import { toBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError } from "../bundles/verify";
 import { ApiError } from "../errors";
 import { bucketOf, scopeParam } from "./admin-params";
 import { bundleFailure, readLayerUpload } from "./layer-upload";
-import { adminAuth, principalOf, requireGrant, type AdminVariables } from "../middleware/admin-auth";
+import { canAccessScope, principalOf, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 
 /** A layer is at most 8 MiB; base64 in JSON adds a third. */
@@ -35,16 +40,9 @@ function snapshotSigningKey(env: Env): { id: string; privateJwk: JsonWebKey } {
 }
 
 export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
-  .use(adminAuth())
   .put("/bundles/:scope", jsonBody(MAX_PUBLISH_BODY_BYTES), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
     const principal = principalOf(c);
-    try {
-      requireGrant(principal, "publisher", scope);
-    } catch (error) {
-      await recordPublishEvent(bucketOf(c.env), principal.subject, scope, Date.now(), { outcome: "refused", code: "forbidden", reason: (error as Error).message });
-      throw error;
-    }
     const upload = await readLayerUpload(c);
     const result = await publishLayer(
       {
@@ -63,9 +61,15 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   })
   .get("/bundles", async (c) => {
     const now = Date.now();
+    const principal = principalOf(c);
     const current = await readCurrentSnapshot(bucketOf(c.env), trustStoreFrom(c.env.TRUST_STORE)).catch(bundleFailure);
     const store = edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy));
-    return c.json({ snapshot: current?.snapshot ?? null, edge: store?.status(now) ?? null });
+    const visible = (scope: string) => canAccessScope(principal, scope);
+    const snapshot = current ? { ...current.snapshot, layers: Object.fromEntries(Object.entries(current.snapshot.layers).filter(([scope]) => visible(scope))) } : null;
+    const status = store?.status(now);
+    // What the edge refused may name any scope: it is shown to tokens that reach the whole deployment.
+    const edge = status ? { ...status, layers: status.layers.filter((layer) => visible(layer.scope)), conflicts: visible("global") ? status.conflicts : [] } : null;
+    return c.json({ snapshot, edge });
   })
   .get("/bundles/:scope/:version", async (c) => {
     const scope = scopeParam(c.req.param("scope"));
@@ -79,14 +83,25 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
     return c.json({ manifest: stored.signedManifest, files });
   })
   .get("/publish-log", async (c) => {
-    const limit = Math.min(Number(c.req.query("limit") ?? 50) || 50, 500);
-    const listed = await bucketOf(c.env).list({ prefix: "log/publish/" });
-    const keys = listed.objects.map((o) => o.key).sort().reverse().slice(0, limit);
-    const entries = await Promise.all(keys.map(async (key) => (await bucketOf(c.env).get(key))?.json()));
-    return c.json({ entries });
+    const principal = principalOf(c);
+    const limit = c.req.query("limit") ?? "50";
+    if (!/^\d{1,3}$/.test(limit) || Number(limit) < 1 || Number(limit) > 500) throw new ApiError(400, "invalid_input", "limit is 1 to 500", "limit");
+    const cursor = c.req.query("cursor");
+    if (cursor !== undefined && !/^[\x21-\x7e]{1,1024}$/.test(cursor)) throw new ApiError(400, "invalid_input", "cursor is the next_cursor of a previous page", "cursor");
+    // Keys sort newest first (publishLogKey), so a page is the next `limit` keys in R2's order.
+    const listed = await bucketOf(c.env).list({ prefix: PUBLISH_LOG_PREFIX, limit: Number(limit), ...(cursor ? { cursor } : {}) }).catch(() => {
+      throw new ApiError(400, "invalid_input", "cursor is not one this store issued", "cursor");
+    });
+    const entries = [];
+    for (const object of listed.objects) {
+      const scope = publishLogScope(object.key);
+      if (scope === undefined || !canAccessScope(principal, scope)) continue;
+      const entry = await (await bucketOf(c.env).get(object.key))?.json().catch(() => ({ key: object.key, unreadable: true }));
+      if (entry) entries.push(entry);
+    }
+    return c.json({ entries, ...(listed.truncated ? { next_cursor: listed.cursor } : {}) });
   })
   .post("/refresh", async (c) => {
-    requireGrant(principalOf(c), "operator", "global");
     const now = Date.now();
     const store = edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy));
     if (!store) throw new ApiError(503, "store_unavailable", "this deployment has no bundle store");

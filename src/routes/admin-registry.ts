@@ -2,8 +2,9 @@
  * @module admin-registry
  * A tenant's agent registry and identity provider, through the admin API
  * (`tollgate agent …`, `tollgate provider …`). Changes need the agent_admin
- * role on the tenant; reading also suits its operators and auditors. Every
- * change is recorded with who, what and when (`…/changes`).
+ * role on the tenant; reading also suits its operators and auditors (the
+ * access table, routes/admin-access.ts). Every change is recorded with who,
+ * what and when (`…/changes`).
  *
  *   GET    /v1/admin/registry/:tenant/agents                 the registered agents and their keys
  *   GET    /v1/admin/registry/:tenant/agents/:agent          one agent
@@ -25,21 +26,18 @@ import { identityCaches, registryObject } from "../identity/registry-cache";
 import { providerConfigSchema } from "../identity/provider";
 import type { Change, ProviderView, RegistryRefusal } from "../identity/registry-do";
 import { AGENT_ID_MESSAGE, AGENT_ID_PATTERN, keyRequestSchema, registrationSchema } from "../identity/registration";
-import { adminAuth, principalOf, requireGrant, type AdminRole, type AdminVariables } from "../middleware/admin-auth";
+import { principalOf, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 import { tenantParam } from "./admin-params";
 import { readJson, validated } from "./request-body";
 
 type AdminContext = Context<{ Bindings: Env; Variables: AdminVariables }>;
 
-const READERS: AdminRole[] = ["agent_admin", "operator", "auditor"];
 const MAX_BODY_BYTES = 64 * 1024;
 
-function granted(c: AdminContext, roles: AdminRole | AdminRole[]): { tenant: string; actor: string } {
-  const tenant = tenantParam(c.req.param("tenant"));
-  const principal = principalOf(c);
-  requireGrant(principal, roles, `tenant:${tenant}`);
-  return { tenant, actor: principal.subject };
+/** The path's tenant and who is acting; the admin gate has checked the token's role and scope. */
+function acting(c: AdminContext): { tenant: string; actor: string } {
+  return { tenant: tenantParam(c.req.param("tenant")), actor: principalOf(c).subject };
 }
 
 function agentParam(c: AdminContext): string {
@@ -58,20 +56,19 @@ function changed(env: Env, tenant: string, issuers = false): void {
 }
 
 export const adminRegistryRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
-  .use("/registry/*", adminAuth())
   .get("/registry/:tenant/agents", async (c) => {
-    const { tenant } = granted(c, READERS);
+    const { tenant } = acting(c);
     return c.json({ tenant, agents: await registryObject(c.env, tenant).list() });
   })
   .get("/registry/:tenant/agents/:agent", async (c) => {
-    const { tenant } = granted(c, READERS);
+    const { tenant } = acting(c);
     const agent = agentParam(c);
     const view = await registryObject(c.env, tenant).agent(agent);
     if (!view) throw new ApiError(404, "not_found", `no agent ${agent} in ${tenant}`);
     return c.json(view);
   })
   .put("/registry/:tenant/agents/:agent", jsonBody(MAX_BODY_BYTES), async (c) => {
-    const { tenant, actor } = granted(c, "agent_admin");
+    const { tenant, actor } = acting(c);
     const agent = agentParam(c);
     const body = validated(registrationSchema, await readJson(c));
     const outcome = await registryObject(c.env, tenant).register(agent, body, actor);
@@ -80,7 +77,7 @@ export const adminRegistryRoute = new Hono<{ Bindings: Env; Variables: AdminVari
     return c.json(outcome.agent, outcome.created ? 201 : 200);
   })
   .delete("/registry/:tenant/agents/:agent", async (c) => {
-    const { tenant, actor } = granted(c, "agent_admin");
+    const { tenant, actor } = acting(c);
     const agent = agentParam(c);
     const outcome = await registryObject(c.env, tenant).deregister(agent, actor);
     if (!outcome.ok) throw refused(outcome);
@@ -88,7 +85,7 @@ export const adminRegistryRoute = new Hono<{ Bindings: Env; Variables: AdminVari
     return c.json({ agent, removed: true, revoked_keys: outcome.revoked_keys });
   })
   .post("/registry/:tenant/agents/:agent/keys", jsonBody(MAX_BODY_BYTES), async (c) => {
-    const { tenant, actor } = granted(c, "agent_admin");
+    const { tenant, actor } = acting(c);
     const agent = agentParam(c);
     const request = validated(keyRequestSchema, await readJson(c));
     const outcome = await registryObject(c.env, tenant).issueKey(tenant, agent, request, actor);
@@ -98,7 +95,7 @@ export const adminRegistryRoute = new Hono<{ Bindings: Env; Variables: AdminVari
     return c.json({ ...outcome.view, key: outcome.key, note: "this is the only time the key is shown; store it as a secret" }, 201);
   })
   .delete("/registry/:tenant/keys/:key", async (c) => {
-    const { tenant, actor } = granted(c, "agent_admin");
+    const { tenant, actor } = acting(c);
     const keyId = c.req.param("key");
     if (!/^k[0-9a-f]{16}$/.test(keyId)) throw new ApiError(400, "invalid_key_id", "key ids look like k<16 hex digits>", "key");
     const outcome = await registryObject(c.env, tenant).revokeKey(keyId, actor);
@@ -107,13 +104,13 @@ export const adminRegistryRoute = new Hono<{ Bindings: Env; Variables: AdminVari
     return c.json(outcome.view);
   })
   .get("/registry/:tenant/provider", async (c) => {
-    const { tenant } = granted(c, READERS);
+    const { tenant } = acting(c);
     const provider = await registryObject(c.env, tenant).getProvider();
     if (!provider) throw new ApiError(404, "not_found", `${tenant} has no identity provider`);
     return c.json(provider);
   })
   .put("/registry/:tenant/provider", jsonBody(MAX_BODY_BYTES), async (c) => {
-    const { tenant, actor } = granted(c, "agent_admin");
+    const { tenant, actor } = acting(c);
     const config = validated(providerConfigSchema, await readJson(c));
     const outcome = (await registryObject(c.env, tenant).setProvider(tenant, config, actor)) as { ok: true; provider: ProviderView } | RegistryRefusal;
     if (!outcome.ok) throw refused(outcome);
@@ -121,14 +118,14 @@ export const adminRegistryRoute = new Hono<{ Bindings: Env; Variables: AdminVari
     return c.json(outcome.provider);
   })
   .delete("/registry/:tenant/provider", async (c) => {
-    const { tenant, actor } = granted(c, "agent_admin");
+    const { tenant, actor } = acting(c);
     const outcome = await registryObject(c.env, tenant).removeProvider(tenant, actor);
     if (!outcome.ok) throw refused(outcome);
     changed(c.env, tenant, true);
     return c.json({ removed: true });
   })
   .get("/registry/:tenant/changes", async (c) => {
-    const { tenant } = granted(c, READERS);
+    const { tenant } = acting(c);
     const after = c.req.query("after_seq") ?? "0";
     const limit = c.req.query("limit") ?? "100";
     if (!/^\d{1,15}$/.test(after)) throw new ApiError(400, "invalid_input", "after_seq must be a non-negative integer", "after_seq");

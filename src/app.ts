@@ -1,0 +1,38 @@
+/**
+ * @module app
+ * The edge's HTTP surface: every route, the one gate in front of the admin
+ * API, and the one place errors become `{error: {code, message}}`. Routes
+ * live in routes/, one per concern.
+ */
+import { Hono } from "hono";
+import { errorResponse } from "./errors";
+import { adminAuth } from "./middleware/admin-auth";
+import { adminAuditRoute } from "./routes/admin-audit";
+import { adminBundlesRoute } from "./routes/admin-bundles";
+import { adminRegistryRoute } from "./routes/admin-registry";
+import { adminRolloutRoute } from "./routes/admin-rollout";
+import { adminSessionsRoute } from "./routes/admin-sessions";
+import { adminApprovalsRoute, approvalsRoute } from "./routes/approvals";
+import { decideRoute } from "./routes/decide";
+import { healthRoute } from "./routes/health";
+import { policyRoute } from "./routes/policy";
+
+export const app = new Hono<{ Bindings: Env }>();
+
+// One gate for the whole admin API: token, role and scope, from one table (routes/admin-access.ts).
+app.use("/v1/admin/*", adminAuth());
+
+app.route("/v1/decide", decideRoute);
+app.route("/v1/policy", policyRoute);
+app.route("/healthz", healthRoute);
+app.route("/v1/approvals", approvalsRoute);
+app.route("/v1/admin", adminBundlesRoute);
+app.route("/v1/admin", adminSessionsRoute);
+app.route("/v1/admin", adminApprovalsRoute);
+app.route("/v1/admin", adminAuditRoute);
+app.route("/v1/admin", adminRolloutRoute);
+app.route("/v1/admin", adminRegistryRoute);
+
+app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+app.onError((error, c) => errorResponse(c, error));
+
