@@ -26,6 +26,8 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
+            // The production Worker, with drill hooks in test subclasses of two Durable Objects.
+            main: "./test/worker/test-entry.ts",
             // A second bucket lets store tests publish without changing what the Worker under test serves.
             miniflare: { r2Buckets: ["TEST_BUNDLES"], bindings: testStoreBindings() },
           }),

@@ -63,8 +63,6 @@ export class AuditChainDO extends DurableObject<Env> {
   /** The chain's head and how far it is sealed, read once and kept current by append and seal. */
   private head!: { seq: number; hash: string };
   private sealedThrough = 0;
-  /** Test and drill hook: the next append fails as a crashed writer would. */
-  private failNextAppends = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -88,10 +86,6 @@ export class AuditChainDO extends DurableObject<Env> {
    * counted as lost, so it never costs its batch-mates their place.
    */
   async append(records: ChainRecord[]): Promise<{ appended: number; duplicates: number; rejected: number }> {
-    if (this.failNextAppends > 0) {
-      this.failNextAppends--;
-      throw new Error("audit writer failed (injected)");
-    }
     const texts: Array<{ record: ChainRecord; text: string }> = [];
     let rejected = 0;
     for (const record of records) {
@@ -269,7 +263,4 @@ export class AuditChainDO extends DurableObject<Env> {
     return { entries, unsealed: this.unsealedCount(), segments, seal_failures: sealFailures, ...(lastSealError ? { last_seal_error: lastSealError } : {}) };
   }
 
-  async failNext(count: number): Promise<void> {
-    this.failNextAppends = count;
-  }
 }

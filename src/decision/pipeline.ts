@@ -13,6 +13,7 @@ import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
 import { failModeDecision, type ComposedDecision } from "../engine/compose";
 import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
+import { fallbackParams, type FallbackParams } from "../engine/fallback-params";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
 import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/writer";
 import { trustStoreFrom } from "../bundles/trust";
@@ -24,7 +25,6 @@ import type { DecisionBody, DecisionInput } from "../schema/decision-input";
 import { lastUsage } from "../session/client";
 import { sessionKey } from "../session/objects";
 import { applySessionState, type SessionReport } from "../session/stage";
-import type { RiskTier } from "../types";
 import { effectiveTier, type EffectiveTier } from "./effective-tier";
 import { assertConsistent, policyInput } from "./policy-input";
 import { resolveRegion, type RegionResolution, type RequestLocation } from "./region";
@@ -132,12 +132,12 @@ function respond({ decisionId, governing, tier, result, session, mode, identity,
 }
 
 /** Evaluates the resolved policy, unless it may no longer be used: then the tier's fail mode decides. */
-export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, tier: RiskTier, now: number): Promise<EngineResult> {
+export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, fallback: FallbackParams, now: number): Promise<EngineResult> {
   if (resolution.unusable) {
     const { code, message } = resolution.unusable;
-    return { decision: failModeDecision(tier, "store", code, message, code), path: "fail_mode", eval_us: 0 };
+    return { decision: failModeDecision(fallback, "store", code, message, code), path: "fail_mode", eval_us: 0 };
   }
-  return engine.decide(resolution.policy, inputJson, tier, now);
+  return engine.decide(resolution.policy, inputJson, fallback, now);
 }
 
 /** A spawn the edge could not give a credential to does not happen: the child could never prove who it is. */
@@ -164,14 +164,18 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const tier = effectiveTier(resolution.policy.data, body.action, body.risk_tier, identity.registration.risk_tier);
   const input = policyInput(body, identity, tier, region, request.colo);
   const inputJson = inputJsonOf(input);
-  const result = await evaluate(engineFor(env), resolution, inputJson, tier.tier, now);
+  const tool = typeof input.action.tool === "string" ? input.action.tool : undefined;
+  const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, tool);
+  const result = await evaluate(engineFor(env), resolution, inputJson, fallback, now);
   result.decision = withoutUnmintableSpawn(env, input, result.decision);
   let session: SessionReport | undefined;
+  let undoSession: (() => Promise<void>) | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
     const timeout = Number(env.SESSION_TIMEOUT_MS) || 250;
-    const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, decisionId, now, request.idempotencyKey);
+    const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, fallback, decisionId, now, request.idempotencyKey);
     result.decision = merged.decision;
     session = merged.session;
+    undoSession = merged.undo;
   }
   const refreshMs = Number(env.BUNDLE_REFRESH_SECONDS) * 1000;
   const rollout = await rolloutFor(env.BUNDLES, now, refreshMs);
@@ -190,7 +194,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
         activeDecision: result.decision,
         scopes,
         inputJson,
-        tier: tier.tier,
+        fallback,
         decisionId,
         requestTenant: identity.tenant,
         tool: (input.action as { tool?: string }).tool ?? null,
@@ -200,7 +204,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
         .catch((error) => console.error(`shadow evaluation failed: ${(error as Error).message}`)),
     );
   }
-  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, input, now);
+  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, input, now, undoSession);
   return response;
 }
 
@@ -210,9 +214,10 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
  * the policy demands an acknowledged record it is appended before the
  * answer, and if none can be written the agent is denied (the record of that
  * denial still goes to the Queue): an action that must be on the record does
- * not proceed off it.
+ * not proceed off it, and leaves no trace in the session's state either
+ * (its commit is undone: no debit, no approval used, no breaker count).
  */
-async function audited(env: Env, ctx: Background, response: DecisionResponse, input: DecisionInput, now: number): Promise<DecisionResponse> {
+async function audited(env: Env, ctx: Background, response: DecisionResponse, input: DecisionInput, now: number, undoSession?: () => Promise<void>): Promise<DecisionResponse> {
   const background = (work: Promise<unknown>) => ctx.waitUntil(work);
   const answer = response as unknown as AnsweredDecision;
   if (!wantsSyncAudit(answer.obligations)) {
@@ -224,6 +229,8 @@ async function audited(env: Env, ctx: Background, response: DecisionResponse, in
     return { ...response, audit: "acknowledged" };
   } catch (error) {
     const message = `the policy requires an acknowledged audit record and none could be written (${(error as Error).message})`;
+    // Undone before the answer: a retry must find the session as if this decision had not been made.
+    await undoSession?.().catch((undoError: Error) => console.error(`session commit of ${response.decision_id} could not be undone: ${undoError.message}`));
     const { observed: _observed, delegated_credential: _credential, ...answered } = response;
     const denied: DecisionResponse = { ...answered, decision: "deny", reasons: [{ rule: "audit_unavailable", message }], audit: "unavailable" };
     enqueueAudit(env, [() => buildAuditRecord(denied as unknown as AnsweredDecision, input, now)], background);

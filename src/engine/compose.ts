@@ -1,25 +1,26 @@
 /**
  * @module compose
  * Combines the answers of the policy layers that govern a request into one
- * decision. Composition only ever restricts: deny beats require_approval beats
- * allow, and reasons and obligations of every layer are kept. A layer that
- * failed to evaluate cannot be ignored, so the request's risk tier decides:
- * critical and high fail closed, medium and low fail open and are flagged.
+ * decision. Composition only ever restricts: deny beats require_approval
+ * beats allow, reasons and obligations of every layer are kept, and every
+ * parameter the session's objects enforce takes its most restrictive value
+ * across the layers (the lowest budget, the breaker that trips first, the
+ * shortest approval, the highest tier), so a region or tenant layer that
+ * tightens one takes effect. A layer that failed to evaluate contributes
+ * its tier's fail mode (from policy data) as one more answer: it can make
+ * the decision stricter, and never erases another layer's deny.
  */
 import type { LayerOutcome } from "./sandbox-protocol";
-import type { FailMode, PolicyDecision, Reason, RiskTier, Verdict } from "../types";
+import type { FallbackParams } from "./fallback-params";
+import { stricterBreaker } from "./fallback-params";
+import { higherTier, isRiskTier } from "../schema/risk-tier";
+import type { BreakerParams } from "../session/types";
+import type { PolicyDecision, Reason, Verdict } from "../types";
 
 const SEVERITY: Record<Verdict, number> = { allow: 0, require_approval: 1, deny: 2 };
 
-export const DEFAULT_FAIL_MODES: Record<RiskTier, FailMode> = {
-  critical: "closed",
-  high: "closed",
-  medium: "open",
-  low: "open",
-};
-
 export interface ComposedDecision extends PolicyDecision {
-  /** Set when a layer could not be evaluated and the tier's fail mode decided. */
+  /** Set when a layer could not be evaluated and the tier's fail mode decided for it. */
   fail_mode_applied?: { layer: string; code: string; message: string };
 }
 
@@ -34,9 +35,13 @@ function isPolicyDecision(value: unknown): value is PolicyDecision {
   );
 }
 
-/** The decision when the policy itself cannot answer, by the request's risk tier. */
-export function failModeDecision(tier: RiskTier, layer: string, code: string, message: string, rule = "policy_unavailable"): ComposedDecision {
-  const failMode = DEFAULT_FAIL_MODES[tier];
+/**
+ * The decision when no policy layer can answer: the tier's fail mode, with
+ * the session parameters the layers' data names, so the session's objects
+ * still meter and trip as the policy would have had them.
+ */
+export function failModeDecision(fallback: FallbackParams, layer: string, code: string, message: string, rule = "policy_unavailable"): ComposedDecision {
+  const { fail_mode: failMode, tier } = fallback;
   const reason = layer === "store" ? message : `policy layer ${layer} could not decide (${code})`;
   return {
     decision: failMode === "closed" ? "deny" : "allow",
@@ -44,35 +49,93 @@ export function failModeDecision(tier: RiskTier, layer: string, code: string, me
     obligations: [],
     risk_tier: tier,
     fail_mode: failMode,
+    budget: fallback.budget,
+    breaker: fallback.breaker,
+    agent_limit: fallback.agent_limit,
+    approval_ttl_s: fallback.approval_ttl_s,
+    delegation_ttl_s: fallback.delegation_ttl_s,
+    ttl_s: 0,
     fail_mode_applied: { layer, code, message },
   };
 }
 
-export function composeLayers(outcomes: LayerOutcome[], tier: RiskTier): ComposedDecision {
-  if (outcomes.length === 1 && isPolicyDecision(outcomes[0].result)) {
-    return outcomes[0].result;
+export function composeLayers(outcomes: LayerOutcome[], fallback: FallbackParams): ComposedDecision {
+  const answered = outcomes.filter((outcome) => isPolicyDecision(outcome.result));
+  const failed = outcomes.filter((outcome) => !isPolicyDecision(outcome.result));
+  if (answered.length === 0) {
+    const first = failed[0];
+    return first
+      ? failModeDecision(fallback, first.scope, first.error?.code ?? "malformed_decision", first.error?.message ?? "the policy returned no decision object")
+      : failModeDecision(fallback, "none", "no_layers", "no policy layer is active");
   }
-  let composed: ComposedDecision | undefined;
-  for (const outcome of outcomes) {
-    if (!isPolicyDecision(outcome.result)) {
-      const code = outcome.error?.code ?? "malformed_decision";
-      const message = outcome.error?.message ?? "the policy returned no decision object";
-      return failModeDecision(tier, outcome.scope, code, message);
-    }
-    composed = composed ? restrict(composed, outcome.result) : { ...outcome.result };
+  let composed: ComposedDecision = answered.map((outcome) => outcome.result as PolicyDecision).reduce(restrict);
+  for (const outcome of failed) {
+    const code = outcome.error?.code ?? "malformed_decision";
+    const message = outcome.error?.message ?? "the policy returned no decision object";
+    const failing = failModeDecision(fallback, outcome.scope, code, message);
+    composed = { ...restrict(composed, failing), fail_mode_applied: composed.fail_mode_applied ?? failing.fail_mode_applied };
   }
-  if (!composed) return failModeDecision(tier, "none", "no_layers", "no policy layer is active");
   return composed;
 }
 
-function restrict(parent: PolicyDecision, child: PolicyDecision): PolicyDecision {
+const numberOr = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+
+function least(a: unknown, b: unknown): number | undefined {
+  const x = numberOr(a);
+  const y = numberOr(b);
+  return x === undefined ? y : y === undefined ? x : Math.min(x, y);
+}
+
+function stricterLimits(a: unknown, b: unknown): Record<string, number> | undefined {
+  const left = (a as { limits?: Record<string, unknown> } | undefined)?.limits;
+  const right = (b as { limits?: Record<string, unknown> } | undefined)?.limits;
+  if (!left || !right) return (left ?? right) as Record<string, number> | undefined;
+  const limits: Record<string, number> = {};
+  for (const dimension of new Set([...Object.keys(left), ...Object.keys(right)])) {
+    const value = least(left[dimension], right[dimension]);
+    if (value !== undefined) limits[dimension] = value;
+  }
+  return limits;
+}
+
+function asBreaker(value: unknown): BreakerParams | undefined {
+  const b = value as Partial<BreakerParams> | undefined;
+  return b && numberOr(b.threshold) !== undefined && numberOr(b.window_s) !== undefined && numberOr(b.cooldown_s) !== undefined ? (b as BreakerParams) : undefined;
+}
+
+function stricterAgentLimit(a: unknown, b: unknown): unknown {
+  const x = a as { key?: string; max?: number; window_s?: number } | null | undefined;
+  const y = b as { key?: string; max?: number; window_s?: number } | null | undefined;
+  if (!x || !y || x.key !== y.key) return x ?? y ?? null;
+  return { key: x.key, max: least(x.max, y.max), window_s: Math.max(numberOr(x.window_s) ?? 0, numberOr(y.window_s) ?? 0) };
+}
+
+function higherCost(a: unknown, b: unknown): unknown {
+  if (!a || !b) return a ?? b;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  return Object.fromEntries([...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, Math.max(numberOr(x[k]) ?? 0, numberOr(y[k]) ?? 0)]));
+}
+
+function restrict(parent: ComposedDecision, child: ComposedDecision): ComposedDecision {
   const decision = SEVERITY[child.decision] > SEVERITY[parent.decision] ? child.decision : parent.decision;
+  const parentBreaker = asBreaker(parent.breaker);
+  const childBreaker = asBreaker(child.breaker);
+  const tier = isRiskTier(parent.risk_tier) && isRiskTier(child.risk_tier) ? higherTier(parent.risk_tier, child.risk_tier) : (parent.risk_tier ?? child.risk_tier);
   return {
     ...parent,
     decision,
     reasons: uniqueSorted([...parent.reasons, ...child.reasons]) as Reason[],
     obligations: uniqueSorted([...parent.obligations, ...child.obligations]),
+    risk_tier: tier,
     fail_mode: parent.fail_mode === "closed" || child.fail_mode === "closed" ? "closed" : (child.fail_mode ?? parent.fail_mode),
+    cost: higherCost(parent.cost, child.cost) as PolicyDecision["cost"],
+    budget: parent.budget || child.budget ? { ...(parent.budget as object), limits: stricterLimits(parent.budget, child.budget) } : undefined,
+    breaker: parentBreaker && childBreaker ? stricterBreaker(parentBreaker, childBreaker) : (parentBreaker ?? childBreaker),
+    agent_limit: stricterAgentLimit(parent.agent_limit, child.agent_limit),
+    approval_ttl_s: least(parent.approval_ttl_s, child.approval_ttl_s),
+    delegation_ttl_s: least(parent.delegation_ttl_s, child.delegation_ttl_s),
+    ttl_s: least(parent.ttl_s, child.ttl_s),
   };
 }
 

@@ -1,16 +1,18 @@
 /**
  * @module decision-engine
- * Chooses which code evaluates a decision and falls back when it cannot. The
- * normal path crosses into the policy sandbox once per decision; if the
+ * Chooses which code evaluates a decision and what happens when it cannot.
+ * The normal path crosses into the policy sandbox once per decision. If the
  * sandbox cannot be used (loader unavailable, RPC failure, CPU limit), the
- * baseline policy compiled into the deploy answers in this isolate, and the
- * response says so. Only if that also fails does the risk tier's fail mode
- * decide.
+ * baseline compiled into the deploy may answer in this isolate, but only
+ * when it is the very composition that governs the request (the same layer
+ * digests): an older or narrower policy never stands in for the published
+ * one. Otherwise, or if that also fails, the tier's fail mode decides.
  */
-import { BASELINE_LAYER } from "../bundles/baseline";
+import { BASELINE_LAYER, BASELINE_REF } from "../bundles/baseline";
 import type { ActivePolicy } from "../bundles/active-policy";
-import type { EvaluationPath, RiskTier } from "../types";
+import type { EvaluationPath } from "../types";
 import { composeLayers, failModeDecision, type ComposedDecision } from "./compose";
+import type { FallbackParams } from "./fallback-params";
 import { PolicyEvaluator } from "./evaluator";
 import { SandboxClient } from "./sandbox-client";
 import type { LayerOutcome } from "./sandbox-protocol";
@@ -35,6 +37,11 @@ function baseline(): Promise<PolicyEvaluator> {
     },
   );
   return baselineEvaluator;
+}
+
+/** Whether the baseline in this isolate is exactly the policy that governs: one layer, the same digest. */
+export function isBaselineComposition(policy: ActivePolicy): boolean {
+  return policy.layers.length === 1 && policy.layers[0].digest === BASELINE_REF.digest;
 }
 
 async function evaluateBaseline(inputJson: string, nowMs: number): Promise<{ outcomes: LayerOutcome[]; eval_us: number }> {
@@ -65,26 +72,31 @@ export class DecisionEngine {
     await this.sandbox.measure(policy.key, policy.code, "{}", Date.now(), 0).catch(() => undefined);
   }
 
-  async decide(policy: ActivePolicy, inputJson: string, tier: RiskTier, nowMs: number): Promise<EngineResult> {
+  async decide(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number): Promise<EngineResult> {
     let fallbackReason: string | undefined;
-    const inIsolate = this.mode === "isolate" && policy.isBaseline;
+    const sameAsBaseline = isBaselineComposition(policy);
+    const inIsolate = this.mode === "isolate" && sameAsBaseline;
     if (this.sandbox && !inIsolate) {
       try {
         const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs);
-        return { decision: composeLayers(answer.layers, tier), path: "sandbox", eval_us: answer.eval_us };
+        return { decision: composeLayers(answer.layers, fallback), path: "sandbox", eval_us: answer.eval_us };
       } catch (error) {
         fallbackReason = `sandbox unavailable: ${(error as Error).message}`;
       }
     } else if (!this.sandbox) {
       fallbackReason = "no worker loader binding";
     }
+    if (!sameAsBaseline) {
+      // The baseline is another policy than the one that governs: it may not stand in for it.
+      return { decision: failModeDecision(fallback, "sandbox", "sandbox_unavailable", fallbackReason ?? "the sandbox did not answer"), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
+    }
     try {
       const answer = await evaluateBaseline(inputJson, nowMs);
-      return { decision: composeLayers(answer.outcomes, tier), path: "baseline", eval_us: answer.eval_us, fallback_reason: fallbackReason };
+      return { decision: composeLayers(answer.outcomes, fallback), path: "baseline", eval_us: answer.eval_us, fallback_reason: fallbackReason };
     } catch (error) {
       const message = (error as Error).message;
       return {
-        decision: failModeDecision(tier, BASELINE_LAYER.scope, "baseline_unavailable", message),
+        decision: failModeDecision(fallback, BASELINE_LAYER.scope, "baseline_unavailable", message),
         path: "fail_mode",
         eval_us: 0,
         fallback_reason: fallbackReason ? `${fallbackReason}; baseline: ${message}` : message,

@@ -10,7 +10,7 @@ import type { TrustStore } from "../bundles/manifest";
 import { verifyLayer, type VerifiedLayer } from "../bundles/verify";
 import type { DecisionEngine } from "../engine/decision-engine";
 import type { ComposedDecision } from "../engine/compose";
-import type { RiskTier } from "../types";
+import type { FallbackParams } from "../engine/fallback-params";
 import { shadowLayerKey, type RolloutConfig } from "./config";
 
 export const shadowShard = (scope: string) => `shadow-${scope.replace(/[^a-z0-9-]/g, "-")}`;
@@ -74,7 +74,7 @@ export interface ShadowRun {
   activeDecision: ComposedDecision;
   scopes: string[];
   inputJson: string;
-  tier: RiskTier;
+  fallback: FallbackParams;
   decisionId: string;
   requestTenant: string;
   tool: string | null;
@@ -88,7 +88,7 @@ export async function runShadows(run: ShadowRun): Promise<ShadowDiff[]> {
     const ref = run.config.shadow[scope];
     if (!ref) continue;
     const layer = await candidate(run.bucket, run.trust, scope, ref, run.nowMs);
-    const result = await run.engine.decide(withCandidate(run.active, scope, layer), run.inputJson, run.tier, run.nowMs);
+    const result = await run.engine.decide(withCandidate(run.active, scope, layer), run.inputJson, run.fallback, run.nowMs);
     const before = { decision: run.activeDecision.decision, rules: rulesOf(run.activeDecision) };
     const after = { decision: result.decision.decision, rules: rulesOf(result.decision) };
     if (before.decision === after.decision && before.rules.join() === after.rules.join()) continue;

@@ -122,6 +122,13 @@ export class Approvals {
     return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).one();
   }
 
+  /** Takes back a use (its decision was undone): the approval is approved again, for the same action. */
+  unuse(id: string, decisionId: string): void {
+    if (this.sql.exec("UPDATE approvals SET status = 'approved', used_by = NULL, used_ms = NULL, version = version + 1 WHERE id = ? AND used_by = ?", id, decisionId).rowsWritten > 0) {
+      this.changed(id);
+    }
+  }
+
   /** An approver's decision on a pending approval of `tenant`. */
   decide(id: string, tenant: string, outcome: "approved" | "rejected", by: string, reason: string, now: number): { ok: true; row: ApprovalRow } | { ok: false; status: 404 | 409; why: string } {
     const row = this.row(id, now);

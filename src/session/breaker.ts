@@ -10,12 +10,12 @@
  */
 import type { BreakerParams, BreakerState } from "./types";
 
-type BreakerRow = { state: BreakerState; opened_ms: number; cooldown_s: number; reason: string };
+export type BreakerRow = { state: BreakerState; opened_ms: number; cooldown_s: number; reason: string };
 
 export class Breaker {
   constructor(private readonly sql: SqlStorage) {}
 
-  private row(): BreakerRow | undefined {
+  row(): BreakerRow | undefined {
     return this.sql.exec<BreakerRow>("SELECT state, opened_ms, cooldown_s, reason FROM breaker").toArray()[0];
   }
 
@@ -49,6 +49,20 @@ export class Breaker {
       why,
     );
     return "open";
+  }
+
+  /** Takes back one denial whose decision was undone, and puts the breaker as it was before it. */
+  undoDenial(atMs: number, before: BreakerRow | undefined): void {
+    this.sql.exec("DELETE FROM violations WHERE rowid = (SELECT rowid FROM violations WHERE at_ms = ? LIMIT 1)", atMs);
+    this.restore(before);
+  }
+
+  /** Puts the breaker back to a state read earlier (none: closed). */
+  restore(before: BreakerRow | undefined): void {
+    this.sql.exec("DELETE FROM breaker");
+    if (before) {
+      this.sql.exec("INSERT INTO breaker (id, state, opened_ms, cooldown_s, reason) VALUES (1, ?, ?, ?, ?)", before.state, before.opened_ms, before.cooldown_s, before.reason);
+    }
   }
 
   /** An operator's reset, or a good action in the half-open state: closed, and the run of denials forgotten. */

@@ -63,6 +63,11 @@ export class Budget {
     return undefined;
   }
 
+  /** Gives back a debit whose decision was undone. */
+  refund(cost: CommitRequest["cost"]): void {
+    this.sql.exec("UPDATE usage SET tokens = tokens - ?, api_calls = api_calls - ?, cost_usd = cost_usd - ?", cost.tokens, cost.api_calls, cost.cost_usd);
+  }
+
   /** Only after `exhausted` said it fits, which also made sure the usage row exists. */
   debit(request: CommitRequest): void {
     this.sql.exec(

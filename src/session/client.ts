@@ -60,6 +60,12 @@ export async function commitToSession(namespace: DurableObjectNamespace<SessionD
   }
 }
 
+/** Undoes a committed decision (see SessionDO.revert); one attempt, within the same kind of deadline. */
+export async function revertInSession(namespace: DurableObjectNamespace<SessionDO>, request: CommitRequest, timeoutMs = 1000): Promise<void> {
+  const stub = namespace.get(namespace.idFromName(sessionKey(request.tenant, request.agent_id, request.session_id)));
+  await withTimeout(stub.revert(request), timeoutMs);
+}
+
 /**
  * Usage as the session's object last reported it, per isolate, so the policy
  * input carries it when the caller sent none. The object's check-and-debit is

@@ -59,6 +59,16 @@ export class Lineage {
     );
   }
 
+  /** A child's registration as stored, to put back if the spawn that changed it is undone. */
+  childRow(agentId: string): { scopes: string; depth: number; at_ms: number } | null {
+    return this.sql.exec<{ scopes: string; depth: number; at_ms: number }>("SELECT scopes, depth, at_ms FROM children WHERE agent_id = ?", agentId).toArray()[0] ?? null;
+  }
+
+  restoreChild(agentId: string, previous: { scopes: string; depth: number; at_ms: number } | null): void {
+    this.sql.exec("DELETE FROM children WHERE agent_id = ?", agentId);
+    if (previous) this.sql.exec("INSERT INTO children (agent_id, scopes, depth, at_ms) VALUES (?, ?, ?, ?)", agentId, previous.scopes, previous.depth, previous.at_ms);
+  }
+
   child(agentId: string): Grant | null {
     const row = this.sql.exec<{ scopes: string; depth: number }>("SELECT scopes, depth FROM children WHERE agent_id = ?", agentId).toArray()[0];
     return row ? { scopes: JSON.parse(row.scopes) as string[], depth: row.depth } : null;

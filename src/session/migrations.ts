@@ -41,6 +41,11 @@ export const SESSION_MIGRATIONS: Migration[] = [
     // Who closed the breaker, and when.
     "CREATE TABLE breaker_resets (at_ms INTEGER NOT NULL, by TEXT NOT NULL)",
   ],
+  [
+    // What a decision changed, kept for decisions that may have to be undone (a record the policy
+    // demanded could not be written): the debit, the approval used, the denial counted, the child registered.
+    "ALTER TABLE decisions ADD COLUMN effects TEXT",
+  ],
 ];
 
 export const AGENT_MIGRATIONS: Migration[] = [

@@ -22,7 +22,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Reason } from "../types";
 import { Approvals, publicView, toRecord, type ApprovalRow } from "./approvals";
-import { Breaker } from "./breaker";
+import { Breaker, type BreakerRow } from "./breaker";
 import { Budget } from "./budget";
 import { Lineage, type Grant } from "./lineage";
 import { migrate, SESSION_MIGRATIONS } from "./migrations";
@@ -40,7 +40,16 @@ const SWEEP_EVERY = 100;
 /** When the tenant's index cannot be reached, the alarm tries again after this long. */
 const OUTBOX_RETRY_MS = 5_000;
 
-type Fault = { kind: "overloaded" | "retryable" | "slow"; remaining: number; delayMs?: number };
+/** What one decision changed, kept when it may have to be undone (see `revert`). */
+interface Effects {
+  debit?: CommitRequest["cost"];
+  approval_used?: string;
+  child?: { agent_id: string; previous: { scopes: string; depth: number; at_ms: number } | null };
+  denial_at?: number;
+  breaker_closed?: true;
+  breaker_before?: BreakerRow | null;
+  agent_counted?: string;
+}
 
 export interface SessionView {
   usage: Usage;
@@ -64,8 +73,6 @@ export class SessionDO extends DurableObject<Env> {
   private committed = 0;
   /** Long-polls waiting for an approval to be decided, by approval id. */
   private readonly waiters = new Map<string, Set<(record: ApprovalRecord) => void>>();
-  /** Test and drill hook: makes the next commits fail the way an overloaded, flaky or slow object does. */
-  private fault: Fault | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -81,7 +88,6 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {
-    await this.applyFault();
     const key = request.idempotency_key === undefined ? request.decision_id : `key:${request.idempotency_key}`;
     const seen = this.replay(key, request);
     if (seen) return seen;
@@ -101,7 +107,7 @@ export class SessionDO extends DurableObject<Env> {
 
     // From here to the return: synchronous, so atomic with respect to every other request.
     // A duplicate may have been committed while this one awaited another object.
-    const result = ((needsParent || needsAgent) && this.replay(key, request)) || this.decide(request, key, denial);
+    const result = ((needsParent || needsAgent) && this.replay(key, request)) || this.decide(request, key, denial, counted ? agentLimit!.key : undefined);
     if (counted && result.verdict !== "allow") {
       // The agent counted an action the session then denied; only allowed actions count against its limit.
       await this.agent(request)
@@ -111,12 +117,15 @@ export class SessionDO extends DurableObject<Env> {
     return result;
   }
 
-  private decide(request: CommitRequest, key: string, denial: Reason | undefined): CommitResult {
+  private decide(request: CommitRequest, key: string, denial: Reason | undefined, agentCounted: string | undefined): CommitResult {
     const now = request.now_ms;
     const reasons: Reason[] = [];
     let state = this.breaker.state(now);
     let verdict = request.verdict;
     let approval: CommitResult["approval"];
+    const effects: Effects = {};
+    const breakerBefore = this.breaker.row();
+    if (agentCounted) effects.agent_counted = agentCounted;
 
     if (state === "open") {
       verdict = "deny";
@@ -146,21 +155,41 @@ export class SessionDO extends DurableObject<Env> {
           if (granted) approval = summary(granted);
         } else {
           this.budget.debit(request);
-          if (granted) approval = summary(this.approvals.use(granted.id, request.decision_id, now));
-          if (request.spawn) this.lineage.registerChild(request.spawn, now);
+          effects.debit = request.cost;
+          if (granted) {
+            approval = summary(this.approvals.use(granted.id, request.decision_id, now));
+            effects.approval_used = granted.id;
+          }
+          if (request.spawn) {
+            effects.child = { agent_id: request.spawn.agent_id, previous: this.lineage.childRow(request.spawn.agent_id) };
+            this.lineage.registerChild(request.spawn, now);
+          }
         }
       }
       if (verdict === "require_approval") approval = summary(this.approvals.create(request));
-      if (verdict === "deny") state = this.breaker.recordDenial(now, request.breaker, state);
-      else if (verdict === "allow" && state === "half_open") {
+      // A denial only the infrastructure caused (the policy could not answer) says nothing about the agent.
+      const infrastructureOnly = verdict === "deny" && request.verdict === "deny" && request.policy_denial_counts === false && reasons.length === 0;
+      if (verdict === "deny" && !infrastructureOnly) {
+        state = this.breaker.recordDenial(now, request.breaker, state);
+        effects.denial_at = now;
+      } else if (verdict === "allow" && state === "half_open") {
         this.breaker.close();
         state = "closed";
+        effects.breaker_closed = true;
       }
     }
+    if (effects.denial_at !== undefined || effects.breaker_closed) effects.breaker_before = breakerBefore ?? null;
 
     const result: CommitResult = { verdict, reasons, usage: this.budget.usage(now), breaker: state, replayed: false, decision_id: request.decision_id };
     if (approval) result.approval = approval;
-    this.sql.exec("INSERT INTO decisions (decision_id, at_ms, result, action_hash) VALUES (?, ?, ?, ?)", key, now, JSON.stringify(result), request.action_hash);
+    this.sql.exec(
+      "INSERT INTO decisions (decision_id, at_ms, result, action_hash, effects) VALUES (?, ?, ?, ?, ?)",
+      key,
+      now,
+      JSON.stringify(result),
+      request.action_hash,
+      request.revertible ? JSON.stringify(effects) : null,
+    );
     if (++this.committed % SWEEP_EVERY === 0) this.wakeAt(now + RETENTION_MS);
     if (this.approvals.takeChanged()) this.wakeAt(now);
     if (state === "open") this.wakeAt(this.breaker.halfOpenAt() ?? now + RETENTION_MS);
@@ -208,6 +237,36 @@ export class SessionDO extends DurableObject<Env> {
 
   private agent(request: CommitRequest) {
     return agentObject(this.env, request.tenant, request.agent_id);
+  }
+
+  /**
+   * Undoes a committed decision the edge could not let stand (the policy
+   * demanded an acknowledged audit record and none could be written): its
+   * debit, the approval it used, the denial it counted toward the breaker
+   * (and the breaker's state before it), the child it registered, and its
+   * place in the agent-wide count. Its stored answer is forgotten, so a
+   * retry is judged afresh. Undoing twice changes nothing.
+   */
+  async revert(request: CommitRequest): Promise<{ reverted: boolean }> {
+    const key = request.idempotency_key === undefined ? request.decision_id : `key:${request.idempotency_key}`;
+    const row = this.sql.exec<{ result: string; effects: string | null }>("SELECT result, effects FROM decisions WHERE decision_id = ?", key).toArray()[0];
+    if (!row || row.effects === null || (JSON.parse(row.result) as CommitResult).decision_id !== request.decision_id) return { reverted: false };
+    const effects = JSON.parse(row.effects) as Effects;
+    this.ctx.storage.transactionSync(() => {
+      if (effects.debit) this.budget.refund(effects.debit);
+      if (effects.approval_used) this.approvals.unuse(effects.approval_used, request.decision_id);
+      if (effects.child) this.lineage.restoreChild(effects.child.agent_id, effects.child.previous);
+      if (effects.denial_at !== undefined) this.breaker.undoDenial(effects.denial_at, effects.breaker_before ?? undefined);
+      else if (effects.breaker_closed) this.breaker.restore(effects.breaker_before ?? undefined);
+      this.sql.exec("DELETE FROM decisions WHERE decision_id = ?", key);
+    });
+    if (this.approvals.takeChanged()) this.wakeAt(Date.now());
+    if (effects.agent_counted) {
+      await this.agent(request)
+        .release(effects.agent_counted, key)
+        .catch((error: Error) => console.error(`agent count not released for ${key}: ${error.message}`));
+    }
+    return { reverted: true };
   }
 
   /** What this session registered for a sub-agent it spawned; asked by the sub-agent's session. */
@@ -361,23 +420,6 @@ export class SessionDO extends DurableObject<Env> {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     void this.ctx.storage.setAlarm(at);
-  }
-
-  async injectFault(fault: Fault | null): Promise<void> {
-    this.fault = fault ?? undefined;
-  }
-
-  private async applyFault(): Promise<void> {
-    if (!this.fault || this.fault.remaining <= 0) return;
-    this.fault.remaining--;
-    if (this.fault.kind === "slow") {
-      await new Promise((resolve) => setTimeout(resolve, this.fault!.delayMs ?? 1000));
-      return;
-    }
-    if (this.fault.kind === "retryable") {
-      throw Object.assign(new Error("Network connection lost."), { retryable: true });
-    }
-    throw Object.assign(new Error("Durable Object is overloaded. Too many requests queued."), { overloaded: true });
   }
 }
 

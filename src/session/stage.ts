@@ -8,18 +8,16 @@
  * policy's answer, unmetered, and say so.
  */
 import { canonicalJson, sha256Hex } from "../bundles/canonical";
-import { DEFAULT_FAIL_MODES, type ComposedDecision } from "../engine/compose";
+import type { ComposedDecision } from "../engine/compose";
+import type { FallbackParams } from "../engine/fallback-params";
 import { ApiError } from "../errors";
 import type { DecisionInput } from "../schema/decision-input";
 import type { Reason } from "../types";
-import { commitToSession, rememberUsage, type SessionOutcome } from "./client";
+import { wantsSyncAudit } from "../audit/writer";
+import { commitToSession, rememberUsage, revertInSession, type SessionOutcome } from "./client";
 import { sessionKey } from "./objects";
 import type { SessionDO } from "./session-do";
 import type { AgentLimit, BreakerParams, CommitRequest, CommitResult, Usage } from "./types";
-
-/** Used when the policy could not be evaluated and so named no breaker for this tier. */
-const FALLBACK_BREAKER: BreakerParams = { threshold: 3, window_s: 300, cooldown_s: 0 };
-const DEFAULT_APPROVAL_TTL_S = 3600;
 
 export interface SessionReport {
   status: "ok" | "unavailable";
@@ -44,7 +42,7 @@ function mergeReasons(a: Reason[], b: Reason[]): Reason[] {
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
 }
 
-export async function buildCommit(input: DecisionInput, decision: ComposedDecision, decisionId: string, nowMs: number, idempotencyKey?: string): Promise<CommitRequest> {
+export async function buildCommit(input: DecisionInput, decision: ComposedDecision, fallback: FallbackParams, decisionId: string, nowMs: number, idempotencyKey?: string): Promise<CommitRequest> {
   const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
   const summary = canonicalJson({ type: action.type, tool: action.tool, args: action.args, steps: action.steps?.length }).slice(0, 1000);
   const cost = decision.cost ?? {};
@@ -59,10 +57,11 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
     action_summary: summary,
     verdict: decision.decision,
     cost: { tokens: cost.tokens ?? 0, api_calls: cost.api_calls ?? 1, cost_usd: cost.cost_usd ?? 0 },
-    limits: ((decision.budget as { limits?: Partial<Usage> } | undefined)?.limits ?? {}) as Partial<Usage>,
-    breaker: (decision.breaker as BreakerParams | undefined) ?? FALLBACK_BREAKER,
-    agent_limit: (decision.agent_limit as AgentLimit | null | undefined) ?? null,
-    approval_ttl_s: (decision.approval_ttl_s as number | undefined) ?? DEFAULT_APPROVAL_TTL_S,
+    // The policy names what the session enforces; where it could not, the layers' data does.
+    limits: ((decision.budget as { limits?: Partial<Usage> } | undefined)?.limits ?? fallback.budget.limits) as Partial<Usage>,
+    breaker: (decision.breaker as BreakerParams | undefined) ?? fallback.breaker,
+    agent_limit: decision.agent_limit === undefined ? fallback.agent_limit : (decision.agent_limit as AgentLimit | null),
+    approval_ttl_s: (decision.approval_ttl_s as number | undefined) ?? fallback.approval_ttl_s,
     approval_id: input.approval_id,
     delegation: {
       parent_agent_id: input.identity.delegation.parent_agent,
@@ -71,10 +70,24 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
       depth: input.agent.delegation_depth ?? 0,
     },
     spawn: input.action.type === "spawn_agent" && input.action.spawn ? { agent_id: input.action.spawn.agent_id, scopes: input.action.spawn.scopes ?? [] } : undefined,
+    policy_denial_counts: !isInfrastructureDenial(decision),
+    revertible: wantsSyncAudit(decision.obligations),
   };
 }
 
-export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome, tier: DecisionInput["risk_tier"]): { decision: ComposedDecision; session: SessionReport } {
+/**
+ * Rules only the edge sets, when the infrastructure and not the agent is
+ * why an action is refused (no policy could answer, or the answer could not
+ * be carried out). Such denials never count toward a breaker: an outage must
+ * not lock every session it touched.
+ */
+const INFRASTRUCTURE_RULES = new Set(["policy_unavailable", "policy_stale", "policy_expired", "delegation_unavailable"]);
+
+export function isInfrastructureDenial(decision: ComposedDecision): boolean {
+  return decision.decision === "deny" && decision.reasons.length > 0 && decision.reasons.every((reason) => INFRASTRUCTURE_RULES.has(reason.rule));
+}
+
+export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome, fallback: FallbackParams): { decision: ComposedDecision; session: SessionReport } {
   if (outcome.status === "ok") {
     const { result } = outcome;
     if (result.conflict) throw new ApiError(409, "idempotency_conflict", result.conflict.message);
@@ -87,8 +100,9 @@ export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome
     if (result.verdict !== decision.decision) session.changed = { from: decision.decision, to: result.verdict };
     return { decision: merged, session };
   }
-  // The policy names the tier's fail mode (data, so a layer may make it stricter); the defaults cover a policy that could not answer.
-  const failMode = decision.fail_mode === "open" || decision.fail_mode === "closed" ? decision.fail_mode : DEFAULT_FAIL_MODES[tier];
+  // The policy names the tier's fail mode (data, so a layer may make it stricter); the layers' data covers a policy that could not answer.
+  const failMode = decision.fail_mode === "open" || decision.fail_mode === "closed" ? decision.fail_mode : fallback.fail_mode;
+  const tier = fallback.tier;
   const session: SessionReport = { status: "unavailable", fault: outcome.fault, retried: outcome.retried, fail_mode_applied: failMode };
   if (failMode === "open") return { decision, session };
   const reason = { rule: "session_state_unavailable", message: `session state unavailable (${outcome.fault}: ${outcome.message}); ${tier} risk fails closed` };
@@ -102,12 +116,17 @@ export async function applySessionState(
   timeoutMs: number,
   input: DecisionInput,
   decision: ComposedDecision,
+  fallback: FallbackParams,
   decisionId: string,
   nowMs: number,
   idempotencyKey?: string,
-): Promise<{ decision: ComposedDecision; session: SessionReport }> {
-  const request = await buildCommit(input, decision, decisionId, nowMs, idempotencyKey);
+): Promise<{ decision: ComposedDecision; session: SessionReport; undo: () => Promise<void> }> {
+  const request = await buildCommit(input, decision, fallback, decisionId, nowMs, idempotencyKey);
   const outcome = await commitToSession(namespace, request, timeoutMs);
   if (outcome.status === "ok") rememberUsage(sessionKey(input.tenant, input.agent.id, input.session.id), outcome.result.usage);
-  return mergeSession(decision, outcome, input.risk_tier);
+  const undo = async () => {
+    if (outcome.status !== "ok" || outcome.result.replayed) return;
+    await revertInSession(namespace, request);
+  };
+  return { ...mergeSession(decision, outcome, fallback), undo };
 }

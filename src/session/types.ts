@@ -51,6 +51,14 @@ export interface CommitRequest {
   delegation: { parent_agent_id?: string; parent_session_id?: string; scopes: string[]; depth: number };
   /** Set when an allowed spawn_agent registers a child under this session. */
   spawn?: { agent_id: string; scopes: string[] };
+  /**
+   * False when the policy's own denial is the infrastructure's (a stale or
+   * unavailable policy, a missing signing key): such a denial says nothing
+   * about the agent, so it never counts toward the breaker.
+   */
+  policy_denial_counts?: boolean;
+  /** The decision may have to be undone (its audit record must be written first): keep what it changed. */
+  revertible?: boolean;
 }
 
 export type BreakerState = "closed" | "open" | "half_open";

@@ -11,6 +11,10 @@ import worker from "../../src/index";
 import type { AuditRecord } from "../../src/audit/record";
 import { chainFor, enqueueAudit, intoMessages, type AuditMessage } from "../../src/audit/writer";
 import { TEST_TOKENS } from "../fixtures/test-config";
+import type { AuditChainDO as DrillChainDO } from "../worker/test-entry";
+
+/** A chain object as the tests' Worker has it, with its drill hook (test/worker/test-entry.ts). */
+const drill = (stub: unknown) => stub as DurableObjectStub<DrillChainDO>;
 import { admin, decide, uniqueId } from "../session/helpers";
 
 async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
@@ -65,7 +69,7 @@ describe("the decision log", () => {
     // Each message is one edge's batch; the middle one carries records of both shards.
     const bodies = [asMessage(ra.slice(0, 3)), asMessage([...ra.slice(3), rb[0]]), asMessage(rb.slice(1))];
     const messages = bodies.map((body, i) => ({ id: `m-${i}`, timestamp: new Date(), attempts: 1, body }));
-    await chainFor(env, b).failNext(1);
+    await drill(chainFor(env, b)).failNext(1);
 
     const first = createMessageBatch<AuditMessage>("tollgate-audit", messages);
     const ctx = createExecutionContext();
@@ -113,7 +117,7 @@ describe("the decision log", () => {
 
   it("denies a critical action whose acknowledged record cannot be written, and still logs the denial", async () => {
     const tenant = uniqueId("unacked").replace(/[^a-z0-9-]/g, "-");
-    await chainFor(env, tenant).failNext(1);
+    await drill(chainFor(env, tenant)).failNext(1);
     const answer = await decide(readInput(tenant, "s-1", "critical"));
     expect(answer).toMatchObject({ decision: "deny", audit: "unavailable", reasons: [{ rule: "audit_unavailable" }] });
     const records = (await until(async () => (await chainFor(env, tenant).query({ decision_id: answer.decision_id })).records, (r) => r.length > 0)) as Array<Record<string, unknown>>;

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { BASELINE_POLICY } from "../../src/bundles/active-policy";
 import { DecisionEngine } from "../../src/engine/decision-engine";
 import { SandboxClient } from "../../src/engine/sandbox-client";
+import { fallbackParams } from "../../src/engine/fallback-params";
 import { withIdentity } from "../fixtures/policy-identity";
 
 const input = JSON.stringify(
@@ -46,7 +47,7 @@ describe("the policy sandbox", () => {
       isBaseline: false,
       code: () => [{ ...BASELINE_POLICY.code()[0], wasm: new Uint8Array([0, 1, 2, 3]) }],
     };
-    const result = await engine.decide(broken, input, "high", Date.now());
+    const result = await engine.decide(broken, input, fallbackParams(broken.data, "high", "finance", "payments.refund"), Date.now());
     expect(result.path).toBe("baseline");
     expect(result.fallback_reason).toMatch(/sandbox unavailable/);
     expect(result.decision.decision).toBe("require_approval");
@@ -54,7 +55,7 @@ describe("the policy sandbox", () => {
 
   it("answers from the baseline when no loader is bound", async () => {
     const engine = new DecisionEngine(undefined);
-    const result = await engine.decide(BASELINE_POLICY, input, "high", Date.now());
+    const result = await engine.decide(BASELINE_POLICY, input, fallbackParams(BASELINE_POLICY.data, "high", "finance", "payments.refund"), Date.now());
     expect(result.path).toBe("baseline");
     expect(result.decision.decision).toBe("require_approval");
   });

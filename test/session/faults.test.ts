@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sessionObject } from "../../src/session/objects";
+import type { SessionDO as DrillSessionDO } from "../worker/test-entry";
 import { decide, uniqueId } from "./helpers";
 
 function readInput(session: string, tier: string) {
@@ -18,7 +19,8 @@ function readInput(session: string, tier: string) {
   };
 }
 
-const stubFor = (session: string) => sessionObject(env, "acme", "agent-1", session);
+/** The session's object as the tests' Worker has it, with its drill hook (test/worker/test-entry.ts). */
+const stubFor = (session: string) => sessionObject(env, "acme", "agent-1", session) as unknown as DurableObjectStub<DrillSessionDO>;
 
 describe("session state faults", () => {
   it("overloaded: critical fails closed, low fails open and is flagged, and neither is retried", async () => {

@@ -15,6 +15,7 @@ import { CURRENT_SNAPSHOT_KEY, layerKey } from "../../src/bundles/store-layout";
 import { trustStoreFrom } from "../../src/bundles/trust";
 import { DecisionEngine } from "../../src/engine/decision-engine";
 import { evaluate } from "../../src/decision/pipeline";
+import { fallbackParams } from "../../src/engine/fallback-params";
 import type { RiskTier } from "../../src/types";
 import { withIdentity } from "../fixtures/policy-identity";
 
@@ -139,7 +140,10 @@ export function edge(region: string, options: { bucket?: R2Bucket; refreshInterv
     store,
     async decide(input, nowMs) {
       const resolution = store.resolve(input.tenant, region, nowMs);
-      const result = await evaluate(engine, resolution, JSON.stringify(withIdentity(input)), input.risk_tier, nowMs);
+      const agent = (input.agent ?? {}) as { role?: string };
+      const tool = (input.action as { tool?: string } | undefined)?.tool;
+      const fallback = fallbackParams(resolution.policy.data, input.risk_tier, agent.role ?? "support", tool);
+      const result = await evaluate(engine, resolution, JSON.stringify(withIdentity(input)), fallback, nowMs);
       return {
         decision: result.decision.decision,
         rules: result.decision.reasons.map((r) => r.rule),
