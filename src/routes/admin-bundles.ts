@@ -4,7 +4,8 @@
  *
  *   PUT  /v1/admin/bundles/:scope            publish a signed layer (publisher of that scope)
  *   GET  /v1/admin/bundles                   the current snapshot and this edge's view of it, as far
- *                                            as the token's scopes reach
+ *                                            as the token's scopes reach (502 store_corrupt when the
+ *                                            current snapshot does not parse or verify)
  *   GET  /v1/admin/bundles/:scope/:version   a published layer, as published (for rollback, verify)
  *   GET  /v1/admin/publish-log[?cursor=&limit=]   who published, rolled back or was refused, when:
  *                                            newest first, in pages, the token's scopes only
@@ -16,13 +17,14 @@ import { Hono } from "hono";
 import { engineFor } from "../decision/pipeline";
 import { edgeStore } from "../bundles/edge-store";
 import { readLayer } from "../bundles/layer-reader";
-import { publishLayer, readCurrentSnapshot } from "../bundles/publisher";
-import { PUBLISH_LOG_PREFIX, publishLogScope } from "../bundles/store-layout";
+import { publishLayer, readCurrentSnapshot, recordPublishEvent } from "../bundles/publisher";
+import { CURRENT_SNAPSHOT_KEY, PUBLISH_LOG_PREFIX, publishLogScope } from "../bundles/store-layout";
 import { toBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError } from "../bundles/verify";
 import { ApiError } from "../errors";
 import { bucketOf, scopeParam } from "./admin-params";
+import { StoreCorruptError } from "./checked-store";
 import { bundleFailure, readLayerUpload } from "./layer-upload";
 import { canAccessScope, principalOf, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
@@ -43,10 +45,17 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   .put("/bundles/:scope", jsonBody(MAX_PUBLISH_BODY_BYTES), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
     const principal = principalOf(c);
-    const upload = await readLayerUpload(c);
+    const bucket = bucketOf(c.env);
+    // The publisher records its own refusals; an upload it never gets to read, or a store
+    // it cannot read, is refused here and recorded the same way.
+    const refused = async (error: ApiError): Promise<never> => {
+      await recordPublishEvent(bucket, principal.subject, scope, Date.now(), { outcome: "refused", code: error.code, reason: error.message });
+      throw error;
+    };
+    const upload = await readLayerUpload(c).catch((error) => (error instanceof ApiError ? refused(error) : Promise.reject(error)));
     const result = await publishLayer(
       {
-        bucket: bucketOf(c.env),
+        bucket,
         trust: trustStoreFrom(c.env.TRUST_STORE),
         snapshotKey: snapshotSigningKey(c.env),
         actor: principal.subject,
@@ -56,13 +65,17 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
       scope,
       upload.manifest,
       upload.files,
-    ).catch(bundleFailure);
+    ).catch((error) => (error instanceof StoreCorruptError ? refused(error) : bundleFailure(error)));
     return c.json(result, 201);
   })
   .get("/bundles", async (c) => {
     const now = Date.now();
     const principal = principalOf(c);
-    const current = await readCurrentSnapshot(bucketOf(c.env), trustStoreFrom(c.env.TRUST_STORE)).catch(bundleFailure);
+    // A current snapshot that does not verify is the store's fault, whatever the caller sent.
+    const current = await readCurrentSnapshot(bucketOf(c.env), trustStoreFrom(c.env.TRUST_STORE)).catch((error) => {
+      if (error instanceof BundleError) throw new StoreCorruptError(CURRENT_SNAPSHOT_KEY, `${error.code}: ${error.message}`);
+      throw error;
+    });
     const store = edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy));
     const visible = (scope: string) => canAccessScope(principal, scope);
     const snapshot = current ? { ...current.snapshot, layers: Object.fromEntries(Object.entries(current.snapshot.layers).filter(([scope]) => visible(scope))) } : null;

@@ -5,6 +5,7 @@
  */
 import { SCOPE_PATTERN } from "../bundles/manifest";
 import { ApiError } from "../errors";
+import { checkedBucket } from "./checked-store";
 import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "../schema/tenant-id";
 
 export function scopeParam(scope: string): string {
@@ -19,8 +20,11 @@ export function tenantParam(tenant: string | undefined): string {
   return tenant;
 }
 
-/** The bundle store bucket; a deployment without one answers 503 rather than failing later. */
+/**
+ * The bundle store bucket; a deployment without one answers 503 rather than
+ * failing later, and a stored object that is not JSON is 502 `store_corrupt`.
+ */
 export function bucketOf(env: Env): R2Bucket {
   if (!env.BUNDLES) throw new ApiError(503, "store_unavailable", "this deployment has no bundle store");
-  return env.BUNDLES;
+  return checkedBucket(env.BUNDLES);
 }
