@@ -80,6 +80,39 @@ describe("the governing region, per request", () => {
     }
   });
 
+  it("an EU layer's lower token budget is what an EU session's object enforces", async () => {
+    const key = await agentKey({ tenant: "acme", agent: "agent-7", role: "finance" });
+    const session = uniqueId("eu-budget");
+    // The caller claims no usage each time; only the session's object knows what was spent.
+    const spend = async (cf: Location) => {
+      const request = new Request("http://edge/v1/decide", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ session: { id: session, usage: { tokens: 0 } }, action: { type: "tool_call", tool: "tickets.read", estimate: { tokens: 20_000 } } }),
+        cf,
+      } as RequestInit);
+      return (await exports.default.fetch(request)).json<Record<string, any>>();
+    };
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await spend({ country: "DE", continent: "EU" }));
+    expect(answers.map((a) => a.decision)).toEqual(["allow", "allow", "deny"]);
+    expect(answers[2].budget.limits.tokens).toBe(50_000);
+    expect(answers[2].session.reasons.map((r: { rule: string }) => r.rule)).toEqual(["budget_exhausted"]);
+    // The same spending under the US layer alone fits the global 100,000.
+    const usSession = uniqueId("us-budget");
+    const us = [];
+    for (let i = 0; i < 3; i++) {
+      const request = new Request("http://edge/v1/decide", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ session: { id: usSession, usage: { tokens: 0 } }, action: { type: "tool_call", tool: "tickets.read", estimate: { tokens: 20_000 } } }),
+        cf: { country: "US", continent: "NA" },
+      } as RequestInit);
+      us.push(((await (await exports.default.fetch(request)).json()) as { decision: string }).decision);
+    }
+    expect(us).toEqual(["allow", "allow", "allow"]);
+  });
+
   it("the audit record says which region governed, and why", async () => {
     const answer = await refund("acme", 300, { country: "FR", continent: "EU" });
     const deadline = Date.now() + 20_000;

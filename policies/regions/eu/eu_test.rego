@@ -39,3 +39,9 @@ test_eu_health_data_may_not_go_external if {
 	}
 	d.decision == "deny"
 }
+
+test_eu_finance_token_budget_is_50000 if {
+	d := tollgate.decision with input as object.union(refund(10), {"action": {"type": "tool_call", "tool": "payments.refund", "args": {"amount": 10}, "estimate": {"tokens": 60000}}})
+	d.decision == "deny"
+	d.budget.limits.tokens == 50000
+}
