@@ -21,7 +21,7 @@ import { BASELINE_POLICY, type ActivePolicy } from "./active-policy.ts";
 import { readLayer, type StoredLayer } from "./layer-reader.ts";
 import { LkgCache, type StoredSnapshot } from "./lkg-cache.ts";
 import type { Snapshot, TrustStore } from "./manifest.ts";
-import { CURRENT_SNAPSHOT_KEY } from "./store-layout.ts";
+import { CURRENT_SNAPSHOT_KEY, SNAPSHOT_HISTORY_PREFIX } from "./store-layout.ts";
 import { GLOBAL_REGION, REGION_PATTERN } from "../decision/region.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 
@@ -69,6 +69,8 @@ export class PolicyStore {
   private readonly highestLayerVersion = new Map<string, number>();
   private highestSnapshotVersion = 0;
   private lastConfirmedMs: number | undefined;
+  /** Since when checks have failed without a success in between; staleness counts from here. */
+  private failingSinceMs: number | undefined;
   private lastAttemptMs = Number.NEGATIVE_INFINITY;
   private lastOutcome: RefreshOutcome | undefined;
   private inFlight: Promise<RefreshOutcome> | undefined;
@@ -123,17 +125,21 @@ export class PolicyStore {
     try {
       object = await this.bucket.get(CURRENT_SNAPSHOT_KEY, this.etag ? { onlyIf: { etagDoesNotMatch: this.etag } } : undefined);
     } catch (error) {
-      return this.outcome("unreachable", () => this.conflict(nowMs, undefined, "store_unreachable", (error as Error).message));
+      return this.outcome("unreachable", nowMs, () => this.conflict(nowMs, undefined, "store_unreachable", (error as Error).message));
     }
     if (!object) {
-      // Nothing published yet: the store answered, so the baseline is current.
-      this.lastConfirmedMs = nowMs;
-      return this.outcome("unchanged");
+      // No current snapshot: confirmed only if nothing was ever published. A store that has a
+      // history, or an edge that has seen a snapshot, lost it: that is an unreachable store, not a baseline one.
+      let published: boolean;
+      try {
+        published = this.highestSnapshotVersion > 0 || (await this.bucket.list({ prefix: SNAPSHOT_HISTORY_PREFIX, limit: 1 })).objects.length > 0;
+      } catch (error) {
+        return this.outcome("unreachable", nowMs, () => this.conflict(nowMs, undefined, "store_unreachable", (error as Error).message));
+      }
+      if (published) return this.outcome("unreachable", nowMs, () => this.conflict(nowMs, undefined, "snapshot_missing", `${CURRENT_SNAPSHOT_KEY} is missing from a store that has published`));
+      return this.outcome("unchanged", nowMs);
     }
-    if (!("body" in object)) {
-      this.lastConfirmedMs = nowMs;
-      return this.outcome("unchanged");
-    }
+    if (!("body" in object)) return this.outcome("unchanged", nowMs);
     let stored: StoredSnapshot;
     let snapshotVersion: number | undefined;
     try {
@@ -141,9 +147,12 @@ export class PolicyStore {
       const snapshot = await verifySnapshot(signedSnapshot, this.trust);
       snapshotVersion = snapshot.version;
       if (this.active && snapshot.version === this.active.snapshot.version) {
+        // The same version must be the same snapshot: one rewritten under a version already seen is refused.
+        if ((signedSnapshot as { signature?: unknown }).signature !== (this.active.signedSnapshot as { signature?: unknown }).signature) {
+          throw new BundleError("snapshot_version_reused", `snapshot v${snapshot.version} is not the snapshot v${snapshot.version} this edge already holds`);
+        }
         this.etag = object.etag;
-        this.lastConfirmedMs = nowMs;
-        return this.outcome("unchanged");
+        return this.outcome("unchanged", nowMs);
       }
       const layers: Record<string, StoredLayer> = {};
       for (const [scope, ref] of Object.entries(snapshot.layers)) {
@@ -153,20 +162,35 @@ export class PolicyStore {
       }
       stored = { signedSnapshot, layers };
       await this.activate(stored, nowMs, object.etag, true);
-      return this.outcome("activated");
+      return this.outcome("activated", nowMs);
     } catch (error) {
-      if (error instanceof BundleError) {
-        this.conflict(nowMs, snapshotVersion, error.code, error.message);
-        return this.outcome("refused");
-      }
-      return this.outcome("unreachable", () => this.conflict(nowMs, snapshotVersion, "store_unreachable", (error as Error).message));
+      if (error instanceof BundleError) return this.outcome("refused", nowMs, () => this.conflict(nowMs, snapshotVersion, error.code, error.message));
+      return this.outcome("unreachable", nowMs, () => this.conflict(nowMs, snapshotVersion, "store_unreachable", (error as Error).message));
     }
   }
 
-  private outcome(outcome: RefreshOutcome, effect?: () => void): RefreshOutcome {
+  /** Records how a check went: a success confirms the policy; a failure starts (or continues) the stale period. */
+  private outcome(outcome: RefreshOutcome, nowMs: number, effect?: () => void): RefreshOutcome {
     effect?.();
     this.lastOutcome = outcome;
+    if (outcome === "unchanged" || outcome === "activated") {
+      this.lastConfirmedMs = nowMs;
+      this.failingSinceMs = undefined;
+    } else {
+      this.failingSinceMs ??= nowMs;
+    }
     return outcome;
+  }
+
+  /**
+   * Whether the store must be asked before this decision: the policy has not
+   * been confirmed for longer than the staleness bound (an idle edge, or one
+   * that is failing) and no check was tried within the last refresh interval.
+   * An idle edge is thus never failed closed for being idle.
+   */
+  mustCheckFirst(nowMs: number): boolean {
+    const confirmed = this.lastConfirmedMs ?? this.startedMs;
+    return nowMs - confirmed > this.config.maxStalenessMs && nowMs - this.lastAttemptMs >= this.config.refreshIntervalMs;
   }
 
   /** Verifies a whole snapshot and swaps it in; throws BundleError and changes nothing on any fault. */
@@ -199,7 +223,6 @@ export class PolicyStore {
     for (const [scope, layer] of layers) this.highestLayerVersion.set(scope, layer.verified.manifest.version);
     if (etag) this.etag = etag;
     if (persist) {
-      this.lastConfirmedMs = nowMs;
       await this.lkg.save(stored).catch((error) => this.conflict(nowMs, snapshot.version, "lkg_write_failed", String(error)));
     }
   }
@@ -252,13 +275,14 @@ export class PolicyStore {
   /** The policy that decides for this tenant in this region now, and whether it may be used. */
   resolve(tenant: string, region: string, nowMs: number): Resolution {
     const confirmed = this.lastConfirmedMs ?? this.startedMs;
-    const age = nowMs - confirmed;
-    const stale = this.lastOutcome === "unreachable" || this.lastOutcome === "refused" || age > 2 * this.config.refreshIntervalMs;
+    const stale = this.failingSinceMs !== undefined || nowMs - confirmed > 2 * this.config.refreshIntervalMs;
     let unusable: Resolution["unusable"];
-    if (age > this.config.maxStalenessMs) {
+    // Staleness counts from the first failed check, not from the last success: an idle edge is not stale.
+    const failingFor = this.failingSinceMs === undefined ? 0 : nowMs - this.failingSinceMs;
+    if (failingFor > this.config.maxStalenessMs) {
       unusable = {
         code: "policy_stale",
-        message: `the policy store has not been reached for ${Math.round(age / 1000)} s (maximum ${Math.round(this.config.maxStalenessMs / 1000)} s)`,
+        message: `the policy store has not been reached for ${Math.round(failingFor / 1000)} s (maximum ${Math.round(this.config.maxStalenessMs / 1000)} s)`,
       };
     }
     if (!this.active) return { policy: BASELINE_POLICY, source: "baseline", stale, unusable };
@@ -277,6 +301,7 @@ export class PolicyStore {
       last_confirmed: this.lastConfirmedMs ? new Date(this.lastConfirmedMs).toISOString() : null,
       last_outcome: this.lastOutcome ?? null,
       staleness_ms: nowMs - (this.lastConfirmedMs ?? this.startedMs),
+      failing_since: this.failingSinceMs === undefined ? null : new Date(this.failingSinceMs).toISOString(),
       conflicts: this.conflicts,
     };
   }

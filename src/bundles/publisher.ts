@@ -8,7 +8,7 @@
 import type { Signed, Snapshot, TrustStore } from "./manifest.ts";
 import { readLayer } from "./layer-reader.ts";
 import { signDocument } from "./signature.ts";
-import { CURRENT_SNAPSHOT_KEY, layerKey, publishLogKey, snapshotKey } from "./store-layout.ts";
+import { CURRENT_SNAPSHOT_KEY, layerKey, publishLogKey, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "./store-layout.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 
 /** How long a snapshot stays valid without a new publish; edges past it apply fail modes. */
@@ -50,6 +50,17 @@ export async function publishedGlobal(bucket: R2Bucket, trust: TrustStore, curre
   return verifyLayer(stored.signedManifest, stored.files, trust, "global", nowMs);
 }
 
+/** The highest snapshot version this store ever issued (0 before the first). */
+async function highWater(bucket: R2Bucket): Promise<number> {
+  const object = await bucket.get(SNAPSHOT_HIGH_WATER_KEY);
+  if (!object) return 0;
+  const version = ((await object.json().catch(() => ({}))) as { version?: unknown }).version;
+  if (typeof version !== "number" || !Number.isInteger(version) || version < 0) {
+    throw new BundleError("malformed", `${SNAPSHOT_HIGH_WATER_KEY}: not a snapshot version; refusing to guess the next one`);
+  }
+  return version;
+}
+
 /** Appends one entry to the publish log: who, what, when, and the outcome. */
 export async function recordPublishEvent(bucket: R2Bucket, actor: string, scope: string, nowMs: number, entry: Record<string, unknown>): Promise<void> {
   const at = new Date(nowMs);
@@ -82,7 +93,8 @@ export async function publishLayer(ctx: PublishContext, scope: string, signedMan
     // The manifest goes last: a layer without its manifest is never read.
     await ctx.bucket.put(layerKey(scope, layer.manifest.version, "manifest.json"), JSON.stringify(signedManifest));
     const snapshot: Snapshot = {
-      version: (current?.snapshot.version ?? 0) + 1,
+      // Never a version used before, even if current.json was put back to an older snapshot.
+      version: Math.max(current?.snapshot.version ?? 0, await highWater(ctx.bucket)) + 1,
       created: new Date(ctx.nowMs).toISOString(),
       expires: new Date(ctx.nowMs + SNAPSHOT_TTL_MS).toISOString(),
       layers: { ...(current?.snapshot.layers ?? {}), [scope]: { version: layer.manifest.version, digest: layer.manifest.digest } },
@@ -91,6 +103,7 @@ export async function publishLayer(ctx: PublishContext, scope: string, signedMan
     const signed: Signed<Snapshot> = { document: snapshot, signature: await signDocument(snapshot, ctx.snapshotKey.privateJwk) };
     const body = JSON.stringify(signed);
     await ctx.bucket.put(snapshotKey(snapshot.version), body);
+    await ctx.bucket.put(SNAPSHOT_HIGH_WATER_KEY, JSON.stringify({ version: snapshot.version }));
     const written = await ctx.bucket.put(CURRENT_SNAPSHOT_KEY, body, current ? { onlyIf: { etagMatches: current.etag } } : undefined);
     if (!written) throw new BundleError("version_not_newer", `another publish replaced the snapshot meanwhile; publish again`);
     const result = { scope, version: layer.manifest.version, digest: layer.manifest.digest, snapshot_version: snapshot.version };

@@ -9,6 +9,12 @@ export const CURRENT_SNAPSHOT_KEY = "snapshots/current.json";
 
 export const snapshotKey = (version: number) => `snapshots/${String(version).padStart(12, "0")}.json`;
 
+/** Every snapshot ever signed is kept under here (numbered keys start with a digit; current.json does not). */
+export const SNAPSHOT_HISTORY_PREFIX = "snapshots/0";
+
+/** The highest snapshot version ever issued: the next publish goes above it even if current.json was rolled back. */
+export const SNAPSHOT_HIGH_WATER_KEY = "snapshots/high-water.json";
+
 export const layerPrefix = (scope: string, version: number) => `layers/${scope}/${String(version).padStart(16, "0")}/`;
 
 export const layerKey = (scope: string, version: number, file: string) => `${layerPrefix(scope, version)}${file}`;

@@ -35,7 +35,8 @@ export type BundleErrorCode =
   | "expired"
   | "version_not_newer"
   | "loosens_parent"
-  | "snapshot_mismatch";
+  | "snapshot_mismatch"
+  | "snapshot_version_reused";
 
 export class BundleError extends Error {
   readonly code: BundleErrorCode;

@@ -73,10 +73,25 @@ export async function governingPolicy(env: Env, ctx: Background, tenant: string,
     return { region, resolution: { policy: BASELINE_POLICY, source: "baseline", stale: false } };
   }
   await store.ensureLoaded(now);
-  const refresh = store.maybeRefresh(now);
-  if (refresh) ctx.waitUntil(refresh);
+  if (store.mustCheckFirst(now)) {
+    // Long unconfirmed (idle, or failing): ask the store before judging, within a deadline.
+    const check = store.refresh(now);
+    ctx.waitUntil(check);
+    await deadline(check, STORE_CHECK_DEADLINE_MS);
+  } else {
+    const refresh = store.maybeRefresh(now);
+    if (refresh) ctx.waitUntil(refresh);
+  }
   const region = resolveRegion(store.tenantPin(tenant), regionTable(store.globalData()), location, env.EDGE_REGION);
   return { region, resolution: store.resolve(tenant, region.region, now) };
+}
+
+/** How long a decision waits for the store when its policy is long unconfirmed. */
+const STORE_CHECK_DEADLINE_MS = 2_000;
+
+function deadline(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([work.then(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }
 
 function regionTable(globalData: unknown): unknown {

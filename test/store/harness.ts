@@ -16,6 +16,7 @@ import { trustStoreFrom } from "../../src/bundles/trust";
 import { DecisionEngine } from "../../src/engine/decision-engine";
 import { evaluate } from "../../src/decision/pipeline";
 import { fallbackParams } from "../../src/engine/fallback-params";
+import { effectiveTier } from "../../src/decision/effective-tier";
 import type { RiskTier } from "../../src/types";
 import { withIdentity } from "../fixtures/policy-identity";
 
@@ -140,10 +141,12 @@ export function edge(region: string, options: { bucket?: R2Bucket; refreshInterv
     store,
     async decide(input, nowMs) {
       const resolution = store.resolve(input.tenant, region, nowMs);
+      // As the pipeline does: the effective tier from the layers' floors, the fallback from their data.
       const agent = (input.agent ?? {}) as { role?: string };
-      const tool = (input.action as { tool?: string } | undefined)?.tool;
-      const fallback = fallbackParams(resolution.policy.data, input.risk_tier, agent.role ?? "support", tool);
-      const result = await evaluate(engine, resolution, JSON.stringify(withIdentity(input)), fallback, nowMs);
+      const action = (input.action ?? {}) as { type?: string; tool?: string };
+      const tier = effectiveTier(resolution.policy.data, action, input.risk_tier, "low").tier;
+      const fallback = fallbackParams(resolution.policy.data, tier, agent.role ?? "support", action.tool);
+      const result = await evaluate(engine, resolution, JSON.stringify(withIdentity({ ...input, risk_tier: tier })), fallback, nowMs);
       return {
         decision: result.decision.decision,
         rules: result.decision.reasons.map((r) => r.rule),
@@ -152,6 +155,11 @@ export function edge(region: string, options: { bucket?: R2Bucket; refreshInterv
       };
     },
   };
+}
+
+/** A ticket read: its floor is low, so the declared tier is the one it is judged at. */
+export function ticketRead(tenant = "initech", tier: RiskTier = "low"): DecisionInput {
+  return { risk_tier: tier, tenant, agent: { id: "agent-7", role: "finance" }, session: { id: "s-1" }, action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } };
 }
 
 export function refund(amount: number, tenant = "initech", tier: RiskTier = "high"): DecisionInput {

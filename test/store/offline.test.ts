@@ -6,7 +6,7 @@
  * last known good copy in the Cache API.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { bucket, edge, emptyBucket, publish, refund, T0 } from "./harness";
+import { bucket, edge, emptyBucket, publish, refund, ticketRead, T0 } from "./harness";
 
 /** The real test bucket behind a switch: when down, every call fails like an unreachable store. */
 function switchableBucket() {
@@ -31,29 +31,58 @@ beforeEach(async () => {
 });
 
 describe("with the store unreachable", () => {
-  it("an edge keeps deciding on last known good, flagged stale, until the staleness bound", async () => {
+  it("an edge keeps deciding on last known good, flagged stale, until the staleness bound counted from the first failed check", async () => {
     const flaky = switchableBucket();
     const eu = edge("eu", { bucket: flaky.bucket, refreshIntervalMs: 30_000, maxStalenessMs: 300_000 });
     await eu.store.ensureLoaded(T0);
     flaky.state.down = true;
-    expect(await eu.store.refresh(T0 + 60_000)).toBe("unreachable");
-    const within = await eu.decide(refund(300), T0 + 60_000);
+    const firstFailure = T0 + 60_000;
+    expect(await eu.store.refresh(firstFailure)).toBe("unreachable");
+    const within = await eu.decide(refund(300), firstFailure);
     expect(within).toMatchObject({ decision: "require_approval", stale: true });
     expect(within.layers).toContainEqual({ scope: "region:eu", version: 1 });
+    // 299 s after the first failure (359 s after the last success) the bound is not reached yet.
+    expect(await eu.decide(refund(100, "initech", "critical"), firstFailure + 299_000)).toMatchObject({ decision: "allow", stale: true });
 
-    const critical = await eu.decide(refund(100, "initech", "critical"), T0 + 301_000);
+    const past = firstFailure + 301_000;
+    const critical = await eu.decide(refund(100, "initech", "critical"), past);
     expect(critical.decision).toBe("deny");
     expect(critical.rules).toEqual(["policy_stale"]);
-    const high = await eu.decide(refund(100, "initech", "high"), T0 + 301_000);
+    const high = await eu.decide(refund(100, "initech", "high"), past);
     expect(high.decision).toBe("deny");
+    // A refund is high whatever is declared; a ticket read judged low or medium fails open.
+    expect((await eu.decide(refund(100, "initech", "low"), past)).decision).toBe("deny");
     for (const tier of ["medium", "low"] as const) {
-      const answer = await eu.decide(refund(100, "initech", tier), T0 + 301_000);
+      const answer = await eu.decide(ticketRead("initech", tier), past);
       expect(answer).toMatchObject({ decision: "allow", stale: true, rules: ["policy_stale"] });
     }
 
     flaky.state.down = false;
-    expect(await eu.store.refresh(T0 + 302_000)).toBe("unchanged");
-    expect(await eu.decide(refund(100, "initech", "critical"), T0 + 302_000)).toMatchObject({ decision: "allow", stale: false });
+    expect(await eu.store.refresh(past + 1_000)).toBe("unchanged");
+    expect(await eu.decide(refund(100, "initech", "critical"), past + 1_000)).toMatchObject({ decision: "allow", stale: false });
+  });
+
+  it("an idle edge is not stale: the first decision after a long quiet asks the store, and decides on what it says", async () => {
+    const eu = edge("eu", { refreshIntervalMs: 30_000, maxStalenessMs: 300_000 });
+    await eu.store.ensureLoaded(T0);
+    const afterAnHour = T0 + 3_600_000;
+    expect(eu.store.mustCheckFirst(afterAnHour)).toBe(true);
+    expect(await eu.store.refresh(afterAnHour)).toBe("unchanged");
+    expect(eu.store.mustCheckFirst(afterAnHour)).toBe(false);
+    expect(await eu.decide(refund(100, "initech", "critical"), afterAnHour)).toMatchObject({ decision: "allow", stale: false });
+  });
+
+  it("a current snapshot missing from a store that has published counts as unreachable, not as confirmed", async () => {
+    const eu = edge("eu", { refreshIntervalMs: 30_000, maxStalenessMs: 300_000 });
+    await eu.store.ensureLoaded(T0);
+    await bucket.delete("snapshots/current.json");
+    expect(await eu.store.refresh(T0 + 60_000)).toBe("unreachable");
+    expect(eu.store.status(T0 + 60_000).conflicts[0]).toMatchObject({ code: "snapshot_missing" });
+    expect(await eu.decide(refund(100, "initech", "critical"), T0 + 60_000 + 301_000)).toMatchObject({ decision: "deny", rules: ["policy_stale"] });
+    // A new isolate with no cache does not fall back to the baseline either: the store's history says it published.
+    const cold = edge("eu", { refreshIntervalMs: 30_000, maxStalenessMs: 300_000 });
+    await cold.store.ensureLoaded(T0 + 61_000);
+    expect(cold.store.status(T0 + 61_000).last_outcome).toBe("unreachable");
   });
 
   it("a new isolate starts from the last known good copy in the Cache API", async () => {
@@ -88,6 +117,6 @@ describe("expiry", () => {
     expect((await eu.decide(refund(300), T0 + 1_000)).decision).toBe("require_approval");
     const later = T0 + 2 * 3_600_000;
     expect(await eu.decide(refund(10, "initech", "critical"), later)).toMatchObject({ decision: "deny", rules: ["policy_expired"] });
-    expect(await eu.decide(refund(10, "initech", "low"), later)).toMatchObject({ decision: "allow", rules: ["policy_expired"] });
+    expect(await eu.decide(ticketRead("initech", "low"), later)).toMatchObject({ decision: "allow", rules: ["policy_expired"] });
   });
 });
