@@ -36,7 +36,7 @@ const USAGE = `usage:
   tollgate publish <bundle-dir> [--url <edge>] [--token <admin-token>]
   tollgate status [--url] [--token]
   tollgate rollback --scope <scope> --to <version> --key <private.jwk> [--url] [--token]
-  tollgate audit verify --tenant <t> --trust <trust-store.json> [--file <export.json>]
+  tollgate audit verify --tenant <t> --trust <trust-store.json> [--expect-records <n>] [--file <export.ndjson>]
   tollgate audit export --tenant <t> [--from <iso>] [--to <iso>] [--decision allow|deny|require_approval]
                        [--decision-id <id>] [--session <id>] [--agent <id>] [--rule <id>] [--format json|csv] [--out <file>]
   tollgate mode --scope <scope> --set enforce|observe

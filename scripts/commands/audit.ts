@@ -2,18 +2,20 @@
  * @module audit
  * The auditor's commands:
  *
- *   audit verify --tenant <t> --trust <trust.json> [--file export.json] [--url --token]
- *       fetch (or read) the tenant's sealed log and check signatures, the
- *       digest chain and every record; exit 1 and say where, if anything was
- *       modified, deleted, inserted or reordered
+ *   audit verify --tenant <t> --trust <trust.json> [--expect-records n] [--file export.ndjson] [--url --token]
+ *       stream (or read) the tenant's sealed log and check signatures, the
+ *       digest chain, every record and where the log ends (the signed head,
+ *       and online the chain object's own count); exit 1 and say where, if
+ *       anything was modified, deleted, inserted or reordered, if the export
+ *       stopped short, or if fewer than --expect-records records verify
  *   audit export --tenant <t> [--from iso] [--to iso] [--decision allow|deny|require_approval]
  *                [--decision-id id] [--session id] [--agent id] [--rule id]
  *                [--format json|csv] [--out file] [--url --token]
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { createReadStream, readFileSync, writeFileSync } from "node:fs";
 import { trustStoreSchema } from "../../src/bundles/manifest.ts";
-import { verifyAuditLog, type ExportedSegment } from "../../src/audit/verify.ts";
-import { adminCall, adminTarget } from "../lib/admin-client.ts";
+import { AuditLogVerifier, type ChainStatus, type ExportedHead, type ExportedSegment } from "../../src/audit/verify.ts";
+import { adminCall, adminLines, adminTarget, splitLines } from "../lib/admin-client.ts";
 import { ADMIN_FLAGS, parseFlags, UsageError } from "../lib/args.ts";
 
 const CSV_COLUMNS = ["seq", "decision_id", "time", "tenant", "agent", "session", "action_type", "tool", "decision", "rules", "mode", "stale", "fail_mode_applied", "location", "region", "layers"];
@@ -23,27 +25,64 @@ function csvCell(value: unknown): string {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-interface AuditExport {
-  segments: ExportedSegment[];
-  pending?: { unsealed: number; last_seal_error?: string };
+/** One line of the export (`GET /v1/admin/audit/export`): the head first, a line per segment, an end line. */
+type ExportLine =
+  | { type: "head"; key: string; text: string | null; pending?: { unsealed: number; last_seal_error?: string } }
+  | ({ type: "segment" } & ExportedSegment)
+  | { type: "end"; segments: number }
+  | { type: "error"; message: string };
+
+/** What the chain object says it has sealed: the count an auditor checks R2 against. */
+async function chainStatus(values: Record<string, string | undefined>, tenant: string): Promise<ChainStatus> {
+  const { shard } = await adminCall<{ shard: { entries: number; unsealed: number; segments: number } }>(adminTarget(values), "GET", `/audit/status?tenant=${encodeURIComponent(tenant)}`);
+  return { segments: shard.segments, sealed_entries: shard.entries - shard.unsealed };
 }
 
 async function verify(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, [...ADMIN_FLAGS, "tenant", "trust", "file"]);
+  const { values } = parseFlags(args, [...ADMIN_FLAGS, "tenant", "trust", "file", "expect-records"]);
   if (!values.tenant || !values.trust) throw new UsageError("audit verify needs --tenant and --trust <trust-store.json>");
+  const expected = values["expect-records"] === undefined ? undefined : Number(values["expect-records"]);
+  if (expected !== undefined && !(Number.isSafeInteger(expected) && expected >= 0)) throw new UsageError("--expect-records is a number of records");
+  const tenant = values.tenant;
   const trust = trustStoreSchema.parse(JSON.parse(readFileSync(values.trust, "utf8")));
-  const exported = values.file
-    ? (JSON.parse(readFileSync(values.file, "utf8")) as AuditExport)
-    : await adminCall<AuditExport>(adminTarget(values), "GET", `/audit/export?tenant=${encodeURIComponent(values.tenant)}`);
-  const report = await verifyAuditLog(values.tenant, exported.segments, trust);
-  if (exported.pending) console.error(`note: ${exported.pending.unsealed} newer records are not sealed yet${exported.pending.last_seal_error ? ` (${exported.pending.last_seal_error})` : ""}; they are not covered`);
-  if (report.ok) {
-    console.log(`ok: ${report.entries} records in ${report.segments} segments verify for ${values.tenant}`);
-    return 0;
+  // Online, the chain's count is read before the export: the export seals what is pending,
+  // so the log it streams can only be as long or longer, never shorter, unless R2 lost some.
+  const chain = values.file ? undefined : await chainStatus(values, tenant);
+  const lines = values.file
+    ? splitLines(createReadStream(values.file, { encoding: "utf8" }))
+    : adminLines(adminTarget(values), `/audit/export?tenant=${encodeURIComponent(tenant)}`);
+  const verifier = new AuditLogVerifier(tenant, trust);
+  let head: ExportedHead | undefined;
+  let ended = false;
+  let failure: string | undefined;
+  for await (const text of lines) {
+    if (text.length === 0) continue;
+    const line = JSON.parse(text) as ExportLine;
+    if (line.type === "head") {
+      head = { key: line.key, text: line.text };
+      if (line.pending) console.error(`note: ${line.pending.unsealed} newer records are not sealed yet${line.pending.last_seal_error ? ` (${line.pending.last_seal_error})` : ""}; they are not covered`);
+    } else if (line.type === "segment") await verifier.add(line);
+    else if (line.type === "end") ended = true;
+    else if (line.type === "error") failure = line.message;
   }
-  console.log(`TAMPERED: ${report.problems.length} problem(s) in the log of ${values.tenant}`);
-  for (const problem of report.problems) console.log(`  - [${problem.kind}] segment ${problem.segment}${problem.seq ? `, record ${problem.seq}` : ""}: ${problem.message}`);
-  return 1;
+  if (!head || !ended) {
+    console.log(`INCOMPLETE: the export of ${tenant} stopped before its end${failure ? ` (${failure})` : ""}; it was not verified`);
+    return 1;
+  }
+  const report = await verifier.finish(head, chain);
+  if (!chain) console.error("note: read from a file, so not checked against the chain object's count; the signed head is checked");
+  if (!report.ok) {
+    console.log(`TAMPERED: ${report.problems.length + report.problems_omitted} problem(s) in the log of ${tenant}`);
+    for (const problem of report.problems) console.log(`  - [${problem.kind}] segment ${problem.segment}${problem.seq ? `, record ${problem.seq}` : ""}: ${problem.message}`);
+    if (report.problems_omitted > 0) console.log(`  … and ${report.problems_omitted} more`);
+    return 1;
+  }
+  if (expected !== undefined && report.entries < expected) {
+    console.log(`MISSING: ${report.entries} records in ${report.segments} segments verify for ${tenant}, but at least ${expected} were expected`);
+    return 1;
+  }
+  console.log(`ok: ${report.entries} records in ${report.segments} segments verify for ${tenant}, through record ${report.last_seq}`);
+  return 0;
 }
 
 async function exportRecords(args: string[]): Promise<number> {

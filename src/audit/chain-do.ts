@@ -5,7 +5,9 @@
  * decision id and run synchronously against SQLite (node:crypto hashes
  * synchronously), so a batch is either appended whole or not at all, and a
  * redelivered batch adds nothing twice. Entries are sealed into R2 segments
- * with a signed digest when a segment fills up, and by an alarm otherwise.
+ * with a signed digest when a segment fills up, and by an alarm otherwise;
+ * each seal also rewrites the chain's signed head (the newest digest and the
+ * entry count), so deleting the newest segments from R2 does not go unseen.
  * The object also answers queries and keeps the log's loss counters.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -14,7 +16,7 @@ import { canonicalJson } from "../bundles/canonical";
 import { signDocument } from "../bundles/signature";
 import { migrate } from "../session/migrations";
 import { countLoss } from "./writer";
-import { digestHash, digestKey, entryLine, entryPreimage, genesisHash, segmentKey, type ChainRecord, type SegmentDigest } from "./chain";
+import { digestHash, digestKey, entryLine, entryPreimage, genesisHash, headKey, segmentKey, type ChainHead, type ChainRecord, type SegmentDigest } from "./chain";
 
 const SEGMENT_MAX_ENTRIES = 500;
 const FLUSH_AFTER_MS = 10_000;
@@ -183,10 +185,16 @@ export class AuditChainDO extends DurableObject<Env> {
       created: new Date().toISOString(),
       key_id: keyId,
     };
-    const signature = await signDocument(digest, JSON.parse(this.env.AUDIT_SIGNING_KEY) as JsonWebKey);
+    const signingKey = JSON.parse(this.env.AUDIT_SIGNING_KEY) as JsonWebKey;
+    const signature = await signDocument(digest, signingKey);
+    const sealed = await digestHash(digest);
+    const head: ChainHead = { kind: "audit_head", shard, segment, digest_sha256: sealed, entries: digest.last_seq, created: digest.created, key_id: keyId };
+    const headSignature = await signDocument(head, signingKey);
+    // Segment, digest, then head: a head never names a digest that is not written yet. If any
+    // write fails, nothing is recorded here and the same segment is sealed again on retry.
     await this.env.AUDIT_LOG.put(segmentKey(shard, segment), text);
     await this.env.AUDIT_LOG.put(digestKey(shard, segment), JSON.stringify({ document: digest, signature }));
-    const sealed = await digestHash(digest);
+    await this.env.AUDIT_LOG.put(headKey(shard), JSON.stringify({ document: head, signature: headSignature }));
     this.sql.exec("INSERT INTO segments (segment, first_seq, last_seq, digest_sha256, sealed_ms) VALUES (?, ?, ?, ?, ?)", segment, digest.first_seq, digest.last_seq, sealed, Date.now());
     this.sealedThrough = digest.last_seq;
     return rows.length;
@@ -255,8 +263,13 @@ export class AuditChainDO extends DurableObject<Env> {
     return Object.fromEntries(this.sql.exec<{ name: string; value: number }>("SELECT name, value FROM counters").toArray().map((row) => [row.name, row.value]));
   }
 
+  /**
+   * The chain as this object, its only writer, knows it: `entries` ever chained (retention
+   * drops old ones from SQLite, never from the count), how many of them await sealing, and
+   * how many segments are sealed. An auditor checks what R2 holds against it.
+   */
   async stats(): Promise<{ entries: number; unsealed: number; segments: number; seal_failures: number; last_seal_error?: string }> {
-    const entries = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries").one().n;
+    const entries = this.head.seq;
     const segments = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM segments").one().n;
     const sealFailures = (await this.counters()).seal_failures ?? 0;
     const lastSealError = await this.ctx.storage.get<string>("last_seal_error");

@@ -5,7 +5,10 @@
  * record; each segment's digest commits to the segment's bytes, its last
  * entry and the previous digest, and is signed (the CloudTrail digest-file
  * idea), so a deleted, edited, inserted or reordered record, and a deleted or
- * edited segment, all show. Pure and shared by the Worker and the CLI.
+ * edited segment, all show. A signed head names the newest digest and the
+ * number of entries sealed, so deleting the newest segments (which leaves a
+ * shorter chain that is whole in itself) shows too. Pure and shared by the
+ * Worker and the CLI.
  */
 import { canonicalJson, sha256Hex } from "../bundles/canonical.ts";
 
@@ -40,6 +43,21 @@ export interface SegmentDigest {
   key_id: string;
 }
 
+/**
+ * The chain's signed head, rewritten at every seal: the newest segment, its
+ * digest's hash and how many entries the chain has sealed (sequence numbers
+ * run from 1 without gaps, so this is also the last one).
+ */
+export interface ChainHead {
+  kind: "audit_head";
+  shard: string;
+  segment: number;
+  digest_sha256: string;
+  entries: number;
+  created: string;
+  key_id: string;
+}
+
 export const genesisHash = (shard: string) => `genesis:${shard}`;
 
 /**
@@ -67,4 +85,12 @@ export async function digestHash(digest: SegmentDigest): Promise<string> {
 }
 
 export const segmentKey = (shard: string, segment: number) => `audit/${shard}/segments/${String(segment).padStart(10, "0")}.ndjson`;
-export const digestKey = (shard: string, segment: number) => `audit/${shard}/digests/${String(segment).padStart(10, "0")}.json`;
+export const digestsPrefix = (shard: string) => `audit/${shard}/digests/`;
+export const digestKey = (shard: string, segment: number) => `${digestsPrefix(shard)}${String(segment).padStart(10, "0")}.json`;
+export const headKey = (shard: string) => `audit/${shard}/head.json`;
+
+/** The segment a digest object's key names, or undefined for a key the chain never writes. */
+export function segmentOfDigestKey(shard: string, key: string): number | undefined {
+  const match = /^(\d{10})\.json$/.exec(key.slice(digestsPrefix(shard).length));
+  return key.startsWith(digestsPrefix(shard)) && match ? Number(match[1]) : undefined;
+}

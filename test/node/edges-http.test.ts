@@ -7,7 +7,7 @@
  * region comes from a tenant's pin (the workerd tests simulate locations).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -168,9 +168,62 @@ describe("three edges, one store, the CLI", () => {
     expect(byOutcome.every((r) => r.decision === first.decision)).toBe(true);
     const byOther = JSON.parse(tollgate(["audit", "export", ...flags, "--decision", other]).stdout) as Array<{ decision_id: string }>;
     expect(byOther.map((r) => r.decision_id)).not.toContain(first.decision_id);
-    const verified = tollgate(["audit", "verify", ...flags, "--trust", trustPath]);
+    // Sequence numbers run from 1 without gaps: a clean log of at least the highest one covers them all.
+    const chained = JSON.parse(tollgate(["audit", "export", ...flags]).stdout) as Array<{ decision_id: string; seq: number }>;
+    const highest = Math.max(...chained.filter((r) => ids.has(r.decision_id)).map((r) => r.seq));
+    expect(chained.filter((r) => ids.has(r.decision_id))).toHaveLength(ids.size);
+    const verified = tollgate(["audit", "verify", ...flags, "--trust", trustPath, "--expect-records", String(highest)]);
     expect(verified.status, verified.stdout + verified.stderr).toBe(0);
-    expect(verified.stdout).toMatch(/^ok: \d+ records in \d+ segments verify for initech/);
+    const [, records, through] = /^ok: (\d+) records in \d+ segments verify for initech, through record (\d+)/.exec(verified.stdout) ?? [];
+    expect(Number(records)).toBeGreaterThanOrEqual(highest);
+    expect(Number(through)).toBe(Number(records));
+    const beyond = tollgate(["audit", "verify", ...flags, "--trust", trustPath, "--expect-records", String(Number(records) + 1)]);
+    expect(beyond.status).toBe(1);
+    expect(beyond.stdout).toMatch(/^MISSING: /);
+  });
+
+  it("audit verify notices the newest segment deleted from R2, and names a corrupt object instead of failing", async () => {
+    const tenant = "umbrella";
+    const trustPath = join(work, "audit-trust.json");
+    spawnSync("sh", ["-c", `cat > ${trustPath}`], { input: testStoreBindings().TRUST_STORE });
+    const flags = ["--tenant", tenant, "--trust", trustPath, "--url", eu(), "--token", TEST_TOKENS.operator];
+    const chainedAtLeast = async (entries: number) => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const status = await fetch(`${eu()}/v1/admin/audit/status?tenant=${tenant}`, { headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } });
+        if (((await status.json()) as { shard: { entries: number } }).shard.entries >= entries) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`${tenant}: fewer than ${entries} records chained`);
+    };
+    // Each verify seals what is pending: two rounds make two segments.
+    for (const [round, total] of [[1, 3], [2, 5]] as const) {
+      for (let i = 0; i < total - (round === 1 ? 0 : 3); i++) await decide(edges[i % edges.length], 42, tenant);
+      await chainedAtLeast(total);
+      const clean = tollgate(["audit", "verify", ...flags, "--expect-records", String(total)]);
+      expect(clean.status, clean.stdout + clean.stderr).toBe(0);
+      expect(clean.stdout).toContain(`ok: ${total} records in ${round} segments verify for ${tenant}`);
+    }
+    const saved = join(work, "umbrella-export.ndjson");
+    const exported = await fetch(`${eu()}/v1/admin/audit/export?tenant=${tenant}`, { headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } });
+    writeFileSync(saved, await exported.text());
+
+    const log = await edges[0].miniflare.getR2Bucket("AUDIT_LOG");
+    await log.delete([`audit/${tenant}/segments/0000000002.ndjson`, `audit/${tenant}/digests/0000000002.json`]);
+    const truncated = tollgate(["audit", "verify", ...flags]);
+    expect(truncated.status).toBe(1);
+    expect(truncated.stdout).toMatch(/^TAMPERED: /);
+    expect(truncated.stdout).toContain("[truncated]");
+
+    // The export saved before verifies offline, against its signed head.
+    const offline = tollgate(["audit", "verify", "--tenant", tenant, "--trust", trustPath, "--file", saved, "--expect-records", "5"]);
+    expect(offline.status, offline.stdout + offline.stderr).toBe(0);
+    expect(offline.stdout).toContain(`ok: 5 records in 2 segments verify for ${tenant}`);
+
+    await log.put(`audit/${tenant}/digests/0000000001.json`, "{ corrupt");
+    const corrupt = tollgate(["audit", "verify", ...flags]);
+    expect(corrupt.status).toBe(1);
+    expect(corrupt.stdout).toContain(`[corrupt_object] segment 1: audit/${tenant}/digests/0000000001.json: not a signed segment digest`);
+    expect(corrupt.stdout + corrupt.stderr).not.toMatch(/refused|internal/);
   });
 
   it("verifies a signed bundle offline against a trust store", () => {
