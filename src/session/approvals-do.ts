@@ -6,7 +6,10 @@
  * object stays the authority: approving, rejecting and using an approval go
  * there, atomically with the decisions that depend on it; this index is never
  * consulted for them. A copy carries a version, so a late, older copy never
- * replaces a newer one.
+ * replaces a newer one. The index is bounded: its alarm drops copies that
+ * were used, rejected or expired longer ago than the retention; a pending or
+ * approved-but-unused copy is never dropped, however old (only the session
+ * object may say it is settled).
  */
 import { DurableObject } from "cloudflare:workers";
 import { toRecord, type ApprovalRow } from "./approvals";
@@ -18,8 +21,19 @@ const COLUMNS = "id, tenant, session_id, agent_id, action_hash, action_summary, 
 /** An approver's list is a work queue, not an archive: the most recent 500. */
 const LIST_LIMIT = 500;
 
+const DAY_MS = 86_400_000;
+/** How long a copy stays listed once it is used, rejected or expired. */
+const RETENTION_MS = 30 * DAY_MS;
+/** How often the alarm prunes while the index holds anything. */
+const PRUNE_EVERY_MS = DAY_MS;
+
+/** When a copy settled: used, rejected or expired; NULL for one that has not. */
+const SETTLED_MS = `CASE status WHEN 'used' THEN COALESCE(used_ms, decided_ms, expires_ms) WHEN 'rejected' THEN COALESCE(decided_ms, expires_ms) WHEN 'expired' THEN expires_ms END`;
+
 export class ApprovalsDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Whether this instance has seen the prune alarm set, so an upsert does not read it every time. */
+  private pruneScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -54,6 +68,20 @@ export class ApprovalsDO extends DurableObject<Env> {
         r.version,
       );
     }
+    await this.schedulePrune();
+  }
+
+  private async schedulePrune(): Promise<void> {
+    if (this.pruneScheduled) return;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + PRUNE_EVERY_MS);
+    this.pruneScheduled = true;
+  }
+
+  /** Drops copies settled longer ago than the retention; comes back while anything is left. */
+  async alarm(): Promise<void> {
+    this.sql.exec(`DELETE FROM approvals WHERE status IN ('used', 'rejected', 'expired') AND ${SETTLED_MS} < ?`, Date.now() - RETENTION_MS);
+    this.pruneScheduled = false;
+    if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals").one().n > 0) await this.schedulePrune();
   }
 
   /**
