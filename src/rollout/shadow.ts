@@ -13,7 +13,11 @@ import type { ComposedDecision } from "../engine/compose";
 import type { FallbackParams } from "../engine/fallback-params";
 import { shadowLayerKey, type RolloutConfig } from "./config";
 
-export const shadowShard = (scope: string) => `shadow-${scope.replace(/[^a-z0-9-]/g, "-")}`;
+/**
+ * The audit shard a scope's shadow diffs are chained in. "~" and ":" are not in any tenant id,
+ * so no tenant's records ever land in a shadow report, nor a report's diffs in a tenant's log.
+ */
+export const shadowShard = (scope: string) => `~shadow:${scope}`;
 
 const verified = new Map<string, VerifiedLayer>();
 

@@ -6,6 +6,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { chainFor } from "../../src/audit/writer";
+import { shadowShard } from "../../src/rollout/shadow";
+import { TENANT_PATTERN } from "../../src/schema/tenant-id";
 import { toBase64Url } from "../../src/bundles/signature";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, decide, uniqueId } from "../session/helpers";
@@ -65,6 +67,26 @@ describe("shadow evaluation", () => {
     expect(report.transitions).toEqual({ "require_approval → deny": 1, "allow → deny": 1 });
     expect(report.rules).toMatchObject({ refund_over_hard_cap: 1, tool_not_allowed_for_role: 1 });
     expect(report.examples.every((e) => e.request_tenant === tenant)).toBe(true);
+
+    expect((await admin(`/shadow/tenant:${tenant}`, TEST_TOKENS.operator, { method: "DELETE" })).status).toBe(200);
+  });
+
+  it("keeps shadow diffs in shards no tenant can be: a tenant named like one reaches no report", async () => {
+    const tenant = uniqueId("target").replace(/[^a-z0-9-]/g, "-").slice(0, 40);
+    const impostor = `shadow-tenant-${tenant}`;
+    const { manifest, files } = await signLayer("tenant:acme", { version: 9, scope: `tenant:${tenant}`, keyId: "tenants-test", nowMs: Date.now() });
+    const encoded = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+    expect((await admin(`/shadow/tenant:${tenant}`, TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest, files: encoded }) })).status).toBe(201);
+    for (const scope of ["global", "region:eu", `tenant:${tenant}`]) expect(shadowShard(scope)).not.toMatch(TENANT_PATTERN);
+
+    // A tenant whose id is what the shard of tenant:<target> used to be: its log is its own.
+    const answer = await decide(refund(impostor, 1500));
+    const deadline = Date.now() + 20_000;
+    while ((await chainFor(env, impostor).query({ decision_id: answer.decision_id })).records.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect((await chainFor(env, impostor).query({ decision_id: answer.decision_id })).records).toHaveLength(1);
+    const report = await admin(`/shadow/tenant:${tenant}/report`, TEST_TOKENS.operator);
+    expect(report.status).toBe(200);
+    expect(await report.json()).toMatchObject({ differences: 0, examples: [] });
 
     expect((await admin(`/shadow/tenant:${tenant}`, TEST_TOKENS.operator, { method: "DELETE" })).status).toBe(200);
   });
