@@ -12,7 +12,7 @@ import { BASELINE_POLICY } from "../bundles/active-policy";
 import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
 import { failModeDecision, type ComposedDecision } from "../engine/compose";
-import { DecisionEngine, type EngineMode, type EngineResult } from "../engine/decision-engine";
+import { DecisionEngine, DEFAULT_POLICY_TIMEOUT_MS, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import { fallbackParams, type FallbackParams } from "../engine/fallback-params";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
 import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/writer";
@@ -53,7 +53,7 @@ export interface Background {
 
 let engine: DecisionEngine | undefined;
 export function engineFor(env: Env): DecisionEngine {
-  engine ??= new DecisionEngine(env.LOADER, (env.POLICY_ENGINE as EngineMode | undefined) ?? "sandbox");
+  engine ??= new DecisionEngine(env.LOADER, (env.POLICY_ENGINE as EngineMode | undefined) ?? "sandbox", Number(env.POLICY_TIMEOUT_MS) || DEFAULT_POLICY_TIMEOUT_MS);
   return engine;
 }
 

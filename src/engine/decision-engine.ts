@@ -14,10 +14,13 @@ import type { EvaluationPath } from "../types";
 import { composeLayers, failModeDecision, type ComposedDecision } from "./compose";
 import type { FallbackParams } from "./fallback-params";
 import { PolicyEvaluator } from "./evaluator";
-import { SandboxClient } from "./sandbox-client";
+import { SandboxClient, SandboxTimeout } from "./sandbox-client";
 import type { LayerOutcome } from "./sandbox-protocol";
 
 export type EngineMode = "sandbox" | "isolate";
+
+/** A decision takes microseconds to evaluate and a fraction of a millisecond to reach; this is a runaway. */
+export const DEFAULT_POLICY_TIMEOUT_MS = 250;
 
 export interface EngineResult {
   decision: ComposedDecision;
@@ -62,6 +65,7 @@ export class DecisionEngine {
   constructor(
     loader: WorkerLoader | undefined,
     private readonly mode: EngineMode = "sandbox",
+    private readonly timeoutMs = DEFAULT_POLICY_TIMEOUT_MS,
   ) {
     this.sandbox = loader ? new SandboxClient(loader) : undefined;
   }
@@ -78,10 +82,14 @@ export class DecisionEngine {
     const inIsolate = this.mode === "isolate" && sameAsBaseline;
     if (this.sandbox && !inIsolate) {
       try {
-        const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs);
+        const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs, this.timeoutMs);
         return { decision: composeLayers(answer.layers, fallback), path: "sandbox", eval_us: answer.eval_us };
       } catch (error) {
         fallbackReason = `sandbox unavailable: ${(error as Error).message}`;
+        if (error instanceof SandboxTimeout) {
+          // The same code would run away in this isolate too: no baseline, the tier's fail mode.
+          return { decision: failModeDecision(fallback, "sandbox", "policy_timeout", error.message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
+        }
       }
     } else if (!this.sandbox) {
       fallbackReason = "no worker loader binding";

@@ -4,7 +4,10 @@
  * Loader once per policy key (the digest of the layers it holds) and reused
  * while it stays warm, so the wasm is compiled once, not per request. It has
  * no network (`globalOutbound: null`), no bindings and a CPU limit, so a
- * policy can neither reach out nor spin forever.
+ * policy can neither reach out nor spin forever. The edge also gives each
+ * decision a deadline of its own: a sandbox that misses it is abandoned
+ * (the next decision of that policy gets a fresh one), so a policy that
+ * runs away costs the request that met it, not every request after it.
  */
 import { sandboxModules, type LayerCode } from "./sandbox-modules";
 import {
@@ -20,11 +23,17 @@ const SANDBOX_COMPATIBILITY_DATE = "2026-11-01";
 /** Decisions take microseconds; 50 ms of CPU means a runaway policy, not a slow one. */
 const SANDBOX_CPU_LIMIT_MS = 50;
 
+export class SandboxTimeout extends Error {}
+
 export class SandboxClient {
+  /** Sandboxes given up on, by policy key: a new generation is a new isolate. */
+  private readonly generations = new Map<string, number>();
+
   constructor(private readonly loader: WorkerLoader) {}
 
   private sandbox(policyKey: string, layers: () => LayerCode[]): PolicySandboxRpc {
-    const worker = this.loader.get(`policy:${policyKey}`, () => ({
+    const generation = this.generations.get(policyKey) ?? 0;
+    const worker = this.loader.get(`policy:${policyKey}:${generation}`, () => ({
       compatibilityDate: SANDBOX_COMPATIBILITY_DATE,
       compatibilityFlags: ["nodejs_compat"],
       mainModule: SANDBOX_MAIN_MODULE,
@@ -36,8 +45,25 @@ export class SandboxClient {
     return worker.getEntrypoint(SANDBOX_ENTRYPOINT) as unknown as PolicySandboxRpc;
   }
 
-  decide(policyKey: string, layers: () => LayerCode[], inputJson: string, nowMs: number): Promise<SandboxDecision> {
-    return this.sandbox(policyKey, layers).decide(inputJson, nowMs);
+  /** One decision within `deadlineMs`; past it, SandboxTimeout, and this policy's sandbox is abandoned. */
+  async decide(policyKey: string, layers: () => LayerCode[], inputJson: string, nowMs: number, deadlineMs = Number.POSITIVE_INFINITY): Promise<SandboxDecision> {
+    const call = this.sandbox(policyKey, layers).decide(inputJson, nowMs);
+    if (!Number.isFinite(deadlineMs)) return call;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SandboxTimeout(`the policy did not answer within ${deadlineMs} ms`)), deadlineMs);
+    });
+    try {
+      return await Promise.race([call, timeout]);
+    } catch (error) {
+      if (error instanceof SandboxTimeout) {
+        this.generations.set(policyKey, (this.generations.get(policyKey) ?? 0) + 1);
+        call.catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   measure(
