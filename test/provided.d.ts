@@ -24,8 +24,8 @@ export interface BuiltinCase {
 export interface BuiltinCases {
   cases: BuiltinCase[];
   input: { cases: unknown[][] };
-  /** `opa eval` results by case name; a case whose builtin errored is absent. */
-  expected: Record<string, unknown>;
+  /** `opa eval` results by case name as canonical JSON (exact numbers); a case whose builtin errored is absent. */
+  expected: Record<string, string>;
   /** The same cases compiled to wasm, for the sandbox. */
   wasmBase64: string;
   entrypoint: string;

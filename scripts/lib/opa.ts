@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { t as listTar } from "tar";
+import { readRegoValue } from "../../src/engine/rego-value.ts";
 import { ensureOpa } from "../toolchain.mjs";
 
 export class OpaError extends Error {
@@ -57,7 +58,7 @@ export async function opaBuildWasm(dir: string, entrypoint: string): Promise<Com
   const work = mkdtempSync(join(tmpdir(), "tollgate-build-"));
   try {
     const bundlePath = join(work, "bundle.tar.gz");
-    runOpa("build", ["build", "-t", "wasm", "-e", entrypoint, "-o", bundlePath, dir]);
+    runOpa("build", ["build", "-t", "wasm", "--wasm-include-print", "-e", entrypoint, "-o", bundlePath, dir]);
     const files = await readBundle(bundlePath);
     const wasm = files.get("policy.wasm");
     const data = files.get("data.json");
@@ -92,15 +93,16 @@ async function readBundle(bundlePath: string): Promise<Map<string, Buffer>> {
  * Evaluates `data.<path>` for many inputs in a single OPA process, so a test
  * suite with dozens of scenarios pays for one start-up, not dozens.
  */
-export function opaEvalMany(dir: string, entrypoint: string, inputs: unknown[]): unknown[] {
+export function opaEvalMany(dir: string, entrypoint: string, inputs: unknown[], options: { exact?: boolean; inputJson?: string } = {}): unknown[] {
   const work = mkdtempSync(join(tmpdir(), "tollgate-eval-"));
   try {
     const inputPath = join(work, "input.json");
-    writeFileSync(inputPath, JSON.stringify({ cases: inputs }));
+    writeFileSync(inputPath, options.inputJson ?? JSON.stringify({ cases: inputs }));
     const ref = `data.${entrypoint.split("/").join(".")}`;
     const query = `results := [r | some c in input.cases; r := ${ref} with input as c]`;
     const out = runOpa("eval", ["eval", "--format", "json", "-d", dir, "-i", inputPath, query]);
-    const parsed = JSON.parse(out) as { result?: Array<{ bindings: { results: unknown[] } }> };
+    // Exact: numbers beyond 2^53 stay as written (raw numbers), as the edge's evaluator keeps them.
+    const parsed = (options.exact ? readRegoValue(out, { shape: "json" }) : JSON.parse(out)) as { result?: Array<{ bindings: { results: unknown[] } }> };
     const results = parsed.result?.[0]?.bindings.results;
     if (!results || results.length !== inputs.length) {
       throw new OpaError("eval", `expected ${inputs.length} results, got ${results?.length ?? 0}`);

@@ -6,12 +6,15 @@
  * no network (`globalOutbound: null`), no bindings and a CPU limit, so a
  * policy can neither reach out nor spin forever.
  */
+import { readRegoValue } from "./rego-value";
 import { sandboxModules, type LayerCode } from "./sandbox-modules";
 import {
   SANDBOX_ENTRYPOINT,
   SANDBOX_MAIN_MODULE,
+  type EdgeRuntimeInfo,
+  type LayerOutcome,
   type PolicySandboxRpc,
-  type SandboxDecision,
+  type SandboxLayerOutcome,
   type SandboxMeasurement,
 } from "./sandbox-protocol";
 
@@ -19,6 +22,17 @@ import {
 const SANDBOX_COMPATIBILITY_DATE = "2026-11-01";
 /** Decisions take microseconds; 50 ms of CPU means a runaway policy, not a slow one. */
 const SANDBOX_CPU_LIMIT_MS = 50;
+
+export interface SandboxAnswer {
+  layers: LayerOutcome[];
+  eval_us: number;
+  instance: string;
+}
+
+/** Reads a layer's result text exactly (large integers as raw numbers, which JSON.stringify writes unchanged). */
+function fromWire({ result_json, ...rest }: SandboxLayerOutcome): LayerOutcome {
+  return result_json === undefined ? rest : { ...rest, result: readRegoValue(result_json, { shape: "json" }) };
+}
 
 export class SandboxClient {
   constructor(private readonly loader: WorkerLoader) {}
@@ -36,8 +50,9 @@ export class SandboxClient {
     return worker.getEntrypoint(SANDBOX_ENTRYPOINT) as unknown as PolicySandboxRpc;
   }
 
-  decide(policyKey: string, layers: () => LayerCode[], inputJson: string, nowMs: number): Promise<SandboxDecision> {
-    return this.sandbox(policyKey, layers).decide(inputJson, nowMs);
+  async decide(policyKey: string, layers: () => LayerCode[], inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<SandboxAnswer> {
+    const answer = await this.sandbox(policyKey, layers).decide(inputJson, nowMs, runtime);
+    return { ...answer, layers: answer.layers.map(fromWire) };
   }
 
   measure(

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { opaBuildWasm, opaEvalMany } from "../../scripts/lib/opa.ts";
+import { canonicalJson } from "../../src/engine/rego-value.ts";
 import type { BuiltinCase } from "../provided.d.ts";
 
 export const CLOCK_CASE = "clock: time.now_ns";
@@ -81,12 +82,12 @@ export default async function setup(project: TestProject): Promise<void> {
   try {
     writeFileSync(join(dir, "cases.rego"), regexModule(cases));
     const input = { cases: cases.map((c) => c.args) };
-    const [expected] = opaEvalMany(dir, "builtin_cases/results", [input]);
+    const [expected] = opaEvalMany(dir, "builtin_cases/results", [input], { exact: true });
     const compiled = await opaBuildWasm(dir, "builtin_cases/results");
     project.provide("builtinCases", {
       cases,
       input,
-      expected: expected as Record<string, unknown>,
+      expected: Object.fromEntries(Object.entries(expected as Record<string, unknown>).map(([name, value]) => [name, canonicalJson(value)])),
       wasmBase64: Buffer.from(compiled.wasm).toString("base64"),
       entrypoint: compiled.entrypoint,
     });

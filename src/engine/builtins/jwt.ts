@@ -8,24 +8,27 @@
  */
 import { Buffer } from "node:buffer";
 import { constants, createHash, createHmac, createPublicKey, publicDecrypt, timingSafeEqual, verify, type KeyObject } from "node:crypto";
-import { BuiltinError, expectString, type Builtin, type BuiltinContext } from "./context";
+import { isRegoNumber, readRegoValue } from "../rego-value";
+import { BuiltinError, expectNumber, expectString, isPlainObject, type Builtin, type BuiltinContext } from "./context";
 
 interface Token {
   header: Record<string, unknown>;
-  payload: Record<string, unknown>;
+  /** The payload's text: a JSON object, or another token when the header says cty "JWT". */
+  payloadText: string;
   signingInput: string;
   signature: Buffer;
 }
 
-function decodeSegment(segment: string): Record<string, unknown> {
+/** A JSON object from a token segment, with its numbers exact (claims may be large integers). */
+function jsonObject(text: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+    parsed = readRegoValue(text, { shape: "values", strictJson: true });
   } catch {
     throw new BuiltinError("JWT segment is not base64url JSON");
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new BuiltinError("JWT segment is not an object");
-  return parsed as Record<string, unknown>;
+  if (!isPlainObject(parsed)) throw new BuiltinError("JWT segment is not an object");
+  return parsed;
 }
 
 function parseToken(value: unknown): Token {
@@ -33,11 +36,25 @@ function parseToken(value: unknown): Token {
   if (parts.length !== 3) throw new BuiltinError("JWT must have three segments (JWE is not supported)");
   if (parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p))) throw new BuiltinError("JWT segments must be base64url");
   return {
-    header: decodeSegment(parts[0]),
-    payload: decodeSegment(parts[1]),
+    header: jsonObject(Buffer.from(parts[0], "base64url").toString("utf8")),
+    payloadText: Buffer.from(parts[1], "base64url").toString("utf8"),
     signingInput: `${parts[0]}.${parts[1]}`,
     signature: Buffer.from(parts[2], "base64url"),
   };
+}
+
+/** RFC 7519 §7.2: a token whose header says cty "JWT" carries another token as its payload. */
+function isNested(header: Record<string, unknown>, caseInsensitive: boolean): boolean {
+  const cty = header.cty;
+  if (typeof cty !== "string") return false;
+  return caseInsensitive ? cty.toUpperCase() === "JWT" : cty === "JWT";
+}
+
+/** io.jwt.decode follows nesting like jwt.io: a quoted inner token has its quotes trimmed. */
+function decodeNested(jwt: unknown): unknown[] {
+  const token = parseToken(jwt);
+  if (isNested(token.header, false)) return decodeNested(token.payloadText.replace(/^["']+|["']+$/g, ""));
+  return [token.header, jsonObject(token.payloadText), token.signature.toString("hex")];
 }
 
 function publicKeys(material: string): KeyObject[] {
@@ -142,29 +159,34 @@ function audienceMatches(tokenAud: unknown, wanted: unknown): boolean {
 
 export function jwtBuiltins(context: BuiltinContext): Record<string, Builtin> {
   const builtins: Record<string, Builtin> = {
-    "io.jwt.decode": (jwt: unknown) => {
-      const token = parseToken(jwt);
-      return [token.header, token.payload, token.signature.toString("hex")];
-    },
+    "io.jwt.decode": (jwt: unknown) => decodeNested(jwt),
     "io.jwt.decode_verify": (jwt: unknown, constraints: unknown) => {
-      if (!constraints || typeof constraints !== "object") throw new BuiltinError("constraints must be an object");
-      const c = constraints as { cert?: string; secret?: string; alg?: string; iss?: string; aud?: string; time?: number };
+      if (!isPlainObject(constraints)) throw new BuiltinError("constraints must be an object");
+      const c = constraints as { cert?: string; secret?: string; alg?: string; iss?: string; aud?: string; time?: unknown };
       if ((c.cert === undefined) === (c.secret === undefined)) throw new BuiltinError("exactly one of cert or secret is required");
       const invalid = [false, {}, {}];
-      const token = parseToken(jwt);
-      const alg = token.header.alg;
-      if (typeof alg !== "string" || !ALGORITHMS[alg]) return invalid;
-      if (c.alg !== undefined && c.alg !== alg) return invalid;
-      const family = ALGORITHMS[alg].family;
-      if ((family === "HS") !== (c.secret !== undefined)) return invalid;
-      if (!verifySignature(token, alg, (c.secret ?? c.cert)!)) return invalid;
-      const nowSeconds = Number(c.time !== undefined ? BigInt(Math.trunc(c.time)) : context.nowNs()) / 1e9;
-      const { exp, nbf, iss, aud } = token.payload;
-      if (exp !== undefined && (typeof exp !== "number" || nowSeconds >= exp)) return invalid;
-      if (nbf !== undefined && (typeof nbf !== "number" || nowSeconds < nbf)) return invalid;
+      // Each nesting level is verified with the same key, down to the innermost token (RFC 7519 §7.2).
+      let token = parseToken(jwt);
+      for (;;) {
+        const alg = token.header.alg;
+        if (typeof alg !== "string" || !ALGORITHMS[alg]) return invalid;
+        if (c.alg !== undefined && c.alg !== alg) return invalid;
+        const family = ALGORITHMS[alg].family;
+        if ((family === "HS") !== (c.secret !== undefined)) return invalid;
+        if (!verifySignature(token, alg, (c.secret ?? c.cert)!)) return invalid;
+        if (!isNested(token.header, true)) break;
+        token = parseToken(token.payloadText);
+      }
+      const payload = jsonObject(token.payloadText);
+      const nowSeconds = (c.time !== undefined ? expectNumber(c.time, "time") : Number(context.nowNs())) / 1e9;
+      const { exp, nbf, iss, aud } = payload;
+      if (exp !== undefined && !isRegoNumber(exp)) throw new BuiltinError("exp value must be a number");
+      if (nbf !== undefined && !isRegoNumber(nbf)) throw new BuiltinError("nbf value must be a number");
       if (c.iss !== undefined && iss !== c.iss) return invalid;
       if (!audienceMatches(aud, c.aud)) return invalid;
-      return [true, token.header, token.payload];
+      if (exp !== undefined && nowSeconds >= expectNumber(exp, "exp")) return invalid;
+      if (nbf !== undefined && nowSeconds < expectNumber(nbf, "nbf")) return invalid;
+      return [true, token.header, payload];
     },
   };
   for (const alg of Object.keys(ALGORITHMS)) {

@@ -101,6 +101,7 @@ const MAX_EXPANSION = 65_536;
 /** Items of a collection argument as [key, value] pairs, as cidr_contains_matches accepts them. */
 function entries(value: unknown): Array<[unknown, string]> {
   if (typeof value === "string") return [[value, value]];
+  if (value instanceof Set) return [...value].map((v) => [v, Array.isArray(v) ? expectString(v[0], "cidr") : expectString(v, "cidr")]);
   if (Array.isArray(value)) return value.map((v, i) => [i, Array.isArray(v) ? expectString(v[0], "cidr") : expectString(v, "cidr")]);
   if (value && typeof value === "object") {
     return Object.entries(value).map(([k, v]) => [k, Array.isArray(v) ? expectString(v[0], "cidr") : expectString(v, "cidr")]);

@@ -19,7 +19,7 @@ function compile(pattern: string, flags = ""): RegExp {
 
 function collection(value: unknown): string[] {
   if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.map((v) => expectString(v, "element"));
+  if (Array.isArray(value) || value instanceof Set) return [...value].map((v) => expectString(v, "element"));
   throw new BuiltinError("expected a string, array or set of strings");
 }
 
@@ -28,7 +28,28 @@ function goReplacement(replacement: string): string {
   return replacement.replace(/\$\{(\w+)\}/g, (_, name: string) => (/^\d+$/.test(name) ? `$${name}` : `$<${name}>`));
 }
 
+/** Go's Regexp.Split(s, -1): an empty match right after a match is skipped, captures are not returned. */
+function regexSplit(pattern: string, text: string): string[] {
+  if (text === "") return [""];
+  const pieces: string[] = [];
+  let begin = 0;
+  let end = 0;
+  let previousEnd = -1;
+  for (const match of text.matchAll(compile(pattern, "g"))) {
+    const start = match.index!;
+    const stop = start + match[0].length;
+    if (stop === start && start === previousEnd) continue;
+    previousEnd = stop;
+    end = start;
+    if (stop !== 0) pieces.push(text.slice(begin, end));
+    begin = stop;
+  }
+  if (end !== text.length) pieces.push(text.slice(begin));
+  return pieces;
+}
+
 export const stringBuiltins: Record<string, Builtin> = {
+  "regex.split": (pattern: unknown, value: unknown) => regexSplit(expectString(pattern, "pattern"), expectString(value, "value")),
   "strings.any_prefix_match": (search: unknown, base: unknown) =>
     collection(search).some((s) => collection(base).some((prefix) => s.startsWith(prefix))),
   "strings.any_suffix_match": (search: unknown, base: unknown) =>
