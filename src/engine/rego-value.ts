@@ -102,11 +102,14 @@ export function readRegoValue(text: string, options: ReadOptions): RegoValue {
 
 class Reader {
   private at = 0;
+  private readonly text: string;
+  private readonly options: ReadOptions;
 
-  constructor(
-    private readonly text: string,
-    private readonly options: ReadOptions,
-  ) {}
+  // Plain fields, not parameter properties: Node's type stripping runs this file in the tools.
+  constructor(text: string, options: ReadOptions) {
+    this.text = text;
+    this.options = options;
+  }
 
   end(): void {
     this.space();
