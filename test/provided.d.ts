@@ -49,3 +49,16 @@ declare module "vitest" {
     storeFixtures: StoreFixtures;
   }
 }
+
+export interface EdgeBuiltinsProbe {
+  /** The builtin table as `npm run capabilities` would write it now. */
+  regenerated: Array<{ name: string; provider: string; deprecated?: boolean; reason?: string }>;
+  /** Builtins a wasm module compiled against scripts/edge-capabilities.json can import from the host. */
+  importedUnderEdgeCapabilities: string[];
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    edgeBuiltins: EdgeBuiltinsProbe;
+  }
+}

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { t as listTar } from "tar";
 import { readRegoValue } from "../../src/engine/rego-value.ts";
 import { ensureOpa } from "../toolchain.mjs";
+import { EDGE_CAPABILITIES_PATH, explainRefusals } from "./capabilities.ts";
 
 export class OpaError extends Error {
   readonly step: "check" | "test" | "build" | "eval";
@@ -38,12 +39,16 @@ function runOpa(step: OpaError["step"], args: string[], input?: string): string 
     maxBuffer: 256 * 1024 * 1024,
   });
   if (result.error) throw result.error;
-  if (result.status !== 0) throw new OpaError(step, `${result.stdout}\n${result.stderr}`);
+  // A builtin the edge refuses reads "undefined function http.send" from OPA; say why it is refused.
+  if (result.status !== 0) throw new OpaError(step, explainRefusals(`${result.stdout}\n${result.stderr}`));
   return result.stdout;
 }
 
+/** Policies are checked and compiled against what the edge can run (scripts/edge-capabilities.json). */
+const EDGE_CAPABILITIES = ["--capabilities", EDGE_CAPABILITIES_PATH];
+
 export function opaCheck(dir: string): void {
-  runOpa("check", ["check", "--strict", dir]);
+  runOpa("check", ["check", "--strict", ...EDGE_CAPABILITIES, dir]);
 }
 
 /** Runs `opa test` and returns the number of passing tests; failures carry OPA's report. */
@@ -58,7 +63,7 @@ export async function opaBuildWasm(dir: string, entrypoint: string): Promise<Com
   const work = mkdtempSync(join(tmpdir(), "tollgate-build-"));
   try {
     const bundlePath = join(work, "bundle.tar.gz");
-    runOpa("build", ["build", "-t", "wasm", "--wasm-include-print", "-e", entrypoint, "-o", bundlePath, dir]);
+    runOpa("build", ["build", "-t", "wasm", "--wasm-include-print", ...EDGE_CAPABILITIES, "-e", entrypoint, "-o", bundlePath, dir]);
     const files = await readBundle(bundlePath);
     const wasm = files.get("policy.wasm");
     const data = files.get("data.json");
@@ -73,6 +78,13 @@ export async function opaBuildWasm(dir: string, entrypoint: string): Promise<Com
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** One file of an OPA bundle on disk (e.g. "policy.wasm"). */
+export async function opaBundleFile(bundlePath: string, name: string): Promise<Uint8Array> {
+  const file = (await readBundle(bundlePath)).get(name);
+  if (!file) throw new OpaError("build", `bundle lacks ${name}`);
+  return new Uint8Array(file);
 }
 
 /** Reads every file of an OPA bundle into memory, keyed by its path without the leading slash. */
