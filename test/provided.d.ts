@@ -18,17 +18,28 @@ declare module "vitest" {
 export interface BuiltinCase {
   name: string;
   call: string;
+  /** Arguments; `{"$rego": "{1, 2}"}` is written into the module as Rego (sets cannot travel in JSON). */
   args: unknown[];
 }
 
-export interface BuiltinCases {
+export interface BuiltinCaseGroup {
+  label: string;
   cases: BuiltinCase[];
-  input: { cases: unknown[][] };
+  /** The module's input, as exact JSON text. */
+  inputJson: string;
   /** `opa eval` results by case name as canonical JSON (exact numbers); a case whose builtin errored is absent. */
   expected: Record<string, string>;
   /** The same cases compiled to wasm, for the sandbox. */
   wasmBase64: string;
   entrypoint: string;
+}
+
+export interface BuiltinCases {
+  /** The fast-check seed the generated cases were drawn with. */
+  seed: number;
+  groups: BuiltinCaseGroup[];
+  /** A module that prints, and the lines `opa eval` printed for it. */
+  print: { lines: string[]; wasmBase64: string; entrypoint: string; inputJson: string };
 }
 
 declare module "vitest" {

@@ -59,11 +59,12 @@ export function opaTest(dir: string): number {
 }
 
 /** Compiles a Rego directory to wasm for one entrypoint (e.g. `tollgate/decision`). */
-export async function opaBuildWasm(dir: string, entrypoint: string): Promise<CompiledPolicy> {
+export async function opaBuildWasm(dir: string, entrypoint: string, options: { v0?: boolean } = {}): Promise<CompiledPolicy> {
   const work = mkdtempSync(join(tmpdir(), "tollgate-build-"));
   try {
     const bundlePath = join(work, "bundle.tar.gz");
-    runOpa("build", ["build", "-t", "wasm", "--wasm-include-print", ...EDGE_CAPABILITIES, "-e", entrypoint, "-o", bundlePath, dir]);
+    const v0 = options.v0 ? ["--v0-compatible"] : [];
+    runOpa("build", ["build", "-t", "wasm", "--wasm-include-print", ...v0, ...EDGE_CAPABILITIES, "-e", entrypoint, "-o", bundlePath, dir]);
     const files = await readBundle(bundlePath);
     const wasm = files.get("policy.wasm");
     const data = files.get("data.json");
@@ -105,19 +106,29 @@ async function readBundle(bundlePath: string): Promise<Map<string, Buffer>> {
  * Evaluates `data.<path>` for many inputs in a single OPA process, so a test
  * suite with dozens of scenarios pays for one start-up, not dozens.
  */
-export function opaEvalMany(dir: string, entrypoint: string, inputs: unknown[], options: { exact?: boolean; inputJson?: string } = {}): unknown[] {
+export interface EvalOptions {
+  /** Parse OPA's output exactly: numbers beyond 2^53 stay as written (raw numbers), as the edge keeps them. */
+  exact?: boolean;
+  /** The inputs as JSON texts (instead of `inputs`), so large integers reach OPA as written. */
+  inputsJson?: string[];
+  /** Rego v0 (for deprecated builtins). */
+  v0?: boolean;
+}
+
+export function opaEvalMany(dir: string, entrypoint: string, inputs: unknown[], options: EvalOptions = {}): unknown[] {
   const work = mkdtempSync(join(tmpdir(), "tollgate-eval-"));
   try {
     const inputPath = join(work, "input.json");
-    writeFileSync(inputPath, options.inputJson ?? JSON.stringify({ cases: inputs }));
+    const count = options.inputsJson?.length ?? inputs.length;
+    writeFileSync(inputPath, options.inputsJson ? `{"cases":[${options.inputsJson.join(",")}]}` : JSON.stringify({ cases: inputs }));
     const ref = `data.${entrypoint.split("/").join(".")}`;
-    const query = `results := [r | some c in input.cases; r := ${ref} with input as c]`;
-    const out = runOpa("eval", ["eval", "--format", "json", "-d", dir, "-i", inputPath, query]);
+    const query = `results := [r | c := input.cases[_]; r := ${ref} with input as c]`;
+    const out = runOpa("eval", ["eval", "--format", "json", ...(options.v0 ? ["--v0-compatible"] : []), "-d", dir, "-i", inputPath, query]);
     // Exact: numbers beyond 2^53 stay as written (raw numbers), as the edge's evaluator keeps them.
     const parsed = (options.exact ? readRegoValue(out, { shape: "json" }) : JSON.parse(out)) as { result?: Array<{ bindings: { results: unknown[] } }> };
     const results = parsed.result?.[0]?.bindings.results;
-    if (!results || results.length !== inputs.length) {
-      throw new OpaError("eval", `expected ${inputs.length} results, got ${results?.length ?? 0}`);
+    if (!results || results.length !== count) {
+      throw new OpaError("eval", `expected ${count} results, got ${results?.length ?? 0}`);
     }
     return results;
   } finally {

@@ -5,19 +5,23 @@
  * throws into an undefined call, as `opa eval` does by default (non-strict
  * builtin errors), instead of aborting the whole evaluation.
  */
+import { collectionBuiltins } from "./collections";
 import type { Builtin, BuiltinContext } from "./context";
 import { encodingBuiltins } from "./encoding";
+import { globBuiltins } from "./globs";
 import { hashBuiltins } from "./hashes";
 import { jsonBuiltins } from "./json";
 import { jwtBuiltins } from "./jwt";
 import { netBuiltins } from "./net";
 import { printBuiltins } from "./print";
 import { randomBuiltins } from "./random";
+import { runtimeBuiltins } from "./runtime";
 import { semverBuiltins } from "./semver";
 import { sprintfBuiltins } from "./sprintf";
 import { stringBuiltins } from "./strings";
 import { timeBuiltins } from "./time";
 import { unitBuiltins } from "./units";
+import { uriBuiltins } from "./uri";
 import { yamlBuiltins } from "./yaml";
 
 export type { BuiltinContext } from "./context";
@@ -25,6 +29,10 @@ export type { BuiltinContext } from "./context";
 export function createBuiltins(context: BuiltinContext): Record<string, Builtin> {
   return {
     ...timeBuiltins(context),
+    ...collectionBuiltins,
+    ...globBuiltins,
+    ...runtimeBuiltins(context),
+    ...uriBuiltins,
     ...hashBuiltins,
     ...encodingBuiltins,
     ...jsonBuiltins,

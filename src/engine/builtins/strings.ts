@@ -6,7 +6,7 @@
  * named groups and `\z` is translated; anything JS cannot compile makes the
  * builtin undefined, as an invalid pattern does in OPA.
  */
-import { BuiltinError, expectNumber, expectString, type Builtin } from "./context";
+import { BuiltinError, expectInteger, expectNumber, expectString, type Builtin } from "./context";
 
 function compile(pattern: string, flags = ""): RegExp {
   const translated = pattern.replace(/\(\?P</g, "(?<").replace(/\\z/g, "$");
@@ -48,7 +48,29 @@ function regexSplit(pattern: string, text: string): string[] {
   return pieces;
 }
 
+/** Go's strings.Split, where an empty separator splits into characters. */
+function goSplit(text: string, separator: string, limit = -1): string[] {
+  if (limit === 0) return [];
+  if (separator === "") {
+    const chars = [...text];
+    if (limit < 0 || chars.length <= limit) return chars;
+    return [...chars.slice(0, limit - 1), chars.slice(limit - 1).join("")];
+  }
+  const parts = text.split(separator);
+  if (limit < 0 || parts.length <= limit) return parts;
+  return [...parts.slice(0, limit - 1), parts.slice(limit - 1).join(separator)];
+}
+
 export const stringBuiltins: Record<string, Builtin> = {
+  /** OPA 1.22: n ≥ 0 keeps the first n parts of SplitN(s, d, n+1); n < 0 keeps the last |n| parts. */
+  "strings.split_n": (value: unknown, delimiter: unknown, count: unknown) => {
+    const text = expectString(value, "x");
+    const separator = expectString(delimiter, "delimiter");
+    const n = Number(expectInteger(count, "n"));
+    if (n >= 0) return goSplit(text, separator, n + 1 < 0 || !Number.isSafeInteger(n + 1) ? -1 : n + 1).slice(0, n);
+    const parts = goSplit(text, separator);
+    return parts.slice(Math.max(parts.length + n, 0));
+  },
   "regex.split": (pattern: unknown, value: unknown) => regexSplit(expectString(pattern, "pattern"), expectString(value, "value")),
   "strings.any_prefix_match": (search: unknown, base: unknown) =>
     collection(search).some((s) => collection(base).some((prefix) => s.startsWith(prefix))),
