@@ -160,6 +160,28 @@ function toGeneral(value: number, precision: number | undefined, upper: boolean)
   return fixedFromDigits(digits, point, Math.max(prec - point, 0));
 }
 
+/** Go's %x for a float64: a hexadecimal mantissa and a binary exponent (-0x1.8p+01). */
+function toHexFloat(value: number, upper: boolean): string {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(value));
+  const bits = view.getBigUint64(0);
+  const exponentBits = Number((bits >> 52n) & 0x7ffn);
+  let mantissa = bits & ((1n << 52n) - 1n);
+  let exponent: number;
+  if (value === 0) exponent = 0;
+  else if (exponentBits === 0) {
+    exponent = -1022;
+    while (mantissa < 1n << 52n) {
+      mantissa <<= 1n;
+      exponent--;
+    }
+    mantissa -= 1n << 52n;
+  } else exponent = exponentBits - 1023;
+  const fraction = mantissa.toString(16).padStart(13, "0").replace(/0+$/, "");
+  const text = `0x${value === 0 ? "0" : "1"}${fraction ? `.${fraction}` : ""}p${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
+  return upper ? text.toUpperCase() : text;
+}
+
 function formatFloat(value: number, verb: string, spec: Spec): string {
   if (Number.isNaN(value)) return pad("NaN", spec, false);
   if (!Number.isFinite(value)) return pad(signed(value < 0, "Inf", spec), spec, false);
@@ -169,6 +191,7 @@ function formatFloat(value: number, verb: string, spec: Spec): string {
     case "f": case "F": body = toFixedExact(Math.abs(value), spec.precision ?? 6); break;
     case "e": case "E": body = toExponent(value, spec.precision ?? 6, verb === "E"); break;
     case "g": case "G": body = toGeneral(value, spec.precision, verb === "G"); break;
+    case "x": case "X": body = toHexFloat(value, verb === "X"); break;
     default: body = toGeneral(value, spec.precision, false);
   }
   return pad(signed(negative, body, spec), spec);
@@ -184,9 +207,10 @@ function formatString(value: string, verb: string, spec: Spec): string {
   return pad(text, spec, false);
 }
 
-function bad(verb: string, arg: GoOperand): string {
-  const shown = arg.kind === "float" ? formatFloat(arg.value, "g", blank()) : arg.kind === "int" ? arg.value.toString() : arg.value;
-  return `%!${verb}(${typeName(arg)}=${shown})`;
+/** Go's note for a verb that does not fit the operand; the value is printed with %v and the same flags. *big.Int writes its own. */
+function bad(verb: string, arg: GoOperand, spec: Spec): string {
+  if (arg.kind === "int" && arg.big) return `%!${verb}(big.Int=${arg.value})`;
+  return `%!${verb}(${typeName(arg)}=${formatOne("v", arg, spec)})`;
 }
 
 const blank = (): Spec => ({ minus: false, plus: false, space: false, zero: false, sharp: false });
@@ -198,15 +222,14 @@ function formatOne(verb: string, arg: GoOperand, spec: Spec): string {
     if (verb === "c" && !arg.big) return pad(String.fromCodePoint(Number(arg.value)), spec, false);
     if (verb === "q" && !arg.big) return pad(`'${String.fromCodePoint(Number(arg.value))}'`, spec, false);
     if (verb === "U" && !arg.big) return pad(`U+${arg.value.toString(16).toUpperCase().padStart(4, "0")}`, spec, false);
-    if ("eEfFgG".includes(verb) && arg.big) return formatFloat(Number(arg.value), verb, spec);
-    return bad(verb, arg);
+    return bad(verb, arg, spec);
   }
   if (arg.kind === "float") {
-    if ("eEfFgGv".includes(verb)) return formatFloat(arg.value, verb, spec);
-    return bad(verb, arg);
+    if ("eEfFgGvxX".includes(verb)) return formatFloat(arg.value, verb, spec);
+    return bad(verb, arg, spec);
   }
   if ("svqxX".includes(verb)) return formatString(arg.value, verb, spec);
-  return bad(verb, arg);
+  return bad(verb, arg, spec);
 }
 
 export function goSprintf(format: string, args: GoOperand[]): string {

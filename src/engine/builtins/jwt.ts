@@ -150,6 +150,38 @@ function p1363ToDer(signature: Buffer): Buffer {
 
 const verifier = (alg: string) => (jwt: unknown, key: unknown) => verifySignature(parseToken(jwt), alg, expectString(key, "key"));
 
+interface Constraints {
+  cert?: string;
+  secret?: string;
+  alg?: string;
+  iss?: string;
+  aud?: string;
+  time?: number;
+}
+
+/** OPA checks every constraint before looking at the token: unknown keys, wrong types, a negative time or an unreadable key are errors. */
+function parseConstraints(value: unknown): Constraints {
+  if (!isPlainObject(value)) throw new BuiltinError("constraints must be an object");
+  const constraints: Constraints = {};
+  for (const [name, field] of Object.entries(value)) {
+    if (name === "time") {
+      if (!isRegoNumber(field)) throw new BuiltinError("token time constraint: must be a number");
+      const time = expectNumber(field, "time");
+      if (time < 0) throw new BuiltinError("token time constraint: must not be negative");
+      constraints.time = time;
+    } else if (name === "cert" || name === "secret" || name === "alg" || name === "iss" || name === "aud") {
+      if (typeof field !== "string") throw new BuiltinError(`${name} constraint: must be a string`);
+      if (name === "cert") publicKeys(field);
+      constraints[name] = field;
+    } else {
+      throw new BuiltinError(`unknown token validation constraint: ${name}`);
+    }
+  }
+  const keys = Number(constraints.cert !== undefined) + Number(!!constraints.secret);
+  if (keys !== 1) throw new BuiltinError(keys > 1 ? "duplicate key constraints" : "no key constraint");
+  return constraints;
+}
+
 function audienceMatches(tokenAud: unknown, wanted: unknown): boolean {
   if (tokenAud === undefined) return wanted === undefined;
   if (wanted === undefined) return false;
@@ -161,9 +193,7 @@ export function jwtBuiltins(context: BuiltinContext): Record<string, Builtin> {
   const builtins: Record<string, Builtin> = {
     "io.jwt.decode": (jwt: unknown) => decodeNested(jwt),
     "io.jwt.decode_verify": (jwt: unknown, constraints: unknown) => {
-      if (!isPlainObject(constraints)) throw new BuiltinError("constraints must be an object");
-      const c = constraints as { cert?: string; secret?: string; alg?: string; iss?: string; aud?: string; time?: unknown };
-      if ((c.cert === undefined) === (c.secret === undefined)) throw new BuiltinError("exactly one of cert or secret is required");
+      const c = parseConstraints(constraints);
       const invalid = [false, {}, {}];
       // Each nesting level is verified with the same key, down to the innermost token (RFC 7519 §7.2).
       let token = parseToken(jwt);
@@ -172,13 +202,13 @@ export function jwtBuiltins(context: BuiltinContext): Record<string, Builtin> {
         if (typeof alg !== "string" || !ALGORITHMS[alg]) return invalid;
         if (c.alg !== undefined && c.alg !== alg) return invalid;
         const family = ALGORITHMS[alg].family;
-        if ((family === "HS") !== (c.secret !== undefined)) return invalid;
-        if (!verifySignature(token, alg, (c.secret ?? c.cert)!)) return invalid;
+        if ((family === "HS") !== Boolean(c.secret)) return invalid;
+        if (!verifySignature(token, alg, (c.secret || c.cert)!)) return invalid;
         if (!isNested(token.header, true)) break;
         token = parseToken(token.payloadText);
       }
       const payload = jsonObject(token.payloadText);
-      const nowSeconds = (c.time !== undefined ? expectNumber(c.time, "time") : Number(context.nowNs())) / 1e9;
+      const nowSeconds = (c.time ?? Number(context.nowNs())) / 1e9;
       const { exp, nbf, iss, aud } = payload;
       if (exp !== undefined && !isRegoNumber(exp)) throw new BuiltinError("exp value must be a number");
       if (nbf !== undefined && !isRegoNumber(nbf)) throw new BuiltinError("nbf value must be a number");

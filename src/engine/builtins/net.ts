@@ -186,11 +186,11 @@ export const netBuiltins: Record<string, Builtin> = {
     return Array.from({ length: Number(size) }, (_, i) => formatAddress(cidr.version, cidr.base + BigInt(i))).sort();
   },
   "net.cidr_contains_matches": (cidrs: unknown, candidates: unknown) => {
-    const matches: unknown[][] = [];
+    const matches = new Set<unknown[]>();
     for (const [outerKey, outerText] of entries(cidrs)) {
       const outer = parseCidr(outerText);
       for (const [innerKey, innerText] of entries(candidates)) {
-        if (contains(outer, asRange(innerText))) matches.push([outerKey, innerKey]);
+        if (contains(outer, asRange(innerText))) matches.add([outerKey, innerKey]);
       }
     }
     return matches;

@@ -85,6 +85,7 @@ export const stringBuiltins: Record<string, Builtin> = {
   indexof_n: (haystack: unknown, needle: unknown) => {
     const text = [...expectString(haystack, "haystack")];
     const search = [...expectString(needle, "needle")];
+    if (search.length === 0) throw new BuiltinError("empty search character");
     const found: number[] = [];
     for (let i = 0; i + search.length <= text.length; i++) {
       if (search.every((c, j) => text[i + j] === c)) found.push(i);

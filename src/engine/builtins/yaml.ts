@@ -5,7 +5,7 @@
  * become sorted arrays and object keys are written in order. OPA reads and
  * writes YAML 1.2 (go-yaml v3, two-space indent), as the `yaml` package does.
  */
-import { parseDocument, stringify } from "yaml";
+import { Document, isScalar, parseDocument, visit } from "yaml";
 import { compareRegoValues, compareStrings, isRegoNumber, numberText, rawNumber, type RegoValue } from "../rego-value";
 import { BuiltinError, expectString, type Builtin } from "./context";
 
@@ -21,8 +21,26 @@ function asJsonData(value: RegoValue): unknown {
   return value;
 }
 
+/**
+ * go-yaml v3 writes a string plainly unless it would read back as something
+ * else: a null, bool (YAML 1.1's yes/no/on/off too) or number is double-quoted,
+ * anything else needing quotes is single-quoted.
+ */
+const READS_AS_OTHER = /^(~|null|Null|NULL|true|True|TRUE|false|False|FALSE|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|)$/;
+
+function marshal(value: unknown): string {
+  const document = new Document(value);
+  visit(document, {
+    Scalar(_key, node) {
+      if (isScalar(node) && typeof node.value === "string" && READS_AS_OTHER.test(node.value)) node.type = "QUOTE_DOUBLE";
+    },
+  });
+  return document.toString({ lineWidth: 0, singleQuote: true });
+}
+
 function parse(text: string): unknown {
-  const document = parseDocument(text, { uniqueKeys: true, intAsBigInt: true });
+  // go-yaml reads a repeated key without complaint (the last one wins).
+  const document = parseDocument(text, { uniqueKeys: false, intAsBigInt: true });
   if (document.errors.length > 0) throw new BuiltinError(`yaml: ${document.errors[0].message}`);
   return fromYaml(document.toJS({ maxAliasCount: 100 }));
 }
@@ -42,8 +60,7 @@ function fromYaml(value: unknown): RegoValue {
 }
 
 export const yamlBuiltins: Record<string, Builtin> = {
-  "yaml.marshal": (value: unknown) =>
-    stringify(asJsonData(value as RegoValue), { lineWidth: 0, singleQuote: false }),
+  "yaml.marshal": (value: unknown) => marshal(asJsonData(value as RegoValue)),
   "yaml.unmarshal": (text: unknown) => parse(expectString(text, "x")),
   "yaml.is_valid": (text: unknown) => {
     if (typeof text !== "string") return false;

@@ -26,15 +26,17 @@ export function jwtCases(): BuiltinCase[] {
   const ps = jwt({ alg: "PS256", typ: "JWT" }, claims, (input) => sign("sha256", input, { key: rsa.privateKey, padding: 6, saltLength: 32 }));
   const es = jwt({ alg: "ES256", typ: "JWT" }, claims, (input) => sign("sha256", input, { key: ec.privateKey, dsaEncoding: "ieee-p1363" }));
   const eddsa = jwt({ alg: "EdDSA", typ: "JWT" }, claims, (input) => sign(null, input, ed.privateKey));
-  const expired = jwt({ alg: "HS256", typ: "JWT" }, { ...claims, exp: 1700000001 }, hmac("s3cret"));
   const bigClaim = jwt({ alg: "HS256", typ: "JWT" }, "{\"n\":12345678901234567890,\"aud\":\"tollgate\"}", hmac("s3cret"));
   // A token whose payload is another token (RFC 7519 §7.2), signed with the same key at both levels.
-  const nested = jwt({ alg: "HS256", cty: "JWT" }, hs, hmac("s3cret"));
-  const nestedQuoted = jwt({ alg: "HS256", cty: "JWT" }, JSON.stringify(hs), hmac("s3cret"));
-  const nestedWrongInner = jwt({ alg: "HS256", cty: "JWT" }, jwt({ alg: "HS256" }, claims, hmac("other")), hmac("s3cret"));
   const jwk = JSON.stringify(rsa.publicKey.export({ format: "jwk" }));
   const jwks = JSON.stringify({ keys: [otherRsa.publicKey.export({ format: "jwk" }), rsa.publicKey.export({ format: "jwk" })] });
-  const at = { $rego: "1800000000000000000" };
+  const at = 1_800_000_000_000_000_000n;
+  // OPA caches verified tokens within a query, so each decode_verify case gets a token of its own (a fresh jti).
+  let serial = 0;
+  const fresh = (alg: "HS256" | "RS256", extra: Record<string, unknown> = {}) =>
+    alg === "HS256"
+      ? jwt({ alg, typ: "JWT" }, { ...claims, jti: `case-${++serial}`, ...extra }, hmac("s3cret"))
+      : jwt({ alg, typ: "JWT" }, { ...claims, jti: `case-${++serial}`, ...extra }, (input) => sign("sha256", input, rsa.privateKey));
   const c = (name: string, call: string, args: unknown[]): BuiltinCase => ({ name, call, args });
   const verifyCases = (alg: string, token: string, key: string) => [
     c(`jwt verify_${alg} right key`, `io.jwt.verify_${alg}`, [token, key]),
@@ -43,6 +45,9 @@ export function jwtCases(): BuiltinCase[] {
     c(`jwt verify_${alg} number key is undefined`, `io.jwt.verify_${alg}`, [token, 1]),
     c(`jwt verify_${alg} other alg's token`, `io.jwt.verify_${alg}`, [hs, key]),
   ];
+  const nested = jwt({ alg: "HS256", cty: "JWT" }, fresh("HS256"), hmac("s3cret"));
+  const nestedQuoted = jwt({ alg: "HS256", cty: "JWT" }, JSON.stringify(fresh("HS256")), hmac("s3cret"));
+  const nestedWrongInner = jwt({ alg: "HS256", cty: "JWT" }, jwt({ alg: "HS256" }, { ...claims, jti: "other" }, hmac("other")), hmac("s3cret"));
   const p384 = generateKeyPairSync("ec", { namedCurve: "P-384" });
   const p521 = generateKeyPairSync("ec", { namedCurve: "P-521" });
   const variants: Array<[string, string, string]> = [
@@ -72,13 +77,13 @@ export function jwtCases(): BuiltinCase[] {
     ...verifyCases("ps256", ps, pem(rsa.publicKey)),
     ...verifyCases("es256", es, pem(ec.publicKey)),
     ...verifyCases("eddsa", eddsa, pem(ed.publicKey)),
-    c("jwt decode_verify valid", "io.jwt.decode_verify", [rs, { cert: pem(rsa.publicKey), aud: "tollgate", iss: "https://issuer.example", time: at }]),
-    c("jwt decode_verify wrong audience", "io.jwt.decode_verify", [rs, { cert: pem(rsa.publicKey), aud: "other", time: at }]),
-    c("jwt decode_verify missing audience", "io.jwt.decode_verify", [rs, { cert: pem(rsa.publicKey), time: at }]),
-    c("jwt decode_verify wrong issuer", "io.jwt.decode_verify", [hs, { secret: "s3cret", aud: "tollgate", iss: "evil", time: at }]),
-    c("jwt decode_verify expired", "io.jwt.decode_verify", [expired, { secret: "s3cret", aud: "tollgate", time: at }]),
-    c("jwt decode_verify not yet valid", "io.jwt.decode_verify", [hs, { secret: "s3cret", aud: "tollgate", time: 1600000000 * 1e9 }]),
-    c("jwt decode_verify alg mismatch", "io.jwt.decode_verify", [hs, { secret: "s3cret", aud: "tollgate", alg: "HS512", time: at }]),
+    c("jwt decode_verify valid", "io.jwt.decode_verify", [fresh("RS256"), { cert: pem(rsa.publicKey), aud: "tollgate", iss: "https://issuer.example", time: at }]),
+    c("jwt decode_verify wrong audience", "io.jwt.decode_verify", [fresh("RS256"), { cert: pem(rsa.publicKey), aud: "other", time: at }]),
+    c("jwt decode_verify missing audience", "io.jwt.decode_verify", [fresh("RS256"), { cert: pem(rsa.publicKey), time: at }]),
+    c("jwt decode_verify wrong issuer", "io.jwt.decode_verify", [fresh("HS256"), { secret: "s3cret", aud: "tollgate", iss: "evil", time: at }]),
+    c("jwt decode_verify expired", "io.jwt.decode_verify", [fresh("HS256", { exp: 1700000001 }), { secret: "s3cret", aud: "tollgate", time: at }]),
+    c("jwt decode_verify not yet valid", "io.jwt.decode_verify", [fresh("HS256"), { secret: "s3cret", aud: "tollgate", time: 1600000000 * 1e9 }]),
+    c("jwt decode_verify alg mismatch", "io.jwt.decode_verify", [fresh("HS256"), { secret: "s3cret", aud: "tollgate", alg: "HS512", time: at }]),
     c("jwt decode_verify nested", "io.jwt.decode_verify", [nested, { secret: "s3cret", aud: "tollgate", time: at }]),
     c("jwt decode_verify nested inner signed by another key", "io.jwt.decode_verify", [nestedWrongInner, { secret: "s3cret", time: at }]),
     c("jwt decode_verify large claim", "io.jwt.decode_verify", [bigClaim, { secret: "s3cret", aud: "tollgate", time: at }]),

@@ -53,11 +53,9 @@ export function printModule(): { module: string; input: unknown } {
 result if {
   print("hello", input.big, {1, {"b", "a"}}, input.missing)
   print(["x", 1.5], {"k": [true, null]}, set(), "tab\\t\\u00e9", "quote\\"")
-  some name in input.names
-  print("name", name)
-  some v in [1, 2]
-  print("v", v)
-  v == 2
+  names := [name | some name in input.names; print("name", name)]
+  count(names) == 2
+  print("sorted", {v | some v in [2, 1]})
 }
 `,
     input: { big: 12345678901234567890n, names: ["b", "a"] },
