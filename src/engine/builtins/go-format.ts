@@ -182,6 +182,11 @@ function toHexFloat(value: number, upper: boolean): string {
   return upper ? text.toUpperCase() : text;
 }
 
+/** Go's %g of a float64, shortest when no precision is given (what %v prints). */
+export function goFloatG(value: number, precision?: number): string {
+  return (value < 0 ? "-" : "") + toGeneral(value, precision, false);
+}
+
 function formatFloat(value: number, verb: string, spec: Spec): string {
   if (Number.isNaN(value)) return pad("NaN", spec, false);
   if (!Number.isFinite(value)) return pad(signed(value < 0, "Inf", spec), spec, false);

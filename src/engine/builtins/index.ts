@@ -11,6 +11,7 @@ import { encodingBuiltins } from "./encoding";
 import { globBuiltins } from "./globs";
 import { hashBuiltins } from "./hashes";
 import { jsonBuiltins } from "./json";
+import { jsonSchemaBuiltins } from "./json-schema";
 import { jwtBuiltins } from "./jwt";
 import { netBuiltins } from "./net";
 import { printBuiltins } from "./print";
@@ -36,6 +37,7 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
     ...hashBuiltins,
     ...encodingBuiltins,
     ...jsonBuiltins,
+    ...jsonSchemaBuiltins,
     ...jwtBuiltins(context),
     ...netBuiltins,
     ...printBuiltins(context),

@@ -27,6 +27,11 @@ function goJson(value: unknown, indent: string, prefix: string, depth = 0): stri
   return escapeHtml(JSON.stringify(value));
 }
 
+/** Go's json.Marshal of a value: compact, keys sorted, HTML characters escaped. */
+export function goJsonMarshal(value: unknown): string {
+  return goJson(value, "", "");
+}
+
 function escapeHtml(json: string): string {
   return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
