@@ -9,6 +9,7 @@ import { collectionBuiltins } from "./collections";
 import type { Builtin, BuiltinContext } from "./context";
 import { encodingBuiltins } from "./encoding";
 import { globBuiltins } from "./globs";
+import { graphqlBuiltins } from "./graphql";
 import { hashBuiltins } from "./hashes";
 import { jsonBuiltins } from "./json";
 import { jsonSchemaBuiltins } from "./json-schema";
@@ -35,6 +36,7 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
     ...runtimeBuiltins(context),
     ...uriBuiltins,
     ...hashBuiltins,
+    ...graphqlBuiltins,
     ...encodingBuiltins,
     ...jsonBuiltins,
     ...jsonSchemaBuiltins,
