@@ -21,6 +21,7 @@ import type { BuiltinCase, BuiltinCaseGroup } from "../provided.d.ts";
 import { generatedCases, GENERATOR_SEED } from "./builtin-cases/generated.ts";
 import { jwtCases } from "./builtin-cases/jwt.ts";
 import { castCases, metadataRules, printModule } from "./builtin-cases/special.ts";
+import { x509Cases } from "./builtin-cases/x509.ts";
 
 export const CLOCK_CASE = "clock: time.now_ns";
 
@@ -82,7 +83,7 @@ async function printExpectations(): Promise<{ lines: string[]; wasmBase64: strin
 
 export default async function setup(project: TestProject): Promise<void> {
   const fixed = JSON.parse(readFileSync("test/fixtures/builtins/cases.json", "utf8")) as { cases: BuiltinCase[] };
-  const all = [...fixed.cases, ...jwtCases(), ...generatedCases(), ...castCases()];
+  const all = [...fixed.cases, ...jwtCases(), ...x509Cases(), ...generatedCases(), ...castCases()];
   const deprecated = all.filter((c) => c.call.startsWith("cast_"));
   const current = all.filter((c) => !c.call.startsWith("cast_"));
   // The clock is compared with the edge's clock in the test, not with opa's.

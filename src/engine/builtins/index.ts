@@ -24,6 +24,7 @@ import { stringBuiltins } from "./strings";
 import { timeBuiltins } from "./time";
 import { unitBuiltins } from "./units";
 import { uriBuiltins } from "./uri";
+import { x509Builtins } from "./x509";
 import { yamlBuiltins } from "./yaml";
 
 export type { BuiltinContext } from "./context";
@@ -48,6 +49,7 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
     ...sprintfBuiltins,
     ...stringBuiltins,
     ...unitBuiltins,
+    ...x509Builtins,
     ...yamlBuiltins,
   };
 }

@@ -99,13 +99,19 @@ function parseHost(scheme: string, host: string): string {
 
 const validUserinfo = (text: string) => /^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(text);
 
-interface ParsedUrl {
+/** Go's url.URL fields. */
+export interface ParsedUrl {
   scheme: string;
+  opaque: string;
+  hasUser: boolean;
   host: string;
   path: string;
   rawPath: string;
+  omitHost: boolean;
+  forceQuery: boolean;
   rawQuery: string;
   fragment: string;
+  rawFragment: string;
 }
 
 function getScheme(raw: string): { scheme: string; rest: string } {
@@ -130,14 +136,16 @@ export function parseUrl(raw: string): ParsedUrl {
   const hash = raw.indexOf("#");
   const [main, fragmentText] = hash >= 0 ? [raw.slice(0, hash), raw.slice(hash + 1)] : [raw, ""];
   if (/[\x00-\x1f\x7f]/.test(main)) throw new BuiltinError("net/url: invalid control character in URL");
-  const url: ParsedUrl = { scheme: "", host: "", path: "", rawPath: "", rawQuery: "", fragment: "" };
+  const url: ParsedUrl = { scheme: "", opaque: "", hasUser: false, host: "", path: "", rawPath: "", omitHost: false, forceQuery: false, rawQuery: "", fragment: "", rawFragment: "" };
   if (main === "*") url.path = "*";
   else {
     const { scheme, rest: afterScheme } = getScheme(main);
     url.scheme = scheme.toLowerCase();
     let rest = afterScheme;
-    if (rest.endsWith("?") && rest.split("?").length === 2) rest = rest.slice(0, -1);
-    else {
+    if (rest.endsWith("?") && rest.split("?").length === 2) {
+      url.forceQuery = true;
+      rest = rest.slice(0, -1);
+    } else {
       const q = rest.indexOf("?");
       if (q >= 0) {
         url.rawQuery = rest.slice(q + 1);
@@ -146,7 +154,10 @@ export function parseUrl(raw: string): ParsedUrl {
     }
     let opaque = false;
     if (!rest.startsWith("/")) {
-      if (url.scheme !== "") opaque = true;
+      if (url.scheme !== "") {
+        opaque = true;
+        url.opaque = rest;
+      }
       else if (rest.split("/")[0].includes(":")) throw new BuiltinError("first path segment in URL cannot contain colon");
     }
     if (!opaque) {
@@ -161,16 +172,22 @@ export function parseUrl(raw: string): ParsedUrl {
         const at = authority.lastIndexOf("@");
         url.host = parseHost(url.scheme, at < 0 ? authority : authority.slice(at + 1));
         if (at >= 0) {
+          url.hasUser = true;
           const userinfo = authority.slice(0, at);
           if (!validUserinfo(userinfo)) throw new BuiltinError("net/url: invalid userinfo");
           for (const part of userinfo.includes(":") ? userinfo.split(/:(.*)/s, 2) : [userinfo]) unescape(part, "userPassword");
         }
+      } else if (url.scheme !== "" && rest.startsWith("/")) {
+        url.omitHost = true;
       }
       url.path = unescape(rest, "path");
       url.rawPath = escape(url.path, "path") === rest ? "" : rest;
     }
   }
-  if (fragmentText !== "") url.fragment = unescape(fragmentText, "fragment");
+  if (fragmentText !== "") {
+    url.fragment = unescape(fragmentText, "fragment");
+    url.rawFragment = escape(url.fragment, "fragment") === fragmentText ? "" : fragmentText;
+  }
   return url;
 }
 

@@ -1,0 +1,63 @@
+/**
+ * Certificates made here with the openssl CLI (RSA, ECDSA and Ed25519 keys,
+ * the extensions Go interprets, a root and a leaf), for the x509 cases.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BuiltinCase } from "../../provided.d.ts";
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+export function x509Cases(): BuiltinCase[] {
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-x509-"));
+  try {
+    writeFileSync(
+      join(dir, "ext.cnf"),
+      [
+        "[rich]",
+        "subjectAltName=DNS:edge.example,DNS:*.edge.example,IP:10.0.0.1,IP:2001:db8::1,email:ops@edge.example,URI:spiffe://tollgate/agent?x=1#f",
+        "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign",
+        "extendedKeyUsage=serverAuth,clientAuth,1.2.3.4",
+        "basicConstraints=critical,CA:true,pathlen:0",
+        "authorityInfoAccess=OCSP;URI:http://ocsp.edge.example,caIssuers;URI:http://ca.edge.example/ca.crt",
+        "crlDistributionPoints=URI:http://crl.edge.example/ca.crl",
+        "certificatePolicies=1.2.3.4.5,2.23.140.1.2.1",
+        "nameConstraints=critical,permitted;DNS:.edge.example,permitted;IP:10.0.0.0/255.0.0.0,excluded;email:.bad.example",
+        "subjectKeyIdentifier=hash",
+        "[leaf]",
+        "subjectAltName=DNS:leaf.edge.example",
+        "basicConstraints=CA:false",
+      ].join("\n"),
+    );
+    const subject = "/C=DE/ST=Berlin/L=Berlin/O=Tollgate/OU=Edge/OU=Policy/CN=edge.example/serialNumber=42/postalCode=10115";
+    openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out", "rsa.pem", "-days", "30", "-subj", subject, "-extensions", "rich", "-config", "ext.cnf"]);
+    openssl(dir, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-nodes", "-keyout", "ec.key", "-out", "ec.pem", "-days", "30", "-subj", "/CN=ec.example"]);
+    openssl(dir, ["req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", "ed.key", "-out", "ed.pem", "-days", "30", "-subj", "/O=Ed/CN=ed.example"]);
+    openssl(dir, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=leaf.edge.example"]);
+    openssl(dir, ["x509", "-req", "-in", "leaf.csr", "-CA", "rsa.pem", "-CAkey", "rsa.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "10", "-extfile", "ext.cnf", "-extensions", "leaf"]);
+    openssl(dir, ["x509", "-in", "ec.pem", "-outform", "DER", "-out", "ec.der"]);
+    const read = (file: string) => readFileSync(join(dir, file), "utf8");
+    const rsa = read("rsa.pem");
+    const chain = rsa + read("leaf.pem");
+    const der = readFileSync(join(dir, "ec.der")).toString("base64");
+    const c = (label: string, args: unknown[]): BuiltinCase => ({ name: `crypto.x509.parse_certificates: ${label}`, call: "crypto.x509.parse_certificates", args });
+    return [
+      c("rsa with every extension", [rsa]),
+      c("ecdsa P-384", [read("ec.pem")]),
+      c("ed25519", [read("ed.pem")]),
+      c("chain of two", [chain]),
+      c("base64 DER", [der]),
+      c("base64 of PEM", [Buffer.from(read("ed.pem")).toString("base64")]),
+      c("private key PEM is undefined", [read("rsa.key")]),
+      c("garbage is undefined", ["not a certificate"]),
+      c("truncated DER is undefined", [der.slice(0, 40)]),
+      c("number is undefined", [1]),
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
