@@ -19,7 +19,7 @@ import { ensureOpa } from "../../scripts/toolchain.mjs";
 import { canonicalJson, writeRegoValue } from "../../src/engine/rego-value.ts";
 import type { BuiltinCase, BuiltinCaseGroup } from "../provided.d.ts";
 import { generatedCases, GENERATOR_SEED } from "./builtin-cases/generated.ts";
-import { jwtCases } from "./builtin-cases/jwt.ts";
+import { jwtCases, jwtSigningCases } from "./builtin-cases/jwt.ts";
 import { castCases, metadataRules, printModule } from "./builtin-cases/special.ts";
 import { x509Cases } from "./builtin-cases/x509.ts";
 
@@ -83,7 +83,8 @@ async function printExpectations(): Promise<{ lines: string[]; wasmBase64: strin
 
 export default async function setup(project: TestProject): Promise<void> {
   const fixed = JSON.parse(readFileSync("test/fixtures/builtins/cases.json", "utf8")) as { cases: BuiltinCase[] };
-  const all = [...fixed.cases, ...jwtCases(), ...x509Cases(), ...generatedCases(), ...castCases()];
+  const signing = jwtSigningCases();
+  const all = [...fixed.cases, ...jwtCases(), ...signing.cases, ...x509Cases(), ...generatedCases(), ...castCases()];
   const deprecated = all.filter((c) => c.call.startsWith("cast_"));
   const current = all.filter((c) => !c.call.startsWith("cast_"));
   // The clock is compared with the edge's clock in the test, not with opa's.
@@ -91,7 +92,7 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide("builtinCases", {
     seed: GENERATOR_SEED,
     groups: [
-      await group("Rego v1", "builtin_cases", current, { extra: clockRule + metadataRules() }),
+      await group("Rego v1", "builtin_cases", current, { extra: clockRule + metadataRules() + signing.rules }),
       await group("Rego v0 (deprecated builtins)", "builtin_cases_v0", deprecated, { v0: true }),
     ],
     print: await printExpectations(),

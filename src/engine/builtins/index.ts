@@ -14,6 +14,7 @@ import { hashBuiltins } from "./hashes";
 import { jsonBuiltins } from "./json";
 import { jsonSchemaBuiltins } from "./json-schema";
 import { jwtBuiltins } from "./jwt";
+import { jwtSignBuiltins } from "./jwt-sign";
 import { netBuiltins } from "./net";
 import { printBuiltins } from "./print";
 import { randomBuiltins } from "./random";
@@ -42,6 +43,7 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
     ...jsonBuiltins,
     ...jsonSchemaBuiltins,
     ...jwtBuiltins(context),
+    ...jwtSignBuiltins,
     ...netBuiltins,
     ...printBuiltins(context),
     ...randomBuiltins(context),

@@ -74,7 +74,7 @@ function publicKeys(material: string): KeyObject[] {
 
 type Family = "HS" | "RS" | "PS" | "ES" | "EdDSA";
 
-const ALGORITHMS: Record<string, { family: Family; hash: string | null }> = {
+export const ALGORITHMS: Record<string, { family: Family; hash: string | null }> = {
   HS256: { family: "HS", hash: "sha256" }, HS384: { family: "HS", hash: "sha384" }, HS512: { family: "HS", hash: "sha512" },
   RS256: { family: "RS", hash: "sha256" }, RS384: { family: "RS", hash: "sha384" }, RS512: { family: "RS", hash: "sha512" },
   PS256: { family: "PS", hash: "sha256" }, PS384: { family: "PS", hash: "sha384" }, PS512: { family: "PS", hash: "sha512" },
@@ -116,12 +116,7 @@ function verifyPss(hash: string, data: Buffer, key: KeyObject, signature: Buffer
   if (raw.length - emLength > 1 || em[em.length - 1] !== 0xbc || emLength < 2 * hLen + 2) return false;
   const maskedDb = em.subarray(0, emLength - hLen - 1);
   const h = em.subarray(emLength - hLen - 1, emLength - 1);
-  const mask = Buffer.alloc(maskedDb.length);
-  for (let counter = 0, offset = 0; offset < mask.length; counter++) {
-    const block = createHash(hash).update(h).update(Buffer.from([counter >>> 24, (counter >>> 16) & 255, (counter >>> 8) & 255, counter & 255])).digest();
-    block.copy(mask, offset);
-    offset += block.length;
-  }
+  const mask = mgf1(hash, h, maskedDb.length);
   const db = Buffer.from(maskedDb.map((byte: number, i: number) => byte ^ mask[i]));
   db[0] &= 0xff >>> (8 * emLength - emBits);
   const separator = db.length - hLen - 1;
@@ -129,6 +124,17 @@ function verifyPss(hash: string, data: Buffer, key: KeyObject, signature: Buffer
   const salt = db.subarray(separator + 1);
   const expected = createHash(hash).update(Buffer.alloc(8)).update(createHash(hash).update(data).digest()).update(salt).digest();
   return timingSafeEqual(expected, h);
+}
+
+/** MGF1 (RFC 8017 §B.2.1), the mask PSS encodes with. */
+export function mgf1(hash: string, seed: Buffer, length: number): Buffer {
+  const mask = Buffer.alloc(length);
+  for (let counter = 0, offset = 0; offset < length; counter++) {
+    const block = createHash(hash).update(seed).update(Buffer.from([counter >>> 24, (counter >>> 16) & 255, (counter >>> 8) & 255, counter & 255])).digest();
+    block.copy(mask, offset);
+    offset += block.length;
+  }
+  return mask;
 }
 
 /** JWS carries ECDSA signatures as r||s; node:crypto in workerd verifies DER, so re-encode. */

@@ -89,3 +89,38 @@ export function jwtCases(): BuiltinCase[] {
     c("jwt decode_verify large claim", "io.jwt.decode_verify", [bigClaim, { secret: "s3cret", aud: "tollgate", time: at }]),
   ];
 }
+
+/**
+ * io.jwt.encode_sign(_raw) cases. HMAC, RSA PKCS#1 and EdDSA signatures are
+ * deterministic and compared as they are; ECDSA and PSS signatures are random,
+ * so rules below sign and verify within the policy and compare the verdicts.
+ */
+export function jwtSigningCases(): { cases: BuiltinCase[]; rules: string } {
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const ed = generateKeyPairSync("ed25519");
+  const jwk = (key: KeyObject) => key.export({ format: "jwk" });
+  const oct = { kty: "oct", k: Buffer.from("s3cret").toString("base64url") };
+  const claims = { sub: "agent-7", n: 12345678901234567890n, html: "<&>" };
+  const c = (name: string, call: string, args: unknown[]): BuiltinCase => ({ name, call, args });
+  const cases = [
+    c("jwt encode_sign HS256", "io.jwt.encode_sign", [{ alg: "HS256", typ: "JWT" }, claims, oct]),
+    c("jwt encode_sign RS256", "io.jwt.encode_sign", [{ alg: "RS256" }, claims, jwk(rsa.privateKey)]),
+    c("jwt encode_sign EdDSA", "io.jwt.encode_sign", [{ alg: "EdDSA" }, claims, jwk(ed.privateKey)]),
+    c("jwt encode_sign JWK set uses its first key", "io.jwt.encode_sign", [{ alg: "HS512" }, claims, { keys: [oct, jwk(rsa.privateKey)] }]),
+    c("jwt encode_sign unknown alg is undefined", "io.jwt.encode_sign", [{ alg: "none" }, claims, oct]),
+    c("jwt encode_sign missing alg is undefined", "io.jwt.encode_sign", [{ typ: "JWT" }, claims, oct]),
+    c("jwt encode_sign_raw HS256", "io.jwt.encode_sign_raw", ['{"alg":"HS256","typ":"JWT"}', '{"sub": "x"}', JSON.stringify(oct)]),
+    c("jwt encode_sign_raw not JSON with typ JWT is undefined", "io.jwt.encode_sign_raw", ['{"alg":"HS256"}', "plain text", JSON.stringify(oct)]),
+    c("jwt encode_sign_raw plain text with another typ", "io.jwt.encode_sign_raw", ['{"alg":"HS256","typ":"text"}', "plain text", JSON.stringify(oct)]),
+    c("jwt encode_sign_raw RS256", "io.jwt.encode_sign_raw", ['{"alg":"RS256"}', "{}", JSON.stringify(jwk(rsa.privateKey))]),
+    c("jwt encode_sign_raw bad key is undefined", "io.jwt.encode_sign_raw", ['{"alg":"RS256"}', "{}", "not a key"]),
+  ];
+  const pem = (key: KeyObject) => JSON.stringify(key.export({ type: "spki", format: "pem" }).toString());
+  const rules = `
+results["jwt encode_sign ES256 verifies"] := io.jwt.verify_es256(io.jwt.encode_sign({"alg": "ES256"}, {"a": 1}, ${JSON.stringify(jwk(ec.privateKey))}), ${pem(ec.publicKey)})
+results["jwt encode_sign PS256 verifies"] := io.jwt.verify_ps256(io.jwt.encode_sign({"alg": "PS256"}, {"a": 1}, ${JSON.stringify(jwk(rsa.privateKey))}), ${pem(rsa.publicKey)})
+results["jwt encode_sign_raw ES256 verifies"] := io.jwt.verify_es256(io.jwt.encode_sign_raw("{\\"alg\\":\\"ES256\\"}", "{}", ${JSON.stringify(JSON.stringify(jwk(ec.privateKey)))}), ${pem(ec.publicKey)})
+`;
+  return { cases, rules };
+}
