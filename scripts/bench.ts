@@ -15,7 +15,11 @@
  * its own (scripts/lib/bench-log.ts), with and without it on the same inputs
  * in alternating rounds, with the log's backend in a process of its own.
  *
- * Flags: --quick (fewer requests), --write (record bench/RESULTS.md).
+ * It also times the heaviest host builtins (JSON Schema, GraphQL, X.509)
+ * per call inside the sandbox (scripts/lib/bench-builtins.ts).
+ *
+ * Flags: --quick (fewer requests), --write (record bench/RESULTS.md),
+ * --builtins-only (only the builtins section).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpus, totalmem, type } from "node:os";
@@ -32,10 +36,12 @@ import { opaBuildWasm } from "./lib/opa.ts";
 import { measureInSandbox } from "./lib/sandbox-eval.ts";
 import { benchLog } from "./lib/bench-log.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
+import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
 
 const quick = process.argv.includes("--quick");
+const builtinsOnly = process.argv.includes("--builtins-only");
 const write = process.argv.includes("--write");
 const REQUESTS = quick ? 1500 : 6000;
 const WARMUP = quick ? 300 : 1000;
@@ -106,7 +112,25 @@ function inProcess(evaluate: (json: string) => unknown, bodies: string[], iterat
 
 const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
 
+/** Samples per builtin; each is the mean of a round of calls long enough for the sandbox's coarse clock. */
+const BUILTIN_ROUNDS = quick ? 30 : 100;
+
+function builtinLines(costs: BuiltinCost[]): string[] {
+  return [
+    `Heaviest host builtins, per call inside the sandbox (a one-rule policy, ${costs[0]?.samples ?? 0} samples each, a sample being the mean of one round of calls; the policy's own evaluation is the first row):`,
+    "",
+    "| builtin | median per call | p99 per call | calls per sample |",
+    "|---|---:|---:|---:|",
+    ...costs.map((cost) => `| ${cost.name} | ${cost.median_us.toFixed(1)} µs | ${cost.p99_us.toFixed(1)} µs | ${cost.calls_per_sample} |`),
+  ];
+}
+
 async function main(): Promise<void> {
+  if (builtinsOnly) {
+    await buildSandbox();
+    console.log(builtinLines(await benchBuiltins(BUILTIN_ROUNDS)).join("\n"));
+    return;
+  }
   console.error("building policy, sandbox and edge bundle…");
   await buildGlobalPolicy();
   await buildSandbox();
@@ -223,6 +247,10 @@ async function main(): Promise<void> {
   lines.push(`- the session Durable Object (one check-and-debit per decision), as a client sees it: ${fmt(sessionC1.median_ms - auditC1.median_ms)} at the median`);
   lines.push(`- in-process evaluation in Node, median: ${fmt(rows.find((r) => r.target.startsWith("opa-wasm"))!.summary.median_ms)}`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
+
+  console.error("timing the heaviest builtins inside the sandbox…");
+  lines.push("");
+  lines.push(...builtinLines(await benchBuiltins(BUILTIN_ROUNDS)));
 
   console.error("publishing under load…");
   const store = await benchPublish(edgeBodies, quick ? 1500 : 4000);

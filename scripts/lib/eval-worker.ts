@@ -8,6 +8,7 @@
  *
  *   POST /eval     {policy, input, now_ms}           → the layer outcome
  *   POST /measure  {policy, inputs, iterations}      → in-sandbox and RPC timings
+ *   POST /sample   {policy, input_json, rounds, per_round} → per-call time of each round, inside the sandbox
  */
 import { SandboxClient } from "../../src/engine/sandbox-client";
 import type { LayerCode } from "../../src/engine/sandbox-modules";
@@ -52,6 +53,19 @@ export default {
       for (let i = 0; i < calls; i++) await client.decide(key, layers, inputs[i % inputs.length], now);
       const rpcMs = (performance.now() - started) / calls;
       return Response.json({ per_input: perInput, rpc_decide_ms: rpcMs });
+    }
+    if (path === "/sample") {
+      const body = (await request.json()) as { policy: PolicyPayload; input_json: string; rounds: number; per_round: number };
+      const { key, layers } = await policyCode(body.policy);
+      const now = Date.now();
+      // Each round evaluates the input per_round times in one RPC call; its mean is one sample.
+      const samples: number[] = [];
+      await client.measure(key, layers, body.input_json, now, body.per_round);
+      for (let round = 0; round < body.rounds; round++) {
+        const run = await client.measure(key, layers, body.input_json, now, body.per_round);
+        samples.push((run.elapsed_ms * 1000) / run.iterations);
+      }
+      return Response.json({ samples_us: samples });
     }
     return new Response("not found", { status: 404 });
   },

@@ -26,6 +26,7 @@ import {
   type TypeNode,
   type ValueNode,
 } from "graphql";
+import { BoundedCache } from "./bounded-cache";
 import { isPlainObject, BuiltinError, type Builtin } from "./context";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -361,6 +362,22 @@ function schemaArgument(arg: unknown): DocumentNode {
   throw new BuiltinError("schema must be a string or an object");
 }
 
+/** Built schemas by their SDL text (OPA caches them between queries too). */
+const schemas = new BoundedCache<GraphQLSchema | BuiltinError>(16);
+
+function schemaFor(arg: unknown): GraphQLSchema {
+  if (typeof arg !== "string") return buildSchema(schemaArgument(arg));
+  const outcome = schemas.get(arg, () => {
+    try {
+      return buildSchema(schemaArgument(arg));
+    } catch (error) {
+      return error instanceof BuiltinError ? error : new BuiltinError((error as Error).message);
+    }
+  });
+  if (outcome instanceof BuiltinError) throw outcome;
+  return outcome;
+}
+
 /** The schema with GraphQL's built-in scalars and directives (gqlparser's prelude), or an error when it is not a valid schema. */
 function buildSchema(document: DocumentNode): GraphQLSchema {
   let schema: GraphQLSchema;
@@ -406,20 +423,20 @@ export const graphqlBuiltins: Record<string, Builtin> = {
   "graphql.parse": (query: unknown, schema: unknown) => {
     const queryDoc = queryArgument(query);
     const schemaDoc = schemaArgument(schema);
-    validateQuery(buildSchema(schemaDoc), queryDoc);
+    validateQuery(schemaFor(schema), queryDoc);
     return [queryAst(queryDoc), schemaAst(schemaDoc)];
   },
   "graphql.parse_and_verify": (query: unknown, schema: unknown) => {
     try {
       const queryDoc = queryArgument(query);
       const schemaDoc = schemaArgument(schema);
-      validateQuery(buildSchema(schemaDoc), queryDoc);
+      validateQuery(schemaFor(schema), queryDoc);
       return [true, queryAst(queryDoc), schemaAst(schemaDoc)];
     } catch {
       return [false, {}, {}];
     }
   },
-  "graphql.is_valid": (query: unknown, schema: unknown) => succeeds(() => validateQuery(buildSchema(schemaArgument(schema)), queryArgument(query))),
-  "graphql.schema_is_valid": (schema: unknown) => succeeds(() => buildSchema(schemaArgument(schema))),
+  "graphql.is_valid": (query: unknown, schema: unknown) => succeeds(() => validateQuery(schemaFor(schema), queryArgument(query))),
+  "graphql.schema_is_valid": (schema: unknown) => succeeds(() => schemaFor(schema)),
 };
 

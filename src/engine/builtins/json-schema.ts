@@ -12,7 +12,8 @@
  * defined in OPA either (Go map iteration); compare them as a set.
  */
 import { Validator, type OutputUnit, type Schema, type SchemaDraft } from "@cfworker/json-schema";
-import { compareStrings, isRegoNumber, numberText, readRegoValue, type RegoValue } from "../rego-value";
+import { compareStrings, isRegoNumber, numberText, readRegoValue, writeRegoValue, type RegoValue } from "../rego-value";
+import { BoundedCache } from "./bounded-cache";
 import { BuiltinError, isPlainObject, type Builtin } from "./context";
 import { goFloatG } from "./go-format";
 import { goJsonMarshal } from "./json";
@@ -106,14 +107,26 @@ function checkSchema(schema: unknown, path = ""): void {
   else if (s.items !== undefined) checkSchema(s.items, "items");
 }
 
-function compile(schemaArg: RegoValue): Validator {
-  const schema = loadJson(schemaArg);
-  checkSchema(schema);
-  try {
-    return new Validator(schema as Schema, draftOf(schema), false);
-  } catch (error) {
-    throw new BuiltinError((error as Error).message);
-  }
+interface CompiledSchema {
+  validator: Validator;
+  schema: unknown;
+}
+
+/** Compiled schemas by their text: a policy checks many documents against the same few tool schemas. */
+const compiled = new BoundedCache<CompiledSchema | BuiltinError>(32);
+
+function compile(schemaArg: RegoValue): CompiledSchema {
+  const outcome = compiled.get(writeRegoValue(schemaArg), () => {
+    try {
+      const schema = loadJson(schemaArg);
+      checkSchema(schema);
+      return { validator: new Validator(schema as Schema, draftOf(schema), false), schema };
+    } catch (error) {
+      return error instanceof BuiltinError ? error : new BuiltinError((error as Error).message);
+    }
+  });
+  if (outcome instanceof BuiltinError) throw outcome;
+  return outcome;
 }
 
 function decodePointer(pointer: string): string[] {
@@ -276,8 +289,7 @@ export const jsonSchemaBuiltins: Record<string, Builtin> = {
   },
   "json.match_schema": (document: RegoValue, schema: RegoValue) => {
     const data = loadJson(document);
-    const validator = compile(schema);
-    const plainSchema = loadJson(schema);
+    const { validator, schema: plainSchema } = compile(schema);
     const result = validator.validate(data);
     if (result.valid) return [true, []];
     const errors = report(result.errors, plainSchema, data);
