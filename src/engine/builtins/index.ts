@@ -17,6 +17,7 @@ import { jwtBuiltins } from "./jwt";
 import { jwtSignBuiltins } from "./jwt-sign";
 import { netBuiltins } from "./net";
 import { printBuiltins } from "./print";
+import { privateKeyBuiltins } from "./private-keys";
 import { randomBuiltins } from "./random";
 import { runtimeBuiltins } from "./runtime";
 import { semverBuiltins } from "./semver";
@@ -46,6 +47,7 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
     ...jwtSignBuiltins,
     ...netBuiltins,
     ...printBuiltins(context),
+    ...privateKeyBuiltins,
     ...randomBuiltins(context),
     ...semverBuiltins,
     ...sprintfBuiltins,

@@ -12,6 +12,30 @@ function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
+function keyCases(read: (file: string) => string): BuiltinCase[] {
+  const k = (call: string, label: string, args: unknown[]): BuiltinCase => ({ name: `${call}: ${label}`, call, args });
+  const b64 = (text: string) => Buffer.from(text).toString("base64");
+  return [
+    k("crypto.parse_private_keys", "pkcs8 rsa, ec and ed25519", [read("rsa.key") + read("ec.key") + read("ed.key")]),
+    k("crypto.parse_private_keys", "pkcs1 and sec1", [read("pkcs1.key") + read("sec1.key")]),
+    k("crypto.parse_private_keys", "base64 of PEM", [b64(read("sec1.key"))]),
+    k("crypto.parse_private_keys", "certificates only", [read("ec.pem")]),
+    k("crypto.parse_private_keys", "empty", [""]),
+    k("crypto.parse_private_keys", "number is undefined", [1]),
+    k("crypto.x509.parse_rsa_private_key", "pkcs1", [read("pkcs1.key")]),
+    k("crypto.x509.parse_rsa_private_key", "pkcs8", [read("rsa.key")]),
+    k("crypto.x509.parse_rsa_private_key", "base64", [b64(read("pkcs1.key"))]),
+    k("crypto.x509.parse_rsa_private_key", "ec key", [read("sec1.key")]),
+    k("crypto.x509.parse_rsa_private_key", "empty is undefined", [""]),
+    k("crypto.x509.parse_rsa_private_key", "not base64 is undefined", ["%%%"]),
+    k("crypto.x509.parse_keypair", "rsa", [read("rsa.pem"), read("rsa.key")]),
+    k("crypto.x509.parse_keypair", "ecdsa", [read("ec.pem"), read("ec.key")]),
+    k("crypto.x509.parse_keypair", "base64 PEM", [b64(read("ed.pem")), b64(read("ed.key"))]),
+    k("crypto.x509.parse_keypair", "mismatched is undefined", [read("rsa.pem"), read("ec.key")]),
+    k("crypto.x509.parse_keypair", "garbage is undefined", ["nope", "nope"]),
+  ];
+}
+
 export function x509Cases(): BuiltinCase[] {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-x509-"));
   try {
@@ -40,6 +64,8 @@ export function x509Cases(): BuiltinCase[] {
     openssl(dir, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=leaf.edge.example"]);
     openssl(dir, ["x509", "-req", "-in", "leaf.csr", "-CA", "rsa.pem", "-CAkey", "rsa.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "10", "-extfile", "ext.cnf", "-extensions", "leaf"]);
     openssl(dir, ["x509", "-in", "ec.pem", "-outform", "DER", "-out", "ec.der"]);
+    openssl(dir, ["genrsa", "-traditional", "-out", "pkcs1.key", "1024"]);
+    openssl(dir, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sec1.key"]);
     const read = (file: string) => readFileSync(join(dir, file), "utf8");
     const rsa = read("rsa.pem");
     const chain = rsa + read("leaf.pem");
@@ -56,6 +82,7 @@ export function x509Cases(): BuiltinCase[] {
       c("garbage is undefined", ["not a certificate"]),
       c("truncated DER is undefined", [der.slice(0, 40)]),
       c("number is undefined", [1]),
+      ...keyCases(read),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
