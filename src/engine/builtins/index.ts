@@ -27,6 +27,7 @@ import { timeBuiltins } from "./time";
 import { unitBuiltins } from "./units";
 import { uriBuiltins } from "./uri";
 import { x509Builtins } from "./x509";
+import { x509VerifyBuiltins } from "./x509-verify";
 import { yamlBuiltins } from "./yaml";
 
 export type { BuiltinContext } from "./context";
@@ -54,6 +55,7 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
     ...stringBuiltins,
     ...unitBuiltins,
     ...x509Builtins,
+    ...x509VerifyBuiltins(context),
     ...yamlBuiltins,
   };
 }

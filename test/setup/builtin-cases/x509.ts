@@ -12,6 +12,34 @@ function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
+function verifyCases(read: (file: string) => string, dir: string): BuiltinCase[] {
+  // A leaf outside the root's name constraints, and one that is not yet valid.
+  openssl(dir, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "out.key", "-out", "out.csr", "-subj", "/CN=evil.example"]);
+  writeFileSync(join(dir, "out.cnf"), "[outside]\nsubjectAltName=DNS:evil.example\n");
+  openssl(dir, ["x509", "-req", "-in", "out.csr", "-CA", "rsa.pem", "-CAkey", "rsa.key", "-CAcreateserial", "-out", "outside.pem", "-days", "10", "-extfile", "out.cnf", "-extensions", "outside"]);
+  const v = (label: string, args: unknown[]): BuiltinCase => ({ name: `crypto.x509.parse_and_verify_certificates: ${label}`, call: "crypto.x509.parse_and_verify_certificates", args });
+  const w = (label: string, args: unknown[]): BuiltinCase => ({ name: `crypto.x509.parse_and_verify_certificates_with_options: ${label}`, call: "crypto.x509.parse_and_verify_certificates_with_options", args });
+  const chain = read("rsa.pem") + read("leaf.pem");
+  const future = BigInt(Date.now() + 400 * 86_400_000) * 1_000_000n;
+  return [
+    v("root and leaf", [chain]),
+    v("leaf first is not a chain", [read("leaf.pem") + read("rsa.pem")]),
+    v("single certificate", [read("rsa.pem")]),
+    v("leaf outside name constraints", [read("rsa.pem") + read("outside.pem")]),
+    v("unrelated root", [read("ec.pem") + read("leaf.pem")]),
+    v("garbage", ["nope"]),
+    v("number is undefined", [1]),
+    w("DNS name matches", [chain, { DNSName: "leaf.edge.example" }]),
+    w("DNS name differs", [chain, { DNSName: "other.edge.example" }]),
+    w("client auth usage", [chain, { KeyUsages: ["KeyUsageClientAuth"] }]),
+    w("code signing usage refused by the root", [chain, { KeyUsages: ["KeyUsageCodeSigning"] }]),
+    w("expired at a later time", [chain, { CurrentTime: future }]),
+    w("invalid usage name is undefined", [chain, { KeyUsages: ["Nope"] }]),
+    w("unknown option is undefined", [chain, { Nope: 1 }]),
+    w("garbage certificates", ["nope", { Nope: 1 }]),
+  ];
+}
+
 function keyCases(read: (file: string) => string): BuiltinCase[] {
   const k = (call: string, label: string, args: unknown[]): BuiltinCase => ({ name: `${call}: ${label}`, call, args });
   const b64 = (text: string) => Buffer.from(text).toString("base64");
@@ -83,6 +111,7 @@ export function x509Cases(): BuiltinCase[] {
       c("truncated DER is undefined", [der.slice(0, 40)]),
       c("number is undefined", [1]),
       ...keyCases(read),
+      ...verifyCases(read, dir),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
