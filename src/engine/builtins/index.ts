@@ -5,6 +5,7 @@
  * throws into an undefined call, as `opa eval` does by default (non-strict
  * builtin errors), instead of aborting the whole evaluation.
  */
+import { awsSignBuiltins } from "./aws-sign";
 import { collectionBuiltins } from "./collections";
 import type { Builtin, BuiltinContext } from "./context";
 import { encodingBuiltins } from "./encoding";
@@ -36,6 +37,7 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
   return {
     ...timeBuiltins(context),
     ...collectionBuiltins,
+    ...awsSignBuiltins,
     ...globBuiltins,
     ...runtimeBuiltins(context),
     ...uriBuiltins,

@@ -191,6 +191,20 @@ export function parseUrl(raw: string): ParsedUrl {
   return url;
 }
 
+/** Go's URL.EscapedPath: the raw path when it is a valid escaping of the path, else Go's escaping of it. */
+export function escapedPath(url: ParsedUrl): string {
+  const validEncoded = [...encoder.encode(url.rawPath)].every((c) => "!$&'()*+,;=:@[]%".includes(String.fromCharCode(c)) || !shouldEscape(c, "path"));
+  if (url.rawPath && validEncoded) {
+    try {
+      if (unescape(url.rawPath, "path") === url.path) return url.rawPath;
+    } catch {
+      // not a valid escaping: fall through to Go's own
+    }
+  }
+  if (url.path === "*") return "*";
+  return escape(url.path, "path");
+}
+
 /** Go's splitHostPort: a port only when it is numeric; brackets dropped from the host. */
 function splitHostPort(hostPort: string): { hostname: string; port: string } {
   let hostname = hostPort;
