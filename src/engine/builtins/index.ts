@@ -24,6 +24,7 @@ import { runtimeBuiltins } from "./runtime";
 import { semverBuiltins } from "./semver";
 import { sprintfBuiltins } from "./sprintf";
 import { stringBuiltins } from "./strings";
+import { templateBuiltins } from "./go-template";
 import { timeBuiltins } from "./time";
 import { unitBuiltins } from "./units";
 import { uriBuiltins } from "./uri";
@@ -55,6 +56,7 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
     ...semverBuiltins,
     ...sprintfBuiltins,
     ...stringBuiltins,
+    ...templateBuiltins,
     ...unitBuiltins,
     ...x509Builtins,
     ...x509VerifyBuiltins(context),
