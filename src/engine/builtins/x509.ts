@@ -11,6 +11,7 @@ import { Buffer } from "node:buffer";
 import { createPublicKey } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
+  AlgorithmIdentifier,
   AuthorityInfoAccessSyntax,
   AuthorityKeyIdentifier,
   BasicConstraints,
@@ -18,6 +19,7 @@ import {
   CertificatePolicies,
   CRLDistributionPoints,
   ExtendedKeyUsage,
+  Extensions,
   GeneralNames,
   KeyUsage,
   Name,
@@ -221,16 +223,19 @@ function generalNames(names: GeneralName[], out: Record<string, unknown>): void 
   }
 }
 
+/** Go's SignatureAlgorithm number; RSASSA-PSS is told apart by the hash in its parameters. */
+function signatureAlgorithmNumber(algorithm: AlgorithmIdentifier): number {
+  if (algorithm.algorithm !== "1.2.840.113549.1.1.10") return SIGNATURE_ALGORITHMS[algorithm.algorithm] ?? 0;
+  if (!algorithm.parameters) return 0;
+  const hash = /06 09 60 86 48 01 65 03 04 02 0(\d)/.exec(Buffer.from(algorithm.parameters).toString("hex").replace(/(..)/g, "$1 "));
+  return hash ? (PSS_BY_HASH[`2.16.840.1.101.3.4.2.${hash[1]}`] ?? 0) : 0;
+}
+
 function describe(der: Uint8Array): Record<string, unknown> {
   const certificate = AsnConvert.parse(der, Certificate);
   const tbs = certificate.tbsCertificate;
   const raw = rawParts(der);
-  const signatureOid = certificate.signatureAlgorithm.algorithm;
-  let signatureAlgorithm = SIGNATURE_ALGORITHMS[signatureOid] ?? 0;
-  if (signatureOid === "1.2.840.113549.1.1.10" && certificate.signatureAlgorithm.parameters) {
-    const hashOid = /06 09 60 86 48 01 65 03 04 02 0(\d)/.exec(Buffer.from(certificate.signatureAlgorithm.parameters).toString("hex").replace(/(..)/g, "$1 "));
-    signatureAlgorithm = hashOid ? (PSS_BY_HASH[`2.16.840.1.101.3.4.2.${hashOid[1]}`] ?? 0) : 0;
-  }
+  const signatureAlgorithm = signatureAlgorithmNumber(certificate.signatureAlgorithm);
   const publicKeyAlgorithm = PUBLIC_KEY_ALGORITHMS[tbs.subjectPublicKeyInfo.algorithm.algorithm] ?? 0;
   const out: Record<string, unknown> = {
     Raw: base64(der),
@@ -422,6 +427,100 @@ export function parseCertificates(text: string): Array<Record<string, unknown>> 
   });
 }
 
+/** The children of a DER SEQUENCE (or SET) as [start, end) ranges. */
+function children(der: Uint8Array, parent: { content: number; end: number }): Array<{ start: number; end: number; tag: number; content: number }> {
+  const out = [];
+  for (let at = parent.content; at < parent.end; ) {
+    const child = element(der, at);
+    out.push({ start: at, end: child.end, tag: child.tag, content: child.content });
+    at = child.end;
+  }
+  return out;
+}
+
+const EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
+
+/** Go's x509.CertificateRequest as JSON, for a DER certification request (PKCS #10). */
+function describeRequest(der: Uint8Array): Record<string, unknown> {
+  const request = element(der, 0);
+  const [info, algorithm, signature] = children(der, request);
+  const [version, subject, spki, attributes] = children(der, info);
+  const slice = (part: { start: number; end: number }) => der.subarray(part.start, part.end);
+  const publicKeyAlgorithm = PUBLIC_KEY_ALGORITHMS[AsnConvert.parse(slice(children(der, spki)[0]), AlgorithmIdentifier).algorithm] ?? 0;
+  const out: Record<string, unknown> = {
+    Raw: base64(der),
+    RawTBSCertificateRequest: base64(slice(info)),
+    RawSubjectPublicKeyInfo: base64(slice(spki)),
+    RawSubject: base64(slice(subject)),
+    Version: der[version.content],
+    Signature: base64(der.subarray(signature.content + 1, signature.end)),
+    SignatureAlgorithm: signatureAlgorithmNumber(AsnConvert.parse(slice(algorithm), AlgorithmIdentifier)),
+    PublicKeyAlgorithm: publicKeyAlgorithm,
+    PublicKey: publicKey(slice(spki), publicKeyAlgorithm),
+    Subject: pkixName(AsnConvert.parse(slice(subject), Name)),
+    Attributes: null,
+    Extensions: null,
+    ExtraExtensions: null,
+    DNSNames: null,
+    EmailAddresses: null,
+    IPAddresses: null,
+    URIs: null,
+  };
+  // Go's (deprecated) Attributes list the extension request's extensions as type/value pairs; other attributes are skipped.
+  for (const attribute of attributes && attributes.tag === 0xa0 ? children(der, attributes) : []) {
+    const [type, values] = children(der, attribute);
+    const typeOid = oidFromDer(slice(type));
+    if (typeOid !== EXTENSION_REQUEST) continue;
+    const [sequence] = children(der, values);
+    const extensions = AsnConvert.parse(slice(sequence), Extensions);
+    out.Attributes = [
+      ...((out.Attributes as unknown[] | null) ?? []),
+      { Type: oidArray(EXTENSION_REQUEST), Value: [extensions.map((e) => ({ Type: oidArray(e.extnID), Value: e.critical ? true : base64(e.extnValue.buffer) }))] },
+    ];
+    out.Extensions = extensions.map((e) => ({ Id: oidArray(e.extnID), Critical: e.critical, Value: base64(e.extnValue.buffer) }));
+    for (const extension of extensions) {
+      if (extension.extnID === "2.5.29.17") generalNames(AsnConvert.parse(extension.extnValue.buffer, GeneralNames), out);
+    }
+  }
+  return out;
+}
+
+/** An OBJECT IDENTIFIER's dotted form from its DER encoding. */
+function oidFromDer(der: Uint8Array): string {
+  const { content, end } = element(der, 0);
+  const parts: number[] = [];
+  let value = 0;
+  for (let i = content; i < end; i++) {
+    value = value * 128 + (der[i] & 0x7f);
+    if (!(der[i] & 0x80)) {
+      if (parts.length === 0) parts.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+      else parts.push(value);
+      value = 0;
+    }
+  }
+  return parts.join(".");
+}
+
+function parseRequest(text: string): Record<string, unknown> {
+  let bytes: Uint8Array;
+  if (text.startsWith("-----BEGIN CERTIFICATE REQUEST-----")) bytes = new TextEncoder().encode(text);
+  else {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new BuiltinError("illegal base64 data");
+    bytes = new Uint8Array(Buffer.from(text, "base64"));
+  }
+  const asText = Buffer.from(bytes).toString("latin1");
+  const block = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/.exec(asText);
+  if (block && block[1] !== "CERTIFICATE REQUEST") throw new BuiltinError("invalid PEM-encoded certificate signing request");
+  const der = block ? new Uint8Array(Buffer.from(block[2].replace(/\s+/g, ""), "base64")) : bytes;
+  try {
+    return describeRequest(der);
+  } catch (error) {
+    if (error instanceof BuiltinError) throw error;
+    throw new BuiltinError(`x509: malformed certificate request: ${(error as Error).message}`);
+  }
+}
+
 export const x509Builtins: Record<string, Builtin> = {
   "crypto.x509.parse_certificates": (certs: unknown) => parseCertificates(expectString(certs, "certs")),
+  "crypto.x509.parse_certificate_request": (csr: unknown) => parseRequest(expectString(csr, "csr")),
 };

@@ -40,6 +40,21 @@ function verifyCases(read: (file: string) => string, dir: string): BuiltinCase[]
   ];
 }
 
+function requestCases(read: (file: string) => string, dir: string): BuiltinCase[] {
+  openssl(dir, ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "csr.key", "-out", "rich.csr", "-subj", "/C=DE/O=Tollgate/CN=csr.example",
+    "-addext", "subjectAltName=DNS:csr.example,IP:10.0.0.2,email:a@csr.example,URI:https://csr.example/x", "-addext", "keyUsage=critical,digitalSignature"]);
+  openssl(dir, ["req", "-in", "rich.csr", "-outform", "DER", "-out", "rich.der"]);
+  const r = (label: string, args: unknown[]): BuiltinCase => ({ name: `crypto.x509.parse_certificate_request: ${label}`, call: "crypto.x509.parse_certificate_request", args });
+  return [
+    r("rsa with extensions", [read("rich.csr")]),
+    r("ecdsa", [read("leaf.csr")]),
+    r("base64 DER", [readFileSync(join(dir, "rich.der")).toString("base64")]),
+    r("base64 of PEM", [Buffer.from(read("leaf.csr")).toString("base64")]),
+    r("certificate PEM is undefined", [Buffer.from(read("ec.pem")).toString("base64")]),
+    r("garbage is undefined", ["%%%"]),
+  ];
+}
+
 function keyCases(read: (file: string) => string): BuiltinCase[] {
   const k = (call: string, label: string, args: unknown[]): BuiltinCase => ({ name: `${call}: ${label}`, call, args });
   const b64 = (text: string) => Buffer.from(text).toString("base64");
@@ -112,6 +127,7 @@ export function x509Cases(): BuiltinCase[] {
       c("number is undefined", [1]),
       ...keyCases(read),
       ...verifyCases(read, dir),
+      ...requestCases(read, dir),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
