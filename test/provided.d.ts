@@ -40,6 +40,8 @@ export interface BuiltinCases {
   groups: BuiltinCaseGroup[];
   /** A module that prints, and the lines `opa eval` printed for it. */
   print: { lines: string[]; wasmBase64: string; entrypoint: string; inputJson: string };
+  /** A policy whose answer is opa.runtime(). */
+  runtime: { wasmBase64: string; entrypoint: string };
 }
 
 declare module "vitest" {

@@ -30,6 +30,7 @@ export const REFUSAL_REASONS: Record<string, string> = {
   "http.send": "the edge sandbox has no network access by design",
   "net.lookup_ip_addr": "the edge sandbox has no network access (no DNS) by design",
   "internal.test_case": "only `opa test` runs test cases; a deployed policy cannot",
+  "rego.parse_module": "the edge carries no Rego parser; parse modules at build time",
 };
 
 export const NOT_PROVIDED = "the edge does not provide this builtin";

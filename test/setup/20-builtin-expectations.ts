@@ -81,6 +81,18 @@ async function printExpectations(): Promise<{ lines: string[]; wasmBase64: strin
   }
 }
 
+/** A policy answering opa.runtime(), to show what the edge tells a policy about itself. */
+async function runtimeModule(): Promise<{ wasmBase64: string; entrypoint: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-runtime-"));
+  try {
+    writeFileSync(join(dir, "runtime.rego"), "package edge\n\nruntime := opa.runtime()\n");
+    const compiled = await opaBuildWasm(dir, "edge/runtime");
+    return { wasmBase64: Buffer.from(compiled.wasm).toString("base64"), entrypoint: compiled.entrypoint };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export default async function setup(project: TestProject): Promise<void> {
   const fixed = JSON.parse(readFileSync("test/fixtures/builtins/cases.json", "utf8")) as { cases: BuiltinCase[] };
   const signing = jwtSigningCases();
@@ -96,5 +108,6 @@ export default async function setup(project: TestProject): Promise<void> {
       await group("Rego v0 (deprecated builtins)", "builtin_cases_v0", deprecated, { v0: true }),
     ],
     print: await printExpectations(),
+    runtime: await runtimeModule(),
   });
 }

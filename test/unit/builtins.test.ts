@@ -12,7 +12,7 @@ import { canonicalJson } from "../../src/engine/rego-value";
 import { SandboxClient } from "../../src/engine/sandbox-client";
 import type { EdgeRuntimeInfo } from "../../src/engine/sandbox-protocol";
 
-const { seed, groups, print } = inject("builtinCases");
+const { seed, groups, print, runtime } = inject("builtinCases");
 const CLOCK_CASE = "clock: time.now_ns";
 /** The edge's clock for the run: now, so certificates made for this run are valid at the edge as in OPA. */
 const EDGE_NOW_MS = Date.now();
@@ -72,6 +72,19 @@ describe(`builtins match opa eval (fast-check seed ${seed})`, () => {
   it("take time.now_ns from the edge's clock, exactly, in nanoseconds", () => {
     const results = actual.get(groups[0].label)!;
     expect(canonicalJson(results[CLOCK_CASE])).toBe(canonicalJson(BigInt(EDGE_NOW_MS) * 1_000_000n));
+  });
+});
+
+describe("opa.runtime()", () => {
+  it("tells the policy the edge's OPA version, location, region and the bundles deciding, and nothing of its environment", async () => {
+    const edge = { location: "FRA", region: "eu", bundles: { global: { digest: "sha256:abc", version: 7 } } };
+    const layer = await runInSandbox("builtin-runtime", runtime.wasmBase64, runtime.entrypoint, "{}", edge);
+    expect(layer.result).toEqual({ version: "1.22.2", ...edge });
+  });
+
+  it("says only its version and no bundles when the caller tells it nothing", async () => {
+    const layer = await runInSandbox("builtin-runtime", runtime.wasmBase64, runtime.entrypoint, "{}");
+    expect(layer.result).toEqual({ version: "1.22.2", bundles: {} });
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, inject, it } from "vitest";
 import { HOST_BUILTINS } from "../../src/engine/builtins";
+import { EDGE_OPA_VERSION } from "../../src/engine/builtins/runtime";
 import capabilities from "../../scripts/edge-capabilities.json";
 import table from "../../scripts/edge-builtins.json";
 
@@ -22,6 +23,10 @@ describe("the edge's builtins", () => {
 
   it("are listed in a committed table that matches OPA and the host builtins as they are now", () => {
     expect(table.builtins).toEqual(regenerated);
+  });
+
+  it("report, through opa.runtime(), the OPA version the table was made from", () => {
+    expect(EDGE_OPA_VERSION).toBe(table.opa_version);
   });
 
   it("refuse the network builtins, with the reason", () => {
