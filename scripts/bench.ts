@@ -6,7 +6,7 @@
  *       isolate, the sandbox path with the audit log on, and the full path with
  *       each decision's session Durable Object (budget check and debit) and the log,
  *   (b) `opa run --server` with the same policy over loopback HTTP,
- *   (c) the same evaluator in Node, in-process (opa-wasm, our builtins),
+ *   (c) the same evaluator in Node, in-process (the edge's wasm host and builtins),
  * at concurrency 1 and 16, and prints median, p99, requests/s and edge/OPA
  * ratios from this one run. The HTTP targets are measured in alternating
  * rounds, so a noisy machine weighs on all of them alike. It also reports
