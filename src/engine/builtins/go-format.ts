@@ -59,13 +59,18 @@ function formatInteger(value: bigint, verb: string, spec: Spec): string {
   return pad(signed(negative, digits, spec), spec, spec.precision === undefined);
 }
 
+/** A double's biased exponent and 52-bit fraction, as IEEE 754 stores them. */
+function float64Bits(value: number): { exponentBits: number; fraction: bigint } {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(value));
+  const bits = view.getBigUint64(0);
+  return { exponentBits: Number((bits >> 52n) & 0x7ffn), fraction: bits & ((1n << 52n) - 1n) };
+}
+
 /** The exact decimal expansion of a double, as digits and a power of ten. */
 function exactDecimal(value: number): { digits: bigint; scale: number } {
-  const buffer = new DataView(new ArrayBuffer(8));
-  buffer.setFloat64(0, Math.abs(value));
-  const bits = buffer.getBigUint64(0);
-  const exponentBits = Number((bits >> 52n) & 0x7ffn);
-  let mantissa = bits & ((1n << 52n) - 1n);
+  const { exponentBits, fraction } = float64Bits(value);
+  let mantissa = fraction;
   let exponent: number;
   if (exponentBits === 0) exponent = -1074;
   else {
@@ -162,11 +167,8 @@ function toGeneral(value: number, precision: number | undefined, upper: boolean)
 
 /** Go's %x for a float64: a hexadecimal mantissa and a binary exponent (-0x1.8p+01). */
 function toHexFloat(value: number, upper: boolean): string {
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, Math.abs(value));
-  const bits = view.getBigUint64(0);
-  const exponentBits = Number((bits >> 52n) & 0x7ffn);
-  let mantissa = bits & ((1n << 52n) - 1n);
+  const { exponentBits, fraction } = float64Bits(value);
+  let mantissa = fraction;
   let exponent: number;
   if (value === 0) exponent = 0;
   else if (exponentBits === 0) {
@@ -177,8 +179,8 @@ function toHexFloat(value: number, upper: boolean): string {
     }
     mantissa -= 1n << 52n;
   } else exponent = exponentBits - 1023;
-  const fraction = mantissa.toString(16).padStart(13, "0").replace(/0+$/, "");
-  const text = `0x${value === 0 ? "0" : "1"}${fraction ? `.${fraction}` : ""}p${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
+  const hex = mantissa.toString(16).padStart(13, "0").replace(/0+$/, "");
+  const text = `0x${value === 0 ? "0" : "1"}${hex ? `.${hex}` : ""}p${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
   return upper ? text.toUpperCase() : text;
 }
 

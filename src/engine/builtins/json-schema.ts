@@ -165,6 +165,16 @@ const jsonText = (value: unknown) => goJsonMarshal(value as RegoValue);
 /** gojsonschema prints limits as Go's %v of a float64: shortest digits, an exponent from 1e+06 up. */
 const goNumber = (value: unknown) => goFloatG(Number(value));
 
+/** gojsonschema's type and text for the keywords whose message names no value. */
+const FIXED_MESSAGES: Record<string, [string, string]> = {
+  false: ["false", "False always fails validation"],
+  not: ["number_not", "Must not validate the schema (not)"],
+  anyOf: ["number_any_of", "Must validate at least one schema (anyOf)"],
+  oneOf: ["number_one_of", "Must validate one and only one schema (oneOf)"],
+  allOf: ["number_all_of", "Must validate all the schemas (allOf)"],
+  contains: ["contains", "At least one of the items must match"],
+};
+
 /** One cfworker output unit as a gojsonschema error, or undefined for a unit that only wraps others. */
 function translate(unit: OutputUnit, schema: unknown, document: unknown): GoJsonSchemaError | undefined {
   const schemaPath = decodePointer(unit.keywordLocation);
@@ -229,17 +239,12 @@ function translate(unit: OutputUnit, schema: unknown, document: unknown): GoJson
       return missing === undefined ? undefined : make("missing_dependency", `Has a dependency on ${missing}`);
     }
     case "false":
-      return make("false", "False always fails validation");
     case "not":
-      return make("number_not", "Must not validate the schema (not)");
     case "anyOf":
-      return make("number_any_of", "Must validate at least one schema (anyOf)");
     case "oneOf":
-      return make("number_one_of", "Must validate one and only one schema (oneOf)");
     case "allOf":
-      return make("number_all_of", "Must validate all the schemas (allOf)");
     case "contains":
-      return make("contains", "At least one of the items must match");
+      return make(...FIXED_MESSAGES[unit.keyword]);
     case "if":
       return /"then"/.test(unit.error) ? make("condition_then", 'Must validate "then" as "if" was valid') : make("condition_else", 'Must validate "else" as "if" was not valid');
     default:
