@@ -5,11 +5,10 @@
  * numbers kept as json.Number, a string type: numbers print as written, are
  * true unless empty, and compare equal only to strings. Supported: text,
  * comments, trim markers, fields and variables, pipelines, parenthesised
- * arguments, if/else if/else, range (with variables and else), with, and the
+ * arguments, if/else if/else, range (with variables and else), with, the
  * functions and, or, not, len, index, print, printf, println, eq, ne, lt, le,
- * gt, ge, html, js and urlquery. A missing value prints "<undefined>". Not
- * supported (the call is then undefined): define, template, block, break and
- * continue.
+ * gt, ge, html, js and urlquery; define, template and block; break and
+ * continue. A missing value prints "<undefined>".
  */
 import { compareStrings, isRawNumber, numberText, type RegoValue } from "../rego-value";
 import { BuiltinError, expectString, isPlainObject, type Builtin } from "./context";
@@ -56,6 +55,9 @@ function truth(value: GoValue): boolean {
 type Node =
   | { kind: "text"; text: string }
   | { kind: "action"; pipe: Pipeline }
+  | { kind: "template"; name: string; pipe?: Pipeline }
+  | { kind: "break" }
+  | { kind: "continue" }
   | { kind: "if" | "with"; pipe: Pipeline; then: Node[]; otherwise: Node[] }
   | { kind: "range"; pipe: Pipeline; then: Node[]; otherwise: Node[] };
 
@@ -193,9 +195,17 @@ function parseTerm(word: string): Term {
   throw new BuiltinError(`template: unexpected ${word}`);
 }
 
-function parse(source: string): Node[] {
+interface Parsed {
+  nodes: Node[];
+  /** Templates named by define and block. */
+  templates: Map<string, Node[]>;
+}
+
+function parse(source: string): Parsed {
   const items = lex(source);
+  const templates = new Map<string, Node[]>();
   let at = 0;
+  let rangeDepth = 0;
   const block = (stops: string[]): { nodes: Node[]; stop: string; stopAction: string } => {
     const nodes: Node[] = [];
     while (at < items.length) {
@@ -212,7 +222,20 @@ function parse(source: string): Node[] {
         nodes.push(control(keyword, action.slice(keyword.length)));
         continue;
       }
-      if (["end", "else", "define", "template", "block", "break", "continue"].includes(keyword)) throw new BuiltinError(`template: unexpected {{${keyword}}}`);
+      if (keyword === "define" || keyword === "block" || keyword === "template") {
+        const [nameWord, ...rest] = tokens(action.slice(keyword.length));
+        if (!nameWord || !/^["`]/.test(nameWord)) throw new BuiltinError(`template: {{${keyword}}} needs a quoted name`);
+        const name = unquote(nameWord);
+        if (keyword !== "define") nodes.push({ kind: "template", name, pipe: rest.length > 0 ? parsePipeline(rest) : undefined });
+        if (keyword !== "template") templates.set(name, block(["end"]).nodes);
+        continue;
+      }
+      if ((keyword === "break" || keyword === "continue") && action === keyword) {
+        if (rangeDepth === 0) throw new BuiltinError(`template: {{${keyword}}} outside {{range}}`);
+        nodes.push({ kind: keyword });
+        continue;
+      }
+      if (["end", "else", "break", "continue"].includes(keyword)) throw new BuiltinError(`template: unexpected {{${keyword}}}`);
       nodes.push({ kind: "action", pipe: parsePipeline(tokens(action)) });
     }
     if (stops.length > 0) throw new BuiltinError("template: unexpected EOF");
@@ -220,7 +243,9 @@ function parse(source: string): Node[] {
   };
   const control = (kind: "if" | "with" | "range", rest: string): Node => {
     const pipe = parsePipeline(tokens(rest));
+    if (kind === "range") rangeDepth++;
     const body = block(["else", "end"]);
+    if (kind === "range") rangeDepth--;
     let otherwise: Node[] = [];
     if (body.stop === "else") {
       const elseRest = body.stopAction.slice(4).trim();
@@ -230,7 +255,7 @@ function parse(source: string): Node[] {
     }
     return { kind, pipe, then: body.nodes, otherwise } as Node;
   };
-  return block([]).nodes;
+  return { nodes: block([]).nodes, templates };
 }
 
 // ---- execution ----
@@ -238,6 +263,12 @@ function parse(source: string): Node[] {
 interface Scope {
   dot: GoValue;
   variables: Array<[string, GoValue]>;
+  templates: Map<string, Node[]>;
+}
+
+/** {{break}} and {{continue}} unwind to their range. */
+class LoopSignal {
+  constructor(readonly kind: "break" | "continue") {}
 }
 
 function lookup(scope: Scope, name: string): GoValue {
@@ -365,6 +396,15 @@ function execute(nodes: Node[], scope: Scope, out: string[]): void {
       out.push(node.text);
       continue;
     }
+    if (node.kind === "break" || node.kind === "continue") throw new LoopSignal(node.kind);
+    if (node.kind === "template") {
+      const body = scope.templates.get(node.name);
+      if (!body) throw new BuiltinError(`template: no such template "${node.name}"`);
+      // A template runs with its own variables: only $, set to its dot.
+      const dot = node.pipe ? (run(node.pipe, scope) as GoValue) : null;
+      execute(body, { dot, variables: [["$", dot]], templates: scope.templates }, out);
+      continue;
+    }
     const value = run(node.pipe, scope);
     if (node.kind === "action") {
       if (node.pipe.declarations.length > 0) scope.variables.push([node.pipe.declarations[0], value as GoValue]);
@@ -373,7 +413,7 @@ function execute(nodes: Node[], scope: Scope, out: string[]): void {
     } else if (node.kind === "if") {
       execute(truth(value as GoValue) ? node.then : node.otherwise, scope, out);
     } else if (node.kind === "with") {
-      if (truth(value as GoValue)) execute(node.then, { dot: value as GoValue, variables: [...scope.variables] }, out);
+      if (truth(value as GoValue)) execute(node.then, { ...scope, dot: value as GoValue, variables: [...scope.variables] }, out);
       else execute(node.otherwise, scope, out);
     } else {
       const items: Array<[GoValue | number, GoValue]> = Array.isArray(value)
@@ -388,7 +428,12 @@ function execute(nodes: Node[], scope: Scope, out: string[]): void {
         const [first, second] = node.pipe.declarations;
         if (second) variables.push([first, key as GoValue], [second, item]);
         else if (first) variables.push([first, item]);
-        execute(node.then, { dot: item, variables }, out);
+        try {
+          execute(node.then, { ...scope, dot: item, variables }, out);
+        } catch (signal) {
+          if (!(signal instanceof LoopSignal)) throw signal;
+          if (signal.kind === "break") break;
+        }
       }
     }
   }
@@ -400,7 +445,8 @@ export const templateBuiltins: Record<string, Builtin> = {
     if (!isPlainObject(variables)) throw new BuiltinError("template variables must be an object");
     const data = toGo(variables);
     const out: string[] = [];
-    execute(parse(source), { dot: data, variables: [["$", data]] }, out);
+    const { nodes, templates } = parse(source);
+    execute(nodes, { dot: data, variables: [["$", data]], templates }, out);
     return out.join("").replaceAll("<no value>", "<undefined>");
   },
 };
