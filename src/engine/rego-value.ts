@@ -66,8 +66,9 @@ export function numberFromText(text: string, shape: ReadOptions["shape"]): numbe
     return shape === "values" ? BigInt(text) : rawNumber(BigInt(text).toString());
   }
   if (!Number.isFinite(value)) return rawNumber(text);
-  // 1.0 and 1e3 keep their spelling: OPA's sprintf formats a number written with a fraction or exponent as a float.
-  if (Number.isInteger(value)) return rawNumber(text);
+  // For builtins, 1.0 and 1e3 keep their spelling: OPA's sprintf formats a number written with a
+  // fraction or exponent as a float. A decision gets plain numbers wherever a double is exact.
+  if (Number.isInteger(value) && shape === "values") return rawNumber(text);
   return sameDecimal(text, String(value)) ? value : rawNumber(text);
 }
 

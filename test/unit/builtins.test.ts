@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { HOST_BUILTINS } from "../../src/engine/builtins";
 import { PRINT_MAX_LINES, PRINT_TRUNCATED_MARK, PrintLog } from "../../src/engine/builtins/print";
-import { canonicalJson } from "../../src/engine/rego-value";
+import { canonicalJson, readRegoValue } from "../../src/engine/rego-value";
 import { SandboxClient } from "../../src/engine/sandbox-client";
 import type { EdgeRuntimeInfo } from "../../src/engine/sandbox-protocol";
 
@@ -102,5 +102,18 @@ describe("print()", () => {
     const lines = log.lines();
     expect(lines).toHaveLength(PRINT_MAX_LINES + 1);
     expect(lines.at(-1)).toBe(`${PRINT_TRUNCATED_MARK} 11 more line(s) dropped`);
+  });
+});
+
+describe("exact values", () => {
+  it("read large integers exactly, and decimals a double holds as plain numbers", () => {
+    const decision = readRegoValue('{"n": 11529215046068469760, "f": 3.0, "g": 1e3, "h": 0.1, "s": {1, 2}}', { shape: "json" }) as Record<string, unknown>;
+    expect(JSON.stringify(decision)).toBe('{"n":11529215046068469760,"f":3,"g":1000,"h":0.1,"s":[1,2]}');
+    expect(typeof decision.f).toBe("number");
+  });
+
+  it("keep for builtins the spelling of a number written as a float, which sprintf formats as a float", () => {
+    const [value] = readRegoValue("[1.0]", { shape: "values" }) as unknown[];
+    expect(JSON.stringify(value)).toBe("1.0");
   });
 });
