@@ -32,10 +32,11 @@ function printedBy(outcomes: LayerOutcome[]): Record<string, string[]> | undefin
   return printing.length > 0 ? Object.fromEntries(printing.map((outcome) => [outcome.scope, outcome.print!])) : undefined;
 }
 
-/** opa.runtime() facts: the caller's (location, region) plus the digests of the layers deciding. */
+/** opa.runtime() facts: the caller's (location, region) and the digests of the layers deciding. */
 function runtimeFor(policy: ActivePolicy, runtime: EdgeRuntimeInfo | undefined): EdgeRuntimeInfo {
   const bundles = Object.fromEntries(policy.layers.map((layer) => [layer.scope, { digest: layer.digest, version: layer.version }]));
-  return { ...runtime, bundles: { ...bundles, ...runtime?.bundles } };
+  // The layers actually deciding are the engine's to say (the baseline, when it answers instead).
+  return { ...runtime, bundles };
 }
 
 function withPrint(result: EngineResult, outcomes: LayerOutcome[]): EngineResult {
