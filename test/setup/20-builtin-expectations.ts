@@ -47,7 +47,10 @@ async function group(label: string, pkg: string, cases: BuiltinCase[], options: 
   try {
     writeFileSync(join(dir, "cases.rego"), casesModule(pkg, cases, options.v0 ?? false, options.extra));
     // Large integers are written as digits, never through a double.
-    const inputJson = writeRegoValue({ cases: cases.map((c) => c.args.map((arg) => (arg && typeof arg === "object" && "$rego" in arg ? null : arg))) });
+    const inputJson = writeRegoValue({
+      big: 12345678901234567890n,
+      cases: cases.map((c) => c.args.map((arg) => (arg && typeof arg === "object" && "$rego" in arg ? null : arg))),
+    });
     const [expected] = opaEvalMany(dir, `${pkg}/results`, [], { exact: true, inputsJson: [inputJson], v0: options.v0 });
     const compiled = await opaBuildWasm(dir, `${pkg}/results`, { v0: options.v0 });
     return {

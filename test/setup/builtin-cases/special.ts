@@ -43,6 +43,12 @@ results["rego.metadata.chain: path"] := annotated.chain[0].path
 results["rego.metadata.chain: length"] := count(annotated.chain)
 results["rego.metadata.chain: titles"] := [a.annotations.title | some a in annotated.chain; a.annotations.title]
 results["opa.runtime: version"] := opa.runtime().version
+
+# Exactness, end to end: compared inside the policy and returned to the edge.
+results["units.parse: 10ei equals 11529215046068469760 in Rego"] := units.parse("10ei") == 11529215046068469760
+results["units.parse_bytes: 1e-2KB equals 10 in Rego"] := units.parse_bytes("1e-2KB") == 10
+results["numbers: beyond 2^53 from input, plus one"] := input.big + 1
+results["sets: a set of sets in OPA's order"] := {{3, 1}, {2}, {"b", "a"}, set(), {[1], {"k": {2, 1}}}}
 `;
 }
 
