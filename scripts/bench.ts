@@ -8,7 +8,7 @@
  *       the isolate, the sandbox path with the audit log on, and the full path
  *       with each decision's session Durable Object (budget check and debit) and the log,
  *   (b) `opa run --server` with the same policy over loopback HTTP,
- *   (c) the same evaluator in Node, in-process (opa-wasm, our builtins),
+ *   (c) the same evaluator in Node, in-process (the edge's wasm host and builtins),
  * at concurrency 1 and 16, and prints median, p99, requests/s and edge/OPA
  * ratios from this one run. The HTTP targets are measured in alternating
  * rounds, so a noisy machine weighs on all of them alike. It also reports
@@ -17,7 +17,11 @@
  * its own (scripts/lib/bench-log.ts), with and without it on the same inputs
  * in alternating rounds, with the log's backend in a process of its own.
  *
- * Flags: --quick (fewer requests), --write (record bench/RESULTS.md).
+ * It also times the heaviest host builtins (JSON Schema, GraphQL, X.509)
+ * per call inside the sandbox (scripts/lib/bench-builtins.ts).
+ *
+ * Flags: --quick (fewer requests), --write (record bench/RESULTS.md),
+ * --builtins-only (only the builtins section).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpus, totalmem, type } from "node:os";
@@ -35,11 +39,13 @@ import { measureIdentity, measureInSandbox } from "./lib/sandbox-eval.ts";
 import { asSent, benchAdminToken, enrolAgents, jwtProvider, policyInputOf } from "./lib/bench-agents.ts";
 import { benchLog } from "./lib/bench-log.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
+import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { sha256Hex } from "./lib/digest.ts";
 import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
 
 const quick = process.argv.includes("--quick");
+const builtinsOnly = process.argv.includes("--builtins-only");
 const write = process.argv.includes("--write");
 const REQUESTS = quick ? 1500 : 6000;
 const WARMUP = quick ? 300 : 1000;
@@ -110,7 +116,25 @@ function inProcess(evaluate: (json: string) => unknown, bodies: string[], iterat
 
 const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
 
+/** Samples per builtin; each is the mean of a round of calls long enough for the sandbox's coarse clock. */
+const BUILTIN_ROUNDS = quick ? 30 : 100;
+
+function builtinLines(costs: BuiltinCost[]): string[] {
+  return [
+    `Heaviest host builtins, per call inside the sandbox (a one-rule policy, ${costs[0]?.samples ?? 0} samples each, a sample being the mean of one round of calls; the policy's own evaluation is the first row):`,
+    "",
+    "| builtin | median per call | p99 per call | calls per sample |",
+    "|---|---:|---:|---:|",
+    ...costs.map((cost) => `| ${cost.name} | ${cost.median_us.toFixed(1)} µs | ${cost.p99_us.toFixed(1)} µs | ${cost.calls_per_sample} |`),
+  ];
+}
+
 async function main(): Promise<void> {
+  if (builtinsOnly) {
+    await buildSandbox();
+    console.log(builtinLines(await benchBuiltins(BUILTIN_ROUNDS)).join("\n"));
+    return;
+  }
   console.error("building policy, sandbox and edge bundle…");
   await buildGlobalPolicy();
   await buildSandbox();
@@ -259,6 +283,10 @@ async function main(): Promise<void> {
   lines.push(`- verifying the credential, in workerd, with nothing cached: an agent key (parse, sha256, compare) ${verification.agent_key_us.toFixed(1)} µs (${share(verification.agent_key_us)}); an EdDSA JWT (decode, signature, times) ${verification.jwt_us.toFixed(1)} µs (${share(verification.jwt_us)}); a JWT already verified by this isolate is a map lookup`);
   lines.push(`- a new JWT on every request against one reused, as a client sees it: ${fmt(jwtFreshC1.median_ms - sandboxC1.median_ms)} at the median over the agent-key row`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
+
+  console.error("timing the heaviest builtins inside the sandbox…");
+  lines.push("");
+  lines.push(...builtinLines(await benchBuiltins(BUILTIN_ROUNDS)));
 
   console.error("publishing under load…");
   const store = await benchPublish(scenarios, quick ? 1500 : 4000);

@@ -1,6 +1,6 @@
 /**
  * @module build-sandbox
- * Bundles the sandbox program (opa-wasm, our builtins and the RPC entrypoint
+ * Bundles the sandbox program (the wasm host, our builtins and the RPC entrypoint
  * in src/engine/sandbox-entry.ts) into one ES module and emits it as a string
  * module, build/sandbox-source.js, that the edge hands to the Worker Loader.
  * The sandbox gets code as text because a Dynamic Worker is created at run

@@ -35,7 +35,7 @@ const USAGE = `usage:
   tollgate verify <bundle-dir> --trust <trust-store.json>
   tollgate publish <bundle-dir> [--url <edge>] [--token <admin-token>]
   tollgate status [--url] [--token]
-  tollgate rollback --scope <scope> --to <version> --key <private.jwk> [--url] [--token]
+  tollgate rollback --scope <scope> --to <version> --key <private.jwk> --trust <trust-store.json> [--url] [--token]
   tollgate audit verify --tenant <t> --trust <trust-store.json> [--expect-records <n>] [--file <export.ndjson>]
   tollgate audit export --tenant <t> [--from <iso>] [--to <iso>] [--decision allow|deny|require_approval]
                        [--decision-id <id>] [--session <id>] [--agent <id>] [--rule <id>] [--format json|csv] [--out <file>]

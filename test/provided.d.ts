@@ -19,17 +19,30 @@ declare module "vitest" {
 export interface BuiltinCase {
   name: string;
   call: string;
+  /** Arguments; `{"$rego": "{1, 2}"}` is written into the module as Rego (sets cannot travel in JSON). */
   args: unknown[];
 }
 
-export interface BuiltinCases {
+export interface BuiltinCaseGroup {
+  label: string;
   cases: BuiltinCase[];
-  input: { cases: unknown[][] };
-  /** `opa eval` results by case name; a case whose builtin errored is absent. */
-  expected: Record<string, unknown>;
+  /** The module's input, as exact JSON text. */
+  inputJson: string;
+  /** `opa eval` results by case name as canonical JSON (exact numbers); a case whose builtin errored is absent. */
+  expected: Record<string, string>;
   /** The same cases compiled to wasm, for the sandbox. */
   wasmBase64: string;
   entrypoint: string;
+}
+
+export interface BuiltinCases {
+  /** The fast-check seed the generated cases were drawn with. */
+  seed: number;
+  groups: BuiltinCaseGroup[];
+  /** A module that prints, and the lines `opa eval` printed for it. */
+  print: { lines: string[]; wasmBase64: string; entrypoint: string; inputJson: string };
+  /** A policy whose answer is opa.runtime(). */
+  runtime: { wasmBase64: string; entrypoint: string };
 }
 
 declare module "vitest" {
@@ -55,5 +68,25 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** A loopback HTTP server standing in for a tenant's identity provider's JWKS (test/setup/15-jwks-server.ts). */
     jwksServerUrl: string;
+  }
+}
+
+export interface EdgeBuiltinsProbe {
+  /** The builtin table as `npm run capabilities` would write it now. */
+  regenerated: Array<{ name: string; provider: string; deprecated?: boolean; reason?: string }>;
+  /** Builtins a wasm module compiled against scripts/edge-capabilities.json can import from the host. */
+  importedUnderEdgeCapabilities: string[];
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    edgeBuiltins: EdgeBuiltinsProbe;
+  }
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** A policy whose host regex backtracks without end when input.spin is set (test/fixtures/runaway). */
+    runawayPolicy: { wasmBase64: string; data: unknown };
   }
 }

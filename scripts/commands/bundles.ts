@@ -8,14 +8,16 @@
  *   verify   <bundle-dir> --trust <trust.json>        signature, key scope, files and digests, offline
  *   publish  <bundle-dir> [--url --token]              upload through the admin API
  *   status   [--url --token]                           the current snapshot and the publish log
- *   rollback --scope <scope> --to <version> --key <private.jwk> [--url --token]
- *            republish an old version's content as a new, higher version
+ *   rollback --scope <scope> --to <version> --key <private.jwk> --trust <trust.json> [--url --token]
+ *            republish an old version's content as a new, higher version, after
+ *            verifying what the store returned as `verify` would: a key re-signs
+ *            only content that a trusted key signed for that scope, unaltered
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { trustStoreSchema, type LayerManifest, type Signed, type Snapshot } from "../../src/bundles/manifest.ts";
+import { trustStoreSchema, type LayerManifest, type Signed, type Snapshot, type TrustStore } from "../../src/bundles/manifest.ts";
 import { fromBase64Url, toBase64Url } from "../../src/bundles/signature.ts";
-import { verifyLayer } from "../../src/bundles/verify.ts";
+import { BundleError, verifyLayer } from "../../src/bundles/verify.ts";
 import { adminCall, adminTarget } from "../lib/admin-client.ts";
 import { ADMIN_FLAGS, parseFlags, UsageError } from "../lib/args.ts";
 import { readBundle, writeBundle } from "../lib/bundle-dir.ts";
@@ -70,11 +72,15 @@ export async function sign(args: string[]): Promise<number> {
   return 0;
 }
 
+function readTrustStore(path: string): TrustStore {
+  return trustStoreSchema.parse(JSON.parse(readFileSync(path, "utf8")));
+}
+
 export async function verify(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, ["trust"]);
   const dir = positionals[0];
   if (!dir || !values.trust) throw new UsageError("verify needs <bundle-dir> --trust <trust-store.json>");
-  const trust = trustStoreSchema.parse(JSON.parse(readFileSync(String(values.trust), "utf8")));
+  const trust = readTrustStore(String(values.trust));
   const bundle = readBundle(dir);
   const scope = (bundle.manifest as Signed<LayerManifest>).document?.scope ?? "unsigned";
   const layer = await verifyLayer(bundle.manifest, bundle.files, trust, scope, Date.now());
@@ -115,22 +121,31 @@ export async function status(args: string[]): Promise<number> {
 }
 
 export async function rollback(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, [...ADMIN_FLAGS, "scope", "to", "key"]);
-  if (!values.scope || !values.to || !values.key) throw new UsageError("rollback needs --scope, --to <version> and --key <private.jwk>");
+  const { values } = parseFlags(args, [...ADMIN_FLAGS, "scope", "to", "key", "trust"]);
+  if (!values.scope || !values.to || !values.key || !values.trust) {
+    throw new UsageError("rollback needs --scope, --to <version>, --key <private.jwk> and --trust <trust-store.json>");
+  }
+  const trust = readTrustStore(String(values.trust));
   const target = adminTarget(values);
   const scope = String(values.scope);
+  const to = Number(values.to);
   const old = await adminCall<{ manifest: Signed<LayerManifest>; files: Record<string, string> }>(target, "GET", `/bundles/${scope}/${values.to}`);
+  const oldFiles = Object.fromEntries(Object.entries(old.files ?? {}).map(([name, b64]) => [name, fromBase64Url(b64)]));
+  // Verified as of when it was signed: an old version may have expired since, and the new
+  // signature gives it a new expiry; everything else (key, scope, files, digests) must hold.
+  const signedAt = Date.parse(String(old.manifest?.document?.created));
+  const layer = await verifyLayer(old.manifest, oldFiles, trust, scope, Number.isNaN(signedAt) ? Date.now() : signedAt);
+  if (layer.manifest.version !== to) throw new BundleError("malformed", `the store returned ${scope} v${layer.manifest.version} for v${to}`);
   const current = await adminCall<{ snapshot: Snapshot | null }>(target, "GET", "/bundles");
   const currentVersion = current.snapshot?.layers[scope]?.version ?? 0;
-  const { version: _v, created: _c, expires: _e, key_id: _k, ...draft } = old.manifest.document;
+  const { version: _v, created: _c, expires: _e, key_id: _k, ...draft } = layer.manifest;
   const now = Date.now();
   const signed = await signLayer(draft, readPrivateKey(String(values.key)), { version: Math.max(now, currentVersion + 1), nowMs: now, expiresInDays: 30 });
-  const files = Object.fromEntries(Object.entries(old.files).map(([name, b64]) => [name, fromBase64Url(b64)]));
   const result = await adminCall<{ version: number; digest: string }>(target, "PUT", `/bundles/${scope}`, {
     manifest: signed,
-    files: encodeFiles(files),
-    note: `rollback to the content of v${values.to}`,
+    files: encodeFiles({ "policy.wasm": layer.wasm, "data.json": oldFiles["data.json"] }),
+    note: `rollback to the content of v${to}`,
   });
-  console.log(`rolled back ${scope} to the content of v${values.to}, published as v${result.version} ${result.digest}`);
+  console.log(`verified ${scope} v${to} (${layer.manifest.digest}, signed by ${layer.manifest.key_id}); rolled back ${scope} to its content, published as v${result.version} ${result.digest}`);
   return 0;
 }

@@ -10,6 +10,7 @@
  *   POST /measure  {policy, inputs, iterations}      → in-sandbox and RPC timings
  *   POST /measure-identity {jwt, jwk, key, secret_sha256, iterations}
  *                                                    → what verifying each kind of credential costs
+ *   POST /sample   {policy, input_json, rounds, per_round} → per-call time of each round, inside the sandbox
  */
 import { sameDigest, parseAgentKey, secretHash } from "../../src/identity/agent-key";
 import { checkTimes, decodeJws, verifySignature } from "../../src/identity/jws";
@@ -76,6 +77,19 @@ export default {
         if (!sameDigest(body.secret_sha256, await secretHash(parsed.secret))) throw new Error("the bench key does not match");
       });
       return Response.json({ jwt_us: jwtUs, agent_key_us: keyUs });
+    }
+    if (path === "/sample") {
+      const body = (await request.json()) as { policy: PolicyPayload; input_json: string; rounds: number; per_round: number };
+      const { key, layers } = await policyCode(body.policy);
+      const now = Date.now();
+      // Each round evaluates the input per_round times in one RPC call; its mean is one sample.
+      const samples: number[] = [];
+      await client.measure(key, layers, body.input_json, now, body.per_round);
+      for (let round = 0; round < body.rounds; round++) {
+        const run = await client.measure(key, layers, body.input_json, now, body.per_round);
+        samples.push((run.elapsed_ms * 1000) / run.iterations);
+      }
+      return Response.json({ samples_us: samples });
     }
     return new Response("not found", { status: 404 });
   },

@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { t as listTar } from "tar";
+import { readRegoValue } from "../../src/engine/rego-value.ts";
 import { ensureOpa } from "../toolchain.mjs";
+import { EDGE_CAPABILITIES_PATH, explainRefusals } from "./capabilities.ts";
 
 export class OpaError extends Error {
   readonly step: "check" | "test" | "build" | "eval";
@@ -37,12 +39,16 @@ function runOpa(step: OpaError["step"], args: string[], input?: string): string 
     maxBuffer: 256 * 1024 * 1024,
   });
   if (result.error) throw result.error;
-  if (result.status !== 0) throw new OpaError(step, `${result.stdout}\n${result.stderr}`);
+  // A builtin the edge refuses reads "undefined function http.send" from OPA; say why it is refused.
+  if (result.status !== 0) throw new OpaError(step, explainRefusals(`${result.stdout}\n${result.stderr}`));
   return result.stdout;
 }
 
+/** Policies are checked and compiled against what the edge can run (scripts/edge-capabilities.json). */
+const EDGE_CAPABILITIES = ["--capabilities", EDGE_CAPABILITIES_PATH];
+
 export function opaCheck(dir: string): void {
-  runOpa("check", ["check", "--strict", dir]);
+  runOpa("check", ["check", "--strict", ...EDGE_CAPABILITIES, dir]);
 }
 
 /** Runs `opa test` and returns the number of passing tests; failures carry OPA's report. */
@@ -53,11 +59,12 @@ export function opaTest(dir: string): number {
 }
 
 /** Compiles a Rego directory to wasm for one entrypoint (e.g. `tollgate/decision`). */
-export async function opaBuildWasm(dir: string, entrypoint: string): Promise<CompiledPolicy> {
+export async function opaBuildWasm(dir: string, entrypoint: string, options: { v0?: boolean } = {}): Promise<CompiledPolicy> {
   const work = mkdtempSync(join(tmpdir(), "tollgate-build-"));
   try {
     const bundlePath = join(work, "bundle.tar.gz");
-    runOpa("build", ["build", "-t", "wasm", "-e", entrypoint, "-o", bundlePath, dir]);
+    const v0 = options.v0 ? ["--v0-compatible"] : [];
+    runOpa("build", ["build", "-t", "wasm", "--wasm-include-print", ...v0, ...EDGE_CAPABILITIES, "-e", entrypoint, "-o", bundlePath, dir]);
     const files = await readBundle(bundlePath);
     const wasm = files.get("policy.wasm");
     const data = files.get("data.json");
@@ -72,6 +79,13 @@ export async function opaBuildWasm(dir: string, entrypoint: string): Promise<Com
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** One file of an OPA bundle on disk (e.g. "policy.wasm"). */
+export async function opaBundleFile(bundlePath: string, name: string): Promise<Uint8Array> {
+  const file = (await readBundle(bundlePath)).get(name);
+  if (!file) throw new OpaError("build", `bundle lacks ${name}`);
+  return new Uint8Array(file);
 }
 
 /** Reads every file of an OPA bundle into memory, keyed by its path without the leading slash. */
@@ -92,18 +106,29 @@ async function readBundle(bundlePath: string): Promise<Map<string, Buffer>> {
  * Evaluates `data.<path>` for many inputs in a single OPA process, so a test
  * suite with dozens of scenarios pays for one start-up, not dozens.
  */
-export function opaEvalMany(dir: string, entrypoint: string, inputs: unknown[]): unknown[] {
+export interface EvalOptions {
+  /** Parse OPA's output exactly: numbers beyond 2^53 stay as written (raw numbers), as the edge keeps them. */
+  exact?: boolean;
+  /** The inputs as JSON texts (instead of `inputs`), so large integers reach OPA as written. */
+  inputsJson?: string[];
+  /** Rego v0 (for deprecated builtins). */
+  v0?: boolean;
+}
+
+export function opaEvalMany(dir: string, entrypoint: string, inputs: unknown[], options: EvalOptions = {}): unknown[] {
   const work = mkdtempSync(join(tmpdir(), "tollgate-eval-"));
   try {
     const inputPath = join(work, "input.json");
-    writeFileSync(inputPath, JSON.stringify({ cases: inputs }));
+    const count = options.inputsJson?.length ?? inputs.length;
+    writeFileSync(inputPath, options.inputsJson ? `{"cases":[${options.inputsJson.join(",")}]}` : JSON.stringify({ cases: inputs }));
     const ref = `data.${entrypoint.split("/").join(".")}`;
-    const query = `results := [r | some c in input.cases; r := ${ref} with input as c]`;
-    const out = runOpa("eval", ["eval", "--format", "json", "-d", dir, "-i", inputPath, query]);
-    const parsed = JSON.parse(out) as { result?: Array<{ bindings: { results: unknown[] } }> };
+    const query = `results := [r | c := input.cases[_]; r := ${ref} with input as c]`;
+    const out = runOpa("eval", ["eval", "--format", "json", ...(options.v0 ? ["--v0-compatible"] : []), "-d", dir, "-i", inputPath, query]);
+    // Exact: numbers beyond 2^53 stay as written (raw numbers), as the edge's evaluator keeps them.
+    const parsed = (options.exact ? readRegoValue(out, { shape: "json" }) : JSON.parse(out)) as { result?: Array<{ bindings: { results: unknown[] } }> };
     const results = parsed.result?.[0]?.bindings.results;
-    if (!results || results.length !== inputs.length) {
-      throw new OpaError("eval", `expected ${inputs.length} results, got ${results?.length ?? 0}`);
+    if (!results || results.length !== count) {
+      throw new OpaError("eval", `expected ${count} results, got ${results?.length ?? 0}`);
     }
     return results;
   } finally {

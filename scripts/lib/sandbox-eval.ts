@@ -80,6 +80,14 @@ export function measureIdentity(credentials: { jwt: string; jwk: JsonWebKey; key
   return withHost((miniflare) => call(miniflare, "/measure-identity", { ...credentials, iterations }));
 }
 
+/** Per-call evaluation times inside the sandbox: `rounds` samples, each the mean of `perRound` evaluations in one RPC call. */
+export function sampleInSandbox(policy: CompiledPolicy, inputJson: string, rounds: number, perRound: number): Promise<number[]> {
+  return withHost(async (miniflare) => {
+    const answer = await call<{ samples_us: number[] }>(miniflare, "/sample", { policy: payload(policy), input_json: inputJson, rounds, per_round: perRound });
+    return answer.samples_us;
+  });
+}
+
 /** In-sandbox evaluation time per input and the cost of one RPC decide() into the sandbox. */
 export function measureInSandbox(policy: CompiledPolicy, inputs: unknown[], iterations: number): Promise<SandboxMeasurements> {
   return withHost((miniflare) => call<SandboxMeasurements>(miniflare, "/measure", { policy: payload(policy), inputs, iterations }));

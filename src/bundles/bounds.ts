@@ -114,7 +114,7 @@ export function droppedRules(parentRules: string[], childRules: string[]): Bound
   const kept = new Set(childRules);
   return parentRules
     .filter((rule) => !kept.has(rule))
-    .map((rule) => ({ parameter: `rule:${rule}`, message: `rule ${rule} of the parent is missing from the child layer` }));
+    .map((rule) => ({ parameter: `rule:${rule}`, message: `rule ${rule} of the parent is missing from the child layer's compiled policy` }));
 }
 
 /** The parent's parameters with the child's overrides applied (objects merge, other values replace). */

@@ -20,6 +20,7 @@ import {
   type TrustStore,
 } from "./manifest.ts";
 import { verifyDocument } from "./signature.ts";
+import { ruleIdConstants, WasmFormatError } from "./wasm-strings.ts";
 
 export type BundleErrorCode =
   | "malformed"
@@ -124,9 +125,32 @@ function layerData(layer: VerifiedLayer): LayerData {
   return ((layer.data as { tollgate?: LayerData })?.tollgate ?? {}) as LayerData;
 }
 
-/** Refuses a child layer that loosens its parent, naming each parameter or rule. */
+/**
+ * The rules a child must keep: those the parent's signed manifest declares that its compiled
+ * policy does contain (a declared id its code lacks cannot be asked of a child).
+ */
+function parentRules(parent: VerifiedLayer): string[] {
+  const compiled = compiledRuleIds(parent);
+  return parent.manifest.rules.filter((rule) => compiled.has(rule));
+}
+
+function compiledRuleIds(layer: VerifiedLayer): Set<string> {
+  try {
+    return ruleIdConstants(layer.wasm);
+  } catch (error) {
+    if (error instanceof WasmFormatError) throw new BundleError("malformed", `${layer.manifest.scope}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Refuses a child layer that loosens its parent, naming each parameter or rule. Whether the
+ * child keeps every parent rule is read from its compiled policy (the rule ids among its
+ * wasm's string constants), never from the list its own manifest declares: whoever signs the
+ * child writes that list as freely as the code beside it.
+ */
 export function assertWithinParent(parent: VerifiedLayer, child: VerifiedLayer): void {
-  const violations = [...checkBounds(layerData(parent), layerData(child)), ...droppedRules(parent.manifest.rules, child.manifest.rules)];
+  const violations = [...checkBounds(layerData(parent), layerData(child)), ...droppedRules(parentRules(parent), [...compiledRuleIds(child)])];
   if (violations.length > 0) {
     throw new BundleError("loosens_parent", `${child.manifest.scope} loosens global: ${violations.map((v) => v.message).join("; ")}`);
   }

@@ -9,13 +9,13 @@
  * one. Otherwise, or if that also fails, the tier's fail mode decides.
  */
 import { BASELINE_LAYER, BASELINE_REF } from "../bundles/baseline";
-import type { ActivePolicy } from "../bundles/active-policy";
+import { BASELINE_POLICY, type ActivePolicy } from "../bundles/active-policy";
 import type { EvaluationPath } from "../types";
 import { composeLayers, failModeDecision, type ComposedDecision } from "./compose";
 import type { FallbackParams } from "./fallback-params";
 import { PolicyEvaluator } from "./evaluator";
 import { SandboxClient, SandboxTimeout } from "./sandbox-client";
-import type { LayerOutcome } from "./sandbox-protocol";
+import type { EdgeRuntimeInfo, LayerOutcome } from "./sandbox-protocol";
 
 export type EngineMode = "sandbox" | "isolate";
 
@@ -28,6 +28,25 @@ export interface EngineResult {
   eval_us: number;
   /** Why the preferred path did not answer, when it did not. */
   fallback_reason?: string;
+  /** What each layer's policy printed (print()), by layer scope, bounded; absent when nothing was printed. */
+  print?: Record<string, string[]>;
+}
+
+function printedBy(outcomes: LayerOutcome[]): Record<string, string[]> | undefined {
+  const printing = outcomes.filter((outcome) => outcome.print && outcome.print.length > 0);
+  return printing.length > 0 ? Object.fromEntries(printing.map((outcome) => [outcome.scope, outcome.print!])) : undefined;
+}
+
+/** opa.runtime() facts: the caller's (location, region) and the digests of the layers deciding. */
+function runtimeFor(policy: ActivePolicy, runtime: EdgeRuntimeInfo | undefined): EdgeRuntimeInfo {
+  const bundles = Object.fromEntries(policy.layers.map((layer) => [layer.scope, { digest: layer.digest, version: layer.version }]));
+  // The layers actually deciding are the engine's to say (the baseline, when it answers instead).
+  return { ...runtime, bundles };
+}
+
+function withPrint(result: EngineResult, outcomes: LayerOutcome[]): EngineResult {
+  const print = printedBy(outcomes);
+  return print ? { ...result, print } : result;
 }
 
 let baselineEvaluator: Promise<PolicyEvaluator> | undefined;
@@ -47,15 +66,16 @@ export function isBaselineComposition(policy: ActivePolicy): boolean {
   return policy.layers.length === 1 && policy.layers[0].digest === BASELINE_REF.digest;
 }
 
-async function evaluateBaseline(inputJson: string, nowMs: number): Promise<{ outcomes: LayerOutcome[]; eval_us: number }> {
+async function evaluateBaseline(inputJson: string, nowMs: number, runtime: EdgeRuntimeInfo): Promise<{ outcomes: LayerOutcome[]; eval_us: number }> {
   const evaluator = await baseline();
   const started = performance.now();
   try {
-    const result = evaluator.evaluate(inputJson, nowMs);
-    return { outcomes: [{ scope: BASELINE_LAYER.scope, result }], eval_us: Math.round((performance.now() - started) * 1000) };
+    const outcome = evaluator.evaluate(inputJson, nowMs, runtime);
+    return { outcomes: [{ scope: BASELINE_LAYER.scope, ...outcome }], eval_us: Math.round((performance.now() - started) * 1000) };
   } catch (error) {
     const code = (error as { code?: string }).code ?? "policy_aborted";
-    return { outcomes: [{ scope: BASELINE_LAYER.scope, error: { code, message: (error as Error).message } }], eval_us: 0 };
+    const print = (error as { print?: string[] }).print;
+    return { outcomes: [{ scope: BASELINE_LAYER.scope, error: { code, message: (error as Error).message }, ...(print ? { print } : {}) }], eval_us: 0 };
   }
 }
 
@@ -76,14 +96,15 @@ export class DecisionEngine {
     await this.sandbox.measure(policy.key, policy.code, "{}", Date.now(), 0).catch(() => undefined);
   }
 
-  async decide(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number): Promise<EngineResult> {
+  /** `runtime` is what the caller knows of this edge for opa.runtime() (location, region); the layers' digests are added here. */
+  async decide(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<EngineResult> {
     let fallbackReason: string | undefined;
     const sameAsBaseline = isBaselineComposition(policy);
     const inIsolate = this.mode === "isolate" && sameAsBaseline;
     if (this.sandbox && !inIsolate) {
       try {
-        const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs, this.timeoutMs);
-        return { decision: composeLayers(answer.layers, fallback), path: "sandbox", eval_us: answer.eval_us };
+        const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs, runtimeFor(policy, runtime), this.timeoutMs);
+        return withPrint({ decision: composeLayers(answer.layers, fallback), path: "sandbox", eval_us: answer.eval_us }, answer.layers);
       } catch (error) {
         fallbackReason = `sandbox unavailable: ${(error as Error).message}`;
         if (error instanceof SandboxTimeout) {
@@ -99,8 +120,11 @@ export class DecisionEngine {
       return { decision: failModeDecision(fallback, "sandbox", "sandbox_unavailable", fallbackReason ?? "the sandbox did not answer"), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
     }
     try {
-      const answer = await evaluateBaseline(inputJson, nowMs);
-      return { decision: composeLayers(answer.outcomes, fallback), path: "baseline", eval_us: answer.eval_us, fallback_reason: fallbackReason };
+      const answer = await evaluateBaseline(inputJson, nowMs, runtimeFor(BASELINE_POLICY, runtime));
+      return withPrint(
+        { decision: composeLayers(answer.outcomes, fallback), path: "baseline", eval_us: answer.eval_us, fallback_reason: fallbackReason },
+        answer.outcomes,
+      );
     } catch (error) {
       const message = (error as Error).message;
       return {

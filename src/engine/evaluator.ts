@@ -4,12 +4,16 @@
  * code runs inside the Worker Loader sandbox and, for the deploy-time baseline,
  * in the edge isolate itself.
  *
- * opa-wasm's ABI 1.2 fast path writes each input just above the data and
- * resets the heap on every call, so memory stays flat across evaluations; the
- * memory also has a hard maximum so a hostile input cannot grow it unbounded.
+ * Values cross into and out of the wasm as text, never through a double
+ * (policy-instance.ts): the input's JSON goes in as written, and the result
+ * comes back as JSON-shaped values whose large integers are raw numbers, so
+ * JSON.stringify of a decision prints exactly what `opa eval` prints.
  */
-import { loadPolicy, type LoadedPolicy } from "@open-policy-agent/opa-wasm";
 import { createBuiltins, type BuiltinContext } from "./builtins/index";
+import { PrintLog } from "./builtins/print";
+import { PolicyInstance, PolicyInstanceError } from "./policy-instance";
+import { readRegoValue } from "./rego-value";
+import type { EdgeRuntimeInfo } from "./sandbox-protocol";
 
 /** 64 KiB pages; 1,024 pages = 64 MiB, far above what a decision needs. */
 const MEMORY_MAX_PAGES = 1024;
@@ -19,61 +23,91 @@ export class PolicyEvaluationError extends Error {
   constructor(
     readonly code: "policy_undefined" | "policy_aborted",
     message: string,
+    /** What the policy printed before it failed to answer. */
+    readonly print?: string[],
   ) {
     super(message);
   }
 }
 
+export interface EvaluationOutcome {
+  /** The entrypoint's value, JSON-shaped (sets as arrays in OPA's order). */
+  result: unknown;
+  /** What the policy printed during this evaluation, bounded (see builtins/print.ts). */
+  print?: string[];
+}
+
+interface EvaluationState {
+  nowNs: bigint;
+  runtime: EdgeRuntimeInfo | undefined;
+  print: PrintLog;
+  memo: Map<string, unknown>;
+}
+
 export class PolicyEvaluator {
   private constructor(
-    private readonly policy: LoadedPolicy,
+    private readonly policy: PolicyInstance,
+    private readonly entrypointId: number,
     private readonly entrypoint: string,
-    private readonly clock: { nowNs: bigint },
-    private readonly memo: Map<string, unknown>,
+    private readonly state: EvaluationState,
   ) {}
 
+  /** `data` is the layer's data document, as its JSON text (exact) or as a value. */
   static async load(wasm: WebAssembly.Module, data: unknown, entrypoint: string): Promise<PolicyEvaluator> {
-    const clock = { nowNs: 0n };
-    const context: BuiltinContext = { nowNs: () => clock.nowNs, memo: new Map() };
-    const policy = await loadPolicy(
-      wasm,
-      { initial: MEMORY_INITIAL_PAGES, maximum: MEMORY_MAX_PAGES },
-      createBuiltins(context),
-    );
-    policy.setData(data as object);
-    if (!Object.hasOwn(policy.entrypoints, entrypoint)) {
+    const state: EvaluationState = { nowNs: 0n, runtime: undefined, print: new PrintLog(), memo: new Map() };
+    const context: BuiltinContext = {
+      nowNs: () => state.nowNs,
+      memo: state.memo,
+      print: (line) => state.print.add(line),
+      runtime: () => state.runtime,
+    };
+    const policy = await PolicyInstance.create(wasm, {
+      memory: { initial: MEMORY_INITIAL_PAGES, maximum: MEMORY_MAX_PAGES },
+      builtins: createBuiltins(context),
+    });
+    policy.setData(typeof data === "string" ? data : JSON.stringify(data ?? {}));
+    const id = policy.entrypoints[entrypoint];
+    if (id === undefined) {
       throw new PolicyEvaluationError(
         "policy_undefined",
         `entrypoint ${entrypoint} is not in the policy (has: ${Object.keys(policy.entrypoints).join(", ")})`,
       );
     }
-    return new PolicyEvaluator(policy, entrypoint, clock, context.memo);
+    return new PolicyEvaluator(policy, id, entrypoint, state);
   }
 
   /**
    * Evaluates the entrypoint for a JSON input. `nowMs` is the edge's clock:
    * every time builtin in this evaluation sees the same instant, as in OPA.
+   * `runtime` is what opa.runtime() tells the policy about the edge.
    */
-  evaluate(inputJson: string, nowMs: number): unknown {
-    this.clock.nowNs = BigInt(Math.trunc(nowMs)) * 1_000_000n;
-    this.memo.clear();
-    let resultSet: Array<{ result: unknown }>;
+  evaluate(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): EvaluationOutcome {
+    this.state.nowNs = BigInt(Math.trunc(nowMs)) * 1_000_000n;
+    this.state.runtime = runtime;
+    this.state.memo.clear();
+    this.state.print.clear();
+    let resultSet: unknown;
     try {
-      resultSet = this.policy.evaluate(encoder.encode(inputJson).buffer, this.entrypoint);
+      resultSet = readRegoValue(this.policy.evaluate(this.entrypointId, inputJson), { shape: "json" });
     } catch (error) {
-      const detail = typeof error === "string" ? error : ((error as Error)?.message ?? String(error));
-      throw new PolicyEvaluationError("policy_aborted", `policy evaluation aborted: ${detail}`);
+      const detail = error instanceof PolicyInstanceError ? error.message : String((error as Error)?.message ?? error);
+      throw new PolicyEvaluationError("policy_aborted", `policy evaluation aborted: ${detail}`, this.printed());
     }
+    const print = this.state.print.lines();
     if (!Array.isArray(resultSet) || resultSet.length === 0) {
-      throw new PolicyEvaluationError("policy_undefined", `${this.entrypoint} is undefined for this input`);
+      throw new PolicyEvaluationError("policy_undefined", `${this.entrypoint} is undefined for this input`, this.printed());
     }
-    return resultSet[0].result;
+    const result = (resultSet[0] as { result: unknown }).result;
+    return print.length > 0 ? { result, print } : { result };
+  }
+
+  private printed(): string[] | undefined {
+    const lines = this.state.print.lines();
+    return lines.length > 0 ? lines : undefined;
   }
 
   /** Current size of the policy's linear memory, for the memory-bound check. */
   memoryBytes(): number {
-    return this.policy.mem.buffer.byteLength;
+    return this.policy.memoryBytes();
   }
 }
-
-const encoder = new TextEncoder();

@@ -9,12 +9,15 @@
  * (the next decision of that policy gets a fresh one), so a policy that
  * runs away costs the request that met it, not every request after it.
  */
+import { readRegoValue } from "./rego-value";
 import { sandboxModules, type LayerCode } from "./sandbox-modules";
 import {
   SANDBOX_ENTRYPOINT,
   SANDBOX_MAIN_MODULE,
+  type EdgeRuntimeInfo,
+  type LayerOutcome,
   type PolicySandboxRpc,
-  type SandboxDecision,
+  type SandboxLayerOutcome,
   type SandboxMeasurement,
 } from "./sandbox-protocol";
 
@@ -24,6 +27,17 @@ const SANDBOX_COMPATIBILITY_DATE = "2026-11-01";
 const SANDBOX_CPU_LIMIT_MS = 50;
 
 export class SandboxTimeout extends Error {}
+
+export interface SandboxAnswer {
+  layers: LayerOutcome[];
+  eval_us: number;
+  instance: string;
+}
+
+/** Reads a layer's result text exactly (large integers as raw numbers, which JSON.stringify writes unchanged). */
+function fromWire({ result_json, ...rest }: SandboxLayerOutcome): LayerOutcome {
+  return result_json === undefined ? rest : { ...rest, result: readRegoValue(result_json, { shape: "json" }) };
+}
 
 export class SandboxClient {
   /** Sandboxes given up on, by policy key: a new generation is a new isolate. */
@@ -46,15 +60,15 @@ export class SandboxClient {
   }
 
   /** One decision within `deadlineMs`; past it, SandboxTimeout, and this policy's sandbox is abandoned. */
-  async decide(policyKey: string, layers: () => LayerCode[], inputJson: string, nowMs: number, deadlineMs = Number.POSITIVE_INFINITY): Promise<SandboxDecision> {
-    const call = this.sandbox(policyKey, layers).decide(inputJson, nowMs);
-    if (!Number.isFinite(deadlineMs)) return call;
+  async decide(policyKey: string, layers: () => LayerCode[], inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, deadlineMs = Number.POSITIVE_INFINITY): Promise<SandboxAnswer> {
+    const call = this.sandbox(policyKey, layers).decide(inputJson, nowMs, runtime);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SandboxTimeout(`the policy did not answer within ${deadlineMs} ms`)), deadlineMs);
+      if (Number.isFinite(deadlineMs)) timer = setTimeout(() => reject(new SandboxTimeout(`the policy did not answer within ${deadlineMs} ms`)), deadlineMs);
     });
     try {
-      return await Promise.race([call, timeout]);
+      const answer = await Promise.race([call, timeout]);
+      return { ...answer, layers: answer.layers.map(fromWire) };
     } catch (error) {
       if (error instanceof SandboxTimeout) {
         this.generations.set(policyKey, (this.generations.get(policyKey) ?? 0) + 1);

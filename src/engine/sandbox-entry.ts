@@ -9,7 +9,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 // Generated per policy by the edge (sandbox-modules.ts); names its wasm and data modules.
 import layers from "./layers.js";
 import { PolicyEvaluationError, PolicyEvaluator } from "./evaluator";
-import type { LayerOutcome, SandboxDecision, SandboxLayer, SandboxMeasurement } from "./sandbox-protocol";
+import type { EdgeRuntimeInfo, SandboxDecision, SandboxLayer, SandboxLayerOutcome, SandboxMeasurement } from "./sandbox-protocol";
 
 interface LoadedLayer {
   scope: string;
@@ -34,22 +34,28 @@ function loadLayers(): Promise<LoadedLayer[]> {
   return loaded;
 }
 
-function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number): LayerOutcome {
+function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): SandboxLayerOutcome {
   if (!layer.evaluator) return { scope: layer.scope, error: layer.loadError };
   try {
-    return { scope: layer.scope, result: layer.evaluator.evaluate(inputJson, nowMs) };
+    const { result, print } = layer.evaluator.evaluate(inputJson, nowMs, runtime);
+    // Text, not a structured clone: raw numbers (exact large integers) would not survive the clone.
+    const outcome: SandboxLayerOutcome = { scope: layer.scope, result_json: JSON.stringify(result) };
+    if (print) outcome.print = print;
+    return outcome;
   } catch (error) {
     const code = error instanceof PolicyEvaluationError ? error.code : "policy_aborted";
-    return { scope: layer.scope, error: { code, message: (error as Error).message } };
+    const outcome: SandboxLayerOutcome = { scope: layer.scope, error: { code, message: (error as Error).message } };
+    if (error instanceof PolicyEvaluationError && error.print) outcome.print = error.print;
+    return outcome;
   }
 }
 
 export class PolicySandbox extends WorkerEntrypoint {
-  async decide(inputJson: string, nowMs: number): Promise<SandboxDecision> {
+  async decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<SandboxDecision> {
     const evaluators = await loadLayers();
     instance ??= crypto.randomUUID();
     const started = performance.now();
-    const outcomes = evaluators.map((layer) => evaluateLayer(layer, inputJson, nowMs));
+    const outcomes = evaluators.map((layer) => evaluateLayer(layer, inputJson, nowMs, runtime));
     return { layers: outcomes, eval_us: Math.round((performance.now() - started) * 1000), instance };
   }
 

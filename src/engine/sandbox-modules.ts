@@ -12,6 +12,7 @@ export interface LayerCode {
   entrypoint: string;
   /** A compiled module (the deploy-time baseline) or raw bytes (from the bundle store). */
   wasm: WebAssembly.Module | Uint8Array;
+  /** The data document: its JSON text (numbers stay exact) or an already parsed value. */
   data: unknown;
 }
 
@@ -25,7 +26,7 @@ export function sandboxModules(layers: LayerCode[]): Record<string, WorkerLoader
     const wasmName = `layer-${index}.wasm`;
     const dataName = `layer-${index}.json`;
     modules[wasmName] = layer.wasm instanceof WebAssembly.Module ? layer.wasm : { wasm: layer.wasm };
-    modules[dataName] = { json: layer.data };
+    modules[dataName] = typeof layer.data === "string" ? { text: layer.data } : { json: layer.data };
     imports.push(`import wasm${index} from "./${wasmName}";`, `import data${index} from "./${dataName}";`);
     entries.push(
       `{ scope: ${JSON.stringify(layer.scope)}, entrypoint: ${JSON.stringify(layer.entrypoint)}, wasm: wasm${index}, data: data${index} }`,

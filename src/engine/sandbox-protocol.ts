@@ -9,18 +9,43 @@ export interface SandboxLayer {
   scope: string;
   entrypoint: string;
   wasm: WebAssembly.Module;
+  /** The layer's data document: its JSON text (numbers exact) or the parsed value. */
   data: unknown;
+}
+
+/**
+ * What a policy may know of the edge through opa.runtime(): never
+ * environment variables or configuration secrets. Every field is optional so
+ * the caller fills in what it knows (the decision engine adds the layers'
+ * digests; the request pipeline may add location and region).
+ */
+export interface EdgeRuntimeInfo {
+  location?: string;
+  region?: string;
+  /** Per layer scope, the digest (and version) of the bundle deciding. */
+  bundles?: Record<string, { digest: string; version?: number }>;
 }
 
 export interface LayerOutcome {
   scope: string;
-  /** The entrypoint's value, when evaluation succeeded. */
+  /** The entrypoint's value, when evaluation succeeded; integers beyond 2^53 are exact (JSON.rawJSON). */
   result?: unknown;
   error?: { code: string; message: string };
+  /**
+   * Lines the policy printed while deciding (print()), at most 64 lines of
+   * 1 KiB; a last line marked "…[print output truncated]" says how many were
+   * dropped. Absent when the policy printed nothing.
+   */
+  print?: string[];
+}
+
+/** A layer outcome as it crosses the RPC boundary: the result as exact JSON text. */
+export interface SandboxLayerOutcome extends Omit<LayerOutcome, "result"> {
+  result_json?: string;
 }
 
 export interface SandboxDecision {
-  layers: LayerOutcome[];
+  layers: SandboxLayerOutcome[];
   /** Wall time of the evaluation inside the sandbox, at the platform's timer resolution. */
   eval_us: number;
   /** Random per sandbox isolate: equal ids mean the sandbox was reused, not rebuilt. */
@@ -36,7 +61,7 @@ export interface SandboxMeasurement {
 
 /** What the sandbox isolate exposes over RPC. */
 export interface PolicySandboxRpc {
-  decide(inputJson: string, nowMs: number): Promise<SandboxDecision>;
+  decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<SandboxDecision>;
   measure(inputJson: string, nowMs: number, iterations: number): Promise<SandboxMeasurement>;
 }
 

@@ -45,6 +45,19 @@ describe("tollgate eval", () => {
     expect(result.stdout).toBe("");
   });
 
+  it("refuses a policy that calls a builtin the edge cannot run, naming it, its file and line, and why", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tollgate-network-"));
+    writeFileSync(
+      join(dir, "fetch.rego"),
+      'package tollgate\n\nresponse := http.send({"method": "GET", "url": "https://example.com"})\n\naddrs := net.lookup_ip_addr("example.com")\n',
+    );
+    const result = tollgate("eval", dir, "tollgate/response", tempFile("input.json", "{}"));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/fetch\.rego:3: rego_type_error: undefined function http\.send: the edge sandbox has no network access by design/);
+    expect(result.stderr).toMatch(/fetch\.rego:5: rego_type_error: undefined function net\.lookup_ip_addr: the edge sandbox has no network access \(no DNS\)/);
+    expect(result.stdout).toBe("");
+  });
+
   it("explains its usage when arguments are missing", () => {
     const result = tollgate("eval", "policies/global");
     expect(result.status).toBe(2);

@@ -1,15 +1,22 @@
 /**
  * @module context
  * What host builtins may know about the evaluation they run in: the edge's
- * clock (OPA evaluates every time builtin at one instant per query) and a memo
+ * clock (OPA evaluates every time builtin at one instant per query), a memo
  * that lives for one evaluation, so `uuid.rfc4122(k)` and `rand.intn(k, n)`
- * answer the same for the same key within a query, as OPA does.
+ * answer the same for the same key within a query, as OPA does, where print
+ * output goes, and what opa.runtime() may say about the edge. Also the
+ * argument checks every builtin shares.
  */
+import { isRawNumber, rawNumber, type RegoValue } from "../rego-value";
+import type { EdgeRuntimeInfo } from "../sandbox-protocol";
+
 export interface BuiltinContext {
   nowNs(): bigint;
   memo: Map<string, unknown>;
-  /** Told about each builtin error that was turned into "undefined". */
-  onError?(name: string, error: Error): void;
+  /** Receives each line the policy prints (internal.print). */
+  print?(line: string): void;
+  /** The edge's runtime facts for opa.runtime(), when the caller gave them. */
+  runtime?(): EdgeRuntimeInfo | undefined;
 }
 
 export type Builtin = (...args: any[]) => unknown;
@@ -22,15 +29,44 @@ export function expectString(value: unknown, what: string): string {
   return value;
 }
 
+/** A number argument as a double (what OPA's own float builtins compute with). */
 export function expectNumber(value: unknown, what: string): number {
+  if (typeof value === "bigint") return Number(value);
+  if (isRawNumber(value)) return Number(value.rawJSON);
   if (typeof value !== "number" || !Number.isFinite(value)) throw new BuiltinError(`${what} must be a number`);
   return value;
 }
 
-/**
- * Integers beyond 2^53 (nanosecond timestamps) must reach the wasm exactly;
- * JSON.rawJSON makes opa-wasm's JSON.stringify emit the digits as they are.
- */
-export function exactInteger(value: bigint): unknown {
-  return (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(value.toString());
+/** An integer argument, exactly. */
+export function expectInteger(value: unknown, what: string): bigint {
+  if (typeof value === "bigint") return value;
+  if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
+  if (isRawNumber(value) && /^-?\d+$/.test(value.rawJSON)) return BigInt(value.rawJSON);
+  throw new BuiltinError(`${what} must be an integer`);
+}
+
+export function expectObject(value: unknown, what: string): Record<string, RegoValue> {
+  if (!isPlainObject(value)) throw new BuiltinError(`${what} must be an object`);
+  return value;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, RegoValue> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Set) && !(value instanceof Map) && !isRawNumber(value);
+}
+
+/** The members of an array or a set, as OPA's "array or set" operands are read. */
+export function elements(value: unknown, what: string): RegoValue[] {
+  if (Array.isArray(value)) return value;
+  if (value instanceof Set) return [...value];
+  throw new BuiltinError(`${what} must be an array or a set`);
+}
+
+/** An integer as the number that reaches the wasm exactly (a bigint beyond 2^53). */
+export function exactInteger(value: bigint): number | bigint {
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+}
+
+/** A decimal result written as its exact text. */
+export function exactDecimal(text: string): RegoValue {
+  return rawNumber(text);
 }

@@ -5,6 +5,7 @@
  * (space as "+"), which is what OPA uses.
  */
 import { Buffer } from "node:buffer";
+import { compareRegoValues } from "../rego-value";
 import { BuiltinError, expectString, type Builtin } from "./context";
 
 function queryEscape(value: string): string {
@@ -36,7 +37,7 @@ export const encodingBuiltins: Record<string, Builtin> = {
     const parts: string[] = [];
     for (const key of Object.keys(object).sort()) {
       const value = (object as Record<string, unknown>)[key];
-      const values = Array.isArray(value) ? value : [value];
+      const values = Array.isArray(value) ? value : value instanceof Set ? [...value].sort(compareRegoValues) : [value];
       for (const item of values) parts.push(`${queryEscape(key)}=${queryEscape(expectString(item, "value"))}`);
     }
     return parts.join("&");

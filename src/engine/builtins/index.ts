@@ -1,52 +1,68 @@
 /**
  * @module builtins
  * The host builtins our policies may call that OPA's wasm runtime does not
- * implement itself (opa-wasm's JS already covers sprintf, json.is_valid,
- * yaml.* and regex.split). Every builtin is wrapped so that an error makes
- * the call undefined, as `opa eval` does by default (non-strict builtin
- * errors), instead of aborting the whole evaluation.
+ * implement itself. The evaluator (policy-instance.ts) turns a builtin that
+ * throws into an undefined call, as `opa eval` does by default (non-strict
+ * builtin errors), instead of aborting the whole evaluation.
  */
+import { awsSignBuiltins } from "./aws-sign";
+import { collectionBuiltins } from "./collections";
 import type { Builtin, BuiltinContext } from "./context";
 import { encodingBuiltins } from "./encoding";
+import { globBuiltins } from "./globs";
+import { graphqlBuiltins } from "./graphql";
 import { hashBuiltins } from "./hashes";
 import { jsonBuiltins } from "./json";
+import { jsonSchemaBuiltins } from "./json-schema";
 import { jwtBuiltins } from "./jwt";
+import { jwtSignBuiltins } from "./jwt-sign";
 import { netBuiltins } from "./net";
+import { printBuiltins } from "./print";
+import { privateKeyBuiltins } from "./private-keys";
 import { randomBuiltins } from "./random";
+import { runtimeBuiltins } from "./runtime";
 import { semverBuiltins } from "./semver";
+import { sprintfBuiltins } from "./sprintf";
 import { stringBuiltins } from "./strings";
+import { templateBuiltins } from "./go-template";
 import { timeBuiltins } from "./time";
 import { unitBuiltins } from "./units";
+import { uriBuiltins } from "./uri";
+import { x509Builtins } from "./x509";
+import { x509VerifyBuiltins } from "./x509-verify";
+import { yamlBuiltins } from "./yaml";
 
 export type { BuiltinContext } from "./context";
 
 export function createBuiltins(context: BuiltinContext): Record<string, Builtin> {
-  const all: Record<string, Builtin> = {
+  return {
     ...timeBuiltins(context),
+    ...collectionBuiltins,
+    ...awsSignBuiltins,
+    ...globBuiltins,
+    ...runtimeBuiltins(context),
+    ...uriBuiltins,
     ...hashBuiltins,
+    ...graphqlBuiltins,
     ...encodingBuiltins,
     ...jsonBuiltins,
+    ...jsonSchemaBuiltins,
     ...jwtBuiltins(context),
+    ...jwtSignBuiltins,
     ...netBuiltins,
+    ...printBuiltins(context),
+    ...privateKeyBuiltins,
     ...randomBuiltins(context),
     ...semverBuiltins,
+    ...sprintfBuiltins,
     ...stringBuiltins,
+    ...templateBuiltins,
     ...unitBuiltins,
+    ...x509Builtins,
+    ...x509VerifyBuiltins(context),
+    ...yamlBuiltins,
   };
-  return Object.fromEntries(
-    Object.entries(all).map(([name, builtin]) => [
-      name,
-      (...args: unknown[]) => {
-        try {
-          return builtin(...args);
-        } catch (error) {
-          context.onError?.(name, error as Error);
-          return undefined;
-        }
-      },
-    ]),
-  );
 }
 
-/** Names of every builtin implemented here, for documentation and tests. */
+/** Names of every builtin implemented here, for the capabilities file, documentation and tests. */
 export const HOST_BUILTINS = Object.keys(createBuiltins({ nowNs: () => 0n, memo: new Map() })).sort();

@@ -4,9 +4,13 @@
  * Marshalling follows Go's encoding/json as OPA uses it: object keys sorted,
  * and <, > and & escaped as \u003c, \u003e and \u0026.
  */
+import { compareRegoValues, compareStrings, isRegoNumber, numberText, type RegoValue } from "../rego-value";
 import { BuiltinError, expectNumber, type Builtin } from "./context";
 
 function goJson(value: unknown, indent: string, prefix: string, depth = 0): string {
+  if (isRegoNumber(value)) return numberText(value);
+  // OPA turns a set into an array in its sort order before marshalling.
+  if (value instanceof Set) value = [...value].sort(compareRegoValues);
   const newline = indent || prefix ? `\n${prefix}${indent.repeat(depth + 1)}` : "";
   const closing = indent || prefix ? `\n${prefix}${indent.repeat(depth)}` : "";
   const separator = indent || prefix ? ": " : ":";
@@ -15,12 +19,17 @@ function goJson(value: unknown, indent: string, prefix: string, depth = 0): stri
     return `[${value.map((v) => newline + goJson(v, indent, prefix, depth + 1)).join(",")}${closing}]`;
   }
   if (value && typeof value === "object") {
-    const keys = Object.keys(value).sort();
+    const keys = Object.keys(value).sort(compareStrings);
     if (keys.length === 0) return "{}";
     const body = keys.map((k) => `${newline}${escapeHtml(JSON.stringify(k))}${separator}${goJson((value as Record<string, unknown>)[k], indent, prefix, depth + 1)}`);
     return `{${body.join(",")}${closing}}`;
   }
   return escapeHtml(JSON.stringify(value));
+}
+
+/** Go's json.Marshal of a value: compact, keys sorted, HTML characters escaped. */
+export function goJsonMarshal(value: unknown): string {
+  return goJson(value, "", "");
 }
 
 function escapeHtml(json: string): string {
@@ -37,8 +46,15 @@ function pointer(path: unknown): string[] {
   return path.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
+/** A deep copy of arrays and objects; numbers of every kind, sets and maps are kept as they are (never mutated). */
 function clone(value: Json): Json {
-  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+  if (Array.isArray(value)) return value.map(clone);
+  if (value && typeof value === "object" && !isRegoNumber(value) && !(value instanceof Set) && !(value instanceof Map)) {
+    const copy: Record<string, Json> = {};
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(copy, k, { value: clone(v), enumerable: true, writable: true, configurable: true });
+    return copy;
+  }
+  return value;
 }
 
 function getAt(doc: Json, path: string[]): Json {
@@ -108,7 +124,7 @@ function applyPatch(document: Json, patches: unknown): Json {
         break;
       }
       case "test":
-        if (JSON.stringify(sortKeys(getAt(doc, path))) !== JSON.stringify(sortKeys(op.value))) throw new BuiltinError("test failed");
+        if (getAt(doc, path) === undefined || compareRegoValues(getAt(doc, path) as RegoValue, op.value as RegoValue) !== 0) throw new BuiltinError("test failed");
         break;
       default:
         throw new BuiltinError(`unknown patch op ${String(op.op)}`);
@@ -117,13 +133,6 @@ function applyPatch(document: Json, patches: unknown): Json {
   return doc;
 }
 
-function sortKeys(value: Json): Json {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, Json>)[k])]));
-  }
-  return value;
-}
 
 export const jsonBuiltins: Record<string, Builtin> = {
   "json.patch": applyPatch,

@@ -8,24 +8,27 @@
  */
 import { Buffer } from "node:buffer";
 import { constants, createHash, createHmac, createPublicKey, publicDecrypt, timingSafeEqual, verify, type KeyObject } from "node:crypto";
-import { BuiltinError, expectString, type Builtin, type BuiltinContext } from "./context";
+import { isRegoNumber, readRegoValue } from "../rego-value";
+import { BuiltinError, expectNumber, expectString, isPlainObject, type Builtin, type BuiltinContext } from "./context";
 
 interface Token {
   header: Record<string, unknown>;
-  payload: Record<string, unknown>;
+  /** The payload's text: a JSON object, or another token when the header says cty "JWT". */
+  payloadText: string;
   signingInput: string;
   signature: Buffer;
 }
 
-function decodeSegment(segment: string): Record<string, unknown> {
+/** A JSON object from a token segment, with its numbers exact (claims may be large integers). */
+function jsonObject(text: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+    parsed = readRegoValue(text, { shape: "values", strictJson: true });
   } catch {
     throw new BuiltinError("JWT segment is not base64url JSON");
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new BuiltinError("JWT segment is not an object");
-  return parsed as Record<string, unknown>;
+  if (!isPlainObject(parsed)) throw new BuiltinError("JWT segment is not an object");
+  return parsed;
 }
 
 function parseToken(value: unknown): Token {
@@ -33,11 +36,25 @@ function parseToken(value: unknown): Token {
   if (parts.length !== 3) throw new BuiltinError("JWT must have three segments (JWE is not supported)");
   if (parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p))) throw new BuiltinError("JWT segments must be base64url");
   return {
-    header: decodeSegment(parts[0]),
-    payload: decodeSegment(parts[1]),
+    header: jsonObject(Buffer.from(parts[0], "base64url").toString("utf8")),
+    payloadText: Buffer.from(parts[1], "base64url").toString("utf8"),
     signingInput: `${parts[0]}.${parts[1]}`,
     signature: Buffer.from(parts[2], "base64url"),
   };
+}
+
+/** RFC 7519 §7.2: a token whose header says cty "JWT" carries another token as its payload. */
+function isNested(header: Record<string, unknown>, caseInsensitive: boolean): boolean {
+  const cty = header.cty;
+  if (typeof cty !== "string") return false;
+  return caseInsensitive ? cty.toUpperCase() === "JWT" : cty === "JWT";
+}
+
+/** io.jwt.decode follows nesting like jwt.io: a quoted inner token has its quotes trimmed. */
+function decodeNested(jwt: unknown): unknown[] {
+  const token = parseToken(jwt);
+  if (isNested(token.header, false)) return decodeNested(token.payloadText.replace(/^["']+|["']+$/g, ""));
+  return [token.header, jsonObject(token.payloadText), token.signature.toString("hex")];
 }
 
 function publicKeys(material: string): KeyObject[] {
@@ -57,7 +74,7 @@ function publicKeys(material: string): KeyObject[] {
 
 type Family = "HS" | "RS" | "PS" | "ES" | "EdDSA";
 
-const ALGORITHMS: Record<string, { family: Family; hash: string | null }> = {
+export const ALGORITHMS: Record<string, { family: Family; hash: string | null }> = {
   HS256: { family: "HS", hash: "sha256" }, HS384: { family: "HS", hash: "sha384" }, HS512: { family: "HS", hash: "sha512" },
   RS256: { family: "RS", hash: "sha256" }, RS384: { family: "RS", hash: "sha384" }, RS512: { family: "RS", hash: "sha512" },
   PS256: { family: "PS", hash: "sha256" }, PS384: { family: "PS", hash: "sha384" }, PS512: { family: "PS", hash: "sha512" },
@@ -99,12 +116,7 @@ function verifyPss(hash: string, data: Buffer, key: KeyObject, signature: Buffer
   if (raw.length - emLength > 1 || em[em.length - 1] !== 0xbc || emLength < 2 * hLen + 2) return false;
   const maskedDb = em.subarray(0, emLength - hLen - 1);
   const h = em.subarray(emLength - hLen - 1, emLength - 1);
-  const mask = Buffer.alloc(maskedDb.length);
-  for (let counter = 0, offset = 0; offset < mask.length; counter++) {
-    const block = createHash(hash).update(h).update(Buffer.from([counter >>> 24, (counter >>> 16) & 255, (counter >>> 8) & 255, counter & 255])).digest();
-    block.copy(mask, offset);
-    offset += block.length;
-  }
+  const mask = mgf1(hash, h, maskedDb.length);
   const db = Buffer.from(maskedDb.map((byte: number, i: number) => byte ^ mask[i]));
   db[0] &= 0xff >>> (8 * emLength - emBits);
   const separator = db.length - hLen - 1;
@@ -112,6 +124,17 @@ function verifyPss(hash: string, data: Buffer, key: KeyObject, signature: Buffer
   const salt = db.subarray(separator + 1);
   const expected = createHash(hash).update(Buffer.alloc(8)).update(createHash(hash).update(data).digest()).update(salt).digest();
   return timingSafeEqual(expected, h);
+}
+
+/** MGF1 (RFC 8017 §B.2.1), the mask PSS encodes with. */
+export function mgf1(hash: string, seed: Buffer, length: number): Buffer {
+  const mask = Buffer.alloc(length);
+  for (let counter = 0, offset = 0; offset < length; counter++) {
+    const block = createHash(hash).update(seed).update(Buffer.from([counter >>> 24, (counter >>> 16) & 255, (counter >>> 8) & 255, counter & 255])).digest();
+    block.copy(mask, offset);
+    offset += block.length;
+  }
+  return mask;
 }
 
 /** JWS carries ECDSA signatures as r||s; node:crypto in workerd verifies DER, so re-encode. */
@@ -133,6 +156,38 @@ function p1363ToDer(signature: Buffer): Buffer {
 
 const verifier = (alg: string) => (jwt: unknown, key: unknown) => verifySignature(parseToken(jwt), alg, expectString(key, "key"));
 
+interface Constraints {
+  cert?: string;
+  secret?: string;
+  alg?: string;
+  iss?: string;
+  aud?: string;
+  time?: number;
+}
+
+/** OPA checks every constraint before looking at the token: unknown keys, wrong types, a negative time or an unreadable key are errors. */
+function parseConstraints(value: unknown): Constraints {
+  if (!isPlainObject(value)) throw new BuiltinError("constraints must be an object");
+  const constraints: Constraints = {};
+  for (const [name, field] of Object.entries(value)) {
+    if (name === "time") {
+      if (!isRegoNumber(field)) throw new BuiltinError("token time constraint: must be a number");
+      const time = expectNumber(field, "time");
+      if (time < 0) throw new BuiltinError("token time constraint: must not be negative");
+      constraints.time = time;
+    } else if (name === "cert" || name === "secret" || name === "alg" || name === "iss" || name === "aud") {
+      if (typeof field !== "string") throw new BuiltinError(`${name} constraint: must be a string`);
+      if (name === "cert") publicKeys(field);
+      constraints[name] = field;
+    } else {
+      throw new BuiltinError(`unknown token validation constraint: ${name}`);
+    }
+  }
+  const keys = Number(constraints.cert !== undefined) + Number(!!constraints.secret);
+  if (keys !== 1) throw new BuiltinError(keys > 1 ? "duplicate key constraints" : "no key constraint");
+  return constraints;
+}
+
 function audienceMatches(tokenAud: unknown, wanted: unknown): boolean {
   if (tokenAud === undefined) return wanted === undefined;
   if (wanted === undefined) return false;
@@ -142,29 +197,32 @@ function audienceMatches(tokenAud: unknown, wanted: unknown): boolean {
 
 export function jwtBuiltins(context: BuiltinContext): Record<string, Builtin> {
   const builtins: Record<string, Builtin> = {
-    "io.jwt.decode": (jwt: unknown) => {
-      const token = parseToken(jwt);
-      return [token.header, token.payload, token.signature.toString("hex")];
-    },
+    "io.jwt.decode": (jwt: unknown) => decodeNested(jwt),
     "io.jwt.decode_verify": (jwt: unknown, constraints: unknown) => {
-      if (!constraints || typeof constraints !== "object") throw new BuiltinError("constraints must be an object");
-      const c = constraints as { cert?: string; secret?: string; alg?: string; iss?: string; aud?: string; time?: number };
-      if ((c.cert === undefined) === (c.secret === undefined)) throw new BuiltinError("exactly one of cert or secret is required");
+      const c = parseConstraints(constraints);
       const invalid = [false, {}, {}];
-      const token = parseToken(jwt);
-      const alg = token.header.alg;
-      if (typeof alg !== "string" || !ALGORITHMS[alg]) return invalid;
-      if (c.alg !== undefined && c.alg !== alg) return invalid;
-      const family = ALGORITHMS[alg].family;
-      if ((family === "HS") !== (c.secret !== undefined)) return invalid;
-      if (!verifySignature(token, alg, (c.secret ?? c.cert)!)) return invalid;
-      const nowSeconds = Number(c.time !== undefined ? BigInt(Math.trunc(c.time)) : context.nowNs()) / 1e9;
-      const { exp, nbf, iss, aud } = token.payload;
-      if (exp !== undefined && (typeof exp !== "number" || nowSeconds >= exp)) return invalid;
-      if (nbf !== undefined && (typeof nbf !== "number" || nowSeconds < nbf)) return invalid;
+      // Each nesting level is verified with the same key, down to the innermost token (RFC 7519 §7.2).
+      let token = parseToken(jwt);
+      for (;;) {
+        const alg = token.header.alg;
+        if (typeof alg !== "string" || !ALGORITHMS[alg]) return invalid;
+        if (c.alg !== undefined && c.alg !== alg) return invalid;
+        const family = ALGORITHMS[alg].family;
+        if ((family === "HS") !== Boolean(c.secret)) return invalid;
+        if (!verifySignature(token, alg, (c.secret || c.cert)!)) return invalid;
+        if (!isNested(token.header, true)) break;
+        token = parseToken(token.payloadText);
+      }
+      const payload = jsonObject(token.payloadText);
+      const nowSeconds = (c.time ?? Number(context.nowNs())) / 1e9;
+      const { exp, nbf, iss, aud } = payload;
+      if (exp !== undefined && !isRegoNumber(exp)) throw new BuiltinError("exp value must be a number");
+      if (nbf !== undefined && !isRegoNumber(nbf)) throw new BuiltinError("nbf value must be a number");
       if (c.iss !== undefined && iss !== c.iss) return invalid;
       if (!audienceMatches(aud, c.aud)) return invalid;
-      return [true, token.header, token.payload];
+      if (exp !== undefined && nowSeconds >= expectNumber(exp, "exp")) return invalid;
+      if (nbf !== undefined && nowSeconds < expectNumber(nbf, "nbf")) return invalid;
+      return [true, token.header, payload];
     },
   };
   for (const alg of Object.keys(ALGORITHMS)) {

@@ -6,7 +6,7 @@
  * named groups and `\z` is translated; anything JS cannot compile makes the
  * builtin undefined, as an invalid pattern does in OPA.
  */
-import { BuiltinError, expectNumber, expectString, type Builtin } from "./context";
+import { BuiltinError, expectInteger, expectNumber, expectString, type Builtin } from "./context";
 
 function compile(pattern: string, flags = ""): RegExp {
   const translated = pattern.replace(/\(\?P</g, "(?<").replace(/\\z/g, "$");
@@ -19,7 +19,7 @@ function compile(pattern: string, flags = ""): RegExp {
 
 function collection(value: unknown): string[] {
   if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.map((v) => expectString(v, "element"));
+  if (Array.isArray(value) || value instanceof Set) return [...value].map((v) => expectString(v, "element"));
   throw new BuiltinError("expected a string, array or set of strings");
 }
 
@@ -28,7 +28,50 @@ function goReplacement(replacement: string): string {
   return replacement.replace(/\$\{(\w+)\}/g, (_, name: string) => (/^\d+$/.test(name) ? `$${name}` : `$<${name}>`));
 }
 
+/** Go's Regexp.Split(s, -1): an empty match right after a match is skipped, captures are not returned. */
+function regexSplit(pattern: string, text: string): string[] {
+  if (text === "") return [""];
+  const pieces: string[] = [];
+  let begin = 0;
+  let end = 0;
+  let previousEnd = -1;
+  for (const match of text.matchAll(compile(pattern, "g"))) {
+    const start = match.index!;
+    const stop = start + match[0].length;
+    if (stop === start && start === previousEnd) continue;
+    previousEnd = stop;
+    end = start;
+    if (stop !== 0) pieces.push(text.slice(begin, end));
+    begin = stop;
+  }
+  if (end !== text.length) pieces.push(text.slice(begin));
+  return pieces;
+}
+
+/** Go's strings.Split, where an empty separator splits into characters. */
+function goSplit(text: string, separator: string, limit = -1): string[] {
+  if (limit === 0) return [];
+  if (separator === "") {
+    const chars = [...text];
+    if (limit < 0 || chars.length <= limit) return chars;
+    return [...chars.slice(0, limit - 1), chars.slice(limit - 1).join("")];
+  }
+  const parts = text.split(separator);
+  if (limit < 0 || parts.length <= limit) return parts;
+  return [...parts.slice(0, limit - 1), parts.slice(limit - 1).join(separator)];
+}
+
 export const stringBuiltins: Record<string, Builtin> = {
+  /** OPA 1.22: n ≥ 0 keeps the first n parts of SplitN(s, d, n+1); n < 0 keeps the last |n| parts. */
+  "strings.split_n": (value: unknown, delimiter: unknown, count: unknown) => {
+    const text = expectString(value, "x");
+    const separator = expectString(delimiter, "delimiter");
+    const n = Number(expectInteger(count, "n"));
+    if (n >= 0) return goSplit(text, separator, n + 1 < 0 || !Number.isSafeInteger(n + 1) ? -1 : n + 1).slice(0, n);
+    const parts = goSplit(text, separator);
+    return parts.slice(Math.max(parts.length + n, 0));
+  },
+  "regex.split": (pattern: unknown, value: unknown) => regexSplit(expectString(pattern, "pattern"), expectString(value, "value")),
   "strings.any_prefix_match": (search: unknown, base: unknown) =>
     collection(search).some((s) => collection(base).some((prefix) => s.startsWith(prefix))),
   "strings.any_suffix_match": (search: unknown, base: unknown) =>
@@ -42,6 +85,7 @@ export const stringBuiltins: Record<string, Builtin> = {
   indexof_n: (haystack: unknown, needle: unknown) => {
     const text = [...expectString(haystack, "haystack")];
     const search = [...expectString(needle, "needle")];
+    if (search.length === 0) throw new BuiltinError("empty search character");
     const found: number[] = [];
     for (let i = 0; i + search.length <= text.length; i++) {
       if (search.every((c, j) => text[i + j] === c)) found.push(i);

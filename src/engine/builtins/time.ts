@@ -2,9 +2,8 @@
  * @module time
  * Rego's time.* builtins. The clock is the edge's, passed in per evaluation,
  * so time.now_ns is the same for every call in one query and the sandbox
- * needs no clock of its own. Timestamps are nanoseconds since the epoch;
- * results go back as exact integers (JSON.rawJSON), though inputs that reach
- * us as JSON numbers beyond 2^53 have already lost their last digits.
+ * needs no clock of its own. Timestamps are nanoseconds since the epoch,
+ * beyond 2^53: they arrive and go back as exact integers (bigints).
  */
 import { BuiltinError, exactInteger, expectString, type Builtin, type BuiltinContext } from "./context";
 import { formatCivil, NAMED_LAYOUTS, parseWithLayout, type Civil, type ParsedCivil } from "./time-layout";

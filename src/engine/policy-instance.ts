@@ -1,0 +1,174 @@
+/**
+ * @module policy-instance
+ * One instance of an OPA-compiled policy, driven through OPA's wasm ABI
+ * (1.2) directly rather than through the opa-wasm SDK, so that no value
+ * passes through JSON.parse or JSON.stringify on its way in or out:
+ *
+ * - the input's JSON text is written into wasm memory as it came;
+ * - host builtins receive their arguments as `opa_value_dump` text (sets and
+ *   non-string keys kept) read by rego-value.ts, and their results go back as
+ *   text through `opa_value_parse`, so integers beyond 2^53 stay exact;
+ * - the result comes back as `opa_value_dump` text.
+ *
+ * The heap is reset on every evaluation (the input is written just above
+ * the data, as the ABI intends), so memory stays flat; the memory has a hard
+ * maximum so a hostile input cannot grow it without bound.
+ */
+import { readRegoValue, writeRegoValue, type RegoValue } from "./rego-value";
+
+export type HostBuiltin = (...args: RegoValue[]) => unknown;
+
+export class PolicyInstanceError extends Error {}
+
+interface PolicyExports {
+  memory?: WebAssembly.Memory;
+  opa_malloc(size: number): number;
+  opa_heap_ptr_get(): number;
+  opa_heap_ptr_set(addr: number): void;
+  opa_json_parse(addr: number, length: number): number;
+  opa_value_parse(addr: number, length: number): number;
+  opa_json_dump(addr: number): number;
+  opa_value_dump(addr: number): number;
+  opa_eval(reserved: number, entrypoint: number, data: number, input: number, inputLength: number, heap: number, wantValue: number): number;
+  builtins(): number;
+  entrypoints(): number;
+  opa_wasm_abi_version?: WebAssembly.Global | number;
+  opa_wasm_abi_minor_version?: WebAssembly.Global | number;
+}
+
+const PAGE = 64 * 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function globalValue(value: WebAssembly.Global | number | undefined): number | undefined {
+  return typeof value === "number" ? value : (value?.value as number | undefined);
+}
+
+export interface PolicyInstanceOptions {
+  memory: WebAssembly.MemoryDescriptor;
+  /** Implementations by builtin name; each returns undefined (or throws) for an undefined call. */
+  builtins: Record<string, HostBuiltin>;
+  /** Told about a builtin that threw; the call is then undefined, as in OPA. */
+  onBuiltinError?(name: string, error: unknown): void;
+}
+
+export class PolicyInstance {
+  private dataAddr = 0;
+  /** The heap as the module left it after start-up; data is loaded above it. */
+  private baseHeapPtr = 0;
+  private dataHeapPtr = 0;
+  readonly entrypoints: Record<string, number>;
+  /** Builtins the policy imports from the host, by name. */
+  readonly required: string[];
+
+  private constructor(
+    private readonly exports: PolicyExports,
+    private readonly memory: WebAssembly.Memory,
+    entrypoints: Record<string, number>,
+    required: string[],
+  ) {
+    this.entrypoints = entrypoints;
+    this.required = required;
+  }
+
+  static async create(module: WebAssembly.Module, options: PolicyInstanceOptions): Promise<PolicyInstance> {
+    const memory = new WebAssembly.Memory(options.memory);
+    // Filled once the instance exists; imports are only called after that.
+    const byId: Array<HostBuiltin | undefined> = [];
+    const names: string[] = [];
+    let exports: PolicyExports | undefined;
+
+    const call = (id: number, addrs: number[]): number => {
+      const impl = byId[id];
+      const name = names[id] ?? `#${id}`;
+      if (!impl || !exports) throw new PolicyInstanceError(`builtin ${name} is not available at the edge`);
+      let result: unknown;
+      try {
+        const args = addrs.map((addr) => readRegoValue(readCString(memory, exports!.opa_value_dump(addr)), { shape: "values" }));
+        result = impl(...args);
+        if (result === undefined) return 0;
+        return writeValue(exports, memory, writeRegoValue(result), "value");
+      } catch (error) {
+        options.onBuiltinError?.(name, error);
+        return 0;
+      }
+    };
+    const env = {
+      memory,
+      opa_abort(addr: number): never {
+        throw new PolicyInstanceError(`policy aborted: ${readCString(memory, addr)}`);
+      },
+      opa_println(addr: number): void {
+        // Only debug builds of OPA's runtime print; nothing in a decision depends on it.
+        void addr;
+      },
+      opa_builtin0: (id: number) => call(id, []),
+      opa_builtin1: (id: number, _ctx: number, a: number) => call(id, [a]),
+      opa_builtin2: (id: number, _ctx: number, a: number, b: number) => call(id, [a, b]),
+      opa_builtin3: (id: number, _ctx: number, a: number, b: number, c: number) => call(id, [a, b, c]),
+      opa_builtin4: (id: number, _ctx: number, a: number, b: number, c: number, d: number) => call(id, [a, b, c, d]),
+    };
+    const instance = await WebAssembly.instantiate(module, { env });
+    exports = instance.exports as unknown as PolicyExports;
+
+    const major = globalValue(exports.opa_wasm_abi_version);
+    const minor = globalValue(exports.opa_wasm_abi_minor_version) ?? 0;
+    if (major !== 1 || minor < 2) throw new PolicyInstanceError(`unsupported OPA wasm ABI ${major}.${minor}; this edge needs 1.2 or later`);
+
+    const imported = readRegoValue(readCString(memory, exports.opa_json_dump(exports.builtins())), { shape: "json" }) as Record<string, number>;
+    for (const [name, id] of Object.entries(imported)) {
+      names[id] = name;
+      byId[id] = options.builtins[name];
+    }
+    const missing = Object.keys(imported).filter((name) => !options.builtins[name]);
+    if (missing.length > 0) {
+      throw new PolicyInstanceError(`the policy calls builtins the edge does not provide: ${missing.sort().join(", ")}`);
+    }
+    const entrypoints = readRegoValue(readCString(memory, exports.opa_json_dump(exports.entrypoints())), { shape: "json" }) as Record<string, number>;
+    const policy = new PolicyInstance(exports, memory, entrypoints, Object.keys(imported).sort());
+    policy.baseHeapPtr = exports.opa_heap_ptr_get();
+    policy.setData("{}");
+    return policy;
+  }
+
+  /** Loads the policy's data document from its JSON text (numbers kept as written). */
+  setData(dataJson: string): void {
+    this.exports.opa_heap_ptr_set(this.baseHeapPtr);
+    this.dataAddr = writeValue(this.exports, this.memory, dataJson, "json");
+    this.dataHeapPtr = this.exports.opa_heap_ptr_get();
+  }
+
+  /**
+   * Evaluates an entrypoint for an input given as JSON text and returns the
+   * result set in OPA's value syntax (`[{"result": …}]`, or `[]`).
+   */
+  evaluate(entrypoint: number, inputJson: string): string {
+    const input = encoder.encode(inputJson);
+    const inputAddr = this.dataHeapPtr;
+    const shortfall = inputAddr + input.byteLength - this.memory.buffer.byteLength;
+    if (shortfall > 0) this.memory.grow(Math.ceil(shortfall / PAGE));
+    new Uint8Array(this.memory.buffer).set(input, inputAddr);
+    const resultAddr = this.exports.opa_eval(0, entrypoint, this.dataAddr, inputAddr, input.byteLength, inputAddr + input.byteLength, 1);
+    return readCString(this.memory, resultAddr);
+  }
+
+  memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+}
+
+function readCString(memory: WebAssembly.Memory, addr: number): string {
+  const bytes = new Uint8Array(memory.buffer);
+  const end = bytes.indexOf(0, addr);
+  return decoder.decode(bytes.subarray(addr, end < 0 ? bytes.length : end));
+}
+
+/** Copies text into wasm memory and parses it there; returns the value's address. */
+function writeValue(exports: PolicyExports, memory: WebAssembly.Memory, text: string, syntax: "json" | "value"): number {
+  const bytes = encoder.encode(text);
+  const addr = exports.opa_malloc(bytes.byteLength);
+  new Uint8Array(memory.buffer).set(bytes, addr);
+  const parsed = syntax === "json" ? exports.opa_json_parse(addr, bytes.byteLength) : exports.opa_value_parse(addr, bytes.byteLength);
+  if (parsed === 0) throw new PolicyInstanceError(`OPA could not parse a ${syntax === "json" ? "JSON document" : "builtin result"}`);
+  return parsed;
+}
