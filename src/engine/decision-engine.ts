@@ -107,9 +107,10 @@ export class DecisionEngine {
         return withPrint({ decision: composeLayers(answer.layers, fallback), path: "sandbox", eval_us: answer.eval_us }, answer.layers);
       } catch (error) {
         fallbackReason = `sandbox unavailable: ${(error as Error).message}`;
-        if (error instanceof SandboxTimeout) {
+        // A policy that ran out of time (our deadline, or the platform's CPU limit) would run away here too.
+        if (error instanceof SandboxTimeout || /cpu time|exceeded cpu/i.test((error as Error).message)) {
           // The same code would run away in this isolate too: no baseline, the tier's fail mode.
-          return { decision: failModeDecision(fallback, "sandbox", "policy_timeout", error.message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
+          return { decision: failModeDecision(fallback, "sandbox", "policy_timeout", (error as Error).message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
         }
       }
     } else if (!this.sandbox) {

@@ -11,17 +11,25 @@
  */
 import { createBuiltins, type BuiltinContext } from "./builtins/index";
 import { PrintLog } from "./builtins/print";
-import { PolicyInstance, PolicyInstanceError } from "./policy-instance";
+import { EvaluationBudgetExceeded, PolicyInstance, PolicyInstanceError } from "./policy-instance";
 import { readRegoValue } from "./rego-value";
 import type { EdgeRuntimeInfo } from "./sandbox-protocol";
 
-/** 64 KiB pages; 1,024 pages = 64 MiB, far above what a decision needs. */
+/** 64 KiB pages; 1,024 pages = 64 MiB, far above what a decision needs. A loop in Rego allocates, so this bounds it too. */
 const MEMORY_MAX_PAGES = 1024;
 const MEMORY_INITIAL_PAGES = 5;
+/**
+ * A decision evaluates in tens of microseconds; one that has run 40 ms (wall
+ * time, so a little slack for a busy machine) is a runaway, and is stopped at
+ * its next host builtin call. On Cloudflare, whose clocks do not advance
+ * while code runs, the sandbox's CPU limit (50 ms) is what stops it; where
+ * they do (local runs), this does.
+ */
+const EVALUATION_BUDGET_MS = 40;
 
 export class PolicyEvaluationError extends Error {
   constructor(
-    readonly code: "policy_undefined" | "policy_aborted",
+    readonly code: "policy_undefined" | "policy_aborted" | "policy_timeout",
     message: string,
     /** What the policy printed before it failed to answer. */
     readonly print?: string[],
@@ -38,6 +46,8 @@ export interface EvaluationOutcome {
 }
 
 interface EvaluationState {
+  /** performance.now() past which the evaluation is stopped. */
+  deadline: number;
   nowNs: bigint;
   runtime: EdgeRuntimeInfo | undefined;
   print: PrintLog;
@@ -54,7 +64,7 @@ export class PolicyEvaluator {
 
   /** `data` is the layer's data document, as its JSON text (exact) or as a value. */
   static async load(wasm: WebAssembly.Module, data: unknown, entrypoint: string): Promise<PolicyEvaluator> {
-    const state: EvaluationState = { nowNs: 0n, runtime: undefined, print: new PrintLog(), memo: new Map() };
+    const state: EvaluationState = { deadline: Number.POSITIVE_INFINITY, nowNs: 0n, runtime: undefined, print: new PrintLog(), memo: new Map() };
     const context: BuiltinContext = {
       nowNs: () => state.nowNs,
       memo: state.memo,
@@ -64,6 +74,9 @@ export class PolicyEvaluator {
     const policy = await PolicyInstance.create(wasm, {
       memory: { initial: MEMORY_INITIAL_PAGES, maximum: MEMORY_MAX_PAGES },
       builtins: createBuiltins(context),
+      checkBudget: () => {
+        if (performance.now() > state.deadline) throw new EvaluationBudgetExceeded(`the policy ran past its ${EVALUATION_BUDGET_MS} ms budget`);
+      },
     });
     policy.setData(typeof data === "string" ? data : JSON.stringify(data ?? {}));
     const id = policy.entrypoints[entrypoint];
@@ -86,10 +99,12 @@ export class PolicyEvaluator {
     this.state.runtime = runtime;
     this.state.memo.clear();
     this.state.print.clear();
+    this.state.deadline = performance.now() + EVALUATION_BUDGET_MS;
     let resultSet: unknown;
     try {
       resultSet = readRegoValue(this.policy.evaluate(this.entrypointId, inputJson), { shape: "json" });
     } catch (error) {
+      if (error instanceof EvaluationBudgetExceeded) throw new PolicyEvaluationError("policy_timeout", error.message, this.printed());
       const detail = error instanceof PolicyInstanceError ? error.message : String((error as Error)?.message ?? error);
       throw new PolicyEvaluationError("policy_aborted", `policy evaluation aborted: ${detail}`, this.printed());
     }

@@ -50,7 +50,16 @@ export interface PolicyInstanceOptions {
   builtins: Record<string, HostBuiltin>;
   /** Told about a builtin that threw; the call is then undefined, as in OPA. */
   onBuiltinError?(name: string, error: unknown): void;
+  /**
+   * Asked before every host builtin call; throwing stops the evaluation
+   * there (the error propagates out of evaluate), which is how an
+   * evaluation that has run past its budget is cut off.
+   */
+  checkBudget?(): void;
 }
+
+/** Thrown by checkBudget: not a builtin's failure (undefined) but the end of the evaluation. */
+export class EvaluationBudgetExceeded extends Error {}
 
 export class PolicyInstance {
   private dataAddr = 0;
@@ -82,6 +91,7 @@ export class PolicyInstance {
       const impl = byId[id];
       const name = names[id] ?? `#${id}`;
       if (!impl || !exports) throw new PolicyInstanceError(`builtin ${name} is not available at the edge`);
+      options.checkBudget?.();
       let result: unknown;
       try {
         const args = addrs.map((addr) => readRegoValue(readCString(memory, exports!.opa_value_dump(addr)), { shape: "values" }));
@@ -89,6 +99,7 @@ export class PolicyInstance {
         if (result === undefined) return 0;
         return writeValue(exports, memory, writeRegoValue(result), "value");
       } catch (error) {
+        if (error instanceof EvaluationBudgetExceeded) throw error;
         options.onBuiltinError?.(name, error);
         return 0;
       }

@@ -4,7 +4,7 @@
  * cannot be used.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { BASELINE_POLICY } from "../../src/bundles/active-policy";
 import { DecisionEngine } from "../../src/engine/decision-engine";
 import { SandboxClient } from "../../src/engine/sandbox-client";
@@ -51,6 +51,28 @@ describe("the policy sandbox", () => {
     expect(result.path).toBe("baseline");
     expect(result.fallback_reason).toMatch(/sandbox unavailable/);
     expect(result.decision.decision).toBe("require_approval");
+  });
+
+  it("a policy that runs away is cut off within its budget, the tier's fail mode applies, and the next decision is answered", async () => {
+    const { wasmBase64, data } = inject("runawayPolicy");
+    const wasm = Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0));
+    const runaway = {
+      key: `runaway-${crypto.randomUUID()}`,
+      layers: [{ scope: "global", digest: `sha256:${"f".repeat(64)}`, version: 1, built_at: new Date().toISOString() }],
+      code: () => [{ scope: "global", entrypoint: "tollgate/decision", wasm, data }],
+      data: [BASELINE_POLICY.data[0]],
+      isBaseline: false,
+    };
+    const engine = new DecisionEngine(env.LOADER, "sandbox", 300);
+    const started = Date.now();
+    const spinning = await engine.decide(runaway, JSON.stringify({ spin: true }), fallbackParams(runaway.data, "high", "finance", "payments.refund"), Date.now());
+    // Ninety thousand builtin calls take far longer than this; the evaluation was stopped, not finished.
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(spinning.decision).toMatchObject({ decision: "deny", fail_mode_applied: { code: "policy_timeout" } });
+    const lowTier = await engine.decide(runaway, JSON.stringify({ spin: true }), fallbackParams(runaway.data, "low", "support", "tickets.read"), Date.now());
+    expect(lowTier.decision).toMatchObject({ decision: "allow", fail_mode_applied: { code: "policy_timeout" } });
+    const next = await engine.decide(runaway, JSON.stringify({ spin: false }), fallbackParams(runaway.data, "low", "support", "tickets.read"), Date.now());
+    expect(next).toMatchObject({ path: "sandbox", decision: { decision: "allow" } });
   });
 
   it("answers from the baseline when no loader is bound", async () => {
