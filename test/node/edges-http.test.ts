@@ -7,11 +7,13 @@
  * region comes from a tenant's pin (the workerd tests simulate locations).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleEdge, startEdges, type RunningEdge } from "../../scripts/lib/edge-server.ts";
+import { layerDigest } from "../../src/bundles/canonical.ts";
 import { TEST_TOKENS, testPrivateKeyPath, testStoreBindings } from "../fixtures/test-config.ts";
 
 let edges: RunningEdge[];
@@ -38,6 +40,16 @@ async function refreshAll(): Promise<void> {
 }
 
 const keys = new Map<string, string>();
+
+/** The deployment's trust store, as an auditor or a publisher keeps it on disk. */
+function trustFile(): string {
+  const path = join(work, "trust-store.json");
+  writeFileSync(path, testStoreBindings().TRUST_STORE);
+  return path;
+}
+
+/** The first EU version published, which the rollback test returns to. */
+let firstEuVersion = 0;
 
 /** Registers agent-7 (finance) with the tenant and mints its key, once, through the admin API. */
 async function agentKeyOf(tenant: string): Promise<string> {
@@ -134,14 +146,43 @@ describe("three edges, one store, the CLI", () => {
     expect(status.recent).toContainEqual(expect.objectContaining({ outcome: "refused", code: "forbidden", actor: "acme-admins", scope: "region:eu" }));
     const again = buildAndSign("region:eu", "eu-test");
     expect(tollgate(["publish", again, "--url", eu(), "--token", TEST_TOKENS.euPublisher]).status).toBe(0);
-    const rolled = tollgate(["rollback", "--scope", "region:eu", "--to", String(first), "--key", testPrivateKeyPath("eu-test"), "--url", eu(), "--token", TEST_TOKENS.euPublisher]);
+    const rollbackFlags = ["--scope", "region:eu", "--to", String(first), "--key", testPrivateKeyPath("eu-test"), "--url", eu(), "--token", TEST_TOKENS.euPublisher];
+    const unverified = tollgate(["rollback", ...rollbackFlags]);
+    expect(unverified.status).toBe(2);
+    expect(unverified.stderr).toContain("--trust <trust-store.json>");
+    const rolled = tollgate(["rollback", ...rollbackFlags, "--trust", trustFile()]);
     expect(rolled.status, rolled.stderr).toBe(0);
+    expect(rolled.stdout).toContain(`verified region:eu v${first}`);
+    firstEuVersion = first;
     const version = Number(/published as v(\d+)/.exec(rolled.stdout)?.[1]);
     expect(version).toBeGreaterThan(first);
     const log = JSON.parse(tollgate(["status", "--url", eu(), "--token", TEST_TOKENS.operator]).stdout) as { recent: Array<{ note?: string }> };
     expect(log.recent[0].note).toBe(`rollback to the content of v${first}`);
     await refreshAll();
     expect((await decide(edges[0], 300, "globex")).policy.layers).toContainEqual({ scope: "region:eu", version, digest: expect.any(String), built_at: expect.any(String) });
+  });
+
+  it("refuses to roll back to content someone with bucket access altered: nothing is re-signed, nothing published", async () => {
+    // The EU's lower approval threshold put back to the global one (within bounds, so the store
+    // would take it), with the manifest's hashes rewritten to match: only its signature is wrong.
+    const store = await edges[0].miniflare.getR2Bucket("BUNDLES");
+    const prefix = `layers/region:eu/${String(firstEuVersion).padStart(16, "0")}/`;
+    const data = JSON.parse(await (await store.get(`${prefix}data.json`))!.text());
+    const globalParams = JSON.parse(readFileSync("policies/global/data.json", "utf8")).tollgate.params;
+    data.tollgate.params.refunds.approval_threshold = globalParams.refunds.approval_threshold;
+    const altered = JSON.stringify(data);
+    const manifest = JSON.parse(await (await store.get(`${prefix}manifest.json`))!.text());
+    manifest.document.files["data.json"] = createHash("sha256").update(altered).digest("hex");
+    manifest.document.digest = await layerDigest(manifest.document.entrypoint, manifest.document.files);
+    await store.put(`${prefix}data.json`, altered);
+    await store.put(`${prefix}manifest.json`, JSON.stringify(manifest));
+
+    const before = JSON.parse(tollgate(["status", "--url", eu(), "--token", TEST_TOKENS.operator]).stdout) as { snapshot: { version: number } };
+    const refused = tollgate(["rollback", "--scope", "region:eu", "--to", String(firstEuVersion), "--key", testPrivateKeyPath("eu-test"), "--trust", trustFile(), "--url", eu(), "--token", TEST_TOKENS.euPublisher]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("refused: bad_signature: manifest.json: signature does not verify with key eu-test");
+    const after = JSON.parse(tollgate(["status", "--url", eu(), "--token", TEST_TOKENS.operator]).stdout) as { snapshot: { version: number } };
+    expect(after.snapshot.version).toBe(before.snapshot.version);
   });
 
   it("exports the decision log as CSV and verifies it with the CLI", async () => {

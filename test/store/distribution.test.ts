@@ -2,15 +2,37 @@
  * Many edges, one store: three edge locations in different regions share one
  * R2 bundle store. Overrides reach exactly the edges and tenants they are
  * for, loosening overrides are refused at publish and ignored at the edge,
- * older versions are refused, and a publish reaches every edge within one
- * refresh interval.
+ * and so is one whose compiled policy lacks a parent rule, whatever its
+ * manifest lists; older versions are refused, and a publish reaches every
+ * edge within one refresh interval, confirming an unchanged snapshot without
+ * reading or verifying it again.
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { BundleError } from "../../src/bundles/verify";
 import { bucket, currentSnapshot, edge, emptyBucket, layerFiles, plantLayer, plantSnapshot, publish, publishContext, refund, signLayer, T0 } from "./harness";
 import { publishLayer } from "../../src/bundles/publisher";
+import { CURRENT_SNAPSHOT_KEY } from "../../src/bundles/store-layout";
 
 beforeEach(emptyBucket);
+
+/** The bucket, recording every object read through it and whether R2 sent its body. */
+function countingReads(inner: R2Bucket): { bucket: R2Bucket; reads: Array<{ key: string; body: boolean }> } {
+  const reads: Array<{ key: string; body: boolean }> = [];
+  const counted = new Proxy(inner, {
+    get(target, property) {
+      if (property === "get") {
+        return async (key: string, options?: R2GetOptions) => {
+          const object = await target.get(key, options);
+          reads.push({ key, body: object !== null && "body" in object });
+          return object;
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { bucket: counted, reads };
+}
 
 async function threeEdges(nowMs = T0) {
   const edges = [edge("eu"), edge("us"), edge("apac")];
@@ -86,6 +108,42 @@ describe("a layer that would loosen its parent", () => {
   });
 });
 
+/** The same layer's wasm with one rule id renamed in its string constants: a compiled policy that no longer raises it. */
+function withoutRule(files: Record<string, Uint8Array>, rule: string): Record<string, Uint8Array> {
+  const wasm = files["policy.wasm"].slice();
+  const from = new TextEncoder().encode(rule);
+  let renamed = 0;
+  for (let i = 0; i + from.length <= wasm.length; i++) {
+    if (from.every((b, j) => wasm[i + j] === b)) {
+      wasm[i + from.length - 1] ^= 0x02;
+      renamed++;
+    }
+  }
+  expect(renamed).toBeGreaterThan(0);
+  return { ...files, "policy.wasm": wasm };
+}
+
+describe("a layer whose compiled policy drops a parent rule", () => {
+  it("is refused at publish and by the edge, though its manifest still lists the rule", async () => {
+    await publish("global", { version: 1 });
+    await publish("region:eu", { version: 1 });
+    const [eu] = await threeEdges();
+    const { manifest, files } = await signLayer("region:eu", { version: 2, files: withoutRule(layerFiles("region:eu"), "refund_over_hard_cap") });
+    expect(manifest.document.rules).toContain("refund_over_hard_cap");
+
+    const refusal = await publishLayer(publishContext(), "region:eu", manifest, files).catch((e) => e);
+    expect(refusal).toMatchObject({ code: "loosens_parent" });
+    expect(refusal.message).toContain("rule refund_over_hard_cap of the parent is missing from the child layer's compiled policy");
+
+    await plantLayer("region:eu", 2, manifest, files);
+    const snapshot = await currentSnapshot();
+    await plantSnapshot(snapshot.version + 1, { ...snapshot.layers, "region:eu": { version: 2, digest: manifest.document.digest } });
+    expect(await eu.store.refresh(T0 + 60_000)).toBe("refused");
+    expect(eu.store.conflicts[0]).toMatchObject({ code: "loosens_parent" });
+    expect((await eu.decide(refund(300), T0 + 60_000)).layers).toContainEqual({ scope: "region:eu", version: 1 });
+  });
+});
+
 describe("versions only go forward", () => {
   it("refuses to publish a version that is not newer", async () => {
     await publish("global", { version: 1 });
@@ -131,7 +189,15 @@ describe("distribution", () => {
 
   it("an unchanged snapshot is confirmed with a conditional read, not re-verified", async () => {
     await publish("global", { version: 1 });
-    const [eu] = await threeEdges();
+    await publish("region:eu", { version: 1 });
+    const { bucket: counted, reads } = countingReads(bucket);
+    const eu = edge("eu", { bucket: counted });
+    expect(await eu.store.refresh(T0)).toBe("activated");
+    // The first load reads the snapshot and every layer it binds, and verifies them.
+    expect(reads.filter((r) => r.key.startsWith("layers/") && r.body).length).toBeGreaterThan(0);
+    reads.length = 0;
     expect(await eu.store.refresh(T0 + 30_000)).toBe("unchanged");
+    // One read, answered without a body (the etag matched): nothing came back to verify again.
+    expect(reads).toEqual([{ key: CURRENT_SNAPSHOT_KEY, body: false }]);
   });
 });
