@@ -17,7 +17,7 @@ export class StoreCorruptError extends ApiError {
   }
 }
 
-/** The target's own property, methods bound to it: native R2 objects check their receiver. */
+/** A property of the target, methods bound to it: native R2 objects check their receiver. */
 function forward<T extends object>(target: T, property: string | symbol): unknown {
   const value = Reflect.get(target, property);
   return typeof value === "function" ? value.bind(target) : value;
