@@ -23,7 +23,12 @@ export interface AnsweredDecision {
   session?: { fail_mode_applied?: string };
 }
 
-export async function buildAuditRecord(answer: AnsweredDecision, input: DecisionInput, nowMs: number): Promise<AuditRecord> {
+/**
+ * `print` is what the policy printed while deciding (print() in Rego), by
+ * layer, already bounded by the evaluator; it goes to the record only,
+ * marked as the policy's own output, never to the agent.
+ */
+export async function buildAuditRecord(answer: AnsweredDecision, input: DecisionInput, nowMs: number, print?: Record<string, string[]>): Promise<AuditRecord> {
   const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
   const { args, redacted } = await loggableArgs(action.args, answer.obligations);
   const record: AuditRecord = {
@@ -53,5 +58,6 @@ export async function buildAuditRecord(answer: AnsweredDecision, input: Decision
   if (answer.observed) record.told = answer.decision;
   if (args) record.args = args;
   if (redacted) record.args_redacted = true;
+  if (print) record.policy_print = print;
   return record;
 }

@@ -37,6 +37,8 @@ export interface AuditRecord {
   eval_us: number;
   args?: Record<string, unknown>;
   args_redacted?: boolean;
+  /** What the policy printed while deciding, by layer (bounded; the policy's output, not the edge's). */
+  policy_print?: Record<string, string[]>;
 }
 
 type Obligation = { type?: string; fields?: unknown };

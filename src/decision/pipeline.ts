@@ -13,6 +13,7 @@ import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
 import { failModeDecision, type ComposedDecision } from "../engine/compose";
 import { DecisionEngine, DEFAULT_POLICY_TIMEOUT_MS, type EngineMode, type EngineResult } from "../engine/decision-engine";
+import type { EdgeRuntimeInfo } from "../engine/sandbox-protocol";
 import { fallbackParams, type FallbackParams } from "../engine/fallback-params";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
 import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/writer";
@@ -147,12 +148,12 @@ function respond({ decisionId, governing, tier, result, session, mode, identity,
 }
 
 /** Evaluates the resolved policy, unless it may no longer be used: then the tier's fail mode decides. */
-export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, fallback: FallbackParams, now: number): Promise<EngineResult> {
+export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, fallback: FallbackParams, now: number, runtime?: EdgeRuntimeInfo): Promise<EngineResult> {
   if (resolution.unusable) {
     const { code, message } = resolution.unusable;
     return { decision: failModeDecision(fallback, "store", code, message, code), path: "fail_mode", eval_us: 0 };
   }
-  return engine.decide(resolution.policy, inputJson, fallback, now);
+  return engine.decide(resolution.policy, inputJson, fallback, now, runtime);
 }
 
 /** A spawn the edge could not give a credential to does not happen: the child could never prove who it is. */
@@ -181,7 +182,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const inputJson = inputJsonOf(input);
   const tool = typeof input.action.tool === "string" ? input.action.tool : undefined;
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, tool);
-  const result = await evaluate(engineFor(env), resolution, inputJson, fallback, now);
+  const result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, { location: request.colo, region: region.region });
   result.decision = withoutUnmintableSpawn(env, input, result.decision);
   let session: SessionReport | undefined;
   let undoSession: (() => Promise<void>) | undefined;
@@ -219,7 +220,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
         .catch((error) => console.error(`shadow evaluation failed: ${(error as Error).message}`)),
     );
   }
-  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, input, now, undoSession);
+  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, input, now, undoSession, result.print);
   return response;
 }
 
@@ -232,15 +233,23 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
  * not proceed off it, and leaves no trace in the session's state either
  * (its commit is undone: no debit, no approval used, no breaker count).
  */
-async function audited(env: Env, ctx: Background, response: DecisionResponse, input: DecisionInput, now: number, undoSession?: () => Promise<void>): Promise<DecisionResponse> {
+async function audited(
+  env: Env,
+  ctx: Background,
+  response: DecisionResponse,
+  input: DecisionInput,
+  now: number,
+  undoSession?: () => Promise<void>,
+  print?: Record<string, string[]>,
+): Promise<DecisionResponse> {
   const background = (work: Promise<unknown>) => ctx.waitUntil(work);
   const answer = response as unknown as AnsweredDecision;
   if (!wantsSyncAudit(answer.obligations)) {
-    enqueueAudit(env, [() => buildAuditRecord(answer, input, now)], background);
+    enqueueAudit(env, [() => buildAuditRecord(answer, input, now, print)], background);
     return response;
   }
   try {
-    await appendAcknowledged(env, await buildAuditRecord(answer, input, now));
+    await appendAcknowledged(env, await buildAuditRecord(answer, input, now, print));
     return { ...response, audit: "acknowledged" };
   } catch (error) {
     const message = `the policy requires an acknowledged audit record and none could be written (${(error as Error).message})`;
@@ -248,7 +257,7 @@ async function audited(env: Env, ctx: Background, response: DecisionResponse, in
     await undoSession?.().catch((undoError: Error) => console.error(`session commit of ${response.decision_id} could not be undone: ${undoError.message}`));
     const { observed: _observed, delegated_credential: _credential, ...answered } = response;
     const denied: DecisionResponse = { ...answered, decision: "deny", reasons: [{ rule: "audit_unavailable", message }], audit: "unavailable" };
-    enqueueAudit(env, [() => buildAuditRecord(denied as unknown as AnsweredDecision, input, now)], background);
+    enqueueAudit(env, [() => buildAuditRecord(denied as unknown as AnsweredDecision, input, now, print)], background);
     return denied;
   }
 }

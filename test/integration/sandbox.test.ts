@@ -10,6 +10,8 @@ import { DecisionEngine } from "../../src/engine/decision-engine";
 import { SandboxClient } from "../../src/engine/sandbox-client";
 import { fallbackParams } from "../../src/engine/fallback-params";
 import { withIdentity } from "../fixtures/policy-identity";
+import { buildAuditRecord } from "../../src/audit/from-decision";
+import type { DecisionInput } from "../../src/schema/decision-input";
 
 const input = JSON.stringify(
   withIdentity({
@@ -71,8 +73,17 @@ describe("the policy sandbox", () => {
     expect(spinning.decision).toMatchObject({ decision: "deny", fail_mode_applied: { code: "policy_timeout" } });
     const lowTier = await engine.decide(runaway, JSON.stringify({ spin: true }), fallbackParams(runaway.data, "low", "support", "tickets.read"), Date.now());
     expect(lowTier.decision).toMatchObject({ decision: "allow", fail_mode_applied: { code: "policy_timeout" } });
-    const next = await engine.decide(runaway, JSON.stringify({ spin: false }), fallbackParams(runaway.data, "low", "support", "tickets.read"), Date.now());
-    expect(next).toMatchObject({ path: "sandbox", decision: { decision: "allow" } });
+    const next = await engine.decide(runaway, JSON.stringify({ spin: false, who: "agent-7" }), fallbackParams(runaway.data, "low", "support", "tickets.read"), Date.now(), { location: "FRA", region: "eu" });
+    expect(next).toMatchObject({ path: "sandbox", decision: { decision: "allow", region: "eu" } });
+    // What the policy printed travels beside the decision, for its audit record only.
+    expect(next.print).toEqual({ global: ["deciding for agent-7"] });
+    const record = await buildAuditRecord(
+      { decision_id: "d-1", decision: "allow", reasons: [], obligations: [], policy: { layers: runaway.layers }, evaluation: { eval_us: 0, path: "sandbox" }, edge: { location: "FRA", region: "eu", region_source: "country:DE" }, risk: { tier: "low" }, mode: "enforce", stale: false },
+      withIdentity({ tenant: "acme", agent: { id: "agent-7" }, session: { id: "s" }, action: { type: "tool_call", tool: "tickets.read" } }) as unknown as DecisionInput,
+      Date.now(),
+      next.print,
+    );
+    expect(record.policy_print).toEqual({ global: ["deciding for agent-7"] });
   });
 
   it("answers from the baseline when no loader is bound", async () => {
