@@ -55,17 +55,30 @@ async function verify(args: string[]): Promise<number> {
   let head: ExportedHead | undefined;
   let ended = false;
   let failure: string | undefined;
+  let number = 0;
   for await (const text of lines) {
+    number++;
     if (text.length === 0) continue;
-    const line = JSON.parse(text) as ExportLine;
+    let line: ExportLine | null;
+    try {
+      line = JSON.parse(text) as ExportLine | null;
+    } catch {
+      line = null;
+    }
+    if (typeof line !== "object" || line === null) {
+      failure = `line ${number} is not an export line`;
+      break;
+    }
     if (line.type === "head") {
       head = { key: line.key, text: line.text };
       if (line.pending) console.error(`note: ${line.pending.unsealed} newer records are not sealed yet${line.pending.last_seal_error ? ` (${line.pending.last_seal_error})` : ""}; they are not covered`);
     } else if (line.type === "segment") await verifier.add(line);
     else if (line.type === "end") ended = true;
     else if (line.type === "error") failure = line.message;
+    else failure = `line ${number} is not part of an audit export`;
+    if (failure) break;
   }
-  if (!head || !ended) {
+  if (!head || !ended || failure) {
     console.log(`INCOMPLETE: the export of ${tenant} stopped before its end${failure ? ` (${failure})` : ""}; it was not verified`);
     return 1;
   }
