@@ -39,8 +39,8 @@ const USAGE = `usage:
   tollgate audit verify --tenant <t> --trust <trust-store.json> [--expect-records <n>] [--file <export.ndjson>]
   tollgate audit export --tenant <t> [--from <iso>] [--to <iso>] [--decision allow|deny|require_approval]
                        [--decision-id <id>] [--session <id>] [--agent <id>] [--rule <id>] [--format json|csv] [--out <file>]
-  tollgate mode --scope <scope> --set enforce|observe
-  tollgate shadow attach <bundle-dir> | report --scope <scope> | detach --scope <scope>
+  tollgate mode --scope <scope> --set enforce|observe --key <private.jwk>
+  tollgate shadow attach <bundle-dir> --key <private.jwk> | report --scope <scope> | detach --scope <scope> --key <private.jwk>
   tollgate agent register --tenant <t> --agent <id> --owner <who> --role <role> --max-tier <tier>
                           --certified-until <date> [--tier <tier>] [--scopes a,b] [--key]
   tollgate agent key --tenant <t> --agent <id> [--label <text>] [--key-scopes a,b] [--expires-days <n>]

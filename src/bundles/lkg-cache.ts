@@ -14,6 +14,8 @@ const BASE = "https://lkg.tollgate.internal/";
 export interface StoredSnapshot {
   signedSnapshot: unknown;
   layers: Record<string, StoredLayer>;
+  /** The signed rollout documents the snapshot binds, by scope (absent in older copies: every scope enforces). */
+  rollouts?: Record<string, unknown>;
 }
 
 function encode(stored: StoredSnapshot): string {
@@ -26,11 +28,11 @@ function encode(stored: StoredSnapshot): string {
       },
     ]),
   );
-  return JSON.stringify({ signedSnapshot: stored.signedSnapshot, layers });
+  return JSON.stringify({ signedSnapshot: stored.signedSnapshot, layers, rollouts: stored.rollouts ?? {} });
 }
 
 function decode(text: string): StoredSnapshot {
-  const raw = JSON.parse(text) as { signedSnapshot: unknown; layers: Record<string, { signedManifest: unknown; files: Record<string, string> }> };
+  const raw = JSON.parse(text) as { signedSnapshot: unknown; layers: Record<string, { signedManifest: unknown; files: Record<string, string> }>; rollouts?: Record<string, unknown> };
   const layers = Object.fromEntries(
     Object.entries(raw.layers).map(([scope, layer]) => [
       scope,
@@ -40,7 +42,7 @@ function decode(text: string): StoredSnapshot {
       },
     ]),
   );
-  return { signedSnapshot: raw.signedSnapshot, layers };
+  return { signedSnapshot: raw.signedSnapshot, layers, rollouts: raw.rollouts };
 }
 
 export class LkgCache {

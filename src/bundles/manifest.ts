@@ -41,6 +41,8 @@ export const snapshotSchema = z.strictObject({
   created: isoTime,
   expires: isoTime,
   layers: z.record(scopeSchema, z.strictObject({ version: z.number().int().positive(), digest: z.string() })),
+  /** The rollout document in force per scope (mode, shadow candidate), each signed by a key of that scope. */
+  rollout: z.record(scopeSchema, z.strictObject({ version: z.number().int().positive(), digest: z.string() })).optional(),
   key_id: z.string().min(1),
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;

@@ -21,7 +21,8 @@ import { BASELINE_POLICY, type ActivePolicy } from "./active-policy.ts";
 import { readLayer, type StoredLayer } from "./layer-reader.ts";
 import { LkgCache, type StoredSnapshot } from "./lkg-cache.ts";
 import type { Snapshot, TrustStore } from "./manifest.ts";
-import { CURRENT_SNAPSHOT_KEY, SNAPSHOT_HISTORY_PREFIX } from "./store-layout.ts";
+import { CURRENT_SNAPSHOT_KEY, rolloutKey, SNAPSHOT_HISTORY_PREFIX } from "./store-layout.ts";
+import { rolloutDigest, verifyRollout, type RolloutDocument } from "../rollout/document.ts";
 import { GLOBAL_REGION, REGION_PATTERN } from "../decision/region.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 
@@ -43,6 +44,10 @@ export interface Conflict {
 interface ActiveState {
   snapshot: Snapshot;
   signedSnapshot: unknown;
+  /** The verified rollout documents by scope; a scope without one (or with one that failed verification) enforces. */
+  rollouts: Map<string, RolloutDocument>;
+  /** The same, as signed, for the last-known-good copy. */
+  signedRollouts: Record<string, unknown>;
   layers: Map<string, { verified: VerifiedLayer; stored: StoredLayer }>;
   /** Composed policies by region and tenant, built on first use (least recently used first out). */
   policies: Map<string, ActivePolicy>;
@@ -160,7 +165,13 @@ export class PolicyStore {
         const unchanged = reuse && reuse.verified.manifest.version === ref.version && reuse.verified.manifest.digest === ref.digest;
         layers[scope] = unchanged ? reuse.stored : await readLayer(this.bucket, scope, ref.version);
       }
-      stored = { signedSnapshot, layers };
+      const rollouts: Record<string, unknown> = {};
+      for (const [scope, ref] of Object.entries(snapshot.rollout ?? {})) {
+        const reuse = this.active?.rollouts.get(scope);
+        const object = reuse?.version === ref.version ? undefined : await this.bucket.get(rolloutKey(scope, ref.version));
+        rollouts[scope] = object ? await object.json().catch(() => null) : reuse ? this.active!.signedRollouts[scope] : null;
+      }
+      stored = { signedSnapshot, layers, rollouts };
       await this.activate(stored, nowMs, object.etag, true);
       return this.outcome("activated", nowMs);
     } catch (error) {
@@ -216,7 +227,8 @@ export class PolicyStore {
     for (const [scope, layer] of layers) {
       if (scope !== "global") assertWithinParent(global.verified, layer.verified);
     }
-    const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, layers, policies: new Map() };
+    const { verified: rollouts, signed: signedRollouts } = await this.verifyRollouts(snapshot, stored.rollouts ?? {}, nowMs);
+    const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, rollouts, signedRollouts, layers, policies: new Map() };
     await this.warm(this.compose(next, GLOBAL_REGION, undefined));
     this.active = next;
     this.highestSnapshotVersion = snapshot.version;
@@ -258,6 +270,34 @@ export class PolicyStore {
     state.policies.set(cacheKey, policy);
     if (state.policies.size > MAX_COMPOSITIONS) state.policies.delete(state.policies.keys().next().value!);
     return policy;
+  }
+
+  /**
+   * The snapshot's rollout documents that verify and are the ones it binds.
+   * One that does not is left out, so its scope enforces (stricter), and the
+   * conflict is logged; it never holds back the policy update itself.
+   */
+  private async verifyRollouts(snapshot: Snapshot, signed: Record<string, unknown>, nowMs: number) {
+    const verified = new Map<string, RolloutDocument>();
+    const kept: Record<string, unknown> = {};
+    for (const [scope, ref] of Object.entries(snapshot.rollout ?? {})) {
+      try {
+        const document = await verifyRollout(signed[scope], this.trust, scope);
+        if (document.version !== ref.version || (await rolloutDigest(document)) !== ref.digest) {
+          throw new BundleError("snapshot_mismatch", `rollout of ${scope}: not the v${ref.version} the snapshot binds`);
+        }
+        verified.set(scope, document);
+        kept[scope] = signed[scope];
+      } catch (error) {
+        this.conflict(nowMs, snapshot.version, (error as BundleError).code ?? "rollout_unusable", `${scope} enforces: ${(error as Error).message}`);
+      }
+    }
+    return { verified, signed: kept };
+  }
+
+  /** The rollout documents in force for these scopes (scopes with none enforce). */
+  rolloutsFor(scopes: string[]): RolloutDocument[] {
+    return scopes.map((scope) => this.active?.rollouts.get(scope)).filter((document) => document !== undefined);
   }
 
   /** The region a tenant's own layer pins it to (data residency), if it declares one. */

@@ -74,6 +74,31 @@ function record(ctx: PublishContext, scope: string, entry: Record<string, unknow
   return recordPublishEvent(ctx.bucket, ctx.actor, scope, ctx.nowMs, { ...(ctx.note ? { note: ctx.note } : {}), ...entry });
 }
 
+/**
+ * Signs and writes the next snapshot: the current one with `change` applied,
+ * under a version never used before (even if current.json was put back to
+ * an older snapshot), kept in the history, then made current with a
+ * conditional write so two publishes never overwrite each other.
+ */
+export async function commitSnapshot(ctx: PublishContext, current: CurrentSnapshot | undefined, change: (snapshot: Snapshot) => void): Promise<number> {
+  const snapshot: Snapshot = {
+    version: Math.max(current?.snapshot.version ?? 0, await highWater(ctx.bucket)) + 1,
+    created: new Date(ctx.nowMs).toISOString(),
+    expires: new Date(ctx.nowMs + SNAPSHOT_TTL_MS).toISOString(),
+    layers: { ...(current?.snapshot.layers ?? {}) },
+    ...(current?.snapshot.rollout ? { rollout: { ...current.snapshot.rollout } } : {}),
+    key_id: ctx.snapshotKey.id,
+  };
+  change(snapshot);
+  const signed: Signed<Snapshot> = { document: snapshot, signature: await signDocument(snapshot, ctx.snapshotKey.privateJwk) };
+  const body = JSON.stringify(signed);
+  await ctx.bucket.put(snapshotKey(snapshot.version), body);
+  await ctx.bucket.put(SNAPSHOT_HIGH_WATER_KEY, JSON.stringify({ version: snapshot.version }));
+  const written = await ctx.bucket.put(CURRENT_SNAPSHOT_KEY, body, current ? { onlyIf: { etagMatches: current.etag } } : undefined);
+  if (!written) throw new BundleError("version_not_newer", `another publish replaced the snapshot meanwhile; publish again`);
+  return snapshot.version;
+}
+
 export async function publishLayer(ctx: PublishContext, scope: string, signedManifest: unknown, files: Record<string, Uint8Array>): Promise<PublishResult> {
   try {
     const layer = await verifyLayer(signedManifest, files, ctx.trust, scope, ctx.nowMs);
@@ -92,21 +117,10 @@ export async function publishLayer(ctx: PublishContext, scope: string, signedMan
     }
     // The manifest goes last: a layer without its manifest is never read.
     await ctx.bucket.put(layerKey(scope, layer.manifest.version, "manifest.json"), JSON.stringify(signedManifest));
-    const snapshot: Snapshot = {
-      // Never a version used before, even if current.json was put back to an older snapshot.
-      version: Math.max(current?.snapshot.version ?? 0, await highWater(ctx.bucket)) + 1,
-      created: new Date(ctx.nowMs).toISOString(),
-      expires: new Date(ctx.nowMs + SNAPSHOT_TTL_MS).toISOString(),
-      layers: { ...(current?.snapshot.layers ?? {}), [scope]: { version: layer.manifest.version, digest: layer.manifest.digest } },
-      key_id: ctx.snapshotKey.id,
-    };
-    const signed: Signed<Snapshot> = { document: snapshot, signature: await signDocument(snapshot, ctx.snapshotKey.privateJwk) };
-    const body = JSON.stringify(signed);
-    await ctx.bucket.put(snapshotKey(snapshot.version), body);
-    await ctx.bucket.put(SNAPSHOT_HIGH_WATER_KEY, JSON.stringify({ version: snapshot.version }));
-    const written = await ctx.bucket.put(CURRENT_SNAPSHOT_KEY, body, current ? { onlyIf: { etagMatches: current.etag } } : undefined);
-    if (!written) throw new BundleError("version_not_newer", `another publish replaced the snapshot meanwhile; publish again`);
-    const result = { scope, version: layer.manifest.version, digest: layer.manifest.digest, snapshot_version: snapshot.version };
+    const snapshotVersion = await commitSnapshot(ctx, current, (snapshot) => {
+      snapshot.layers = { ...snapshot.layers, [scope]: { version: layer.manifest.version, digest: layer.manifest.digest } };
+    });
+    const result = { scope, version: layer.manifest.version, digest: layer.manifest.digest, snapshot_version: snapshotVersion };
     await record(ctx, scope, { outcome: "published", ...result, key_id: layer.manifest.key_id });
     return result;
   } catch (error) {

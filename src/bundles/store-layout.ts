@@ -19,6 +19,12 @@ export const layerPrefix = (scope: string, version: number) => `layers/${scope}/
 
 export const layerKey = (scope: string, version: number, file: string) => `${layerPrefix(scope, version)}${file}`;
 
+/** A scope's signed rollout documents (mode, shadow), one per version, immutable. */
+export const rolloutKey = (scope: string, version: number) => `rollout/${scope}/${String(version).padStart(16, "0")}.json`;
+
+/** A shadow candidate's files, by the digest its rollout document names: immutable once written. */
+export const shadowLayerKey = (scope: string, digest: string, file: string) => `shadow/${scope}/${digest.replace(/^sha256:/, "")}/${file}`;
+
 export const PUBLISH_LOG_PREFIX = "log/publish/";
 
 /** Far enough ahead that every timestamp fits; keys count down from it. */

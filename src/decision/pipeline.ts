@@ -20,7 +20,8 @@ import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/write
 import { trustStoreFrom } from "../bundles/trust";
 import { canDelegate, mintDelegation, type DelegatedCredential } from "../identity/delegation";
 import type { Identity } from "../identity/types";
-import { modeFor, rolloutFor, type Mode } from "../rollout/config";
+import type { RolloutDocument } from "../rollout/document";
+import { modeFor, type ModeDecision } from "../rollout/mode";
 import { runShadows } from "../rollout/shadow";
 import type { DecisionBody, DecisionInput } from "../schema/decision-input";
 import { lastUsage } from "../session/client";
@@ -61,6 +62,8 @@ export function engineFor(env: Env): DecisionEngine {
 export interface Governing {
   region: RegionResolution;
   resolution: Resolution;
+  /** The rollout documents of the request's scopes, most specific first (tenant, region, global). */
+  rollouts: RolloutDocument[];
 }
 
 /**
@@ -71,7 +74,7 @@ export async function governingPolicy(env: Env, ctx: Background, tenant: string,
   const store = edgeStore(env, now, (policy) => engineFor(env).warm(policy));
   if (!store) {
     const region = resolveRegion(undefined, regionTable(BASELINE_POLICY.data[0]), location, env.EDGE_REGION);
-    return { region, resolution: { policy: BASELINE_POLICY, source: "baseline", stale: false } };
+    return { region, resolution: { policy: BASELINE_POLICY, source: "baseline", stale: false }, rollouts: [] };
   }
   await store.ensureLoaded(now);
   if (store.mustCheckFirst(now)) {
@@ -84,7 +87,8 @@ export async function governingPolicy(env: Env, ctx: Background, tenant: string,
     if (refresh) ctx.waitUntil(refresh);
   }
   const region = resolveRegion(store.tenantPin(tenant), regionTable(store.globalData()), location, env.EDGE_REGION);
-  return { region, resolution: store.resolve(tenant, region.region, now) };
+  const rollouts = store.rolloutsFor([`tenant:${tenant}`, `region:${region.region}`, "global"]);
+  return { region, resolution: store.resolve(tenant, region.region, now), rollouts };
 }
 
 /** How long a decision waits for the store when its policy is long unconfirmed. */
@@ -116,7 +120,7 @@ interface Answer {
   tier: EffectiveTier;
   result: EngineResult;
   session?: SessionReport;
-  mode: Mode;
+  mode: ModeDecision;
   identity: Identity;
   colo: string;
   delegated?: DelegatedCredential;
@@ -126,7 +130,7 @@ function respond({ decisionId, governing, tier, result, session, mode, identity,
   const { fail_mode_applied, decision, reasons, obligations, ...rest } = result.decision;
   const { policy, ...resolution } = governing.resolution;
   // Observe mode: the agent is told allow; what enforcement would have done travels beside it.
-  const observing = mode === "observe" && decision !== "allow";
+  const observing = mode.mode === "observe" && decision !== "allow";
   return {
     decision_id: decisionId,
     decision: observing ? "allow" : decision,
@@ -141,7 +145,8 @@ function respond({ decisionId, governing, tier, result, session, mode, identity,
     edge: { location: colo, region: governing.region.region, region_source: governing.region.source },
     ...(session ? { session } : {}),
     ...(delegated ? { delegated_credential: delegated } : {}),
-    mode,
+    mode: mode.mode,
+    ...(mode.observe_refused ? { observe_refused: mode.observe_refused } : {}),
     stale: resolution.stale || resolution.unusable !== undefined,
     ...(fail_mode_applied ? { fail_mode_applied } : {}),
   };
@@ -182,33 +187,30 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const inputJson = inputJsonOf(input);
   const tool = typeof input.action.tool === "string" ? input.action.tool : undefined;
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, tool);
+  const mode = modeFor(governing.rollouts, tier.tier, resolution.policy.data);
   const result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, { location: request.colo, region: region.region });
   result.decision = withoutUnmintableSpawn(env, input, result.decision);
   let session: SessionReport | undefined;
   let undoSession: (() => Promise<void>) | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
     const timeout = Number(env.SESSION_TIMEOUT_MS) || 250;
-    const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, fallback, decisionId, now, request.idempotencyKey);
+    const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, fallback, decisionId, now, request.idempotencyKey, mode.mode === "observe");
     result.decision = merged.decision;
     session = merged.session;
     undoSession = merged.undo;
   }
-  const refreshMs = Number(env.BUNDLE_REFRESH_SECONDS) * 1000;
-  const rollout = await rolloutFor(env.BUNDLES, now, refreshMs);
-  const mode = modeFor(rollout, region.region, identity.tenant);
   const delegated = session?.replayed ? undefined : await delegatedCredential(env, input, identity, result.decision, now);
   const response = respond({ decisionId, governing, tier, result, session, mode, identity, colo: request.colo, delegated });
-  const scopes = ["global", `region:${region.region}`, `tenant:${identity.tenant}`].filter((scope) => rollout.shadow[scope]);
-  if (scopes.length > 0 && !resolution.unusable) {
+  const shadowed = governing.rollouts.filter((document) => document.shadow !== null);
+  if (shadowed.length > 0 && !resolution.unusable) {
     ctx.waitUntil(
       runShadows({
-        config: rollout,
+        documents: shadowed,
         bucket: env.BUNDLES,
         trust: trustStoreFrom(env.TRUST_STORE),
         engine: engineFor(env),
         active: resolution.policy,
         activeDecision: result.decision,
-        scopes,
         inputJson,
         fallback,
         decisionId,

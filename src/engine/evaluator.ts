@@ -25,7 +25,7 @@ const MEMORY_INITIAL_PAGES = 5;
  * while code runs, the sandbox's CPU limit (50 ms) is what stops it; where
  * they do (local runs), this does.
  */
-const EVALUATION_BUDGET_MS = 40;
+export const EVALUATION_BUDGET_MS = 40;
 
 export class PolicyEvaluationError extends Error {
   constructor(
@@ -75,7 +75,7 @@ export class PolicyEvaluator {
       memory: { initial: MEMORY_INITIAL_PAGES, maximum: MEMORY_MAX_PAGES },
       builtins: createBuiltins(context),
       checkBudget: () => {
-        if (performance.now() > state.deadline) throw new EvaluationBudgetExceeded(`the policy ran past its ${EVALUATION_BUDGET_MS} ms budget`);
+        if (performance.now() > state.deadline) throw new EvaluationBudgetExceeded("the policy ran past its evaluation budget");
       },
     });
     policy.setData(typeof data === "string" ? data : JSON.stringify(data ?? {}));
@@ -94,12 +94,12 @@ export class PolicyEvaluator {
    * every time builtin in this evaluation sees the same instant, as in OPA.
    * `runtime` is what opa.runtime() tells the policy about the edge.
    */
-  evaluate(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): EvaluationOutcome {
+  evaluate(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs = EVALUATION_BUDGET_MS): EvaluationOutcome {
     this.state.nowNs = BigInt(Math.trunc(nowMs)) * 1_000_000n;
     this.state.runtime = runtime;
     this.state.memo.clear();
     this.state.print.clear();
-    this.state.deadline = performance.now() + EVALUATION_BUDGET_MS;
+    this.state.deadline = performance.now() + budgetMs;
     let resultSet: unknown;
     try {
       resultSet = readRegoValue(this.policy.evaluate(this.entrypointId, inputJson), { shape: "json" });

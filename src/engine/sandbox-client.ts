@@ -60,8 +60,16 @@ export class SandboxClient {
   }
 
   /** One decision within `deadlineMs`; past it, SandboxTimeout, and this policy's sandbox is abandoned. */
-  async decide(policyKey: string, layers: () => LayerCode[], inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, deadlineMs = Number.POSITIVE_INFINITY): Promise<SandboxAnswer> {
-    const call = this.sandbox(policyKey, layers).decide(inputJson, nowMs, runtime);
+  async decide(
+    policyKey: string,
+    layers: () => LayerCode[],
+    inputJson: string,
+    nowMs: number,
+    runtime?: EdgeRuntimeInfo,
+    deadlineMs = Number.POSITIVE_INFINITY,
+    budgetMs?: number,
+  ): Promise<SandboxAnswer> {
+    const call = this.sandbox(policyKey, layers).decide(inputJson, nowMs, runtime, budgetMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       if (Number.isFinite(deadlineMs)) timer = setTimeout(() => reject(new SandboxTimeout(`the policy did not answer within ${deadlineMs} ms`)), deadlineMs);

@@ -34,10 +34,10 @@ function loadLayers(): Promise<LoadedLayer[]> {
   return loaded;
 }
 
-function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): SandboxLayerOutcome {
+function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs?: number): SandboxLayerOutcome {
   if (!layer.evaluator) return { scope: layer.scope, error: layer.loadError };
   try {
-    const { result, print } = layer.evaluator.evaluate(inputJson, nowMs, runtime);
+    const { result, print } = layer.evaluator.evaluate(inputJson, nowMs, runtime, budgetMs);
     // Text, not a structured clone: raw numbers (exact large integers) would not survive the clone.
     const outcome: SandboxLayerOutcome = { scope: layer.scope, result_json: JSON.stringify(result) };
     if (print) outcome.print = print;
@@ -51,11 +51,11 @@ function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number, run
 }
 
 export class PolicySandbox extends WorkerEntrypoint {
-  async decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<SandboxDecision> {
+  async decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs?: number): Promise<SandboxDecision> {
     const evaluators = await loadLayers();
     instance ??= crypto.randomUUID();
     const started = performance.now();
-    const outcomes = evaluators.map((layer) => evaluateLayer(layer, inputJson, nowMs, runtime));
+    const outcomes = evaluators.map((layer) => evaluateLayer(layer, inputJson, nowMs, runtime, budgetMs));
     return { layers: outcomes, eval_us: Math.round((performance.now() - started) * 1000), instance };
   }
 

@@ -61,7 +61,8 @@ export interface SandboxMeasurement {
 
 /** What the sandbox isolate exposes over RPC. */
 export interface PolicySandboxRpc {
-  decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<SandboxDecision>;
+  /** `budgetMs`: how long one layer's evaluation may run before it is stopped (the evaluator's default when absent). */
+  decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs?: number): Promise<SandboxDecision>;
   measure(inputJson: string, nowMs: number, iterations: number): Promise<SandboxMeasurement>;
 }
 

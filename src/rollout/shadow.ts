@@ -7,11 +7,12 @@
  */
 import type { ActivePolicy } from "../bundles/active-policy";
 import type { TrustStore } from "../bundles/manifest";
-import { verifyLayer, type VerifiedLayer } from "../bundles/verify";
+import type { VerifiedLayer } from "../bundles/verify";
 import type { DecisionEngine } from "../engine/decision-engine";
 import type { ComposedDecision } from "../engine/compose";
 import type { FallbackParams } from "../engine/fallback-params";
-import { shadowLayerKey, type RolloutConfig } from "./config";
+import { readCandidate } from "./candidate";
+import type { RolloutDocument } from "./document";
 
 /**
  * The audit shard a scope's shadow diffs are chained in. "~" and ":" are not in any tenant id,
@@ -21,20 +22,13 @@ export const shadowShard = (scope: string) => `~shadow:${scope}`;
 
 const verified = new Map<string, VerifiedLayer>();
 
-/** Reads and verifies a candidate (once per digest per isolate). */
+/** A candidate, read and verified once per digest per isolate. */
 async function candidate(bucket: R2Bucket, trust: TrustStore, scope: string, ref: { version: number; digest: string }, nowMs: number): Promise<VerifiedLayer> {
   const known = verified.get(ref.digest);
   if (known) return known;
-  const manifestObject = await bucket.get(shadowLayerKey(scope, "manifest.json"));
-  if (!manifestObject) throw new Error(`shadow candidate for ${scope} is missing`);
-  const files: Record<string, Uint8Array> = {};
-  for (const name of ["policy.wasm", "data.json"]) {
-    const object = await bucket.get(shadowLayerKey(scope, name));
-    if (object) files[name] = new Uint8Array(await object.arrayBuffer());
-  }
-  const layer = await verifyLayer(await manifestObject.json(), files, trust, scope, nowMs);
-  if (layer.manifest.digest !== ref.digest) throw new Error(`shadow candidate for ${scope} is not the one configured`);
+  const layer = await readCandidate(bucket, trust, scope, ref, nowMs);
   verified.set(ref.digest, layer);
+  if (verified.size > 100) verified.delete(verified.keys().next().value!);
   return layer;
 }
 
@@ -70,13 +64,13 @@ export interface ShadowDiff {
 const rulesOf = (d: ComposedDecision) => [...new Set(d.reasons.map((r) => r.rule))].sort();
 
 export interface ShadowRun {
-  config: RolloutConfig;
+  /** The rollout documents of this request's scopes that name a candidate. */
+  documents: RolloutDocument[];
   bucket: R2Bucket;
   trust: TrustStore;
   engine: DecisionEngine;
   active: ActivePolicy;
   activeDecision: ComposedDecision;
-  scopes: string[];
   inputJson: string;
   fallback: FallbackParams;
   decisionId: string;
@@ -88,8 +82,7 @@ export interface ShadowRun {
 /** Evaluates every configured candidate that applies to this request; returns the differences. */
 export async function runShadows(run: ShadowRun): Promise<ShadowDiff[]> {
   const diffs: ShadowDiff[] = [];
-  for (const scope of run.scopes) {
-    const ref = run.config.shadow[scope];
+  for (const { scope, shadow: ref } of run.documents) {
     if (!ref) continue;
     const layer = await candidate(run.bucket, run.trust, scope, ref, run.nowMs);
     const result = await run.engine.decide(withCandidate(run.active, scope, layer), run.inputJson, run.fallback, run.nowMs);
@@ -123,7 +116,7 @@ export interface ShadowReport {
 }
 
 /** A report with nothing counted yet; `tally` adds each page of diffs to it. */
-export function emptyReport(scope: string, ref: RolloutConfig["shadow"][string] | undefined): ShadowReport {
+export function emptyReport(scope: string, ref: RolloutDocument["shadow"] | undefined): ShadowReport {
   return { scope, candidate: ref ?? null, differences: 0, transitions: {}, rules: {}, examples: [] };
 }
 

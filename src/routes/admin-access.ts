@@ -53,10 +53,10 @@ export const ADMIN_ACCESS: AccessRule[] = [
   { method: "GET", path: "/v1/admin/bundles/:scope/:version", roles: ["publisher", "operator", "auditor"], scope: bundleScope },
   { method: "GET", path: "/v1/admin/publish-log", roles: ["publisher", "operator", "auditor"], scope: listed },
   { method: "POST", path: "/v1/admin/refresh", roles: ["operator"], scope: global },
-  // Rollouts.
-  { method: "PUT", path: "/v1/admin/modes/:scope", roles: ["operator"], scope: bundleScope },
+  // Rollouts: what a document may change is up to its signature; the token says who may hand it in.
+  { method: "PUT", path: "/v1/admin/rollout/:scope", roles: ["operator", "publisher"], scope: bundleScope },
+  { method: "GET", path: "/v1/admin/rollout/:scope", roles: ["operator", "publisher", "auditor"], scope: bundleScope },
   { method: "PUT", path: "/v1/admin/shadow/:scope", roles: ["publisher"], scope: bundleScope },
-  { method: "DELETE", path: "/v1/admin/shadow/:scope", roles: ["publisher"], scope: bundleScope },
   { method: "GET", path: "/v1/admin/shadow/:scope/report", roles: ["publisher", "operator", "auditor"], scope: bundleScope },
   // The decision log.
   { method: "GET", path: "/v1/admin/audit/records", roles: ["auditor"], scope: { kind: "tenant_query", otherwise: "required" } },

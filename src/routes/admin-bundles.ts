@@ -23,7 +23,7 @@ import { toBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError } from "../bundles/verify";
 import { ApiError } from "../errors";
-import { bucketOf, scopeParam } from "./admin-params";
+import { bucketOf, scopeParam, snapshotSigningKey } from "./admin-params";
 import { StoreCorruptError } from "./checked-store";
 import { bundleFailure, readLayerUpload } from "./layer-upload";
 import { canAccessScope, principalOf, type AdminVariables } from "../middleware/admin-auth";
@@ -32,14 +32,6 @@ import { jsonBody } from "../middleware/json-body";
 /** A layer is at most 8 MiB; base64 in JSON adds a third. */
 const MAX_PUBLISH_BODY_BYTES = 12 * 1024 * 1024;
 
-function snapshotSigningKey(env: Env): { id: string; privateJwk: JsonWebKey } {
-  try {
-    if (!env.SNAPSHOT_KEY_ID) throw new Error("no key id");
-    return { id: env.SNAPSHOT_KEY_ID, privateJwk: JSON.parse(env.SNAPSHOT_SIGNING_KEY) as JsonWebKey };
-  } catch {
-    throw new ApiError(503, "store_not_configured", "SNAPSHOT_KEY_ID and SNAPSHOT_SIGNING_KEY are not configured");
-  }
-}
 
 export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
   .put("/bundles/:scope", jsonBody(MAX_PUBLISH_BODY_BYTES), async (c) => {

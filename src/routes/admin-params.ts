@@ -28,3 +28,13 @@ export function bucketOf(env: Env): R2Bucket {
   if (!env.BUNDLES) throw new ApiError(503, "store_unavailable", "this deployment has no bundle store");
   return checkedBucket(env.BUNDLES);
 }
+
+/** The store's snapshot key, from the Worker's secrets; a deployment without one answers 503. */
+export function snapshotSigningKey(env: Env): { id: string; privateJwk: JsonWebKey } {
+  try {
+    if (!env.SNAPSHOT_KEY_ID) throw new Error("no key id");
+    return { id: env.SNAPSHOT_KEY_ID, privateJwk: JSON.parse(env.SNAPSHOT_SIGNING_KEY) as JsonWebKey };
+  } catch {
+    throw new ApiError(503, "store_not_configured", "SNAPSHOT_KEY_ID and SNAPSHOT_SIGNING_KEY are not configured");
+  }
+}

@@ -1,89 +1,83 @@
 /**
  * @module admin-rollout
- * Rolling policy out by observation first:
+ * Rolling policy out by observation first, through signed rollout documents
+ * (src/rollout/document.ts) that the store binds into its snapshot:
  *
- *   PUT    /v1/admin/modes/:scope           {mode: "enforce"|"observe"} (operator of the scope)
- *   PUT    /v1/admin/shadow/:scope          attach a signed candidate layer as shadow (publisher of the scope)
- *   DELETE /v1/admin/shadow/:scope          detach it
- *   GET    /v1/admin/shadow/:scope/report   what the candidate would change: which rules, how many, examples
+ *   PUT /v1/admin/rollout/:scope          {rollout: <signed document>}: the scope's mode and shadow candidate
+ *   GET /v1/admin/rollout/:scope          the document in force (404: the scope enforces, no shadow)
+ *   PUT /v1/admin/shadow/:scope           upload a signed candidate layer; a rollout document then names it
+ *   GET /v1/admin/shadow/:scope/report    what the candidate would change: which rules, how many, examples
+ *
+ * Who may call each is in routes/admin-access.ts; what the change may be is
+ * up to the document's signature (a key with the rollout scope covering the
+ * scope). Every change and refusal is in the publish log.
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import { chainFor } from "../audit/writer";
-import { publishedGlobal, readCurrentSnapshot } from "../bundles/publisher";
+import type { AuditPage } from "../audit/chain-do";
+import { readCurrentSnapshot, type PublishContext } from "../bundles/publisher";
+import { rolloutKey } from "../bundles/store-layout";
 import { trustStoreFrom } from "../bundles/trust";
-import { assertWithinParent, verifyLayer } from "../bundles/verify";
 import { ApiError } from "../errors";
-import { bucketOf, scopeParam } from "./admin-params";
-import { bundleFailure, readLayerUpload } from "./layer-upload";
-import { readJson, validated } from "./request-body";
 import { principalOf, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
-import { invalidateRollout, readRollout, ROLLOUT_KEY, shadowLayerKey, type RolloutConfig } from "../rollout/config";
+import { uploadCandidate } from "../rollout/candidate";
+import type { RolloutDocument } from "../rollout/document";
+import { publishRollout } from "../rollout/publish-rollout";
 import { emptyReport, shadowShard, tally, type ShadowDiff } from "../rollout/shadow";
-import type { AuditPage } from "../audit/chain-do";
+import { bucketOf, scopeParam, snapshotSigningKey } from "./admin-params";
+import { bundleFailure, readLayerUpload } from "./layer-upload";
+import { readJson, validated } from "./request-body";
 
-/** Read-modify-write of the rollout config, conditional on it not having changed meanwhile. */
-async function updateRollout(bucket: R2Bucket, change: (config: RolloutConfig) => void): Promise<RolloutConfig> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const { config, etag } = await readRollout(bucket);
-    change(config);
-    const written = await bucket.put(ROLLOUT_KEY, JSON.stringify(config), etag ? { onlyIf: { etagMatches: etag } } : undefined);
-    if (written) {
-      invalidateRollout();
-      return config;
-    }
-  }
-  throw new ApiError(409, "conflict", "the rollout configuration kept changing; try again");
+const rolloutBody = z.strictObject({ rollout: z.unknown() });
+
+async function inForce(bucket: R2Bucket, env: Env, scope: string): Promise<{ document: RolloutDocument; signature: string } | undefined> {
+  const current = await readCurrentSnapshot(bucket, trustStoreFrom(env.TRUST_STORE)).catch(bundleFailure);
+  const ref = current?.snapshot.rollout?.[scope];
+  if (!ref) return undefined;
+  const object = await bucket.get(rolloutKey(scope, ref.version));
+  return object ? ((await object.json()) as { document: RolloutDocument; signature: string }) : undefined;
 }
 
-const modeBody = z.strictObject({ mode: z.enum(["enforce", "observe"]) });
-
 export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
-  .put("/modes/:scope", jsonBody(1024), async (c) => {
+  .put("/rollout/:scope", jsonBody(16 * 1024), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
-    const { mode } = validated(modeBody, await readJson(c));
-    const config = await updateRollout(bucketOf(c.env), (config) => {
-      config.modes[scope] = mode;
-    });
-    return c.json({ scope, mode: config.modes[scope], set_by: principalOf(c).subject });
+    const { rollout } = validated(rolloutBody, await readJson(c));
+    const context: PublishContext = {
+      bucket: bucketOf(c.env),
+      trust: trustStoreFrom(c.env.TRUST_STORE),
+      snapshotKey: snapshotSigningKey(c.env),
+      actor: principalOf(c).subject,
+      nowMs: Date.now(),
+    };
+    return c.json(await publishRollout(context, scope, rollout).catch(bundleFailure), 201);
+  })
+  .get("/rollout/:scope", async (c) => {
+    const scope = scopeParam(c.req.param("scope"));
+    const signed = await inForce(bucketOf(c.env), c.env, scope);
+    if (!signed) throw new ApiError(404, "not_found", `${scope} has no rollout document: it enforces, with no shadow`);
+    return c.json(signed);
   })
   .put("/shadow/:scope", jsonBody(12 * 1024 * 1024), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
     const { manifest, files } = await readLayerUpload(c);
-    const bucket = bucketOf(c.env);
-    const trust = trustStoreFrom(c.env.TRUST_STORE);
-    const now = Date.now();
-    try {
-      const layer = await verifyLayer(manifest, files, trust, scope, now);
-      if (scope !== "global") {
-        const parent = await publishedGlobal(bucket, trust, await readCurrentSnapshot(bucket, trust), now);
-        if (parent) assertWithinParent(parent, layer);
-      }
-      for (const [name, bytes] of Object.entries(files)) await bucket.put(shadowLayerKey(scope, name), bytes);
-      await bucket.put(shadowLayerKey(scope, "manifest.json"), JSON.stringify(manifest));
-      const ref = { version: layer.manifest.version, digest: layer.manifest.digest };
-      await updateRollout(bucket, (config) => {
-        config.shadow[scope] = ref;
-      });
-      return c.json({ scope, shadow: ref }, 201);
-    } catch (error) {
-      return bundleFailure(error);
-    }
-  })
-  .delete("/shadow/:scope", async (c) => {
-    const scope = scopeParam(c.req.param("scope"));
-    await updateRollout(bucketOf(c.env), (config) => {
-      delete config.shadow[scope];
-    });
-    return c.json({ scope, shadow: null });
+    const context: PublishContext = {
+      bucket: bucketOf(c.env),
+      trust: trustStoreFrom(c.env.TRUST_STORE),
+      snapshotKey: snapshotSigningKey(c.env),
+      actor: principalOf(c).subject,
+      nowMs: Date.now(),
+    };
+    const candidate = await uploadCandidate(context, scope, manifest, files).catch(bundleFailure);
+    return c.json({ scope, candidate, note: "uploaded; a rollout document naming it (tollgate shadow attach) starts the shadow" }, 201);
   })
   .get("/shadow/:scope/report", async (c) => {
     const scope = scopeParam(c.req.param("scope"));
-    const { config } = await readRollout(bucketOf(c.env));
+    const signed = await inForce(bucketOf(c.env), c.env, scope);
     // Every diff is counted, a page at a time; only five are kept as examples.
     const chain = chainFor(c.env, shadowShard(scope));
-    const report = emptyReport(scope, config.shadow[scope]);
+    const report = emptyReport(scope, signed?.document.shadow ?? undefined);
     let after: number | undefined;
     do {
       const page = (await chain.query({ limit: 2000, after_seq: after })) as AuditPage;

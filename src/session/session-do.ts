@@ -166,10 +166,10 @@ export class SessionDO extends DurableObject<Env> {
           }
         }
       }
-      if (verdict === "require_approval") approval = summary(this.approvals.create(request));
+      if (verdict === "require_approval" && !request.observe) approval = summary(this.approvals.create(request));
       // A denial only the infrastructure caused (the policy could not answer) says nothing about the agent.
       const infrastructureOnly = verdict === "deny" && request.verdict === "deny" && request.policy_denial_counts === false && reasons.length === 0;
-      if (verdict === "deny" && !infrastructureOnly) {
+      if (verdict === "deny" && !infrastructureOnly && !request.observe) {
         state = this.breaker.recordDenial(now, request.breaker, state);
         effects.denial_at = now;
       } else if (verdict === "allow" && state === "half_open") {

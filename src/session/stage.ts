@@ -120,8 +120,9 @@ export async function applySessionState(
   decisionId: string,
   nowMs: number,
   idempotencyKey?: string,
+  observe = false,
 ): Promise<{ decision: ComposedDecision; session: SessionReport; undo: () => Promise<void> }> {
-  const request = await buildCommit(input, decision, fallback, decisionId, nowMs, idempotencyKey);
+  const request = { ...(await buildCommit(input, decision, fallback, decisionId, nowMs, idempotencyKey)), ...(observe ? { observe } : {}) };
   const outcome = await commitToSession(namespace, request, timeoutMs);
   if (outcome.status === "ok") rememberUsage(sessionKey(input.tenant, input.agent.id, input.session.id), outcome.result.usage);
   const undo = async () => {

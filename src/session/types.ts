@@ -59,6 +59,12 @@ export interface CommitRequest {
   policy_denial_counts?: boolean;
   /** The decision may have to be undone (its audit record must be written first): keep what it changed. */
   revertible?: boolean;
+  /**
+   * The scope is in observe mode: the agent is told allow whatever happens,
+   * so the session records nothing enforcement would not have let happen:
+   * no breaker count, no approval asked for, no debit of what was refused.
+   */
+  observe?: boolean;
 }
 
 export type BreakerState = "closed" | "open" | "half_open";

@@ -12,7 +12,7 @@ import { testPrivateKeyPath } from "../fixtures/test-config.ts";
 import type { StoreFixtures } from "../provided.d.ts";
 
 const SCOPES = ["global", "region:eu", "region:us", "region:apac", "tenant:acme", "tenant:globex"];
-const KEY_IDS = ["global-test", "eu-test", "us-test", "apac-test", "tenants-test", "snapshot-test", "revoked-test"];
+const KEY_IDS = ["global-test", "eu-test", "us-test", "apac-test", "tenants-test", "snapshot-test", "revoked-test", "rollout-test", "eu-rollout-test"];
 
 export default async function setup(project: TestProject): Promise<void> {
   const layers: StoreFixtures["layers"] = {};

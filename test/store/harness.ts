@@ -78,6 +78,12 @@ export async function publish(scope: string, options: SignOptions) {
   return publishLayer(publishContext(options.nowMs), scope, manifest, files);
 }
 
+/** A signed rollout document for `scope` (its mode and shadow), signed with `keyId`. */
+export async function signRollout(scope: string, change: { version: number; mode?: "enforce" | "observe"; shadow?: { version: number; digest: string } | null }, keyId = "rollout-test") {
+  const document = { scope, version: change.version, mode: change.mode ?? "enforce", shadow: change.shadow ?? null, created: new Date().toISOString(), key_id: keyId };
+  return { document, signature: await signDocument(document, keys[keyId]) };
+}
+
 /** Writes a layer straight into the store, past every publish-time check, as an attacker with bucket access could. */
 export async function plantLayer(scope: string, version: number, manifest: unknown, files: Record<string, Uint8Array>): Promise<void> {
   for (const [name, bytes] of Object.entries(files)) await bucket.put(layerKey(scope, version, name), bytes);

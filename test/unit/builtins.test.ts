@@ -25,7 +25,8 @@ const decode = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCo
 async function runInSandbox(key: string, wasmBase64: string, entrypoint: string, inputJson: string, runtime?: EdgeRuntimeInfo) {
   const client = new SandboxClient(env.LOADER);
   const wasm = decode(wasmBase64);
-  const answer = await client.decide(key, () => [{ scope: "test", entrypoint, wasm, data: {} }], inputJson, EDGE_NOW_MS, runtime);
+  // Hundreds of builtin calls in one evaluation: far more than a decision, so a budget to match.
+  const answer = await client.decide(key, () => [{ scope: "test", entrypoint, wasm, data: {} }], inputJson, EDGE_NOW_MS, runtime, undefined, 60_000);
   const [layer] = answer.layers;
   if (layer.error) throw new Error(`${layer.error.code}: ${layer.error.message}`);
   return layer;

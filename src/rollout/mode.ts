@@ -1,0 +1,37 @@
+/**
+ * @module mode
+ * Which mode governs a decision: the most specific scope's rollout document
+ * wins (tenant, then region, then global), and a scope without one
+ * enforces. Observe mode is a loosening, so the signed global layer bounds
+ * it: `params.rollout.observe_tiers` lists the tiers it may apply to
+ * (critical is not among them by default, and a child layer may only drop
+ * tiers). A decision above them is enforced whatever the document says,
+ * and the response says why.
+ */
+import type { RiskTier } from "../types";
+import type { Mode, RolloutDocument } from "./document";
+
+export interface ModeDecision {
+  mode: Mode;
+  /** The scope whose document set the mode, when one did. */
+  scope?: string;
+  /** Set when a document asked for observe mode and the tier forbids it. */
+  observe_refused?: string;
+}
+
+function observeTiers(layers: unknown[]): Set<string> {
+  // Every layer must allow the tier: a child that dropped one forbids it.
+  const lists = layers.map((data) => (data as { tollgate?: { params?: { rollout?: { observe_tiers?: unknown } } } } | undefined)?.tollgate?.params?.rollout?.observe_tiers);
+  if (lists.length === 0 || lists.some((list) => !Array.isArray(list))) return new Set();
+  return new Set((lists as string[][]).reduce((kept, list) => kept.filter((tier) => list.includes(tier))));
+}
+
+/** `documents` in order of specificity, most specific first. */
+export function modeFor(documents: RolloutDocument[], tier: RiskTier, layers: unknown[]): ModeDecision {
+  const governing = documents[0];
+  if (!governing || governing.mode === "enforce") return { mode: "enforce", ...(governing ? { scope: governing.scope } : {}) };
+  if (!observeTiers(layers).has(tier)) {
+    return { mode: "enforce", scope: governing.scope, observe_refused: `${governing.scope} is in observe mode, which policy does not allow for ${tier}-tier actions` };
+  }
+  return { mode: "observe", scope: governing.scope };
+}
