@@ -13,6 +13,8 @@ declare module "vitest" {
     decisionScenarios: Scenario[];
     /** `opa run --server` on loopback, serving policies/global for this run. */
     opaUrl: string;
+    /** One `opa run --server` per layer (global, region:eu, region:us, tenant:acme, tenant:globex), by scope. */
+    opaLayerUrls: Record<string, string>;
   }
 }
 

@@ -78,33 +78,43 @@ function residencyOf(scope: string, overrides: LayerSource): { region: string } 
   return { region };
 }
 
+/**
+ * Writes a layer's Rego and effective data.json into `work`: the global
+ * layer as it is, or the global rules plus a region's or tenant's own, with
+ * the global parameters and its overrides applied. Refuses an override that
+ * would loosen the global layer, naming the parameter.
+ */
+export function stageLayerSources(scope: string, work: string, sourceDir = sourceDirFor(scope)): void {
+  const globalDir = sourceDirFor("global");
+  if (scope === "global") {
+    for (const file of [...regoFiles(sourceDir), "data.json"]) copyFileSync(join(sourceDir, file), join(work, file));
+    return;
+  }
+  const parent = readLayerData(globalDir);
+  const overrides = readLayerData(sourceDir);
+  const residency = residencyOf(scope, overrides);
+  const effective: LayerSource = {
+    params: mergeParams(parent.params, overrides.params ?? {}) as Record<string, unknown>,
+    bounds: parent.bounds,
+    ...(residency ? { residency } : {}),
+  };
+  const violations = checkBounds(parent, effective);
+  if (violations.length > 0) {
+    throw new LayerBuildError(`${scope} would loosen the global layer:\n${violations.map((v) => `  - ${v.message}`).join("\n")}`);
+  }
+  // Global rules (not their tests: those pin the global parameters) plus the layer's own rules and tests.
+  for (const file of regoFiles(globalDir).filter((f) => !f.endsWith("_test.rego"))) copyFileSync(join(globalDir, file), join(work, `global_${file}`));
+  for (const file of regoFiles(sourceDir)) copyFileSync(join(sourceDir, file), join(work, `${basename(sourceDir)}_${file}`));
+  writeFileSync(join(work, "data.json"), JSON.stringify({ tollgate: effective }, null, 2));
+}
+
 export async function buildLayer(scope: string, sourceDir = sourceDirFor(scope)): Promise<BuiltLayer> {
   const globalDir = sourceDirFor("global");
   const work = mkdtempSync(join(tmpdir(), "tollgate-layer-"));
   try {
-    let tests: number;
-    if (scope === "global") {
-      for (const file of [...regoFiles(sourceDir), "data.json"]) copyFileSync(join(sourceDir, file), join(work, file));
-    } else {
-      const parent = readLayerData(globalDir);
-      const overrides = readLayerData(sourceDir);
-      const residency = residencyOf(scope, overrides);
-      const effective: LayerSource = {
-        params: mergeParams(parent.params, overrides.params ?? {}) as Record<string, unknown>,
-        bounds: parent.bounds,
-        ...(residency ? { residency } : {}),
-      };
-      const violations = checkBounds(parent, effective);
-      if (violations.length > 0) {
-        throw new LayerBuildError(`${scope} would loosen the global layer:\n${violations.map((v) => `  - ${v.message}`).join("\n")}`);
-      }
-      // Global rules (not their tests: those pin the global parameters) plus the layer's own rules and tests.
-      for (const file of regoFiles(globalDir).filter((f) => !f.endsWith("_test.rego"))) copyFileSync(join(globalDir, file), join(work, `global_${file}`));
-      for (const file of regoFiles(sourceDir)) copyFileSync(join(sourceDir, file), join(work, `${basename(sourceDir)}_${file}`));
-      writeFileSync(join(work, "data.json"), JSON.stringify({ tollgate: effective }, null, 2));
-    }
+    stageLayerSources(scope, work, sourceDir);
     opaCheck(work);
-    tests = opaTest(work);
+    const tests = opaTest(work);
     const compiled = await opaBuildWasm(work, DECISION_ENTRYPOINT);
     const data = new TextEncoder().encode(compiled.dataText);
     const files = { "policy.wasm": compiled.wasm, "data.json": data };

@@ -67,6 +67,14 @@ export type RefreshOutcome = "unchanged" | "activated" | "refused" | "unreachabl
 const MAX_CONFLICTS = 20;
 /** Compositions kept per isolate: one per region and tenant that decided recently. */
 const MAX_COMPOSITIONS = 1_000;
+/** Sandboxes a new snapshot warms ahead of use; past these, a composition is built on first use. */
+const MAX_WARMED_PER_SNAPSHOT = 200;
+
+function pinOf(state: ActiveState, tenant: string): string | undefined {
+  const data = state.layers.get(`tenant:${tenant}`)?.verified.data as { tollgate?: { residency?: { region?: unknown } } } | undefined;
+  const region = data?.tollgate?.residency?.region;
+  return typeof region === "string" && REGION_PATTERN.test(region) ? region : undefined;
+}
 
 export class PolicyStore {
   private active: ActiveState | undefined;
@@ -80,6 +88,7 @@ export class PolicyStore {
   private lastOutcome: RefreshOutcome | undefined;
   private inFlight: Promise<RefreshOutcome> | undefined;
   private loaded: Promise<void> | undefined;
+  private warming: Promise<unknown> | undefined;
   readonly conflicts: Conflict[] = [];
   private readonly startedMs: number;
   private readonly lkg: LkgCache;
@@ -229,14 +238,53 @@ export class PolicyStore {
     }
     const { verified: rollouts, signed: signedRollouts } = await this.verifyRollouts(snapshot, stored.rollouts ?? {}, nowMs);
     const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, rollouts, signedRollouts, layers, policies: new Map() };
-    await this.warm(this.compose(next, GLOBAL_REGION, undefined));
+    const rest = await this.warmAll(next, this.active, 1);
     this.active = next;
+    // The rest are warmed after the swap, in the background: a decision never waits for them.
+    this.warming = rest().catch((error) => this.conflict(nowMs, snapshot.version, "warm_up_failed", (error as Error).message)).finally(() => {
+      this.warming = undefined;
+    });
     this.highestSnapshotVersion = snapshot.version;
     for (const [scope, layer] of layers) this.highestLayerVersion.set(scope, layer.verified.manifest.version);
     if (etag) this.etag = etag;
     if (persist) {
       await this.lkg.save(stored).catch((error) => this.conflict(nowMs, snapshot.version, "lkg_write_failed", String(error)));
     }
+  }
+
+  /**
+   * Builds the sandboxes a new snapshot will need before it is swapped in,
+   * so no decision builds one inline: the compositions this isolate was
+   * using (each region and tenant that decided recently), and every tenant
+   * layer in the snapshot for its pinned region or for each region seen.
+   * The first `now` are warmed before this returns (the global composition,
+   * which a cold start's first decision needs); the function it returns
+   * warms the rest, up to a bound, and is run after the swap.
+   */
+  private async warmAll(next: ActiveState, previous: ActiveState | undefined, now: number): Promise<() => Promise<void>> {
+    const recent = previous ? [...previous.policies.keys()].reverse().map((key) => key.split("\n") as [string, string]) : [];
+    const regions = [...new Set([GLOBAL_REGION, this.config.region, ...recent.map(([region]) => region)])];
+    const targets: Array<[string, string | undefined]> = [[GLOBAL_REGION, undefined], ...recent.map(([region, tenant]): [string, string | undefined] => [region, tenant || undefined])];
+    for (const scope of next.layers.keys()) {
+      if (!scope.startsWith("tenant:")) continue;
+      const tenant = scope.slice("tenant:".length);
+      const pin = pinOf(next, tenant);
+      for (const region of pin ? [pin] : regions) targets.push([region, tenant]);
+    }
+    const keys = new Set<string>();
+    const policies = targets
+      .map(([region, tenant]) => this.compose(next, region, tenant))
+      .filter((policy) => !keys.has(policy.key) && keys.add(policy.key))
+      .slice(0, MAX_WARMED_PER_SNAPSHOT);
+    for (const policy of policies.slice(0, now)) await this.warm(policy);
+    return async () => {
+      for (const policy of policies.slice(now)) await this.warm(policy);
+    };
+  }
+
+  /** Work this store started that should outlive the request that caused it (warming sandboxes). */
+  pendingWork(): Promise<unknown> | undefined {
+    return this.warming;
   }
 
   private compose(state: ActiveState, region: string, tenant: string | undefined): ActivePolicy {
@@ -302,9 +350,7 @@ export class PolicyStore {
 
   /** The region a tenant's own layer pins it to (data residency), if it declares one. */
   tenantPin(tenant: string): string | undefined {
-    const data = this.active?.layers.get(`tenant:${tenant}`)?.verified.data as { tollgate?: { residency?: { region?: unknown } } } | undefined;
-    const region = data?.tollgate?.residency?.region;
-    return typeof region === "string" && REGION_PATTERN.test(region) ? region : undefined;
+    return this.active ? pinOf(this.active, tenant) : undefined;
   }
 
   /** The data of the global layer in force: the region table and the tier floors live there. */

@@ -86,6 +86,8 @@ export async function governingPolicy(env: Env, ctx: Background, tenant: string,
     const refresh = store.maybeRefresh(now);
     if (refresh) ctx.waitUntil(refresh);
   }
+  const warming = store.pendingWork();
+  if (warming) ctx.waitUntil(warming);
   const region = resolveRegion(store.tenantPin(tenant), regionTable(store.globalData()), location, env.EDGE_REGION);
   const rollouts = store.rolloutsFor([`tenant:${tenant}`, `region:${region.region}`, "global"]);
   return { region, resolution: store.resolve(tenant, region.region, now), rollouts };

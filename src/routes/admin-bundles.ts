@@ -112,5 +112,7 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
     if (!store) throw new ApiError(503, "store_unavailable", "this deployment has no bundle store");
     await store.ensureLoaded(now);
     const outcome = await store.refresh(now);
+    const warming = store.pendingWork();
+    if (warming) c.executionCtx.waitUntil(warming);
     return c.json({ outcome, edge: store.status(now) });
   });

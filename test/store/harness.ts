@@ -129,7 +129,11 @@ export interface DecisionInput {
 }
 
 /** One edge location: its own PolicyStore (own memory, own cache entry) over the shared bucket. */
-export function edge(region: string, options: { bucket?: R2Bucket; refreshIntervalMs?: number; maxStalenessMs?: number; cacheKey?: string } = {}): Edge {
+export function edge(
+  region: string,
+  options: { bucket?: R2Bucket; refreshIntervalMs?: number; maxStalenessMs?: number; cacheKey?: string; engine?: DecisionEngine } = {},
+): Edge {
+  const decider = options.engine ?? engine;
   const store = new PolicyStore(
     options.bucket ?? bucket,
     trust,
@@ -140,7 +144,7 @@ export function edge(region: string, options: { bucket?: R2Bucket; refreshInterv
       cacheKey: options.cacheKey ?? `test-${region}-${++edgeCounter}-${crypto.randomUUID()}`,
     },
     T0,
-    (policy) => engine.warm(policy),
+    (policy) => decider.warm(policy),
   );
   return {
     region,
@@ -152,7 +156,7 @@ export function edge(region: string, options: { bucket?: R2Bucket; refreshInterv
       const action = (input.action ?? {}) as { type?: string; tool?: string };
       const tier = effectiveTier(resolution.policy.data, action, input.risk_tier, "low").tier;
       const fallback = fallbackParams(resolution.policy.data, tier, agent.role ?? "support", action.tool);
-      const result = await evaluate(engine, resolution, JSON.stringify(withIdentity({ ...input, risk_tier: tier })), fallback, nowMs);
+      const result = await evaluate(decider, resolution, JSON.stringify(withIdentity({ ...input, risk_tier: tier })), fallback, nowMs);
       return {
         decision: result.decision.decision,
         rules: result.decision.reasons.map((r) => r.rule),
