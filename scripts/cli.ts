@@ -14,6 +14,8 @@
  *       Rolling policy out by observation (see commands/rollout.ts).
  *   tollgate agent register|key|revoke|remove|list|changes, provider set|show|remove
  *       A tenant's agents and identity provider (see commands/agents.ts).
+ *   tollgate token create
+ *       An admin token and its ADMIN_TOKENS entry (see commands/tokens.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { OpaError, opaBuildWasm } from "./lib/opa.ts";
@@ -23,6 +25,7 @@ import { UsageError } from "./lib/args.ts";
 import { audit } from "./commands/audit.ts";
 import { mode, shadow } from "./commands/rollout.ts";
 import { agent, provider } from "./commands/agents.ts";
+import { token } from "./commands/tokens.ts";
 import { LayerBuildError } from "./lib/layer-build.ts";
 import { AdminApiError } from "./lib/admin-client.ts";
 import { BundleError } from "../src/bundles/verify.ts";
@@ -49,6 +52,7 @@ const USAGE = `usage:
   tollgate provider set --tenant <t> --issuer <iss> --audience <aud> (--jwks-uri <url> | --jwks <file>)
                         [--agent-claim sub] [--role-claim <claim>] [--scopes-claim <claim>]
   tollgate provider show|remove --tenant <t>
+  tollgate token create --subject <who> --roles <role,…> --scopes <scope,…>
   (--url and --token default to TOLLGATE_URL and TOLLGATE_TOKEN)`;
 
 async function evalCommand(args: string[]): Promise<number> {
@@ -95,6 +99,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   shadow,
   agent,
   provider,
+  token,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -28,6 +28,9 @@ const SANDBOX_CPU_LIMIT_MS = 50;
 
 export class SandboxTimeout extends Error {}
 
+/** Policies whose sandbox was given up on, remembered per isolate (a forgotten one starts again at generation 0). */
+const MAX_REMEMBERED_POLICIES = 1_000;
+
 export interface SandboxAnswer {
   layers: LayerOutcome[];
   eval_us: number;
@@ -80,6 +83,7 @@ export class SandboxClient {
     } catch (error) {
       if (error instanceof SandboxTimeout) {
         this.generations.set(policyKey, (this.generations.get(policyKey) ?? 0) + 1);
+        if (this.generations.size > MAX_REMEMBERED_POLICIES) this.generations.delete(this.generations.keys().next().value!);
         call.catch(() => undefined);
       }
       throw error;

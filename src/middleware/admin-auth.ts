@@ -20,24 +20,13 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { PatternRouter } from "hono/router/pattern-router";
-import { z } from "zod";
 import { sha256Hex } from "../bundles/canonical";
-import { SCOPE_PATTERN } from "../bundles/manifest";
 import { ApiError } from "../errors";
+import { tokenTableSchema, type AdminRole, type Principal } from "../schema/admin-principal";
 import { ADMIN_ACCESS, type AccessRule } from "../routes/admin-access";
 import { scopeParam, tenantParam } from "../routes/admin-params";
 
-export const ADMIN_ROLES = ["publisher", "operator", "approver", "auditor", "agent_admin"] as const;
-export type AdminRole = (typeof ADMIN_ROLES)[number];
-
-const principalSchema = z.strictObject({
-  subject: z.string().min(1).max(256),
-  roles: z.array(z.enum(ADMIN_ROLES)).min(1),
-  scopes: z.array(z.string().refine((scope) => scope === "*" || SCOPE_PATTERN.test(scope), "a scope is *, global, region:<r> or tenant:<t>")).min(1),
-});
-const tokenTableSchema = z.record(z.string().regex(/^[0-9a-f]{64}$/, "keys are the sha256 (hex) of a token"), principalSchema);
-
-export type Principal = z.infer<typeof principalSchema>;
+export type { AdminRole, Principal };
 export type AdminVariables = { principal: Principal; access: AccessRule };
 
 let parsedTokens: { source: string; table?: Record<string, Principal>; problem?: string } | undefined;
