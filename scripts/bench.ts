@@ -299,6 +299,8 @@ async function main(): Promise<void> {
   lines.push(`| during ${store.publishes} publishes | ${fmt(store.duringPublish.median_ms)} | ${fmt(store.duringPublish.p99_ms)} | ${store.duringPublish.rps.toFixed(0)} |`);
   lines.push("");
   lines.push(`Publish acknowledged → edge deciding with it (refresh interval 1 s): ${store.reachMs.map((ms) => `${ms.toFixed(0)} ms`).join(", ")}.`);
+  lines.push("");
+  lines.push(`A tenant's first decision after its own layer was activated (three publishes of tenant:acme): ${store.tenantFirstMs.map((ms) => fmt(ms)).join(", ")}; its next decisions: median ${fmt(store.tenantSteady.median_ms)}, p99 ${fmt(store.tenantSteady.p99_ms)}.`);
 
   const machine = `${type()} · ${cpus().length} × ${cpus()[0]?.model ?? "cpu"} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.versions.node} · OPA ${OPA_VERSION}`;
   const report = [`Machine: ${machine}`, `Requests per row: ${REQUESTS} after ${WARMUP} warm-up, HTTP targets interleaved in ${ROUNDS} rounds; input mix: ${scenarios.length} scenarios round-robin.`, "", ...lines].join("\n");
