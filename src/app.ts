@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { errorResponse } from "./errors";
+import { consoleApp, consoleErrorPage } from "./console/console-app";
 import { adminAuth } from "./middleware/admin-auth";
 import { adminAuditRoute } from "./routes/admin-audit";
 import { adminBundlesRoute } from "./routes/admin-bundles";
@@ -32,7 +33,9 @@ app.route("/v1/admin", adminApprovalsRoute);
 app.route("/v1/admin", adminAuditRoute);
 app.route("/v1/admin", adminRolloutRoute);
 app.route("/v1/admin", adminRegistryRoute);
+app.route("/console", consoleApp);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
-app.onError((error, c) => errorResponse(c, error));
+// People read the console's errors as pages; programs read everything else's as JSON.
+app.onError((error, c) => (c.req.path === "/console" || c.req.path.startsWith("/console/") ? consoleErrorPage(c, error) : errorResponse(c, error)));
 

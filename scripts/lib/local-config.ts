@@ -8,7 +8,7 @@
  *   identity key that signs sub-agent credentials, and a key that may sign
  *   every layer (for `tollgate sign` against this edge);
  * - .dev.vars: the secrets the Worker reads (trust store, admin tokens,
- *   signing keys), JSON values in single quotes;
+ *   signing keys, the console's session key), JSON values in single quotes;
  * - .tollgate/local.json: the admin token and the demo agent's key, so
  *   later runs can print them again.
  *
@@ -47,6 +47,9 @@ function writeSecret(path: string, text: string): void {
 /** The local configuration; created (keys, .dev.vars, admin token) when there is none. */
 export async function localConfig(): Promise<{ config: LocalConfig; created: boolean }> {
   if (existsSync(LOCAL_FILE) && existsSync(DEV_VARS)) {
+    // A configuration written before the console had a session key gets one.
+    const vars = readFileSync(DEV_VARS, "utf8");
+    if (!/^CONSOLE_SESSION_KEY=/m.test(vars)) writeSecret(DEV_VARS, `${vars.replace(/\n?$/, "\n")}CONSOLE_SESSION_KEY='${randomBytes(32).toString("base64url")}'\n`);
     return { config: JSON.parse(readFileSync(LOCAL_FILE, "utf8")) as LocalConfig, created: false };
   }
   mkdirSync(KEYS_DIR, { recursive: true });
@@ -72,6 +75,7 @@ export async function localConfig(): Promise<{ config: LocalConfig; created: boo
     AUDIT_SIGNING_KEY: privateKeys["local-audit"],
     IDENTITY_KEY_ID: "local-identity",
     IDENTITY_SIGNING_KEY: privateKeys["local-identity"],
+    CONSOLE_SESSION_KEY: randomBytes(32).toString("base64url"),
   };
   // Single quotes keep the JSON's double quotes as they are (dotenv syntax).
   const text = Object.entries(vars).map(([name, value]) => `${name}='${value}'`).join("\n");

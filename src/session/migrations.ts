@@ -46,6 +46,10 @@ export const SESSION_MIGRATIONS: Migration[] = [
     // demanded could not be written): the debit, the approval used, the denial counted, the child registered.
     "ALTER TABLE decisions ADD COLUMN effects TEXT",
   ],
+  [
+    // What an approver needs to judge a request: the decision that asked, its reasons, tier and cost (JSON).
+    "ALTER TABLE approvals ADD COLUMN context TEXT",
+  ],
 ];
 
 export const AGENT_MIGRATIONS: Migration[] = [
@@ -65,4 +69,5 @@ export const APPROVAL_MIGRATIONS: Migration[] = [
     "ALTER TABLE approvals ADD COLUMN used_ms INTEGER",
     "ALTER TABLE approvals ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
   ],
+  ["ALTER TABLE approvals ADD COLUMN context TEXT"],
 ];

@@ -53,6 +53,8 @@ interface Effects {
 
 export interface SessionView {
   usage: Usage;
+  /** The limits the policy last named for this session. */
+  limits: Partial<Usage>;
   breaker: BreakerState;
   breaker_resets: Array<{ by: string; at: string }>;
   lineage: (Grant & { parent_session_id: string | null }) | null;
@@ -286,6 +288,7 @@ export class SessionDO extends DurableObject<Env> {
     const granted = this.lineage.granted();
     return {
       usage: this.budget.usage(now),
+      limits: this.budget.knownLimits(now),
       breaker: this.breaker.state(now),
       breaker_resets: this.breaker.resets(),
       lineage: granted ? { ...granted, parent_session_id: lineage?.parent_session_id ?? null } : null,
