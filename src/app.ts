@@ -17,6 +17,7 @@ import { adminApprovalsRoute, approvalsRoute } from "./routes/approvals";
 import { decideRoute } from "./routes/decide";
 import { healthRoute } from "./routes/health";
 import { policyRoute } from "./routes/policy";
+import { wellKnownKeysRoute } from "./routes/well-known-keys";
 
 export const app = new Hono<{ Bindings: Env }>();
 
@@ -26,6 +27,7 @@ app.use("/v1/admin/*", adminAuth());
 app.route("/v1/decide", decideRoute);
 app.route("/v1/policy", policyRoute);
 app.route("/healthz", healthRoute);
+app.route("/.well-known", wellKnownKeysRoute);
 app.route("/v1/approvals", approvalsRoute);
 app.route("/v1/admin", adminBundlesRoute);
 app.route("/v1/admin", adminSessionsRoute);
