@@ -47,7 +47,21 @@ export interface AuditQuery {
   to_ms?: number;
   /** Paging: only entries after this sequence number. */
   after_seq?: number;
+  /** Paging newest first: only entries before this sequence number. */
+  before_seq?: number;
+  /** Newest first (the console's search); oldest first otherwise (exports, the CLI). */
+  newest_first?: boolean;
   limit?: number;
+}
+
+/** Where an entry sits in the chain: its neighbours' link and the segment that sealed it, if any. */
+export interface ChainPlace {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+  /** Entries chained so far. */
+  head_seq: number;
+  segment: { segment: number; first_seq: number; last_seq: number; digest_sha256: string; sealed_at: string | null } | null;
 }
 
 /** One page of a query: `next_after_seq` is set when more entries may match. */
@@ -246,13 +260,32 @@ export class AuditChainDO extends DurableObject<Env> {
     if (filter.from_ms !== undefined) (clauses.push("at_ms >= ?"), values.push(filter.from_ms));
     if (filter.to_ms !== undefined) (clauses.push("at_ms <= ?"), values.push(filter.to_ms));
     if (filter.after_seq !== undefined) (clauses.push("seq > ?"), values.push(filter.after_seq));
+    if (filter.before_seq !== undefined) (clauses.push("seq < ?"), values.push(filter.before_seq));
     const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
     const limit = Math.max(1, Math.min(filter.limit ?? 1000, 10_000));
     const records = this.sql
-      .exec<{ seq: number; hash: string; record: string }>(`SELECT seq, hash, record FROM entries ${where} ORDER BY seq LIMIT ${limit}`, ...values)
+      .exec<{ seq: number; hash: string; record: string }>(`SELECT seq, hash, record FROM entries ${where} ORDER BY seq ${filter.newest_first ? "DESC" : ""} LIMIT ${limit}`, ...values)
       .toArray()
       .map((row) => ({ seq: row.seq, hash: row.hash, ...JSON.parse(row.record) }));
     return records.length === limit ? { records, next_after_seq: records[records.length - 1].seq } : { records };
+  }
+
+  /** An entry's place in the chain, for a decision's page; null when the object no longer holds it. */
+  async placeOf(decisionId: string): Promise<ChainPlace | null> {
+    const entry = this.sql.exec<{ seq: number; prev_hash: string; hash: string }>("SELECT seq, prev_hash, hash FROM entries WHERE decision_id = ?", decisionId).toArray()[0];
+    if (!entry) return null;
+    const segment = this.sql
+      .exec<{ segment: number; first_seq: number; last_seq: number; digest_sha256: string; sealed_ms: number | null }>(
+        "SELECT segment, first_seq, last_seq, digest_sha256, sealed_ms FROM segments WHERE first_seq <= ? AND last_seq >= ?",
+        entry.seq,
+        entry.seq,
+      )
+      .toArray()[0];
+    return {
+      ...entry,
+      head_seq: this.head.seq,
+      segment: segment ? { segment: segment.segment, first_seq: segment.first_seq, last_seq: segment.last_seq, digest_sha256: segment.digest_sha256, sealed_at: segment.sealed_ms === null ? null : new Date(segment.sealed_ms).toISOString() } : null,
+    };
   }
 
   async count(name: string, by = 1): Promise<void> {

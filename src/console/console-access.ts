@@ -18,8 +18,12 @@ import type { ConsoleSession } from "./console-session";
 export interface ConsoleRule {
   method: "GET" | "POST";
   path: string;
-  /** The admin call this route stands for; null: any signed-in principal (it shows no tenant's data). */
-  admin: { method: "GET" | "PUT" | "POST" | "DELETE"; path: string } | null;
+  /**
+   * The admin call this route stands for; null: any signed-in principal (it
+   * shows no tenant's data). `tenantQuery`: the admin call takes the tenant
+   * as `?tenant=`, which the console route has in its path.
+   */
+  admin: { method: "GET" | "PUT" | "POST" | "DELETE"; path: string; tenantQuery?: true } | null;
 }
 
 const signedIn = null;
@@ -33,6 +37,10 @@ export const CONSOLE_ACCESS: ConsoleRule[] = [
   { method: "GET", path: "/console/approvals/:tenant/live", admin: { method: "GET", path: "/v1/admin/approvals/:tenant" } },
   { method: "GET", path: "/console/approvals/:tenant/:id", admin: { method: "GET", path: "/v1/admin/approvals/:tenant/:id" } },
   { method: "POST", path: "/console/approvals/:tenant/:id", admin: { method: "POST", path: "/v1/admin/approvals/:tenant/:id" } },
+  // The decision log.
+  { method: "GET", path: "/console/decisions", admin: signedIn },
+  { method: "GET", path: "/console/decisions/:tenant", admin: { method: "GET", path: "/v1/admin/audit/records", tenantQuery: true } },
+  { method: "GET", path: "/console/decisions/:tenant/:id", admin: { method: "GET", path: "/v1/admin/audit/records", tenantQuery: true } },
 ];
 
 export type ConsoleVariables = { session: ConsoleSession; consoleRule: ConsoleRule };
@@ -62,7 +70,8 @@ export function consoleAccess(): MiddlewareHandler<{ Bindings: Env; Variables: C
     if (!found) throw new ApiError(404, "not_found", `the console has no page ${c.req.path}`);
     const adminPath = adminPathOf(found.rule, found.params);
     if (found.rule.admin && adminPath) {
-      await authorizeAdminCall(c.env, c.get("session").principal, found.rule.admin.method, adminPath, (name) => c.req.query(name));
+      const fromPath = found.rule.admin.tenantQuery ? found.params.tenant : undefined;
+      await authorizeAdminCall(c.env, c.get("session").principal, found.rule.admin.method, adminPath, (name) => (name === "tenant" && fromPath !== undefined ? fromPath : c.req.query(name)));
     }
     c.set("consoleRule", found.rule);
     await next();

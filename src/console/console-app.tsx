@@ -14,6 +14,7 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { approvalsSection } from "./approvals-section";
+import { decisionsSection } from "./decisions-section";
 import { CONSOLE_JS } from "./client-script";
 import { consoleAccess, type ConsoleVariables } from "./console-access";
 import { CONSOLE_CSS } from "./console-styles";
@@ -216,3 +217,4 @@ consoleApp.get("/", async (c) => {
 });
 
 consoleApp.route("/", approvalsSection);
+consoleApp.route("/", decisionsSection);

@@ -94,7 +94,9 @@ async function shoot(page: Page, name: string): Promise<void> {
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium package (apt-get install chromium)`);
   bundleEdge();
-  edge = await startEdge({ port: 18821, vars: testStoreBindings() });
+  // Chromium shares the two cores: the session object and the sandbox get more time than in production,
+  // so a slow moment fails no decision closed (that behaviour has tests of its own).
+  edge = await startEdge({ port: 18821, vars: { ...testStoreBindings(), SESSION_TIMEOUT_MS: "5000", POLICY_TIMEOUT_MS: "5000" } });
   base = edge.url.origin;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -157,7 +159,7 @@ describe("the console in Chromium", () => {
     const seen = (await (await fetch(`${base}/v1/approvals/${id}`, { headers: { authorization: `Bearer ${await agentKey("acme")}` } })).json()) as { status: string };
     expect(seen.status).toBe("rejected");
     const denied = await decide("acme", session, refund(950), { approval_id: id });
-    expect(denied.decision).toBe("require_approval");
+    expect(denied.decision, JSON.stringify(denied.reasons)).toBe("require_approval");
     await page.context().close();
   });
 
@@ -174,6 +176,33 @@ describe("the console in Chromium", () => {
     const deep = await page.goto(`${base}/console/approvals/initech/${id}`);
     expect(deep?.status()).toBe(404);
     expect(await page.locator("main").innerText()).not.toContain("payments.refund");
+    await page.context().close();
+  });
+
+  it("searches the decision log and opens a decision, with its receipt verified and its place in the chain", async () => {
+    const session = `browser-log-${Date.now()}`;
+    const denied = await decide("acme", session, refund(100_000), { risk_tier: "critical" });
+    expect(denied.decision).toBe("deny");
+    const page = await newPage();
+    await page.goto(`${base}/console/decisions`);
+    await signIn(page, TEST_TOKENS.acmeAuditor);
+    await page.getByRole("link", { name: "acme" }).click();
+    await page.getByLabel("Session").fill(session);
+    await page.getByLabel("Outcome").selectOption("deny");
+    await page.getByLabel("Rule").fill("refund_over_hard_cap");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.waitForURL(/outcome=deny/);
+    await shoot(page, "decisions");
+    const rows = page.locator("tbody tr");
+    expect(await rows.count()).toBe(1);
+    await rows.first().getByRole("link").click();
+    await page.waitForURL(`${base}/console/decisions/acme/${denied.decision_id}`);
+    const main = page.locator("main");
+    expect(await main.innerText()).toContain("refund_over_hard_cap");
+    expect(await main.innerText()).toContain("The receipt verifies");
+    // Sealed into a signed segment within seconds; the page says so until then.
+    await expect.poll(async () => (await page.reload(), main.innerText()), { timeout: 20_000, interval: 1000 }).toMatch(/Segment \d+ verifies/);
+    await shoot(page, "decision");
     await page.context().close();
   });
 
