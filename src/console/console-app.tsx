@@ -15,6 +15,7 @@ import { z } from "zod";
 import { ApiError } from "../errors";
 import { approvalsSection } from "./approvals-section";
 import { decisionsSection } from "./decisions-section";
+import { policySection } from "./policy-section";
 import { CONSOLE_JS } from "./client-script";
 import { consoleAccess, type ConsoleVariables } from "./console-access";
 import { CONSOLE_CSS } from "./console-styles";
@@ -218,3 +219,4 @@ consoleApp.get("/", async (c) => {
 
 consoleApp.route("/", approvalsSection);
 consoleApp.route("/", decisionsSection);
+consoleApp.route("/", policySection);

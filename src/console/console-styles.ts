@@ -58,7 +58,6 @@ figure.chart figcaption { font-size: .9rem; color: var(--muted); margin-bottom: 
 svg.chart text { font-size: 11px; fill: var(--ink); font-family: inherit; }
 svg.chart .axis { stroke: var(--line); }
 .legend { display: flex; gap: 1rem; font-size: .85rem; margin: .2rem 0; }
-.legend span::before { content: ""; display: inline-block; width: .8rem; height: .8rem; margin-right: .3rem; vertical-align: -1px; background: var(--swatch); }
 details summary { cursor: pointer; }
 pre { background: var(--panel); border: 1px solid var(--line); padding: .6rem; overflow-x: auto; font-size: .85rem; }
 .diff-added { color: var(--allow); }
