@@ -16,5 +16,6 @@ export { AuditChainDO } from "./audit/chain-do";
 export { SessionDO } from "./session/session-do";
 export { AgentDO } from "./session/agent-do";
 export { ApprovalsDO } from "./session/approvals-do";
+export { BreakerIndexDO } from "./session/breaker-index-do";
 export { AgentRegistryDO } from "./identity/registry-do";
 export { IssuerDirectoryDO } from "./identity/directory-do";

@@ -44,6 +44,16 @@ export const CONSOLE_ACCESS: ConsoleRule[] = [
   // Policy.
   { method: "GET", path: "/console/policy", admin: { method: "GET", path: "/v1/admin/bundles" } },
   { method: "GET", path: "/console/policy/:scope", admin: { method: "GET", path: "/v1/admin/rollout/:scope" } },
+  // Sessions and breakers.
+  { method: "GET", path: "/console/sessions", admin: signedIn },
+  { method: "GET", path: "/console/sessions/:tenant", admin: { method: "GET", path: "/v1/admin/breakers/:tenant" } },
+  { method: "GET", path: "/console/sessions/:tenant/:agent/:session", admin: { method: "GET", path: "/v1/admin/sessions/:tenant/:agent/:session" } },
+  { method: "POST", path: "/console/sessions/:tenant/:agent/:session/breaker/reset", admin: { method: "POST", path: "/v1/admin/sessions/:tenant/:agent/:session/breaker/reset" } },
+  { method: "POST", path: "/console/agent-breakers/:tenant/:agent/reset", admin: { method: "POST", path: "/v1/admin/agents/:tenant/:agent/breaker/reset" } },
+  // The agent registry.
+  { method: "GET", path: "/console/registry", admin: signedIn },
+  { method: "GET", path: "/console/registry/:tenant", admin: { method: "GET", path: "/v1/admin/registry/:tenant/agents" } },
+  { method: "POST", path: "/console/registry/:tenant/keys/:key/revoke", admin: { method: "DELETE", path: "/v1/admin/registry/:tenant/keys/:key" } },
 ];
 
 export type ConsoleVariables = { session: ConsoleSession; consoleRule: ConsoleRule };

@@ -16,6 +16,8 @@ import { ApiError } from "../errors";
 import { approvalsSection } from "./approvals-section";
 import { decisionsSection } from "./decisions-section";
 import { policySection } from "./policy-section";
+import { registrySection } from "./registry-section";
+import { sessionsSection } from "./sessions-section";
 import { CONSOLE_JS } from "./client-script";
 import { consoleAccess, type ConsoleVariables } from "./console-access";
 import { CONSOLE_CSS } from "./console-styles";
@@ -220,3 +222,5 @@ consoleApp.get("/", async (c) => {
 consoleApp.route("/", approvalsSection);
 consoleApp.route("/", decisionsSection);
 consoleApp.route("/", policySection);
+consoleApp.route("/", sessionsSection);
+consoleApp.route("/", registrySection);

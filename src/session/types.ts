@@ -71,6 +71,19 @@ export interface CommitRequest {
 
 export type BreakerState = "closed" | "open" | "half_open";
 
+/** A session's breaker as it reports it to the tenant's breaker index (opened, or closed again). */
+export interface BreakerReport {
+  tenant: string;
+  agent_id: string;
+  session_id: string;
+  state: "open" | "closed";
+  opened_ms: number | null;
+  reason: string | null;
+  cooldown_s: number;
+  /** Bumped on every report, so an older one never replaces a newer one. */
+  version: number;
+}
+
 export interface CommitResult {
   verdict: Verdict;
   /** Reasons the session state added (budget, breaker, approvals, delegation). */

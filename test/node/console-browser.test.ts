@@ -206,6 +206,27 @@ describe("the console in Chromium", () => {
     await page.context().close();
   });
 
+  it("resets a breaker three denials opened, and the session's next action is judged by policy again", async () => {
+    const session = `browser-breaker-${Date.now()}`;
+    for (let i = 0; i < 3; i++) expect((await decide("acme", session, refund(100_000))).decision).toBe("deny");
+    expect((await decide("acme", session, refund(100))).reasons.map((r) => r.rule)).toContain("circuit_open");
+    const page = await newPage();
+    await page.goto(`${base}/console/sessions/acme`);
+    await signIn(page, TEST_TOKENS.acmeOperator);
+    await page.waitForURL(`${base}/console/sessions/acme`);
+    const button = page.getByRole("button", { name: `Reset ${session}` });
+    // The session's alarm reports the opening to the tenant's index within moments.
+    await expect.poll(async () => (await page.reload(), button.count()), { timeout: 15_000, interval: 500 }).toBe(1);
+    expect(await page.locator("main").innerText()).toContain("3 denied actions within 300 s");
+    await shoot(page, "breakers");
+    await button.click();
+    await page.waitForURL(/done=reset/);
+    expect(await page.getByRole("status").first().innerText()).toContain("Breaker reset");
+    await shoot(page, "session");
+    expect((await decide("acme", session, refund(100))).decision).toBe("allow");
+    await page.context().close();
+  });
+
   it("every page can be used from the keyboard: a skip link first, then the navigation", async () => {
     const page = await newPage();
     await page.goto(`${base}/console`);
