@@ -54,6 +54,15 @@ export interface AuditQuery {
   limit?: number;
 }
 
+export interface ChainInsights {
+  by_bucket: Array<{ bucket: number; outcome: string; n: number }>;
+  top_deny_rules: Array<{ rule: string; n: number }>;
+  top_denied_agents: Array<{ agent: string; n: number }>;
+  top_approval_agents: Array<{ agent: string; n: number }>;
+  /** The oldest record the object still holds: insights reach no further back. */
+  oldest_held_ms: number | null;
+}
+
 /** Where an entry sits in the chain: its neighbours' link and the segment that sealed it, if any. */
 export interface ChainPlace {
   seq: number;
@@ -286,6 +295,29 @@ export class AuditChainDO extends DurableObject<Env> {
       head_seq: this.head.seq,
       segment: segment ? { segment: segment.segment, first_seq: segment.first_seq, last_seq: segment.last_seq, digest_sha256: segment.digest_sha256, sealed_at: segment.sealed_ms === null ? null : new Date(segment.sealed_ms).toISOString() } : null,
     };
+  }
+
+  /**
+   * Aggregates over the records this object still holds (the retention
+   * window): decisions per time bucket and outcome, the rules behind the
+   * most denials, and the agents with the most denials and approvals asked.
+   */
+  async insights(fromMs: number, toMs: number, bucketMs: number): Promise<ChainInsights> {
+    const outcome = "json_extract(record, '$.decision')";
+    const byBucket = this.sql
+      .exec<{ bucket: number; outcome: string; n: number }>(`SELECT CAST((at_ms - ?) / ? AS INTEGER) AS bucket, ${outcome} AS outcome, COUNT(*) AS n FROM entries WHERE at_ms >= ? AND at_ms < ? GROUP BY bucket, outcome`, fromMs, bucketMs, fromMs, toMs)
+      .toArray();
+    const topRules = this.sql
+      .exec<{ rule: string; n: number }>(
+        `SELECT j.value AS rule, COUNT(*) AS n FROM entries, json_each(json_extract(entries.record, '$.rules')) AS j WHERE ${outcome} = 'deny' AND at_ms >= ? AND at_ms < ? GROUP BY rule ORDER BY n DESC, rule LIMIT 10`,
+        fromMs,
+        toMs,
+      )
+      .toArray();
+    const topAgents = (verdict: string) =>
+      this.sql.exec<{ agent: string; n: number }>(`SELECT agent, COUNT(*) AS n FROM entries WHERE ${outcome} = ? AND at_ms >= ? AND at_ms < ? GROUP BY agent ORDER BY n DESC, agent LIMIT 10`, verdict, fromMs, toMs).toArray();
+    const oldest = this.sql.exec<{ at: number | null }>("SELECT MIN(at_ms) AS at FROM entries").one().at;
+    return { by_bucket: byBucket, top_deny_rules: topRules, top_denied_agents: topAgents("deny"), top_approval_agents: topAgents("require_approval"), oldest_held_ms: oldest };
   }
 
   async count(name: string, by = 1): Promise<void> {

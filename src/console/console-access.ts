@@ -41,6 +41,9 @@ export const CONSOLE_ACCESS: ConsoleRule[] = [
   { method: "GET", path: "/console/decisions", admin: signedIn },
   { method: "GET", path: "/console/decisions/:tenant", admin: { method: "GET", path: "/v1/admin/audit/records", tenantQuery: true } },
   { method: "GET", path: "/console/decisions/:tenant/:id", admin: { method: "GET", path: "/v1/admin/audit/records", tenantQuery: true } },
+  // Insights.
+  { method: "GET", path: "/console/insights", admin: signedIn },
+  { method: "GET", path: "/console/insights/:tenant", admin: { method: "GET", path: "/v1/admin/insights/:tenant" } },
   // Policy.
   { method: "GET", path: "/console/policy", admin: { method: "GET", path: "/v1/admin/bundles" } },
   { method: "GET", path: "/console/policy/:scope", admin: { method: "GET", path: "/v1/admin/rollout/:scope" } },

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { ApiError } from "../errors";
 import { approvalsSection } from "./approvals-section";
 import { decisionsSection } from "./decisions-section";
+import { insightsSection } from "./insights-section";
 import { policySection } from "./policy-section";
 import { registrySection } from "./registry-section";
 import { sessionsSection } from "./sessions-section";
@@ -221,6 +222,7 @@ consoleApp.get("/", async (c) => {
 
 consoleApp.route("/", approvalsSection);
 consoleApp.route("/", decisionsSection);
+consoleApp.route("/", insightsSection);
 consoleApp.route("/", policySection);
 consoleApp.route("/", sessionsSection);
 consoleApp.route("/", registrySection);

@@ -62,6 +62,7 @@ export const ADMIN_ACCESS: AccessRule[] = [
   { method: "GET", path: "/v1/admin/audit/records", roles: ["auditor"], scope: { kind: "tenant_query", otherwise: "required" } },
   { method: "GET", path: "/v1/admin/audit/export", roles: ["auditor"], scope: { kind: "tenant_query", otherwise: "required" } },
   { method: "GET", path: "/v1/admin/audit/status", roles: ["auditor", "operator"], scope: { kind: "tenant_query", otherwise: "global" } },
+  { method: "GET", path: "/v1/admin/insights/:tenant", roles: ["auditor"], scope: tenant },
   // Session state.
   { method: "GET", path: "/v1/admin/breakers/:tenant", roles: ["operator"], scope: tenant },
   { method: "GET", path: "/v1/admin/sessions/:tenant/:agent/:session", roles: ["operator"], scope: tenant },

@@ -125,6 +125,14 @@ export class ApprovalsDO extends DurableObject<Env> {
     if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals").one().n > 0) await this.schedulePrune();
   }
 
+  /** Seconds from request to decision for approvals decided in the window (approved, rejected, used later). */
+  async decisionTimes(fromMs: number, toMs: number): Promise<number[]> {
+    return this.sql
+      .exec<{ s: number }>("SELECT (decided_ms - created_ms) / 1000.0 AS s FROM approvals WHERE decided_ms IS NOT NULL AND decided_ms >= ? AND decided_ms < ? ORDER BY s LIMIT 10000", fromMs, toMs)
+      .toArray()
+      .map((row) => row.s);
+  }
+
   /**
    * The tenant's approvals, newest first. A copy still pending past its
    * expiry is shown expired: the session's alarm may not have reported it yet.
