@@ -53,6 +53,11 @@ export const CONSOLE_ACCESS: ConsoleRule[] = [
   { method: "GET", path: "/console/sessions/:tenant/:agent/:session", admin: { method: "GET", path: "/v1/admin/sessions/:tenant/:agent/:session" } },
   { method: "POST", path: "/console/sessions/:tenant/:agent/:session/breaker/reset", admin: { method: "POST", path: "/v1/admin/sessions/:tenant/:agent/:session/breaker/reset" } },
   { method: "POST", path: "/console/agent-breakers/:tenant/:agent/reset", admin: { method: "POST", path: "/v1/admin/agents/:tenant/:agent/breaker/reset" } },
+  // Alerts.
+  { method: "GET", path: "/console/alerts", admin: signedIn },
+  { method: "GET", path: "/console/alerts/:tenant", admin: { method: "GET", path: "/v1/admin/alerts/:tenant" } },
+  { method: "POST", path: "/console/alerts/:tenant/webhooks", admin: { method: "POST", path: "/v1/admin/alerts/:tenant/webhooks" } },
+  { method: "POST", path: "/console/alerts/:tenant/webhooks/:id/delete", admin: { method: "DELETE", path: "/v1/admin/alerts/:tenant/webhooks/:id" } },
   // The agent registry.
   { method: "GET", path: "/console/registry", admin: signedIn },
   { method: "GET", path: "/console/registry/:tenant", admin: { method: "GET", path: "/v1/admin/registry/:tenant/agents" } },

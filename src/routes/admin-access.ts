@@ -73,6 +73,10 @@ export const ADMIN_ACCESS: AccessRule[] = [
   { method: "GET", path: "/v1/admin/approvals/:tenant", roles: ["approver"], scope: tenant },
   { method: "GET", path: "/v1/admin/approvals/:tenant/:id", roles: ["approver"], scope: tenant },
   { method: "POST", path: "/v1/admin/approvals/:tenant/:id", roles: ["approver"], scope: tenant },
+  // Alerts to the tenant's webhooks.
+  { method: "GET", path: "/v1/admin/alerts/:tenant", roles: ["operator", "auditor"], scope: tenant },
+  { method: "POST", path: "/v1/admin/alerts/:tenant/webhooks", roles: ["operator"], scope: tenant },
+  { method: "DELETE", path: "/v1/admin/alerts/:tenant/webhooks/:id", roles: ["operator"], scope: tenant },
   // The agent registry.
   { method: "GET", path: "/v1/admin/registry/:tenant/agents", roles: REGISTRY_READERS, scope: tenant },
   { method: "GET", path: "/v1/admin/registry/:tenant/agents/:agent", roles: REGISTRY_READERS, scope: tenant },

@@ -12,6 +12,7 @@
  * object may say it is settled).
  */
 import { DurableObject } from "cloudflare:workers";
+import { alertEvent, raiseAlert } from "../alerts/alert-event";
 import { toRecord, type ApprovalRow } from "./approvals";
 import { APPROVAL_MIGRATIONS, migrate } from "./migrations";
 import type { ApprovalRecord, ApprovalStatus } from "./types";
@@ -50,7 +51,10 @@ export class ApprovalsDO extends DurableObject<Env> {
   /** Takes the session objects' copies; idempotent, and an older version never overwrites a newer one. */
   async upsert(records: ApprovalRecord[]): Promise<void> {
     const ms = (at: string | null) => (at === null ? null : Date.parse(at));
+    const requested: ApprovalRecord[] = [];
     for (const r of records) {
+      const known = this.sql.exec("SELECT 1 FROM approvals WHERE id = ?", r.id).toArray().length > 0;
+      if (!known && r.status === "pending") requested.push(r);
       this.sql.exec(
         `INSERT INTO approvals (id, tenant, session_id, agent_id, action_hash, action_summary, status, created_ms, expires_ms, decided_by, decided_ms, reason, used_by, used_ms, version, context)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -73,6 +77,25 @@ export class ApprovalsDO extends DurableObject<Env> {
         ms(r.used_at),
         r.version,
         r.context ? JSON.stringify(r.context) : null,
+      );
+    }
+    for (const r of requested) {
+      const action = (() => {
+        try {
+          return (JSON.parse(r.action_summary) as { tool?: string; type?: string }).tool ?? "an action";
+        } catch {
+          return "an action";
+        }
+      })();
+      await raiseAlert(
+        this.env,
+        alertEvent("approval_requested", r.tenant, `${r.agent_id} asks approval for ${action} (session ${r.session_id}); it expires ${r.expires_at}`, `/console/approvals/${r.tenant}/${r.id}`, {
+          approval_id: r.id,
+          agent: r.agent_id,
+          session: r.session_id,
+          expires_at: r.expires_at,
+          rules: r.context?.reasons.map((reason) => reason.rule) ?? [],
+        }),
       );
     }
     for (const r of records) this.broadcast(`event: approval\ndata: ${JSON.stringify({ id: r.id, status: r.status, version: r.version })}\n\n`);

@@ -9,6 +9,7 @@
  * cool-down without a report (the console shows when it will).
  */
 import { DurableObject } from "cloudflare:workers";
+import { alertEvent, raiseAlert } from "../alerts/alert-event";
 import { BREAKER_INDEX_MIGRATIONS, migrate } from "./migrations";
 import type { BreakerReport } from "./types";
 
@@ -54,6 +55,18 @@ export class BreakerIndexDO extends DurableObject<Env> {
       now,
     ).rowsWritten;
     this.sql.exec("DELETE FROM breakers WHERE state = 'closed' AND updated_ms < ?", now - CLOSED_RETENTION_MS);
+    if (written > 0 && report.state === "open") {
+      const path = `/console/sessions/${report.tenant}/${encodeURIComponent(report.agent_id)}/${encodeURIComponent(report.session_id)}`;
+      await raiseAlert(
+        this.env,
+        alertEvent("breaker_opened", report.tenant, `the breaker of ${report.agent_id}'s session ${report.session_id} opened: ${report.reason ?? "denials"}`, path, {
+          agent: report.agent_id,
+          session: report.session_id,
+          reason: report.reason,
+          opened_at: report.opened_ms === null ? null : new Date(report.opened_ms).toISOString(),
+        }),
+      );
+    }
     return written > 0;
   }
 
