@@ -8,13 +8,15 @@
  * CONSOLE_SCREENSHOTS=write the run also writes the screenshots in
  * docs/console/ that the README shows.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
 import { ROOT } from "../../scripts/toolchain.mjs";
-import { TEST_TOKENS, testStoreBindings } from "../fixtures/test-config.ts";
+import { TEST_TOKENS, testPrivateKeyPath, testStoreBindings } from "../fixtures/test-config.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = process.env.CONSOLE_SCREENSHOTS === "write" ? join(ROOT, "docs", "console") : undefined;
@@ -226,6 +228,59 @@ describe("the console in Chromium", () => {
     expect((await decide("acme", session, refund(100))).decision).toBe("allow");
     await page.context().close();
   });
+
+  it("shows a tenant's policy with who published it, its insights, its agents, and adds an alert webhook with the secret shown once", async () => {
+    // A regional team's publishes, as the CLI makes them: global, then acme's layer twice.
+    const work = mkdtempSync(join(tmpdir(), "tollgate-console-"));
+    const publish = (scope: string, keyId: string, version: number) => {
+      const out = join(work, `${scope.replace(":", "-")}-${version}`);
+      for (const args of [
+        ["build", "--scope", scope, "--out", out],
+        ["sign", out, "--key", testPrivateKeyPath(keyId), "--version", String(version)],
+        ["publish", out, "--url", base, "--token", TEST_TOKENS.operator],
+      ]) {
+        const run = spawnSync(process.execPath, ["bin/tollgate.mjs", ...args], { encoding: "utf8" });
+        expect(run.status, run.stderr).toBe(0);
+      }
+    };
+    const version = Date.now();
+    publish("global", "global-test", version);
+    publish("tenant:acme", "tenants-test", version);
+    publish("tenant:acme", "tenants-test", version + 1);
+
+    const page = await newPage();
+    await page.goto(`${base}/console/policy`);
+    await signIn(page, TEST_TOKENS.operator);
+    await page.getByRole("link", { name: "tenant:acme" }).click();
+    await page.waitForURL(`${base}/console/policy/tenant:acme`);
+    const main = page.locator("main");
+    expect(await main.innerText()).toContain(`From v${version} to v${version + 1}`);
+    expect(await main.innerText()).toContain("platform-oncall");
+    await shoot(page, "policy");
+
+    await page.goto(`${base}/console/insights/acme?days=1`);
+    expect(await main.innerText()).toContain("refund_over_hard_cap");
+    await shoot(page, "insights");
+
+    await page.goto(`${base}/console/registry/acme`);
+    expect(await main.innerText()).toContain("finance-ops@acme.example");
+    await shoot(page, "agents");
+
+    await page.goto(`${base}/console/alerts/acme`);
+    await page.getByLabel("URL (https)").fill("http://127.0.0.1:9/hooks/tollgate");
+    await page.getByLabel("breaker opened").uncheck();
+    await page.getByLabel("Format").selectOption("slack");
+    await page.getByRole("button", { name: "Add webhook" }).click();
+    await expect.poll(() => main.innerText()).toContain("Its signing secret is shown this once");
+    const secret = await page.locator("main pre").first().innerText();
+    expect(secret).toMatch(/^whsec_[0-9a-f]{48}$/);
+    const listed = await (await fetch(`${base}/v1/admin/alerts/acme`, { headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } })).json() as { webhooks: Array<{ events: string[]; format: string }> };
+    expect(listed.webhooks.at(-1)).toMatchObject({ events: ["approval_requested", "critical_deny", "policy_published"], format: "slack" });
+    await page.goto(`${base}/console/alerts/acme`);
+    expect(await main.innerText()).not.toContain(secret);
+    await shoot(page, "alerts");
+    await page.context().close();
+  }, 120_000);
 
   it("every page can be used from the keyboard: a skip link first, then the navigation", async () => {
     const page = await newPage();
