@@ -210,6 +210,9 @@ describe("offline decisions", () => {
     const lease = events.find((e) => e.type === "lease_granted");
     // 1% of the support role's 500 calls, less the one already made: 4 calls may be made offline.
     expect(lease).toMatchObject({ type: "lease_granted", granted: { api_calls: 4 } });
+    // The agent holds its own composition only: the global layer and its tenant's, never another tenant's.
+    const bundle = (await tg.transport.call("GET", "/v1/policy/bundle")).body as { layers: Array<{ manifest: { document: { scope: string } } }> };
+    expect(bundle.layers.map((layer) => layer.manifest.document.scope)).toEqual(["global", `tenant:${tenant}`]);
 
     await edge.stop();
     const offline: Decision[] = [];
