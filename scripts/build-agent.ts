@@ -30,7 +30,8 @@ export async function buildAgentPackage(): Promise<void> {
     ...common,
     entryPoints: { offline: join(AGENT_PACKAGE, "src", "offline", "index.ts") },
     outdir: dist,
-    platform: "node",
+    // As the sandbox is built: ES module builds of the dependencies, node:crypto left to the runtime.
+    platform: "neutral",
     mainFields: ["module", "main"],
     external: ["node:*"],
   });

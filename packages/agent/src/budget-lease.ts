@@ -36,7 +36,7 @@ interface LeaseAnswer {
 
 export class BudgetLeases {
   private readonly leases = new Map<string, Lease>();
-  private readonly pending = new Map<string, Promise<void>>();
+  private readonly pending = new Map<string, Promise<Lease>>();
 
   get(session: string): Lease | undefined {
     return this.leases.get(session);
@@ -46,28 +46,31 @@ export class BudgetLeases {
     return [...this.leases.values()];
   }
 
-  /** Asks for a lease for the session unless a live one is held; errors are the caller's to count. */
-  ensure(transport: EdgeTransport, session: string, nowMs: number): Promise<void> {
+  /**
+   * Asks for a lease for the session unless a live one is held or being
+   * asked for; resolves to the lease when this call obtained it. Errors are
+   * the caller's to count.
+   */
+  ensure(transport: EdgeTransport, session: string, nowMs: number): Promise<Lease | undefined> {
     const held = this.leases.get(session);
-    if (held && held.expiresMs > nowMs) return Promise.resolve();
-    let request = this.pending.get(session);
-    if (!request) {
-      request = transport
-        .call<LeaseAnswer>("POST", "/v1/leases", { body: { session } })
-        .then(({ body }) => {
-          this.leases.set(session, {
-            id: body.lease_id,
-            session,
-            granted: body.granted,
-            spent: body.spent,
-            expiresMs: Date.parse(body.expires_at),
-            usage: body.usage,
-            grantedAtMs: nowMs,
-          });
-        })
-        .finally(() => this.pending.delete(session));
-      this.pending.set(session, request);
-    }
+    if ((held && held.expiresMs > nowMs) || this.pending.has(session)) return Promise.resolve(undefined);
+    const request = transport
+      .call<LeaseAnswer>("POST", "/v1/leases", { body: { session } })
+      .then(({ body }) => {
+        const lease: Lease = {
+          id: body.lease_id,
+          session,
+          granted: body.granted,
+          spent: body.spent,
+          expiresMs: Date.parse(body.expires_at),
+          usage: body.usage,
+          grantedAtMs: nowMs,
+        };
+        this.leases.set(session, lease);
+        return lease;
+      })
+      .finally(() => this.pending.delete(session));
+    this.pending.set(session, request);
     return request;
   }
 

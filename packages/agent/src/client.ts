@@ -431,14 +431,10 @@ export class Tollgate {
           if (held) this.onEvent({ type: "policy_refreshed", key: held.key });
         })
         .catch((error: Error) => this.onEvent({ type: "background_error", step: "policy", message: error.message }));
-      const hadLease = this.leases.get(session)?.id;
       await this.leases
         .ensure(this.transport, session, Date.now())
-        .then(() => {
-          const lease = this.leases.get(session);
-          if (lease && lease.id !== hadLease) {
-            this.onEvent({ type: "lease_granted", session, lease_id: lease.id, granted: lease.granted, expires_at: new Date(lease.expiresMs).toISOString() });
-          }
+        .then((lease) => {
+          if (lease) this.onEvent({ type: "lease_granted", session, lease_id: lease.id, granted: lease.granted, expires_at: new Date(lease.expiresMs).toISOString() });
         })
         .catch((error: Error) => this.onEvent({ type: "background_error", step: "lease", message: error.message }));
     })();
