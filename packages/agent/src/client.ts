@@ -218,7 +218,10 @@ export class Tollgate {
       }
       const result = (await tool(...args)) as Awaited<R>;
       const classes = typeof options.dataClasses === "function" ? options.dataClasses(result) : options.dataClasses;
-      if (classes && classes.length > 0 && session) await this.reportDataClasses(session, classes, decision.id);
+      if (classes && classes.length > 0 && session) {
+        // The result is the caller's either way; a report the edge did not take stays with this client (see reportDataClasses).
+        await this.reportDataClasses(session, classes, decision.id).catch((error: Error) => this.onEvent({ type: "background_error", step: "data_classes", message: error.message }));
+      }
       return result;
     };
   }
