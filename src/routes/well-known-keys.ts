@@ -1,9 +1,17 @@
 /**
  * @module well-known-keys
- * `GET /.well-known/jwks.json`: the keys anyone needs to verify a decision
- * receipt offline, as a JWK Set (RFC 7517): every trusted, unrevoked key
- * with scope `receipt`. A revoked key leaves the set, so receipts it signed
- * stop verifying. Public and cacheable for a few minutes, like any JWKS.
+ * Public keys, for anyone who checks what an edge signed, offline:
+ *
+ *   GET /.well-known/jwks.json            the keys that sign decision receipts, as a
+ *                                         JWK Set (RFC 7517): every trusted, unrevoked
+ *                                         key with scope `receipt`. A revoked key leaves
+ *                                         the set, so receipts it signed stop verifying.
+ *   GET /.well-known/tollgate-trust.json  the whole trust store's public half (ids,
+ *                                         public keys, scopes, revocations): what an
+ *                                         agent verifies signed policy layers against
+ *                                         before it evaluates them offline.
+ *
+ * Both are public and cacheable for a few minutes, like any JWKS.
  */
 import { Hono } from "hono";
 import { keyCovers } from "../bundles/manifest";
@@ -19,4 +27,8 @@ export function publishedReceiptKeys(env: Env) {
 export const wellKnownKeysRoute = new Hono<{ Bindings: Env }>().get("/jwks.json", (c) => {
   c.header("cache-control", "public, max-age=300");
   return c.json({ keys: publishedReceiptKeys(c.env) });
+}).get("/tollgate-trust.json", (c) => {
+  const keys = trustStoreFrom(c.env.TRUST_STORE).keys.map(({ id, public_key, scopes, revoked }) => ({ id, public_key, scopes, ...(revoked ? { revoked } : {}) }));
+  c.header("cache-control", "public, max-age=300");
+  return c.json({ keys });
 });
