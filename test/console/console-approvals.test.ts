@@ -108,6 +108,15 @@ describe("console access", () => {
     expect(response.status).toBe(303);
   });
 
+  it("signing out clears the cookie, and needs the session's CSRF token", async () => {
+    const browser = await signIn(TEST_TOKENS.acmeApprover);
+    expect((await browser.post("/console/sign-out", { _csrf: "0".repeat(64) })).status).toBe(403);
+    const out = await browser.post("/console/sign-out", {});
+    expect(out.status).toBe(303);
+    expect(out.headers.get("location")).toBe("/console/sign-in");
+    expect(out.headers.get("set-cookie")).toMatch(/^tollgate_console=; Max-Age=0/);
+  });
+
   it("the console is closed, saying how to open it, when it has no session key", async () => {
     const response = await worker.fetch(new Request(`${ORIGIN}/console/sign-in`), { ...env, CONSOLE_SESSION_KEY: "" }, createExecutionContext());
     expect(response.status).toBe(503);
