@@ -16,6 +16,10 @@ import { adminApprovalsRoute, approvalsRoute } from "./routes/approvals";
 import { decideRoute } from "./routes/decide";
 import { healthRoute } from "./routes/health";
 import { policyRoute } from "./routes/policy";
+import { adminMcpRoute } from "./routes/admin-mcp";
+import { sessionDataClassesRoute } from "./routes/session-data-classes";
+import { gatewayRoute } from "./mcp/gateway-route";
+import { resourceMetadataRoute } from "./mcp/resource-metadata";
 
 export const app = new Hono<{ Bindings: Env }>();
 
@@ -32,6 +36,11 @@ app.route("/v1/admin", adminApprovalsRoute);
 app.route("/v1/admin", adminAuditRoute);
 app.route("/v1/admin", adminRolloutRoute);
 app.route("/v1/admin", adminRegistryRoute);
+app.route("/v1/admin", adminMcpRoute);
+app.route("/v1/sessions", sessionDataClassesRoute);
+// The MCP gateway: one Streamable HTTP endpoint per upstream, and its RFC 9728 metadata.
+app.route("/mcp", gatewayRoute);
+app.route("/.well-known/oauth-protected-resource", resourceMetadataRoute);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 app.onError((error, c) => errorResponse(c, error));

@@ -18,3 +18,4 @@ export { AgentDO } from "./session/agent-do";
 export { ApprovalsDO } from "./session/approvals-do";
 export { AgentRegistryDO } from "./identity/registry-do";
 export { IssuerDirectoryDO } from "./identity/directory-do";
+export { McpServersDO } from "./mcp/servers-do";

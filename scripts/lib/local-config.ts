@@ -72,6 +72,7 @@ export async function localConfig(): Promise<{ config: LocalConfig; created: boo
     AUDIT_SIGNING_KEY: privateKeys["local-audit"],
     IDENTITY_KEY_ID: "local-identity",
     IDENTITY_SIGNING_KEY: privateKeys["local-identity"],
+    MCP_SECRET_KEY: randomBytes(32).toString("base64url"),
   };
   // Single quotes keep the JSON's double quotes as they are (dotenv syntax).
   const text = Object.entries(vars).map(([name, value]) => `${name}='${value}'`).join("\n");

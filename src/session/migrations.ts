@@ -46,6 +46,10 @@ export const SESSION_MIGRATIONS: Migration[] = [
     // demanded could not be written): the debit, the approval used, the denial counted, the child registered.
     "ALTER TABLE decisions ADD COLUMN effects TEXT",
   ],
+  [
+    // Session taint: the classes of data the session's tool results carried. Rows are only ever added.
+    "CREATE TABLE data_classes (class TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, decision_id TEXT)",
+  ],
 ];
 
 export const AGENT_MIGRATIONS: Migration[] = [
