@@ -20,6 +20,7 @@ import { adminMcpRoute } from "./routes/admin-mcp";
 import { sessionDataClassesRoute } from "./routes/session-data-classes";
 import { gatewayRoute } from "./mcp/gateway-route";
 import { resourceMetadataRoute } from "./mcp/resource-metadata";
+import { wellKnownKeysRoute } from "./routes/well-known-keys";
 
 export const app = new Hono<{ Bindings: Env }>();
 
@@ -29,6 +30,7 @@ app.use("/v1/admin/*", adminAuth());
 app.route("/v1/decide", decideRoute);
 app.route("/v1/policy", policyRoute);
 app.route("/healthz", healthRoute);
+app.route("/.well-known", wellKnownKeysRoute);
 app.route("/v1/approvals", approvalsRoute);
 app.route("/v1/admin", adminBundlesRoute);
 app.route("/v1/admin", adminSessionsRoute);

@@ -31,7 +31,7 @@ verdict_object := {
 	"risk_tier": risk_tier,
 	"fail_mode": fail_mode,
 	"cost": cost,
-	"ttl_s": 0,
+	"ttl_s": ttl_s,
 	"budget": {"limits": budget_limits},
 	"breaker": breaker,
 	"agent_limit": agent_limit,

@@ -54,8 +54,10 @@ async function connect(agentKey: string, server = "helpdesk", options: { urlElic
   return client;
 }
 
+type RpcError = { error: { code: number; message: string } };
+
 const textOf = (result: { content?: unknown }) => ((result.content as Array<{ text?: string }>) ?? []).map((c) => c.text ?? "").join("\n");
-const decisionOf = (result: { _meta?: Record<string, unknown> }) => result._meta?.["tollgate/decision"] as { decision_id: string; decision: string; rules: string[]; approval?: { id: string; url: string; status: string }; upstream?: { fault: string; fail_mode: string } };
+const decisionOf = (result: { _meta?: Record<string, unknown> }) => result._meta?.["tollgate/decision"] as { receipt?: string; decision_id: string; decision: string; rules: string[]; approval?: { id: string; url: string; status: string }; upstream?: { fault: string; fail_mode: string } };
 
 beforeAll(async () => {
   bundleEdge();
@@ -174,6 +176,8 @@ describe("governed calls", () => {
     expect(textOf(result)).toBe("ticket T-42: printer on fire");
     expect(decisionOf(result)).toMatchObject({ decision: "allow", rules: [] });
     expect(decisionOf(result).decision_id).toMatch(/^[0-9a-f-]{36}$/);
+    // The decision's signed receipt travels with the result.
+    expect(decisionOf(result).receipt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     await client.close();
   });
 
@@ -185,6 +189,7 @@ describe("governed calls", () => {
     expect(textOf(result)).toContain("Tollgate refused this call to run_shell");
     expect(textOf(result)).toContain("tool_not_allowed_for_role");
     expect(decisionOf(result)).toMatchObject({ decision: "deny", rules: expect.arrayContaining(["tool_not_allowed_for_role"]) });
+    expect(decisionOf(result).receipt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     const unmapped = await client.callTool({ name: "unmapped_tool", arguments: {} });
     expect(unmapped.isError).toBe(true);
     expect(decisionOf(unmapped).rules).toContain("unknown_tool");
@@ -317,14 +322,14 @@ describe("faults", () => {
     expect(parse.status).toBe(400);
     expect(await parse.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32700 } });
     const invalid = await post(JSON.stringify({ jsonrpc: "1.0", id: 1, method: "ping" }));
-    expect((await invalid.json()).error.code).toBe(-32600);
+    expect(((await invalid.json()) as RpcError).error.code).toBe(-32600);
     const batch = await post(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "ping" }]));
-    expect((await batch.json()).error.code).toBe(-32600);
+    expect(((await batch.json()) as RpcError).error.code).toBe(-32600);
     const oversized = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "x".repeat(2 * 1024 * 1024) } }));
     expect(oversized.status).toBe(413);
     const deep = await post(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":${"[".repeat(5000)}${"]".repeat(5000)}}}`);
     expect(deep.status).toBe(400);
-    expect((await deep.json()).error.code).toBe(-32600);
+    expect(((await deep.json()) as RpcError).error.code).toBe(-32600);
     const noSession = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
     expect(noSession.status).toBe(400);
     expect((await post("{}", { "content-type": "text/plain" })).status).toBe(415);
