@@ -6,6 +6,10 @@
  * workerd as `npm start` serves it; agents, keys and upstreams are
  * registered through the admin API as an operator would.
  */
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client, StreamableHTTPClientTransport, UrlElicitationRequiredError } from "@modelcontextprotocol/client";
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
@@ -106,6 +110,37 @@ describe("the upstream registry", () => {
     const deep = await admin("/mcp/acme/servers/bad", { method: "PUT", body: `${"[".repeat(5000)}${"]".repeat(5000)}` });
     expect(deep.status).toBe(400);
     expect((await admin("/mcp/acme/servers/Bad!", { method: "PUT", body: "{}" })).status).toBe(400);
+  });
+});
+
+describe("tollgate mcp", () => {
+  it("registers a server from files, lists it without its credential, and removes it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-"));
+    writeFileSync(join(dir, "tools.json"), JSON.stringify({ read_ticket: { tool: "tickets.read" } }));
+    writeFileSync(join(dir, "headers.json"), JSON.stringify({ "x-upstream-key": UPSTREAM_KEY }));
+    // Asynchronously: this process also serves the upstream, which must keep answering while the CLI runs.
+    const cli = (args: string[]) =>
+      new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ["bin/tollgate.mjs", "mcp", ...args], { encoding: "utf8", env: { ...process.env, TOLLGATE_URL: edge.url.origin, TOLLGATE_TOKEN: TEST_TOKENS.registrar } }, (error, stdout, stderr) =>
+          resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const added = await cli(["add", "--tenant", "acme", "--server", "cli-desk", "--upstream", helpdesk.url, "--tools", join(dir, "tools.json"), "--credentials", join(dir, "headers.json"), "--timeout-ms", "2000"]);
+    expect(added.status, added.stderr).toBe(0);
+    expect(added.stdout).toContain("registered cli-desk");
+    expect(added.stdout).toContain("read_ticket→tickets.read");
+    const listed = await cli(["list", "--tenant", "acme"]);
+    expect(listed.stdout).toContain("cli-desk");
+    expect(listed.stdout).toContain("credentials stored");
+    expect(listed.stdout + listed.stderr).not.toContain(UPSTREAM_KEY);
+    const client = await connect(keys.helper, "cli-desk");
+    expect(textOf(await client.callTool({ name: "read_ticket", arguments: { id: "T-5" } }))).toContain("T-5");
+    await client.close();
+    expect((await cli(["remove", "--tenant", "acme", "--server", "cli-desk"])).status).toBe(0);
+    await expect(connect(keys.helper, "cli-desk")).rejects.toThrow();
+    expect((await cli(["changes", "--tenant", "acme"])).stdout).toMatch(/identity-team {2}server_removed {2}cli-desk/);
+    const missing = await cli(["add", "--tenant", "acme", "--server", "x"]);
+    expect(missing.status).toBe(2);
   });
 });
 
