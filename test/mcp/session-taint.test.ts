@@ -10,10 +10,11 @@ import { describe, expect, it } from "vitest";
 import { agentFetch, decide, sessionStub, uniqueId } from "../session/helpers";
 import type { AgentSpec } from "../identity/credentials";
 
-const SUPPORT: AgentSpec = { tenant: "acme", agent: "taint-agent", role: "support" };
+const AGENT = "taint-agent";
+const SUPPORT: AgentSpec = { tenant: "acme", agent: AGENT, role: "support" };
 
 function emailInput(session: string, extra: Record<string, unknown> = {}) {
-  return { tenant: "acme", agent: { id: SUPPORT.agent, role: "support" }, session: { id: session }, action: { type: "tool_call", tool: "email.send", args: { to: "x@example.test" } }, ...extra };
+  return { tenant: "acme", agent: { id: AGENT, role: "support" }, session: { id: session }, action: { type: "tool_call", tool: "email.send", args: { to: "x@example.test" } }, ...extra };
 }
 
 function report(session: string, body: unknown, spec: AgentSpec = SUPPORT, headers: Record<string, string> = { "content-type": "application/json" }) {
@@ -64,7 +65,7 @@ describe("a decision and the session object's record", () => {
     // The isolate learns the session is clean...
     expect((await decide(emailInput(session))).decision).toBe("allow");
     // ...then PII is recorded without this isolate seeing it (as another edge would).
-    await sessionStub(session, SUPPORT.agent).recordDataClasses(["pii"], null);
+    await sessionStub(session, AGENT).recordDataClasses(["pii"], null);
     const decided = await decide(emailInput(session));
     expect(decided.decision).toBe("require_approval");
     expect(decided.reasons.map((r) => r.rule)).toEqual(["session_data_to_external_tool"]);
@@ -73,10 +74,10 @@ describe("a decision and the session object's record", () => {
 
   it("commits nothing for an evaluation that missed a class", async () => {
     const session = uniqueId("nocommit");
-    const stub = sessionStub(session, SUPPORT.agent);
+    const stub = sessionStub(session, AGENT);
     await stub.recordDataClasses(["pii"], null);
     const result = await stub.commit({
-      decision_id: uniqueId("d"), now_ms: Date.now(), tenant: "acme", session_id: session, agent_id: SUPPORT.agent, action_hash: "0".repeat(64), action_summary: "{}",
+      decision_id: uniqueId("d"), now_ms: Date.now(), tenant: "acme", session_id: session, agent_id: AGENT, action_hash: "0".repeat(64), action_summary: "{}",
       verdict: "allow", cost: { tokens: 0, api_calls: 1, cost_usd: 0 }, limits: {}, breaker: { threshold: 3, window_s: 300, cooldown_s: 0 }, agent_limit: null, approval_ttl_s: 3600,
       delegation: { scopes: [], depth: 0 }, data_classes_seen: [],
     });
