@@ -40,7 +40,7 @@ import { asSent, benchAdminToken, enrolAgents, jwtProvider, policyInputOf } from
 import { benchLog } from "./lib/bench-log.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
 import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
-import { benchMcp } from "./lib/bench-mcp.ts";
+import { benchMcp, type McpBench } from "./lib/bench-mcp.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { sha256Hex } from "./lib/digest.ts";
 import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
@@ -313,16 +313,8 @@ async function main(): Promise<void> {
   lines.push(`A tenant's first decision after its own layer was activated (three publishes of tenant:acme): ${store.tenantFirstMs.map((ms) => fmt(ms)).join(", ")}; its next decisions: median ${fmt(store.tenantSteady.median_ms)}, p99 ${fmt(store.tenantSteady.p99_ms)}.`);
 
   console.error("the MCP gateway…");
-  const mcp = await benchMcp(quick ? 600 : 2000, quick ? 6 : 20);
   lines.push("");
-  lines.push(`The MCP gateway: the same tools/call with the official client SDK, straight to an upstream built with the server SDK and through /mcp/<server> in front of it (full path: sandbox, session object, audit log, receipt), concurrency 1, ${mcp.rounds} alternating rounds:`);
-  lines.push("");
-  lines.push("| target | median | p99 | calls/s |");
-  lines.push("|---|---:|---:|---:|");
-  lines.push(`| straight to the upstream | ${fmt(mcp.direct.median_ms)} | ${fmt(mcp.direct.p99_ms)} | ${mcp.direct.rps.toFixed(0)} |`);
-  lines.push(`| through the gateway | ${fmt(mcp.gateway.median_ms)} | ${fmt(mcp.gateway.p99_ms)} | ${mcp.gateway.rps.toFixed(0)} |`);
-  lines.push("");
-  lines.push(`Added by the gateway: ${fmt(mcp.gateway.median_ms - mcp.direct.median_ms)} at the median, ${fmt(mcp.gateway.p99_ms - mcp.direct.p99_ms)} at p99.`);
+  lines.push(...mcpLines(await benchMcp(quick ? 600 : 2000, quick ? 6 : 20), await benchMcp(quick ? 600 : 2000, quick ? 6 : 20, { SESSION_STATE: "off", AUDIT: "off" })));
 
   const machine = `${type()} · ${cpus().length} × ${cpus()[0]?.model ?? "cpu"} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.versions.node} · OPA ${OPA_VERSION}`;
   const report = [`Machine: ${machine}`, `Requests per row: ${REQUESTS} after ${WARMUP} warm-up, HTTP targets interleaved in ${ROUNDS} rounds; input mix: ${scenarios.length} scenarios round-robin.`, "", ...lines].join("\n");
@@ -336,5 +328,24 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
-process.exit(0);
+/** The MCP gateway's section: the full path, and the policy alone (no session object, no audit log). */
+export function mcpLines(full: McpBench, policyOnly: McpBench): string[] {
+  const row = (name: string, summary: McpBench["direct"]) => `| ${name} | ${fmt(summary.median_ms)} | ${fmt(summary.p99_ms)} | ${summary.rps.toFixed(0)} |`;
+  return [
+    `The MCP gateway: the same tools/call with the official client SDK, straight to an upstream built with the server SDK and through /mcp/<server> in front of it, concurrency 1, alternating rounds (${full.rounds} per edge configuration):`,
+    "",
+    "| target | median | p99 | calls/s |",
+    "|---|---:|---:|---:|",
+    row("straight to the upstream", full.direct),
+    row("through the gateway (sandbox, session object, audit log)", full.gateway),
+    row("straight to the upstream (second edge run)", policyOnly.direct),
+    row("through the gateway (policy only: SESSION_STATE and AUDIT off)", policyOnly.gateway),
+    "",
+    `Added by the gateway at the median: ${fmt(full.gateway.median_ms - full.direct.median_ms)} on the full path, ${fmt(policyOnly.gateway.median_ms - policyOnly.direct.median_ms)} with the policy alone.`,
+  ];
+}
+
+if (import.meta.main) {
+  await main();
+  process.exit(0);
+}

@@ -56,17 +56,20 @@ async function connect(url: string, headers: Record<string, string> = {}): Promi
   return client;
 }
 
-export async function benchMcp(requests: number, rounds: number, port = 18796): Promise<McpBench> {
+/** `vars`: the edge's [vars] overrides (SESSION_STATE and AUDIT "off" measure the gateway with the policy alone). */
+export async function benchMcp(requests: number, rounds: number, vars: Record<string, string> = {}, port = 18796): Promise<McpBench> {
   const upstream = await startUpstream();
   const { token, entry } = benchAdminToken();
-  const edge = await startEdge({ port, vars: { ADMIN_TOKENS: JSON.stringify(entry), MCP_SECRET_KEY: randomBytes(32).toString("base64url") } });
+  const edge = await startEdge({ port, vars: { ...vars, ADMIN_TOKENS: JSON.stringify(entry), MCP_SECRET_KEY: randomBytes(32).toString("base64url") } });
   try {
     const target = { url: edge.url.origin, token };
     await adminCall(target, "PUT", "/registry/bench-mcp/agents/helper", { owner: "bench@localhost", role: "support", max_risk_tier: "high", certified_until: "2099-01-01" });
     const { key } = await adminCall<{ key: string }>(target, "POST", "/registry/bench-mcp/agents/helper/keys", {});
     await adminCall(target, "PUT", "/mcp/bench-mcp/servers/desk", { url: upstream.url, tools: { read_ticket: { tool: "tickets.read" } } });
     const direct = await connect(upstream.url);
-    const gateway = await connect(new URL("/mcp/desk", edge.url).href, { authorization: `Bearer ${key}` });
+    // Each round opens a new MCP session, so a new Tollgate session: the role's per-session budget (500 calls) is never what answers.
+    const openGateway = () => connect(new URL("/mcp/desk", edge.url).href, { authorization: `Bearer ${key}` });
+    let gateway = await openGateway();
     const call = async (client: Client, i: number) => {
       const started = performance.now();
       const result = await client.callTool({ name: "read_ticket", arguments: { id: `T-${i}` } });
@@ -75,14 +78,16 @@ export async function benchMcp(requests: number, rounds: number, port = 18796): 
       return elapsed;
     };
     // Warm both paths (the sandbox, the session object, the registry cache) before measuring.
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 100; i++) {
       await call(direct, i);
       await call(gateway, i);
     }
     const samples = { direct: [] as number[], gateway: [] as number[] };
     const wall = { direct: 0, gateway: 0 };
-    const perRound = Math.ceil(requests / rounds);
+    const perRound = Math.min(400, Math.ceil(requests / rounds));
     for (let round = 0; round < rounds; round++) {
+      await gateway.close();
+      gateway = await openGateway();
       for (const [name, client] of [["direct", direct], ["gateway", gateway]] as const) {
         const started = performance.now();
         for (let i = 0; i < perRound; i++) samples[name].push(await call(client, i));
