@@ -21,7 +21,7 @@ describe("@tollgate/agent inside workerd", () => {
     expect(first).toMatchObject({ decision: "allow", source: "edge" });
     const again = await tg.check(search, { tier: "low" });
     expect(again).toMatchObject({ source: "cache", id: first.id });
-    const refund = tg.guard(async () => "refunded", { tool: "payments.refund" });
+    const refund = tg.guard(async (_input: { amount: number }) => "refunded", { tool: "payments.refund" });
     await expect(refund({ amount: 5 })).rejects.toBeInstanceOf(Denied);
     await tg.idle();
     expect(events).toContain("cache_hit");
