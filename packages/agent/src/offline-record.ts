@@ -16,8 +16,9 @@ export interface OfflineRecord {
   /** `off-` and a UUIDv7: unique, time-ordered, never an edge's id. */
   decision_id: string;
   time: string;
-  tenant: string;
-  agent: string;
+  /** Null when the agent decided before it ever reached the edge: the uploading credential says whose it is. */
+  tenant: string | null;
+  agent: string | null;
   session: string;
   action_type: string;
   tool: string | null;
