@@ -97,7 +97,13 @@ async function addMissingKeys(): Promise<void> {
   const vars = Object.fromEntries(
     [...readFileSync(DEV_VARS, "utf8").matchAll(/^([A-Z_]+)='(.*)'$/gm)].map(([, name, value]) => [name, value] as [string, string]),
   );
-  if (vars.RECEIPT_KEY_ID || !vars.TRUST_STORE) return;
+  if (!vars.TRUST_STORE) return;
+  if (!vars.MCP_SECRET_KEY) {
+    // Written before the MCP gateway existed: its key is added, nothing else changes.
+    vars.MCP_SECRET_KEY = randomBytes(32).toString("base64url");
+    writeDevVars(vars);
+  }
+  if (vars.RECEIPT_KEY_ID) return;
   const pair = await generateKeyPair("local-receipt");
   writeSecret(join(KEYS_DIR, "local-receipt.private.jwk"), `${JSON.stringify(pair.privateJwk, null, 2)}\n`);
   const trust = JSON.parse(vars.TRUST_STORE) as { keys: unknown[] };
