@@ -2,9 +2,12 @@
  * @module app
  * The edge's HTTP surface: every route, the one gate in front of the admin
  * API, and the one place errors become `{error: {code, message}}`. Routes
- * live in routes/, one per concern.
+ * live in routes/, one per concern; the AuthZEN API lives in authzen/ and
+ * answers errors in its spec's shape.
  */
 import { Hono } from "hono";
+import { accessRoute } from "./authzen/access-api";
+import { pdpMetadataRoute } from "./authzen/pdp-metadata";
 import { errorResponse } from "./errors";
 import { adminAuth } from "./middleware/admin-auth";
 import { adminAuditRoute } from "./routes/admin-audit";
@@ -26,6 +29,9 @@ app.route("/v1/decide", decideRoute);
 app.route("/v1/policy", policyRoute);
 app.route("/healthz", healthRoute);
 app.route("/v1/approvals", approvalsRoute);
+// AuthZEN Authorization API 1.0: its own error shape, set on its routes (authzen/error-response.ts).
+app.route("/access/v1", accessRoute);
+app.route("/.well-known/authzen-configuration", pdpMetadataRoute);
 app.route("/v1/admin", adminBundlesRoute);
 app.route("/v1/admin", adminSessionsRoute);
 app.route("/v1/admin", adminApprovalsRoute);
