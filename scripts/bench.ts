@@ -147,15 +147,24 @@ async function main(): Promise<void> {
   const inputJsons = policyInputs.map((input) => JSON.stringify(input));
   const opaCalls = policyInputs.map((input) => ({ body: JSON.stringify({ input }), headers: {} }));
 
-  // The log is sealed and signed as in production, and sub-agent credentials are minted, with keys made for this run.
+  // The log is sealed and signed as in production, sub-agent credentials are minted and every
+  // decision's receipt is signed, with keys made for this run.
   const auditKey = await generateKeyPair("bench-audit");
   const identityKey = await generateKeyPair("bench-identity");
+  const receiptKey = await generateKeyPair("bench-receipt");
   const admin = benchAdminToken();
   const auditKeyVars = { AUDIT_KEY_ID: auditKey.id, AUDIT_SIGNING_KEY: JSON.stringify(auditKey.privateJwk) };
   const identityVars = {
     IDENTITY_KEY_ID: identityKey.id,
     IDENTITY_SIGNING_KEY: JSON.stringify(identityKey.privateJwk),
-    TRUST_STORE: JSON.stringify({ keys: [{ id: identityKey.id, public_key: identityKey.publicKey, scopes: ["identity"] }] }),
+    RECEIPT_KEY_ID: receiptKey.id,
+    RECEIPT_SIGNING_KEY: JSON.stringify(receiptKey.privateJwk),
+    TRUST_STORE: JSON.stringify({
+      keys: [
+        { id: identityKey.id, public_key: identityKey.publicKey, scopes: ["identity"] },
+        { id: receiptKey.id, public_key: receiptKey.publicKey, scopes: ["receipt"] },
+      ],
+    }),
     ADMIN_TOKENS: JSON.stringify(admin.entry),
   };
   // One workerd for the four edges, as one machine would run them. The audit Queue's consumer,

@@ -19,6 +19,7 @@ import { adminApprovalsRoute, approvalsRoute } from "./routes/approvals";
 import { decideRoute } from "./routes/decide";
 import { healthRoute } from "./routes/health";
 import { policyRoute } from "./routes/policy";
+import { wellKnownKeysRoute } from "./routes/well-known-keys";
 
 export const app = new Hono<{ Bindings: Env }>();
 
@@ -28,6 +29,7 @@ app.use("/v1/admin/*", adminAuth());
 app.route("/v1/decide", decideRoute);
 app.route("/v1/policy", policyRoute);
 app.route("/healthz", healthRoute);
+app.route("/.well-known", wellKnownKeysRoute);
 app.route("/v1/approvals", approvalsRoute);
 // AuthZEN Authorization API 1.0: its own error shape, set on its routes (authzen/error-response.ts).
 app.route("/access/v1", accessRoute);

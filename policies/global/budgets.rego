@@ -1,7 +1,7 @@
 # Budgets: the session's usage so far plus this action's estimate must stay
 # within the role's limits in every dimension (this call counts as one API
-# call). Usage comes in the input (the session's Durable Object supplies it);
-# missing usage counts as zero, and a usage or estimate that is not a
+# call, unless it is a free read: caching.rego). Usage comes in the input
+# (the session's Durable Object supplies it); missing usage counts as zero, and a usage or estimate that is not a
 # non-negative number is denied rather than let it shrink the total.
 package tollgate
 
@@ -24,13 +24,13 @@ used(dimension) := x if {
 
 cost := {
 	"tokens": estimate("tokens"),
-	"api_calls": 1,
+	"api_calls": call_cost,
 	"cost_usd": estimate("cost_usd"),
 }
 
 projected_usage := {
 	"tokens": used("tokens") + estimate("tokens"),
-	"api_calls": used("api_calls") + 1,
+	"api_calls": used("api_calls") + call_cost,
 	"cost_usd": used("cost_usd") + estimate("cost_usd"),
 	"wall_clock_s": used("wall_clock_s"),
 }

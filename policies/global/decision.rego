@@ -26,7 +26,7 @@ decision := {
 	"risk_tier": risk_tier,
 	"fail_mode": fail_mode,
 	"cost": cost,
-	"ttl_s": 0,
+	"ttl_s": ttl_s,
 	"budget": {"limits": budget_limits},
 	"breaker": breaker,
 	"agent_limit": agent_limit,

@@ -5,8 +5,9 @@
  * secrets:
  *
  * - keys/local-*.private.jwk: the store's snapshot key, the audit key, the
- *   identity key that signs sub-agent credentials, and a key that may sign
- *   every layer (for `tollgate sign` against this edge);
+ *   identity key that signs sub-agent credentials, the key that signs
+ *   decision receipts, and a key that may sign every layer (for `tollgate
+ *   sign` against this edge);
  * - .dev.vars: the secrets the Worker reads (trust store, admin tokens,
  *   signing keys), JSON values in single quotes;
  * - .tollgate/local.json: the admin token and the demo agent's key, so
@@ -36,6 +37,7 @@ const KEYS: Array<{ id: string; scopes: string[] }> = [
   { id: "local-snapshot", scopes: ["snapshot"] },
   { id: "local-audit", scopes: ["audit"] },
   { id: "local-identity", scopes: ["identity"] },
+  { id: "local-receipt", scopes: ["receipt"] },
   { id: "local-publisher", scopes: ["global", "region:*", "tenant:*"] },
 ];
 
@@ -47,7 +49,9 @@ function writeSecret(path: string, text: string): void {
 /** The local configuration; created (keys, .dev.vars, admin token) when there is none. */
 export async function localConfig(): Promise<{ config: LocalConfig; created: boolean }> {
   if (existsSync(LOCAL_FILE) && existsSync(DEV_VARS)) {
-    return { config: JSON.parse(readFileSync(LOCAL_FILE, "utf8")) as LocalConfig, created: false };
+    const config = JSON.parse(readFileSync(LOCAL_FILE, "utf8")) as LocalConfig;
+    await addMissingKeys();
+    return { config, created: false };
   }
   mkdirSync(KEYS_DIR, { recursive: true });
   mkdirSync(LOCAL_DIR, { recursive: true });
@@ -72,13 +76,32 @@ export async function localConfig(): Promise<{ config: LocalConfig; created: boo
     AUDIT_SIGNING_KEY: privateKeys["local-audit"],
     IDENTITY_KEY_ID: "local-identity",
     IDENTITY_SIGNING_KEY: privateKeys["local-identity"],
+    RECEIPT_KEY_ID: "local-receipt",
+    RECEIPT_SIGNING_KEY: privateKeys["local-receipt"],
   };
-  // Single quotes keep the JSON's double quotes as they are (dotenv syntax).
-  const text = Object.entries(vars).map(([name, value]) => `${name}='${value}'`).join("\n");
-  writeSecret(DEV_VARS, `# Written by npm start for local development only. Never commit it.\n${text}\n`);
+  writeDevVars(vars);
   const config: LocalConfig = { admin_token: adminToken };
   saveLocalConfig(config);
   return { config, created: true };
+}
+
+function writeDevVars(vars: Record<string, string>): void {
+  // Single quotes keep the JSON's double quotes as they are (dotenv syntax).
+  const text = Object.entries(vars).map(([name, value]) => `${name}='${value}'`).join("\n");
+  writeSecret(DEV_VARS, `# Written by npm start for local development only. Never commit it.\n${text}\n`);
+}
+
+/** A setup made before the receipt key existed gets one, trusted with scope `receipt`; everything else is kept. */
+async function addMissingKeys(): Promise<void> {
+  const vars = Object.fromEntries(
+    [...readFileSync(DEV_VARS, "utf8").matchAll(/^([A-Z_]+)='(.*)'$/gm)].map(([, name, value]) => [name, value] as [string, string]),
+  );
+  if (vars.RECEIPT_KEY_ID || !vars.TRUST_STORE) return;
+  const pair = await generateKeyPair("local-receipt");
+  writeSecret(join(KEYS_DIR, "local-receipt.private.jwk"), `${JSON.stringify(pair.privateJwk, null, 2)}\n`);
+  const trust = JSON.parse(vars.TRUST_STORE) as { keys: unknown[] };
+  trust.keys.push({ id: "local-receipt", public_key: pair.publicKey, scopes: ["receipt"] });
+  writeDevVars({ ...vars, TRUST_STORE: JSON.stringify(trust), RECEIPT_KEY_ID: "local-receipt", RECEIPT_SIGNING_KEY: JSON.stringify(pair.privateJwk) });
 }
 
 export function saveLocalConfig(config: LocalConfig): void {

@@ -21,6 +21,7 @@ export interface AnsweredDecision {
   observed?: { decision: string; reasons: Reason[] };
   fail_mode_applied?: unknown;
   session?: { fail_mode_applied?: string };
+  receipt?: string;
 }
 
 /**
@@ -59,5 +60,6 @@ export async function buildAuditRecord(answer: AnsweredDecision, input: Decision
   if (args) record.args = args;
   if (redacted) record.args_redacted = true;
   if (print) record.policy_print = print;
+  if (answer.receipt) record.receipt = answer.receipt;
   return record;
 }

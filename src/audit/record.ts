@@ -39,6 +39,8 @@ export interface AuditRecord {
   args_redacted?: boolean;
   /** What the policy printed while deciding, by layer (bounded; the policy's output, not the edge's). */
   policy_print?: Record<string, string[]>;
+  /** The signed receipt the agent was given (packages/agent/src/receipt.ts), when the edge signs them. */
+  receipt?: string;
 }
 
 type Obligation = { type?: string; fields?: unknown };

@@ -3,13 +3,10 @@
  * Ed25519 signatures over canonical JSON with WebCrypto, usable from the
  * Worker and from Node alike (both have `crypto.subtle` with Ed25519).
  */
+import { toBase64Url } from "../../packages/agent/src/base64url.ts";
 import { canonicalJson } from "./canonical.ts";
 
-export function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+export { toBase64Url };
 
 export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
   const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);

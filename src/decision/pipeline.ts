@@ -24,9 +24,12 @@ import type { RolloutDocument } from "../rollout/document";
 import { modeFor, type ModeDecision } from "../rollout/mode";
 import { runShadows } from "../rollout/shadow";
 import type { DecisionBody, DecisionInput } from "../schema/decision-input";
+import type { LayerRef } from "../types";
 import { lastUsage } from "../session/client";
 import { sessionKey } from "../session/objects";
 import { applySessionState, type SessionReport } from "../session/stage";
+import { receiptParams } from "../engine/receipt-params";
+import { signReceipt } from "../receipts/receipt-signer";
 import { effectiveTier, type EffectiveTier } from "./effective-tier";
 import { assertConsistent, policyInput } from "./policy-input";
 import { resolveRegion, type RegionResolution, type RequestLocation } from "./region";
@@ -203,6 +206,8 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   }
   const delegated = session?.replayed ? undefined : await delegatedCredential(env, input, identity, result.decision, now);
   const response = respond({ decisionId, governing, tier, result, session, mode, identity, colo: request.colo, delegated });
+  const receipt = receiptSigner(env, input, resolution.policy.data, now);
+  await receipt.sign(response, reuseSeconds(response, result.decision, session));
   const shadowed = governing.rollouts.filter((document) => document.shadow !== null);
   if (shadowed.length > 0 && !resolution.unusable) {
     ctx.waitUntil(
@@ -224,8 +229,53 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
         .catch((error) => console.error(`shadow evaluation failed: ${(error as Error).message}`)),
     );
   }
-  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, input, now, undoSession, result.print);
+  if ((env.AUDIT as string) !== "off") return audited(env, ctx, response, input, now, receipt, undoSession, result.print);
   return response;
+}
+
+/**
+ * How long the agent may reuse this decision: the policy's `ttl_s`, only for
+ * an allow that is exactly what the policy and the session said, on a
+ * current policy. A degraded, observed or session-changed answer is never
+ * reused.
+ */
+function reuseSeconds(response: DecisionResponse, decision: ComposedDecision, session: SessionReport | undefined): number {
+  const ttl = decision.ttl_s;
+  if (typeof ttl !== "number" || !Number.isSafeInteger(ttl) || ttl <= 0) return 0;
+  const degraded = response.stale === true || response.fail_mode_applied !== undefined || response.mode === "observe" || (session !== undefined && session.status !== "ok");
+  return response.decision === "allow" && decision.decision === "allow" && !degraded ? ttl : 0;
+}
+
+interface ReceiptSigner {
+  /** Puts the signed receipt of what `response` tells the agent on it (nothing, if this edge signs none). */
+  sign(response: DecisionResponse, ttlS: number): Promise<void>;
+}
+
+function receiptSigner(env: Env, input: DecisionInput, layers: unknown[], now: number): ReceiptSigner {
+  const proofWindowS = receiptParams(layers).proof_window_s;
+  return {
+    async sign(response, ttlS) {
+      const answer = response as unknown as AnsweredDecision;
+      const receipt = await signReceipt(
+        env,
+        {
+          decision_id: response.decision_id,
+          tenant: input.tenant,
+          agent: input.agent.id,
+          session: input.session.id,
+          action: input.action,
+          decision: response.decision,
+          tier: answer.risk.tier,
+          mode: answer.mode,
+          policy: answer.policy as { key: string; layers: LayerRef[] },
+          ttl_s: ttlS,
+          proof_window_s: proofWindowS,
+        },
+        now,
+      );
+      if (receipt) response.receipt = receipt;
+    },
+  };
 }
 
 /**
@@ -243,6 +293,7 @@ async function audited(
   response: DecisionResponse,
   input: DecisionInput,
   now: number,
+  receipt: ReceiptSigner,
   undoSession?: () => Promise<void>,
   print?: Record<string, string[]>,
 ): Promise<DecisionResponse> {
@@ -259,8 +310,9 @@ async function audited(
     const message = `the policy requires an acknowledged audit record and none could be written (${(error as Error).message})`;
     // Undone before the answer: a retry must find the session as if this decision had not been made.
     await undoSession?.().catch((undoError: Error) => console.error(`session commit of ${response.decision_id} could not be undone: ${undoError.message}`));
-    const { observed: _observed, delegated_credential: _credential, ...answered } = response;
+    const { observed: _observed, delegated_credential: _credential, receipt: _receipt, ...answered } = response;
     const denied: DecisionResponse = { ...answered, decision: "deny", reasons: [{ rule: "audit_unavailable", message }], audit: "unavailable" };
+    await receipt.sign(denied, 0);
     enqueueAudit(env, [() => buildAuditRecord(denied as unknown as AnsweredDecision, input, now, print)], background);
     return denied;
   }

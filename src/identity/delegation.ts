@@ -10,8 +10,8 @@
  * tree: revoking that key cuts off every descendant.
  */
 import { keyCovers, type TrustStore } from "../bundles/manifest";
-import { toBase64Url } from "../bundles/signature";
-import { checkTimes, TokenError, verifySignature, type DecodedJws } from "./jws";
+import { checkTimes, signEdDsaJws, TokenError, verifySignature, type DecodedJws } from "./jws";
+import { signingKeyFromSecret } from "./signing-key";
 import type { Identity } from "./types";
 
 export const DELEGATION_TYPE = "tg-delegation+jwt";
@@ -45,29 +45,14 @@ export interface DelegatedCredential {
   expires_at: string;
 }
 
-let signingKey: { source: string; key: Promise<CryptoKey> } | undefined;
-
 function identitySigningKey(env: Env): Promise<CryptoKey> | undefined {
-  if (!env.IDENTITY_KEY_ID || !env.IDENTITY_SIGNING_KEY) return undefined;
-  if (signingKey?.source !== env.IDENTITY_SIGNING_KEY) {
-    let jwk: JsonWebKey;
-    try {
-      const { alg: _alg, key_ops: _ops, ...parsed } = JSON.parse(env.IDENTITY_SIGNING_KEY) as JsonWebKey;
-      jwk = parsed;
-    } catch {
-      return undefined;
-    }
-    signingKey = { source: env.IDENTITY_SIGNING_KEY, key: crypto.subtle.importKey("jwk", jwk, { name: "Ed25519" }, false, ["sign"]) };
-  }
-  return signingKey.key;
+  return env.IDENTITY_KEY_ID ? signingKeyFromSecret(env.IDENTITY_SIGNING_KEY) : undefined;
 }
 
 /** Whether this deployment can mint sub-agent credentials at all. */
 export function canDelegate(env: Env): boolean {
   return identitySigningKey(env) !== undefined;
 }
-
-const b64json = (value: unknown) => toBase64Url(new TextEncoder().encode(JSON.stringify(value)));
 
 export async function mintDelegation(
   env: Env,
@@ -96,10 +81,8 @@ export async function mintDelegation(
     root_agent: parent.delegation.root_agent ?? parent.agent,
     root_credential: parent.delegation.root_credential ?? { kind: parent.credential.kind as "agent_key" | "jwt", id: parent.credential.id },
   };
-  const signingInput = `${b64json({ alg: "EdDSA", typ: DELEGATION_TYPE, kid: env.IDENTITY_KEY_ID })}.${b64json(claims)}`;
-  const signature = await crypto.subtle.sign({ name: "Ed25519" }, await key, new TextEncoder().encode(signingInput));
   return {
-    token: `${signingInput}.${toBase64Url(new Uint8Array(signature))}`,
+    token: await signEdDsaJws({ alg: "EdDSA", typ: DELEGATION_TYPE, kid: env.IDENTITY_KEY_ID }, claims, await key),
     agent: claims.sub,
     role: claims.role,
     scopes: claims.scopes,

@@ -7,7 +7,7 @@
  * it accepts, and the key must be of that algorithm's type, so `alg: none`,
  * HMAC over a public key and key-type confusion all fail here.
  */
-import { fromBase64Url } from "../bundles/signature";
+import { fromBase64Url, toBase64Url } from "../bundles/signature";
 
 export type JwsAlgorithm = "EdDSA" | "ES256" | "RS256";
 export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = ["EdDSA", "ES256", "RS256"];
@@ -126,4 +126,13 @@ export function checkTimes(payload: Record<string, unknown>, nowMs: number, skew
   if (nbf !== undefined && (typeof nbf !== "number" || nbf - skewS > now)) throw new TokenError("the token is not valid yet (nbf)");
   if (iat !== undefined && (typeof iat !== "number" || iat - skewS > now)) throw new TokenError("the token was issued in the future (iat)");
   return exp * 1000;
+}
+
+const base64UrlJson = (value: unknown) => toBase64Url(new TextEncoder().encode(JSON.stringify(value)));
+
+/** A compact JWS signed with an Ed25519 key (the credentials and receipts the edge issues). */
+export async function signEdDsaJws(header: Record<string, unknown>, claims: unknown, key: CryptoKey): Promise<string> {
+  const signingInput = `${base64UrlJson(header)}.${base64UrlJson(claims)}`;
+  const signature = await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(signingInput));
+  return `${signingInput}.${toBase64Url(new Uint8Array(signature))}`;
 }
