@@ -6,8 +6,9 @@
  * not. The context (§5.5.1, whose contents the spec leaves to the PDP)
  * says what Tollgate decided and why: the decision id, the outcome, the
  * rules that fired, the obligations the enforcement point must carry out,
- * and, for an approval, how to wait for it and what to send again. Members
- * without a value are left out (§11.5).
+ * the decision's signed receipt (which anyone can verify offline with the
+ * keys at /.well-known/jwks.json), and, for an approval, how to wait for it
+ * and what to send again. Members without a value are left out (§11.5).
  */
 import type { DecisionResponse } from "../decision/pipeline";
 
@@ -30,6 +31,7 @@ interface Answered {
   fail_mode_applied?: unknown;
   audit?: string;
   delegated_credential?: unknown;
+  receipt?: string;
   session?: {
     replayed?: boolean;
     replay_of?: string;
@@ -84,6 +86,7 @@ export function authzenDecision(response: DecisionResponse, origin: string): Aut
   if (session?.replayed && session.replay_of !== undefined) context.replay_of = session.replay_of;
   if (session?.approval) context.approval = approvalContext(session.approval, answer.decision === "require_approval", origin);
   if (answer.delegated_credential !== undefined) context.delegated_credential = answer.delegated_credential;
+  if (answer.receipt !== undefined) context.receipt = answer.receipt;
   return { decision: answer.decision === "allow", context };
 }
 

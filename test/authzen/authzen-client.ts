@@ -4,6 +4,7 @@
  * session and audit log read back to see what a request really did.
  */
 import { env, exports } from "cloudflare:workers";
+import type { ReceiptKey } from "../../packages/agent/src/receipt";
 import { chainFor } from "../../src/audit/writer";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { bearer, type AgentSpec } from "../identity/credentials";
@@ -70,4 +71,9 @@ export async function auditedIds(session: string, atLeast: number, spec: AgentSp
     if (ids.length >= atLeast || Date.now() > deadline) return ids;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The keys the edge publishes for verifying receipts, as any verifier fetches them. */
+export async function receiptKeys(): Promise<{ keys: ReceiptKey[] }> {
+  return (await exports.default.fetch("https://edge.example/.well-known/jwks.json")).json();
 }

@@ -7,12 +7,13 @@
  * link the context gives and used by sending the same evaluation again.
  */
 import { runInDurableObject } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { verifyReceipt } from "../../packages/agent/src/receipt";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, sessionStub, uniqueId } from "../session/helpers";
 import { bearer } from "../identity/credentials";
-import { FINANCE, evaluate, evaluation, post, readTicket, refund, subjectOf, toolCall, usageOf } from "./authzen-client";
-import { exports } from "cloudflare:workers";
+import { FINANCE, evaluate, evaluation, post, readTicket, receiptKeys, refund, subjectOf, toolCall, usageOf } from "./authzen-client";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const rules = (decision: { context?: Record<string, any> }) => (decision.context?.reasons as Array<{ rule: string }>).map((r) => r.rule);
@@ -120,6 +121,20 @@ describe("the Access Evaluation API's shapes", () => {
     expect(batch.headers.get("x-request-id")).toBe("batch-1");
     const none = await post("/access/v1/evaluation", evaluation(session, readTicket()));
     expect(none.headers.get("x-request-id")).toBeNull();
+  });
+
+  it("carries the decision's signed receipt, which verifies offline against the action the evaluation maps to", async () => {
+    const session = uniqueId("az-receipt");
+    const allowed = await evaluate(evaluation(session, readTicket()));
+    const keys = await receiptKeys();
+    // The mapping is documented, so a verifier can rebuild the action: the tool, its arguments and the resource as sent.
+    const action = { type: "tool_call", tool: "tickets.read", args: { id: "T-1" }, resource: { type: "tool", id: "tickets.read" } };
+    const claims = await verifyReceipt(allowed.context?.receipt, { keys, expect: { tenant: "acme", agent: FINANCE.agent, session, action, decision: "allow" } });
+    expect(claims.jti).toBe(allowed.context?.decision_id);
+    const denied = await evaluate(evaluation(session, refund(99_999)));
+    expect(await verifyReceipt(denied.context?.receipt, { keys })).toMatchObject({ decision: "deny", jti: denied.context?.decision_id, ttl_s: 0 });
+    // A receipt is for its own action only.
+    await expect(verifyReceipt(denied.context?.receipt, { keys, expect: { action } })).rejects.toThrow(/another action/);
   });
 
   it("a retry with the same Idempotency-Key is committed once and says which decision it repeats", async () => {

@@ -7,8 +7,9 @@
  * retried batch committed once.
  */
 import { describe, expect, it } from "vitest";
+import { verifyReceipt } from "../../packages/agent/src/receipt";
 import { uniqueId } from "../session/helpers";
-import { auditedIds, evaluateAll, evaluate, evaluation, post, readTicket, refund, subjectOf, toolCall, usageOf, type Decision } from "./authzen-client";
+import { auditedIds, evaluateAll, evaluate, evaluation, post, readTicket, refund, subjectOf, toolCall, usageOf, type Decision, receiptKeys } from "./authzen-client";
 
 const decisions = (answer: { evaluations: Decision[] }) => answer.evaluations.map((e) => e.decision);
 const idsOf = (answer: { evaluations: Decision[] }) => answer.evaluations.map((e) => e.context?.decision_id as string);
@@ -142,6 +143,9 @@ describe("evaluation semantics, proved by their side effects", () => {
     expect(decisions(answer)).toEqual([true, true]);
     expect(new Set(idsOf(answer)).size).toBe(2);
     expect((await usageOf(session)).api_calls).toBe(2);
+    // Each carries its own receipt, for its own decision id.
+    const keys = await receiptKeys();
+    for (const item of answer.evaluations) expect((await verifyReceipt(item.context?.receipt, { keys })).jti).toBe(item.context?.decision_id);
   });
 });
 
