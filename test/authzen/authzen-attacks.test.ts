@@ -118,6 +118,21 @@ describe("bodies an attacker would send", () => {
     expect(await missingSession.text()).toContain("context.session");
     const badArgs = await post("/access/v1/evaluation", { subject, action: { name: "tool_call", properties: { args: "rm -rf" } }, resource, context });
     expect(await badArgs.text()).toMatch(/^action\.properties\.args: /);
+    // Every field at fault is named where the enforcement point put it, not where the decision input has it.
+    const named: Array<[Record<string, unknown>, RegExp]> = [
+      [{ action: { name: "spawn_agent" }, resource: { type: "agent", id: "child-1" } }, /^resource\.properties\.role: /],
+      [{ action: { name: "plan" }, resource: { type: "plan", id: "p-1" } }, /^resource\.properties\.steps: /],
+      [{ action: { name: "tool_call", properties: { estimate: { tokens: -1 } } }, resource }, /^action\.properties\.estimate\.tokens: /],
+      [{ action, resource, context: { session: { id: "" } } }, /^context\.session\.id: /],
+      [{ action, resource, context: { ...context, risk_tier: "extreme" } }, /^context\.risk_tier: /],
+      [{ action, resource, context: { ...context, approval_id: "apr_nope" } }, /^context\.approval_id: /],
+      [{ action, resource, subject: { ...subject, properties: { scopes: "all" } } }, /^subject\.properties\.scopes: /],
+    ];
+    for (const [parts, message] of named) {
+      const response = await post("/access/v1/evaluation", { subject, context, ...parts });
+      expect(response.status, String(message)).toBe(400);
+      expect(await response.text()).toMatch(message);
+    }
   });
 
   it("a body nested 4,200 levels deep is 400, not a 500, alone or in a batch", async () => {
