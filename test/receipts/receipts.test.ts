@@ -8,11 +8,11 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { actionHash } from "../../packages/agent/src/canonical-json";
-import { decodeReceipt, ReceiptError, verifyReceipt, type ReceiptClaims } from "../../packages/agent/src/receipt";
+import { decodeReceipt, ReceiptError, verifyReceipt, type ReceiptClaims, type ReceiptKey } from "../../packages/agent/src/receipt";
 import { chainFor } from "../../src/audit/writer";
 import { decide, uniqueId } from "../session/helpers";
 
-async function jwks(): Promise<{ keys: Array<Record<string, string>> }> {
+async function jwks(): Promise<{ keys: ReceiptKey[] }> {
   const response = await exports.default.fetch("http://edge/.well-known/jwks.json");
   expect(response.status).toBe(200);
   expect(response.headers.get("cache-control")).toContain("max-age");
