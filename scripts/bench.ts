@@ -39,6 +39,8 @@ import { measureIdentity, measureInSandbox } from "./lib/sandbox-eval.ts";
 import { asSent, benchAdminToken, enrolAgents, jwtProvider, policyInputOf } from "./lib/bench-agents.ts";
 import { benchLog } from "./lib/bench-log.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
+import { benchSdk } from "./lib/bench-sdk.ts";
+import { buildAgentPackage } from "./build-agent.ts";
 import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { sha256Hex } from "./lib/digest.ts";
@@ -310,6 +312,21 @@ async function main(): Promise<void> {
   lines.push(`Publish acknowledged → edge deciding with it (refresh interval 1 s): ${store.reachMs.map((ms) => `${ms.toFixed(0)} ms`).join(", ")}.`);
   lines.push("");
   lines.push(`A tenant's first decision after its own layer was activated (three publishes of tenant:acme): ${store.tenantFirstMs.map((ms) => fmt(ms)).join(", ")}; its next decisions: median ${fmt(store.tenantSteady.median_ms)}, p99 ${fmt(store.tenantSteady.p99_ms)}.`);
+
+  console.error("the agent SDK…");
+  await buildAgentPackage();
+  const sdk = await benchSdk(quick ? 1000 : 3000);
+  const opaC1 = rows.find((r) => r.target === "opa run --server" && r.concurrency === 1)!.summary;
+  lines.push("");
+  lines.push("The agent SDK (@tollgate/agent in Node, concurrency 1; the edge with authentication, sandbox, session object, audit log and signed receipts):");
+  lines.push("");
+  lines.push("| decision | median | p99 | median ÷ opa run --server median (c=1) |");
+  lines.push("|---|---:|---:|---:|");
+  const sdkRow = (name: string, s: Summary) => `| ${name} | ${fmt(s.median_ms)} | ${fmt(s.p99_ms)} | ${(s.median_ms / opaC1.median_ms).toFixed(2)}× |`;
+  lines.push(sdkRow("reused receipt (SDK cache hit, no round trip)", sdk.cacheHit));
+  lines.push(sdkRow("edge round trip (check() over HTTP, receipt verified)", sdk.roundTrip));
+  lines.push(sdkRow("offline: the last signed policy evaluated locally, spooled", sdk.offline));
+  lines.push(sdkRow("of which the local evaluation alone", sdk.localEvaluation));
 
   const machine = `${type()} · ${cpus().length} × ${cpus()[0]?.model ?? "cpu"} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.versions.node} · OPA ${OPA_VERSION}`;
   const report = [`Machine: ${machine}`, `Requests per row: ${REQUESTS} after ${WARMUP} warm-up, HTTP targets interleaved in ${ROUNDS} rounds; input mix: ${scenarios.length} scenarios round-robin.`, "", ...lines].join("\n");

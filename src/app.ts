@@ -18,6 +18,8 @@ import { adminSessionsRoute } from "./routes/admin-sessions";
 import { adminApprovalsRoute, approvalsRoute } from "./routes/approvals";
 import { decideRoute } from "./routes/decide";
 import { healthRoute } from "./routes/health";
+import { leasesRoute } from "./routes/leases";
+import { offlineDecisionsRoute } from "./routes/offline-decisions";
 import { policyRoute } from "./routes/policy";
 import { wellKnownKeysRoute } from "./routes/well-known-keys";
 
@@ -31,6 +33,8 @@ app.route("/v1/policy", policyRoute);
 app.route("/healthz", healthRoute);
 app.route("/.well-known", wellKnownKeysRoute);
 app.route("/v1/approvals", approvalsRoute);
+app.route("/v1/leases", leasesRoute);
+app.route("/v1/offline", offlineDecisionsRoute);
 // AuthZEN Authorization API 1.0: its own error shape, set on its routes (authzen/error-response.ts).
 app.route("/access/v1", accessRoute);
 app.route("/.well-known/authzen-configuration", pdpMetadataRoute);

@@ -6,7 +6,6 @@
  * obligation (which the policy sets whenever PII is involved) keeps the
  * arguments out of the log entirely.
  */
-import { canonicalJson, sha256Hex } from "../bundles/canonical";
 import type { LayerRef } from "../types";
 
 export interface AuditRecord {
@@ -41,33 +40,16 @@ export interface AuditRecord {
   policy_print?: Record<string, string[]>;
   /** The signed receipt the agent was given (packages/agent/src/receipt.ts), when the edge signs them. */
   receipt?: string;
+  /** Set when the agent made this decision offline and uploaded it later (from-offline.ts). */
+  offline?: {
+    source: "local_policy" | "fail_mode";
+    action_hash: string;
+    last_contact: string | null;
+    uploaded_at: string;
+    lease_id?: string;
+    cost?: { tokens: number; api_calls: number; cost_usd: number };
+    spool: { seq: number; prev: string; hash: string; gap_before?: true };
+  };
 }
 
-type Obligation = { type?: string; fields?: unknown };
-
-/** The policy's obligations of one type (`log_args`, `hash`, `redact`, `audit_sync`…). */
-export function obligationsOf(obligations: unknown[], type: string): Obligation[] {
-  return obligations.filter((o): o is Obligation => typeof o === "object" && o !== null && (o as Obligation).type === type);
-}
-
-function fieldsOf(obligations: unknown[], type: string): string[] | undefined {
-  const found = obligationsOf(obligations, type);
-  if (found.length === 0) return undefined;
-  return found.flatMap((o) => (Array.isArray(o.fields) ? o.fields.filter((f): f is string => typeof f === "string") : []));
-}
-
-/** The arguments as the policy allows them to be logged, or undefined when none may be. */
-export async function loggableArgs(args: unknown, obligations: unknown[]): Promise<{ args?: Record<string, unknown>; redacted: boolean }> {
-  if (!args || typeof args !== "object") return { redacted: false };
-  if (fieldsOf(obligations, "redact") !== undefined) return { redacted: true };
-  const allowed = fieldsOf(obligations, "log_args");
-  if (!allowed || allowed.length === 0) return { redacted: false };
-  const hashed = new Set(fieldsOf(obligations, "hash") ?? []);
-  const out: Record<string, unknown> = {};
-  for (const field of allowed) {
-    if (!(field in (args as Record<string, unknown>))) continue;
-    const value = (args as Record<string, unknown>)[field];
-    out[field] = hashed.has(field) ? `sha256:${await sha256Hex(canonicalJson(value))}` : value;
-  }
-  return { args: out, redacted: false };
-}
+export { loggableArgs, obligationsOf } from "../../packages/agent/src/loggable-args.ts";

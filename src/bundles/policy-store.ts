@@ -76,6 +76,12 @@ function pinOf(state: ActiveState, tenant: string): string | undefined {
   return typeof region === "string" && REGION_PATTERN.test(region) ? region : undefined;
 }
 
+/** The layers that compose the policy for a region and tenant, global first; absent scopes are skipped. */
+function chosenLayers(state: ActiveState, region: string, tenant: string | undefined) {
+  const scopes = ["global", ...(region === GLOBAL_REGION ? [] : [`region:${region}`]), ...(tenant ? [`tenant:${tenant}`] : [])];
+  return scopes.map((scope) => state.layers.get(scope)).filter((layer) => layer !== undefined);
+}
+
 export class PolicyStore {
   private active: ActiveState | undefined;
   private etag: string | undefined;
@@ -295,8 +301,7 @@ export class PolicyStore {
       state.policies.set(cacheKey, existing);
       return existing;
     }
-    const scopes = ["global", ...(region === GLOBAL_REGION ? [] : [`region:${region}`]), ...(tenant ? [`tenant:${tenant}`] : [])];
-    const chosen = scopes.map((scope) => state.layers.get(scope)).filter((layer) => layer !== undefined);
+    const chosen = chosenLayers(state, region, tenant);
     const policy: ActivePolicy = {
       key: chosen.map((layer) => layer.verified.manifest.digest.slice(7, 23)).join("+"),
       layers: chosen.map(({ verified }) => ({
@@ -353,6 +358,15 @@ export class PolicyStore {
     return this.active ? pinOf(this.active, tenant) : undefined;
   }
 
+  /**
+   * The signed layers, exactly as stored, that compose the policy for a
+   * tenant in a region: what an agent needs to verify and evaluate that
+   * policy itself (offline). Undefined while no store snapshot is active.
+   */
+  signedLayers(tenant: string, region: string): StoredLayer[] | undefined {
+    return this.active ? chosenLayers(this.active, region, tenant).map(({ stored }) => stored) : undefined;
+  }
+
   /** The data of the global layer in force: the region table and the tier floors live there. */
   globalData(): unknown {
     return this.active?.layers.get("global")?.verified.data ?? BASELINE_POLICY.data[0];
@@ -372,9 +386,10 @@ export class PolicyStore {
       };
     }
     if (!this.active) return { policy: BASELINE_POLICY, source: "baseline", stale, unusable };
+    // Only the layers that decide for this tenant here count: another tenant's expired layer is not this one's problem.
     const expired = Date.parse(this.active.snapshot.expires) <= nowMs
       ? `snapshot v${this.active.snapshot.version}`
-      : [...this.active.layers.values()].find(({ verified }) => Date.parse(verified.manifest.expires) <= nowMs)?.verified.manifest.scope;
+      : chosenLayers(this.active, region, tenant).find(({ verified }) => Date.parse(verified.manifest.expires) <= nowMs)?.verified.manifest.scope;
     if (expired) unusable = { code: "policy_expired", message: `the active policy (${expired}) has expired` };
     return { policy: this.compose(this.active, region, tenant), source: "store", stale, unusable };
   }

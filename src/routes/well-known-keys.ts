@@ -1,9 +1,17 @@
 /**
  * @module well-known-keys
- * `GET /.well-known/jwks.json`: the keys anyone needs to verify a decision
- * receipt offline, as a JWK Set (RFC 7517): every trusted, unrevoked key
- * with scope `receipt`. A revoked key leaves the set, so receipts it signed
- * stop verifying. Public and cacheable for a few minutes, like any JWKS.
+ * Public keys, for anyone who checks what an edge signed, offline:
+ *
+ *   GET /.well-known/jwks.json            the keys that sign decision receipts, as a
+ *                                         JWK Set (RFC 7517): every trusted, unrevoked
+ *                                         key with scope `receipt`. A revoked key leaves
+ *                                         the set, so receipts it signed stop verifying.
+ *   GET /.well-known/tollgate-trust.json  the whole trust store's public half (ids,
+ *                                         public keys, scopes, revocations): what an
+ *                                         agent verifies signed policy layers against
+ *                                         before it evaluates them offline.
+ *
+ * Both are public and cacheable for a few minutes, like any JWKS.
  */
 import { Hono } from "hono";
 import { keyCovers } from "../bundles/manifest";
@@ -13,6 +21,10 @@ export const wellKnownKeysRoute = new Hono<{ Bindings: Env }>().get("/jwks.json"
   const keys = trustStoreFrom(c.env.TRUST_STORE)
     .keys.filter((key) => !key.revoked && keyCovers(key, "receipt"))
     .map((key) => ({ kty: "OKP", crv: "Ed25519", x: key.public_key, kid: key.id, use: "sig", alg: "EdDSA" }));
+  c.header("cache-control", "public, max-age=300");
+  return c.json({ keys });
+}).get("/tollgate-trust.json", (c) => {
+  const keys = trustStoreFrom(c.env.TRUST_STORE).keys.map(({ id, public_key, scopes, revoked }) => ({ id, public_key, scopes, ...(revoked ? { revoked } : {}) }));
   c.header("cache-control", "public, max-age=300");
   return c.json({ keys });
 });

@@ -6,7 +6,7 @@
  * (json-limits.ts).
  */
 import { z } from "zod";
-import { APPROVAL_ID_PATTERN } from "../session/approvals";
+import { APPROVAL_ID_PATTERN } from "./approval-id";
 import type { Identity } from "../identity/types";
 import type { RiskTier } from "../types";
 import { RISK_TIERS } from "./risk-tier";

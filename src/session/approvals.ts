@@ -12,9 +12,8 @@
  * outbox the object's alarm sends to the tenant's index (ApprovalsDO), where
  * approvers list them.
  */
+import { APPROVAL_ID_PATTERN } from "../schema/approval-id";
 import type { ApprovalRecord, CommitRequest } from "./types";
-
-export const APPROVAL_ID_PATTERN = /^apr_([0-9a-f]{64})_[0-9a-f]{24}$/;
 
 /** The session object that holds an approval, or undefined for a malformed id. */
 export function approvalObjectId(id: string): string | undefined {

@@ -7,6 +7,7 @@
  * atomic step under concurrency.
  */
 import type { Reason } from "../types";
+import { ZERO, type Amounts } from "./leases";
 import type { CommitRequest, Usage } from "./types";
 
 const DIMENSIONS = ["tokens", "api_calls", "cost_usd", "wall_clock_s"] as const;
@@ -43,8 +44,12 @@ export class Budget {
     return request.limits;
   }
 
-  /** Why this action's cost does not fit, or undefined when it fits in every dimension. */
-  exhausted(request: CommitRequest, now: number): Reason | undefined {
+  /**
+   * Why this action's cost does not fit, or undefined when it fits in every
+   * dimension. What budget leases hold back for offline decisions
+   * (`reserved`) is not there to spend.
+   */
+  exhausted(request: CommitRequest, now: number, reserved: Amounts = ZERO): Reason | undefined {
     const row = this.row(now);
     const used = usageOf(row, now);
     const limits = this.limits(request, row);
@@ -56,8 +61,10 @@ export class Budget {
     };
     for (const dimension of DIMENSIONS) {
       const limit = limits[dimension];
-      if (limit !== undefined && projected[dimension] > limit) {
-        return { rule: "budget_exhausted", message: `${dimension} budget exhausted: ${projected[dimension]} would exceed the limit of ${limit}` };
+      const held = dimension === "wall_clock_s" ? 0 : reserved[dimension];
+      if (limit !== undefined && projected[dimension] + held > limit) {
+        const leased = held > 0 ? ` (${held} of it held by budget leases for offline decisions)` : "";
+        return { rule: "budget_exhausted", message: `${dimension} budget exhausted: ${projected[dimension] + held} would exceed the limit of ${limit}${leased}` };
       }
     }
     return undefined;
@@ -69,7 +76,7 @@ export class Budget {
   }
 
   /** Only after `exhausted` said it fits, which also made sure the usage row exists. */
-  debit(request: CommitRequest): void {
+  debit(request: Pick<CommitRequest, "cost">): void {
     this.sql.exec(
       "UPDATE usage SET tokens = tokens + ?, api_calls = api_calls + ?, cost_usd = cost_usd + ?",
       request.cost.tokens,

@@ -46,6 +46,11 @@ export const SESSION_MIGRATIONS: Migration[] = [
     // demanded could not be written): the debit, the approval used, the denial counted, the child registered.
     "ALTER TABLE decisions ADD COLUMN effects TEXT",
   ],
+  [
+    // Budget leases for offline decisions (leases.ts), and the offline decisions spent from them, once each.
+    "CREATE TABLE leases (id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, granted TEXT NOT NULL, spent_tokens REAL NOT NULL, spent_api_calls REAL NOT NULL, spent_cost_usd REAL NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, status TEXT NOT NULL, released_ms INTEGER)",
+    "CREATE TABLE lease_spends (decision_id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, at_ms INTEGER NOT NULL, cost TEXT NOT NULL)",
+  ],
 ];
 
 export const AGENT_MIGRATIONS: Migration[] = [

@@ -15,6 +15,11 @@
  * (the parent's registration) and a tool with an agent-wide limit (the
  * agent's object).
  *
+ * It also grants budget leases for the decisions an agent makes offline,
+ * records what those decisions spent when they are uploaded, and takes
+ * back what a released lease did not spend (leases.ts); online decisions
+ * can never spend what a lease holds.
+ *
  * The alarm does the time-based work: expiring approvals (and waking whoever
  * waits on them), moving the breaker to half-open, sending changed approvals
  * to the tenant's index, and forgetting decision ids after a day.
@@ -24,6 +29,7 @@ import type { Reason } from "../types";
 import { Approvals, publicView, toRecord, type ApprovalRow } from "./approvals";
 import { Breaker, type BreakerRow } from "./breaker";
 import { Budget } from "./budget";
+import { Leases, type Amounts, type LeaseView } from "./leases";
 import { Lineage, type Grant } from "./lineage";
 import { migrate, SESSION_MIGRATIONS } from "./migrations";
 import { agentObject, approvalsIndex, sessionObject } from "./objects";
@@ -39,6 +45,32 @@ const RETENTION_MS = 24 * 3600 * 1000;
 const SWEEP_EVERY = 100;
 /** When the tenant's index cannot be reached, the alarm tries again after this long. */
 const OUTBOX_RETRY_MS = 5_000;
+/**
+ * Offline spends are remembered (so an upload sent twice is counted once)
+ * this long after their lease was released; the edge refuses offline
+ * records older than OFFLINE_RECORD_MAX_AGE_MS, which is shorter.
+ */
+const LEASE_RETENTION_MS = 8 * 24 * 3600 * 1000;
+
+export interface LeaseRequest {
+  agent_id: string;
+  /** The session's limits by the governing policy's data. */
+  limits: Partial<Usage>;
+  /** The share of what remains a lease may take (policy data: offline.lease_fraction). */
+  fraction: number;
+  ttl_s: number;
+  now_ms: number;
+}
+
+export type LeaseGrantResult =
+  | { ok: true; lease: LeaseView; usage: Usage; reused: boolean }
+  | { ok: false; code: "circuit_open" | "budget_exhausted"; message: string };
+
+export interface OfflineSpend {
+  decision_id: string;
+  lease_id: string | null;
+  cost: Amounts;
+}
 
 /** What one decision changed, kept when it may have to be undone (see `revert`). */
 interface Effects {
@@ -58,6 +90,8 @@ export interface SessionView {
   lineage: (Grant & { parent_session_id: string | null }) | null;
   children: Array<{ agent_id: string; depth: number; scopes: string[] }>;
   approvals: ApprovalRecord[];
+  /** Budget leases still holding part of the budget back. */
+  leases: LeaseView[];
 }
 
 export class SessionDO extends DurableObject<Env> {
@@ -66,6 +100,7 @@ export class SessionDO extends DurableObject<Env> {
   private readonly breaker: Breaker;
   private readonly approvals: Approvals;
   private readonly lineage: Lineage;
+  private readonly leases: Leases;
   /** The alarm as this instance last set it; read from storage when the object starts. */
   private alarmAt: number | null = null;
   private housekeeping: Promise<void> | undefined;
@@ -81,6 +116,7 @@ export class SessionDO extends DurableObject<Env> {
     this.breaker = new Breaker(this.sql);
     this.approvals = new Approvals(this.sql, ctx.id.toString());
     this.lineage = new Lineage(this.sql);
+    this.leases = new Leases(this.sql);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, SESSION_MIGRATIONS);
       this.alarmAt = await ctx.storage.getAlarm();
@@ -147,7 +183,7 @@ export class SessionDO extends DurableObject<Env> {
         }
       }
       if (verdict === "allow") {
-        const exhausted = this.budget.exhausted(request, now);
+        const exhausted = this.budget.exhausted(request, now, this.leases.reserved());
         if (exhausted) {
           verdict = "deny";
           reasons.push(exhausted);
@@ -269,6 +305,52 @@ export class SessionDO extends DurableObject<Env> {
     return { reverted: true };
   }
 
+  /**
+   * A budget lease for offline decisions: the agent's open, unexpired lease
+   * if it has one, else a new slice of what remains. None while the
+   * breaker is open, and none when nothing is left to slice.
+   */
+  async grantLease(request: LeaseRequest): Promise<LeaseGrantResult> {
+    const now = request.now_ms;
+    if (this.breaker.state(now) === "open") return { ok: false, code: "circuit_open", message: `no lease while the session's breaker is open: ${this.breaker.openReason()}` };
+    const usage = this.budget.usage(now);
+    const current = this.leases.open().find((lease) => lease.agent_id === request.agent_id && Date.parse(lease.expires_at) > now);
+    if (current) return { ok: true, lease: current, usage, reused: true };
+    const lease = this.leases.grant(request.agent_id, request.limits, usage, request.fraction, request.ttl_s, now);
+    if (!lease) return { ok: false, code: "budget_exhausted", message: "the session has too little budget left to lease any of it" };
+    return { ok: true, lease, usage, reused: false };
+  }
+
+  /**
+   * Records what uploaded offline decisions spent, each once by decision id,
+   * all or nothing. Spent is used, whether or not its lease covered it.
+   */
+  async spendOffline(spends: OfflineSpend[], nowMs: number): Promise<{ recorded: string[]; duplicates: string[] }> {
+    const recorded: string[] = [];
+    const duplicates: string[] = [];
+    this.ctx.storage.transactionSync(() => {
+      this.budget.usage(nowMs); // makes sure the usage row exists
+      for (const spend of spends) {
+        if (this.leases.spend(spend.lease_id ?? "", spend.decision_id, spend.cost, nowMs)) {
+          this.budget.debit({ cost: spend.cost });
+          recorded.push(spend.decision_id);
+        } else {
+          duplicates.push(spend.decision_id);
+        }
+      }
+    });
+    return { recorded, duplicates };
+  }
+
+  /** Ends a lease: what it did not spend is the session's again. Another agent's lease is not found. */
+  async releaseLease(id: string, agentId: string, nowMs: number): Promise<{ lease: LeaseView; usage: Usage } | undefined> {
+    const lease = this.leases.get(id);
+    if (!lease || lease.agent_id !== agentId) return undefined;
+    const released = this.leases.release(id, nowMs)!;
+    this.wakeAt(nowMs + LEASE_RETENTION_MS);
+    return { lease: released, usage: this.budget.usage(nowMs) };
+  }
+
   /** What this session registered for a sub-agent it spawned; asked by the sub-agent's session. */
   async childRegistration(agentId: string): Promise<Grant | null> {
     return this.lineage.child(agentId);
@@ -291,6 +373,7 @@ export class SessionDO extends DurableObject<Env> {
       lineage: granted ? { ...granted, parent_session_id: lineage?.parent_session_id ?? null } : null,
       children: this.lineage.children(),
       approvals: this.approvals.all(now).map(toRecord),
+      leases: this.leases.open(),
     };
   }
 
@@ -388,6 +471,7 @@ export class SessionDO extends DurableObject<Env> {
     this.breaker.state(now);
     this.sql.exec("DELETE FROM decisions WHERE at_ms <= ?", now - RETENTION_MS);
     this.sql.exec("DELETE FROM violations WHERE at_ms <= ?", now - RETENTION_MS);
+    this.leases.sweep(now - LEASE_RETENTION_MS);
     const owed = this.approvals.outbox();
     let retry = false;
     if (owed.length > 0) {

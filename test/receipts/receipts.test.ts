@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { actionHash } from "../../packages/agent/src/canonical-json";
 import { decodeReceipt, ReceiptError, verifyReceipt, type ReceiptClaims, type ReceiptKey } from "../../packages/agent/src/receipt";
 import { chainFor } from "../../src/audit/writer";
+import { agentKey } from "../identity/credentials";
 import { decide, uniqueId } from "../session/helpers";
 
 async function jwks(): Promise<{ keys: ReceiptKey[] }> {
@@ -156,5 +157,25 @@ describe("decision receipts", () => {
     const [record] = (await chainFor(env, tenant).query({ decision_id: answer.decision_id })).records as Array<Record<string, unknown>>;
     expect(record.receipt).toBe(answer.receipt);
     expect((await verifyReceipt(record.receipt as string, { keys: await jwks() })).jti).toBe(answer.decision_id);
+  });
+});
+
+describe("what the edge publishes for offline checks", () => {
+  it("publishes the trust store's public half, revocations included, and no private key", async () => {
+    const response = await exports.default.fetch("http://edge/.well-known/tollgate-trust.json");
+    expect(response.status).toBe(200);
+    const { keys } = (await response.json()) as { keys: Array<{ id: string; public_key: string; scopes: string[]; revoked?: boolean }> };
+    expect(keys.find((key) => key.id === "revoked-test")?.revoked).toBe(true);
+    expect(keys.find((key) => key.id === "receipt-test")?.scopes).toEqual(["receipt"]);
+    expect(JSON.stringify(keys)).not.toContain('"d"');
+  });
+
+  it("gives signed layers only to an authenticated agent, and none while the edge decides with its compiled-in baseline", async () => {
+    expect((await exports.default.fetch("http://edge/v1/policy/bundle")).status).toBe(401);
+    const answer = await decide(read(uniqueId("bundle"), "s-1"));
+    const response = await exports.default.fetch("http://edge/v1/policy/bundle", { headers: { authorization: `Bearer ${await agentKey({ tenant: answer.identity.tenant, agent: "agent-1" })}` } });
+    expect(answer.policy.source).toBe("baseline");
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({ error: { code: "no_signed_policy" } });
   });
 });

@@ -1,0 +1,45 @@
+/**
+ * @module build-agent
+ * Builds the `@tollgate/agent` package into packages/agent/dist: the core
+ * (dist/index.js: fetch and WebCrypto only, for every runtime), the offline
+ * evaluator (dist/offline.js: the edge's own verifier, evaluator, builtins
+ * and composition, bundled with what they need), and the type declarations
+ * (dist/types) from the sources with tsc.
+ */
+import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { ROOT } from "./toolchain.mjs";
+
+export const AGENT_PACKAGE = join(ROOT, "packages", "agent");
+
+export async function buildAgentPackage(): Promise<void> {
+  const dist = join(AGENT_PACKAGE, "dist");
+  rmSync(dist, { recursive: true, force: true });
+  const common = { bundle: true, format: "esm", target: "es2022", legalComments: "none", logLevel: "warning" } as const;
+  await build({
+    ...common,
+    entryPoints: { index: join(AGENT_PACKAGE, "src", "index.ts") },
+    outdir: dist,
+    platform: "neutral",
+    // The file spool imports node:fs only when it is used, by a name bundlers do not follow.
+    external: ["node:*"],
+  });
+  await build({
+    ...common,
+    entryPoints: { offline: join(AGENT_PACKAGE, "src", "offline", "index.ts") },
+    outdir: dist,
+    // As the sandbox is built: ES module builds of the dependencies, node:crypto left to the runtime.
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    external: ["node:*"],
+  });
+  const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", AGENT_PACKAGE], { encoding: "utf8" });
+  if (tsc.status !== 0) throw new Error(`@tollgate/agent declarations failed:\n${tsc.stdout}${tsc.stderr}`);
+}
+
+if (import.meta.main) {
+  await buildAgentPackage();
+  console.log(`@tollgate/agent: built ${join("packages", "agent", "dist")}`);
+}

@@ -1,0 +1,128 @@
+/**
+ * @module offline-decisions
+ * `POST /v1/offline/decisions`: an agent uploads the decisions it made
+ * while it could not reach an edge, from its hash-chained spool
+ * (packages/agent/src/spool.ts), up to 100 entries per request:
+ *
+ *   {"entries": [{"seq": 1, "prev": "sha256:…", "hash": "sha256:…", "record": {…}}, …]}
+ *
+ * Each entry is checked on its own, so one bad entry never costs another:
+ * it must be the uploading agent's (tenant and agent from the credential),
+ * have an offline decision id, a hash that matches its record, and a time
+ * neither in the future nor older than the spend records are kept. Good
+ * entries are appended to the tenant's audit log, acknowledged, before the
+ * answer (appends are idempotent by decision id, so an upload cut off
+ * midway is simply sent again), and then what they cost is debited from
+ * their sessions, once per decision id. The answer lists what was
+ * accepted and what was rejected and why; the agent drops both from its
+ * spool. Rejections are counted in the log's metrics.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { OFFLINE_DECISION_ID } from "../../packages/agent/src/offline-record.ts";
+import { chainBreak, entryHash, type SpoolEntry } from "../../packages/agent/src/spool.ts";
+import { offlineAuditRecord } from "../audit/from-offline";
+import { byShard, chainFor, countLoss } from "../audit/writer";
+import { ApiError } from "../errors";
+import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
+import { jsonBody } from "../middleware/json-body";
+import { sessionObject } from "../session/objects";
+import type { OfflineSpend } from "../session/session-do";
+import { readJson, validated } from "./request-body";
+import { RISK_TIERS } from "../schema/risk-tier";
+
+export const MAX_UPLOAD_ENTRIES = 100;
+/** An offline decision older than this is refused: the session objects remember spends only a little longer. */
+export const OFFLINE_RECORD_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** Clocks differ; a record this far ahead of the edge's clock is still taken. */
+const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+const name = z.string().min(1).max(256);
+const hash = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+const amount = z.number().finite().nonnegative();
+
+const recordSchema = z.strictObject({
+  decision_id: z.string().regex(OFFLINE_DECISION_ID, "an offline decision id is off- and a UUIDv7"),
+  time: z.iso.datetime(),
+  tenant: name,
+  agent: name,
+  session: name,
+  action_type: z.enum(["tool_call", "spawn_agent", "plan"]),
+  tool: name.nullable(),
+  action_hash: hash,
+  decision: z.enum(["allow", "deny", "require_approval"]),
+  rules: z.array(name).max(100),
+  obligations: z.array(z.unknown()).max(100),
+  risk_tier: z.enum(RISK_TIERS),
+  source: z.enum(["local_policy", "fail_mode"]),
+  layers: z.array(z.strictObject({ scope: name, digest: name, version: z.number().int().nonnegative() })).max(3).optional(),
+  region: name.optional(),
+  lease_id: z.string().regex(/^lse_[0-9a-f]{24}$/).optional(),
+  cost: z.strictObject({ tokens: amount, api_calls: amount, cost_usd: amount }).optional(),
+  args: z.record(z.string(), z.unknown()).optional(),
+  args_redacted: z.boolean().optional(),
+  last_contact: z.iso.datetime().nullable(),
+});
+
+const entrySchema = z.strictObject({ seq: z.number().int().positive(), prev: hash, hash, record: z.unknown() });
+const uploadSchema = z.strictObject({ entries: z.array(entrySchema).min(1).max(MAX_UPLOAD_ENTRIES) });
+
+interface Rejection {
+  seq: number;
+  decision_id?: string;
+  code: string;
+  message: string;
+}
+
+export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", agentAuth(), jsonBody(512 * 1024), async (c) => {
+  const identity = identityOf(c);
+  const { entries } = validated(uploadSchema, await readJson(c));
+  const now = Date.now();
+  const accepted: SpoolEntry[] = [];
+  const rejected: Rejection[] = [];
+  for (const entry of entries) {
+    const parsed = recordSchema.safeParse(entry.record);
+    const decisionId = (entry.record as { decision_id?: unknown } | null)?.decision_id;
+    const reject = (code: string, message: string) =>
+      rejected.push({ seq: entry.seq, ...(typeof decisionId === "string" && decisionId.length <= 64 ? { decision_id: decisionId } : {}), code, message });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      reject("invalid_record", `${issue.path.map(String).join(".") || "record"}: ${issue.message}`);
+      continue;
+    }
+    const record = parsed.data;
+    const time = Date.parse(record.time);
+    if (record.tenant !== identity.tenant || record.agent !== identity.agent) reject("identity_mismatch", `the record is of ${record.tenant}/${record.agent}; the credential is of ${identity.tenant}/${identity.agent}`);
+    else if (time > now + CLOCK_SKEW_MS) reject("from_the_future", `the record is dated ${record.time}, after the edge's clock`);
+    else if (time < now - OFFLINE_RECORD_MAX_AGE_MS) reject("too_old", `offline decisions are taken for ${OFFLINE_RECORD_MAX_AGE_MS / 86_400_000} days; this one is from ${record.time}`);
+    else if ((await entryHash(entry.prev, record)) !== entry.hash) reject("hash_mismatch", "the entry's hash does not match its record");
+    else accepted.push({ ...entry, record });
+  }
+  if (rejected.length > 0) c.executionCtx.waitUntil(countLoss(c.env, "offline_records_rejected", rejected.length));
+
+  // A gap in the chain is the agent's spool missing entries between two it sent: recorded, not refused.
+  const gaps = new Set<number>();
+  for (let i = 1; i < accepted.length; i++) {
+    if ((await chainBreak([accepted[i - 1], accepted[i]])) !== undefined) gaps.add(accepted[i].seq);
+  }
+  const records = accepted.map((entry) => offlineAuditRecord(entry, identity, now, gaps.has(entry.seq)));
+  if (records.length > 0) {
+    try {
+      await chainFor(c.env, identity.tenant).append(records);
+    } catch (error) {
+      throw new ApiError(503, "audit_unavailable", `the decisions could not be written to the audit log, nothing was taken; send them again (${(error as Error).message})`);
+    }
+  }
+  const spends: Array<OfflineSpend & { session: string }> = accepted
+    .filter((entry) => entry.record.cost !== undefined && entry.record.decision === "allow")
+    .map((entry) => ({ session: entry.record.session, decision_id: entry.record.decision_id, lease_id: entry.record.lease_id ?? null, cost: entry.record.cost! }));
+  for (const [session, group] of byShard(spends, (spend) => spend.session)) {
+    try {
+      await sessionObject(c.env, identity.tenant, identity.agent, session).spendOffline(group.map(({ session: _session, ...spend }) => spend), now);
+    } catch (error) {
+      // The records are in the log; the debit is not. A retry debits each decision once.
+      throw new ApiError(503, "session_state_unavailable", `the decisions are recorded but their spending could not be debited; send them again (${(error as Error).message})`);
+    }
+  }
+  return c.json({ accepted: accepted.map((entry) => entry.record.decision_id), rejected });
+});

@@ -1,0 +1,148 @@
+/**
+ * @module leases
+ * Budget leases: slices of a session's remaining budget the session object
+ * grants an agent ahead of time, so it may spend them on decisions it makes
+ * offline. The object's invariant is that usage committed plus every
+ * reservation still outstanding never exceeds a limit: online decisions are
+ * checked against what is left after the reservations (budget.ts), and a
+ * lease is cut only from that.
+ *
+ * A lease reserves what it granted until it is released; spending from it
+ * (the offline decisions uploaded later, each once by decision id) moves
+ * the amount from reserved to used. A lease the agent never releases stays
+ * reserved, expired or not: what it may have spent offline is not known
+ * until it is reported, so it is counted as spent. Spending more than the
+ * lease (a misbehaving client) is recorded as used all the same: nothing
+ * reported is ever dropped.
+ *
+ * Synchronous on purpose, like budget.ts: the session object runs a grant,
+ * a spend or a release as one atomic step.
+ */
+import type { Usage } from "./types";
+
+export const LEASED_DIMENSIONS = ["tokens", "api_calls", "cost_usd"] as const;
+export type LeasedDimension = (typeof LEASED_DIMENSIONS)[number];
+export type Amounts = Record<LeasedDimension, number>;
+
+export const ZERO: Amounts = { tokens: 0, api_calls: 0, cost_usd: 0 };
+
+export interface LeaseView {
+  id: string;
+  agent_id: string;
+  granted: Amounts;
+  spent: Amounts;
+  created_at: string;
+  expires_at: string;
+  status: "open" | "released";
+  released_at: string | null;
+}
+
+interface LeaseRow extends Record<string, SqlStorageValue> {
+  id: string;
+  agent_id: string;
+  granted: string;
+  spent_tokens: number;
+  spent_api_calls: number;
+  spent_cost_usd: number;
+  created_ms: number;
+  expires_ms: number;
+  status: string;
+  released_ms: number | null;
+}
+
+function view(row: LeaseRow): LeaseView {
+  return {
+    id: row.id,
+    agent_id: row.agent_id,
+    granted: JSON.parse(row.granted) as Amounts,
+    spent: { tokens: row.spent_tokens, api_calls: row.spent_api_calls, cost_usd: row.spent_cost_usd },
+    created_at: new Date(row.created_ms).toISOString(),
+    expires_at: new Date(row.expires_ms).toISOString(),
+    status: row.status === "released" ? "released" : "open",
+    released_at: row.released_ms === null ? null : new Date(row.released_ms).toISOString(),
+  };
+}
+
+/** A slice of what remains, rounded down to whole tokens and calls and whole cents. */
+function slice(dimension: LeasedDimension, remaining: number, fraction: number): number {
+  const amount = Math.max(0, remaining) * fraction;
+  return dimension === "cost_usd" ? Math.floor(amount * 100) / 100 : Math.floor(amount);
+}
+
+export class Leases {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** What open leases hold back: granted and not yet spent, per dimension. */
+  reserved(): Amounts {
+    const reserved = { ...ZERO };
+    for (const lease of this.open()) {
+      for (const dimension of LEASED_DIMENSIONS) reserved[dimension] += Math.max(0, lease.granted[dimension] - lease.spent[dimension]);
+    }
+    return reserved;
+  }
+
+  open(): LeaseView[] {
+    return this.sql.exec<LeaseRow>("SELECT * FROM leases WHERE status = 'open' ORDER BY created_ms").toArray().map(view);
+  }
+
+  get(id: string): LeaseView | undefined {
+    const row = this.sql.exec<LeaseRow>("SELECT * FROM leases WHERE id = ?", id).toArray()[0];
+    return row ? view(row) : undefined;
+  }
+
+  /**
+   * Grants `fraction` of what is left of each limit after usage and every
+   * other reservation, for `ttlS` seconds. A limit the policy does not set
+   * leases nothing: offline, only what is counted may be spent.
+   */
+  grant(agentId: string, limits: Partial<Usage>, used: Usage, fraction: number, ttlS: number, nowMs: number): LeaseView | undefined {
+    const reserved = this.reserved();
+    const granted = { ...ZERO };
+    for (const dimension of LEASED_DIMENSIONS) {
+      const limit = limits[dimension];
+      if (limit === undefined) continue;
+      granted[dimension] = slice(dimension, limit - used[dimension] - reserved[dimension], fraction);
+    }
+    if (granted.api_calls < 1) return undefined;
+    const id = `lse_${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+    this.sql.exec(
+      "INSERT INTO leases (id, agent_id, granted, spent_tokens, spent_api_calls, spent_cost_usd, created_ms, expires_ms, status) VALUES (?, ?, ?, 0, 0, 0, ?, ?, 'open')",
+      id,
+      agentId,
+      JSON.stringify(granted),
+      nowMs,
+      nowMs + ttlS * 1000,
+    );
+    return this.get(id);
+  }
+
+  /**
+   * Records one offline decision's cost against its lease, once per
+   * decision id; false when this decision was recorded before.
+   */
+  spend(leaseId: string, decisionId: string, cost: Amounts, nowMs: number): boolean {
+    const seen = this.sql.exec("SELECT 1 FROM lease_spends WHERE decision_id = ?", decisionId).toArray().length > 0;
+    if (seen) return false;
+    this.sql.exec("INSERT INTO lease_spends (decision_id, lease_id, at_ms, cost) VALUES (?, ?, ?, ?)", decisionId, leaseId, nowMs, JSON.stringify(cost));
+    this.sql.exec(
+      "UPDATE leases SET spent_tokens = spent_tokens + ?, spent_api_calls = spent_api_calls + ?, spent_cost_usd = spent_cost_usd + ? WHERE id = ?",
+      cost.tokens,
+      cost.api_calls,
+      cost.cost_usd,
+      leaseId,
+    );
+    return true;
+  }
+
+  /** Gives back what the lease did not spend; releasing twice changes nothing. */
+  release(id: string, nowMs: number): LeaseView | undefined {
+    this.sql.exec("UPDATE leases SET status = 'released', released_ms = ? WHERE id = ? AND status = 'open'", nowMs, id);
+    return this.get(id);
+  }
+
+  /** Forgets spends and leases released before `beforeMs` (the edge refuses offline records that old). */
+  sweep(beforeMs: number): void {
+    this.sql.exec("DELETE FROM lease_spends WHERE lease_id IN (SELECT id FROM leases WHERE status = 'released' AND released_ms <= ?)", beforeMs);
+    this.sql.exec("DELETE FROM leases WHERE status = 'released' AND released_ms <= ?", beforeMs);
+  }
+}

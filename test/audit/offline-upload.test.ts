@@ -1,0 +1,123 @@
+/**
+ * `POST /v1/offline/decisions`: what an agent uploads from its spool goes
+ * into its tenant's audit log once per decision id, debits its session
+ * once, and nothing in it can speak for another agent or tenant. Each bad
+ * entry is refused on its own, with a reason, and never costs the good
+ * ones; a bad request as a whole is a 4xx.
+ */
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/offline-record";
+import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
+import { chainFor } from "../../src/audit/writer";
+import type { AgentSpec } from "../identity/credentials";
+import { agentFetch, sessionStub, uniqueId } from "../session/helpers";
+
+const AGENT: AgentSpec = { tenant: "acme", agent: "offline-agent", role: "support" };
+
+function record(session: string, overrides: Partial<OfflineRecord> = {}, now = Date.now()): OfflineRecord {
+  return {
+    decision_id: offlineDecisionId(now),
+    time: new Date(now).toISOString(),
+    tenant: "acme",
+    agent: "offline-agent",
+    session,
+    action_type: "tool_call",
+    tool: "tickets.read",
+    action_hash: `sha256:${"a".repeat(64)}`,
+    decision: "allow",
+    rules: [],
+    obligations: [],
+    risk_tier: "low",
+    source: "local_policy",
+    layers: [{ scope: "global", digest: `sha256:${"b".repeat(64)}`, version: 3 }],
+    cost: { tokens: 0, api_calls: 1, cost_usd: 0 },
+    last_contact: new Date(now - 60_000).toISOString(),
+    ...overrides,
+  };
+}
+
+async function chain(records: OfflineRecord[], startSeq = 1, prev = SPOOL_GENESIS): Promise<SpoolEntry[]> {
+  const entries: SpoolEntry[] = [];
+  for (const [i, item] of records.entries()) {
+    const hash = await entryHash(prev, item);
+    entries.push({ seq: startSeq + i, prev, hash, record: item });
+    prev = hash;
+  }
+  return entries;
+}
+
+const upload = (body: unknown, spec: AgentSpec = AGENT) =>
+  agentFetch("/v1/offline/decisions", { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) }, spec);
+
+describe("uploading offline decisions", () => {
+  it("appends each decision to the tenant's log once and debits its session once, however often it is sent", async () => {
+    const session = uniqueId("upload");
+    const entries = await chain([record(session), record(session), record(session, { decision: "deny", rules: ["tool_not_allowed_for_role"], cost: undefined })]);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const response = await upload({ entries });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ accepted: entries.map((e) => e.record.decision_id), rejected: [] });
+    }
+    const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
+    expect(logged.map((r) => r.decision_id).sort()).toEqual(entries.map((e) => e.record.decision_id).sort());
+    expect(logged[0]).toMatchObject({ location: "offline", region_source: "offline", credential: { kind: "agent_key" }, offline: { source: "local_policy", spool: { seq: 1, prev: SPOOL_GENESIS } } });
+    // Only the allowed decisions cost anything.
+    expect((await sessionStub(session, "offline-agent").view()).usage.api_calls).toBe(2);
+  });
+
+  it("refuses, one by one, entries of another agent or tenant, with a wrong hash, a made-up id, or a time out of range", async () => {
+    const session = uniqueId("mixed");
+    const good = record(session);
+    const entries = await chain([
+      good,
+      record(session, { tenant: "initech" }),
+      record(session, { agent: "someone-else" }),
+      record(session, { time: new Date(Date.now() + 3_600_000).toISOString() }),
+      record(session, { time: new Date(Date.now() - 8 * 86_400_000).toISOString() }),
+      record(session, { decision_id: "0190f5c2-0000-7000-8000-000000000000" }),
+    ]);
+    entries.push({ ...(await chain([record(session)], 7, entries[5].hash))[0], hash: `sha256:${"c".repeat(64)}` });
+    const response = await upload({ entries });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { accepted: string[]; rejected: Array<{ seq: number; code: string }> };
+    expect(body.accepted).toEqual([good.decision_id]);
+    expect(body.rejected.map((r) => [r.seq, r.code])).toEqual([
+      [2, "identity_mismatch"],
+      [3, "identity_mismatch"],
+      [4, "from_the_future"],
+      [5, "too_old"],
+      [6, "invalid_record"],
+      [7, "hash_mismatch"],
+    ]);
+    const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records;
+    expect(logged.map((r) => r.decision_id)).toEqual([good.decision_id]);
+    expect((await chainFor(env, "initech").query({ session, limit: 100 })).records).toEqual([]);
+  });
+
+  it("records a gap in the agent's chain instead of refusing what came after it", async () => {
+    const session = uniqueId("gap");
+    const [first, , third] = await chain([record(session), record(session), record(session)]);
+    const response = await upload({ entries: [first, third] });
+    expect(((await response.json()) as { accepted: string[] }).accepted).toHaveLength(2);
+    const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
+    const after = logged.find((r) => r.decision_id === third.record.decision_id)!;
+    expect(after.offline.spool).toMatchObject({ seq: 3, gap_before: true });
+  });
+
+  it("refuses a missing credential, and malformed, oversized or deeply nested uploads as a whole", async () => {
+    const session = uniqueId("bad");
+    const anonymous = await exports.default.fetch("http://edge/v1/offline/decisions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entries: await chain([record(session)]) }) });
+    expect(anonymous.status).toBe(401);
+    expect((await upload("{")).status).toBe(400);
+    expect((await upload({ entries: [] })).status).toBe(400);
+    expect((await upload({ entries: await chain([record(session)]), more: true })).status).toBe(400);
+    const tooMany = await chain(Array.from({ length: 101 }, () => record(session)));
+    expect((await upload({ entries: tooMany })).status).toBe(400);
+    const deep = await upload(`{"entries": [{"seq": 1, "prev": "x", "hash": "y", "record": ${"[".repeat(3000)}${"]".repeat(3000)}}]}`);
+    expect(deep.status).toBe(400);
+    const huge = await upload({ entries: await chain([record(session, { args: { blob: "x".repeat(600_000) } })]) });
+    expect(huge.status).toBe(413);
+    expect((await chainFor(env, "acme").query({ session, limit: 100 })).records).toEqual([]);
+  });
+});
