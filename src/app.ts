@@ -10,6 +10,7 @@ import { accessRoute } from "./authzen/access-api";
 import { pdpMetadataRoute } from "./authzen/pdp-metadata";
 import { errorResponse } from "./errors";
 import { adminAuth } from "./middleware/admin-auth";
+import { AGENT_ROUTES, agentCors } from "./middleware/agent-cors";
 import { adminAuditRoute } from "./routes/admin-audit";
 import { adminBundlesRoute } from "./routes/admin-bundles";
 import { adminRegistryRoute } from "./routes/admin-registry";
@@ -27,6 +28,8 @@ export const app = new Hono<{ Bindings: Env }>();
 
 // One gate for the whole admin API: token, role and scope, from one table (routes/admin-access.ts).
 app.use("/v1/admin/*", adminAuth());
+// Agents may run in browser pages; their routes answer any origin (bearer tokens, no cookies).
+for (const path of AGENT_ROUTES) app.use(path, agentCors());
 
 app.route("/v1/decide", decideRoute);
 app.route("/v1/policy", policyRoute);
