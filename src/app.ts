@@ -2,11 +2,15 @@
  * @module app
  * The edge's HTTP surface: every route, the one gate in front of the admin
  * API, and the one place errors become `{error: {code, message}}`. Routes
- * live in routes/, one per concern.
+ * live in routes/, one per concern; the AuthZEN API lives in authzen/ and
+ * answers errors in its spec's shape.
  */
 import { Hono } from "hono";
+import { accessRoute } from "./authzen/access-api";
+import { pdpMetadataRoute } from "./authzen/pdp-metadata";
 import { errorResponse } from "./errors";
 import { adminAuth } from "./middleware/admin-auth";
+import { AGENT_ROUTES, agentCors } from "./middleware/agent-cors";
 import { adminAuditRoute } from "./routes/admin-audit";
 import { adminBundlesRoute } from "./routes/admin-bundles";
 import { adminRegistryRoute } from "./routes/admin-registry";
@@ -28,6 +32,8 @@ export const app = new Hono<{ Bindings: Env }>();
 
 // One gate for the whole admin API: token, role and scope, from one table (routes/admin-access.ts).
 app.use("/v1/admin/*", adminAuth());
+// Agents may run in browser pages; their routes answer any origin (bearer tokens, no cookies).
+for (const path of AGENT_ROUTES) app.use(path, agentCors());
 
 app.route("/v1/decide", decideRoute);
 app.route("/v1/policy", policyRoute);
@@ -36,6 +42,9 @@ app.route("/.well-known", wellKnownKeysRoute);
 app.route("/v1/approvals", approvalsRoute);
 app.route("/v1/leases", leasesRoute);
 app.route("/v1/offline", offlineDecisionsRoute);
+// AuthZEN Authorization API 1.0: its own error shape, set on its routes (authzen/error-response.ts).
+app.route("/access/v1", accessRoute);
+app.route("/.well-known/authzen-configuration", pdpMetadataRoute);
 app.route("/v1/admin", adminBundlesRoute);
 app.route("/v1/admin", adminSessionsRoute);
 app.route("/v1/admin", adminApprovalsRoute);
