@@ -37,7 +37,9 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "node", include: ["test/node/**/*.test.ts"], exclude: ["test/node/console-browser.test.ts"], environment: "node" },
+        // One file at a time: each starts its own workerd (three edges, in one), and on a 2-core machine
+        // several at once starve each other's sockets.
+        test: { name: "node", include: ["test/node/**/*.test.ts"], exclude: ["test/node/console-browser.test.ts"], environment: "node", fileParallelism: false },
       },
       {
         // Chromium takes a core of its own: the browser tests run once everything else is done,

@@ -35,13 +35,14 @@ import { bundleEdge, startEdges } from "./lib/edge-server.ts";
 import { runInterleaved } from "./lib/load.ts";
 import { generateKeyPair } from "./lib/signing.ts";
 import { opaBuildWasm } from "./lib/opa.ts";
-import { measureIdentity, measureInSandbox } from "./lib/sandbox-eval.ts";
+import { measureIdentity, measureInSandbox, measureStages } from "./lib/sandbox-eval.ts";
 import { asSent, benchAdminToken, enrolAgents, jwtProvider, policyInputOf } from "./lib/bench-agents.ts";
 import { benchLog } from "./lib/bench-log.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
 import { benchSdk } from "./lib/bench-sdk.ts";
 import { buildAgentPackage } from "./build-agent.ts";
 import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
+import { benchMcp, type McpBench } from "./lib/bench-mcp.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { sha256Hex } from "./lib/digest.ts";
 import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
@@ -185,6 +186,9 @@ async function main(): Promise<void> {
   // Every scenario's agent registered and keyed; a JWT provider for their tenant.
   const target = { url: sessionEdge.url.origin, token: admin.token };
   const keyed = await enrolAgents(target, scenarios);
+  // One real answer of the full path, for measuring the edge's own stages on it below.
+  const sampleCall = keyed(scenarios[0]);
+  const sampleAnswer = (await (await fetch(new URL("/v1/decide", sessionEdge.url), { method: "POST", headers: { ...sampleCall.headers, "content-type": "application/json" }, body: sampleCall.body })).json()) as Record<string, unknown>;
   const jwt = await jwtProvider(target, scenarios);
   const edgeCalls = scenarios.map(keyed);
   const jwtReusedCalls = scenarios.map((body) => jwt(body, false));
@@ -210,7 +214,11 @@ async function main(): Promise<void> {
         { target: "edge (sandbox + session DO + audit log)", url: new URL("/v1/decide", sessionEdge.url), calls: sessionCalls },
         { target: "opa run --server", url: new URL("http://127.0.0.1:18181/v1/data/tollgate/decision"), calls: opaCalls },
       ];
-      const summaries = await runInterleaved(targets.map(({ url, calls }) => ({ ...plan, url, calls })), ROUNDS);
+      // On the session row, answers the breaker refused (the cheaper circuit_open path) are counted and reported.
+      const summaries = await runInterleaved(
+        targets.map(({ target, url, calls }) => ({ ...plan, url, calls, ...(target.includes("session DO") ? { watch: '"circuit_open"' } : {}) })),
+        ROUNDS,
+      );
       targets.forEach(({ target }, i) => rows.push({ target, concurrency, summary: summaries[i] }));
     }
   } finally {
@@ -247,6 +255,7 @@ async function main(): Promise<void> {
     { jwt: sampleJwt, jwk: jwt.publicJwk, key: sampleKey, secret_sha256: sha256Hex(sampleKey.split("_").slice(3).join("_")) },
     quick ? 2000 : 10000,
   );
+  const stages = await measureStages({ body: JSON.parse(sampleCall.body), identity: sampleAnswer.identity, response: sampleAnswer, signing_jwk: receiptKey.privateJwk }, quick ? 2000 : 10000);
   const evalUs = hops.per_input.map((p) => p.eval_us).sort((a, b) => a - b);
   const medianEvalUs = evalUs[Math.floor(evalUs.length / 2)];
   const maxEvalUs = evalUs[evalUs.length - 1];
@@ -281,19 +290,51 @@ async function main(): Promise<void> {
   lines.push("");
   lines.push("What each hop costs (concurrency 1):");
   lines.push("");
-  lines.push(`- evaluation inside the sandbox, per decision: median over the ${evalUs.length} inputs ${medianEvalUs.toFixed(1)} µs, slowest input ${maxEvalUs.toFixed(1)} µs (includes JSON into and out of wasm)`);
+  lines.push(
+    `- evaluation inside the sandbox, per decision: median over the ${evalUs.length} inputs ${medianEvalUs.toFixed(1)} µs, slowest input ${maxEvalUs.toFixed(1)} µs (includes JSON into and out of wasm; measured round-robin over the mix, each input once per round as a block of about 10 ms, since the sandbox's clock moves in whole milliseconds, over 8 rounds in rotating order)`,
+  );
   lines.push(`- one RPC decide() into the sandbox from a Worker: ${fmt(hops.rpc_decide_ms)}`);
   lines.push(`- edge over HTTP, sandbox path minus in-isolate path (the RPC hop as a client sees it): ${fmt(sandboxC1.median_ms - isolateC1.median_ms)}`);
   const auditC1 = rows.find((r) => r.target === "edge (sandbox + audit log)" && r.concurrency === 1)!.summary;
   const sessionC1 = rows.find((r) => r.target === "edge (sandbox + session DO + audit log)" && r.concurrency === 1)!.summary;
   lines.push(`- the audit log over the whole mix (records queued after the answer, critical ones appended before it; the Queue, its consumer, the chain objects and R2 run in the same workerd): median ${fmt(auditC1.median_ms)} with it, ${fmt(sandboxC1.median_ms)} without (${(((auditC1.median_ms - sandboxC1.median_ms) / sandboxC1.median_ms) * 100).toFixed(1)}%)`);
   lines.push(`- the session Durable Object (one check-and-debit per decision), as a client sees it: ${fmt(sessionC1.median_ms - auditC1.median_ms)} at the median`);
+  const sessionRows = rows.filter((r) => r.target.includes("session DO"));
+  lines.push(
+    `- the session row spreads its requests over 1,000 sessions in turn (every session used, about ${Math.round((REQUESTS + WARMUP) * CONCURRENCY.length / 1000)} decisions each); answers refused by an open breaker (\`circuit_open\`, a cheaper path): ${sessionRows.map((r) => `${(((r.summary.matched ?? 0) / r.summary.count) * 100).toFixed(1)}% at c=${r.concurrency}`).join(", ")}`,
+  );
   lines.push(`- in-process evaluation in Node, median: ${fmt(rows.find((r) => r.target.startsWith("opa-wasm"))!.summary.median_ms)}`);
   const jwtFreshC1 = rows.find((r) => r.target === "edge (sandbox, new JWT each request)" && r.concurrency === 1)!.summary;
   const share = (us: number) => `${((us / 1000 / sandboxC1.median_ms) * 100).toFixed(1)}% of the sandbox path's median`;
   lines.push(`- verifying the credential, in workerd, with nothing cached: an agent key (parse, sha256, compare) ${verification.agent_key_us.toFixed(1)} µs (${share(verification.agent_key_us)}); an EdDSA JWT (decode, signature, times) ${verification.jwt_us.toFixed(1)} µs (${share(verification.jwt_us)}); a JWT already verified by this isolate is a map lookup`);
   lines.push(`- a new JWT on every request against one reused, as a client sees it: ${fmt(jwtFreshC1.median_ms - sandboxC1.median_ms)} at the median over the agent-key row`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
+
+  // Where the time of one decision goes, per path: each hop from a measurement of its own (stages in
+  // workerd, alone) or from the difference between two edges that differ by that hop only.
+  const us = (value: number) => fmt(value / 1000);
+  const edgeStagesUs = stages.validation_us + verification.agent_key_us + stages.input_us + medianEvalUs + stages.receipt_us + stages.response_us;
+  const httpMs = isolateC1.median_ms - edgeStagesUs / 1000;
+  const logRow = log.rows.find((row) => row.concurrency === 1 && !row.record.includes("before"));
+  lines.push("");
+  lines.push("Where the time of one decision goes (concurrency 1, medians; the first five stages are measured alone in workerd on a real body and answer, the hops as the difference between two edges that differ by that hop only):");
+  lines.push("");
+  lines.push("| stage | edge (sandbox) | + audit log | + session object | how it was measured | on Cloudflare |");
+  lines.push("|---|---:|---:|---:|---|---|");
+  const stage = (name: string, value: string, paths: [boolean, boolean, boolean], how: string, production: string) =>
+    lines.push(`| ${name} | ${paths[0] ? value : "—"} | ${paths[1] ? value : "—"} | ${paths[2] ? value : "—"} | ${how} | ${production} |`);
+  const all: [boolean, boolean, boolean] = [true, true, true];
+  stage("HTTP in and out, workerd's request handling", fmt(httpMs), all, "in-isolate edge's median less every stage below it", "TLS ends at the nearest location; the client's network round trip comes on top, the runtime's own handling is alike");
+  stage("JSON parse, bounds and schema", us(stages.validation_us), all, "measured alone", "the same");
+  stage("identity (agent key, not cached)", us(verification.agent_key_us), all, "measured alone; a cached registry copy is a map lookup", "the same; a registry re-read every 30 s goes to the tenant's object, off the path");
+  stage("the policy's input, written out", us(stages.input_us), all, "measured alone", "the same");
+  stage("RPC into the sandbox and back", fmt(sandboxC1.median_ms - isolateC1.median_ms), all, "sandbox edge less in-isolate edge", "a Dynamic Worker often runs on its caller's thread: likely less");
+  stage("evaluation (all layers, JSON in and out of wasm)", us(medianEvalUs), all, "in the sandbox, median over the mix", "the same");
+  stage("receipt (canonical hash, Ed25519 signature)", us(stages.receipt_us), all, "measured alone", "the same");
+  stage("the answer, written out", us(stages.response_us), all, "measured alone", "the same");
+  stage("audit record (queued after the answer)", logRow ? fmt(logRow.with.median_ms - logRow.without.median_ms) : "—", [false, true, true], `log A/B (record built after the answer: ${us(stages.audit_record_us)})`, "a Queue send after the answer; the chain object and R2 are elsewhere, off the path");
+  stage("session object (check-and-debit, committed before the answer)", fmt(sessionC1.median_ms - auditC1.median_ms), [false, false, true], "full path less the log-on edge", "the object lives in one location: from anywhere else, a network round trip more, and its write is replicated before it answers");
+  lines.push(`| **total (median of the path)** | **${fmt(sandboxC1.median_ms)}** | **${fmt(auditC1.median_ms)}** | **${fmt(sessionC1.median_ms)}** | measured end to end | |`);
 
   console.error("timing the heaviest builtins inside the sandbox…");
   lines.push("");
@@ -328,6 +369,10 @@ async function main(): Promise<void> {
   lines.push(sdkRow("offline: the last signed policy evaluated locally, spooled", sdk.offline));
   lines.push(sdkRow("of which the local evaluation alone", sdk.localEvaluation));
 
+  console.error("the MCP gateway…");
+  lines.push("");
+  lines.push(...mcpLines(await benchMcp(quick ? 600 : 2000, quick ? 6 : 20), await benchMcp(quick ? 600 : 2000, quick ? 6 : 20, { SESSION_STATE: "off", AUDIT: "off" })));
+
   const machine = `${type()} · ${cpus().length} × ${cpus()[0]?.model ?? "cpu"} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.versions.node} · OPA ${OPA_VERSION}`;
   const report = [`Machine: ${machine}`, `Requests per row: ${REQUESTS} after ${WARMUP} warm-up, HTTP targets interleaved in ${ROUNDS} rounds; input mix: ${scenarios.length} scenarios round-robin.`, "", ...lines].join("\n");
   console.log(report);
@@ -340,5 +385,24 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
-process.exit(0);
+/** The MCP gateway's section: the full path, and the policy alone (no session object, no audit log). */
+export function mcpLines(full: McpBench, policyOnly: McpBench): string[] {
+  const row = (name: string, summary: McpBench["direct"]) => `| ${name} | ${fmt(summary.median_ms)} | ${fmt(summary.p99_ms)} | ${summary.rps.toFixed(0)} |`;
+  return [
+    `The MCP gateway: the same tools/call with the official client SDK, straight to an upstream built with the server SDK and through /mcp/<server> in front of it, concurrency 1, alternating rounds (${full.rounds} per edge configuration):`,
+    "",
+    "| target | median | p99 | calls/s |",
+    "|---|---:|---:|---:|",
+    row("straight to the upstream", full.direct),
+    row("through the gateway (sandbox, session object, audit log)", full.gateway),
+    row("straight to the upstream (second edge run)", policyOnly.direct),
+    row("through the gateway (policy only: SESSION_STATE and AUDIT off)", policyOnly.gateway),
+    "",
+    `Added by the gateway at the median: ${fmt(full.gateway.median_ms - full.direct.median_ms)} on the full path, ${fmt(policyOnly.gateway.median_ms - policyOnly.direct.median_ms)} with the policy alone.`,
+  ];
+}
+
+if (import.meta.main) {
+  await main();
+  process.exit(0);
+}

@@ -14,6 +14,8 @@
  *       Rolling policy out by observation (see commands/rollout.ts).
  *   tollgate agent register|key|revoke|remove|list|changes, provider set|show|remove
  *       A tenant's agents and identity provider (see commands/agents.ts).
+ *   tollgate mcp add|list|show|remove|changes
+ *       A tenant's upstream MCP servers (see commands/mcp-servers.ts).
  *   tollgate token create
  *       An admin token and its ADMIN_TOKENS entry (see commands/tokens.ts).
  */
@@ -26,6 +28,7 @@ import { audit } from "./commands/audit.ts";
 import { mode, shadow } from "./commands/rollout.ts";
 import { agent, provider } from "./commands/agents.ts";
 import { token } from "./commands/tokens.ts";
+import { mcp } from "./commands/mcp-servers.ts";
 import { LayerBuildError } from "./lib/layer-build.ts";
 import { AdminApiError } from "./lib/admin-client.ts";
 import { BundleError } from "../src/bundles/verify.ts";
@@ -49,6 +52,8 @@ const USAGE = `usage:
   tollgate agent key --tenant <t> --agent <id> [--label <text>] [--key-scopes a,b] [--expires-days <n>]
   tollgate agent revoke --tenant <t> --key <key id> | remove --tenant <t> --agent <id>
   tollgate agent list|changes --tenant <t>
+  tollgate mcp add --tenant <t> --server <name> --upstream <url> --tools <tools.json> [--credentials <headers.json>] [--timeout-ms <n>]
+  tollgate mcp list|changes --tenant <t> | show|remove --tenant <t> --server <name>
   tollgate provider set --tenant <t> --issuer <iss> --audience <aud> (--jwks-uri <url> | --jwks <file>)
                         [--agent-claim sub] [--role-claim <claim>] [--scopes-claim <claim>]
   tollgate provider show|remove --tenant <t>
@@ -100,6 +105,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   agent,
   provider,
   token,
+  mcp,
 };
 
 export async function main(argv: string[]): Promise<number> {

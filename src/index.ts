@@ -24,3 +24,4 @@ export { BreakerIndexDO } from "./session/breaker-index-do";
 export { AlertsDO } from "./alerts/alerts-do";
 export { AgentRegistryDO } from "./identity/registry-do";
 export { IssuerDirectoryDO } from "./identity/directory-do";
+export { McpServersDO } from "./mcp/servers-do";

@@ -11,6 +11,9 @@ cacheable_read if {
 	tool_call
 	tool := cfg.tools[tool_call]
 	tool.effect == "read"
+
+	# An external tool is never reused: the session may read sensitive data in between (session taint).
+	tool.tier != "external"
 	is_number(tool.cache_ttl_s)
 	tool.cache_ttl_s > 0
 	risk_tier in cfg.caching.tiers

@@ -19,7 +19,12 @@ else := "require_approval" if count(approval) > 0
 
 else := "allow"
 
-decision := {
+# A listing (list_tools) also carries each tool's verdict (listing.rego).
+decision := object.union(verdict_object, {"tools": tool_listing}) if action_type == "list_tools"
+
+else := verdict_object
+
+verdict_object := {
 	"decision": verdict,
 	"reasons": reasons,
 	"obligations": sort(obligations),

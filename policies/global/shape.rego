@@ -15,12 +15,14 @@ known_action_type if action_type == "spawn_agent"
 
 known_action_type if action_type == "plan"
 
+known_action_type if action_type == "list_tools"
+
 deny contains reason("invalid_action", "input.action must be an object") if not action
 
 deny contains reason("invalid_action", msg) if {
 	action
 	not known_action_type
-	msg := sprintf("action.type must be tool_call, spawn_agent or plan, not \"%s\"", [describe(action_type)])
+	msg := sprintf("action.type must be tool_call, spawn_agent, plan or list_tools, not \"%s\"", [describe(action_type)])
 }
 
 deny contains reason("invalid_action", "a tool_call names its tool in action.tool (a string)") if {

@@ -24,7 +24,7 @@ test_missing_action_is_denied if {
 test_unknown_action_type_is_denied if {
 	d := tollgate.decision with input as with_action({"type": "launch", "tool": "tickets.read"})
 	denied_by(d, {"invalid_action"})
-	d.reasons[0].message == "action.type must be tool_call, spawn_agent or plan, not \"launch\""
+	d.reasons[0].message == "action.type must be tool_call, spawn_agent, plan or list_tools, not \"launch\""
 }
 
 test_tool_call_without_a_tool_is_denied if {

@@ -10,8 +10,10 @@
  * runs away from the location that answered. Where it can, the edges' workerd
  * is pinned to one CPU and the backend and the load generator to the others,
  * the backend at lower priority: its batches then take turns neither on the
- * edge's core nor ahead of the client that times the edge. After the run
- * it checks that every decision the log-on edge answered was chained and that
+ * edge's core nor ahead of the client that times the edge. After each
+ * turn of the log-on edge the backend is let drain (untimed) until every
+ * record so far is chained, so no turn of the log-off edge pays for the
+ * log-on edge's records. After the run it checks that every decision the log-on edge answered was chained and that
  * nothing was counted lost or retried, and fails otherwise: the figures are
  * those of a log that worked.
  */
@@ -108,24 +110,31 @@ export async function benchLog(cases: LogCase[], plan: Plan, vars: Record<string
       answered++;
       if (acknowledged && answer.audit !== "acknowledged") throw new Error(`${record}: expected an acknowledged record, got audit=${answer.audit}`);
     }
+    const status = (tenant: string) => adminCall<AuditStatus>(admin, "GET", `/audit/status?tenant=${encodeURIComponent(tenant)}`);
+    const tenants = [...new Set(cases.flatMap(({ bodies }) => bodies.map((body) => String(body.tenant ?? "acme"))))];
+    /** Waits (up to 15 s) until the chains hold `expected` records; returns how many they hold. */
+    const drained = async (expected: number) => {
+      let chained = 0;
+      for (let waited = 0; waited < 15_000; waited += 50) {
+        chained = 0;
+        for (const tenant of tenants) chained += (await status(tenant)).shard?.entries ?? 0;
+        if (chained >= expected) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return chained;
+    };
     for (const concurrency of plan.concurrencies) {
       for (const [i, { record }] of cases.entries()) {
         const edges = [withoutLog, withLog].map((edge) => ({ url: decideUrl(edge), calls: calls[i], concurrency, requests: plan.requests, warmup: plan.warmup }));
-        const [without, withIt] = await runInterleaved(edges, plan.rounds);
+        const before = answered;
+        const [without, withIt] = await runInterleaved(edges, plan.rounds, async (turn, sent) => {
+          if (turn === 1) await drained(before + sent);
+        });
         answered += plan.warmup + withIt.count;
         rows.push({ record, concurrency, without, with: withIt });
       }
     }
-    const status = (tenant: string) => adminCall<AuditStatus>(admin, "GET", `/audit/status?tenant=${encodeURIComponent(tenant)}`);
-    const tenants = [...new Set(cases.flatMap(({ bodies }) => bodies.map((body) => String(body.tenant ?? "acme"))))];
-    // Queued records reach the chains within the Queue's batch timeout; allow a few.
-    let chained = 0;
-    for (let waited = 0; waited < 15_000; waited += 250) {
-      chained = 0;
-      for (const tenant of tenants) chained += (await status(tenant)).shard?.entries ?? 0;
-      if (chained >= answered) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const chained = await drained(answered);
     const { counters } = await status(tenants[0]);
     if (chained !== answered || Object.values(counters).some((value) => value > 0)) {
       throw new Error(`the audit log did not keep up in its A/B: ${chained} of ${answered} records chained, counters ${JSON.stringify(counters)}`);

@@ -9,7 +9,7 @@
 import { adminCall } from "./admin-client.ts";
 import { benchAdminToken, enrolAgents } from "./bench-agents.ts";
 import { startEdge } from "./edge-server.ts";
-import { buildLayer, type BuiltLayer } from "./layer-build.ts";
+import { buildLayer, withData, type BuiltLayer } from "./layer-build.ts";
 import { runLoad } from "./load.ts";
 import { generateKeyPair, signLayer } from "./signing.ts";
 import { summarize, type Summary } from "./stats.ts";
@@ -23,6 +23,17 @@ export interface PublishBench {
   /** A tenant's first decision after its own layer was activated (its sandbox warmed in the background), against its next ones. */
   tenantFirstMs: number[];
   tenantSteady: Summary;
+}
+
+/**
+ * The layer with its refund approval threshold lowered by `n + 1` (a change
+ * its bounds allow): new data, so a new digest, a new composition and a new
+ * sandbox at the edge, as a real publish brings.
+ */
+async function variant(layer: BuiltLayer, n: number): Promise<BuiltLayer> {
+  const data = JSON.parse(new TextDecoder().decode(layer.files["data.json"])) as { tollgate: { params: { refunds: { approval_threshold: number } } } };
+  data.tollgate.params.refunds.approval_threshold -= n + 1;
+  return withData(layer, data);
 }
 
 export async function benchPublish(bodies: Array<Record<string, unknown>>, requests: number, refreshSeconds = 1): Promise<PublishBench> {
@@ -73,7 +84,7 @@ export async function benchPublish(bodies: Array<Record<string, unknown>>, reque
     let publishes = 0;
     const publisher = (async () => {
       while (publishing) {
-        await publish("region:eu", eu, euKey);
+        await publish("region:eu", await variant(eu, publishes), euKey);
         publishes++;
         await new Promise((r) => setTimeout(r, refreshSeconds * 1000));
       }
@@ -85,7 +96,7 @@ export async function benchPublish(bodies: Array<Record<string, unknown>>, reque
     // Reach: from the publish being acknowledged to the edge answering with the new version.
     const reachMs: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const published = await publish("region:eu", eu, euKey);
+      const published = await publish("region:eu", await variant(eu, publishes + i), euKey);
       const started = performance.now();
       for (;;) {
         const response = await fetch(url, { method: "POST", headers: { ...calls[0].headers, "content-type": "application/json" }, body: calls[0].body });
@@ -110,7 +121,7 @@ export async function benchPublish(bodies: Array<Record<string, unknown>>, reque
     const tenantFirstMs: number[] = [];
     const steady: number[] = [];
     for (let i = 0; i < 3; i++) {
-      await publish("tenant:acme", acme, tenantKey);
+      await publish("tenant:acme", await variant(acme, i), tenantKey);
       await adminCall(target, "POST", "/refresh");
       await new Promise((r) => setTimeout(r, 300));
       tenantFirstMs.push(await decideAcme());

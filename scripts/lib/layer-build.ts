@@ -129,3 +129,14 @@ export async function buildLayer(scope: string, sourceDir = sourceDirFor(scope))
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * The same layer with other data: its files re-hashed and its digest made
+ * anew, as a build of changed data.json would give (the benchmark publishes
+ * a new digest each time, so every activation builds a new sandbox).
+ */
+export async function withData(layer: BuiltLayer, data: unknown): Promise<BuiltLayer> {
+  const files = { "policy.wasm": layer.files["policy.wasm"], "data.json": new TextEncoder().encode(JSON.stringify(data)) };
+  const hashes = { "policy.wasm": sha256Hex(files["policy.wasm"]), "data.json": sha256Hex(files["data.json"]) };
+  return { ...layer, files, draft: { ...layer.draft, files: hashes, digest: await layerDigest(layer.draft.entrypoint, hashes) } };
+}

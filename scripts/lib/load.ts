@@ -18,6 +18,8 @@ export interface LoadPlan {
   concurrency: number;
   requests: number;
   warmup: number;
+  /** Counts the measured answers whose body contains this text (e.g. a rule id); bodies are read only when set. */
+  watch?: string;
 }
 
 /** A plan's position in its calls, kept across rounds. */
@@ -25,15 +27,18 @@ interface Cursor {
   next: number;
 }
 
-function post(agent: Agent, url: URL, call: Call): Promise<number> {
+/** Sends one request; resolves to whether the answer contains `watch` (false when nothing is watched). */
+function post(agent: Agent, url: URL, call: Call, watch?: string): Promise<boolean> {
   const { body } = call;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       { method: "POST", agent, headers: { ...call.headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
       (res) => {
-        res.resume();
-        res.on("end", () => (res.statusCode === 200 ? resolve(res.statusCode) : reject(new Error(`HTTP ${res.statusCode} from ${url}`))));
+        let text = "";
+        if (watch === undefined) res.resume();
+        else res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => (res.statusCode === 200 ? resolve(watch !== undefined && text.includes(watch)) : reject(new Error(`HTTP ${res.statusCode} from ${url}`))));
       },
     );
     req.on("error", reject);
@@ -41,18 +46,22 @@ function post(agent: Agent, url: URL, call: Call): Promise<number> {
   });
 }
 
-async function drive(agent: Agent, plan: LoadPlan, total: number, cursor: Cursor, samples?: number[]): Promise<void> {
+/** Sends `total` requests; returns how many measured answers contained the plan's `watch`. */
+async function drive(agent: Agent, plan: LoadPlan, total: number, cursor: Cursor, samples?: number[]): Promise<number> {
   let sent = 0;
+  let matched = 0;
   const worker = async () => {
     while (sent < total) {
       sent++;
       const call = plan.calls[cursor.next++ % plan.calls.length];
       const started = process.hrtime.bigint();
-      await post(agent, plan.url, call);
+      const hit = await post(agent, plan.url, call, samples ? plan.watch : undefined);
       samples?.push(Number(process.hrtime.bigint() - started) / 1e6);
+      if (hit) matched++;
     }
   };
   await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  return matched;
 }
 
 export async function runLoad(plan: LoadPlan): Promise<Summary> {
@@ -62,8 +71,8 @@ export async function runLoad(plan: LoadPlan): Promise<Summary> {
     await drive(agent, plan, plan.warmup, cursor);
     const samples: number[] = [];
     const started = process.hrtime.bigint();
-    await drive(agent, plan, plan.requests, cursor, samples);
-    return summarize(samples, Number(process.hrtime.bigint() - started) / 1e6);
+    const matched = await drive(agent, plan, plan.requests, cursor, samples);
+    return { ...summarize(samples, Number(process.hrtime.bigint() - started) / 1e6), ...(plan.watch ? { matched } : {}) };
   } finally {
     agent.destroy();
   }
@@ -75,22 +84,32 @@ export async function runLoad(plan: LoadPlan): Promise<Summary> {
  * clocking down — falls on all of them alike instead of on whichever ran
  * last. Each plan's `requests` are spread over the rounds.
  */
-export async function runInterleaved(plans: LoadPlan[], rounds = 6): Promise<Summary[]> {
+export async function runInterleaved(
+  plans: LoadPlan[],
+  rounds = 6,
+  /** Called after each plan's turn with how many requests it has sent so far (warm-up included), untimed: to let a backend drain. */
+  afterTurn?: (plan: number, sent: number) => Promise<void>,
+): Promise<Summary[]> {
   const agents = plans.map((plan) => new Agent({ keepAlive: true, maxSockets: plan.concurrency }));
   const cursors = plans.map(() => ({ next: 0 }));
   try {
-    for (const [i, plan] of plans.entries()) await drive(agents[i], plan, plan.warmup, cursors[i]);
+    for (const [i, plan] of plans.entries()) {
+      await drive(agents[i], plan, plan.warmup, cursors[i]);
+      await afterTurn?.(i, cursors[i].next);
+    }
     const samples = plans.map(() => [] as number[]);
     const wallMs = plans.map(() => 0);
+    const matched = plans.map(() => 0);
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < plans.length; k++) {
         const i = (round + k) % plans.length;
         const started = process.hrtime.bigint();
-        await drive(agents[i], plans[i], Math.ceil(plans[i].requests / rounds), cursors[i], samples[i]);
+        matched[i] += await drive(agents[i], plans[i], Math.ceil(plans[i].requests / rounds), cursors[i], samples[i]);
         wallMs[i] += Number(process.hrtime.bigint() - started) / 1e6;
+        await afterTurn?.(i, cursors[i].next);
       }
     }
-    return plans.map((_, i) => summarize(samples[i], wallMs[i]));
+    return plans.map((plan, i) => ({ ...summarize(samples[i], wallMs[i]), ...(plan.watch ? { matched: matched[i] } : {}) }));
   } finally {
     for (const agent of agents) agent.destroy();
   }

@@ -76,6 +76,7 @@ export async function localConfig(): Promise<{ config: LocalConfig; created: boo
     AUDIT_SIGNING_KEY: privateKeys["local-audit"],
     IDENTITY_KEY_ID: "local-identity",
     IDENTITY_SIGNING_KEY: privateKeys["local-identity"],
+    MCP_SECRET_KEY: randomBytes(32).toString("base64url"),
     RECEIPT_KEY_ID: "local-receipt",
     RECEIPT_SIGNING_KEY: privateKeys["local-receipt"],
     CONSOLE_SESSION_KEY: randomBytes(32).toString("base64url"),
@@ -97,12 +98,18 @@ async function addMissingKeys(): Promise<void> {
   const vars = Object.fromEntries(
     [...readFileSync(DEV_VARS, "utf8").matchAll(/^([A-Z_]+)='(.*)'$/gm)].map(([, name, value]) => [name, value] as [string, string]),
   );
-  // A configuration written before the console had a session key gets one.
+  if (!vars.TRUST_STORE) return;
+  // Written before the console had a session key: one is added, nothing else changes.
   if (!vars.CONSOLE_SESSION_KEY) {
     vars.CONSOLE_SESSION_KEY = randomBytes(32).toString("base64url");
     writeDevVars(vars);
   }
-  if (vars.RECEIPT_KEY_ID || !vars.TRUST_STORE) return;
+  if (!vars.MCP_SECRET_KEY) {
+    // Written before the MCP gateway existed: its key is added, nothing else changes.
+    vars.MCP_SECRET_KEY = randomBytes(32).toString("base64url");
+    writeDevVars(vars);
+  }
+  if (vars.RECEIPT_KEY_ID) return;
   const pair = await generateKeyPair("local-receipt");
   writeSecret(join(KEYS_DIR, "local-receipt.private.jwk"), `${JSON.stringify(pair.privateJwk, null, 2)}\n`);
   const trust = JSON.parse(vars.TRUST_STORE) as { keys: unknown[] };

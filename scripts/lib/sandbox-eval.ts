@@ -80,6 +80,19 @@ export function measureIdentity(credentials: { jwt: string; jwk: JsonWebKey; key
   return withHost((miniflare) => call(miniflare, "/measure-identity", { ...credentials, iterations }));
 }
 
+export interface StageCosts {
+  validation_us: number;
+  input_us: number;
+  receipt_us: number;
+  response_us: number;
+  audit_record_us: number;
+}
+
+/** What the edge's own stages of one decision cost in workerd, each alone, on a real body and answer. */
+export function measureStages(sample: { body: unknown; identity: unknown; response: unknown; signing_jwk: JsonWebKey }, iterations: number): Promise<StageCosts> {
+  return withHost((miniflare) => call(miniflare, "/measure-stages", { ...sample, iterations }));
+}
+
 /** Per-call evaluation times inside the sandbox: `rounds` samples, each the mean of `perRound` evaluations in one RPC call. */
 export function sampleInSandbox(policy: CompiledPolicy, inputJson: string, rounds: number, perRound: number): Promise<number[]> {
   return withHost(async (miniflare) => {
@@ -89,6 +102,7 @@ export function sampleInSandbox(policy: CompiledPolicy, inputJson: string, round
 }
 
 /** In-sandbox evaluation time per input and the cost of one RPC decide() into the sandbox. */
-export function measureInSandbox(policy: CompiledPolicy, inputs: unknown[], iterations: number): Promise<SandboxMeasurements> {
-  return withHost((miniflare) => call<SandboxMeasurements>(miniflare, "/measure", { policy: payload(policy), inputs, iterations }));
+/** Per input, round-robin over the mix in `rounds` rounds of short blocks; the RPC hop over `iterations / 10` calls. */
+export function measureInSandbox(policy: CompiledPolicy, inputs: unknown[], iterations: number, rounds = 8): Promise<SandboxMeasurements> {
+  return withHost((miniflare) => call<SandboxMeasurements>(miniflare, "/measure", { policy: payload(policy), inputs, iterations, rounds }));
 }

@@ -8,6 +8,8 @@ export interface Summary {
   median_ms: number;
   p99_ms: number;
   rps: number;
+  /** With a watched text: how many of the measured answers contained it. */
+  matched?: number;
 }
 
 export function percentile(sorted: number[], p: number): number {

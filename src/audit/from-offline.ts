@@ -22,8 +22,9 @@ export function offlineAuditRecord(entry: SpoolEntry, uploader: Identity, upload
     location: "offline",
     region: record.region ?? "unknown",
     region_source: "offline",
-    tenant: record.tenant,
-    agent: record.agent,
+    // The uploader's: a record names the same tenant and agent (checked), or none if made before the agent reached an edge.
+    tenant: uploader.tenant,
+    agent: uploader.agent,
     credential: { kind: uploader.credential.kind, id: uploader.credential.id },
     session: record.session,
     risk_tier: record.risk_tier,

@@ -10,6 +10,8 @@
  *   "roles.*.tools": "subset"               "*" matches one path segment
  *   "tools.*.risk_floor": "higher_tier"     a risk tier at least the parent's
  *   "certification.required_from": "lower_tier"   a risk tier at most the parent's
+ *   "data_flows.session_taint.external_tools": "stricter_verdict"
+ *                                           allow < require_approval < deny: at least the parent's
  *
  * The child's data holds its effective parameters (the parent's with its
  * overrides applied); every value that differs from the parent's must be
@@ -20,7 +22,9 @@
  */
 import { RISK_TIERS } from "../schema/risk-tier.ts";
 
-export type BoundKind = "lower" | "higher" | "subset" | "superset" | "higher_tier" | "lower_tier";
+export type BoundKind = "lower" | "higher" | "subset" | "superset" | "higher_tier" | "lower_tier" | "stricter_verdict";
+
+const VERDICTS = ["allow", "require_approval", "deny"];
 
 export interface LayerData {
   params?: Record<string, unknown>;
@@ -88,6 +92,16 @@ export function checkBounds(parent: LayerData, child: LayerData): BoundViolation
       } else if (kind === "higher_tier" ? rank < parentRank : rank > parentRank) {
         const relation = kind === "higher_tier" ? "at least" : "at most";
         violations.push({ parameter: name, message: `${name} = ${show(value)} loosens the parent: it must be ${relation} ${show(parentValue)}` });
+      }
+      continue;
+    }
+    if (kind === "stricter_verdict") {
+      const rank = VERDICTS.indexOf(value as string);
+      const parentRank = VERDICTS.indexOf(parentValue as string);
+      if (rank < 0 || parentRank < 0) {
+        violations.push({ parameter: name, message: `${name} must be a verdict (${VERDICTS.join(", ")}), as in the parent` });
+      } else if (rank < parentRank) {
+        violations.push({ parameter: name, message: `${name} = ${show(value)} loosens the parent: it must be at least as strict as ${show(parentValue)}` });
       }
       continue;
     }

@@ -27,7 +27,7 @@ import { modeFor, type ModeDecision } from "../rollout/mode";
 import { runShadows } from "../rollout/shadow";
 import type { DecisionBody, DecisionInput } from "../schema/decision-input";
 import type { LayerRef } from "../types";
-import { lastUsage } from "../session/client";
+import { lastClasses, lastUsage } from "../session/client";
 import { sessionKey } from "../session/objects";
 import { applySessionState, type SessionReport } from "../session/stage";
 import { receiptParams } from "../engine/receipt-params";
@@ -45,6 +45,8 @@ export interface DecisionRequest {
   colo: string;
   /** The caller's Idempotency-Key: a retried request with the same key is committed once. */
   idempotencyKey?: string;
+  /** The MCP gateway: an approved approval for exactly this action is used without the body naming it. */
+  approvalByAction?: boolean;
 }
 
 export interface DecisionResponse {
@@ -109,6 +111,22 @@ function deadline(work: Promise<unknown>, ms: number): Promise<void> {
 function regionTable(globalData: unknown): unknown {
   return (globalData as { tollgate?: { params?: { regions?: unknown } } } | undefined)?.tollgate?.params?.regions;
 }
+
+/**
+ * The session's data classes as the policy sees them: those the body
+ * reports, those this isolate last saw the session's object hold, and any
+ * the object just said it holds. The set only grows; the object refuses a
+ * commit evaluated without one it holds.
+ */
+export function withSessionClasses(input: DecisionInput, held: string[]): DecisionInput {
+  const reported = (input.session as { data_classes?: string[] }).data_classes ?? [];
+  const cached = lastClasses(sessionKey(input.tenant, input.agent.id, input.session.id));
+  const classes = [...new Set([...reported, ...cached, ...held])].sort();
+  return { ...input, session: { ...input.session, data_classes: classes } };
+}
+
+/** How many times a decision is evaluated again because the session held classes it was not evaluated with. */
+const MAX_TAINT_ROUNDS = 3;
 
 /**
  * The policy input as JSON: when the caller sent no usage and this isolate
@@ -190,21 +208,39 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const governing = await governingPolicy(env, ctx, identity.tenant, request.location, now);
   const { resolution, region } = governing;
   const tier = effectiveTier(resolution.policy.data, body.action, body.risk_tier, identity.registration.risk_tier);
-  const input = policyInput(body, identity, tier, region, request.colo);
-  const inputJson = inputJsonOf(input);
+  let input = withSessionClasses(policyInput(body, identity, tier, region, request.colo), []);
+  let inputJson = inputJsonOf(input);
   const tool = typeof input.action.tool === "string" ? input.action.tool : undefined;
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, tool);
   const mode = modeFor(governing.rollouts, tier.tier, resolution.policy.data);
-  const result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, { location: request.colo, region: region.region });
+  const runtime = { location: request.colo, region: region.region };
+  let result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
   result.decision = withoutUnmintableSpawn(env, input, result.decision);
   let session: SessionReport | undefined;
   let undoSession: (() => Promise<void>) | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
     const timeout = Number(env.SESSION_TIMEOUT_MS) || 250;
-    const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, fallback, decisionId, now, request.idempotencyKey, mode.mode === "observe");
-    result.decision = merged.decision;
-    session = merged.session;
-    undoSession = merged.undo;
+    const options = { idempotencyKey: request.idempotencyKey, observe: mode.mode === "observe", approvalByAction: request.approvalByAction };
+    for (let round = 1; ; round++) {
+      const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, fallback, decisionId, now, options);
+      if (!("staleClasses" in merged)) {
+        result.decision = merged.decision;
+        session = merged.session;
+        undoSession = merged.undo;
+        break;
+      }
+      // The session holds data classes this evaluation did not see: decide again with them.
+      input = withSessionClasses(input, merged.staleClasses);
+      inputJson = inputJsonOf(input);
+      if (round >= MAX_TAINT_ROUNDS) {
+        const reason = { rule: "session_state_unavailable", message: `the session's data classes kept changing during the decision (${round} evaluations); refused` };
+        result = { ...result, decision: { ...result.decision, decision: "deny", reasons: [...result.decision.reasons, reason] } };
+        session = { status: "unavailable", fault: "taint_changing", retried: true, reasons: [reason] };
+        break;
+      }
+      result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
+      result.decision = withoutUnmintableSpawn(env, input, result.decision);
+    }
   }
   const delegated = session?.replayed ? undefined : await delegatedCredential(env, input, identity, result.decision, now);
   const response = respond({ decisionId, governing, tier, result, session, mode, identity, colo: request.colo, delegated });

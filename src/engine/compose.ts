@@ -136,7 +136,27 @@ function restrict(parent: ComposedDecision, child: ComposedDecision): ComposedDe
     approval_ttl_s: least(parent.approval_ttl_s, child.approval_ttl_s),
     delegation_ttl_s: least(parent.delegation_ttl_s, child.delegation_ttl_s),
     ttl_s: least(parent.ttl_s, child.ttl_s),
+    ...(parent.tools !== undefined || child.tools !== undefined ? { tools: stricterListing(parent.tools, child.tools) } : {}),
   };
+}
+
+/**
+ * A listing (list_tools) composed tool by tool: the strictest verdict any
+ * layer gives it. A tool a layer did not judge, or judged with something that
+ * is not a verdict, is not listed.
+ */
+function stricterListing(a: unknown, b: unknown): Record<string, Verdict> {
+  const listing = (value: unknown) => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+  const left = listing(a);
+  const right = listing(b);
+  const verdictOf = (table: Record<string, unknown>, tool: string) => (Object.hasOwn(table, tool) ? table[tool] : undefined);
+  const composed = [...new Set([...Object.keys(left), ...Object.keys(right)])].map((tool): [string, Verdict] => {
+    const verdicts = [verdictOf(left, tool), verdictOf(right, tool)];
+    if (verdicts.some((v) => typeof v !== "string" || !Object.hasOwn(SEVERITY, v))) return [tool, "deny"];
+    return [tool, (verdicts as Verdict[]).reduce((x, y) => (SEVERITY[y] > SEVERITY[x] ? y : x))];
+  });
+  // fromEntries defines own properties, so a tool named "__proto__" stays a tool.
+  return Object.fromEntries(composed);
 }
 
 function uniqueSorted(values: unknown[]): unknown[] {

@@ -88,4 +88,10 @@ export const ADMIN_ACCESS: AccessRule[] = [
   { method: "PUT", path: "/v1/admin/registry/:tenant/provider", roles: ["agent_admin"], scope: tenant },
   { method: "DELETE", path: "/v1/admin/registry/:tenant/provider", roles: ["agent_admin"], scope: tenant },
   { method: "GET", path: "/v1/admin/registry/:tenant/changes", roles: REGISTRY_READERS, scope: tenant },
+  // Upstream MCP servers: the tools a tenant's agents reach through the gateway, and their credentials.
+  { method: "GET", path: "/v1/admin/mcp/:tenant/servers", roles: REGISTRY_READERS, scope: tenant },
+  { method: "GET", path: "/v1/admin/mcp/:tenant/servers/:server", roles: REGISTRY_READERS, scope: tenant },
+  { method: "PUT", path: "/v1/admin/mcp/:tenant/servers/:server", roles: ["agent_admin"], scope: tenant },
+  { method: "DELETE", path: "/v1/admin/mcp/:tenant/servers/:server", roles: ["agent_admin"], scope: tenant },
+  { method: "GET", path: "/v1/admin/mcp/:tenant/changes", roles: REGISTRY_READERS, scope: tenant },
 ];

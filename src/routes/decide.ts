@@ -17,7 +17,7 @@ import { parseJson, validated } from "./request-body";
 export const MAX_DECISION_BODY_BYTES = 64 * 1024;
 
 /** Visible ASCII, as in the IETF Idempotency-Key draft's common practice; scoped to the session. */
-function idempotencyKeyOf(header: string | undefined): string | undefined {
+export function idempotencyKeyOf(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   if (!/^[\x21-\x7e]{1,255}$/.test(header)) {
     throw new ApiError(400, "invalid_idempotency_key", "Idempotency-Key is 1 to 255 visible ASCII characters");

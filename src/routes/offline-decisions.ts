@@ -7,7 +7,9 @@
  *   {"entries": [{"seq": 1, "prev": "sha256:…", "hash": "sha256:…", "record": {…}}, …]}
  *
  * Each entry is checked on its own, so one bad entry never costs another:
- * it must be the uploading agent's (tenant and agent from the credential),
+ * it must be the uploading agent's (tenant and agent from the credential;
+ * a record made before the agent ever reached an edge names neither and is
+ * the uploader's),
  * have an offline decision id, a hash that matches its record, and a time
  * neither in the future nor older than the spend records are kept. Good
  * entries are appended to the tenant's audit log, acknowledged, before the
@@ -44,8 +46,8 @@ const amount = z.number().finite().nonnegative();
 const recordSchema = z.strictObject({
   decision_id: z.string().regex(OFFLINE_DECISION_ID, "an offline decision id is off- and a UUIDv7"),
   time: z.iso.datetime(),
-  tenant: name,
-  agent: name,
+  tenant: name.nullable(),
+  agent: name.nullable(),
   session: name,
   action_type: z.enum(["tool_call", "spawn_agent", "plan"]),
   tool: name.nullable(),
@@ -92,7 +94,7 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
     }
     const record = parsed.data;
     const time = Date.parse(record.time);
-    if (record.tenant !== identity.tenant || record.agent !== identity.agent) reject("identity_mismatch", `the record is of ${record.tenant}/${record.agent}; the credential is of ${identity.tenant}/${identity.agent}`);
+    if ((record.tenant ?? identity.tenant) !== identity.tenant || (record.agent ?? identity.agent) !== identity.agent) reject("identity_mismatch", `the record is of ${record.tenant}/${record.agent}; the credential is of ${identity.tenant}/${identity.agent}`);
     else if (time > now + CLOCK_SKEW_MS) reject("from_the_future", `the record is dated ${record.time}, after the edge's clock`);
     else if (time < now - OFFLINE_RECORD_MAX_AGE_MS) reject("too_old", `offline decisions are taken for ${OFFLINE_RECORD_MAX_AGE_MS / 86_400_000} days; this one is from ${record.time}`);
     else if ((await entryHash(entry.prev, record)) !== entry.hash) reject("hash_mismatch", "the entry's hash does not match its record");

@@ -65,7 +65,13 @@ export const decisionBodySchema = z.looseObject({
       delegation_depth: z.number().int().nonnegative().max(64).optional(),
     })
     .optional(),
-  session: z.looseObject({ id, usage: usage.optional(), parent_session_id: id.optional() }),
+  session: z.looseObject({
+    id,
+    usage: usage.optional(),
+    parent_session_id: id.optional(),
+    /** Classes of data the session has touched, as the caller knows them; the session object's record is added to them. */
+    data_classes: z.array(z.string().min(1).max(64)).max(64).optional(),
+  }),
   action,
   /** Re-submitting an action that needed approval: the approval granted for exactly this action. */
   approval_id: z.string().regex(APPROVAL_ID_PATTERN, "approval ids look like apr_<64 hex digits>_<24 hex digits>").optional(),

@@ -118,6 +118,13 @@ export class Approvals {
     return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).one();
   }
 
+  /** The oldest approved, unused, unexpired approval for this exact action, if any. */
+  approvedFor(actionHash: string, now: number): string | undefined {
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM approvals WHERE action_hash = ? AND status = 'approved' AND expires_ms > ? ORDER BY created_ms LIMIT 1", actionHash, now)
+      .toArray()[0]?.id;
+  }
+
   /** Whether this approval may allow this exact action now. Checks only; `use` consumes. */
   usable(id: string, actionHash: string, now: number): Usable {
     const row = this.row(id, now);

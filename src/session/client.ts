@@ -83,3 +83,22 @@ export function rememberUsage(sessionKey: string, usage: Usage): void {
 export function lastUsage(sessionKey: string): Usage | undefined {
   return usageBySession.get(sessionKey);
 }
+
+/**
+ * The data classes each session's object last reported to this isolate
+ * (its taint), so a decision is evaluated with them without a round trip.
+ * The copy may be behind; the object refuses a commit evaluated without a
+ * class it holds (SessionDO.commit), so a stale copy costs a second
+ * evaluation, never a looser decision.
+ */
+const classesBySession = new Map<string, string[]>();
+
+export function rememberClasses(sessionKey: string, classes: string[]): void {
+  classesBySession.delete(sessionKey);
+  classesBySession.set(sessionKey, classes);
+  if (classesBySession.size > MAX_CACHED_SESSIONS) classesBySession.delete(classesBySession.keys().next().value!);
+}
+
+export function lastClasses(sessionKey: string): string[] {
+  return classesBySession.get(sessionKey) ?? [];
+}

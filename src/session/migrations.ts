@@ -52,6 +52,10 @@ export const SESSION_MIGRATIONS: Migration[] = [
     "CREATE TABLE lease_spends (decision_id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, at_ms INTEGER NOT NULL, cost TEXT NOT NULL)",
   ],
   [
+    // Session taint: the classes of data the session's tool results carried. Rows are only ever added.
+    "CREATE TABLE data_classes (class TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, decision_id TEXT)",
+  ],
+  [
     // What an approver needs to judge a request: the decision that asked, its reasons, tier and cost (JSON).
     "ALTER TABLE approvals ADD COLUMN context TEXT",
   ],

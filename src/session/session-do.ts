@@ -43,6 +43,8 @@ const RETENTION_MS = 24 * 3600 * 1000;
  * few keeps its few rows, and its first decision pays for no alarm write.
  */
 const SWEEP_EVERY = 100;
+/** A session's taint is bounded like any stored set; the policy reads it on every decision. */
+const MAX_DATA_CLASSES = 64;
 /** When the tenant's index cannot be reached, the alarm tries again after this long. */
 const OUTBOX_RETRY_MS = 5_000;
 /**
@@ -92,6 +94,7 @@ export interface SessionView {
   lineage: (Grant & { parent_session_id: string | null }) | null;
   children: Array<{ agent_id: string; depth: number; scopes: string[] }>;
   approvals: ApprovalRecord[];
+  data_classes: string[];
   /** Budget leases still holding part of the budget back. */
   leases: LeaseView[];
 }
@@ -129,6 +132,8 @@ export class SessionDO extends DurableObject<Env> {
     const key = request.idempotency_key === undefined ? request.decision_id : `key:${request.idempotency_key}`;
     const seen = this.replay(key, request);
     if (seen) return seen;
+    const stale = this.unseenClasses(request);
+    if (stale) return stale;
 
     // The paths that need another object, before the atomic section.
     const needsParent = this.lineage.granted() === undefined && request.delegation.parent_session_id !== undefined && request.delegation.parent_agent_id !== undefined;
@@ -145,8 +150,9 @@ export class SessionDO extends DurableObject<Env> {
 
     // From here to the return: synchronous, so atomic with respect to every other request.
     // A duplicate may have been committed while this one awaited another object.
-    const result = ((needsParent || needsAgent) && this.replay(key, request)) || this.decide(request, key, denial, counted ? agentLimit!.key : undefined);
-    if (counted && result.verdict !== "allow") {
+    const result =
+      ((needsParent || needsAgent) && (this.replay(key, request) || this.unseenClasses(request))) || this.decide(request, key, denial, counted ? agentLimit!.key : undefined);
+    if (counted && (result.verdict !== "allow" || result.stale_classes)) {
       // The agent counted an action the session then denied; only allowed actions count against its limit.
       await this.agent(request)
         .release(agentLimit!.key, key)
@@ -175,13 +181,14 @@ export class SessionDO extends DurableObject<Env> {
         reasons.push(mismatch);
       }
       let granted: ApprovalRow | undefined;
-      if (verdict === "require_approval" && request.approval_id !== undefined) {
-        const usable = this.approvals.usable(request.approval_id, request.action_hash, now);
+      const approvalId = request.approval_id ?? (request.approval_by_action ? this.approvals.approvedFor(request.action_hash, now) : undefined);
+      if (verdict === "require_approval" && approvalId !== undefined) {
+        const usable = this.approvals.usable(approvalId, request.action_hash, now);
         if (usable.ok) {
           verdict = "allow";
-          granted = this.approvals.row(request.approval_id, now);
+          granted = this.approvals.row(approvalId, now);
         } else {
-          reasons.push({ rule: "approval_not_valid", message: `approval ${request.approval_id} cannot be used: ${usable.why}` });
+          reasons.push({ rule: "approval_not_valid", message: `approval ${approvalId} cannot be used: ${usable.why}` });
         }
       }
       if (verdict === "allow") {
@@ -221,7 +228,7 @@ export class SessionDO extends DurableObject<Env> {
     if (state === "open" && breakerBefore?.state !== "open") this.reportBreaker("open", request);
     else if (effects.breaker_closed) this.reportBreaker("closed");
 
-    const result: CommitResult = { verdict, reasons, usage: this.budget.usage(now), breaker: state, replayed: false, decision_id: request.decision_id };
+    const result: CommitResult = { verdict, reasons, usage: this.budget.usage(now), breaker: state, replayed: false, decision_id: request.decision_id, data_classes: this.dataClasses() };
     if (approval) result.approval = approval;
     this.sql.exec(
       "INSERT INTO decisions (decision_id, at_ms, result, action_hash, effects) VALUES (?, ?, ?, ?, ?)",
@@ -310,6 +317,36 @@ export class SessionDO extends DurableObject<Env> {
         .catch((error: Error) => console.error(`agent count not released for ${key}: ${error.message}`));
     }
     return { reverted: true };
+  }
+
+  /** The classes of data this session has touched, oldest first. */
+  private dataClasses(): string[] {
+    return this.sql.exec<{ class: string }>("SELECT class FROM data_classes ORDER BY at_ms, class").toArray().map((row) => row.class);
+  }
+
+  /**
+   * Refuses to commit a decision evaluated without classes this session
+   * holds: a per-isolate copy may be behind (another edge recorded PII a
+   * moment ago), and the decision would be looser than the session's record.
+   */
+  private unseenClasses(request: CommitRequest): CommitResult | undefined {
+    if (request.data_classes_seen === undefined) return undefined;
+    const held = this.dataClasses();
+    if (held.every((c) => request.data_classes_seen!.includes(c))) return undefined;
+    return { verdict: request.verdict, reasons: [], usage: this.budget.usage(request.now_ms), breaker: this.breaker.state(request.now_ms), replayed: false, decision_id: request.decision_id, data_classes: held, stale_classes: held };
+  }
+
+  /**
+   * Records classes of data a result of this session carried (the MCP
+   * gateway, or a caller of /v1/decide after its tool returned). The set
+   * only grows: nothing removes a class. Returns every class now held.
+   */
+  async recordDataClasses(classes: string[], decisionId: string | null): Promise<{ data_classes: string[] } | { refused: string }> {
+    const now = Date.now();
+    const fresh = [...new Set(classes)].filter((c) => this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM data_classes WHERE class = ?", c).one().n === 0);
+    if (this.dataClasses().length + fresh.length > MAX_DATA_CLASSES) return { refused: `a session holds at most ${MAX_DATA_CLASSES} data classes` };
+    for (const c of fresh) this.sql.exec("INSERT INTO data_classes (class, at_ms, decision_id) VALUES (?, ?, ?)", c, now, decisionId);
+    return { data_classes: this.dataClasses() };
   }
 
   /**
@@ -404,6 +441,7 @@ export class SessionDO extends DurableObject<Env> {
       breaker: this.breaker.state(now),
       breaker_resets: this.breaker.resets(),
       lineage: granted ? { ...granted, parent_session_id: lineage?.parent_session_id ?? null } : null,
+      data_classes: this.dataClasses(),
       children: this.lineage.children(),
       approvals: this.approvals.all(now).map(toRecord),
       leases: this.leases.open(),

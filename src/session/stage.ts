@@ -15,7 +15,7 @@ import type { DecisionInput } from "../schema/decision-input";
 import type { Reason } from "../types";
 import { loggableArgs } from "../audit/record";
 import { wantsSyncAudit } from "../audit/writer";
-import { commitToSession, rememberUsage, revertInSession, type SessionOutcome } from "./client";
+import { commitToSession, rememberClasses, rememberUsage, revertInSession, type SessionOutcome } from "./client";
 import { sessionKey } from "./objects";
 import type { SessionDO } from "./session-do";
 import type { AgentLimit, BreakerParams, CommitRequest, CommitResult, Usage } from "./types";
@@ -41,6 +41,19 @@ export interface SessionReport {
 function mergeReasons(a: Reason[], b: Reason[]): Reason[] {
   const byKey = new Map([...a, ...b].map((r) => [JSON.stringify(r), r]));
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+}
+
+export interface CommitOptions {
+  idempotencyKey?: string;
+  observe?: boolean;
+  /** The MCP gateway: an approved approval for exactly this action is used without being named. */
+  approvalByAction?: boolean;
+}
+
+/** The session data classes the policy saw (policy-input.ts puts them in place). */
+function classesSeen(input: DecisionInput): string[] {
+  const classes = (input.session as { data_classes?: unknown }).data_classes;
+  return Array.isArray(classes) ? classes.filter((c): c is string => typeof c === "string") : [];
 }
 
 export async function buildCommit(input: DecisionInput, decision: ComposedDecision, fallback: FallbackParams, decisionId: string, nowMs: number, idempotencyKey?: string): Promise<CommitRequest> {
@@ -88,6 +101,7 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
     spawn: input.action.type === "spawn_agent" && input.action.spawn ? { agent_id: input.action.spawn.agent_id, scopes: input.action.spawn.scopes ?? [] } : undefined,
     policy_denial_counts: !isInfrastructureDenial(decision),
     revertible: wantsSyncAudit(decision.obligations),
+    data_classes_seen: classesSeen(input),
   };
 }
 
@@ -135,12 +149,20 @@ export async function applySessionState(
   fallback: FallbackParams,
   decisionId: string,
   nowMs: number,
-  idempotencyKey?: string,
-  observe = false,
-): Promise<{ decision: ComposedDecision; session: SessionReport; undo: () => Promise<void> }> {
-  const request = { ...(await buildCommit(input, decision, fallback, decisionId, nowMs, idempotencyKey)), ...(observe ? { observe } : {}) };
+  options: CommitOptions = {},
+): Promise<{ decision: ComposedDecision; session: SessionReport; undo: () => Promise<void> } | { staleClasses: string[] }> {
+  const request: CommitRequest = {
+    ...(await buildCommit(input, decision, fallback, decisionId, nowMs, options.idempotencyKey)),
+    ...(options.observe ? { observe: true } : {}),
+    ...(options.approvalByAction ? { approval_by_action: true } : {}),
+  };
   const outcome = await commitToSession(namespace, request, timeoutMs);
-  if (outcome.status === "ok") rememberUsage(sessionKey(input.tenant, input.agent.id, input.session.id), outcome.result.usage);
+  const key = sessionKey(input.tenant, input.agent.id, input.session.id);
+  if (outcome.status === "ok") {
+    rememberUsage(key, outcome.result.usage);
+    if (Array.isArray(outcome.result.data_classes)) rememberClasses(key, outcome.result.data_classes);
+    if (outcome.result.stale_classes) return { staleClasses: outcome.result.stale_classes };
+  }
   const undo = async () => {
     if (outcome.status !== "ok" || outcome.result.replayed) return;
     await revertInSession(namespace, request);

@@ -67,6 +67,18 @@ export interface CommitRequest {
    * no breaker count, no approval asked for, no debit of what was refused.
    */
   observe?: boolean;
+  /**
+   * The MCP gateway cannot name an approval (its client resends the same
+   * call): an approved, unused approval of this session for exactly this
+   * action is used as if `approval_id` had named it.
+   */
+  approval_by_action?: boolean;
+  /**
+   * The session data classes the decision was evaluated with. When the
+   * object holds one the evaluation did not see, it commits nothing and
+   * answers `stale_classes`: the edge evaluates again with them.
+   */
+  data_classes_seen?: string[];
 }
 
 export type BreakerState = "closed" | "open" | "half_open";
@@ -97,6 +109,10 @@ export interface CommitResult {
   decision_id: string;
   /** Set when an idempotency key was reused for a different action: nothing was committed. */
   conflict?: { message: string };
+  /** The data classes the session holds (its taint), as of this commit. */
+  data_classes?: string[];
+  /** Set when the decision was evaluated without some of them: nothing was committed; evaluate again with these. */
+  stale_classes?: string[];
 }
 
 export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";

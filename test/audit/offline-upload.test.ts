@@ -95,6 +95,15 @@ describe("uploading offline decisions", () => {
     expect((await chainFor(env, "initech").query({ session, limit: 100 })).records).toEqual([]);
   });
 
+  it("attributes a decision made before the agent ever reached an edge to the credential that uploads it", async () => {
+    const session = uniqueId("unknown");
+    const entries = await chain([record(session, { tenant: null, agent: null, source: "fail_mode", decision: "deny", rules: ["no_local_policy", "edge_unreachable"], cost: undefined, layers: undefined })]);
+    const response = await upload({ entries });
+    expect(((await response.json()) as { accepted: string[] }).accepted).toHaveLength(1);
+    const [logged] = (await chainFor(env, "acme").query({ session, limit: 10 })).records as Array<Record<string, any>>;
+    expect(logged).toMatchObject({ tenant: "acme", agent: "offline-agent", decision: "deny", fail_mode_applied: true, offline: { source: "fail_mode" } });
+  });
+
   it("records a gap in the agent's chain instead of refusing what came after it", async () => {
     const session = uniqueId("gap");
     const [first, , third] = await chain([record(session), record(session), record(session)]);

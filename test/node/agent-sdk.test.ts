@@ -288,7 +288,7 @@ describe("offline decisions", () => {
     expect((await tg.check({ ...read, args: { id: "W-1" } })).source).toBe("offline");
     await new Promise((r) => setTimeout(r, 5_500));
     const late = await tg.check({ ...read, args: { id: "W-2" } });
-    // Medium risk fails open by the global policy's data: allowed, but by the fail mode, and said so.
+    // Low risk fails open by the global policy's data: allowed, but by the fail mode, and said so.
     expect(late).toMatchObject({ source: "fail_mode", decision: "allow" });
     expect(late.rules).toEqual(["offline_window_passed", "edge_unreachable"]);
     await edge.start();

@@ -21,10 +21,29 @@ describe("@tollgate/agent inside workerd", () => {
     expect(first).toMatchObject({ decision: "allow", source: "edge" });
     const again = await tg.check(search, { tier: "low" });
     expect(again).toMatchObject({ source: "cache", id: first.id });
-    const refund = tg.guard(async (_args: { amount: number }) => "refunded", { tool: "payments.refund" });
+    const refund = tg.guard(async (_input: { amount: number }) => "refunded", { tool: "payments.refund" });
     await expect(refund({ amount: 5 })).rejects.toBeInstanceOf(Denied);
     await tg.idle();
     expect(events).toContain("cache_hit");
     expect(events).not.toContain("receipt_refused");
+  });
+});
+
+describe("agent routes from a browser page", () => {
+  it("answer a preflight from any origin without credentials, and the admin API does not", async () => {
+    const preflight = (path: string) =>
+      exports.default.fetch(`http://edge${path}`, {
+        method: "OPTIONS",
+        headers: { origin: "https://agent.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, idempotency-key" },
+      });
+    const decide = await preflight("/v1/decide");
+    expect(decide.status).toBe(204);
+    expect(decide.headers.get("access-control-allow-origin")).toBe("*");
+    expect(decide.headers.get("access-control-allow-headers")).toContain("idempotency-key");
+    expect(decide.headers.get("access-control-allow-credentials")).toBeNull();
+    const admin = await preflight("/v1/admin/approvals/acme");
+    expect(admin.headers.get("access-control-allow-origin")).toBeNull();
+    const answered = await exports.default.fetch("http://edge/.well-known/jwks.json", { headers: { origin: "https://agent.example" } });
+    expect(answered.headers.get("access-control-allow-origin")).toBe("*");
   });
 });

@@ -380,8 +380,8 @@ export class Tollgate {
     const record: OfflineRecord = {
       decision_id: offlineDecisionId(made.now),
       time: new Date(made.now).toISOString(),
-      tenant: identity?.tenant ?? "unknown",
-      agent: identity?.agent ?? "unknown",
+      tenant: identity?.tenant ?? null,
+      agent: identity?.agent ?? null,
       session: made.session,
       action_type: made.action.type,
       tool: typeof made.action.tool === "string" ? made.action.tool : null,

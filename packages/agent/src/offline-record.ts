@@ -8,6 +8,7 @@
  * what cost. Arguments are only those the policy lets be logged.
  */
 import type { Verdict } from "./receipt.ts";
+import { uuidV7 } from "./uuid-v7.ts";
 
 export type OfflineSource = "local_policy" | "fail_mode";
 
@@ -15,8 +16,9 @@ export interface OfflineRecord {
   /** `off-` and a UUIDv7: unique, time-ordered, never an edge's id. */
   decision_id: string;
   time: string;
-  tenant: string;
-  agent: string;
+  /** Null when the agent decided before it ever reached the edge: the uploading credential says whose it is. */
+  tenant: string | null;
+  agent: string | null;
   session: string;
   action_type: string;
   tool: string | null;
@@ -39,19 +41,9 @@ export interface OfflineRecord {
   last_contact: string | null;
 }
 
-/** A UUIDv7 with the offline prefix, from WebCrypto. */
+/** A UUIDv7 with the offline prefix: time-ordered like the edge's ids, never one of them. */
 export function offlineDecisionId(nowMs: number): string {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  let ms = BigInt(nowMs);
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = Number(ms & 0xffn);
-    ms >>= 8n;
-  }
-  bytes[6] = (bytes[6] & 0x0f) | 0x70;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `off-${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return `off-${uuidV7(nowMs)}`;
 }
 
 export const OFFLINE_DECISION_ID = /^off-[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

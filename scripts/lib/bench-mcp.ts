@@ -1,0 +1,103 @@
+/**
+ * @module bench-mcp
+ * The MCP gateway's cost, for `npm run bench`: the same `tools/call`, made
+ * with the official client SDK, straight to an upstream built with the
+ * official server SDK and through the gateway in front of it, in
+ * alternating rounds of the same run, at concurrency 1. The gateway runs
+ * the full path (the decision in the sandbox, the session object's
+ * check-and-debit, the audit record, the signed receipt). The upstream, its
+ * agent and its key are made for the run and thrown away after it.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomBytes, randomUUID } from "node:crypto";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
+import { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { adminCall } from "./admin-client.ts";
+import { benchAdminToken } from "./bench-agents.ts";
+import { startEdge } from "./edge-server.ts";
+import { summarize, type Summary } from "./stats.ts";
+
+export interface McpBench {
+  direct: Summary;
+  gateway: Summary;
+  rounds: number;
+}
+
+async function startUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const transports = new Map<string, NodeStreamableHTTPServerTransport>();
+  const http = createServer(async (req, res) => {
+    const id = req.headers["mcp-session-id"];
+    let transport = typeof id === "string" ? transports.get(id) : undefined;
+    if (!transport) {
+      const created = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => void transports.set(sid, created) });
+      const server = new McpServer({ name: "bench-upstream", version: "1.0.0" });
+      server.registerTool("read_ticket", { description: "Read a ticket", inputSchema: z.object({ id: z.string() }) }, async ({ id: ticket }) => ({ content: [{ type: "text", text: `ticket ${ticket}` }] }));
+      await server.connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(req, res);
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    close: () => new Promise((resolve) => {
+      http.closeAllConnections();
+      http.close(() => resolve());
+    }),
+  };
+}
+
+async function connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
+  const client = new Client({ name: "bench-agent", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  return client;
+}
+
+/** `vars`: the edge's [vars] overrides (SESSION_STATE and AUDIT "off" measure the gateway with the policy alone). */
+export async function benchMcp(requests: number, rounds: number, vars: Record<string, string> = {}, port = 18796): Promise<McpBench> {
+  const upstream = await startUpstream();
+  const { token, entry } = benchAdminToken();
+  const edge = await startEdge({ port, vars: { ...vars, ADMIN_TOKENS: JSON.stringify(entry), MCP_SECRET_KEY: randomBytes(32).toString("base64url") } });
+  try {
+    const target = { url: edge.url.origin, token };
+    await adminCall(target, "PUT", "/registry/bench-mcp/agents/helper", { owner: "bench@localhost", role: "support", max_risk_tier: "high", certified_until: "2099-01-01" });
+    const { key } = await adminCall<{ key: string }>(target, "POST", "/registry/bench-mcp/agents/helper/keys", {});
+    await adminCall(target, "PUT", "/mcp/bench-mcp/servers/desk", { url: upstream.url, tools: { read_ticket: { tool: "tickets.read" } } });
+    const direct = await connect(upstream.url);
+    // Each round opens a new MCP session, so a new Tollgate session: the role's per-session budget (500 calls) is never what answers.
+    const openGateway = () => connect(new URL("/mcp/desk", edge.url).href, { authorization: `Bearer ${key}` });
+    let gateway = await openGateway();
+    const call = async (client: Client, i: number) => {
+      const started = performance.now();
+      const result = await client.callTool({ name: "read_ticket", arguments: { id: `T-${i}` } });
+      const elapsed = performance.now() - started;
+      if (result.isError) throw new Error(`bench tools/call failed: ${JSON.stringify(result.content)}`);
+      return elapsed;
+    };
+    // Warm both paths (the sandbox, the session object, the registry cache) before measuring.
+    for (let i = 0; i < 100; i++) {
+      await call(direct, i);
+      await call(gateway, i);
+    }
+    const samples = { direct: [] as number[], gateway: [] as number[] };
+    const wall = { direct: 0, gateway: 0 };
+    const perRound = Math.min(400, Math.ceil(requests / rounds));
+    for (let round = 0; round < rounds; round++) {
+      await gateway.close();
+      gateway = await openGateway();
+      for (const [name, client] of [["direct", direct], ["gateway", gateway]] as const) {
+        const started = performance.now();
+        for (let i = 0; i < perRound; i++) samples[name].push(await call(client, i));
+        wall[name] += performance.now() - started;
+      }
+    }
+    await Promise.all([direct.close(), gateway.close()]);
+    return { direct: summarize(samples.direct, wall.direct), gateway: summarize(samples.gateway, wall.gateway), rounds };
+  } finally {
+    await edge.dispose();
+    await upstream.close();
+  }
+}

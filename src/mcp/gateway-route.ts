@@ -1,0 +1,257 @@
+/**
+ * @module gateway-route
+ * `/mcp/<server>`: a Streamable HTTP MCP endpoint (protocol revisions
+ * 2025-11-25 and 2025-06-18) in front of the upstream the credential's
+ * tenant registered under that name.
+ *
+ * - POST carries one JSON-RPC message. `initialize` opens an upstream
+ *   session and answers with the gateway's own `Mcp-Session-Id`
+ *   (session-id.ts); `tools/call` and `tools/list` are governed
+ *   (tool-call.ts, tool-list.ts); every other request is relayed as the
+ *   upstream answers it; notifications (cancellation, progress) and the
+ *   client's responses to the upstream's requests are passed on (202).
+ * - GET relays the upstream's standalone SSE stream (405 if it has none).
+ * - DELETE ends the upstream session.
+ *
+ * Transport errors are HTTP statuses with a JSON-RPC error body: 400 for a
+ * message that is not JSON (-32700) or not a message (-32600), or a missing
+ * session id; 404 for a session this agent does not have, or one the
+ * upstream ended (the client then initializes again); 406, 413, 415 as
+ * HTTP says; 502/504 when the upstream cannot open a session.
+ */
+import { Hono, type Context } from "hono";
+import { locationOf } from "../decision/region";
+import { ApiError } from "../errors";
+import { identityOf, type AgentEnv } from "../middleware/agent-auth";
+import { gatewayAuth } from "./gateway-auth";
+import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
+import { errorMessage, INTERNAL_ERROR, INVALID_REQUEST, JsonRpcFault, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
+import { resolveServer, type ResolvedServer } from "./server-cache";
+import { openSession, sealSession, type GatewaySession } from "./session-id";
+import { governedToolCall } from "./tool-call";
+import { governedToolList } from "./tool-list";
+import { collectReply, sendToUpstream, UpstreamFault } from "./upstream-call";
+import { jsonResponse, relay, relayStream } from "./upstream-relay";
+import { SERVER_NAME_PATTERN } from "./upstream-schema";
+
+/** The largest message a client may send; a tool's arguments larger than this are not a tool call. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** The revisions the gateway speaks; the SDKs' 2025-03-26 fallback is accepted too. */
+export const PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"];
+
+type GatewayCtx = Context<AgentEnv>;
+
+const rpcError = (status: number, code: number, message: string, id: JsonRpcId | null = null) => jsonResponse(errorMessage(id, code, message), status);
+
+function serverName(c: GatewayCtx): string {
+  const name = c.req.param("server") ?? "";
+  if (!SERVER_NAME_PATTERN.test(name)) throw new ApiError(404, "not_found", `no MCP server ${name}`);
+  return name;
+}
+
+/** Reads the body, refusing one over the limit whether it declared its length or streamed it. */
+async function readBody(c: GatewayCtx): Promise<string | Response> {
+  const tooLarge = () => rpcError(413, INVALID_REQUEST, `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
+  const declared = c.req.header("content-length");
+  if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > MAX_MESSAGE_BYTES)) return tooLarge();
+  const reader = c.req.raw.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_MESSAGE_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      return tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+function contextOf(c: GatewayCtx, server: GatewayContext["server"], session: GatewaySession): GatewayContext {
+  return {
+    env: c.env,
+    background: (work) => c.executionCtx.waitUntil(work),
+    identity: identityOf(c),
+    server,
+    session,
+    location: locationOf(c.req.raw),
+    colo: (c.req.raw.cf?.colo as string | undefined) ?? c.env.EDGE_LOCATION,
+    requestUrl: c.req.url,
+  };
+}
+
+/** The session the request names; a Response to send instead when it names none this agent has. */
+async function sessionOf(c: GatewayCtx, server: string): Promise<GatewaySession | Response> {
+  const id = c.req.header("mcp-session-id");
+  if (id === undefined) return rpcError(400, INVALID_REQUEST, "Bad Request: an Mcp-Session-Id header is required (initialize first)");
+  const identity = identityOf(c);
+  const session = await openSession(c.env, id, { tenant: identity.tenant, agent: identity.agent, server });
+  if (!session) return rpcError(404, INVALID_REQUEST, "Session not found");
+  const version = c.req.header("mcp-protocol-version");
+  if (version !== undefined && !PROTOCOL_VERSIONS.includes(version)) {
+    return rpcError(400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${PROTOCOL_VERSIONS.join(", ")})`);
+  }
+  return session;
+}
+
+/** A Tollgate session id the client may name for its MCP session (so native and MCP calls share budgets and taint). */
+function tollgateSession(c: GatewayCtx, server: string): string {
+  const named = c.req.header("tollgate-session");
+  if (named !== undefined) {
+    if (!/^[\x21-\x7e]{1,256}$/.test(named)) throw new ApiError(400, "invalid_input", "Tollgate-Session is 1 to 256 visible ASCII characters");
+    return named;
+  }
+  return `mcp:${server}:${crypto.randomUUID()}`;
+}
+
+async function initialize(c: GatewayCtx, server: ResolvedServer, id: JsonRpcId, params: Record<string, unknown> | undefined, raw: Record<string, unknown>, name: string): Promise<Response> {
+  const identity = identityOf(c);
+  try {
+    const exchange = await sendToUpstream({ server }, { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf({ server }) });
+    const { reply } = await collectReply(name, exchange, id, false);
+    if (reply.error !== undefined) return jsonResponse(reply);
+    const result = reply.result as { protocolVersion?: unknown } | undefined;
+    const protocol = result?.protocolVersion;
+    if (typeof protocol !== "string" || !PROTOCOL_VERSIONS.includes(protocol)) {
+      return jsonResponse(errorMessage(id, INTERNAL_ERROR, `upstream ${name} speaks MCP ${String(protocol)}; the gateway speaks ${PROTOCOL_VERSIONS.join(", ")}`), 502);
+    }
+    const upstreamSession = exchange.response.headers.get("mcp-session-id") ?? undefined;
+    if (upstreamSession !== undefined && !/^[\x21-\x7e]{1,1024}$/.test(upstreamSession)) {
+      return jsonResponse(errorMessage(id, INTERNAL_ERROR, `upstream ${name} gave a malformed session id`), 502);
+    }
+    const elicitation = (params?.capabilities as { elicitation?: { url?: unknown } } | undefined)?.elicitation;
+    const session: GatewaySession = {
+      tenant: identity.tenant,
+      agent: identity.agent,
+      server: name,
+      ...(upstreamSession !== undefined ? { upstream: upstreamSession } : {}),
+      protocol,
+      url_elicitation: protocol === "2025-11-25" && typeof elicitation?.url === "object" && elicitation.url !== null,
+      tollgate_session: tollgateSession(c, name),
+      created_ms: Date.now(),
+    };
+    return jsonResponse(reply, 200, { "mcp-session-id": await sealSession(c.env, session) });
+  } catch (error) {
+    if (!(error instanceof UpstreamFault)) throw error;
+    return jsonResponse(errorMessage(id, UPSTREAM_ERROR, error.message, { fault: error.fault }), error.fault === "timeout" ? 504 : 502);
+  }
+}
+
+async function post(c: GatewayCtx): Promise<Response> {
+  const name = serverName(c);
+  const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type !== "application/json") return rpcError(415, INVALID_REQUEST, "Unsupported Media Type: send application/json");
+  const accept = c.req.header("accept") ?? "";
+  if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
+    return rpcError(406, INVALID_REQUEST, "Not Acceptable: the client must accept both application/json and text/event-stream");
+  }
+  const text = await readBody(c);
+  if (text instanceof Response) return text;
+  let message;
+  try {
+    message = parseMessage(text);
+  } catch (error) {
+    if (error instanceof JsonRpcFault) return rpcError(400, error.code, error.message, error.id);
+    throw error;
+  }
+  const identity = identityOf(c);
+  const server = await resolveServer(c.env, identity.tenant, name, Date.now(), (work) => c.executionCtx.waitUntil(work));
+  if (message.kind === "request" && message.method === "initialize") {
+    return initialize(c, server, message.id, message.params, message.raw, name);
+  }
+  const session = await sessionOf(c, name);
+  if (session instanceof Response) return session;
+  const context = contextOf(c, server, session);
+  try {
+    if (message.kind === "request") {
+      if (message.method === "tools/call") return await governedToolCall(context, message.id, message.params, message.raw);
+      if (message.method === "tools/list") return await governedToolList(context, message.id, message.raw);
+      const id = message.id;
+      const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
+      try {
+        const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: text, timeoutMs: timeoutOf(context) });
+        return await relay(name, exchange, id, session.upstream !== undefined, async (reply) => reply, onFault, context.background);
+      } catch (error) {
+        if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
+        return jsonResponse(onFault(error));
+      }
+    }
+    // A notification (cancellation, progress, initialized) or the client's answer to an upstream request.
+    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: text, timeoutMs: timeoutOf(context) });
+    exchange.abort();
+    if (exchange.response.status === 404 && session.upstream !== undefined) return rpcError(404, INVALID_REQUEST, "Session not found");
+    if (!exchange.response.ok) return rpcError(502, UPSTREAM_ERROR, `upstream ${name} refused the message (HTTP ${exchange.response.status})`);
+    return new Response(null, { status: 202 });
+  } catch (error) {
+    if (error instanceof UpstreamFault && error.fault === "session_gone") return rpcError(404, INVALID_REQUEST, "Session not found: the upstream ended it");
+    if (error instanceof UpstreamFault) return rpcError(error.fault === "timeout" ? 504 : 502, UPSTREAM_ERROR, error.message);
+    throw error;
+  }
+}
+
+async function get(c: GatewayCtx): Promise<Response> {
+  const name = serverName(c);
+  if (!(c.req.header("accept") ?? "").includes("text/event-stream")) return rpcError(406, INVALID_REQUEST, "Not Acceptable: a GET stream must accept text/event-stream");
+  const identity = identityOf(c);
+  const server = await resolveServer(c.env, identity.tenant, name, Date.now(), (work) => c.executionCtx.waitUntil(work));
+  const session = await sessionOf(c, name);
+  if (session instanceof Response) return session;
+  const context = contextOf(c, server, session);
+  try {
+    const exchange = await sendToUpstream(targetOf(context), { method: "GET", timeoutMs: timeoutOf(context), keepOpen: true });
+    const status = exchange.response.status;
+    if (status === 405) {
+      exchange.abort();
+      return new Response(null, { status: 405, headers: { allow: "POST, DELETE" } });
+    }
+    if (status === 404 && session.upstream !== undefined) {
+      exchange.abort();
+      return rpcError(404, INVALID_REQUEST, "Session not found: the upstream ended it");
+    }
+    if (!exchange.response.ok || !(exchange.response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+      exchange.abort();
+      return rpcError(502, UPSTREAM_ERROR, `upstream ${name} did not open an event stream (HTTP ${status})`);
+    }
+    return relayStream(name, exchange, session.upstream !== undefined, context.background);
+  } catch (error) {
+    if (error instanceof UpstreamFault) return rpcError(error.fault === "timeout" ? 504 : 502, UPSTREAM_ERROR, error.message);
+    throw error;
+  }
+}
+
+async function remove(c: GatewayCtx): Promise<Response> {
+  const name = serverName(c);
+  const identity = identityOf(c);
+  const server = await resolveServer(c.env, identity.tenant, name, Date.now(), (work) => c.executionCtx.waitUntil(work));
+  const session = await sessionOf(c, name);
+  if (session instanceof Response) return session;
+  // With no upstream session there is nothing to end: the gateway's own session is its sealed id.
+  if (session.upstream === undefined) return new Response(null, { status: 405, headers: { allow: "POST, GET" } });
+  try {
+    const exchange = await sendToUpstream(targetOf(contextOf(c, server, session)), { method: "DELETE", timeoutMs: timeoutOf(contextOf(c, server, session)) });
+    exchange.abort();
+    const status = exchange.response.status;
+    return new Response(null, { status: status >= 200 && status < 300 ? 204 : status === 404 ? 404 : status === 405 ? 405 : 502 });
+  } catch (error) {
+    if (error instanceof UpstreamFault) return rpcError(error.fault === "timeout" ? 504 : 502, UPSTREAM_ERROR, error.message);
+    throw error;
+  }
+}
+
+export const gatewayRoute = new Hono<AgentEnv>()
+  .use("/:server", gatewayAuth())
+  .post("/:server", post)
+  .get("/:server", get)
+  .delete("/:server", remove)
+  .all("/:server", () => new Response(null, { status: 405, headers: { allow: "POST, GET, DELETE" } }));

@@ -1,0 +1,98 @@
+/**
+ * @module upstream-relay
+ * Passing an upstream's reply to the client: a JSON reply as JSON, an SSE
+ * reply as an SSE stream, so progress notifications, log messages and the
+ * upstream's own requests to the client (sampling, elicitation) reach it as
+ * they happen. The response to the client's request goes through `finish`
+ * (where the gateway records taint and adds its `_meta`) before it is sent;
+ * a fault on the way (deadline, garbage, a reply that ends without an
+ * answer) becomes `fault`'s answer, so the client always gets one.
+ *
+ * Event ids are not passed on: a client that resumed a stream from the
+ * upstream would get the response without it passing through `finish`.
+ */
+import type { JsonRpcId } from "./jsonrpc";
+import { answers, collectReply, replyEvents, UpstreamFault, type Exchange } from "./upstream-call";
+
+export type Finish = (reply: Record<string, unknown>) => Promise<Record<string, unknown>>;
+export type OnFault = (fault: UpstreamFault) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+const encoder = new TextEncoder();
+const sseEvent = (message: unknown, event?: string) => encoder.encode(`${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(message)}\n\n`);
+
+export const jsonResponse = (message: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(message), { status, headers: { "content-type": "application/json", ...headers } });
+
+function asFault(error: unknown, server: string): UpstreamFault {
+  return error instanceof UpstreamFault ? error : new UpstreamFault("bad_response", `upstream ${server} could not be read: ${(error as Error).message}`);
+}
+
+export async function relay(
+  server: string,
+  exchange: Exchange,
+  id: JsonRpcId,
+  hadSession: boolean,
+  finish: Finish,
+  fault: OnFault,
+  background: (work: Promise<unknown>) => void,
+): Promise<Response> {
+  const type = (exchange.response.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (!exchange.response.ok || type !== "text/event-stream") {
+    try {
+      const { reply } = await collectReply(server, exchange, id, hadSession);
+      return jsonResponse(await finish(reply));
+    } catch (error) {
+      const problem = asFault(error, server);
+      if (problem.fault === "session_gone") throw problem;
+      return jsonResponse(await fault(problem));
+    }
+  }
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = writable.getWriter();
+  const pump = (async () => {
+    let answered = false;
+    try {
+      for await (const event of replyEvents(server, exchange, hadSession)) {
+        if (answers(event.message, id)) {
+          await writer.write(sseEvent(await finish(event.message!)));
+          answered = true;
+          break;
+        }
+        if (event.message) await writer.write(sseEvent(event.message, event.event));
+      }
+      if (!answered) await writer.write(sseEvent(await fault(new UpstreamFault("bad_response", `upstream ${server} ended its reply without answering request ${JSON.stringify(id)}`))));
+    } catch (error) {
+      // The client may have gone away; writing its answer then fails too, and nothing is left to tell.
+      await writer.write(sseEvent(await fault(asFault(error, server)))).catch(() => undefined);
+    } finally {
+      await writer.close().catch(() => undefined);
+    }
+  })();
+  background(pump);
+  return new Response(readable, { status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+}
+
+/**
+ * An upstream's standalone stream (GET): its requests and notifications
+ * pass to the client; a response, which only a resumed stream may carry,
+ * does not (see the module comment).
+ */
+export function relayStream(server: string, exchange: Exchange, hadSession: boolean, background: (work: Promise<unknown>) => void): Response {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = writable.getWriter();
+  background(
+    (async () => {
+      try {
+        for await (const event of replyEvents(server, exchange, hadSession)) {
+          const message = event.message;
+          if (message && typeof message.method === "string") await writer.write(sseEvent(message, event.event));
+        }
+      } catch {
+        // The stream ended (the upstream closed it, or sent garbage): the client reconnects if it wants to.
+      } finally {
+        await writer.close().catch(() => undefined);
+      }
+    })(),
+  );
+  return new Response(readable, { status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+}

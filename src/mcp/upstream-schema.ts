@@ -1,0 +1,75 @@
+/**
+ * @module upstream-schema
+ * What a tenant registers for an upstream MCP server: where it is, the
+ * headers that carry its credentials (kept encrypted, never shown again),
+ * how long the gateway waits for it, and for each upstream tool the Tollgate
+ * tool name the policy judges it as, its tier floor, and the data classes
+ * its results carry. The same schema checks what an edge reads back from
+ * the registry object, so a corrupt entry is refused, never half-used.
+ */
+import { z } from "zod";
+import { RISK_TIERS } from "../schema/risk-tier";
+
+export const SERVER_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const SERVER_NAME_MESSAGE = "server names are 1 to 63 lowercase letters, digits, _ and -, starting with a letter or digit";
+
+/** Headers the gateway itself sets on every upstream request; a credential may not replace them. */
+const RESERVED_HEADERS = new Set(["host", "content-length", "content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "connection", "transfer-encoding"]);
+
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 10_000;
+export const MAX_UPSTREAM_TIMEOUT_MS = 120_000;
+
+const dataClass = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "data classes are lowercase names such as pii or confidential");
+
+export const toolMappingSchema = z.strictObject({
+  /** The name the policy judges the call as (a tool in policy data). */
+  tool: z.string().min(1).max(256),
+  risk_floor: z.enum(RISK_TIERS).optional(),
+  /** Classes of data this tool's results carry; the session records them when it returns. */
+  data_classes: z.array(dataClass).max(16).optional(),
+});
+
+const upstreamUrl = z
+  .string()
+  .max(2048)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "" && url.hash === "";
+    } catch {
+      return false;
+    }
+  }, "an http(s) URL without user info or fragment");
+
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "header names are letters, digits and dashes");
+const headerValue = z.string().min(1).max(8192).regex(/^[\x20-\x7e]+$/, "header values are visible ASCII");
+
+/** Shared by what an admin sends and what is stored: everything but the credentials. */
+const serverFields = {
+  url: upstreamUrl,
+  timeout_ms: z.number().int().min(100).max(MAX_UPSTREAM_TIMEOUT_MS).optional(),
+  tools: z.record(z.string().min(1).max(128), toolMappingSchema).refine((tools) => Object.keys(tools).length <= 500, "at most 500 tools"),
+};
+
+/** `PUT /v1/admin/mcp/:tenant/servers/:server`. Without `credentials`, an update keeps the ones stored. */
+export const upstreamRegistrationSchema = z.strictObject({
+  ...serverFields,
+  credentials: z
+    .strictObject({
+      headers: z.record(headerName, headerValue).refine((headers) => Object.keys(headers).length <= 16, "at most 16 headers"),
+    })
+    .refine((c) => Object.keys(c.headers).every((name) => !RESERVED_HEADERS.has(name.toLowerCase())), "credentials may not set a header the gateway sets itself")
+    .optional(),
+  /** Drop the stored credentials. */
+  clear_credentials: z.literal(true).optional(),
+});
+
+export type UpstreamRegistration = z.infer<typeof upstreamRegistrationSchema>;
+
+/** What the registry stores per server, besides the sealed credentials. */
+export const storedServerSchema = z.strictObject(serverFields);
+export type StoredServer = z.infer<typeof storedServerSchema>;
+export type ToolMapping = z.infer<typeof toolMappingSchema>;
+
+/** The sealed credentials' plaintext. */
+export const credentialHeadersSchema = z.record(headerName, headerValue);

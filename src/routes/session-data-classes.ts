@@ -1,0 +1,47 @@
+/**
+ * @module session-data-classes
+ * `POST /v1/sessions/:session/data-classes`: a caller of `/v1/decide` (or
+ * the SDK's `guard()`, after a tool returned) reports the classes of data a
+ * result carried, `{"decision_id"?: string, "data_classes": ["pii"]}`. The
+ * session is the credential's agent's own (tenant and agent come from the
+ * credential, never the path or body); its object adds the classes to what
+ * the session has touched and answers the whole set. Taint only tightens:
+ * nothing here, or anywhere, removes a class.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { ApiError } from "../errors";
+import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
+import { jsonBody } from "../middleware/json-body";
+import { rememberClasses } from "../session/client";
+import { sessionKey, sessionObject } from "../session/objects";
+import { readJson, validated } from "./request-body";
+
+const bodySchema = z.strictObject({
+  decision_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "a decision id is a UUID").optional(),
+  // The same classes /v1/decide accepts in session.data_classes and action.data_classes.
+  data_classes: z.array(z.string().min(1).max(64)).min(1).max(64),
+});
+
+/** How long the caller waits for the session object; past it, 503 and nothing is known to be recorded. */
+const RECORD_TIMEOUT_MS = 2_000;
+
+export const sessionDataClassesRoute = new Hono<AgentEnv>().post("/:session/data-classes", agentAuth(), jsonBody(16 * 1024), async (c) => {
+  const session = c.req.param("session");
+  if (!/^[\x21-\x7e]{1,256}$/.test(session)) throw new ApiError(400, "invalid_input", "session ids are 1 to 256 visible ASCII characters", "session");
+  const body = validated(bodySchema, await readJson(c));
+  const { tenant, agent } = identityOf(c);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), RECORD_TIMEOUT_MS)));
+  let outcome: { data_classes: string[] } | { refused: string };
+  try {
+    outcome = await Promise.race([sessionObject(c.env, tenant, agent, session).recordDataClasses(body.data_classes, body.decision_id ?? null), deadline]);
+  } catch (error) {
+    throw new ApiError(503, "session_state_unavailable", `the session's state could not be reached (${(error as Error).message}); the classes may not be recorded: report them again`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if ("refused" in outcome) throw new ApiError(409, "too_many_data_classes", outcome.refused);
+  rememberClasses(sessionKey(tenant, agent, session), outcome.data_classes);
+  return c.json({ session, data_classes: outcome.data_classes });
+});

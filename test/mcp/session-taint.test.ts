@@ -1,0 +1,87 @@
+/**
+ * Session taint through the decision API, inside workerd: the classes a
+ * result carried are reported with POST /v1/sessions/:session/data-classes
+ * (what the SDK's guard() calls), only ever grow, and reach the policy as
+ * input.session.data_classes. A decision is never committed without the
+ * classes the session object holds, even when this isolate's copy is
+ * behind (another edge recorded PII a moment ago).
+ */
+import { describe, expect, it } from "vitest";
+import { agentFetch, decide, sessionStub, uniqueId } from "../session/helpers";
+import type { AgentSpec } from "../identity/credentials";
+
+const AGENT = "taint-agent";
+const SUPPORT: AgentSpec = { tenant: "acme", agent: AGENT, role: "support" };
+
+function emailInput(session: string, extra: Record<string, unknown> = {}) {
+  return { tenant: "acme", agent: { id: AGENT, role: "support" }, session: { id: session }, action: { type: "tool_call", tool: "email.send", args: { to: "x@example.test" } }, ...extra };
+}
+
+function report(session: string, body: unknown, spec: AgentSpec = SUPPORT, headers: Record<string, string> = { "content-type": "application/json" }) {
+  return agentFetch(`/v1/sessions/${encodeURIComponent(session)}/data-classes`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) }, spec);
+}
+
+describe("reporting the data classes a result carried", () => {
+  it("records them in the caller's own session; an external tool then needs approval", async () => {
+    const session = uniqueId("taint");
+    expect((await decide(emailInput(session))).decision).toBe("allow");
+    const reported = await report(session, { decision_id: "01900000-0000-7000-8000-000000000000", data_classes: ["pii"] });
+    expect(reported.status).toBe(200);
+    expect(await reported.json()).toEqual({ session, data_classes: ["pii"] });
+    const after = await decide(emailInput(session));
+    expect(after.decision).toBe("require_approval");
+    expect(after.reasons.map((r) => r.rule)).toEqual(["session_data_to_external_tool"]);
+    // Another agent's session of the same name is untouched: sessions are keyed by the credential's agent.
+    expect((await decide({ ...emailInput(session), agent: { id: "taint-other", role: "support" } })).decision).toBe("allow");
+  });
+
+  it("only grows: a body can add a class, never remove one", async () => {
+    const session = uniqueId("grow");
+    await report(session, { data_classes: ["confidential"] });
+    const again = await report(session, { data_classes: ["public"] });
+    expect(((await again.json()) as { data_classes: string[] }).data_classes.sort()).toEqual(["confidential", "public"]);
+    const claimedClean = await decide(emailInput(session, { session: { id: session, data_classes: [] } }));
+    expect(claimedClean.decision).toBe("require_approval");
+    const added = await decide({ ...emailInput(uniqueId("body")), session: { id: uniqueId("body"), data_classes: ["pii"] } });
+    expect(added.decision).toBe("require_approval");
+  });
+
+  it("refuses bad reports with a clear 4xx", async () => {
+    const session = uniqueId("bad");
+    expect((await report(session, { data_classes: [] })).status).toBe(400);
+    expect((await report(session, { data_classes: ["x".repeat(65)] })).status).toBe(400);
+    expect((await report(session, { data_classes: ["pii"], extra: 1 })).status).toBe(400);
+    expect((await report(session, "{not json")).status).toBe(400);
+    expect((await report(session, `{"data_classes":${"[".repeat(5000)}${"]".repeat(5000)}}`)).status).toBe(400);
+    expect((await report(session, { data_classes: ["pii"] }, SUPPORT, { "content-type": "text/plain" })).status).toBe(415);
+    expect((await report(session, { data_classes: ["pii"] }, SUPPORT, { "content-type": "application/json", authorization: "" })).status).toBe(401);
+    expect((await report(session, { data_classes: ["pii"] }, SUPPORT, { "content-type": "application/json", authorization: "Bearer tgk_acme_k0000000000000000_x" })).status).toBe(401);
+  });
+});
+
+describe("a decision and the session object's record", () => {
+  it("is evaluated again when the object holds classes this isolate has not seen", async () => {
+    const session = uniqueId("stale");
+    // The isolate learns the session is clean...
+    expect((await decide(emailInput(session))).decision).toBe("allow");
+    // ...then PII is recorded without this isolate seeing it (as another edge would).
+    await sessionStub(session, AGENT).recordDataClasses(["pii"], null);
+    const decided = await decide(emailInput(session));
+    expect(decided.decision).toBe("require_approval");
+    expect(decided.reasons.map((r) => r.rule)).toEqual(["session_data_to_external_tool"]);
+    expect(decided.session.status).toBe("ok");
+  });
+
+  it("commits nothing for an evaluation that missed a class", async () => {
+    const session = uniqueId("nocommit");
+    const stub = sessionStub(session, AGENT);
+    await stub.recordDataClasses(["pii"], null);
+    const result = await stub.commit({
+      decision_id: uniqueId("d"), now_ms: Date.now(), tenant: "acme", session_id: session, agent_id: AGENT, action_hash: "0".repeat(64), action_summary: "{}",
+      verdict: "allow", cost: { tokens: 0, api_calls: 1, cost_usd: 0 }, limits: {}, breaker: { threshold: 3, window_s: 300, cooldown_s: 0 }, agent_limit: null, approval_ttl_s: 3600,
+      delegation: { scopes: [], depth: 0 }, data_classes_seen: [],
+    });
+    expect(result.stale_classes).toEqual(["pii"]);
+    expect((await stub.view()).usage.api_calls).toBe(0);
+  });
+});

@@ -1,0 +1,376 @@
+/**
+ * The MCP gateway end to end over loopback, with the official TypeScript
+ * SDK on both sides: an agent's MCP client (@modelcontextprotocol/client)
+ * pointed at its edge's /mcp/<server> instead of at the tool server, and an
+ * upstream built with @modelcontextprotocol/server. The edge is served from
+ * workerd as `npm start` serves it; agents, keys and upstreams are
+ * registered through the admin API as an operator would.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client, StreamableHTTPClientTransport, UrlElicitationRequiredError } from "@modelcontextprotocol/client";
+import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
+import { TEST_TOKENS, testStoreBindings } from "../fixtures/test-config.ts";
+import { startGarbage, startHelpdesk, UPSTREAM_KEY, type RunningUpstream } from "../fixtures/mcp-upstream.ts";
+
+let edge: RunningEdge;
+let helpdesk: RunningUpstream;
+let garbage: { url: string; close(): Promise<void> };
+const keys: Record<string, string> = {};
+
+async function admin(path: string, init: RequestInit = {}, token: string = TEST_TOKENS.registrar): Promise<Response> {
+  return fetch(new URL(`/v1/admin${path}`, edge.url), { ...init, headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...(init.headers as Record<string, string>) } });
+}
+
+async function registerAgent(tenant: string, agent: string, role: string): Promise<string> {
+  const registered = await admin(`/registry/${tenant}/agents/${agent}`, {
+    method: "PUT",
+    body: JSON.stringify({ owner: "ops@example.test", role, max_risk_tier: "high", certified_until: "2099-01-01" }),
+  });
+  expect(registered.status, await registered.clone().text()).toBeLessThan(300);
+  const key = await admin(`/registry/${tenant}/agents/${agent}/keys`, { method: "POST", body: "{}" });
+  return ((await key.json()) as { key: string }).key;
+}
+
+const HELPDESK_TOOLS = {
+  read_ticket: { tool: "tickets.read" },
+  lookup_customer: { tool: "crm.read_customer", data_classes: ["pii"] },
+  send_email: { tool: "email.send" },
+  run_shell: { tool: "shell.exec" },
+  refund: { tool: "payments.refund" },
+  slow_report: { tool: "kb.search" },
+};
+
+async function registerServer(tenant: string, name: string, url: string, extra: Record<string, unknown> = {}): Promise<Response> {
+  return admin(`/mcp/${tenant}/servers/${name}`, {
+    method: "PUT",
+    body: JSON.stringify({ url, tools: HELPDESK_TOOLS, credentials: { headers: { "x-upstream-key": UPSTREAM_KEY } }, ...extra }),
+  });
+}
+
+async function connect(agentKey: string, server = "helpdesk", options: { urlElicitation?: boolean; headers?: Record<string, string> } = {}): Promise<Client> {
+  const client = new Client({ name: "agent", version: "1.0.0" }, { capabilities: options.urlElicitation ? { elicitation: { url: {} } } : {} });
+  const transport = new StreamableHTTPClientTransport(new URL(`/mcp/${server}`, edge.url), { requestInit: { headers: { authorization: `Bearer ${agentKey}`, ...options.headers } } });
+  await client.connect(transport);
+  return client;
+}
+
+type RpcError = { error: { code: number; message: string } };
+
+const textOf = (result: { content?: unknown }) => ((result.content as Array<{ text?: string }>) ?? []).map((c) => c.text ?? "").join("\n");
+const decisionOf = (result: { _meta?: Record<string, unknown> }) => result._meta?.["tollgate/decision"] as { receipt?: string; decision_id: string; decision: string; rules: string[]; approval?: { id: string; url: string; status: string }; upstream?: { fault: string; fail_mode: string } };
+
+beforeAll(async () => {
+  bundleEdge();
+  [helpdesk, garbage] = await Promise.all([startHelpdesk(), startGarbage()]);
+  edge = await startEdge({ port: 18841, vars: testStoreBindings() });
+  keys.helper = await registerAgent("acme", "mcp-helper", "support");
+  keys.payer = await registerAgent("acme", "mcp-payer", "finance");
+  keys.other = await registerAgent("initech", "mcp-helper", "support");
+  for (const [tenant, name, url, extra] of [
+    ["acme", "helpdesk", helpdesk.url, {}],
+    ["initech", "helpdesk", helpdesk.url, {}],
+    ["acme", "slowdesk", helpdesk.url, { timeout_ms: 600 }],
+    ["acme", "junk", garbage.url, { credentials: undefined }],
+    ["acme", "gone", "http://127.0.0.1:9/mcp", {}],
+  ] as const) {
+    const response = await registerServer(tenant, name, url, extra);
+    expect(response.status, await response.clone().text()).toBe(201);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await edge?.dispose();
+  await helpdesk?.close();
+  await garbage?.close();
+});
+
+describe("the upstream registry", () => {
+  it("never shows a credential again, and refuses another tenant's administrator", async () => {
+    const shown = await (await admin("/mcp/acme/servers/helpdesk")).json();
+    expect(shown).toMatchObject({ server: "helpdesk", url: helpdesk.url, credentials: "stored", updated_by: "identity-team" });
+    expect(JSON.stringify(shown)).not.toContain(UPSTREAM_KEY);
+    const listed = await (await admin("/mcp/acme/servers")).text();
+    expect(listed).not.toContain(UPSTREAM_KEY);
+    expect((await admin("/mcp/acme/servers", {}, TEST_TOKENS.initechEverything)).status).toBe(403);
+    expect((await admin("/mcp/acme/servers/helpdesk", { method: "DELETE" }, TEST_TOKENS.acmeAuditor)).status).toBe(403);
+    expect((await admin("/mcp/acme/servers", {}, "")).status).toBe(401);
+  });
+
+  it("refuses a malformed registration with a 400 naming the field", async () => {
+    const bad = async (body: unknown) => admin("/mcp/acme/servers/bad", { method: "PUT", body: JSON.stringify(body) });
+    const noUrl = await bad({ tools: {} });
+    expect(noUrl.status).toBe(400);
+    expect(await noUrl.json()).toMatchObject({ error: { code: "invalid_input", path: "url" } });
+    const reserved = await bad({ url: helpdesk.url, tools: {}, credentials: { headers: { "mcp-session-id": "x" } } });
+    expect(reserved.status).toBe(400);
+    const deep = await admin("/mcp/acme/servers/bad", { method: "PUT", body: `${"[".repeat(5000)}${"]".repeat(5000)}` });
+    expect(deep.status).toBe(400);
+    expect((await admin("/mcp/acme/servers/Bad!", { method: "PUT", body: "{}" })).status).toBe(400);
+  });
+});
+
+describe("tollgate mcp", () => {
+  it("registers a server from files, lists it without its credential, and removes it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-"));
+    writeFileSync(join(dir, "tools.json"), JSON.stringify({ read_ticket: { tool: "tickets.read" } }));
+    writeFileSync(join(dir, "headers.json"), JSON.stringify({ "x-upstream-key": UPSTREAM_KEY }));
+    // Asynchronously: this process also serves the upstream, which must keep answering while the CLI runs.
+    const cli = (args: string[]) =>
+      new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ["bin/tollgate.mjs", "mcp", ...args], { encoding: "utf8", env: { ...process.env, TOLLGATE_URL: edge.url.origin, TOLLGATE_TOKEN: TEST_TOKENS.registrar } }, (error, stdout, stderr) =>
+          resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const added = await cli(["add", "--tenant", "acme", "--server", "cli-desk", "--upstream", helpdesk.url, "--tools", join(dir, "tools.json"), "--credentials", join(dir, "headers.json"), "--timeout-ms", "2000"]);
+    expect(added.status, added.stderr).toBe(0);
+    expect(added.stdout).toContain("registered cli-desk");
+    expect(added.stdout).toContain("read_ticket→tickets.read");
+    const listed = await cli(["list", "--tenant", "acme"]);
+    expect(listed.stdout).toContain("cli-desk");
+    expect(listed.stdout).toContain("credentials stored");
+    expect(listed.stdout + listed.stderr).not.toContain(UPSTREAM_KEY);
+    const client = await connect(keys.helper, "cli-desk");
+    expect(textOf(await client.callTool({ name: "read_ticket", arguments: { id: "T-5" } }))).toContain("T-5");
+    await client.close();
+    expect((await cli(["remove", "--tenant", "acme", "--server", "cli-desk"])).status).toBe(0);
+    await expect(connect(keys.helper, "cli-desk")).rejects.toThrow();
+    expect((await cli(["changes", "--tenant", "acme"])).stdout).toMatch(/identity-team {2}server_removed {2}cli-desk/);
+    const missing = await cli(["add", "--tenant", "acme", "--server", "x"]);
+    expect(missing.status).toBe(2);
+  });
+});
+
+describe("authorization", () => {
+  it("answers a request without a token with 401 and the resource metadata to follow", async () => {
+    const response = await fetch(new URL("/mcp/helpdesk", edge.url), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    expect(response.status).toBe(401);
+    const challenge = response.headers.get("www-authenticate") ?? "";
+    const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
+    expect(metadataUrl).toBe(`${edge.url.origin}/.well-known/oauth-protected-resource/mcp/helpdesk`);
+    const metadata = await (await fetch(metadataUrl!)).json();
+    expect(metadata).toMatchObject({ resource: `${edge.url.origin}/mcp/helpdesk`, bearer_methods_supported: ["header"] });
+    const bad = await fetch(new URL("/mcp/helpdesk", edge.url), { method: "POST", headers: { authorization: "Bearer tgk_acme_k0000000000000000_nope", "content-type": "application/json" }, body: "{}" });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+
+  it("never forwards the client's token upstream, and always sends the upstream's own credential", async () => {
+    const client = await connect(keys.helper);
+    await client.callTool({ name: "read_ticket", arguments: { id: "T-1" } });
+    await client.close();
+    expect(helpdesk.authorizationSeen).toEqual([]);
+    expect(helpdesk.refused).toBe(0);
+  });
+
+  it("refuses another tenant's token on this tenant's session", async () => {
+    const client = await connect(keys.helper);
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+    expect(sessionId).toBeTruthy();
+    const hijack = await fetch(new URL("/mcp/helpdesk", edge.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.other}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": sessionId },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "read_ticket", arguments: { id: "T-1" } } }),
+    });
+    expect(hijack.status).toBe(404);
+    const forged = await fetch(new URL("/mcp/helpdesk", edge.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.helper}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": `${sessionId.slice(0, -4)}AAAA` },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 8, method: "tools/list" }),
+    });
+    expect(forged.status).toBe(404);
+    await client.close();
+    // A tenant without that server: 404 before anything reaches an upstream.
+    const unknown = new Client({ name: "agent", version: "1" });
+    await expect(unknown.connect(new StreamableHTTPClientTransport(new URL("/mcp/nowhere", edge.url), { requestInit: { headers: { authorization: `Bearer ${keys.helper}` } } }))).rejects.toThrow();
+  });
+});
+
+describe("governed calls", () => {
+  it("lists only what the agent's role may call", async () => {
+    const client = await connect(keys.helper);
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["lookup_customer", "read_ticket", "send_email", "slow_report"]);
+    await client.close();
+    const payer = await connect(keys.payer);
+    expect((await payer.listTools()).tools.map((tool) => tool.name).sort()).toEqual(["lookup_customer", "read_ticket", "refund"]);
+    await payer.close();
+  });
+
+  it("forwards an allowed call and passes its result through, with the decision in _meta", async () => {
+    const client = await connect(keys.helper);
+    const result = await client.callTool({ name: "read_ticket", arguments: { id: "T-42" } });
+    expect(result.isError).toBeFalsy();
+    expect(textOf(result)).toBe("ticket T-42: printer on fire");
+    expect(decisionOf(result)).toMatchObject({ decision: "allow", rules: [] });
+    expect(decisionOf(result).decision_id).toMatch(/^[0-9a-f-]{36}$/);
+    // The decision's signed receipt travels with the result.
+    expect(decisionOf(result).receipt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    await client.close();
+  });
+
+  it("refuses a denied call with a result the model can read and a program can parse; the upstream never sees it", async () => {
+    const client = await connect(keys.helper);
+    const before = helpdesk.calls.length;
+    const result = await client.callTool({ name: "run_shell", arguments: { command: "rm -rf /" } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain("Tollgate refused this call to run_shell");
+    expect(textOf(result)).toContain("tool_not_allowed_for_role");
+    expect(decisionOf(result)).toMatchObject({ decision: "deny", rules: expect.arrayContaining(["tool_not_allowed_for_role"]) });
+    expect(decisionOf(result).receipt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const unmapped = await client.callTool({ name: "unmapped_tool", arguments: {} });
+    expect(unmapped.isError).toBe(true);
+    expect(decisionOf(unmapped).rules).toContain("unknown_tool");
+    expect(helpdesk.calls.length).toBe(before);
+    await client.close();
+  });
+
+  it("passes progress notifications through", async () => {
+    const client = await connect(keys.helper);
+    const progress: number[] = [];
+    const result = await client.callTool({ name: "slow_report", arguments: { ms: 150 } }, { onprogress: (p) => progress.push(p.progress) });
+    expect(textOf(result)).toBe("report ready");
+    expect(progress).toEqual([1, 2, 3]);
+    await client.close();
+  });
+});
+
+describe("approvals", () => {
+  it("elicits with a link to the approval, and once approved the same call goes through once", async () => {
+    const client = await connect(keys.payer, "helpdesk", { urlElicitation: true });
+    const before = helpdesk.calls.filter((call) => call.tool === "refund").length;
+    const error = await client.callTool({ name: "refund", arguments: { amount: 900, currency: "EUR" } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UrlElicitationRequiredError);
+    const [elicitation] = (error as UrlElicitationRequiredError).elicitations;
+    expect(elicitation.mode).toBe("url");
+    const approvalId = elicitation.elicitationId;
+    expect(approvalId).toMatch(/^apr_[0-9a-f]{64}_[0-9a-f]{24}$/);
+    expect(elicitation.url).toBe(`${edge.url.origin}/console/approvals/acme/${approvalId}`);
+    // Asking again before anyone decided: the same pending approval, no call made.
+    const again = await client.callTool({ name: "refund", arguments: { amount: 900, currency: "EUR" } }).catch((e: unknown) => e);
+    expect((again as UrlElicitationRequiredError).elicitations[0].elicitationId).toBe(approvalId);
+
+    const approved = await admin(`/approvals/acme/${approvalId}`, { method: "POST", body: JSON.stringify({ decision: "approve", reason: "ticket T-9" }) }, TEST_TOKENS.acmeApprover);
+    expect(approved.status).toBe(200);
+    // A changed amount is not what was approved.
+    const changed = await client.callTool({ name: "refund", arguments: { amount: 901, currency: "EUR" } }).catch((e: unknown) => e);
+    expect(changed).toBeInstanceOf(UrlElicitationRequiredError);
+
+    const result = await client.callTool({ name: "refund", arguments: { amount: 900, currency: "EUR" } });
+    expect(textOf(result)).toBe("refunded 900 EUR");
+    expect(decisionOf(result).decision).toBe("allow");
+    const once = await client.callTool({ name: "refund", arguments: { amount: 900, currency: "EUR" } }).catch((e: unknown) => e);
+    expect(once).toBeInstanceOf(UrlElicitationRequiredError);
+    expect((once as UrlElicitationRequiredError).elicitations[0].elicitationId).not.toBe(approvalId);
+    expect(helpdesk.calls.filter((call) => call.tool === "refund").length).toBe(before + 1);
+    await client.close();
+  });
+
+  it("tells a client without URL elicitation which approval to wait for and to call again", async () => {
+    const client = await connect(keys.payer);
+    const result = await client.callTool({ name: "refund", arguments: { amount: 750, currency: "EUR" } });
+    expect(result.isError).toBe(true);
+    const meta = decisionOf(result);
+    expect(meta.decision).toBe("require_approval");
+    expect(meta.approval?.id).toMatch(/^apr_/);
+    expect(textOf(result)).toContain(meta.approval!.id);
+    expect(textOf(result)).toContain("make the same call with the same arguments again");
+    await admin(`/approvals/acme/${meta.approval!.id}`, { method: "POST", body: JSON.stringify({ decision: "approve", reason: "ok" }) }, TEST_TOKENS.acmeApprover);
+    const retried = await client.callTool({ name: "refund", arguments: { amount: 750, currency: "EUR" } });
+    expect(textOf(retried)).toBe("refunded 750 EUR");
+    await client.close();
+  });
+});
+
+describe("session taint", () => {
+  it("after a tool returned PII, an external tool needs approval, in calls and in the listing", async () => {
+    const client = await connect(keys.helper);
+    expect((await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "hi" } })).isError).toBeFalsy();
+    const customer = await client.callTool({ name: "lookup_customer", arguments: { email: "ada@example.test" } });
+    expect(textOf(customer)).toContain("Ada Lovelace");
+    const leak = await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "Ada's phone" } });
+    expect(leak.isError).toBe(true);
+    expect(decisionOf(leak)).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
+    const listed = (await client.listTools()).tools.find((tool) => tool.name === "send_email");
+    expect(listed?._meta?.["tollgate/approval"]).toBe("required");
+    // Internal tools are still fine.
+    expect((await client.callTool({ name: "read_ticket", arguments: { id: "T-2" } })).isError).toBeFalsy();
+    await client.close();
+  });
+
+  it("shares a session's taint with /v1/decide when the client names its Tollgate session", async () => {
+    const session = `shared-${Date.now()}`;
+    const client = await connect(keys.helper, "helpdesk", { headers: { "tollgate-session": session } });
+    await client.callTool({ name: "lookup_customer", arguments: { email: "ada@example.test" } });
+    await client.close();
+    const decided = await fetch(new URL("/v1/decide", edge.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.helper}`, "content-type": "application/json" },
+      body: JSON.stringify({ session: { id: session }, action: { type: "tool_call", tool: "slack.post", args: {} } }),
+    });
+    expect(await decided.json()).toMatchObject({ decision: "require_approval", reasons: [{ rule: "session_data_to_external_tool" }] });
+  });
+});
+
+describe("faults", () => {
+  it("gives a slow upstream the deadline and a clear error, never a hang", async () => {
+    const client = await connect(keys.helper, "slowdesk");
+    const started = Date.now();
+    const result = await client.callTool({ name: "slow_report", arguments: { ms: 3000 } });
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain("did not answer within 600 ms");
+    expect(decisionOf(result).upstream).toMatchObject({ fault: "timeout", fail_mode: "open" });
+    await client.close();
+  });
+
+  it("answers an upstream that is down with a clear error", async () => {
+    const client = new Client({ name: "agent", version: "1" });
+    const transport = new StreamableHTTPClientTransport(new URL("/mcp/gone", edge.url), { requestInit: { headers: { authorization: `Bearer ${keys.helper}` } } });
+    await expect(client.connect(transport)).rejects.toThrow(/could not be reached|502/);
+  });
+
+  it("reports garbage from an upstream clearly and keeps serving", async () => {
+    const client = await connect(keys.helper, "junk");
+    for (let i = 0; i < 3; i++) {
+      const result = await client.callTool({ name: "read_ticket", arguments: { id: "T-1" } });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toMatch(/upstream junk (answered with content type text\/html|sent something that is not JSON|ended its reply without answering)/);
+    }
+    await client.close();
+    const healthy = await connect(keys.helper);
+    expect(textOf(await healthy.callTool({ name: "read_ticket", arguments: { id: "T-3" } }))).toContain("T-3");
+    await healthy.close();
+  });
+
+  it("answers malformed, invalid, oversized and deeply nested messages with JSON-RPC errors", async () => {
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(new URL("/mcp/helpdesk", edge.url), { method: "POST", headers: { authorization: `Bearer ${keys.helper}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers }, body });
+    const parse = await post("{not json");
+    expect(parse.status).toBe(400);
+    expect(await parse.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32700 } });
+    const invalid = await post(JSON.stringify({ jsonrpc: "1.0", id: 1, method: "ping" }));
+    expect(((await invalid.json()) as RpcError).error.code).toBe(-32600);
+    const batch = await post(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "ping" }]));
+    expect(((await batch.json()) as RpcError).error.code).toBe(-32600);
+    const oversized = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "x".repeat(2 * 1024 * 1024) } }));
+    expect(oversized.status).toBe(413);
+    const deep = await post(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":${"[".repeat(5000)}${"]".repeat(5000)}}}`);
+    expect(deep.status).toBe(400);
+    expect(((await deep.json()) as RpcError).error.code).toBe(-32600);
+    const noSession = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
+    expect(noSession.status).toBe(400);
+    expect((await post("{}", { "content-type": "text/plain" })).status).toBe(415);
+    // The gateway is still serving.
+    const client = await connect(keys.helper);
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await client.close();
+  });
+});
