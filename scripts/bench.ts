@@ -39,6 +39,7 @@ import { measureIdentity, measureInSandbox, measureStages } from "./lib/sandbox-
 import { asSent, benchAdminToken, enrolAgents, jwtProvider, policyInputOf } from "./lib/bench-agents.ts";
 import { benchLog } from "./lib/bench-log.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
+import { benchScaling } from "./lib/bench-scaling.ts";
 import { benchSdk } from "./lib/bench-sdk.ts";
 import { buildAgentPackage } from "./build-agent.ts";
 import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
@@ -368,6 +369,19 @@ async function main(): Promise<void> {
   lines.push(sdkRow("edge round trip (check() over HTTP, receipt verified)", sdk.roundTrip));
   lines.push(sdkRow("offline: the last signed policy evaluated locally, spooled", sdk.offline));
   lines.push(sdkRow("of which the local evaluation alone", sdk.localEvaluation));
+
+  console.error("how cost grows…");
+  const scaling = await benchScaling({ quick });
+  lines.push("");
+  lines.push("How cost grows (evaluation in the sandbox, median over a few inputs round-robin; tenants over HTTP at concurrency 1, the sandbox path, each tenant its own layer and agent):");
+  lines.push("");
+  lines.push("| grows | size | median | decisions/s (one core) | notes |");
+  lines.push("|---|---|---:|---:|---|");
+  for (const row of scaling) {
+    const median = Number.isNaN(row.median_us) ? "—" : fmt(row.median_us / 1000);
+    const rate = Number.isNaN(row.decisions_per_s) ? "—" : row.decisions_per_s.toFixed(0);
+    lines.push(`| ${row.dimension} | ${row.size} | ${median} | ${rate} | ${row.note} |`);
+  }
 
   console.error("the MCP gateway…");
   lines.push("");
