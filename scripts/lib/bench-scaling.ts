@@ -26,7 +26,7 @@ import { buildLayer, withData } from "./layer-build.ts";
 import { runLoad } from "./load.ts";
 import { opaBuildWasm } from "./opa.ts";
 import { workerdChildren } from "./placement.ts";
-import { measureInSandbox } from "./sandbox-eval.ts";
+import { evaluateInSandbox, measureInSandbox } from "./sandbox-eval.ts";
 import { generateKeyPair, signLayer } from "./signing.ts";
 import type { Summary } from "./stats.ts";
 import { toBase64Url } from "../../src/bundles/signature.ts";
@@ -81,6 +81,9 @@ const action = (args: Record<string, unknown>, tool = "t3.read") => ({ action: {
 
 async function evaluationRow(dimension: string, size: string, rego: string, data: unknown, inputs: unknown[], iterations: number): Promise<ScalingRow> {
   const policy = await compile(rego, data);
+  // A policy that cannot load (or answer) in the sandbox is reported as such, not timed.
+  const [probe] = await evaluateInSandbox(policy, [inputs[0]]);
+  if (probe.error || probe.result === undefined) throw new Error(probe.error ? `${probe.error.code}: ${probe.error.message}` : "no decision");
   const started = performance.now();
   const measured = await measureInSandbox(policy, inputs, iterations, 4);
   const perInput = measured.per_input.map((p) => p.eval_us).sort((a, b) => a - b);
