@@ -134,9 +134,16 @@ function parentRules(parent: VerifiedLayer): string[] {
   return parent.manifest.rules.filter((rule) => compiled.has(rule));
 }
 
+/** Read once per wasm: layers that share compiled code (the store interns it) share the answer. */
+const ruleIdsByWasm = new WeakMap<Uint8Array, Set<string>>();
+
 function compiledRuleIds(layer: VerifiedLayer): Set<string> {
+  const known = ruleIdsByWasm.get(layer.wasm);
+  if (known) return known;
   try {
-    return ruleIdConstants(layer.wasm);
+    const ids = ruleIdConstants(layer.wasm);
+    ruleIdsByWasm.set(layer.wasm, ids);
+    return ids;
   } catch (error) {
     if (error instanceof WasmFormatError) throw new BundleError("malformed", `${layer.manifest.scope}: ${error.message}`);
     throw error;
