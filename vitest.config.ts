@@ -1,9 +1,10 @@
 /**
- * Two test projects. "workers" runs inside workerd through
+ * Three test projects. "workers" runs inside workerd through
  * @cloudflare/vitest-plugin with the real bindings from wrangler.toml; its
  * global setup files (Node side) build the policies and compute expected
  * results with the real `opa` CLI, handed over through `inject`. "node" runs
  * the Node-side tools (CLI, build, verify) as a user would run them.
+ * "browser" drives the console in headless Chromium, after the others.
  */
 import { readdirSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
@@ -38,7 +39,13 @@ export default defineConfig({
         extends: true,
         // One file at a time: each starts its own workerd (three edges, in one), and on a 2-core machine
         // several at once starve each other's sockets.
-        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", fileParallelism: false },
+        test: { name: "node", include: ["test/node/**/*.test.ts"], exclude: ["test/node/console-browser.test.ts"], environment: "node", fileParallelism: false },
+      },
+      {
+        // Chromium takes a core of its own: the browser tests run once everything else is done,
+        // so they never starve the timing-sensitive tests above of CPU.
+        extends: true,
+        test: { name: "browser", include: ["test/node/console-browser.test.ts"], environment: "node", sequence: { groupOrder: 1 } },
       },
     ],
   },

@@ -35,10 +35,11 @@ import { bundleEdge, startEdges } from "./lib/edge-server.ts";
 import { runInterleaved } from "./lib/load.ts";
 import { generateKeyPair } from "./lib/signing.ts";
 import { opaBuildWasm } from "./lib/opa.ts";
-import { measureIdentity, measureInSandbox } from "./lib/sandbox-eval.ts";
+import { measureIdentity, measureInSandbox, measureStages } from "./lib/sandbox-eval.ts";
 import { asSent, benchAdminToken, enrolAgents, jwtProvider, policyInputOf } from "./lib/bench-agents.ts";
 import { benchLog } from "./lib/bench-log.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
+import { benchScaling } from "./lib/bench-scaling.ts";
 import { benchSdk } from "./lib/bench-sdk.ts";
 import { buildAgentPackage } from "./build-agent.ts";
 import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
@@ -186,6 +187,9 @@ async function main(): Promise<void> {
   // Every scenario's agent registered and keyed; a JWT provider for their tenant.
   const target = { url: sessionEdge.url.origin, token: admin.token };
   const keyed = await enrolAgents(target, scenarios);
+  // One real answer of the full path, for measuring the edge's own stages on it below.
+  const sampleCall = keyed(scenarios[0]);
+  const sampleAnswer = (await (await fetch(new URL("/v1/decide", sessionEdge.url), { method: "POST", headers: { ...sampleCall.headers, "content-type": "application/json" }, body: sampleCall.body })).json()) as Record<string, unknown>;
   const jwt = await jwtProvider(target, scenarios);
   const edgeCalls = scenarios.map(keyed);
   const jwtReusedCalls = scenarios.map((body) => jwt(body, false));
@@ -252,6 +256,7 @@ async function main(): Promise<void> {
     { jwt: sampleJwt, jwk: jwt.publicJwk, key: sampleKey, secret_sha256: sha256Hex(sampleKey.split("_").slice(3).join("_")) },
     quick ? 2000 : 10000,
   );
+  const stages = await measureStages({ body: JSON.parse(sampleCall.body), identity: sampleAnswer.identity, response: sampleAnswer, signing_jwk: receiptKey.privateJwk }, quick ? 2000 : 10000);
   const evalUs = hops.per_input.map((p) => p.eval_us).sort((a, b) => a - b);
   const medianEvalUs = evalUs[Math.floor(evalUs.length / 2)];
   const maxEvalUs = evalUs[evalUs.length - 1];
@@ -306,6 +311,32 @@ async function main(): Promise<void> {
   lines.push(`- a new JWT on every request against one reused, as a client sees it: ${fmt(jwtFreshC1.median_ms - sandboxC1.median_ms)} at the median over the agent-key row`);
   lines.push(`- so HTTP + JSON validation + response on the in-isolate edge ≈ ${fmt(isolateC1.median_ms - medianEvalUs / 1000)} of its ${fmt(isolateC1.median_ms)} median`);
 
+  // Where the time of one decision goes, per path: each hop from a measurement of its own (stages in
+  // workerd, alone) or from the difference between two edges that differ by that hop only.
+  const us = (value: number) => fmt(value / 1000);
+  const edgeStagesUs = stages.validation_us + verification.agent_key_us + stages.input_us + medianEvalUs + stages.receipt_us + stages.response_us;
+  const httpMs = isolateC1.median_ms - edgeStagesUs / 1000;
+  const logRow = log.rows.find((row) => row.concurrency === 1 && !row.record.includes("before"));
+  lines.push("");
+  lines.push("Where the time of one decision goes (concurrency 1, medians; the first five stages are measured alone in workerd on a real body and answer, the hops as the difference between two edges that differ by that hop only):");
+  lines.push("");
+  lines.push("| stage | edge (sandbox) | + audit log | + session object | how it was measured | on Cloudflare |");
+  lines.push("|---|---:|---:|---:|---|---|");
+  const stage = (name: string, value: string, paths: [boolean, boolean, boolean], how: string, production: string) =>
+    lines.push(`| ${name} | ${paths[0] ? value : "—"} | ${paths[1] ? value : "—"} | ${paths[2] ? value : "—"} | ${how} | ${production} |`);
+  const all: [boolean, boolean, boolean] = [true, true, true];
+  stage("HTTP in and out, workerd's request handling", fmt(httpMs), all, "in-isolate edge's median less every stage below it", "TLS ends at the nearest location; the client's network round trip comes on top, the runtime's own handling is alike");
+  stage("JSON parse, bounds and schema", us(stages.validation_us), all, "measured alone", "the same");
+  stage("identity (agent key, not cached)", us(verification.agent_key_us), all, "measured alone; a cached registry copy is a map lookup", "the same; a registry re-read every 30 s goes to the tenant's object, off the path");
+  stage("the policy's input, written out", us(stages.input_us), all, "measured alone", "the same");
+  stage("RPC into the sandbox and back", fmt(sandboxC1.median_ms - isolateC1.median_ms), all, "sandbox edge less in-isolate edge", "a Dynamic Worker often runs on its caller's thread: likely less");
+  stage("evaluation (all layers, JSON in and out of wasm)", us(medianEvalUs), all, "in the sandbox, median over the mix", "the same");
+  stage("receipt (canonical hash, Ed25519 signature)", us(stages.receipt_us), all, "measured alone", "the same");
+  stage("the answer, written out", us(stages.response_us), all, "measured alone", "the same");
+  stage("audit record (queued after the answer)", logRow ? fmt(logRow.with.median_ms - logRow.without.median_ms) : "—", [false, true, true], `log A/B (record built after the answer: ${us(stages.audit_record_us)})`, "a Queue send after the answer; the chain object and R2 are elsewhere, off the path");
+  stage("session object (check-and-debit, committed before the answer)", fmt(sessionC1.median_ms - auditC1.median_ms), [false, false, true], "full path less the log-on edge", "the object lives in one location: from anywhere else, a network round trip more, and its write is replicated before it answers");
+  lines.push(`| **total (median of the path)** | **${fmt(sandboxC1.median_ms)}** | **${fmt(auditC1.median_ms)}** | **${fmt(sessionC1.median_ms)}** | measured end to end | |`);
+
   console.error("timing the heaviest builtins inside the sandbox…");
   lines.push("");
   lines.push(...builtinLines(await benchBuiltins(BUILTIN_ROUNDS)));
@@ -338,6 +369,19 @@ async function main(): Promise<void> {
   lines.push(sdkRow("edge round trip (check() over HTTP, receipt verified)", sdk.roundTrip));
   lines.push(sdkRow("offline: the last signed policy evaluated locally, spooled", sdk.offline));
   lines.push(sdkRow("of which the local evaluation alone", sdk.localEvaluation));
+
+  console.error("how cost grows…");
+  const scaling = await benchScaling({ quick });
+  lines.push("");
+  lines.push("How cost grows (evaluation in the sandbox, median over a few inputs round-robin; tenants over HTTP at concurrency 1, the sandbox path, each tenant its own layer and agent):");
+  lines.push("");
+  lines.push("| grows | size | median | decisions/s (one core) | notes |");
+  lines.push("|---|---|---:|---:|---|");
+  for (const row of scaling) {
+    const median = Number.isNaN(row.median_us) ? "—" : fmt(row.median_us / 1000);
+    const rate = Number.isNaN(row.decisions_per_s) ? "—" : row.decisions_per_s.toFixed(0);
+    lines.push(`| ${row.dimension} | ${row.size} | ${median} | ${rate} | ${row.note} |`);
+  }
 
   console.error("the MCP gateway…");
   lines.push("");

@@ -54,6 +54,7 @@ try {
   const key = await demoKey(edge.url.origin, config);
   console.log(`tollgate edge listening on ${edge.url.origin} (policy ${digest})`);
   console.log(`  admin token (TOLLGATE_TOKEN):          ${config.admin_token}`);
+  console.log(`  console (sign in with the admin token): ${edge.url.origin}/console`);
   console.log(`  agent key of ${DEMO.tenant}/${DEMO.agent} (finance): ${key}`);
   const stop = async () => {
     await edge.dispose();

@@ -9,9 +9,12 @@ import { Hono } from "hono";
 import { accessRoute } from "./authzen/access-api";
 import { pdpMetadataRoute } from "./authzen/pdp-metadata";
 import { errorResponse } from "./errors";
+import { consoleApp, consoleErrorPage } from "./console/console-app";
 import { adminAuth } from "./middleware/admin-auth";
 import { AGENT_ROUTES, agentCors } from "./middleware/agent-cors";
+import { adminAlertsRoute } from "./routes/admin-alerts";
 import { adminAuditRoute } from "./routes/admin-audit";
+import { adminInsightsRoute } from "./routes/admin-insights";
 import { adminBundlesRoute } from "./routes/admin-bundles";
 import { adminRegistryRoute } from "./routes/admin-registry";
 import { adminRolloutRoute } from "./routes/admin-rollout";
@@ -49,6 +52,8 @@ app.route("/v1/admin", adminBundlesRoute);
 app.route("/v1/admin", adminSessionsRoute);
 app.route("/v1/admin", adminApprovalsRoute);
 app.route("/v1/admin", adminAuditRoute);
+app.route("/v1/admin", adminInsightsRoute);
+app.route("/v1/admin", adminAlertsRoute);
 app.route("/v1/admin", adminRolloutRoute);
 app.route("/v1/admin", adminRegistryRoute);
 app.route("/v1/admin", adminMcpRoute);
@@ -56,7 +61,9 @@ app.route("/v1/sessions", sessionDataClassesRoute);
 // The MCP gateway: one Streamable HTTP endpoint per upstream, and its RFC 9728 metadata.
 app.route("/mcp", gatewayRoute);
 app.route("/.well-known/oauth-protected-resource", resourceMetadataRoute);
+app.route("/console", consoleApp);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
-app.onError((error, c) => errorResponse(c, error));
+// People read the console's errors as pages; programs read everything else's as JSON.
+app.onError((error, c) => (c.req.path === "/console" || c.req.path.startsWith("/console/") ? consoleErrorPage(c, error) : errorResponse(c, error)));
 

@@ -92,3 +92,10 @@ declare module "vitest" {
     runawayPolicy: { wasmBase64: string; data: unknown };
   }
 }
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** A loopback HTTP server standing in for tenants' alert webhooks (test/setup/50-webhook-receiver.ts). */
+    webhookReceiverUrl: string;
+  }
+}

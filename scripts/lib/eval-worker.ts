@@ -11,9 +11,17 @@
  *   POST /measure-identity {jwt, jwk, key, secret_sha256, iterations}
  *                                                    → what verifying each kind of credential costs
  *   POST /sample   {policy, input_json, rounds, per_round} → per-call time of each round, inside the sandbox
+ *   POST /measure-stages {body, identity, response, signing_jwk, iterations}
+ *                                                    → what the edge's own stages cost per decision, in workerd
  */
+import { actionHash } from "../../packages/agent/src/canonical-json";
+import { buildAuditRecord, type AnsweredDecision } from "../../src/audit/from-decision";
+import { policyInput } from "../../src/decision/policy-input";
 import { sameDigest, parseAgentKey, secretHash } from "../../src/identity/agent-key";
-import { checkTimes, decodeJws, verifySignature } from "../../src/identity/jws";
+import { checkTimes, decodeJws, signEdDsaJws, verifySignature } from "../../src/identity/jws";
+import type { Identity } from "../../src/identity/types";
+import { parseJson, validated } from "../../src/routes/request-body";
+import { decisionBodySchema } from "../../src/schema/decision-input";
 import { SandboxClient } from "../../src/engine/sandbox-client";
 import type { LayerCode } from "../../src/engine/sandbox-modules";
 
@@ -88,6 +96,32 @@ export default {
         if (!sameDigest(body.secret_sha256, await secretHash(parsed.secret))) throw new Error("the bench key does not match");
       });
       return Response.json({ jwt_us: jwtUs, agent_key_us: keyUs });
+    }
+    if (path === "/measure-stages") {
+      const body = (await request.json()) as { body: unknown; identity: Identity; response: AnsweredDecision & Record<string, unknown>; signing_jwk: JsonWebKey; iterations: number };
+      const text = JSON.stringify(body.body);
+      const time = async (work: () => unknown) => {
+        for (let i = 0; i < 200; i++) await work();
+        const started = performance.now();
+        for (let i = 0; i < body.iterations; i++) await work();
+        return ((performance.now() - started) * 1000) / body.iterations;
+      };
+      const parsed = validated(decisionBodySchema, parseJson(text));
+      const input = policyInput(parsed, body.identity, { tier: "low", source: "declared" }, { region: "eu", source: "country:DE" }, "local");
+      const { alg: _alg, key_ops: _ops, ...jwk } = body.signing_jwk;
+      const key = await crypto.subtle.importKey("jwk", jwk, { name: "Ed25519" }, false, ["sign"]);
+      return Response.json({
+        // The body read as JSON, bounded, and checked against the request schema.
+        validation_us: await time(() => validated(decisionBodySchema, parseJson(text))),
+        // The policy's input put together (identity, tier, region) and written out as the sandbox gets it.
+        input_us: await time(() => JSON.stringify(policyInput(parsed, body.identity, { tier: "low", source: "declared" }, { region: "eu", source: "country:DE" }, "local"))),
+        // The receipt: the action's canonical hash and an Ed25519 signature.
+        receipt_us: await time(async () => signEdDsaJws({ alg: "EdDSA", typ: "tg-receipt+jwt", kid: "k" }, { action: await actionHash(input.action), ...body.response }, key)),
+        // The answer written out.
+        response_us: await time(() => JSON.stringify(body.response)),
+        // The audit record built (when its batch leaves, after the answer).
+        audit_record_us: await time(() => buildAuditRecord(body.response, input, Date.now())),
+      });
     }
     if (path === "/sample") {
       const body = (await request.json()) as { policy: PolicyPayload; input_json: string; rounds: number; per_round: number };

@@ -87,7 +87,9 @@ function residencyOf(scope: string, overrides: LayerSource): { region: string } 
 export function stageLayerSources(scope: string, work: string, sourceDir = sourceDirFor(scope)): void {
   const globalDir = sourceDirFor("global");
   if (scope === "global") {
-    for (const file of [...regoFiles(sourceDir), "data.json"]) copyFileSync(join(sourceDir, file), join(work, file));
+    // Named as every other layer stages them, so a layer that only changes data compiles to the global layer's very bytes.
+    for (const file of regoFiles(sourceDir)) copyFileSync(join(sourceDir, file), join(work, `global_${file}`));
+    copyFileSync(join(sourceDir, "data.json"), join(work, "data.json"));
     return;
   }
   const parent = readLayerData(globalDir);

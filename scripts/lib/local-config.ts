@@ -9,7 +9,7 @@
  *   decision receipts, and a key that may sign every layer (for `tollgate
  *   sign` against this edge);
  * - .dev.vars: the secrets the Worker reads (trust store, admin tokens,
- *   signing keys), JSON values in single quotes;
+ *   signing keys, the console's session key), JSON values in single quotes;
  * - .tollgate/local.json: the admin token and the demo agent's key, so
  *   later runs can print them again.
  *
@@ -79,6 +79,7 @@ export async function localConfig(): Promise<{ config: LocalConfig; created: boo
     MCP_SECRET_KEY: randomBytes(32).toString("base64url"),
     RECEIPT_KEY_ID: "local-receipt",
     RECEIPT_SIGNING_KEY: privateKeys["local-receipt"],
+    CONSOLE_SESSION_KEY: randomBytes(32).toString("base64url"),
   };
   writeDevVars(vars);
   const config: LocalConfig = { admin_token: adminToken };
@@ -98,6 +99,11 @@ async function addMissingKeys(): Promise<void> {
     [...readFileSync(DEV_VARS, "utf8").matchAll(/^([A-Z_]+)='(.*)'$/gm)].map(([, name, value]) => [name, value] as [string, string]),
   );
   if (!vars.TRUST_STORE) return;
+  // Written before the console had a session key: one is added, nothing else changes.
+  if (!vars.CONSOLE_SESSION_KEY) {
+    vars.CONSOLE_SESSION_KEY = randomBytes(32).toString("base64url");
+    writeDevVars(vars);
+  }
   if (!vars.MCP_SECRET_KEY) {
     // Written before the MCP gateway existed: its key is added, nothing else changes.
     vars.MCP_SECRET_KEY = randomBytes(32).toString("base64url");

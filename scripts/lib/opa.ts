@@ -32,10 +32,11 @@ export interface CompiledPolicy {
   entrypoint: string;
 }
 
-function runOpa(step: OpaError["step"], args: string[], input?: string): string {
+function runOpa(step: OpaError["step"], args: string[], input?: string, cwd?: string): string {
   const result = spawnSync(ensureOpa({ quiet: true }), args, {
     encoding: "utf8",
     input,
+    cwd,
     maxBuffer: 256 * 1024 * 1024,
   });
   if (result.error) throw result.error;
@@ -64,7 +65,11 @@ export async function opaBuildWasm(dir: string, entrypoint: string, options: { v
   try {
     const bundlePath = join(work, "bundle.tar.gz");
     const v0 = options.v0 ? ["--v0-compatible"] : [];
-    runOpa("build", ["build", "-t", "wasm", "--wasm-include-print", ...v0, ...EDGE_CAPABILITIES, "-e", entrypoint, "-o", bundlePath, dir]);
+    // Tests are for `opa test`, not for the edge: left out, they neither weigh on the wasm nor make two
+    // layers built from the same rules with different data compile to different code.
+    // Built from inside the directory, so the file names compiled into the wasm (for error locations)
+    // are relative: the same sources give the same bytes wherever they were staged.
+    runOpa("build", ["build", "-t", "wasm", "--wasm-include-print", "--ignore", "*_test.rego", ...v0, ...EDGE_CAPABILITIES, "-e", entrypoint, "-o", bundlePath, "."], undefined, dir);
     const files = await readBundle(bundlePath);
     const wasm = files.get("policy.wasm");
     const data = files.get("data.json");

@@ -80,6 +80,19 @@ export function measureIdentity(credentials: { jwt: string; jwk: JsonWebKey; key
   return withHost((miniflare) => call(miniflare, "/measure-identity", { ...credentials, iterations }));
 }
 
+export interface StageCosts {
+  validation_us: number;
+  input_us: number;
+  receipt_us: number;
+  response_us: number;
+  audit_record_us: number;
+}
+
+/** What the edge's own stages of one decision cost in workerd, each alone, on a real body and answer. */
+export function measureStages(sample: { body: unknown; identity: unknown; response: unknown; signing_jwk: JsonWebKey }, iterations: number): Promise<StageCosts> {
+  return withHost((miniflare) => call(miniflare, "/measure-stages", { ...sample, iterations }));
+}
+
 /** Per-call evaluation times inside the sandbox: `rounds` samples, each the mean of `perRound` evaluations in one RPC call. */
 export function sampleInSandbox(policy: CompiledPolicy, inputJson: string, rounds: number, perRound: number): Promise<number[]> {
   return withHost(async (miniflare) => {

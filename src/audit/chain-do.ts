@@ -47,7 +47,30 @@ export interface AuditQuery {
   to_ms?: number;
   /** Paging: only entries after this sequence number. */
   after_seq?: number;
+  /** Paging newest first: only entries before this sequence number. */
+  before_seq?: number;
+  /** Newest first (the console's search); oldest first otherwise (exports, the CLI). */
+  newest_first?: boolean;
   limit?: number;
+}
+
+export interface ChainInsights {
+  by_bucket: Array<{ bucket: number; outcome: string; n: number }>;
+  top_deny_rules: Array<{ rule: string; n: number }>;
+  top_denied_agents: Array<{ agent: string; n: number }>;
+  top_approval_agents: Array<{ agent: string; n: number }>;
+  /** The oldest record the object still holds: insights reach no further back. */
+  oldest_held_ms: number | null;
+}
+
+/** Where an entry sits in the chain: its neighbours' link and the segment that sealed it, if any. */
+export interface ChainPlace {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+  /** Entries chained so far. */
+  head_seq: number;
+  segment: { segment: number; first_seq: number; last_seq: number; digest_sha256: string; sealed_at: string | null } | null;
 }
 
 /** One page of a query: `next_after_seq` is set when more entries may match. */
@@ -246,13 +269,55 @@ export class AuditChainDO extends DurableObject<Env> {
     if (filter.from_ms !== undefined) (clauses.push("at_ms >= ?"), values.push(filter.from_ms));
     if (filter.to_ms !== undefined) (clauses.push("at_ms <= ?"), values.push(filter.to_ms));
     if (filter.after_seq !== undefined) (clauses.push("seq > ?"), values.push(filter.after_seq));
+    if (filter.before_seq !== undefined) (clauses.push("seq < ?"), values.push(filter.before_seq));
     const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
     const limit = Math.max(1, Math.min(filter.limit ?? 1000, 10_000));
     const records = this.sql
-      .exec<{ seq: number; hash: string; record: string }>(`SELECT seq, hash, record FROM entries ${where} ORDER BY seq LIMIT ${limit}`, ...values)
+      .exec<{ seq: number; hash: string; record: string }>(`SELECT seq, hash, record FROM entries ${where} ORDER BY seq ${filter.newest_first ? "DESC" : ""} LIMIT ${limit}`, ...values)
       .toArray()
       .map((row) => ({ seq: row.seq, hash: row.hash, ...JSON.parse(row.record) }));
     return records.length === limit ? { records, next_after_seq: records[records.length - 1].seq } : { records };
+  }
+
+  /** An entry's place in the chain, for a decision's page; null when the object no longer holds it. */
+  async placeOf(decisionId: string): Promise<ChainPlace | null> {
+    const entry = this.sql.exec<{ seq: number; prev_hash: string; hash: string }>("SELECT seq, prev_hash, hash FROM entries WHERE decision_id = ?", decisionId).toArray()[0];
+    if (!entry) return null;
+    const segment = this.sql
+      .exec<{ segment: number; first_seq: number; last_seq: number; digest_sha256: string; sealed_ms: number | null }>(
+        "SELECT segment, first_seq, last_seq, digest_sha256, sealed_ms FROM segments WHERE first_seq <= ? AND last_seq >= ?",
+        entry.seq,
+        entry.seq,
+      )
+      .toArray()[0];
+    return {
+      ...entry,
+      head_seq: this.head.seq,
+      segment: segment ? { segment: segment.segment, first_seq: segment.first_seq, last_seq: segment.last_seq, digest_sha256: segment.digest_sha256, sealed_at: segment.sealed_ms === null ? null : new Date(segment.sealed_ms).toISOString() } : null,
+    };
+  }
+
+  /**
+   * Aggregates over the records this object still holds (the retention
+   * window): decisions per time bucket and outcome, the rules behind the
+   * most denials, and the agents with the most denials and approvals asked.
+   */
+  async insights(fromMs: number, toMs: number, bucketMs: number): Promise<ChainInsights> {
+    const outcome = "json_extract(record, '$.decision')";
+    const byBucket = this.sql
+      .exec<{ bucket: number; outcome: string; n: number }>(`SELECT CAST((at_ms - ?) / ? AS INTEGER) AS bucket, ${outcome} AS outcome, COUNT(*) AS n FROM entries WHERE at_ms >= ? AND at_ms < ? GROUP BY bucket, outcome`, fromMs, bucketMs, fromMs, toMs)
+      .toArray();
+    const topRules = this.sql
+      .exec<{ rule: string; n: number }>(
+        `SELECT j.value AS rule, COUNT(*) AS n FROM entries, json_each(json_extract(entries.record, '$.rules')) AS j WHERE ${outcome} = 'deny' AND at_ms >= ? AND at_ms < ? GROUP BY rule ORDER BY n DESC, rule LIMIT 10`,
+        fromMs,
+        toMs,
+      )
+      .toArray();
+    const topAgents = (verdict: string) =>
+      this.sql.exec<{ agent: string; n: number }>(`SELECT agent, COUNT(*) AS n FROM entries WHERE ${outcome} = ? AND at_ms >= ? AND at_ms < ? GROUP BY agent ORDER BY n DESC, agent LIMIT 10`, verdict, fromMs, toMs).toArray();
+    const oldest = this.sql.exec<{ at: number | null }>("SELECT MIN(at_ms) AS at FROM entries").one().at;
+    return { by_bucket: byBucket, top_deny_rules: topRules, top_denied_agents: topAgents("deny"), top_approval_agents: topAgents("require_approval"), oldest_held_ms: oldest };
   }
 
   async count(name: string, by = 1): Promise<void> {

@@ -49,6 +49,8 @@ export async function buildAuditRecord(answer: AnsweredDecision, input: Decision
     // The real decision is what is recorded; in observe mode the agent was told allow.
     decision: answer.observed?.decision ?? answer.decision,
     rules: (answer.observed?.reasons ?? answer.reasons).map((r) => r.rule),
+    // A message may quote the arguments: where the policy redacts them, only the rule ids are kept.
+    reasons: (answer.observed?.reasons ?? answer.reasons).map((r) => ({ rule: r.rule, message: redacted ? null : r.message })),
     obligations: answer.obligations,
     layers: answer.policy.layers.map(({ scope, digest, version }) => ({ scope, digest, version })),
     mode: answer.mode,

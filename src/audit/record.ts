@@ -26,6 +26,8 @@ export interface AuditRecord {
   tool: string | null;
   decision: string;
   rules: string[];
+  /** The reasons behind `rules`, with their messages (null where the policy redacts the arguments). */
+  reasons?: Array<{ rule: string; message: string | null }>;
   obligations: unknown[];
   layers: Array<Pick<LayerRef, "scope" | "digest" | "version">>;
   mode: string;

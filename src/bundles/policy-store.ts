@@ -226,10 +226,20 @@ export class PolicyStore {
       throw new BundleError("version_not_newer", `snapshot v${snapshot.version} is older than v${this.highestSnapshotVersion}, already seen`);
     }
     const layers = new Map<string, { verified: VerifiedLayer; stored: StoredLayer }>();
+    const unchanged = new Set<string>();
     for (const [scope, ref] of Object.entries(snapshot.layers)) {
       const layer = stored.layers[scope];
       if (!layer) throw new BundleError("missing_file", `${scope} v${ref.version}: not available`);
-      const verified = await verifyLayer(layer.signedManifest, layer.files, this.trust, scope, nowMs);
+      // A layer this isolate verified before, its very bytes still in hand, is not hashed again
+      // (with many tenant layers, re-verifying all of them would make every publish cost them all);
+      // its expiry is still checked, as it is for every layer on every activation.
+      const previous = this.active?.layers.get(scope);
+      const reused = previous !== undefined && previous.stored === layer && previous.verified.manifest.version === ref.version && previous.verified.manifest.digest === ref.digest;
+      if (reused && Date.parse(previous.verified.manifest.expires) <= nowMs) {
+        throw new BundleError("expired", `manifest.json: ${scope} v${ref.version} expired at ${previous.verified.manifest.expires}`);
+      }
+      const verified = reused ? previous.verified : this.interned(await verifyLayer(layer.signedManifest, layer.files, this.trust, scope, nowMs), layer);
+      if (reused) unchanged.add(scope);
       if (verified.manifest.version !== ref.version || verified.manifest.digest !== ref.digest) {
         throw new BundleError("snapshot_mismatch", `${scope}: store has v${verified.manifest.version} ${verified.manifest.digest}, snapshot binds v${ref.version} ${ref.digest}`);
       }
@@ -240,12 +250,15 @@ export class PolicyStore {
     const global = layers.get("global");
     if (!global) throw new BundleError("malformed", "snapshot has no global layer");
     for (const [scope, layer] of layers) {
-      if (scope !== "global") assertWithinParent(global.verified, layer.verified);
+      // Checked when either side is new; a pair already checked together is what it was then.
+      if (scope !== "global" && !(unchanged.has(scope) && unchanged.has("global"))) assertWithinParent(global.verified, layer.verified);
     }
     const { verified: rollouts, signed: signedRollouts } = await this.verifyRollouts(snapshot, stored.rollouts ?? {}, nowMs);
     const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, rollouts, signedRollouts, layers, policies: new Map() };
     const rest = await this.warmAll(next, this.active, 1);
     this.active = next;
+    const inUse = new Set([...layers.values()].map(({ verified }) => verified.manifest.files["policy.wasm"]));
+    for (const hash of this.wasmByHash.keys()) if (!inUse.has(hash)) this.wasmByHash.delete(hash);
     // The rest are warmed after the swap, in the background: a decision never waits for them.
     this.warming = rest().catch((error) => this.conflict(nowMs, snapshot.version, "warm_up_failed", (error as Error).message)).finally(() => {
       this.warming = undefined;
@@ -365,6 +378,25 @@ export class PolicyStore {
    */
   signedLayers(tenant: string, region: string): StoredLayer[] | undefined {
     return this.active ? chosenLayers(this.active, region, tenant).map(({ stored }) => stored) : undefined;
+  }
+
+  /**
+   * One copy of each distinct policy.wasm: tenant and region layers built
+   * from the global rules with their own data carry the same compiled code,
+   * so a thousand tenant layers hold one module's bytes, not a thousand.
+   * Keyed by the sha256 the layer's verified manifest names.
+   */
+  private readonly wasmByHash = new Map<string, Uint8Array>();
+
+  private interned(verified: VerifiedLayer, stored: StoredLayer): VerifiedLayer {
+    const hash = verified.manifest.files["policy.wasm"];
+    const known = this.wasmByHash.get(hash);
+    if (!known) {
+      this.wasmByHash.set(hash, verified.wasm);
+      return verified;
+    }
+    stored.files["policy.wasm"] = known;
+    return { ...verified, wasm: known };
   }
 
   /** The data of the global layer in force: the region table and the tier floors live there. */

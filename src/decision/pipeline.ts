@@ -15,6 +15,8 @@ import { failModeDecision, type ComposedDecision } from "../engine/compose";
 import { DecisionEngine, DEFAULT_POLICY_TIMEOUT_MS, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import type { EdgeRuntimeInfo } from "../engine/sandbox-protocol";
 import { fallbackParams, type FallbackParams } from "../engine/fallback-params";
+import { criticalDenyAlert } from "../alerts/decision-alerts";
+import { raiseAlert } from "../alerts/alert-event";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
 import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/writer";
 import { trustStoreFrom } from "../bundles/trust";
@@ -244,6 +246,8 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const response = respond({ decisionId, governing, tier, result, session, mode, identity, colo: request.colo, delegated });
   const receipt = receiptSigner(env, input, resolution.policy.data, now);
   await receipt.sign(response, reuseSeconds(response, result.decision, session));
+  // Off the decision's path: the alert is queued in the background.
+  if (result.decision.decision === "deny" && tier.tier === "critical") ctx.waitUntil(raiseAlert(env, criticalDenyAlert(identity, decisionId, input, result.decision.reasons)));
   const shadowed = governing.rollouts.filter((document) => document.shadow !== null);
   if (shadowed.length > 0 && !resolution.unusable) {
     ctx.waitUntil(

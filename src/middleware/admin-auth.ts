@@ -66,7 +66,7 @@ function safelyDecoded(segment: string): string {
 }
 
 /** The scope a request acts on, from its path or query, validated (400 when malformed). */
-function scopeOf(rule: AccessRule, params: Record<string, string>, c: Context): string | undefined {
+function scopeOf(rule: AccessRule, params: Record<string, string>, query: (name: string) => string | undefined): string | undefined {
   switch (rule.scope.kind) {
     case "global":
       return "global";
@@ -77,34 +77,55 @@ function scopeOf(rule: AccessRule, params: Record<string, string>, c: Context): 
     case "tenant_param":
       return `tenant:${tenantParam(params.tenant)}`;
     case "tenant_query": {
-      const tenant = c.req.query("tenant");
+      const tenant = query("tenant");
       if (tenant === undefined && rule.scope.otherwise === "global") return "global";
       return `tenant:${tenantParam(tenant)}`;
     }
   }
 }
 
+/**
+ * The principal a token's sha256 (hex) names, or undefined. The console keeps
+ * only this hash in its session cookie and looks the principal up on every
+ * request, so a token taken out of ADMIN_TOKENS ends its console sessions too.
+ */
+export function principalForTokenHash(env: Env, hash: string): Principal | undefined {
+  const table = tokenTable((env as { ADMIN_TOKENS?: string }).ADMIN_TOKENS);
+  return Object.hasOwn(table, hash) ? table[hash] : undefined;
+}
+
+/**
+ * Judges one admin API call for a principal against the access table, as
+ * the gate does: the rule it falls under, or 400 (a malformed parameter) /
+ * 403 (no rule, the wrong role, a scope not covered). The console asks this
+ * for the admin call each of its pages and actions stands for, so it has no
+ * access model of its own.
+ */
+export async function authorizeAdminCall(env: Env, principal: Principal, method: string, path: string, query: (name: string) => string | undefined): Promise<AccessRule> {
+  const found = ruleFor(method, path);
+  if (!found) throw new ApiError(403, "forbidden", `no admin route ${method} ${path} is open to tokens`);
+  const scope = scopeOf(found.rule, found.params, query);
+  try {
+    requireGrant(principal, found.rule.roles, scope);
+  } catch (error) {
+    await found.rule.onRefusal?.(env, principal.subject, scope ?? "", (error as Error).message);
+    throw error;
+  }
+  return found.rule;
+}
+
 /** Authenticates the bearer token and checks the access table; every admin route sits behind this. */
 export function adminAuth(): MiddlewareHandler<{ Bindings: Env; Variables: AdminVariables }> {
   return async (c, next) => {
-    const table = tokenTable((c.env as { ADMIN_TOKENS?: string }).ADMIN_TOKENS);
+    tokenTable((c.env as { ADMIN_TOKENS?: string }).ADMIN_TOKENS);
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new ApiError(401, "unauthenticated", "an admin bearer token is required");
-    const hash = await sha256Hex(match[1]);
-    const principal = Object.hasOwn(table, hash) ? table[hash] : undefined;
+    const principal = principalForTokenHash(c.env, await sha256Hex(match[1]));
     if (!principal) throw new ApiError(401, "unauthenticated", "unknown admin token");
-    const found = ruleFor(c.req.method, c.req.path);
-    if (!found) throw new ApiError(403, "forbidden", `no admin route ${c.req.method} ${c.req.path} is open to tokens`);
-    const scope = scopeOf(found.rule, found.params, c);
-    try {
-      requireGrant(principal, found.rule.roles, scope);
-    } catch (error) {
-      await found.rule.onRefusal?.(c.env, principal.subject, scope ?? "", (error as Error).message);
-      throw error;
-    }
+    const rule = await authorizeAdminCall(c.env, principal, c.req.method, c.req.path, (name) => c.req.query(name));
     c.set("principal", principal);
-    c.set("access", found.rule);
+    c.set("access", rule);
     await next();
   };
 }

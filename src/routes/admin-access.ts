@@ -62,7 +62,9 @@ export const ADMIN_ACCESS: AccessRule[] = [
   { method: "GET", path: "/v1/admin/audit/records", roles: ["auditor"], scope: { kind: "tenant_query", otherwise: "required" } },
   { method: "GET", path: "/v1/admin/audit/export", roles: ["auditor"], scope: { kind: "tenant_query", otherwise: "required" } },
   { method: "GET", path: "/v1/admin/audit/status", roles: ["auditor", "operator"], scope: { kind: "tenant_query", otherwise: "global" } },
+  { method: "GET", path: "/v1/admin/insights/:tenant", roles: ["auditor"], scope: tenant },
   // Session state.
+  { method: "GET", path: "/v1/admin/breakers/:tenant", roles: ["operator"], scope: tenant },
   { method: "GET", path: "/v1/admin/sessions/:tenant/:agent/:session", roles: ["operator"], scope: tenant },
   { method: "POST", path: "/v1/admin/sessions/:tenant/:agent/:session/breaker/reset", roles: ["operator"], scope: tenant },
   { method: "GET", path: "/v1/admin/agents/:tenant/:agent/breakers", roles: ["operator"], scope: tenant },
@@ -71,6 +73,10 @@ export const ADMIN_ACCESS: AccessRule[] = [
   { method: "GET", path: "/v1/admin/approvals/:tenant", roles: ["approver"], scope: tenant },
   { method: "GET", path: "/v1/admin/approvals/:tenant/:id", roles: ["approver"], scope: tenant },
   { method: "POST", path: "/v1/admin/approvals/:tenant/:id", roles: ["approver"], scope: tenant },
+  // Alerts to the tenant's webhooks.
+  { method: "GET", path: "/v1/admin/alerts/:tenant", roles: ["operator", "auditor"], scope: tenant },
+  { method: "POST", path: "/v1/admin/alerts/:tenant/webhooks", roles: ["operator"], scope: tenant },
+  { method: "DELETE", path: "/v1/admin/alerts/:tenant/webhooks/:id", roles: ["operator"], scope: tenant },
   // The agent registry.
   { method: "GET", path: "/v1/admin/registry/:tenant/agents", roles: REGISTRY_READERS, scope: tenant },
   { method: "GET", path: "/v1/admin/registry/:tenant/agents/:agent", roles: REGISTRY_READERS, scope: tenant },

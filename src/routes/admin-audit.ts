@@ -19,7 +19,7 @@ import { ApiError } from "../errors";
 import type { AdminVariables } from "../middleware/admin-auth";
 import { tenantParam } from "./admin-params";
 
-function timeQuery(value: string | undefined, name: string): number | undefined {
+export function timeQuery(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new ApiError(400, "invalid_input", `${name} must be an ISO 8601 time`, name);
@@ -28,7 +28,7 @@ function timeQuery(value: string | undefined, name: string): number | undefined 
 
 const OUTCOMES = ["allow", "deny", "require_approval"];
 
-function outcomeQuery(value: string | undefined): string | undefined {
+export function outcomeQuery(value: string | undefined): string | undefined {
   if (value !== undefined && !OUTCOMES.includes(value)) throw new ApiError(400, "invalid_input", `decision is one of ${OUTCOMES.join(", ")}`, "decision");
   return value;
 }

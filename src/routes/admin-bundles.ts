@@ -14,6 +14,7 @@
  * Who may call each is in routes/admin-access.ts.
  */
 import { Hono } from "hono";
+import { alertEvent, raiseAlert } from "../alerts/alert-event";
 import { engineFor } from "../decision/pipeline";
 import { edgeStore } from "../bundles/edge-store";
 import { readLayer } from "../bundles/layer-reader";
@@ -58,6 +59,13 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
       upload.manifest,
       upload.files,
     ).catch((error) => (error instanceof StoreCorruptError ? refused(error) : bundleFailure(error)));
+    // A tenant's own layer is news to that tenant's alert webhooks (queued after the answer).
+    if (scope.startsWith("tenant:")) {
+      const tenant = scope.slice("tenant:".length);
+      c.executionCtx.waitUntil(
+        raiseAlert(c.env, alertEvent("policy_published", tenant, `${principal.subject} published ${scope} v${result.version}`, `/console/policy/${scope}`, { scope, version: result.version, digest: result.digest, by: principal.subject })),
+      );
+    }
     return c.json(result, 201);
   })
   .get("/bundles", async (c) => {

@@ -46,10 +46,10 @@ function agentParam(c: AdminContext): string {
   return agent;
 }
 
-const refused = (outcome: RegistryRefusal) => new ApiError(outcome.status, outcome.code, outcome.message);
+export const refused = (outcome: RegistryRefusal) => new ApiError(outcome.status, outcome.code, outcome.message);
 
 /** This isolate forgets its copy, so it decides with the change from the next request on. */
-function changed(env: Env, tenant: string, issuers = false): void {
+export function changed(env: Env, tenant: string, issuers = false): void {
   const caches = identityCaches(env);
   caches.registries.invalidate(tenant);
   if (issuers) caches.directory.invalidate("issuers");

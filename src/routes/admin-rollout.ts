@@ -14,31 +14,19 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { chainFor } from "../audit/writer";
-import type { AuditPage } from "../audit/chain-do";
-import { readCurrentSnapshot, type PublishContext } from "../bundles/publisher";
-import { rolloutKey } from "../bundles/store-layout";
 import { trustStoreFrom } from "../bundles/trust";
 import { ApiError } from "../errors";
 import { principalOf, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 import { uploadCandidate } from "../rollout/candidate";
-import type { RolloutDocument } from "../rollout/document";
+import type { PublishContext } from "../bundles/publisher";
 import { publishRollout } from "../rollout/publish-rollout";
-import { emptyReport, shadowShard, tally, type ShadowDiff } from "../rollout/shadow";
+import { rolloutInForce, shadowReport } from "../rollout/shadow-report";
 import { bucketOf, scopeParam, snapshotSigningKey } from "./admin-params";
 import { bundleFailure, readLayerUpload } from "./layer-upload";
 import { readJson, validated } from "./request-body";
 
 const rolloutBody = z.strictObject({ rollout: z.unknown() });
-
-async function inForce(bucket: R2Bucket, env: Env, scope: string): Promise<{ document: RolloutDocument; signature: string } | undefined> {
-  const current = await readCurrentSnapshot(bucket, trustStoreFrom(env.TRUST_STORE)).catch(bundleFailure);
-  const ref = current?.snapshot.rollout?.[scope];
-  if (!ref) return undefined;
-  const object = await bucket.get(rolloutKey(scope, ref.version));
-  return object ? ((await object.json()) as { document: RolloutDocument; signature: string }) : undefined;
-}
 
 export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
   .put("/rollout/:scope", jsonBody(16 * 1024), async (c) => {
@@ -55,7 +43,7 @@ export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   })
   .get("/rollout/:scope", async (c) => {
     const scope = scopeParam(c.req.param("scope"));
-    const signed = await inForce(bucketOf(c.env), c.env, scope);
+    const signed = await rolloutInForce(bucketOf(c.env), c.env, scope);
     if (!signed) throw new ApiError(404, "not_found", `${scope} has no rollout document: it enforces, with no shadow`);
     return c.json(signed);
   })
@@ -74,15 +62,7 @@ export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   })
   .get("/shadow/:scope/report", async (c) => {
     const scope = scopeParam(c.req.param("scope"));
-    const signed = await inForce(bucketOf(c.env), c.env, scope);
-    // Every diff is counted, a page at a time; only five are kept as examples.
-    const chain = chainFor(c.env, shadowShard(scope));
-    const report = emptyReport(scope, signed?.document.shadow ?? undefined);
-    let after: number | undefined;
-    do {
-      const page = (await chain.query({ limit: 2000, after_seq: after })) as AuditPage;
-      tally(report, page.records as unknown as ShadowDiff[]);
-      after = page.next_after_seq;
-    } while (after !== undefined);
+    const signed = await rolloutInForce(bucketOf(c.env), c.env, scope);
+    const report = await shadowReport(c.env, scope, signed);
     return c.json(report);
   });

@@ -5,6 +5,8 @@
  *   GET  /v1/admin/sessions/:tenant/:agent/:session                usage, breaker and its resets,
  *                                                                  lineage, sub-agents, approvals
  *   POST /v1/admin/sessions/:tenant/:agent/:session/breaker/reset  close a session's breaker
+ *   GET  /v1/admin/breakers/:tenant                                the tenant's session breakers, open first
+ *                                                                  (from its breaker index)
  *   GET  /v1/admin/agents/:tenant/:agent/breakers                  the agent's open breakers
  *   POST /v1/admin/agents/:tenant/:agent/breaker/reset             close an agent's breakers
  *
@@ -16,7 +18,7 @@
  */
 import { Hono, type Context } from "hono";
 import { principalOf, type AdminVariables, type Principal } from "../middleware/admin-auth";
-import { agentObject, sessionObject } from "../session/objects";
+import { agentObject, breakerIndex, sessionObject } from "../session/objects";
 import { tenantParam } from "./admin-params";
 
 type AdminContext = Context<{ Bindings: Env; Variables: AdminVariables }, "/:tenant/*">;
@@ -29,6 +31,10 @@ function operated(c: AdminContext): { tenant: string; principal: Principal } {
 }
 
 export const adminSessionsRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
+  .get("/breakers/:tenant", async (c) => {
+    const { tenant } = operated(c);
+    return c.json({ breakers: await breakerIndex(c.env, tenant).list() });
+  })
   .get("/sessions/:tenant/:agent/:session", async (c) => {
     const { tenant } = operated(c);
     return c.json(await sessionObject(c.env, tenant, c.req.param("agent"), c.req.param("session")).view());

@@ -34,7 +34,7 @@ const MAX_WAIT_SECONDS = 60;
 const STATUSES: readonly ApprovalStatus[] = ["pending", "approved", "rejected", "used", "expired"];
 
 /** The session object holding approval `id`; 404 for an id no object of ours could have issued. */
-function holderOf(env: Env, id: string) {
+export function holderOf(env: Env, id: string) {
   const objectId = approvalObjectId(id);
   if (objectId === undefined) throw new ApiError(400, "invalid_approval_id", "approval ids look like apr_<64 hex digits>_<24 hex digits>");
   try {
@@ -67,6 +67,8 @@ export const approvalsRoute = new Hono<AgentEnv>().get("/:id", agentAuth(), asyn
   if (!record) throw new ApiError(404, "not_found", `no approval ${id}`);
   return c.json(publicView(record));
 });
+
+export const APPROVAL_STATUSES = STATUSES;
 
 const decisionBody = z.strictObject({ decision: z.enum(["approve", "reject"]), reason: z.string().trim().min(1).max(1000) });
 

@@ -17,12 +17,16 @@ import { Hono } from "hono";
 import { keyCovers } from "../bundles/manifest";
 import { trustStoreFrom } from "../bundles/trust";
 
-export const wellKnownKeysRoute = new Hono<{ Bindings: Env }>().get("/jwks.json", (c) => {
-  const keys = trustStoreFrom(c.env.TRUST_STORE)
+/** The published receipt keys, as a JWK Set's `keys`; the console verifies receipts against exactly these. */
+export function publishedReceiptKeys(env: Env) {
+  return trustStoreFrom(env.TRUST_STORE)
     .keys.filter((key) => !key.revoked && keyCovers(key, "receipt"))
     .map((key) => ({ kty: "OKP", crv: "Ed25519", x: key.public_key, kid: key.id, use: "sig", alg: "EdDSA" }));
+}
+
+export const wellKnownKeysRoute = new Hono<{ Bindings: Env }>().get("/jwks.json", (c) => {
   c.header("cache-control", "public, max-age=300");
-  return c.json({ keys });
+  return c.json({ keys: publishedReceiptKeys(c.env) });
 }).get("/tollgate-trust.json", (c) => {
   const keys = trustStoreFrom(c.env.TRUST_STORE).keys.map(({ id, public_key, scopes, revoked }) => ({ id, public_key, scopes, ...(revoked ? { revoked } : {}) }));
   c.header("cache-control", "public, max-age=300");

@@ -12,11 +12,12 @@
  * object may say it is settled).
  */
 import { DurableObject } from "cloudflare:workers";
+import { alertEvent, raiseAlert } from "../alerts/alert-event";
 import { toRecord, type ApprovalRow } from "./approvals";
 import { APPROVAL_MIGRATIONS, migrate } from "./migrations";
 import type { ApprovalRecord, ApprovalStatus } from "./types";
 
-const COLUMNS = "id, tenant, session_id, agent_id, action_hash, action_summary, created_ms, expires_ms, decided_by, decided_ms, reason, used_by, used_ms, version";
+const COLUMNS = "id, tenant, session_id, agent_id, action_hash, action_summary, created_ms, expires_ms, decided_by, decided_ms, reason, used_by, used_ms, version, context";
 
 /** An approver's list is a work queue, not an archive: the most recent 500. */
 const LIST_LIMIT = 500;
@@ -30,8 +31,14 @@ const PRUNE_EVERY_MS = DAY_MS;
 /** When a copy settled: used, rejected or expired; NULL for one that has not. */
 const SETTLED_MS = `CASE status WHEN 'used' THEN COALESCE(used_ms, decided_ms, expires_ms) WHEN 'rejected' THEN COALESCE(decided_ms, expires_ms) WHEN 'expired' THEN expires_ms END`;
 
+/** How often an open live stream gets a comment line, so proxies keep it and a gone client is noticed. */
+const HEARTBEAT_MS = 20_000;
+
 export class ApprovalsDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Open live streams (the console's inbox): each is told the id, status and version of every change. */
+  private readonly listeners = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Whether this instance has seen the prune alarm set, so an upsert does not read it every time. */
   private pruneScheduled = false;
 
@@ -44,10 +51,13 @@ export class ApprovalsDO extends DurableObject<Env> {
   /** Takes the session objects' copies; idempotent, and an older version never overwrites a newer one. */
   async upsert(records: ApprovalRecord[]): Promise<void> {
     const ms = (at: string | null) => (at === null ? null : Date.parse(at));
+    const requested: ApprovalRecord[] = [];
     for (const r of records) {
+      const known = this.sql.exec("SELECT 1 FROM approvals WHERE id = ?", r.id).toArray().length > 0;
+      if (!known && r.status === "pending") requested.push(r);
       this.sql.exec(
-        `INSERT INTO approvals (id, tenant, session_id, agent_id, action_hash, action_summary, status, created_ms, expires_ms, decided_by, decided_ms, reason, used_by, used_ms, version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO approvals (id, tenant, session_id, agent_id, action_hash, action_summary, status, created_ms, expires_ms, decided_by, decided_ms, reason, used_by, used_ms, version, context)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, decided_by = excluded.decided_by, decided_ms = excluded.decided_ms,
            reason = excluded.reason, used_by = excluded.used_by, used_ms = excluded.used_ms, version = excluded.version
          WHERE excluded.version > approvals.version`,
@@ -66,9 +76,63 @@ export class ApprovalsDO extends DurableObject<Env> {
         r.used_by,
         ms(r.used_at),
         r.version,
+        r.context ? JSON.stringify(r.context) : null,
       );
     }
+    for (const r of requested) {
+      const action = (() => {
+        try {
+          return (JSON.parse(r.action_summary) as { tool?: string; type?: string }).tool ?? "an action";
+        } catch {
+          return "an action";
+        }
+      })();
+      await raiseAlert(
+        this.env,
+        alertEvent("approval_requested", r.tenant, `${r.agent_id} asks approval for ${action} (session ${r.session_id}); it expires ${r.expires_at}`, `/console/approvals/${r.tenant}/${r.id}`, {
+          approval_id: r.id,
+          agent: r.agent_id,
+          session: r.session_id,
+          expires_at: r.expires_at,
+          rules: r.context?.reasons.map((reason) => reason.rule) ?? [],
+        }),
+      );
+    }
+    for (const r of records) this.broadcast(`event: approval\ndata: ${JSON.stringify({ id: r.id, status: r.status, version: r.version })}\n\n`);
     await this.schedulePrune();
+  }
+
+  /**
+   * A live stream of changes (server-sent events) for the tenant's console
+   * inbox. It carries ids and statuses only: the page reads the approvals
+   * themselves through its own, access-checked route.
+   */
+  async fetch(request: Request): Promise<Response> {
+    if (new URL(request.url).pathname !== "/live") return new Response("not found", { status: 404 });
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    this.listeners.add(writer);
+    void writer.write(new TextEncoder().encode("retry: 3000\n: connected\n\n")).catch(() => this.listeners.delete(writer));
+    this.heartbeat ??= setInterval(() => {
+      if (this.listeners.size === 0) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+        return;
+      }
+      this.broadcast(": keep-alive\n\n");
+    }, HEARTBEAT_MS);
+    return new Response(readable, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
+  }
+
+  private broadcast(text: string): void {
+    const bytes = new TextEncoder().encode(text);
+    for (const writer of this.listeners) {
+      // A client that went away fails its write; it is forgotten, the others still hear.
+      writer.write(bytes).catch(() => {
+        this.listeners.delete(writer);
+        writer.abort().catch(() => undefined);
+      });
+    }
   }
 
   private async schedulePrune(): Promise<void> {
@@ -82,6 +146,14 @@ export class ApprovalsDO extends DurableObject<Env> {
     this.sql.exec(`DELETE FROM approvals WHERE status IN ('used', 'rejected', 'expired') AND ${SETTLED_MS} < ?`, Date.now() - RETENTION_MS);
     this.pruneScheduled = false;
     if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals").one().n > 0) await this.schedulePrune();
+  }
+
+  /** Seconds from request to decision for approvals decided in the window (approved, rejected, used later). */
+  async decisionTimes(fromMs: number, toMs: number): Promise<number[]> {
+    return this.sql
+      .exec<{ s: number }>("SELECT (decided_ms - created_ms) / 1000.0 AS s FROM approvals WHERE decided_ms IS NOT NULL AND decided_ms >= ? AND decided_ms < ? ORDER BY s LIMIT 10000", fromMs, toMs)
+      .toArray()
+      .map((row) => row.s);
   }
 
   /**

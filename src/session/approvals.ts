@@ -13,7 +13,7 @@
  * approvers list them.
  */
 import { APPROVAL_ID_PATTERN } from "../schema/approval-id";
-import type { ApprovalRecord, CommitRequest } from "./types";
+import type { ApprovalContext, ApprovalRecord, CommitRequest } from "./types";
 
 /** The session object that holds an approval, or undefined for a malformed id. */
 export function approvalObjectId(id: string): string | undefined {
@@ -26,7 +26,18 @@ export type ApprovalRow = Pick<ApprovalRecord, "id" | "tenant" | "session_id" | 
   expires_ms: number;
   decided_ms: number | null;
   used_ms: number | null;
+  /** ApprovalContext as JSON; null for rows from before it was kept. */
+  context: string | null;
 };
+
+function contextOf(text: string | null): ApprovalContext | null {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as ApprovalContext;
+  } catch {
+    return null;
+  }
+}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -47,6 +58,7 @@ export function toRecord(row: ApprovalRow): ApprovalRecord {
     used_by: row.used_by,
     used_at: iso(row.used_ms),
     version: row.version,
+    context: contextOf(row.context),
   };
 }
 
@@ -91,7 +103,7 @@ export class Approvals {
     const random = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("");
     const id = `apr_${this.objectId}_${random}`;
     this.sql.exec(
-      "INSERT INTO approvals (id, tenant, session_id, agent_id, action_hash, action_summary, status, created_ms, expires_ms, version) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1)",
+      "INSERT INTO approvals (id, tenant, session_id, agent_id, action_hash, action_summary, status, created_ms, expires_ms, version, context) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?)",
       id,
       request.tenant,
       request.session_id,
@@ -100,6 +112,7 @@ export class Approvals {
       request.action_summary,
       request.now_ms,
       request.now_ms + request.approval_ttl_s * 1000,
+      request.approval_context ? JSON.stringify(request.approval_context) : null,
     );
     this.changed(id);
     return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).one();

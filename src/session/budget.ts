@@ -32,6 +32,12 @@ export class Budget {
     return usageOf(this.row(now), now);
   }
 
+  /** The limits the policy last named for this session ({} before any). */
+  knownLimits(now: number): Partial<Usage> {
+    const text = this.row(now).limits;
+    return text ? (JSON.parse(text) as Partial<Usage>) : {};
+  }
+
   /**
    * The limits for this decision: the policy's, remembered for later; or,
    * when the policy could not be evaluated and named none, the last ones it

@@ -55,6 +55,21 @@ export const SESSION_MIGRATIONS: Migration[] = [
     // Session taint: the classes of data the session's tool results carried. Rows are only ever added.
     "CREATE TABLE data_classes (class TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, decision_id TEXT)",
   ],
+  [
+    // What an approver needs to judge a request: the decision that asked, its reasons, tier and cost (JSON).
+    "ALTER TABLE approvals ADD COLUMN context TEXT",
+  ],
+  [
+    // The breaker's state as the tenant's breaker index last has to hear it (sent = 0: owed).
+    "CREATE TABLE breaker_report (id INTEGER PRIMARY KEY CHECK (id = 1), tenant TEXT NOT NULL, agent_id TEXT NOT NULL, session_id TEXT NOT NULL, state TEXT NOT NULL, opened_ms INTEGER, reason TEXT, cooldown_s INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, sent INTEGER NOT NULL DEFAULT 0)",
+  ],
+];
+
+export const BREAKER_INDEX_MIGRATIONS: Migration[] = [
+  [
+    "CREATE TABLE breakers (agent_id TEXT NOT NULL, session_id TEXT NOT NULL, state TEXT NOT NULL, opened_ms INTEGER, reason TEXT, cooldown_s INTEGER NOT NULL, version INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (agent_id, session_id))",
+    "CREATE INDEX breakers_by_state ON breakers (state, opened_ms)",
+  ],
 ];
 
 export const AGENT_MIGRATIONS: Migration[] = [
@@ -74,4 +89,5 @@ export const APPROVAL_MIGRATIONS: Migration[] = [
     "ALTER TABLE approvals ADD COLUMN used_ms INTEGER",
     "ALTER TABLE approvals ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
   ],
+  ["ALTER TABLE approvals ADD COLUMN context TEXT"],
 ];

@@ -21,3 +21,7 @@ export function agentObject(env: Env, tenant: string, agent: string) {
 export function approvalsIndex(env: Env, tenant: string) {
   return env.APPROVALS.get(env.APPROVALS.idFromName(tenant));
 }
+
+export function breakerIndex(env: Env, tenant: string) {
+  return env.BREAKERS.get(env.BREAKERS.idFromName(tenant));
+}

@@ -32,8 +32,8 @@ import { Budget } from "./budget";
 import { Leases, type Amounts, type LeaseView } from "./leases";
 import { Lineage, type Grant } from "./lineage";
 import { migrate, SESSION_MIGRATIONS } from "./migrations";
-import { agentObject, approvalsIndex, sessionObject } from "./objects";
-import type { ApprovalRecord, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
+import { agentObject, approvalsIndex, breakerIndex, sessionObject } from "./objects";
+import type { ApprovalRecord, BreakerReport, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
 
 /** Decision ids and idempotency keys are remembered this long; denials for the breaker this long at most. */
 const RETENTION_MS = 24 * 3600 * 1000;
@@ -87,6 +87,8 @@ interface Effects {
 
 export interface SessionView {
   usage: Usage;
+  /** The limits the policy last named for this session. */
+  limits: Partial<Usage>;
   breaker: BreakerState;
   breaker_resets: Array<{ by: string; at: string }>;
   lineage: (Grant & { parent_session_id: string | null }) | null;
@@ -222,6 +224,9 @@ export class SessionDO extends DurableObject<Env> {
       }
     }
     if (effects.denial_at !== undefined || effects.breaker_closed) effects.breaker_before = breakerBefore ?? null;
+    // The tenant's breaker index hears of every opening and closing (from the alarm, off this path).
+    if (state === "open" && breakerBefore?.state !== "open") this.reportBreaker("open", request);
+    else if (effects.breaker_closed) this.reportBreaker("closed");
 
     const result: CommitResult = { verdict, reasons, usage: this.budget.usage(now), breaker: state, replayed: false, decision_id: request.decision_id, data_classes: this.dataClasses() };
     if (approval) result.approval = approval;
@@ -304,6 +309,8 @@ export class SessionDO extends DurableObject<Env> {
       this.sql.exec("DELETE FROM decisions WHERE decision_id = ?", key);
     });
     if (this.approvals.takeChanged()) this.wakeAt(Date.now());
+    // An undone denial may have been the one that opened the breaker.
+    if (this.breaker.state(Date.now()) !== "open") this.reportBreaker("closed");
     if (effects.agent_counted) {
       await this.agent(request)
         .release(effects.agent_counted, key)
@@ -396,7 +403,32 @@ export class SessionDO extends DurableObject<Env> {
   /** An operator's reset, through the admin API. */
   async resetBreaker(by: string): Promise<{ breaker: BreakerState; was: BreakerState; reset_by: string }> {
     const was = this.breaker.reset(by, Date.now());
+    if (was !== "closed") this.reportBreaker("closed");
     return { breaker: "closed", was, reset_by: by };
+  }
+
+  /**
+   * Queues the breaker's state for the tenant's index, which the alarm sends.
+   * The names come from the decision that opened it; a closing without a
+   * report of its opening has nothing to correct and is not sent.
+   */
+  private reportBreaker(state: "open" | "closed", request?: CommitRequest): void {
+    const row = this.breaker.row();
+    if (state === "open" && request) {
+      this.sql.exec(
+        `INSERT INTO breaker_report (id, tenant, agent_id, session_id, state, opened_ms, reason, cooldown_s, version, sent) VALUES (1, ?, ?, ?, 'open', ?, ?, ?, 1, 0)
+         ON CONFLICT (id) DO UPDATE SET state = 'open', opened_ms = excluded.opened_ms, reason = excluded.reason, cooldown_s = excluded.cooldown_s, version = breaker_report.version + 1, sent = 0`,
+        request.tenant,
+        request.agent_id,
+        request.session_id,
+        row?.opened_ms ?? request.now_ms,
+        row?.reason ?? null,
+        row?.cooldown_s ?? 0,
+      );
+    } else if (this.sql.exec("UPDATE breaker_report SET state = 'closed', version = version + 1, sent = 0 WHERE state = 'open'").rowsWritten === 0) {
+      return;
+    }
+    this.wakeAt(Date.now());
   }
 
   async view(): Promise<SessionView> {
@@ -405,6 +437,7 @@ export class SessionDO extends DurableObject<Env> {
     const granted = this.lineage.granted();
     return {
       usage: this.budget.usage(now),
+      limits: this.budget.knownLimits(now),
       breaker: this.breaker.state(now),
       breaker_resets: this.breaker.resets(),
       lineage: granted ? { ...granted, parent_session_id: lineage?.parent_session_id ?? null } : null,
@@ -518,6 +551,16 @@ export class SessionDO extends DurableObject<Env> {
         this.approvals.sent(owed);
       } catch (error) {
         console.error(`approvals index unreachable, retrying: ${(error as Error).message}`);
+        retry = true;
+      }
+    }
+    const report = this.sql.exec("SELECT tenant, agent_id, session_id, state, opened_ms, reason, cooldown_s, version FROM breaker_report WHERE sent = 0").toArray()[0] as unknown as BreakerReport | undefined;
+    if (report) {
+      try {
+        await breakerIndex(this.env, report.tenant).report(report);
+        this.sql.exec("UPDATE breaker_report SET sent = 1 WHERE version = ?", report.version);
+      } catch (error) {
+        console.error(`breaker index unreachable, retrying: ${(error as Error).message}`);
         retry = true;
       }
     }

@@ -13,6 +13,7 @@ import type { FallbackParams } from "../engine/fallback-params";
 import { ApiError } from "../errors";
 import type { DecisionInput } from "../schema/decision-input";
 import type { Reason } from "../types";
+import { loggableArgs } from "../audit/record";
 import { wantsSyncAudit } from "../audit/writer";
 import { commitToSession, rememberClasses, rememberUsage, revertInSession, type SessionOutcome } from "./client";
 import { sessionKey } from "./objects";
@@ -57,8 +58,12 @@ function classesSeen(input: DecisionInput): string[] {
 
 export async function buildCommit(input: DecisionInput, decision: ComposedDecision, fallback: FallbackParams, decisionId: string, nowMs: number, idempotencyKey?: string): Promise<CommitRequest> {
   const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
-  const summary = canonicalJson({ type: action.type, tool: action.tool, args: action.args, steps: action.steps?.length }).slice(0, 1000);
+  // Approvers see the arguments exactly as far as the audit log may keep them: logged fields, hashes, or none.
+  const shown = await loggableArgs(action.args, decision.obligations);
+  const args = shown.redacted ? "[redacted by policy]" : shown.args;
+  const summary = canonicalJson({ type: action.type, tool: action.tool, args, steps: action.steps?.length }).slice(0, 1000);
   const cost = decision.cost ?? {};
+  const debit = { tokens: cost.tokens ?? 0, api_calls: cost.api_calls ?? 1, cost_usd: cost.cost_usd ?? 0 };
   return {
     decision_id: decisionId,
     ...(idempotencyKey === undefined ? {} : { idempotency_key: idempotencyKey }),
@@ -69,13 +74,24 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
     action_hash: await sha256Hex(canonicalJson({ tenant: input.tenant, agent: input.agent.id, session: input.session.id, action: input.action })),
     action_summary: summary,
     verdict: decision.decision,
-    cost: { tokens: cost.tokens ?? 0, api_calls: cost.api_calls ?? 1, cost_usd: cost.cost_usd ?? 0 },
+    cost: debit,
     // The policy names what the session enforces; where it could not, the layers' data does.
     limits: ((decision.budget as { limits?: Partial<Usage> } | undefined)?.limits ?? fallback.budget.limits) as Partial<Usage>,
     breaker: (decision.breaker as BreakerParams | undefined) ?? fallback.breaker,
     agent_limit: decision.agent_limit === undefined ? fallback.agent_limit : (decision.agent_limit as AgentLimit | null),
     approval_ttl_s: (decision.approval_ttl_s as number | undefined) ?? fallback.approval_ttl_s,
     approval_id: input.approval_id,
+    ...(decision.decision === "require_approval"
+      ? {
+          approval_context: {
+            decision_id: decisionId,
+            // A message may quote the arguments; where the policy redacts them, only the rule ids travel.
+            reasons: decision.reasons.map((r) => ({ rule: r.rule, message: shown.redacted ? null : r.message })),
+            risk_tier: input.risk_tier,
+            cost: debit,
+          },
+        }
+      : {}),
     delegation: {
       parent_agent_id: input.identity.delegation.parent_agent,
       parent_session_id: input.session.parent_session_id,

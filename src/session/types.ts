@@ -47,6 +47,8 @@ export interface CommitRequest {
   agent_limit: AgentLimit | null;
   approval_ttl_s: number;
   approval_id?: string;
+  /** For a require_approval verdict: what the approval will show its approvers. */
+  approval_context?: ApprovalContext;
   /** What the caller claims about its place in a delegation tree; checked against the records. */
   delegation: { parent_agent_id?: string; parent_session_id?: string; scopes: string[]; depth: number };
   /** Set when an allowed spawn_agent registers a child under this session. */
@@ -81,6 +83,19 @@ export interface CommitRequest {
 
 export type BreakerState = "closed" | "open" | "half_open";
 
+/** A session's breaker as it reports it to the tenant's breaker index (opened, or closed again). */
+export interface BreakerReport {
+  tenant: string;
+  agent_id: string;
+  session_id: string;
+  state: "open" | "closed";
+  opened_ms: number | null;
+  reason: string | null;
+  cooldown_s: number;
+  /** Bumped on every report, so an older one never replaces a newer one. */
+  version: number;
+}
+
 export interface CommitResult {
   verdict: Verdict;
   /** Reasons the session state added (budget, breaker, approvals, delegation). */
@@ -102,6 +117,19 @@ export interface CommitResult {
 
 export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
 
+/**
+ * What an approver sees beside the action: the decision that asked, the
+ * rules that asked (their messages withheld when the policy redacts the
+ * action's arguments: a message may quote them), the effective tier and what
+ * the action would debit from the session's budget if allowed.
+ */
+export interface ApprovalContext {
+  decision_id: string;
+  reasons: Array<{ rule: string; message: string | null }>;
+  risk_tier: string;
+  cost: { tokens: number; api_calls: number; cost_usd: number };
+}
+
 export interface ApprovalRecord {
   id: string;
   tenant: string;
@@ -120,4 +148,6 @@ export interface ApprovalRecord {
   used_at: string | null;
   /** Bumped on every change, so the tenant's index never takes an older copy over a newer one. */
   version: number;
+  /** Null for approvals created before the context was kept. */
+  context?: ApprovalContext | null;
 }

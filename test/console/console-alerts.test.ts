@@ -1,0 +1,167 @@
+/**
+ * Alerts to a tenant's webhooks, delivered for real to a receiver on
+ * loopback: a critical denial, an approval request, a breaker opening and a
+ * tenant's policy publish each arrive, signed with the webhook's secret
+ * (HMAC-SHA256 over the time and the body); a Slack-compatible webhook gets
+ * `{"text": …}`; a receiver that keeps failing is retried with a doubling
+ * backoff, each attempt recorded, then given up. Only a tenant's operators
+ * configure its webhooks, and a bad URL or event list is a 400.
+ */
+import { env } from "cloudflare:workers";
+import { inject } from "vitest";
+import { describe, expect, it } from "vitest";
+import { alertsObject } from "../../src/alerts/alerts-objects";
+import { toBase64Url } from "../../src/bundles/signature";
+import { TEST_TOKENS } from "../fixtures/test-config";
+import { admin, decide, fireAlarm, refundInput, sessionStub, uniqueId } from "../session/helpers";
+import { layerFiles, signLayer } from "../store/harness";
+import { consoleFetch, signIn, type ConsoleBrowser } from "./console-client";
+
+const receiver = inject("webhookReceiverUrl");
+
+interface Received {
+  headers: Record<string, string>;
+  body: string;
+}
+
+async function received(hook: string, count: number, timeoutMs = 20_000): Promise<Received[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { received: got } = (await (await fetch(`${receiver}/hook/${hook}/received`)).json()) as { received: Received[] };
+    if (got.length >= count || Date.now() > deadline) return got;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function hmacHex(secret: string, text: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return [...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function verified(delivery: Received, secret: string): Promise<boolean> {
+  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(delivery.headers["x-tollgate-signature"] ?? "");
+  return !!match && (await hmacHex(secret, `${match[1]}.${delivery.body}`)) === match[2] && Math.abs(Date.now() / 1000 - Number(match[1])) < 120;
+}
+
+async function addWebhook(browser: ConsoleBrowser, tenant: string, hook: string, events: string[], format = "tollgate"): Promise<string> {
+  const csrf = await browser.csrf(`/console/alerts/${tenant}`);
+  const body = new URLSearchParams({ _csrf: csrf, url: `${receiver}/hook/${hook}`, format });
+  for (const event of events) body.append("events", event);
+  const created = await consoleFetch(`/console/alerts/${tenant}/webhooks`, {
+    method: "POST",
+    headers: { cookie: browser.cookie, origin: "http://edge", "content-type": "application/x-www-form-urlencoded" },
+    body: body.toString(),
+  });
+  expect(created.status).toBe(201);
+  const page = await created.text();
+  const secret = /<pre>(whsec_[0-9a-f]{48})<\/pre>/.exec(page)?.[1];
+  expect(secret).toBeDefined();
+  return secret!;
+}
+
+const tenantOf = (prefix: string) => uniqueId(prefix).toLowerCase().replace(/[^a-z0-9-]/g, "-");
+const input = (tenant: string, amount: number, session: string, tier = "high") => ({ ...refundInput(session, amount), tenant, risk_tier: tier });
+
+describe("alerts", () => {
+  it("a critical denial, an approval request, a breaker opening and a publish each reach the webhook, signed", async () => {
+    const tenant = tenantOf("alert");
+    const hook = tenantOf("hook");
+    const operator = await signIn(TEST_TOKENS.operator);
+    const secret = await addWebhook(operator, tenant, hook, ["approval_requested", "breaker_opened", "critical_deny", "policy_published"]);
+    // The secret is shown once: the listing never carries it.
+    expect(await (await operator.get(`/console/alerts/${tenant}`)).text()).not.toContain(secret);
+
+    const denied = await decide(input(tenant, 100_000, uniqueId("s"), "critical"));
+    expect(denied.decision).toBe("deny");
+    const approvalSession = uniqueId("s");
+    const asked = await decide(input(tenant, 900, approvalSession));
+    await fireAlarm(sessionStub(approvalSession, "agent-7", tenant));
+    const tripped = uniqueId("s");
+    for (let i = 0; i < 3; i++) await decide(input(tenant, 100_000, tripped));
+    await fireAlarm(sessionStub(tripped, "agent-7", tenant));
+    const { manifest, files } = await signLayer("tenant:acme", { version: Date.now(), nowMs: Date.now(), scope: `tenant:${tenant}`, keyId: "tenants-test", files: layerFiles("tenant:acme") });
+    const global = await signLayer("global", { version: Date.now(), nowMs: Date.now() });
+    const encode = (f: Record<string, Uint8Array>) => Object.fromEntries(Object.entries(f).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+    await admin("/bundles/global", TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest: global.manifest, files: encode(global.files) }) });
+    expect((await admin(`/bundles/tenant:${tenant}`, TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest, files: encode(files) }) })).status).toBe(201);
+
+    const deliveries = await received(hook, 4);
+    const events = deliveries.map((d) => JSON.parse(d.body) as { type: string; tenant: string; link: string; data: Record<string, unknown> });
+    expect(events.map((e) => e.type).sort()).toEqual(["approval_requested", "breaker_opened", "critical_deny", "policy_published"]);
+    for (const delivery of deliveries) expect(await verified(delivery, secret)).toBe(true);
+    expect(await verified({ ...deliveries[0], body: deliveries[0].body.replace(tenant, "other") }, secret)).toBe(false);
+    expect(events.every((e) => e.tenant === tenant)).toBe(true);
+    expect(events.find((e) => e.type === "critical_deny")).toMatchObject({ link: `/console/decisions/${tenant}/${denied.decision_id}`, data: { rules: ["refund_over_hard_cap"] } });
+    expect(events.find((e) => e.type === "approval_requested")).toMatchObject({ link: `/console/approvals/${tenant}/${asked.session.approval.id}` });
+    expect(events.find((e) => e.type === "breaker_opened")?.data).toMatchObject({ session: tripped, reason: "3 denied actions within 300 s" });
+    // Every delivery is on the record as delivered.
+    const page = await (await operator.get(`/console/alerts/${tenant}`)).text();
+    expect(page.match(/badge delivered/g)?.length).toBe(4);
+  });
+
+  it("a Slack-compatible webhook gets a text message, signed the same way", async () => {
+    const tenant = tenantOf("slack");
+    const hook = tenantOf("slackhook");
+    const operator = await signIn(TEST_TOKENS.operator);
+    const secret = await addWebhook(operator, tenant, hook, ["critical_deny"], "slack");
+    await decide(input(tenant, 100_000, uniqueId("s"), "critical"));
+    const [delivery] = await received(hook, 1);
+    expect(Object.keys(JSON.parse(delivery.body))).toEqual(["text"]);
+    expect(JSON.parse(delivery.body).text).toContain(`[Tollgate · ${tenant}] a critical-tier payments.refund by agent-7 was denied`);
+    expect(await verified(delivery, secret)).toBe(true);
+  });
+
+  it("a receiver that keeps failing is retried with a doubling backoff, each attempt recorded, then given up", async () => {
+    const tenant = tenantOf("fail");
+    const hook = tenantOf("failhook");
+    await fetch(`${receiver}/hook/${hook}/status`, { method: "PUT", body: "503" });
+    const operator = await signIn(TEST_TOKENS.operator);
+    await addWebhook(operator, tenant, hook, ["critical_deny"]);
+    await decide(input(tenant, 100_000, uniqueId("s"), "critical"));
+    const attempts = await received(hook, 5, 40_000);
+    expect(attempts).toHaveLength(5);
+    const deadline = Date.now() + 10_000;
+    let record = await alertsObject(env, tenant).deliveries();
+    while (!record.some((d) => d.outcome === "given_up") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      record = await alertsObject(env, tenant).deliveries();
+    }
+    const ordered = [...record].reverse();
+    expect(ordered.map((d) => `${d.attempt}:${d.outcome}`)).toEqual(["1:failed", "2:failed", "3:failed", "4:failed", "5:given_up"]);
+    expect(ordered.every((d) => d.http_status === 503)).toBe(true);
+    // Each failure names when the next try is: 1 s, 2 s, 4 s, 8 s after it (ALERT_RETRY_BASE_SECONDS = 1 here).
+    const waits = ordered.slice(0, 4).map((d) => Math.round((Date.parse(d.next_attempt_at!) - Date.parse(d.at)) / 1000));
+    expect(waits).toEqual([1, 2, 4, 8]);
+    expect(ordered[4].next_attempt_at).toBeNull();
+    const page = await (await operator.get(`/console/alerts/${tenant}`)).text();
+    expect(page).toContain("badge given_up");
+  }, 60_000);
+
+  it("only a tenant's operators configure its webhooks; auditors read; bad URLs and event lists are a 400", async () => {
+    const auditor = await signIn(TEST_TOKENS.acmeAuditor);
+    const page = await (await auditor.get("/console/alerts/acme")).text();
+    expect(page).not.toContain("Add a webhook");
+    const csrf = await auditor.csrf("/console/alerts/acme");
+    expect((await auditor.post("/console/alerts/acme/webhooks", { _csrf: csrf, url: `${receiver}/hook/x`, events: "critical_deny" })).status).toBe(403);
+    const initech = await signIn(TEST_TOKENS.initechEverything);
+    expect((await initech.get("/console/alerts/acme")).status).toBe(403);
+    expect((await admin("/alerts/acme/webhooks", TEST_TOKENS.initechEverything, { method: "POST", body: JSON.stringify({ url: "https://x.example/", events: ["critical_deny"] }) })).status).toBe(403);
+    const operator = await signIn(TEST_TOKENS.acmeOperator);
+    for (const body of [
+      { url: "http://hooks.example.com/x", events: ["critical_deny"] },
+      { url: "https://user:pass@hooks.example.com/x", events: ["critical_deny"] },
+      { url: "ftp://hooks.example.com/x", events: ["critical_deny"] },
+      { url: "https://hooks.example.com/x", events: [] },
+      { url: "https://hooks.example.com/x", events: ["critical_deny", "critical_deny"] },
+      { url: "https://hooks.example.com/x", events: ["everything"] },
+    ]) {
+      expect((await admin("/alerts/acme/webhooks", TEST_TOKENS.acmeOperator, { method: "POST", body: JSON.stringify(body) })).status, JSON.stringify(body)).toBe(400);
+    }
+    const nested = JSON.stringify({ url: "https://hooks.example.com/x", events: ["critical_deny"], format: JSON.parse("[".repeat(2000) + "]".repeat(2000)) });
+    expect((await admin("/alerts/acme/webhooks", TEST_TOKENS.acmeOperator, { method: "POST", body: nested })).status).toBe(400);
+    const form = await operator.post("/console/alerts/acme/webhooks", { url: "javascript:alert(1)" }, { from: "/console/alerts/acme" });
+    expect(form.status).toBe(400);
+    expect((await operator.post("/console/alerts/acme/webhooks/wh_nope/delete", {})).status).toBe(400);
+    expect((await operator.post(`/console/alerts/acme/webhooks/wh_${"0".repeat(16)}/delete`, {})).status).toBe(404);
+  });
+});
