@@ -181,7 +181,7 @@ async function post(c: GatewayCtx): Promise<Response> {
       const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
       try {
         const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: text, timeoutMs: timeoutOf(context) });
-        return await relay(name, exchange, id, session.upstream !== undefined, async (reply) => reply, onFault, context.background);
+        return await relay(targetOf(context), exchange, id, async (reply) => reply, onFault, context.background);
       } catch (error) {
         if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
         return jsonResponse(onFault(error));
@@ -223,7 +223,7 @@ async function get(c: GatewayCtx): Promise<Response> {
       exchange.abort();
       return rpcError(502, UPSTREAM_ERROR, `upstream ${name} did not open an event stream (HTTP ${status})`);
     }
-    return relayStream(name, exchange, session.upstream !== undefined, context.background);
+    return relayStream(targetOf(context), exchange, context.background);
   } catch (error) {
     if (error instanceof UpstreamFault) return rpcError(error.fault === "timeout" ? 504 : 502, UPSTREAM_ERROR, error.message);
     throw error;

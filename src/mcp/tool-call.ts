@@ -135,7 +135,7 @@ export async function governedToolCall(context: GatewayContext, id: JsonRpcId, p
   };
   try {
     const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
-    return await relay(context.server.name, exchange, id, context.session.upstream !== undefined, finish, (fault) => upstreamFailure(id, fault, meta, failMode), context.background);
+    return await relay(targetOf(context), exchange, id, finish, (fault) => upstreamFailure(id, fault, meta, failMode), context.background);
   } catch (error) {
     if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
     return jsonResponse(upstreamFailure(id, error, meta, failMode));

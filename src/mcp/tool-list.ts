@@ -43,7 +43,7 @@ export async function governedToolList(context: GatewayContext, id: JsonRpcId, r
   const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
   try {
     const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
-    return await relay(context.server.name, exchange, id, context.session.upstream !== undefined, (reply) => governedList(context, reply, id), onFault, context.background);
+    return await relay(targetOf(context), exchange, id, (reply) => governedList(context, reply, id), onFault, context.background);
   } catch (error) {
     if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
     return jsonResponse(onFault(error));

@@ -46,7 +46,16 @@ export interface Exchange {
 
 export async function sendToUpstream(
   target: UpstreamTarget,
-  init: { method: "POST" | "GET" | "DELETE"; body?: string; lastEventId?: string; timeoutMs: number; /** A stream the client keeps open (GET): the deadline bounds only the wait for its headers. */ keepOpen?: boolean },
+  init: {
+    method: "POST" | "GET" | "DELETE";
+    body?: string;
+    lastEventId?: string;
+    timeoutMs: number;
+    /** The deadline of a reply this exchange continues (a resumed stream); by default `timeoutMs` from now. */
+    deadlineMs?: number;
+    /** A stream the client keeps open (GET): the deadline bounds only the wait for its headers. */
+    keepOpen?: boolean;
+  },
 ): Promise<Exchange> {
   const { server } = target;
   const headers = new Headers(server.headers);
@@ -57,8 +66,8 @@ export async function sendToUpstream(
   if (target.protocol !== undefined) headers.set("mcp-protocol-version", target.protocol);
   if (init.lastEventId !== undefined) headers.set("last-event-id", init.lastEventId);
   const controller = new AbortController();
-  const deadlineMs = Date.now() + init.timeoutMs;
-  const timer = setTimeout(() => controller.abort(new UpstreamFault("timeout", `upstream ${server.name} did not answer within ${init.timeoutMs} ms`)), init.timeoutMs);
+  const deadlineMs = init.deadlineMs ?? Date.now() + init.timeoutMs;
+  const timer = setTimeout(() => controller.abort(new UpstreamFault("timeout", `upstream ${server.name} did not answer within ${init.timeoutMs} ms`)), Math.max(0, deadlineMs - Date.now()));
   let response: Response;
   try {
     response = await fetch(server.config.url, { method: init.method, headers, body: init.body, redirect: "manual", signal: controller.signal });
@@ -76,12 +85,17 @@ export async function sendToUpstream(
   return { response, abort, deadlineMs, timeoutMs: init.timeoutMs };
 }
 
-/** One message of a reply: the JSON-RPC message (absent for an SSE event with no data, such as a priming event) and its SSE fields. */
+/**
+ * One message of a reply: the JSON-RPC message (absent for an SSE event with
+ * no data, such as a priming event) and its SSE fields; a `retry` field
+ * arrives as an event of its own.
+ */
 export interface ReplyEvent {
   message?: Record<string, unknown>;
   data: string;
   id?: string;
   event?: string;
+  retry?: number;
 }
 
 function statusFault(server: string, response: Response, hadSession: boolean): UpstreamFault {
@@ -127,6 +141,7 @@ export async function* replyEvents(server: string, exchange: Exchange, hadSessio
       if (event.data === "") queued.push({ data: "", id: event.id, event: event.event });
       else queued.push({ data: event.data, id: event.id, event: event.event });
     },
+    onRetry: (retry) => queued.push({ data: "", retry }),
     onError: (error) => {
       problem = new UpstreamFault("bad_response", `upstream ${server} sent a malformed event stream (${error.message})`);
     },

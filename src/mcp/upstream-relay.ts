@@ -8,11 +8,15 @@
  * a fault on the way (deadline, garbage, a reply that ends without an
  * answer) becomes `fault`'s answer, so the client always gets one.
  *
- * Event ids are not passed on: a client that resumed a stream from the
- * upstream would get the response without it passing through `finish`.
+ * An upstream may close a response stream before it answers, having named
+ * its events, and expect the client to resume it with `Last-Event-ID` (SSE
+ * polling, MCP 2025-11-25). The gateway resumes it itself, within the
+ * reply's deadline, and the client sees one stream. Event ids are not
+ * passed on: a client that resumed a stream from the upstream would get the
+ * response without it passing through `finish`.
  */
 import type { JsonRpcId } from "./jsonrpc";
-import { answers, collectReply, replyEvents, UpstreamFault, type Exchange } from "./upstream-call";
+import { answers, collectReply, replyEvents, sendToUpstream, UpstreamFault, type Exchange, type UpstreamTarget } from "./upstream-call";
 
 export type Finish = (reply: Record<string, unknown>) => Promise<Record<string, unknown>>;
 export type OnFault = (fault: UpstreamFault) => Promise<Record<string, unknown>> | Record<string, unknown>;
@@ -27,15 +31,21 @@ function asFault(error: unknown, server: string): UpstreamFault {
   return error instanceof UpstreamFault ? error : new UpstreamFault("bad_response", `upstream ${server} could not be read: ${(error as Error).message}`);
 }
 
-export async function relay(
-  server: string,
-  exchange: Exchange,
-  id: JsonRpcId,
-  hadSession: boolean,
-  finish: Finish,
-  fault: OnFault,
-  background: (work: Promise<unknown>) => void,
-): Promise<Response> {
+/** How many times one reply is resumed: an upstream that closes every stream at once is not waited on forever. */
+const MAX_RESUMPTIONS = 8;
+
+/** The rest of a reply the upstream closed before answering: its events after `lastEventId`, on a GET within the same deadline. */
+async function resumeReply(target: UpstreamTarget, first: Exchange, lastEventId: string, retryMs: number): Promise<Exchange> {
+  const name = target.server.name;
+  // The upstream asked for this pause (its `retry` field); a pause past the deadline is the deadline.
+  if (Date.now() + retryMs >= first.deadlineMs) throw new UpstreamFault("timeout", `upstream ${name} did not answer within ${first.timeoutMs} ms`);
+  if (retryMs > 0) await new Promise((resolve) => setTimeout(resolve, retryMs));
+  return sendToUpstream(target, { method: "GET", lastEventId, timeoutMs: first.timeoutMs, deadlineMs: first.deadlineMs });
+}
+
+export async function relay(target: UpstreamTarget, exchange: Exchange, id: JsonRpcId, finish: Finish, fault: OnFault, background: (work: Promise<unknown>) => void): Promise<Response> {
+  const server = target.server.name;
+  const hadSession = target.session !== undefined;
   const type = (exchange.response.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
   if (!exchange.response.ok || type !== "text/event-stream") {
     try {
@@ -52,13 +62,22 @@ export async function relay(
   const pump = (async () => {
     let answered = false;
     try {
-      for await (const event of replyEvents(server, exchange, hadSession)) {
-        if (answers(event.message, id)) {
-          await writer.write(sseEvent(await finish(event.message!)));
-          answered = true;
-          break;
+      let current = exchange;
+      let lastEventId: string | undefined;
+      let retryMs = 0;
+      for (let resumed = 0; ; resumed++) {
+        for await (const event of replyEvents(server, current, hadSession)) {
+          if (event.id) lastEventId = event.id;
+          if (event.retry !== undefined) retryMs = event.retry;
+          if (answers(event.message, id)) {
+            await writer.write(sseEvent(await finish(event.message!)));
+            answered = true;
+            break;
+          }
+          if (event.message) await writer.write(sseEvent(event.message, event.event));
         }
-        if (event.message) await writer.write(sseEvent(event.message, event.event));
+        if (answered || lastEventId === undefined || resumed >= MAX_RESUMPTIONS) break;
+        current = await resumeReply(target, exchange, lastEventId, retryMs);
       }
       if (!answered) await writer.write(sseEvent(await fault(new UpstreamFault("bad_response", `upstream ${server} ended its reply without answering request ${JSON.stringify(id)}`))));
     } catch (error) {
@@ -77,7 +96,9 @@ export async function relay(
  * pass to the client; a response, which only a resumed stream may carry,
  * does not (see the module comment).
  */
-export function relayStream(server: string, exchange: Exchange, hadSession: boolean, background: (work: Promise<unknown>) => void): Response {
+export function relayStream(target: UpstreamTarget, exchange: Exchange, background: (work: Promise<unknown>) => void): Response {
+  const server = target.server.name;
+  const hadSession = target.session !== undefined;
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   background(

@@ -38,6 +38,7 @@ async function registerAgent(tenant: string, agent: string, role: string): Promi
 const HELPDESK_TOOLS = {
   read_ticket: { tool: "tickets.read" },
   lookup_customer: { tool: "crm.read_customer", data_classes: ["pii"] },
+  customer_history: { tool: "crm.read_customer", data_classes: ["pii"] },
   send_email: { tool: "email.send" },
   run_shell: { tool: "shell.exec" },
   refund: { tool: "payments.refund" },
@@ -197,10 +198,10 @@ describe("governed calls", () => {
   it("lists only what the agent's role may call", async () => {
     const client = await connect(keys.helper);
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(["lookup_customer", "read_ticket", "send_email", "slow_report"]);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["customer_history", "lookup_customer", "read_ticket", "send_email", "slow_report"]);
     await client.close();
     const payer = await connect(keys.payer);
-    expect((await payer.listTools()).tools.map((tool) => tool.name).sort()).toEqual(["lookup_customer", "read_ticket", "refund"]);
+    expect((await payer.listTools()).tools.map((tool) => tool.name).sort()).toEqual(["customer_history", "lookup_customer", "read_ticket", "refund"]);
     await payer.close();
   });
 
@@ -302,6 +303,19 @@ describe("session taint", () => {
     expect(listed?._meta?.["tollgate/approval"]).toBe("required");
     // Internal tools are still fine.
     expect((await client.callTool({ name: "read_ticket", arguments: { id: "T-2" } })).isError).toBeFalsy();
+    await client.close();
+  });
+
+  it("resumes a stream the upstream closed before answering, and its answer still taints the session", async () => {
+    const client = await connect(keys.helper);
+    const before = helpdesk.calls.filter((call) => call.tool === "customer_history").length;
+    const history = await client.callTool({ name: "customer_history", arguments: { email: "ada@example.test" } });
+    expect(history.isError).toBeFalsy();
+    expect(textOf(history)).toBe("history of ada@example.test: 3 tickets, phone +44 20 7946 0000");
+    expect(decisionOf(history)).toMatchObject({ decision: "allow" });
+    expect(helpdesk.calls.filter((call) => call.tool === "customer_history").length).toBe(before + 1);
+    const leak = await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "Ada's history" } });
+    expect(decisionOf(leak)).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
     await client.close();
   });
 
