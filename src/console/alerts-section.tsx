@@ -9,7 +9,7 @@
  * They stand for the admin API's alert routes: operators configure, auditors
  * read.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_EVENTS } from "../alerts/alert-event";
 import { alertsObject } from "../alerts/alerts-objects";
@@ -17,16 +17,12 @@ import { ApiError } from "../errors";
 import { tenantParam } from "../routes/admin-params";
 import { webhookSchema } from "../routes/admin-alerts";
 import type { ConsoleVariables } from "./console-access";
-import { checkCsrf, csrfToken } from "./console-session";
+import { sectionContext, tenantChooserPage, type ConsoleContext } from "./section-page";
+import { checkCsrf } from "./console-session";
 import { readForm } from "./form-body";
-import { Badge, Page, TenantChooser, Time, type PageContext } from "./layout";
+import { Badge, Page, Time } from "./layout";
 
-type ConsoleContext = Context<{ Bindings: Env; Variables: ConsoleVariables }>;
-
-async function pageContext(c: ConsoleContext): Promise<PageContext> {
-  const session = c.get("session");
-  return { principal: session.principal, csrf: await csrfToken(c.env, session), section: "alerts" };
-}
+const pageContext = (c: ConsoleContext) => sectionContext(c, "alerts");
 
 const createForm = webhookSchema.extend({ _csrf: z.string() });
 const deleteForm = z.strictObject({ _csrf: z.string() });
@@ -181,17 +177,7 @@ async function renderAlerts(c: ConsoleContext, tenant: string, extra: { secret?:
 }
 
 export const alertsSection = new Hono<{ Bindings: Env; Variables: ConsoleVariables }>()
-  .get("/alerts", async (c) => {
-    const typed = c.req.query("tenant");
-    if (typed !== undefined) return c.redirect(`/console/alerts/${tenantParam(typed)}`, 303);
-    const context = await pageContext(c);
-    return c.html(
-      <Page title="Alerts" context={context}>
-        <h1>Alerts</h1>
-        <TenantChooser principal={context.principal!} base="/console/alerts" what="alerts" />
-      </Page>,
-    );
-  })
+  .get("/alerts", tenantChooserPage("alerts", "Alerts", "alerts"))
   .get("/alerts/:tenant", async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));
     return renderAlerts(c, tenant, { notice: c.req.query("done") === "removed" ? "Webhook removed; nothing more is sent to it." : undefined });

@@ -15,7 +15,7 @@
  * approval is the authority (as for the admin API): deciding goes there and
  * wakes the waiting agent at once.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { registryObject } from "../identity/registry-cache";
@@ -24,16 +24,12 @@ import { tenantParam } from "../routes/admin-params";
 import { approvalsIndex, sessionObject } from "../session/objects";
 import type { ApprovalRecord, ApprovalStatus, Usage } from "../session/types";
 import type { ConsoleVariables } from "./console-access";
-import { csrfToken, checkCsrf } from "./console-session";
+import { sectionContext, tenantChooserPage, type ConsoleContext } from "./section-page";
+import { checkCsrf } from "./console-session";
 import { readForm } from "./form-body";
-import { Badge, Page, TenantChooser, Time, type PageContext } from "./layout";
+import { Badge, Page, Time } from "./layout";
 
-type ConsoleContext = Context<{ Bindings: Env; Variables: ConsoleVariables }>;
-
-async function pageContext(c: ConsoleContext): Promise<PageContext> {
-  const session = c.get("session");
-  return { principal: session.principal, csrf: await csrfToken(c.env, session), section: "approvals" };
-}
+const pageContext = (c: ConsoleContext) => sectionContext(c, "approvals");
 
 /** The action as stored for approvers (arguments already cut to what the policy lets be shown). */
 function actionOf(record: ApprovalRecord): { type?: string; tool?: string; args?: unknown; steps?: number } {
@@ -353,18 +349,7 @@ async function renderApproval(c: ConsoleContext, tenant: string, record: Approva
 }
 
 export const approvalsSection = new Hono<{ Bindings: Env; Variables: ConsoleVariables }>()
-  .get("/approvals", async (c) => {
-    const typed = c.req.query("tenant");
-    if (typed !== undefined) return c.redirect(`/console/approvals/${tenantParam(typed)}`, 303);
-    const context = await pageContext(c);
-    return c.html(
-      <Page title="Approvals" context={context}>
-        <h1>Approvals</h1>
-        <p>Pick a tenant to see what its agents are waiting on.</p>
-        <TenantChooser principal={context.principal!} base="/console/approvals" what="approvals" />
-      </Page>,
-    );
-  })
+  .get("/approvals", tenantChooserPage("approvals", "Approvals", "approvals", "Pick a tenant to see what its agents are waiting on."))
   .get("/approvals/:tenant", async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));
     const status = statusFilter(c.req.query("status"));

@@ -14,7 +14,7 @@
  * search reads what the tenant's chain object still holds
  * (AUDIT_RETENTION_DAYS); older records are in R2 only, for the export.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { decodeReceipt, verifyReceipt, ReceiptError } from "../../packages/agent/src/receipt.ts";
 import type { ChainPlace } from "../audit/chain-do";
 import { checkSegment, type SegmentCheck } from "../audit/segment-check";
@@ -26,19 +26,16 @@ import { tenantParam } from "../routes/admin-params";
 import { publishedReceiptKeys } from "../routes/well-known-keys";
 import type { Principal } from "../schema/admin-principal";
 import type { ConsoleVariables } from "./console-access";
-import { csrfToken } from "./console-session";
-import { Badge, Page, TenantChooser, Time, type PageContext } from "./layout";
+import { sectionContext, tenantChooserPage, type ConsoleContext } from "./section-page";
 
-type ConsoleContext = Context<{ Bindings: Env; Variables: ConsoleVariables }>;
+import { Badge, Page, Time } from "./layout";
+
 type Row = Record<string, unknown> & { seq: number; hash: string };
 
 const PAGE_SIZE = 50;
 const DECISION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function pageContext(c: ConsoleContext): Promise<PageContext> {
-  const session = c.get("session");
-  return { principal: session.principal, csrf: await csrfToken(c.env, session), section: "decisions" };
-}
+const pageContext = (c: ConsoleContext) => sectionContext(c, "decisions");
 
 function covers(principal: Principal, role: string, scope: string): boolean {
   return principal.roles.includes(role as never) && (principal.scopes.includes("*") || principal.scopes.includes(scope));
@@ -363,18 +360,7 @@ function DecisionPage(props: { tenant: string; record: Row; receipt: ReceiptView
 }
 
 export const decisionsSection = new Hono<{ Bindings: Env; Variables: ConsoleVariables }>()
-  .get("/decisions", async (c) => {
-    const typed = c.req.query("tenant");
-    if (typed !== undefined) return c.redirect(`/console/decisions/${tenantParam(typed)}`, 303);
-    const context = await pageContext(c);
-    return c.html(
-      <Page title="Decisions" context={context}>
-        <h1>Decisions</h1>
-        <p>Pick a tenant to search its decision log.</p>
-        <TenantChooser principal={context.principal!} base="/console/decisions" what="decisions" />
-      </Page>,
-    );
-  })
+  .get("/decisions", tenantChooserPage("decisions", "Decisions", "decisions", "Pick a tenant to search its decision log."))
   .get("/decisions/:tenant", async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));
     const q = c.req.query();

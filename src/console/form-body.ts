@@ -7,6 +7,7 @@
  * so there is nothing to nest.
  */
 import type { Context } from "hono";
+import { cappedText } from "../streams/capped-text";
 import type { z } from "zod";
 import { ApiError } from "../errors";
 import { validated } from "../routes/request-body";
@@ -39,22 +40,7 @@ export async function readForm<T>(c: Context, schema: z.ZodType<T>, checkCsrf: (
 
 /** The body as text, read as it streams and cut off past the limit (a chunked body declares no length). */
 async function boundedText(body: ReadableStream<Uint8Array> | null): Promise<string> {
-  if (!body) return "";
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_FORM_BYTES) {
-      await reader.cancel();
-      throw new ApiError(413, "payload_too_large", `a console form is at most ${MAX_FORM_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) (bytes.set(chunk, offset), (offset += chunk.byteLength));
-  return new TextDecoder().decode(bytes);
+  const read = await cappedText(body, MAX_FORM_BYTES);
+  if ("tooLarge" in read) throw new ApiError(413, "payload_too_large", `a console form is at most ${MAX_FORM_BYTES} bytes`);
+  return read.text;
 }

@@ -9,20 +9,16 @@
  *   GET /console/insights
  *   GET /console/insights/:tenant[?days=1|7|30]
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { tenantParam } from "../routes/admin-params";
 import { insightsOf } from "../routes/admin-insights";
 import { BarChart, StackedColumns } from "./charts";
 import type { ConsoleVariables } from "./console-access";
-import { csrfToken } from "./console-session";
-import { Page, TenantChooser, Time, type PageContext } from "./layout";
+import { sectionContext, tenantChooserPage, type ConsoleContext } from "./section-page";
 
-type ConsoleContext = Context<{ Bindings: Env; Variables: ConsoleVariables }>;
+import { Page, Time } from "./layout";
 
-async function pageContext(c: ConsoleContext): Promise<PageContext> {
-  const session = c.get("session");
-  return { principal: session.principal, csrf: await csrfToken(c.env, session), section: "insights" };
-}
+const pageContext = (c: ConsoleContext) => sectionContext(c, "insights");
 
 function duration(seconds: number | null): string {
   if (seconds === null) return "—";
@@ -32,17 +28,7 @@ function duration(seconds: number | null): string {
 }
 
 export const insightsSection = new Hono<{ Bindings: Env; Variables: ConsoleVariables }>()
-  .get("/insights", async (c) => {
-    const typed = c.req.query("tenant");
-    if (typed !== undefined) return c.redirect(`/console/insights/${tenantParam(typed)}`, 303);
-    const context = await pageContext(c);
-    return c.html(
-      <Page title="Insights" context={context}>
-        <h1>Insights</h1>
-        <TenantChooser principal={context.principal!} base="/console/insights" what="insights" />
-      </Page>,
-    );
-  })
+  .get("/insights", tenantChooserPage("insights", "Insights", "insights"))
   .get("/insights/:tenant", async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));
     const insights = await insightsOf(c.env, tenant, c.req.query("days"), Date.now());

@@ -12,7 +12,7 @@
  * which the same roles may call on that scope. Everything is read from the
  * bundle store as stored; what does not parse is said, not thrown.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { readCurrentSnapshot } from "../bundles/publisher";
 import { layerKey, PUBLISH_LOG_PREFIX, publishLogScope } from "../bundles/store-layout";
 import { trustStoreFrom } from "../bundles/trust";
@@ -24,20 +24,15 @@ import { StoreCorruptError } from "../routes/checked-store";
 import { rolloutInForce, shadowReport } from "../rollout/shadow-report";
 import { BarChart } from "./charts";
 import type { ConsoleVariables } from "./console-access";
-import { csrfToken } from "./console-session";
+import { sectionContext, type ConsoleContext } from "./section-page";
 import { diffLayers, paramsOf, type LayerDiff } from "./layer-diff";
-import { Badge, Page, Time, type PageContext } from "./layout";
-
-type ConsoleContext = Context<{ Bindings: Env; Variables: ConsoleVariables }>;
+import { Badge, Page, Time } from "./layout";
 
 /** How many publish-log keys a scope's history looks through (newest first), and how many entries it shows. */
 const LOG_SCAN = 1000;
 const HISTORY = 50;
 
-async function pageContext(c: ConsoleContext): Promise<PageContext> {
-  const session = c.get("session");
-  return { principal: session.principal, csrf: await csrfToken(c.env, session), section: "policy" };
-}
+const pageContext = (c: ConsoleContext) => sectionContext(c, "policy");
 
 async function currentSnapshot(env: Env) {
   return readCurrentSnapshot(bucketOf(env), trustStoreFrom(env.TRUST_STORE)).catch((error) => {

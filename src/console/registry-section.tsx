@@ -11,25 +11,21 @@
  * it; this edge stops accepting the key at once, every other within one
  * refresh interval.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { registryObject } from "../identity/registry-cache";
 import { tenantParam } from "../routes/admin-params";
 import { changed, refused } from "../routes/admin-registry";
 import type { ConsoleVariables } from "./console-access";
-import { checkCsrf, csrfToken } from "./console-session";
+import { sectionContext, tenantChooserPage, type ConsoleContext } from "./section-page";
+import { checkCsrf } from "./console-session";
 import { readForm } from "./form-body";
-import { Badge, Page, TenantChooser, Time, type PageContext } from "./layout";
-
-type ConsoleContext = Context<{ Bindings: Env; Variables: ConsoleVariables }>;
+import { Badge, Page, Time } from "./layout";
 
 const DAY_MS = 86_400_000;
 
-async function pageContext(c: ConsoleContext): Promise<PageContext> {
-  const session = c.get("session");
-  return { principal: session.principal, csrf: await csrfToken(c.env, session), section: "registry" };
-}
+const pageContext = (c: ConsoleContext) => sectionContext(c, "registry");
 
 const revokeForm = z.strictObject({ _csrf: z.string() });
 
@@ -41,17 +37,7 @@ function Certification(props: { until: string; now: number }) {
 }
 
 export const registrySection = new Hono<{ Bindings: Env; Variables: ConsoleVariables }>()
-  .get("/registry", async (c) => {
-    const typed = c.req.query("tenant");
-    if (typed !== undefined) return c.redirect(`/console/registry/${tenantParam(typed)}`, 303);
-    const context = await pageContext(c);
-    return c.html(
-      <Page title="Agents" context={context}>
-        <h1>Agents</h1>
-        <TenantChooser principal={context.principal!} base="/console/registry" what="agents" />
-      </Page>,
-    );
-  })
+  .get("/registry", tenantChooserPage("registry", "Agents", "agents"))
   .get("/registry/:tenant", async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));
     const agents = await registryObject(c.env, tenant).list();

@@ -13,7 +13,7 @@
  * Each stands for the admin call of the same name (role operator on the
  * tenant); resets are recorded with who made them, by the objects.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { AGENT_ID_MESSAGE, AGENT_ID_PATTERN } from "../identity/registration";
@@ -22,19 +22,15 @@ import { tenantParam } from "../routes/admin-params";
 import { agentObject, breakerIndex, sessionObject } from "../session/objects";
 import type { Usage } from "../session/types";
 import type { ConsoleVariables } from "./console-access";
-import { checkCsrf, csrfToken } from "./console-session";
+import { sectionContext, tenantChooserPage, type ConsoleContext } from "./section-page";
+import { checkCsrf } from "./console-session";
 import { readForm } from "./form-body";
-import { Badge, Page, TenantChooser, Time, type PageContext } from "./layout";
-
-type ConsoleContext = Context<{ Bindings: Env; Variables: ConsoleVariables }>;
+import { Badge, Page, Time } from "./layout";
 
 /** Agent-wide breakers are read from each registered agent's object: at most this many agents. */
 const AGENT_SCAN = 100;
 
-async function pageContext(c: ConsoleContext): Promise<PageContext> {
-  const session = c.get("session");
-  return { principal: session.principal, csrf: await csrfToken(c.env, session), section: "sessions" };
-}
+const pageContext = (c: ConsoleContext) => sectionContext(c, "sessions");
 
 function agentParam(value: string | undefined): string {
   if (!value || !AGENT_ID_PATTERN.test(value)) throw new ApiError(400, "invalid_agent", AGENT_ID_MESSAGE, "agent");
@@ -107,17 +103,7 @@ function BudgetTable(props: { usage: Usage; limits: Partial<Usage> }) {
 }
 
 export const sessionsSection = new Hono<{ Bindings: Env; Variables: ConsoleVariables }>()
-  .get("/sessions", async (c) => {
-    const typed = c.req.query("tenant");
-    if (typed !== undefined) return c.redirect(`/console/sessions/${tenantParam(typed)}`, 303);
-    const context = await pageContext(c);
-    return c.html(
-      <Page title="Sessions & breakers" context={context}>
-        <h1>Sessions &amp; breakers</h1>
-        <TenantChooser principal={context.principal!} base="/console/sessions" what="breakers" />
-      </Page>,
-    );
-  })
+  .get("/sessions", tenantChooserPage("sessions", "Sessions & breakers", "breakers"))
   .get("/sessions/:tenant", async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));
     const agent = c.req.query("agent");

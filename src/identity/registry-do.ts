@@ -15,6 +15,7 @@
  * provider's `keys_max_age_s`.
  */
 import { DurableObject } from "cloudflare:workers";
+import { cappedText } from "../streams/capped-text";
 import { migrate, type Migration } from "../session/migrations";
 import { mintAgentKey, newKeyId, secretHash } from "./agent-key";
 import { issuerDirectory } from "./directory-do";
@@ -120,24 +121,9 @@ function keyView(row: KeyRow): KeyView {
 
 /** Reads at most `max` bytes of a response body; a longer one is refused without reading the rest. */
 async function readCapped(response: Response, max: number): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw new Error(`the JWKS is larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) (bytes.set(chunk, offset), (offset += chunk.byteLength));
-  return new TextDecoder().decode(bytes);
+  const read = await cappedText(response.body, max);
+  if ("tooLarge" in read) throw new Error(`the JWKS is larger than ${max} bytes`);
+  return read.text;
 }
 
 export async function fetchJwks(uri: string, algorithms: ProviderConfig["algorithms"]): Promise<JsonWebKey[]> {

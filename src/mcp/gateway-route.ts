@@ -20,6 +20,7 @@
  * HTTP says; 502/504 when the upstream cannot open a session.
  */
 import { Hono, type Context } from "hono";
+import { cappedText } from "../streams/capped-text";
 import { locationOf } from "../decision/region";
 import { ApiError } from "../errors";
 import { identityOf, type AgentEnv } from "../middleware/agent-auth";
@@ -55,27 +56,8 @@ async function readBody(c: GatewayCtx): Promise<string | Response> {
   const tooLarge = () => rpcError(413, INVALID_REQUEST, `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
   const declared = c.req.header("content-length");
   if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > MAX_MESSAGE_BYTES)) return tooLarge();
-  const reader = c.req.raw.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_MESSAGE_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      return tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  const read = await cappedText(c.req.raw.body, MAX_MESSAGE_BYTES);
+  return "tooLarge" in read ? tooLarge() : read.text;
 }
 
 function contextOf(c: GatewayCtx, server: GatewayContext["server"], session: GatewaySession): GatewayContext {
