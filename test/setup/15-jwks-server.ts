@@ -12,6 +12,7 @@
  * Names are per test, so tests never see each other's keys.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { requestText } from "../fixtures/request-text.ts";
 import type { TestProject } from "vitest/node";
 
 interface Served {
@@ -22,18 +23,7 @@ interface Served {
 
 const MAX_BODY = 256 * 1024;
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    request.setEncoding("utf8");
-    request.on("data", (chunk: string) => {
-      text += chunk;
-      if (text.length > MAX_BODY) reject(new Error("body too large"));
-    });
-    request.on("end", () => resolve(text));
-    request.on("error", reject);
-  });
-}
+const readBody = (request: IncomingMessage) => requestText(request, MAX_BODY);
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const served = new Map<string, Served>();
