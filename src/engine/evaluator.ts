@@ -54,6 +54,26 @@ interface EvaluationState {
   memo: Map<string, unknown>;
 }
 
+/** How OPA dumps a result set of one, the usual answer of an entrypoint: `{{"result": X}}`. */
+const ONE_RESULT = /^\{\{"result":\s*/;
+
+/**
+ * The result set as JSON-shaped values. A set of one is read without the set
+ * around it, so that its value, usually plain JSON, takes the runtime's own
+ * parser (rego-value.ts); anything else is read whole.
+ */
+function readResultSet(text: string): unknown {
+  const head = ONE_RESULT.exec(text);
+  if (head && text.endsWith("}}")) {
+    try {
+      return [{ result: readRegoValue(text.slice(head[0].length, -2), { shape: "json" }) }];
+    } catch {
+      // More than one result: the slice is not one value.
+    }
+  }
+  return readRegoValue(text, { shape: "json" });
+}
+
 export class PolicyEvaluator {
   private constructor(
     private readonly policy: PolicyInstance,
@@ -102,7 +122,7 @@ export class PolicyEvaluator {
     this.state.deadline = performance.now() + budgetMs;
     let resultSet: unknown;
     try {
-      resultSet = readRegoValue(this.policy.evaluate(this.entrypointId, inputJson), { shape: "json" });
+      resultSet = readResultSet(this.policy.evaluate(this.entrypointId, inputJson));
     } catch (error) {
       if (error instanceof EvaluationBudgetExceeded) throw new PolicyEvaluationError("policy_timeout", error.message, this.printed());
       const detail = error instanceof PolicyInstanceError ? error.message : String((error as Error)?.message ?? error);

@@ -93,8 +93,43 @@ export function decimalParts(text: string): { negative: boolean; digits: string;
   return { negative: sign === "-", digits, exponent };
 }
 
+/** Whether JSON.parse shows its reviver each value's source text (ES2025), so numbers can be read from their text. */
+const PARSE_WITH_SOURCE = (() => {
+  try {
+    return JSON.parse("1", (_key, _value, context?: { source?: string }) => context?.source) === "1";
+  } catch {
+    return false;
+  }
+})();
+
+/** A fraction, an exponent or 16 digits in a row: a number a double might not hold (in a string, only a false alarm). */
+const MAYBE_INEXACT = /\d[.eE]|\d{16}/;
+
+/**
+ * The runtime's own parser, for a text that is plain JSON: several times
+ * faster than the reader below, and the same value. Numbers are read from
+ * their text (as the reader does) wherever a double might not hold them, or
+ * not at all on a runtime without source text access. Undefined when the
+ * text is not plain JSON (set literals, non-string keys): the reader decides.
+ */
+function readPlainJson(text: string, shape: ReadOptions["shape"]): RegoValue | undefined {
+  try {
+    if (!MAYBE_INEXACT.test(text)) return JSON.parse(text) as RegoValue;
+    if (PARSE_WITH_SOURCE) {
+      return JSON.parse(text, (_key, value, context?: { source?: string }) =>
+        typeof value === "number" && context?.source !== undefined ? numberFromText(context.source, shape) : value,
+      ) as RegoValue;
+    }
+  } catch {
+    // Not plain JSON.
+  }
+  return undefined;
+}
+
 /** Reads one value in OPA's value-dump (or plain JSON) syntax. */
 export function readRegoValue(text: string, options: ReadOptions): RegoValue {
+  const plain = readPlainJson(text, options.shape);
+  if (plain !== undefined) return plain;
   const reader = new Reader(text, options);
   const value = reader.value();
   reader.end();
