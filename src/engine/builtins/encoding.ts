@@ -2,11 +2,28 @@
  * @module encoding
  * hex, unpadded base64url and URL query encoding, the encodings OPA's wasm
  * runtime leaves to the host. URL encoding follows Go's url.QueryEscape
- * (space as "+"), which is what OPA uses.
+ * (space as "+"), which is what OPA uses. Written with TextEncoder and
+ * btoa only, so the agent SDK's local evaluator has them in a browser too.
  */
-import { Buffer } from "node:buffer";
 import { compareRegoValues } from "../rego-value";
 import { BuiltinError, expectString, type Builtin } from "./context";
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+const toHex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+
+function fromHex(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}
+
+function base64UrlNoPad(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
 
 function queryEscape(value: string): string {
   return encodeURIComponent(value)
@@ -23,13 +40,14 @@ function queryUnescape(value: string): string {
 }
 
 export const encodingBuiltins: Record<string, Builtin> = {
-  "hex.encode": (value: unknown) => Buffer.from(expectString(value, "input"), "utf8").toString("hex"),
+  "hex.encode": (value: unknown) => toHex(utf8.encode(expectString(value, "input"))),
   "hex.decode": (value: unknown) => {
-    const text = expectString(value, "input");
-    if (!/^([0-9a-fA-F]{2})*$/.test(text)) throw new BuiltinError("invalid hex");
-    return Buffer.from(text, "hex").toString("utf8");
+    const hex = expectString(value, "input");
+    if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new BuiltinError("invalid hex");
+    // Bytes that are not UTF-8 are replaced with U+FFFD.
+    return text.decode(fromHex(hex));
   },
-  "base64url.encode_no_pad": (value: unknown) => Buffer.from(expectString(value, "input"), "utf8").toString("base64url"),
+  "base64url.encode_no_pad": (value: unknown) => base64UrlNoPad(utf8.encode(expectString(value, "input"))),
   "urlquery.encode": (value: unknown) => queryEscape(expectString(value, "input")),
   "urlquery.decode": (value: unknown) => queryUnescape(expectString(value, "input")),
   "urlquery.encode_object": (object: unknown) => {

@@ -5,20 +5,16 @@
  * throws into an undefined call, as `opa eval` does by default (non-strict
  * builtin errors), instead of aborting the whole evaluation.
  */
-import { awsSignBuiltins } from "./aws-sign";
 import { collectionBuiltins } from "./collections";
 import type { Builtin, BuiltinContext } from "./context";
 import { encodingBuiltins } from "./encoding";
 import { globBuiltins } from "./globs";
 import { graphqlBuiltins } from "./graphql";
-import { hashBuiltins } from "./hashes";
 import { jsonBuiltins } from "./json";
 import { jsonSchemaBuiltins } from "./json-schema";
-import { jwtBuiltins } from "./jwt";
-import { jwtSignBuiltins } from "./jwt-sign";
 import { netBuiltins } from "./net";
+import { nodeCryptoBuiltins } from "./node-crypto";
 import { printBuiltins } from "./print";
-import { privateKeyBuiltins } from "./private-keys";
 import { randomBuiltins } from "./random";
 import { runtimeBuiltins } from "./runtime";
 import { semverBuiltins } from "./semver";
@@ -28,8 +24,6 @@ import { templateBuiltins } from "./go-template";
 import { timeBuiltins } from "./time";
 import { unitBuiltins } from "./units";
 import { uriBuiltins } from "./uri";
-import { x509Builtins } from "./x509";
-import { x509VerifyBuiltins } from "./x509-verify";
 import { yamlBuiltins } from "./yaml";
 
 export type { BuiltinContext } from "./context";
@@ -38,28 +32,22 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
   return {
     ...timeBuiltins(context),
     ...collectionBuiltins,
-    ...awsSignBuiltins,
     ...globBuiltins,
     ...runtimeBuiltins(context),
     ...uriBuiltins,
-    ...hashBuiltins,
     ...graphqlBuiltins,
     ...encodingBuiltins,
     ...jsonBuiltins,
     ...jsonSchemaBuiltins,
-    ...jwtBuiltins(context),
-    ...jwtSignBuiltins,
     ...netBuiltins,
+    ...nodeCryptoBuiltins(context),
     ...printBuiltins(context),
-    ...privateKeyBuiltins,
     ...randomBuiltins(context),
     ...semverBuiltins,
     ...sprintfBuiltins,
     ...stringBuiltins,
     ...templateBuiltins,
     ...unitBuiltins,
-    ...x509Builtins,
-    ...x509VerifyBuiltins(context),
     ...yamlBuiltins,
   };
 }
