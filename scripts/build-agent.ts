@@ -48,8 +48,10 @@ export async function buildAgentPackage(): Promise<void> {
     ...common,
     entryPoints: { "offline.browser": join(AGENT_PACKAGE, "src", "offline", "index.ts") },
     outdir: dist,
-    platform: "browser",
-    mainFields: ["browser", "module", "main"],
+    // Resolved as the build above (no `browser` fields, which may swap a dependency's code), so the
+    // builtins a browser has are exactly the ones the edge runs.
+    platform: "neutral",
+    mainFields: ["module", "main"],
     plugins: [withoutNodeCrypto],
   });
   const browserBuild = readFileSync(join(dist, "offline.browser.js"), "utf8");

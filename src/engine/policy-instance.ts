@@ -219,6 +219,6 @@ function writeValue(exports: PolicyExports, memory: WebAssembly.Memory, text: st
   const parsed = syntax === "json" ? exports.opa_json_parse(addr, bytes.byteLength) : exports.opa_value_parse(addr, bytes.byteLength);
   // The parsed value copies what it needs (strings included), so the text's block can be reused.
   exports.opa_free(addr);
-  if (parsed === 0) throw new PolicyInstanceError(`OPA could not parse a ${syntax === "json" ? "JSON document" : "builtin result"}`);
+  if (parsed === 0) throw new PolicyInstanceError(`OPA could not parse ${syntax === "json" ? "a JSON document" : "a value (an input or a builtin's result)"}`);
   return parsed;
 }

@@ -10,26 +10,23 @@
  * IndexedDB.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminCall } from "../../scripts/lib/admin-client.ts";
 import { AGENT_PACKAGE } from "../../scripts/build-agent.ts";
-import { EdgeHarness } from "./edge-harness.ts";
+import { launchChromium } from "./debian-chromium.ts";
+import { edgeForFile } from "./edge-harness.ts";
 import { ensureRuntime, type RuntimeName } from "./other-runtimes.ts";
 
 const run = promisify(execFile);
-const edge = new EdgeHarness(18851);
-const work = mkdtempSync(join(tmpdir(), "tollgate-runtimes-"));
+const { edge, work } = edgeForFile(18851);
 const SCENARIO_DIR = join(import.meta.dirname, "..", "fixtures", "sdk-runtimes");
 const DIST = join(AGENT_PACKAGE, "dist");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let tenants = 0;
 
 /**
@@ -42,10 +39,6 @@ async function agentOfNewTenant(runtime: string, fixture = "offline-tenant"): Pr
   return { tenant, key: await edge.agentKey(tenant, "helper", "support") };
 }
 
-async function offlineRecords(tenant: string): Promise<Array<Record<string, any>>> {
-  const page = await adminCall<{ records: Array<Record<string, any>> }>(edge.admin(), "GET", `/audit/records?tenant=${tenant}&limit=1000`);
-  return page.records.filter((record) => record.offline);
-}
 
 /** What every runtime must see online: a verified receipt, a refusal as Denied, a guarded tool run once. */
 const online = {
@@ -85,16 +78,6 @@ async function runCommandLine(runtime: RuntimeName, fixture?: string): Promise<{
   return { tenant, result: JSON.parse(stdout.trim().split("\n").pop()!) };
 }
 
-beforeAll(async () => {
-  await edge.start();
-  await edge.publish("global");
-}, 300_000);
-
-afterAll(async () => {
-  await edge.dispose();
-  rmSync(work, { recursive: true, force: true });
-});
-
 describe("the agent SDK in other runtimes", () => {
   it("Node 20: decides online; local evaluation says it is unsupported, and the tier's fail mode decides offline", async () => {
     const { version } = await run(ensureRuntime("node20"), ["--version"]).then(({ stdout }) => ({ version: stdout.trim() }));
@@ -115,7 +98,7 @@ describe("the agent SDK in other runtimes", () => {
     it(`${runtime}: decides online, decides locally while offline (file spool), uploads once`, async () => {
       const { tenant, result } = await runCommandLine(runtime);
       expect(result).toMatchObject(decidedLocally);
-      const records = await offlineRecords(tenant);
+      const records = (await edge.auditRecords(tenant)).filter((record) => record.offline);
       expect(records).toHaveLength(1);
       expect(records[0]).toMatchObject({ decision: "allow", offline: { source: "local_policy" } });
       expect(readFileSync(join(work, `${tenant}.jsonl`), "utf8")).toBe("");
@@ -133,7 +116,6 @@ describe("the agent SDK in other runtimes", () => {
     let pageOrigin: string;
 
     beforeAll(async () => {
-      if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium package (apt-get install chromium)`);
       // The page's own origin: the scenario and the package's files, as `exports` resolves them for a browser.
       const exportsMap = JSON.parse(readFileSync(join(AGENT_PACKAGE, "package.json"), "utf8")).exports as Record<string, { browser?: string; default: string }>;
       const files: Record<string, string> = {
@@ -149,11 +131,7 @@ describe("the agent SDK in other runtimes", () => {
       });
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       pageOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      });
+      browser = await launchChromium();
     }, 120_000);
 
     afterAll(async () => {
@@ -181,7 +159,7 @@ describe("the agent SDK in other runtimes", () => {
     it("the browser build, across origins, decides locally with offline decisions spooled in IndexedDB", async () => {
       const { tenant, key } = await agentOfNewTenant("chromium");
       expect(await runInPage(key)).toMatchObject(decidedLocally);
-      const records = await offlineRecords(tenant);
+      const records = (await edge.auditRecords(tenant)).filter((record) => record.offline);
       expect(records).toHaveLength(1);
       expect(records[0]).toMatchObject({ decision: "allow", offline: { source: "local_policy" } });
     }, 180_000);

@@ -6,18 +6,16 @@
  * once, and decisions made offline within the tiers, window, expiry and
  * budget lease the policy grants, spooled and uploaded exactly once.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ApprovalRequired, Denied, FileSpoolStore, MemorySpoolStore, Tollgate, TollgateError, type TollgateEvent, type Decision } from "@tollgate/agent";
 import { localPolicy } from "@tollgate/agent/offline";
 import { adminCall } from "../../scripts/lib/admin-client.ts";
 import { TEST_TOKENS } from "../fixtures/test-config.ts";
-import { EdgeHarness } from "./edge-harness.ts";
+import { edgeForFile } from "./edge-harness.ts";
 
-const edge = new EdgeHarness(18831);
-const work = mkdtempSync(join(tmpdir(), "tollgate-sdk-"));
+const { edge, work } = edgeForFile(18831);
 let run = 0;
 const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++run}`;
 
@@ -53,20 +51,6 @@ async function sessionView(tenant: string, agent: string, session: string) {
   );
 }
 
-async function auditRecords(tenant: string): Promise<Array<Record<string, any>>> {
-  const page = await adminCall<{ records: Array<Record<string, any>> }>(edge.admin(), "GET", `/audit/records?tenant=${tenant}&limit=1000`);
-  return page.records;
-}
-
-beforeAll(async () => {
-  await edge.start();
-  await edge.publish("global");
-}, 300_000);
-
-afterAll(async () => {
-  await edge.dispose();
-  rmSync(work, { recursive: true, force: true });
-});
 
 describe("decisions through the SDK", () => {
   it("allows, denies and asks for approval; guard runs a tool only when allowed", async () => {
@@ -237,7 +221,7 @@ describe("offline decisions", () => {
     await tg.idle();
     expect(readFileSync(spoolFile, "utf8")).toBe("");
     expect(events).toContainEqual({ type: "spool_uploaded", accepted: 7, refused: 0, corrupt: 0 });
-    const records = await auditRecords(tenant);
+    const records = await edge.auditRecords(tenant);
     const offlineRecords = records.filter((r) => r.offline);
     expect(offlineRecords).toHaveLength(7);
     expect(new Set(offlineRecords.map((r) => r.decision_id)).size).toBe(7);
@@ -272,7 +256,7 @@ describe("offline decisions", () => {
     const restarted = new Tollgate({ url: edge.url, credential: key, session: "s-1", offline: { spool: new FileSpoolStore(spoolFile) } });
     await restarted.sync();
     expect(readFileSync(spoolFile, "utf8")).toBe("");
-    const records = (await auditRecords(tenant)).filter((r) => r.offline);
+    const records = (await edge.auditRecords(tenant)).filter((r) => r.offline);
     expect(records).toHaveLength(3);
     expect((await sessionView(tenant, "helper", "s-1")).usage.api_calls).toBe(4);
   }, 180_000);

@@ -9,16 +9,16 @@
  * docs/console/ that the README shows.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
 import { ROOT } from "../../scripts/toolchain.mjs";
 import { TEST_TOKENS, testPrivateKeyPath, testStoreBindings } from "../fixtures/test-config.ts";
+import { launchChromium } from "./debian-chromium.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = process.env.CONSOLE_SCREENSHOTS === "write" ? join(ROOT, "docs", "console") : undefined;
 
 let edge: RunningEdge;
@@ -94,18 +94,12 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium package (apt-get install chromium)`);
   bundleEdge();
   // Chromium shares the two cores: the session object and the sandbox get more time than in production,
   // so a slow moment fails no decision closed (that behaviour has tests of its own).
   edge = await startEdge({ port: 18821, vars: { ...testStoreBindings(), SESSION_TIMEOUT_MS: "5000", POLICY_TIMEOUT_MS: "5000" } });
   base = edge.url.origin;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // This machine's network is closed: no background fetches, no component updates, no sandbox as root.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { adminCall, type AdminTarget } from "../../scripts/lib/admin-client.ts";
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
 import { buildLayer, type BuiltLayer } from "../../scripts/lib/layer-build.ts";
@@ -83,4 +84,29 @@ export class EdgeHarness {
     const { key } = await adminCall<{ key: string }>(registrar, "POST", `/registry/${tenant}/agents/${encodeURIComponent(agent)}/keys`, {});
     return key;
   }
+
+  /** The tenant's audit records (up to 1,000), as an auditor reads them. */
+  async auditRecords(tenant: string): Promise<Array<Record<string, any>>> {
+    const page = await adminCall<{ records: Array<Record<string, any>> }>(this.admin(), "GET", `/audit/records?tenant=${tenant}&limit=1000`);
+    return page.records;
+  }
+}
+
+/**
+ * An edge for one test file: started, with the global layer published,
+ * before the file's tests, and disposed after them, with a scratch directory
+ * that goes with it.
+ */
+export function edgeForFile(port: number): { edge: EdgeHarness; work: string } {
+  const edge = new EdgeHarness(port);
+  const work = mkdtempSync(join(tmpdir(), "tollgate-sdk-work-"));
+  beforeAll(async () => {
+    await edge.start();
+    await edge.publish("global");
+  }, 300_000);
+  afterAll(async () => {
+    await edge.dispose();
+    rmSync(work, { recursive: true, force: true });
+  });
+  return { edge, work };
 }
