@@ -6,14 +6,12 @@
 package tollgate
 
 deny contains reason("invalid_shell_command", sprintf("%sshell.exec needs args.command as a string", [use.at])) if {
-	some use in tool_uses
-	use.tool == "shell.exec"
+	some use in uses_of_tool["shell.exec"]
 	not is_string(arg(use.args, "command"))
 }
 
 deny contains reason("dangerous_shell_command", msg) if {
-	some use in tool_uses
-	use.tool == "shell.exec"
+	some use in uses_of_tool["shell.exec"]
 	command := arg(use.args, "command")
 	is_string(command)
 	some pattern in cfg.shell.dangerous_patterns
@@ -22,14 +20,12 @@ deny contains reason("dangerous_shell_command", msg) if {
 }
 
 deny contains reason("invalid_path", sprintf("%sfiles.write needs args.path as a string", [use.at])) if {
-	some use in tool_uses
-	use.tool == "files.write"
+	some use in uses_of_tool["files.write"]
 	not is_string(arg(use.args, "path"))
 }
 
 deny contains reason("path_traversal", sprintf("%spath \"%s\" contains a \"..\" segment", [use.at, path])) if {
-	some use in tool_uses
-	use.tool == "files.write"
+	some use in uses_of_tool["files.write"]
 	path := arg(use.args, "path")
 	is_string(path)
 	".." in split(path, "/")
@@ -38,8 +34,7 @@ deny contains reason("path_traversal", sprintf("%spath \"%s\" contains a \"..\" 
 # Relative paths are outside by definition: they do not start with an allowed
 # directory, and what they resolve to depends on the tool's working directory.
 deny contains reason("path_outside_allowed_dirs", msg) if {
-	some use in tool_uses
-	use.tool == "files.write"
+	some use in uses_of_tool["files.write"]
 	path := arg(use.args, "path")
 	is_string(path)
 	not inside_allowed_dir(path)

@@ -10,8 +10,7 @@ sensitive_classes := data_classes & {c | some c in cfg.data_flows.sensitive_clas
 
 deny contains reason("sensitive_data_to_external_tool", msg) if {
 	count(sensitive_classes) > 0
-	some use in tool_uses
-	cfg.tools[use.tool].tier == "external"
+	some use in external_uses
 	msg := sprintf("%s%s data may not go to external tool \"%s\"", [use.at, concat(", ", sort(sensitive_classes)), use.tool])
 }
 
@@ -42,14 +41,14 @@ session_taint_reason(use) := reason("session_data_to_external_tool", msg) if {
 
 deny contains session_taint_reason(use) if {
 	cfg.data_flows.session_taint.external_tools == "deny"
-	some use in tool_uses
-	session_taint_applies(use.tool)
+	count(session_tainted_by) > 0
+	some use in external_uses
 }
 
 approval contains session_taint_reason(use) if {
 	cfg.data_flows.session_taint.external_tools == "require_approval"
-	some use in tool_uses
-	session_taint_applies(use.tool)
+	count(session_tainted_by) > 0
+	some use in external_uses
 }
 
 deny contains reason("invalid_session_data_classes", "session.data_classes must be an array of strings") if {

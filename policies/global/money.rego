@@ -5,8 +5,7 @@
 package tollgate
 
 refunds contains {"at": use.at, "amount": arg(use.args, "amount")} if {
-	some use in tool_uses
-	use.tool == "payments.refund"
+	some use in uses_of_tool["payments.refund"]
 }
 
 deny contains reason("invalid_refund_amount", sprintf("%srefund amount must be a non-negative number", [refund.at])) if {

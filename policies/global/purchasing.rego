@@ -5,8 +5,7 @@
 package tollgate
 
 purchase_orders contains {"at": use.at, "amount": arg(use.args, "amount")} if {
-	some use in tool_uses
-	use.tool == "purchasing.create_po"
+	some use in uses_of_tool["purchasing.create_po"]
 }
 
 deny contains reason("invalid_po_amount", sprintf("%spurchase order amount must be a non-negative number", [po.at])) if {

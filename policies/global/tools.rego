@@ -33,6 +33,19 @@ tool_uses contains {"at": concat("", ["step ", format_int(i + 1, 10), ": "]), "t
 	names_a_tool(step)
 }
 
+# The uses of each tool, gathered in one pass: a rule about one tool reads
+# its own uses rather than scanning every step of a plan again.
+uses_of_tool[tool] contains use if {
+	some use in tool_uses
+	tool := use.tool
+}
+
+# The uses of tools that reach outside (tier "external"), for the data-flow rules.
+external_uses contains use if {
+	some use in tool_uses
+	cfg.tools[use.tool].tier == "external"
+}
+
 deny contains reason("unknown_role", sprintf("role \"%s\" is not defined", [describe(role_name)])) if {
 	not cfg.roles[role_name]
 }
