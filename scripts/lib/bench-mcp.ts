@@ -6,7 +6,10 @@
  * alternating rounds of the same run, at concurrency 1. The gateway runs
  * the full path (the decision in the sandbox, the session object's
  * check-and-debit, the audit record, the signed receipt). The upstream, its
- * agent and its key are made for the run and thrown away after it.
+ * agent and its key are made for the run and thrown away after it. A
+ * third target, a Worker in workerd that only passes each request on to the
+ * upstream, measures what any gateway on this runtime adds before it does
+ * any work of its own.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +17,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
 import { McpServer } from "@modelcontextprotocol/server";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { z } from "zod";
 import { adminCall } from "./admin-client.ts";
 import { benchAdminToken } from "./bench-agents.ts";
@@ -22,6 +26,7 @@ import { summarize, type Summary } from "./stats.ts";
 
 export interface McpBench {
   direct: Summary;
+  relay: Summary;
   gateway: Summary;
   rounds: number;
 }
@@ -50,6 +55,28 @@ async function startUpstream(): Promise<{ url: string; close(): Promise<void> }>
   };
 }
 
+/** A Worker that passes every request on to the upstream unchanged, on a socket bound directly to it as the edge's is. */
+async function startRelayWorker(upstreamUrl: string, port: number): Promise<{ url: string; dispose(): Promise<void> }> {
+  const miniflare = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      workers: [
+        {
+          name: "bench-relay",
+          modules: true,
+          script: "export default { fetch: (request, env) => fetch(new Request(env.UPSTREAM, request)) };",
+          compatibilityDate: "2026-11-01",
+          bindings: { UPSTREAM: upstreamUrl },
+          unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+        },
+      ],
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
+  );
+  await miniflare.ready;
+  return { url: `http://127.0.0.1:${port}/mcp`, dispose: () => miniflare.dispose() };
+}
+
 async function connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: "bench-agent", version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
@@ -59,6 +86,7 @@ async function connect(url: string, headers: Record<string, string> = {}): Promi
 /** `vars`: the edge's [vars] overrides (SESSION_STATE and AUDIT "off" measure the gateway with the policy alone). */
 export async function benchMcp(requests: number, rounds: number, vars: Record<string, string> = {}, port = 18796): Promise<McpBench> {
   const upstream = await startUpstream();
+  const relayWorker = await startRelayWorker(upstream.url, port + 10);
   const { token, entry } = benchAdminToken();
   const edge = await startEdge({ port, vars: { ...vars, ADMIN_TOKENS: JSON.stringify(entry), MCP_SECRET_KEY: randomBytes(32).toString("base64url") } });
   try {
@@ -67,6 +95,7 @@ export async function benchMcp(requests: number, rounds: number, vars: Record<st
     const { key } = await adminCall<{ key: string }>(target, "POST", "/registry/bench-mcp/agents/helper/keys", {});
     await adminCall(target, "PUT", "/mcp/bench-mcp/servers/desk", { url: upstream.url, tools: { read_ticket: { tool: "tickets.read" } } });
     const direct = await connect(upstream.url);
+    const relayed = await connect(relayWorker.url);
     // Each round opens a new MCP session, so a new Tollgate session: the role's per-session budget (500 calls) is never what answers.
     const openGateway = () => connect(new URL("/mcp/desk", edge.url).href, { authorization: `Bearer ${key}` });
     let gateway = await openGateway();
@@ -80,24 +109,26 @@ export async function benchMcp(requests: number, rounds: number, vars: Record<st
     // Warm both paths (the sandbox, the session object, the registry cache) before measuring.
     for (let i = 0; i < 100; i++) {
       await call(direct, i);
+      await call(relayed, i);
       await call(gateway, i);
     }
-    const samples = { direct: [] as number[], gateway: [] as number[] };
-    const wall = { direct: 0, gateway: 0 };
+    const samples = { direct: [] as number[], relay: [] as number[], gateway: [] as number[] };
+    const wall = { direct: 0, relay: 0, gateway: 0 };
     const perRound = Math.min(400, Math.ceil(requests / rounds));
     for (let round = 0; round < rounds; round++) {
       await gateway.close();
       gateway = await openGateway();
-      for (const [name, client] of [["direct", direct], ["gateway", gateway]] as const) {
+      for (const [name, client] of [["direct", direct], ["relay", relayed], ["gateway", gateway]] as const) {
         const started = performance.now();
         for (let i = 0; i < perRound; i++) samples[name].push(await call(client, i));
         wall[name] += performance.now() - started;
       }
     }
-    await Promise.all([direct.close(), gateway.close()]);
-    return { direct: summarize(samples.direct, wall.direct), gateway: summarize(samples.gateway, wall.gateway), rounds };
+    await Promise.all([direct.close(), relayed.close(), gateway.close()]);
+    return { direct: summarize(samples.direct, wall.direct), relay: summarize(samples.relay, wall.relay), gateway: summarize(samples.gateway, wall.gateway), rounds };
   } finally {
     await edge.dispose();
+    await relayWorker.dispose();
     await upstream.close();
   }
 }
