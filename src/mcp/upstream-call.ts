@@ -40,6 +40,8 @@ export interface Exchange {
   response: Response;
   /** Aborts the exchange (the deadline does it too). */
   abort: () => void;
+  /** Ends an exchange whose reply was read to its end: only its deadline is left to clear. */
+  settle: () => void;
   deadlineMs: number;
   timeoutMs: number;
 }
@@ -78,11 +80,12 @@ export async function sendToUpstream(
   }
   // Otherwise the timer keeps running while the body is read: the deadline bounds the whole reply.
   if (init.keepOpen) clearTimeout(timer);
+  // Ends the exchange early (its reply read, or not wanted): no fault, so no error object is made on every call.
   const abort = () => {
     clearTimeout(timer);
-    controller.abort(new UpstreamFault("timeout", `upstream ${server.name} did not answer within ${init.timeoutMs} ms`));
+    controller.abort();
   };
-  return { response, abort, deadlineMs, timeoutMs: init.timeoutMs };
+  return { response, abort, settle: () => clearTimeout(timer), deadlineMs, timeoutMs: init.timeoutMs };
 }
 
 /**
@@ -148,6 +151,7 @@ export async function* replyEvents(server: string, exchange: Exchange, hadSessio
   });
   let received = 0;
   let text = "";
+  let ended = false;
   try {
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -157,7 +161,10 @@ export async function* replyEvents(server: string, exchange: Exchange, hadSessio
         if (error instanceof UpstreamFault) throw error;
         throw new UpstreamFault(Date.now() >= exchange.deadlineMs ? "timeout" : "bad_response", Date.now() >= exchange.deadlineMs ? `upstream ${server} did not answer within ${exchange.timeoutMs} ms` : `upstream ${server} broke off its reply (${(error as Error).message})`);
       }
-      if (chunk.done) break;
+      if (chunk.done) {
+        ended = true;
+        break;
+      }
       received += chunk.value.byteLength;
       if (received > MAX_REPLY_BYTES) throw new UpstreamFault("bad_response", `upstream ${server} sent more than ${MAX_REPLY_BYTES} bytes for one request`);
       const decoded = decoder.decode(chunk.value, { stream: true });
@@ -178,7 +185,9 @@ export async function* replyEvents(server: string, exchange: Exchange, hadSessio
     }
   } finally {
     reader.releaseLock();
-    exchange.abort();
+    // A reply read to its end needs no abort (which costs as much as a small read); one left early does.
+    if (ended) exchange.settle();
+    else exchange.abort();
   }
 }
 

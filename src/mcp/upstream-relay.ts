@@ -1,9 +1,9 @@
 /**
  * @module upstream-relay
  * Passing an upstream's reply to the client: a JSON reply as JSON, an SSE
- * reply as an SSE stream, so progress notifications, log messages and the
- * upstream's own requests to the client (sampling, elicitation) reach it as
- * they happen. The response to the client's request goes through `finish`
+ * reply that is the answer alone as JSON too, and any other SSE reply as an
+ * SSE stream, so progress notifications, log messages and the upstream's own
+ * requests to the client (sampling, elicitation) reach it as they happen. The response to the client's request goes through `finish`
  * (where the gateway records taint and adds its `_meta`) before it is sent;
  * a fault on the way (deadline, garbage, a reply that ends without an
  * answer) becomes `fault`'s answer, so the client always gets one.
@@ -16,7 +16,7 @@
  * response without it passing through `finish`.
  */
 import type { JsonRpcId } from "./jsonrpc";
-import { answers, collectReply, replyEvents, sendToUpstream, UpstreamFault, type Exchange, type UpstreamTarget } from "./upstream-call";
+import { answers, collectReply, replyEvents, sendToUpstream, UpstreamFault, type Exchange, type ReplyEvent, type UpstreamTarget } from "./upstream-call";
 
 export type Finish = (reply: Record<string, unknown>) => Promise<Record<string, unknown>>;
 export type OnFault = (fault: UpstreamFault) => Promise<Record<string, unknown>> | Record<string, unknown>;
@@ -29,6 +29,21 @@ export const jsonResponse = (message: unknown, status = 200, headers: Record<str
 
 function asFault(error: unknown, server: string): UpstreamFault {
   return error instanceof UpstreamFault ? error : new UpstreamFault("bad_response", `upstream ${server} could not be read: ${(error as Error).message}`);
+}
+
+/** Reads a reply to its end, ignoring what comes after the answer (an upstream sends nothing more for one request). */
+async function drain(events: AsyncGenerator<ReplyEvent>): Promise<void> {
+  try {
+    for await (const _ of events);
+  } catch {
+    // The reply broke off after its answer: nothing is owed to anyone.
+  }
+}
+
+/** The events of a reply whose first ones were already read. */
+async function* prepend(head: ReplyEvent[], rest: AsyncGenerator<ReplyEvent>): AsyncGenerator<ReplyEvent> {
+  yield* head;
+  yield* rest;
 }
 
 /** How many times one reply is resumed: an upstream that closes every stream at once is not waited on forever. */
@@ -57,16 +72,37 @@ export async function relay(target: UpstreamTarget, exchange: Exchange, id: Json
       return jsonResponse(await fault(problem));
     }
   }
+  // Most replies are the answer alone (after, at most, an event that only names the stream for
+  // resuming it): those go to the client as JSON (it accepts both), with no stream to keep open.
+  // A reply whose first message is anything else is streamed.
+  const events = replyEvents(server, exchange, hadSession);
+  const leading: ReplyEvent[] = [];
+  try {
+    for (;;) {
+      const next = await events.next();
+      if (next.done) break;
+      if (answers(next.value.message, id)) {
+        // The rest of the reply (usually just its end) is read after the answer has gone, within the deadline.
+        background(drain(events));
+        return jsonResponse(await finish(next.value.message!));
+      }
+      leading.push(next.value);
+      if (next.value.message) break;
+    }
+  } catch (error) {
+    return jsonResponse(await fault(asFault(error, server)));
+  }
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   const pump = (async () => {
     let answered = false;
     try {
       let current = exchange;
+      let stream = prepend(leading, events);
       let lastEventId: string | undefined;
       let retryMs = 0;
       for (let resumed = 0; ; resumed++) {
-        for await (const event of replyEvents(server, current, hadSession)) {
+        for await (const event of stream) {
           if (event.id) lastEventId = event.id;
           if (event.retry !== undefined) retryMs = event.retry;
           if (answers(event.message, id)) {
@@ -78,6 +114,7 @@ export async function relay(target: UpstreamTarget, exchange: Exchange, id: Json
         }
         if (answered || lastEventId === undefined || resumed >= MAX_RESUMPTIONS) break;
         current = await resumeReply(target, exchange, lastEventId, retryMs);
+        stream = replyEvents(server, current, hadSession);
       }
       if (!answered) await writer.write(sseEvent(await fault(new UpstreamFault("bad_response", `upstream ${server} ended its reply without answering request ${JSON.stringify(id)}`))));
     } catch (error) {

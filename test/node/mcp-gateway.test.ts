@@ -233,6 +233,33 @@ describe("governed calls", () => {
     await client.close();
   });
 
+  it("answers as JSON when the upstream's reply is the answer alone, and streams a reply that starts with notifications", async () => {
+    const client = await connect(keys.helper);
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+    const call = (id: number, params: Record<string, unknown>) =>
+      fetch(new URL("/mcp/helpdesk", edge.url), {
+        method: "POST",
+        headers: { authorization: `Bearer ${keys.helper}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": sessionId },
+        body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params }),
+      });
+    const plain = await call(31, { name: "read_ticket", arguments: { id: "T-1" } });
+    expect(plain.headers.get("content-type")).toBe("application/json");
+    const answer = (await plain.json()) as { id: number; result: { content: Array<{ text: string }>; _meta: Record<string, unknown> } };
+    expect(answer.id).toBe(31);
+    expect(answer.result.content[0].text).toContain("T-1");
+    expect(decisionOf(answer.result)).toMatchObject({ decision: "allow" });
+    const streamed = await call(32, { name: "slow_report", arguments: { ms: 150 }, _meta: { progressToken: "p-32" } });
+    expect(streamed.headers.get("content-type")).toBe("text/event-stream");
+    const events = (await streamed.text())
+      .split("\n\n")
+      .map((block) => block.split("\n").find((line) => line.startsWith("data: ")))
+      .filter((line): line is string => line !== undefined)
+      .map((line) => JSON.parse(line.slice("data: ".length)));
+    expect(events.filter((event) => event.method === "notifications/progress").map((event) => event.params.progress)).toEqual([1, 2, 3]);
+    expect(events.at(-1)).toMatchObject({ id: 32, result: { content: [{ text: "report ready" }] } });
+    await client.close();
+  });
+
   it("passes progress notifications through", async () => {
     const client = await connect(keys.helper);
     const progress: number[] = [];
