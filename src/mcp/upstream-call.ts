@@ -80,7 +80,7 @@ export async function sendToUpstream(
   }
   // Otherwise the timer keeps running while the body is read: the deadline bounds the whole reply.
   if (init.keepOpen) clearTimeout(timer);
-  // Ends the exchange early (its reply read, or not wanted): no fault, so no error object is made on every call.
+  // Ends the exchange before its reply is read to the end: a plain abort, not a fault, so no error object is made.
   const abort = () => {
     clearTimeout(timer);
     controller.abort();

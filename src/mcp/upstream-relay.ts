@@ -3,8 +3,9 @@
  * Passing an upstream's reply to the client: a JSON reply as JSON, an SSE
  * reply that is the answer alone as JSON too, and any other SSE reply as an
  * SSE stream, so progress notifications, log messages and the upstream's own
- * requests to the client (sampling, elicitation) reach it as they happen. The response to the client's request goes through `finish`
- * (where the gateway records taint and adds its `_meta`) before it is sent;
+ * requests to the client (sampling, elicitation) reach it as they happen.
+ * The response to the client's request goes through `finish` (where the
+ * gateway records taint and adds its `_meta`) before it is sent;
  * a fault on the way (deadline, garbage, a reply that ends without an
  * answer) becomes `fault`'s answer, so the client always gets one.
  *
