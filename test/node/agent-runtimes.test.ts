@@ -39,7 +39,6 @@ async function agentOfNewTenant(runtime: string, fixture = "offline-tenant"): Pr
   return { tenant, key: await edge.agentKey(tenant, "helper", "support") };
 }
 
-
 /** What every runtime must see online: a verified receipt, a refusal as Denied, a guarded tool run once. */
 const online = {
   allowed: { decision: "allow", source: "edge", receipt: true },
