@@ -11,14 +11,14 @@
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_PACKAGE } from "../../scripts/build-agent.ts";
+import { listenOnLoopback, type LoopbackServer } from "../fixtures/loopback-server.ts";
 import { launchChromium } from "./debian-chromium.ts";
 import { edgeForFile } from "./edge-harness.ts";
 import { ensureRuntime, type RuntimeName } from "./other-runtimes.ts";
@@ -111,8 +111,7 @@ describe("the agent SDK in other runtimes", () => {
 
   describe("Chromium", () => {
     let browser: Browser;
-    let server: Server;
-    let pageOrigin: string;
+    let site: LoopbackServer;
 
     beforeAll(async () => {
       // The page's own origin: the scenario and the package's files, as `exports` resolves them for a browser.
@@ -123,19 +122,18 @@ describe("the agent SDK in other runtimes", () => {
         "/agent/index.js": join(AGENT_PACKAGE, exportsMap["."].browser ?? exportsMap["."].default),
         "/agent/offline.js": join(AGENT_PACKAGE, exportsMap["./offline"].browser ?? exportsMap["./offline"].default),
       };
-      server = createServer((req, res) => {
+      const server = createServer((req, res) => {
         const file = files[new URL(req.url ?? "/", "http://page").pathname];
         if (!file) return void res.writeHead(404).end();
         res.writeHead(200, { "content-type": file.endsWith(".html") ? "text/html" : "text/javascript" }).end(readFileSync(file));
       });
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      pageOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      site = await listenOnLoopback(server);
       browser = await launchChromium();
     }, 120_000);
 
     afterAll(async () => {
       await browser?.close();
-      await new Promise((resolve) => server?.close(resolve));
+      await site?.close();
     });
 
     /** The scenario in a fresh page (its own IndexedDB, since each browser context is a new profile). */
@@ -145,7 +143,7 @@ describe("the agent SDK in other runtimes", () => {
         const page = await context.newPage();
         const errors: string[] = [];
         page.on("pageerror", (error) => errors.push(error.message));
-        await page.goto(`${pageOrigin}/`);
+        await page.goto(`${site.origin}/`);
         await page.waitForSelector("body[data-ready=yes]", { state: "attached" });
         const result = await page.evaluate(([url, agentKey]) => (window as unknown as { runAgentScenario(url: string, key: string): Promise<Record<string, unknown>> }).runAgentScenario(url, agentKey), [edge.url, key]);
         expect(errors).toEqual([]);

@@ -10,6 +10,7 @@
  * Names are per test, so tests never see each other's deliveries.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { listenOnLoopback } from "../fixtures/loopback-server.ts";
 import { requestText } from "../fixtures/request-text.ts";
 import type { TestProject } from "vitest/node";
 
@@ -54,11 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       return answer(response, 400, JSON.stringify({ error: (error as Error).message }));
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as { port: number };
-  project.provide("webhookReceiverUrl", `http://127.0.0.1:${port}`);
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const loopback = await listenOnLoopback(server);
+  project.provide("webhookReceiverUrl", loopback.origin);
+  return loopback.close;
 }
