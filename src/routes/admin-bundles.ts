@@ -24,7 +24,7 @@ import { toBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError } from "../bundles/verify";
 import { ApiError } from "../errors";
-import { bucketOf, scopeParam, snapshotSigningKey } from "./admin-params";
+import { bucketOf, publishContext, scopeParam } from "./admin-params";
 import { StoreCorruptError } from "./checked-store";
 import { bundleFailure, readLayerUpload } from "./layer-upload";
 import { canAccessScope, principalOf, type AdminVariables } from "../middleware/admin-auth";
@@ -47,14 +47,7 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
     };
     const upload = await readLayerUpload(c).catch((error) => (error instanceof ApiError ? refused(error) : Promise.reject(error)));
     const result = await publishLayer(
-      {
-        bucket,
-        trust: trustStoreFrom(c.env.TRUST_STORE),
-        snapshotKey: snapshotSigningKey(c.env),
-        actor: principal.subject,
-        nowMs: Date.now(),
-        note: upload.note,
-      },
+      { ...publishContext(c.env, principal.subject), note: upload.note },
       scope,
       upload.manifest,
       upload.files,

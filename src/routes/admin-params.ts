@@ -4,6 +4,8 @@
  * bad scope or tenant gets the same 400 from every route.
  */
 import { SCOPE_PATTERN } from "../bundles/manifest";
+import type { PublishContext } from "../bundles/publisher";
+import { trustStoreFrom } from "../bundles/trust";
 import { ApiError } from "../errors";
 import { checkedBucket } from "./checked-store";
 import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "../schema/tenant-id";
@@ -30,11 +32,16 @@ export function bucketOf(env: Env): R2Bucket {
 }
 
 /** The store's snapshot key, from the Worker's secrets; a deployment without one answers 503. */
-export function snapshotSigningKey(env: Env): { id: string; privateJwk: JsonWebKey } {
+function snapshotSigningKey(env: Env): { id: string; privateJwk: JsonWebKey } {
   try {
     if (!env.SNAPSHOT_KEY_ID) throw new Error("no key id");
     return { id: env.SNAPSHOT_KEY_ID, privateJwk: JSON.parse(env.SNAPSHOT_SIGNING_KEY) as JsonWebKey };
   } catch {
     throw new ApiError(503, "store_not_configured", "SNAPSHOT_KEY_ID and SNAPSHOT_SIGNING_KEY are not configured");
   }
+}
+
+/** What a publish (a layer, a rollout document, a shadow candidate) needs from the deployment, for `actor`, now. */
+export function publishContext(env: Env, actor: string): PublishContext {
+  return { bucket: bucketOf(env), trust: trustStoreFrom(env.TRUST_STORE), snapshotKey: snapshotSigningKey(env), actor, nowMs: Date.now() };
 }

@@ -14,15 +14,13 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { trustStoreFrom } from "../bundles/trust";
 import { ApiError } from "../errors";
 import { principalOf, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 import { uploadCandidate } from "../rollout/candidate";
-import type { PublishContext } from "../bundles/publisher";
 import { publishRollout } from "../rollout/publish-rollout";
 import { rolloutInForce, shadowReport } from "../rollout/shadow-report";
-import { bucketOf, scopeParam, snapshotSigningKey } from "./admin-params";
+import { bucketOf, publishContext, scopeParam } from "./admin-params";
 import { bundleFailure, readLayerUpload } from "./layer-upload";
 import { readJson, validated } from "./request-body";
 
@@ -32,13 +30,7 @@ export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   .put("/rollout/:scope", jsonBody(16 * 1024), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
     const { rollout } = validated(rolloutBody, await readJson(c));
-    const context: PublishContext = {
-      bucket: bucketOf(c.env),
-      trust: trustStoreFrom(c.env.TRUST_STORE),
-      snapshotKey: snapshotSigningKey(c.env),
-      actor: principalOf(c).subject,
-      nowMs: Date.now(),
-    };
+    const context = publishContext(c.env, principalOf(c).subject);
     return c.json(await publishRollout(context, scope, rollout).catch(bundleFailure), 201);
   })
   .get("/rollout/:scope", async (c) => {
@@ -50,13 +42,7 @@ export const adminRolloutRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   .put("/shadow/:scope", jsonBody(12 * 1024 * 1024), async (c) => {
     const scope = scopeParam(c.req.param("scope"));
     const { manifest, files } = await readLayerUpload(c);
-    const context: PublishContext = {
-      bucket: bucketOf(c.env),
-      trust: trustStoreFrom(c.env.TRUST_STORE),
-      snapshotKey: snapshotSigningKey(c.env),
-      actor: principalOf(c).subject,
-      nowMs: Date.now(),
-    };
+    const context = publishContext(c.env, principalOf(c).subject);
     const candidate = await uploadCandidate(context, scope, manifest, files).catch(bundleFailure);
     return c.json({ scope, candidate, note: "uploaded; a rollout document naming it (tollgate shadow attach) starts the shadow" }, 201);
   })
