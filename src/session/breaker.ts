@@ -20,17 +20,20 @@ export class Breaker {
   }
 
   state(now: number): BreakerState {
-    const row = this.row();
-    if (!row) return "closed";
-    if (row.state === "open" && row.cooldown_s > 0 && now >= row.opened_ms + row.cooldown_s * 1000) {
-      this.sql.exec("UPDATE breaker SET state = 'half_open'");
-      return "half_open";
-    }
-    return row.state;
+    return this.current(now)?.state ?? "closed";
   }
 
-  openReason(): string {
+  /** The row as it stands at `now` (none: closed), an open breaker whose cool-down has passed turned half-open first. */
+  current(now: number): BreakerRow | undefined {
     const row = this.row();
+    if (row?.state === "open" && row.cooldown_s > 0 && now >= row.opened_ms + row.cooldown_s * 1000) {
+      this.sql.exec("UPDATE breaker SET state = 'half_open'");
+      return { ...row, state: "half_open" };
+    }
+    return row;
+  }
+
+  openReason(row = this.row()): string {
     const until = row && row.cooldown_s > 0 ? `it turns half-open at ${new Date(row.opened_ms + row.cooldown_s * 1000).toISOString()}` : "an operator must reset it";
     return `the session's circuit breaker is open (${row?.reason ?? "opened"}); ${until}`;
   }

@@ -81,13 +81,16 @@ export class Budget {
     this.sql.exec("UPDATE usage SET tokens = tokens - ?, api_calls = api_calls - ?, cost_usd = cost_usd - ?", cost.tokens, cost.api_calls, cost.cost_usd);
   }
 
-  /** Only after `exhausted` said it fits, which also made sure the usage row exists. */
-  debit(request: Pick<CommitRequest, "cost">): void {
-    this.sql.exec(
-      "UPDATE usage SET tokens = tokens + ?, api_calls = api_calls + ?, cost_usd = cost_usd + ?",
-      request.cost.tokens,
-      request.cost.api_calls,
-      request.cost.cost_usd,
-    );
+  /** Only after `exhausted` said it fits, which also made sure the usage row exists. Returns the usage after it, as stored. */
+  debit(request: Pick<CommitRequest, "cost">, now: number): Usage {
+    const row = this.sql
+      .exec<UsageRow>(
+        "UPDATE usage SET tokens = tokens + ?, api_calls = api_calls + ?, cost_usd = cost_usd + ? RETURNING tokens, api_calls, cost_usd, started_ms, limits",
+        request.cost.tokens,
+        request.cost.api_calls,
+        request.cost.cost_usd,
+      )
+      .one();
+    return usageOf(row, now);
   }
 }

@@ -132,8 +132,8 @@ export class SessionDO extends DurableObject<Env> {
     const key = request.idempotency_key === undefined ? request.decision_id : `key:${request.idempotency_key}`;
     const seen = this.replay(key, request);
     if (seen) return seen;
-    const stale = this.unseenClasses(request);
-    if (stale) return stale;
+    let classes = this.heldClasses(request);
+    if (classes.stale) return classes.stale;
 
     // The paths that need another object, before the atomic section.
     const needsParent = this.lineage.granted() === undefined && request.delegation.parent_session_id !== undefined && request.delegation.parent_agent_id !== undefined;
@@ -149,9 +149,13 @@ export class SessionDO extends DurableObject<Env> {
     }
 
     // From here to the return: synchronous, so atomic with respect to every other request.
-    // A duplicate may have been committed while this one awaited another object.
-    const result =
-      ((needsParent || needsAgent) && (this.replay(key, request) || this.unseenClasses(request))) || this.decide(request, key, denial, counted ? agentLimit!.key : undefined);
+    // A duplicate may have been committed, or a class recorded, while this one awaited another object.
+    let result = needsParent || needsAgent ? this.replay(key, request) : undefined;
+    if (!result && (needsParent || needsAgent)) {
+      classes = this.heldClasses(request);
+      result = classes.stale;
+    }
+    result ??= this.decide(request, key, classes.held, denial, counted ? agentLimit!.key : undefined);
     if (counted && (result.verdict !== "allow" || result.stale_classes)) {
       // The agent counted an action the session then denied; only allowed actions count against its limit.
       await this.agent(request)
@@ -161,19 +165,21 @@ export class SessionDO extends DurableObject<Env> {
     return result;
   }
 
-  private decide(request: CommitRequest, key: string, denial: Reason | undefined, agentCounted: string | undefined): CommitResult {
+  /** `held`: the session's data classes, read in the same synchronous section (nothing in it adds one). */
+  private decide(request: CommitRequest, key: string, held: string[], denial: Reason | undefined, agentCounted: string | undefined): CommitResult {
     const now = request.now_ms;
     const reasons: Reason[] = [];
-    let state = this.breaker.state(now);
+    const breakerBefore = this.breaker.current(now);
+    let state = breakerBefore?.state ?? "closed";
     let verdict = request.verdict;
     let approval: CommitResult["approval"];
+    let usage: Usage | undefined;
     const effects: Effects = {};
-    const breakerBefore = this.breaker.row();
     if (agentCounted) effects.agent_counted = agentCounted;
 
     if (state === "open") {
       verdict = "deny";
-      reasons.push({ rule: "circuit_open", message: this.breaker.openReason() });
+      reasons.push({ rule: "circuit_open", message: this.breaker.openReason(breakerBefore) });
     } else {
       const mismatch = denial ?? this.lineage.check(request);
       if (mismatch) {
@@ -199,7 +205,7 @@ export class SessionDO extends DurableObject<Env> {
           // Not used: the approval stays valid for when the budget allows.
           if (granted) approval = summary(granted);
         } else {
-          this.budget.debit(request);
+          usage = this.budget.debit(request, now);
           effects.debit = request.cost;
           if (granted) {
             approval = summary(this.approvals.use(granted.id, request.decision_id, now));
@@ -228,7 +234,7 @@ export class SessionDO extends DurableObject<Env> {
     if (state === "open" && breakerBefore?.state !== "open") this.reportBreaker("open", request);
     else if (effects.breaker_closed) this.reportBreaker("closed");
 
-    const result: CommitResult = { verdict, reasons, usage: this.budget.usage(now), breaker: state, replayed: false, decision_id: request.decision_id, data_classes: this.dataClasses() };
+    const result: CommitResult = { verdict, reasons, usage: usage ?? this.budget.usage(now), breaker: state, replayed: false, decision_id: request.decision_id, data_classes: held };
     if (approval) result.approval = approval;
     this.sql.exec(
       "INSERT INTO decisions (decision_id, at_ms, result, action_hash, effects) VALUES (?, ?, ?, ?, ?)",
@@ -325,15 +331,16 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   /**
-   * Refuses to commit a decision evaluated without classes this session
-   * holds: a per-isolate copy may be behind (another edge recorded PII a
-   * moment ago), and the decision would be looser than the session's record.
+   * The classes this session holds, and a refusal to commit a decision
+   * evaluated without one of them: a per-isolate copy may be behind (another
+   * edge recorded PII a moment ago), and the decision would be looser than
+   * the session's record.
    */
-  private unseenClasses(request: CommitRequest): CommitResult | undefined {
-    if (request.data_classes_seen === undefined) return undefined;
+  private heldClasses(request: CommitRequest): { held: string[]; stale?: CommitResult } {
     const held = this.dataClasses();
-    if (held.every((c) => request.data_classes_seen!.includes(c))) return undefined;
-    return { verdict: request.verdict, reasons: [], usage: this.budget.usage(request.now_ms), breaker: this.breaker.state(request.now_ms), replayed: false, decision_id: request.decision_id, data_classes: held, stale_classes: held };
+    if (request.data_classes_seen === undefined || held.every((c) => request.data_classes_seen!.includes(c))) return { held };
+    const stale: CommitResult = { verdict: request.verdict, reasons: [], usage: this.budget.usage(request.now_ms), breaker: this.breaker.state(request.now_ms), replayed: false, decision_id: request.decision_id, data_classes: held, stale_classes: held };
+    return { held, stale };
   }
 
   /**
@@ -376,7 +383,7 @@ export class SessionDO extends DurableObject<Env> {
       this.budget.usage(nowMs); // makes sure the usage row exists
       for (const spend of spends) {
         if (this.leases.spend(spend.lease_id ?? "", spend.decision_id, spend.cost, nowMs)) {
-          this.budget.debit({ cost: spend.cost });
+          this.budget.debit({ cost: spend.cost }, nowMs);
           recorded.push(spend.decision_id);
         } else {
           duplicates.push(spend.decision_id);
