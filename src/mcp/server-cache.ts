@@ -50,6 +50,14 @@ export interface ResolvedServer {
   headers: Record<string, string>;
 }
 
+/**
+ * Entries already checked and opened, per snapshot: a refreshed snapshot is
+ * a new object, so nothing here outlives the copy it was made from (a
+ * removed server or a rotated credential is never served from it). Only
+ * entries that resolved are kept; a corrupt one is refused every time.
+ */
+const resolvedBySnapshot = new WeakMap<ServersSnapshot, Map<string, ResolvedServer>>();
+
 /** The context a server's sealed credentials are bound to: moved to another tenant or name, they do not open. */
 export const credentialContext = (tenant: string, name: string) => JSON.stringify(["upstream-credentials", tenant, name]);
 
@@ -66,6 +74,8 @@ export async function resolveServer(env: Env, tenant: string, name: string, nowM
     if (error instanceof SourceUnavailable) throw new ApiError(503, "registry_unavailable", `the MCP server registry of ${tenant} cannot be reached`);
     throw error;
   }
+  const known = resolvedBySnapshot.get(snapshot)?.get(name);
+  if (known) return known;
   const entry = Object.hasOwn(snapshot.servers ?? {}, name) ? snapshot.servers[name] : undefined;
   if (!entry) throw new ApiError(404, "not_found", `${tenant} has no MCP server ${name}`);
   const corrupt = (why: string) => new ApiError(502, "registry_corrupt", `the stored entry of MCP server ${name} ${why}`);
@@ -91,5 +101,8 @@ export async function resolveServer(env: Env, tenant: string, name: string, nowM
     if (!checked.success) throw corrupt("has malformed credentials");
     headers = checked.data;
   }
-  return { tenant, name, config: config.data, headers };
+  const server: ResolvedServer = Object.freeze({ tenant, name, config: config.data, headers: Object.freeze(headers) });
+  const resolved = resolvedBySnapshot.get(snapshot) ?? new Map<string, ResolvedServer>();
+  resolvedBySnapshot.set(snapshot, resolved.set(name, server));
+  return server;
 }

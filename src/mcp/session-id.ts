@@ -32,16 +32,39 @@ export function sealSession(env: Env, session: GatewaySession): Promise<string> 
   return seal(env, "mcp-session", JSON.stringify(session), CONTEXT);
 }
 
+/**
+ * Session ids this isolate has opened, by their exact text, so a client's
+ * every request does not decrypt it again. A sealed id only ever opens to
+ * one plaintext, so the copy cannot differ from a fresh unseal; it is
+ * dropped when the deployment's key is not the one that opened it, and the
+ * tenant, agent and server are still checked on every request.
+ */
+const MAX_OPENED = 10_000;
+const opened = new Map<string, GatewaySession>();
+let openedWith: string | undefined;
+
+function remember(id: string, session: GatewaySession): void {
+  opened.set(id, session);
+  if (opened.size > MAX_OPENED) opened.delete(opened.keys().next().value!);
+}
+
 /** The session, if `id` is one this deployment sealed for this tenant, agent and server. */
 export async function openSession(env: Env, id: string, expected: { tenant: string; agent: string; server: string }): Promise<GatewaySession | undefined> {
   if (id.length > 4096 || !/^[\x21-\x7e]+$/.test(id)) return undefined;
-  const text = await unseal(env, "mcp-session", id, CONTEXT);
-  if (text === undefined) return undefined;
-  let session: GatewaySession;
-  try {
-    session = JSON.parse(text) as GatewaySession;
-  } catch {
-    return undefined;
+  if (openedWith !== env.MCP_SECRET_KEY) {
+    opened.clear();
+    openedWith = env.MCP_SECRET_KEY;
+  }
+  let session = opened.get(id);
+  if (!session) {
+    const text = await unseal(env, "mcp-session", id, CONTEXT);
+    if (text === undefined) return undefined;
+    try {
+      session = Object.freeze(JSON.parse(text) as GatewaySession);
+    } catch {
+      return undefined;
+    }
+    remember(id, session);
   }
   if (session.tenant !== expected.tenant || session.agent !== expected.agent || session.server !== expected.server) return undefined;
   return session;

@@ -115,6 +115,20 @@ describe("the upstream registry", () => {
 });
 
 describe("tollgate mcp", () => {
+  it("sends a rotated credential from the next call on, in a session opened before the rotation", async () => {
+    expect((await registerServer("acme", "rotating", helpdesk.url)).status).toBe(201);
+    const client = await connect(keys.helper, "rotating");
+    expect(textOf(await client.callTool({ name: "read_ticket", arguments: { id: "T-8" } }))).toContain("T-8");
+    const refusedBefore = helpdesk.refused;
+    const rotated = await registerServer("acme", "rotating", helpdesk.url, { credentials: { headers: { "x-upstream-key": "a-key-the-upstream-refuses" } } });
+    expect(rotated.status).toBeLessThan(300);
+    const refused = await client.callTool({ name: "read_ticket", arguments: { id: "T-9" } });
+    expect(refused.isError).toBe(true);
+    expect(helpdesk.refused).toBe(refusedBefore + 1);
+    await client.close();
+    expect((await admin("/mcp/acme/servers/rotating", { method: "DELETE" })).status).toBeLessThan(300);
+  });
+
   it("registers a server from files, lists it without its credential, and removes it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-"));
     writeFileSync(join(dir, "tools.json"), JSON.stringify({ read_ticket: { tool: "tickets.read" } }));
@@ -164,11 +178,12 @@ describe("authorization", () => {
   });
 
   it("never forwards the client's token upstream, and always sends the upstream's own credential", async () => {
+    const refusedBefore = helpdesk.refused;
     const client = await connect(keys.helper);
     await client.callTool({ name: "read_ticket", arguments: { id: "T-1" } });
     await client.close();
     expect(helpdesk.authorizationSeen).toEqual([]);
-    expect(helpdesk.refused).toBe(0);
+    expect(helpdesk.refused).toBe(refusedBefore);
   });
 
   it("refuses another tenant's token on this tenant's session", async () => {
