@@ -17,7 +17,7 @@
  * nothing was counted lost or retried, and fails otherwise: the figures are
  * those of a log that worked.
  */
-import { adminCall } from "./admin-client.ts";
+import { auditStatus, waitUntilChained } from "./audit-drain.ts";
 import { enrolAgents, type Call } from "./bench-agents.ts";
 import { allowedCpus, lowerPriority, pinProcess } from "./placement.ts";
 import { startEdges } from "./edge-server.ts";
@@ -46,11 +46,6 @@ export interface LogBench {
   /** Decisions the log-on edge answered, and records found in the chains after the run (equal, or it throws). */
   answered: number;
   chained: number;
-}
-
-interface AuditStatus {
-  counters: Record<string, number>;
-  shard?: { entries: number };
 }
 
 interface Plan {
@@ -110,19 +105,8 @@ export async function benchLog(cases: LogCase[], plan: Plan, vars: Record<string
       answered++;
       if (acknowledged && answer.audit !== "acknowledged") throw new Error(`${record}: expected an acknowledged record, got audit=${answer.audit}`);
     }
-    const status = (tenant: string) => adminCall<AuditStatus>(admin, "GET", `/audit/status?tenant=${encodeURIComponent(tenant)}`);
     const tenants = [...new Set(cases.flatMap(({ bodies }) => bodies.map((body) => String(body.tenant ?? "acme"))))];
-    /** Waits (up to 15 s) until the chains hold `expected` records; returns how many they hold. */
-    const drained = async (expected: number) => {
-      let chained = 0;
-      for (let waited = 0; waited < 15_000; waited += 50) {
-        chained = 0;
-        for (const tenant of tenants) chained += (await status(tenant)).shard?.entries ?? 0;
-        if (chained >= expected) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      return chained;
-    };
+    const drained = (expected: number) => waitUntilChained(admin, tenants, expected);
     for (const concurrency of plan.concurrencies) {
       for (const [i, { record }] of cases.entries()) {
         const edges = [withoutLog, withLog].map((edge) => ({ url: decideUrl(edge), calls: calls[i], concurrency, requests: plan.requests, warmup: plan.warmup }));
@@ -135,7 +119,7 @@ export async function benchLog(cases: LogCase[], plan: Plan, vars: Record<string
       }
     }
     const chained = await drained(answered);
-    const { counters } = await status(tenants[0]);
+    const { counters } = await auditStatus(admin, tenants[0]);
     if (chained !== answered || Object.values(counters).some((value) => value > 0)) {
       throw new Error(`the audit log did not keep up in its A/B: ${chained} of ${answered} records chained, counters ${JSON.stringify(counters)}`);
     }

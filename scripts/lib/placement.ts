@@ -63,3 +63,39 @@ export function lowerPriority(pid: number, niceness = 10): boolean {
     return false;
   }
 }
+
+/** CPU time `pids` have used (user and system), in clock ticks; undefined when it cannot be read here. */
+function cpuTicks(pids: number[]): number | undefined {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // After "(comm) ": state is field 0, utime field 11, stime field 12.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined;
+    }
+  }
+  return ticks;
+}
+
+/**
+ * Waits until `pids` are quiet: no more than `maxTicks` clock ticks (10 ms
+ * each on Linux) of CPU between them over a `windowMs` window, or
+ * `timeoutMs` has passed. Between a benchmark's turns, so the work one
+ * target leaves behind (a Queue's batches, objects' alarms) is not timed as
+ * the next one's. Returns whether they were quiet in time (at once, true,
+ * where /proc cannot be read).
+ */
+export async function waitUntilQuiet(pids: number[], { windowMs = 200, maxTicks = 2, timeoutMs = 2_000 } = {}): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let before = cpuTicks(pids);
+  while (before !== undefined && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const after = cpuTicks(pids);
+    if (after === undefined || after - before <= maxTicks) return true;
+    before = after;
+  }
+  return before === undefined;
+}
