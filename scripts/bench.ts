@@ -46,7 +46,8 @@ import { benchSdk } from "./lib/bench-sdk.ts";
 import { buildAgentPackage } from "./build-agent.ts";
 import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
 import { benchMcp, type McpBench } from "./lib/bench-mcp.ts";
-import { benchStateDir, benchStorage, type StorageRow } from "./lib/bench-storage.ts";
+import { benchStateDir } from "./lib/bench-state-dir.ts";
+import { benchSessionPath, WARM_SESSIONS, type SessionPathRow } from "./lib/bench-session-path.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { sha256Hex } from "./lib/digest.ts";
 import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
@@ -281,6 +282,19 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
     admin.token,
   );
 
+  let sessionPath: SessionPathRow[] | undefined;
+  if (state.tmpfs) {
+    console.error("the full path with sessions in memory, on tmpfs and on the disk…");
+    const plan = { concurrencies: CONCURRENCY, requests: REQUESTS / 2, warmup: WARMUP, rounds: ROUNDS / 2 };
+    const opaAgain = await startOpaServer(18182);
+    try {
+      const opaTarget = { url: new URL("http://127.0.0.1:18182/v1/data/tollgate/decision"), calls: opaCalls };
+      sessionPath = await benchSessionPath(scenarios, plan, { disk: state.disk, tmpfs: state.tmpfs }, { ...auditKeyVars, ...identityVars }, admin.token, opaTarget);
+    } finally {
+      opaAgain.kill();
+    }
+  }
+
   const { PolicyEvaluator } = await loadNodeEvaluator();
   const wasmModule = await WebAssembly.compile(policy.wasm as Uint8Array<ArrayBuffer>);
   const evaluator = await PolicyEvaluator.load(wasmModule, policy.data, policy.entrypoint);
@@ -327,11 +341,9 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
   }
   lines.push("");
   lines.push(`Placement: ${log.placement}. Every decision the log-on edge answered was chained (${log.chained} of ${log.answered}); nothing counted lost or retried.`);
-  if (state.tmpfs) {
-    console.error("the session object's state on disk and on tmpfs…");
-    const storage = await benchStorage(scenarios, { concurrencies: CONCURRENCY, requests: REQUESTS / 2, warmup: WARMUP, rounds: ROUNDS / 2 }, { disk: state.disk, tmpfs: state.tmpfs }, { ...auditKeyVars, ...identityVars }, admin.token);
+  if (sessionPath) {
     lines.push("");
-    lines.push(...storageLines(storage));
+    lines.push(...sessionPathLines(sessionPath));
   }
   const sandboxC1 = rows.find((r) => r.target === "edge (sandbox)" && r.concurrency === 1)!.summary;
   const isolateC1 = rows.find((r) => r.target === "edge (baseline in isolate)" && r.concurrency === 1)!.summary;
@@ -449,16 +461,17 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
   }
 }
 
-/** The full path with the session object's state on this machine's disk and on tmpfs. */
-function storageLines(rows: StorageRow[]): string[] {
+/** The full path against the policy path with sessions in memory, and the same on this machine's disk. */
+function sessionPathLines(rows: SessionPathRow[]): string[] {
+  const share = (s: Summary) => `${(((s.matched ?? 0) / s.count) * 100).toFixed(1)}%`;
   return [
-    "The full path (sandbox, session object, audit log) with Durable Object and R2 state on this machine's disk and on tmpfs, the same build, inputs and 1,000 sessions, alternating rounds; every commit is a SQLite transaction before the answer either way, and on the disk it is also an fsync:",
+    `The full path (sandbox, session object, audit log) against the policy path, with sessions whose objects stay in memory: three edges and \`opa run --server\` in alternating rounds, each edge a workerd of its own; each full path spreads its requests over ${WARM_SESSIONS} sessions in turn, so a session decides again within a few seconds (in the main table each of 1,000 sessions waits ten seconds or more, and workerd evicts an object idle for ten seconds: there nearly every decision wakes its object, about 0.6 ms more). The same full path with its state on this machine's disk, where each commit is also an fsync:`,
     "",
-    "| concurrency | median on disk | median on tmpfs | disk adds | p99 on disk | p99 on tmpfs | requests/s on disk | requests/s on tmpfs |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| concurrency | policy path | full path (tmpfs) | full ÷ policy | full path (disk) | opa run --server | requests/s: policy, tmpfs, disk, OPA | full path (tmpfs) rps vs OPA | circuit_open answers: tmpfs, disk |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
-      ({ concurrency, disk, tmpfs }) =>
-        `| ${concurrency} | ${fmt(disk.median_ms)} | ${fmt(tmpfs.median_ms)} | ${fmt(disk.median_ms - tmpfs.median_ms)} | ${fmt(disk.p99_ms)} | ${fmt(tmpfs.p99_ms)} | ${disk.rps.toFixed(0)} | ${tmpfs.rps.toFixed(0)} |`,
+      ({ concurrency, policy, tmpfs, disk, opa }) =>
+        `| ${concurrency} | ${fmt(policy.median_ms)} | ${fmt(tmpfs.median_ms)} | ${(tmpfs.median_ms / policy.median_ms).toFixed(2)}× | ${fmt(disk.median_ms)} | ${fmt(opa.median_ms)} | ${policy.rps.toFixed(0)}, ${tmpfs.rps.toFixed(0)}, ${disk.rps.toFixed(0)}, ${opa.rps.toFixed(0)} | ${(tmpfs.rps / opa.rps).toFixed(2)}× | ${share(tmpfs)}, ${share(disk)} |`,
     ),
   ];
 }
