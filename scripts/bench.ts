@@ -47,7 +47,7 @@ import { buildAgentPackage } from "./build-agent.ts";
 import { benchBuiltins, type BuiltinCost } from "./lib/bench-builtins.ts";
 import { benchMcp, type McpBench } from "./lib/bench-mcp.ts";
 import { benchStateDir } from "./lib/bench-state-dir.ts";
-import { benchSessionPath, WARM_SESSIONS, type SessionPathRow } from "./lib/bench-session-path.ts";
+import { benchSessionPath, type SessionPathRow } from "./lib/bench-session-path.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { sha256Hex } from "./lib/digest.ts";
 import { ensureOpa, OPA_VERSION, ROOT } from "./toolchain.mjs";
@@ -284,8 +284,9 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
 
   let sessionPath: SessionPathRow[] | undefined;
   if (state.tmpfs) {
-    console.error("the full path with sessions in memory, on tmpfs and on the disk…");
-    const plan = { concurrencies: CONCURRENCY, requests: REQUESTS / 2, warmup: WARMUP, rounds: ROUNDS / 2 };
+    console.error("the full path with session objects in memory, on tmpfs and on the disk…");
+    // The main table's requests and warm-up per target, so each session meets the same decisions; half its rounds.
+    const plan = { concurrencies: CONCURRENCY, requests: REQUESTS, warmup: WARMUP, rounds: ROUNDS / 2 };
     const opaAgain = await startOpaServer(18182);
     try {
       const opaTarget = { url: new URL("http://127.0.0.1:18182/v1/data/tollgate/decision"), calls: opaCalls };
@@ -393,7 +394,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
   stage("receipt (canonical hash, Ed25519 signature)", us(stages.receipt_us), all, "measured alone", "the same");
   stage("the answer, written out", us(stages.response_us), all, "measured alone", "the same");
   stage("audit record (queued after the answer)", logRow ? difference(logRow.with.median_ms - logRow.without.median_ms) : "—", [false, true, true], `log A/B (record built after the answer: ${us(stages.audit_record_us)})`, "a Queue send after the answer; the chain object and R2 are elsewhere, off the path");
-  stage("session object (check-and-debit, committed before the answer)", fmt(sessionC1.median_ms - auditC1.median_ms), [false, false, true], "full path less the log-on edge", "the object lives in one location: from anywhere else, a network round trip more; its write is confirmed once replicated to machines nearby, where here it is a SQLite commit to tmpfs (this machine's disk: the A/B above)");
+  stage("session object (check-and-debit, committed before the answer)", fmt(sessionC1.median_ms - auditC1.median_ms), [false, false, true], "full path less the log-on edge; nearly every decision here wakes its evicted object (objects kept in memory: the A/B above)", "the object lives in one location: from anywhere else, a network round trip more; its write is confirmed once replicated to machines nearby, where here it is a SQLite commit to tmpfs (this machine's disk: the A/B above)");
   lines.push(`| **total (median of the path)** | **${fmt(sandboxC1.median_ms)}** | **${fmt(auditC1.median_ms)}** | **${fmt(sessionC1.median_ms)}** | measured end to end | |`);
 
   console.error("timing the heaviest builtins inside the sandbox…");
@@ -465,7 +466,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
 function sessionPathLines(rows: SessionPathRow[]): string[] {
   const share = (s: Summary) => `${(((s.matched ?? 0) / s.count) * 100).toFixed(1)}%`;
   return [
-    `The full path (sandbox, session object, audit log) against the policy path, with sessions whose objects stay in memory: three edges and \`opa run --server\` in alternating rounds, each edge a workerd of its own; each full path spreads its requests over ${WARM_SESSIONS} sessions in turn, so a session decides again within a few seconds (in the main table each of 1,000 sessions waits ten seconds or more, and workerd evicts an object idle for ten seconds: there nearly every decision wakes its object, about 0.6 ms more). The same full path with its state on this machine's disk, where each commit is also an fsync:`,
+    "The full path (sandbox, session object, audit log) against the policy path and `opa run --server`, with session objects kept in memory: the main table's session requests (the same 1,000 sessions in the same order), to edges where workerd never evicts an object, each edge a workerd of its own, in alternating rounds. In the main table each session decides only every ten seconds or more, and workerd evicts an object idle for ten seconds (as Cloudflare hibernates an idle one), so there nearly every decision also wakes its object; here is what a session's decisions cost while it is in use. The same full path with its state on this machine's disk, where each commit is also an fsync:",
     "",
     "| concurrency | policy path | full path (tmpfs) | full ÷ policy | full path (disk) | opa run --server | requests/s: policy, tmpfs, disk, OPA | full path (tmpfs) rps vs OPA | circuit_open answers: tmpfs, disk |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

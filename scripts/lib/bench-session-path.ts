@@ -1,20 +1,19 @@
 /**
  * @module bench-session-path
- * The full path (session object and audit log) against the policy path, with
- * sessions whose objects stay in memory, and the same full path with its
- * state on this machine's disk.
+ * The full path (session object and audit log) against the policy path and
+ * `opa run --server`, with session objects that stay in memory, and the same
+ * full path with its state on this machine's disk.
  *
  * The main table's session row sends each of its 1,000 sessions a decision
  * only every ten seconds or more, as its turns alternate with six other
  * targets; workerd evicts an object idle for ten seconds (as Cloudflare
  * hibernates an idle one), so there nearly every decision wakes its object.
- * Here three edges alternate with `opa run --server` (the policy path; the
- * full path with its state on tmpfs; the same on the disk), each full path
- * over 300 sessions in turn,
- * so an active session decides every few seconds and its object stays in
- * memory. Each edge is a workerd of its own; after each turn of a full path
- * its log is let chain every record so far and the edges' processes go idle
- * (untimed), so no turn is timed while another's log work runs.
+ * Here the same requests, the same 1,000 sessions in the same order, go to
+ * edges whose objects are never evicted: what a session's decisions cost
+ * while it is in use. Each edge is a workerd of its own; after each turn of
+ * a full path its log is let chain every record so far, and after every
+ * turn the edges' processes go idle (untimed), so no turn is timed while
+ * another's leftover work runs.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -24,9 +23,6 @@ import { startEdge } from "./edge-server.ts";
 import { runInterleaved } from "./load.ts";
 import { waitUntilQuiet, workerdChildren } from "./placement.ts";
 import type { Summary } from "./stats.ts";
-
-/** Sessions each full path spreads its requests over: each is visited again within a few seconds. */
-export const WARM_SESSIONS = 300;
 
 export interface SessionPathRow {
   concurrency: number;
@@ -62,20 +58,19 @@ export async function benchSessionPath(
   const onDisk = mkdtempSync(join(dirs.disk, "tollgate-bench-disk-"));
   const onTmpfs = mkdtempSync(join(dirs.tmpfs, "tollgate-bench-state-"));
   const policy = await startEdge({ port: 18805, vars: { ...vars, POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "off" } });
-  const tmpfs = await startEdge({ port: 18806, vars: fullPath, persistTo: onTmpfs });
-  const disk = await startEdge({ port: 18807, vars: fullPath, persistTo: onDisk });
+  const tmpfs = await startEdge({ port: 18806, vars: fullPath, persistTo: onTmpfs, keepObjectsInMemory: true });
+  const disk = await startEdge({ port: 18807, vars: fullPath, persistTo: onDisk, keepObjectsInMemory: true });
   const edges = [policy, tmpfs, disk];
   try {
     const tenants = [...new Set(bodies.map((body) => String(body.tenant ?? "acme")))];
-    const callsFor = async (edge: { url: URL }, sessions: number): Promise<Call[]> => {
-      const keyed = await enrolAgents({ url: edge.url.origin, token }, bodies);
-      if (sessions === 0) return bodies.map(keyed);
-      return Array.from({ length: sessions }, (_, i) => {
+    const keyed = [await enrolAgents({ url: policy.url.origin, token }, bodies), await enrolAgents({ url: tmpfs.url.origin, token }, bodies), await enrolAgents({ url: disk.url.origin, token }, bodies)];
+    // The main table's session row exactly: request i is scenario i mod 42 in session i mod 1,000.
+    const sessionCalls = (edge: number): Call[] =>
+      Array.from({ length: 1000 }, (_, i) => {
         const body = bodies[i % bodies.length];
-        return keyed({ ...body, session: { ...(body.session as object), id: `warm-session-${i}` } });
+        return keyed[edge]({ ...body, session: { ...(body.session as object), id: `bench-session-${i}` } });
       });
-    };
-    const calls = [await callsFor(policy, 0), await callsFor(tmpfs, WARM_SESSIONS), await callsFor(disk, WARM_SESSIONS)];
+    const calls = [bodies.map(keyed[0]), sessionCalls(1), sessionCalls(2)];
     // The three edges' workerd processes are the only ones this process runs now.
     const pids = workerdChildren();
     const answered = [0, 0, 0];
@@ -85,7 +80,12 @@ export async function benchSessionPath(
       const before = [...answered];
       const [policyRow, tmpfsRow, diskRow, opaRow] = await runInterleaved(
         [
-          ...edges.map((edge, i) => ({ ...shape, url: new URL("/v1/decide", edge.url), calls: calls[i], ...(i > 0 ? { watch: '"circuit_open"' } : {}) })),
+          ...edges.map((edge, i) => ({
+            ...shape,
+            url: new URL("/v1/decide", edge.url),
+            calls: calls[i],
+            ...(i > 0 ? { watch: '"circuit_open"' } : {}),
+          })),
           { ...shape, url: opa.url, calls: opa.calls },
         ],
         plan.rounds,

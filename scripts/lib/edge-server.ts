@@ -53,6 +53,12 @@ export interface EdgeOptions {
    * from the location that answered. In memory only.
    */
   separateBackend?: boolean;
+  /**
+   * Keep every Durable Object in memory however long it is idle (workerd's
+   * own switch; production objects cannot turn eviction off). For measuring
+   * objects that are in use, apart from the cost of waking evicted ones.
+   */
+  keepObjectsInMemory?: boolean;
 }
 
 export interface RunningEdge {
@@ -97,6 +103,11 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
   const ports = specs.map((spec, i) => spec.port ?? (options.port ?? 8787) + i);
   const shared = specs.length > 1;
   const bindings = { ...(workerOptions.bindings ?? {}), ...(options.vars ?? {}) };
+  if (options.keepObjectsInMemory) {
+    workerOptions.durableObjects = Object.fromEntries(
+      Object.entries(workerOptions.durableObjects ?? {}).map(([name, binding]) => [name, { ...(typeof binding === "string" ? { className: binding } : binding), unsafePreventEviction: true }]),
+    );
+  }
   const sharedObjects = Object.fromEntries(
     Object.entries(workerOptions.durableObjects ?? {}).map(([name, binding]) => [
       name,
