@@ -243,6 +243,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
       ];
       // Requests sent so far by each target with the log on, warm-up included: each is one record to chain.
       const logged = new Map(targets.flatMap(({ target }, i) => (target.includes("audit log") ? [[i, 0] as [number, number]] : [])));
+      const loggedThisConcurrency = () => [...logged.values()].reduce((a, b) => a + b, 0);
       // On the session row, answers the breaker refused (the cheaper circuit_open path) are counted and reported.
       const summaries = await runInterleaved(
         targets.map(({ target, url, calls }) => ({ ...plan, url, calls, ...(target.includes("session DO") ? { watch: '"circuit_open"' } : {}) })),
@@ -250,14 +251,14 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
         async (turn, sent) => {
           if (logged.has(turn)) {
             logged.set(turn, sent);
-            await waitUntilChained(target, tenants, chainedExpected + [...logged.values()].reduce((a, b) => a + b, 0));
+            await waitUntilChained(target, tenants, chainedExpected + loggedThisConcurrency());
           }
           // Whatever else a turn left running (the session objects' alarms) finishes before the next target is timed.
           turns++;
           if (!(await waitUntilQuiet(edgeProcesses))) restless++;
         },
       );
-      chainedExpected += [...logged.values()].reduce((a, b) => a + b, 0);
+      chainedExpected += loggedThisConcurrency();
       targets.forEach(({ target }, i) => rows.push({ target, concurrency, summary: summaries[i] }));
     }
     chainedMain = await waitUntilChained(target, tenants, chainedExpected);

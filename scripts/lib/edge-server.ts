@@ -103,17 +103,15 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
   const ports = specs.map((spec, i) => spec.port ?? (options.port ?? 8787) + i);
   const shared = specs.length > 1;
   const bindings = { ...(workerOptions.bindings ?? {}), ...(options.vars ?? {}) };
-  if (options.keepObjectsInMemory) {
-    workerOptions.durableObjects = Object.fromEntries(
-      Object.entries(workerOptions.durableObjects ?? {}).map(([name, binding]) => [name, { ...(typeof binding === "string" ? { className: binding } : binding), unsafePreventEviction: true }]),
-    );
-  }
-  const sharedObjects = Object.fromEntries(
+  // Each object binding in its long form, so options can be added to it.
+  const objects = Object.fromEntries(
     Object.entries(workerOptions.durableObjects ?? {}).map(([name, binding]) => [
       name,
-      { ...(typeof binding === "string" ? { className: binding } : binding), scriptName: SHARED_WORKER },
+      { ...(typeof binding === "string" ? { className: binding } : binding), ...(options.keepObjectsInMemory ? { unsafePreventEviction: true } : {}) },
     ]),
   );
+  workerOptions.durableObjects = objects;
+  const sharedObjects = Object.fromEntries(Object.entries(objects).map(([name, binding]) => [name, { ...binding, scriptName: SHARED_WORKER }]));
   const edges = specs.map((spec, i) => ({
     ...workerOptions,
     ...(shared ? { queueConsumers: undefined, durableObjects: sharedObjects } : {}),

@@ -8,14 +8,13 @@
  * also binds associated data (the tenant and server a credential belongs
  * to), so a ciphertext copied to another tenant's entry does not open.
  */
+import { toBase64Url } from "../../packages/agent/src/base64url.ts";
 import { ApiError } from "../errors";
 
 export type SealPurpose = "upstream-credentials" | "mcp-session";
 
 const encoder = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();
-
-export const base64url = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 
 export function fromBase64url(text: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
@@ -59,7 +58,7 @@ function keyFor(env: Env, purpose: SealPurpose): Promise<CryptoKey> {
 export async function seal(env: Env, purpose: SealPurpose, plaintext: string, context: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const cipher = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: encoder.encode(context) }, await keyFor(env, purpose), encoder.encode(plaintext));
-  return `v1.${base64url(iv)}.${base64url(new Uint8Array(cipher))}`;
+  return `v1.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(cipher))}`;
 }
 
 /** The plaintext, or undefined for anything that is not a ciphertext this key made for this purpose and context. */

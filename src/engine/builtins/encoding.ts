@@ -5,6 +5,7 @@
  * (space as "+"), which is what OPA uses. Written with TextEncoder and
  * btoa only, so the agent SDK's local evaluator has them in a browser too.
  */
+import { toBase64Url } from "../../../packages/agent/src/base64url.ts";
 import { compareRegoValues } from "../rego-value";
 import { BuiltinError, expectString, type Builtin } from "./context";
 
@@ -17,12 +18,6 @@ function fromHex(hex: string): Uint8Array {
   const bytes = new Uint8Array(hex.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return bytes;
-}
-
-function base64UrlNoPad(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 function queryEscape(value: string): string {
@@ -47,7 +42,7 @@ export const encodingBuiltins: Record<string, Builtin> = {
     // Bytes that are not UTF-8 are replaced with U+FFFD.
     return text.decode(fromHex(hex));
   },
-  "base64url.encode_no_pad": (value: unknown) => base64UrlNoPad(utf8.encode(expectString(value, "input"))),
+  "base64url.encode_no_pad": (value: unknown) => toBase64Url(utf8.encode(expectString(value, "input"))),
   "urlquery.encode": (value: unknown) => queryEscape(expectString(value, "input")),
   "urlquery.decode": (value: unknown) => queryUnescape(expectString(value, "input")),
   "urlquery.encode_object": (object: unknown) => {
