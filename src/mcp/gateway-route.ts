@@ -10,7 +10,9 @@
  *   (tool-call.ts, tool-list.ts); every other request is relayed as the
  *   upstream answers it; notifications (cancellation, progress) and the
  *   client's responses to the upstream's requests are passed on (202).
- * - GET relays the upstream's standalone SSE stream (405 if it has none).
+ * - GET relays the upstream's standalone SSE stream (405 if it has none),
+ *   and to a client that declared URL-mode elicitation also carries
+ *   `notifications/elicitation/complete` (elicitation-notices.ts).
  * - DELETE ends the upstream session.
  *
  * Transport errors are HTTP statuses with a JSON-RPC error body: 400 for a
@@ -31,7 +33,9 @@ import { resolveServer, type ResolvedServer } from "./server-cache";
 import { openSession, sealSession, type GatewaySession } from "./session-id";
 import { governedToolCall } from "./tool-call";
 import { governedToolList } from "./tool-list";
-import { collectReply, sendToUpstream, UpstreamFault } from "./upstream-call";
+import { announceSettledElicitations } from "./elicitation-notices";
+import { ChannelClosed, EventChannel } from "./event-channel";
+import { collectReply, sendToUpstream, UpstreamFault, type Exchange } from "./upstream-call";
 import { jsonResponse, relay, relayStream } from "./upstream-relay";
 import { SERVER_NAME_PATTERN } from "./upstream-schema";
 
@@ -190,26 +194,47 @@ async function get(c: GatewayCtx): Promise<Response> {
   const session = await sessionOf(c, name);
   if (session instanceof Response) return session;
   const context = contextOf(c, server, session);
+  // A client that declared URL-mode elicitation is told on this stream when an elicited approval is settled,
+  // so it gets a stream even from an upstream that has none.
+  const notices = session.url_elicitation;
+  let upstream: Exchange | undefined;
   try {
-    const exchange = await sendToUpstream(targetOf(context), { method: "GET", timeoutMs: timeoutOf(context), keepOpen: true });
-    const status = exchange.response.status;
+    upstream = await sendToUpstream(targetOf(context), { method: "GET", timeoutMs: timeoutOf(context), keepOpen: true });
+    const status = upstream.response.status;
     if (status === 405) {
-      exchange.abort();
-      return new Response(null, { status: 405, headers: { allow: "POST, DELETE" } });
-    }
-    if (status === 404 && session.upstream !== undefined) {
-      exchange.abort();
+      upstream.abort();
+      upstream = undefined;
+      if (!notices) return new Response(null, { status: 405, headers: { allow: "POST, DELETE" } });
+    } else if (status === 404 && session.upstream !== undefined) {
+      upstream.abort();
       return rpcError(404, INVALID_REQUEST, "Session not found: the upstream ended it");
-    }
-    if (!exchange.response.ok || !(exchange.response.headers.get("content-type") ?? "").includes("text/event-stream")) {
-      exchange.abort();
+    } else if (status === 409) {
+      upstream.abort();
+      return rpcError(409, INVALID_REQUEST, "Conflict: this session's stream is already open");
+    } else if (!upstream.response.ok || !(upstream.response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+      upstream.abort();
       return rpcError(502, UPSTREAM_ERROR, `upstream ${name} did not open an event stream (HTTP ${status})`);
     }
-    return relayStream(targetOf(context), exchange, context.background);
   } catch (error) {
     if (error instanceof UpstreamFault) return rpcError(error.fault === "timeout" ? 504 : 502, UPSTREAM_ERROR, error.message);
     throw error;
   }
+  const channel = new EventChannel();
+  const sources: Promise<void>[] = [];
+  if (upstream) sources.push(relayStream(targetOf(context), upstream, channel));
+  if (notices) sources.push(announceSettledElicitations(context, channel));
+  // The first source to end, or the client leaving, ends the stream: the upstream's is released at once
+  // (so a client that reconnects can open it again), and the notices stop at their next look.
+  const quiet = (source: Promise<void>) =>
+    source.catch((error: unknown) => {
+      if (!(error instanceof ChannelClosed)) console.error(`mcp ${name}: elicitation notices stopped: ${(error as Error).message}`);
+    });
+  const ended = Promise.race([channel.done, ...sources.map(quiet)]).finally(() => {
+    channel.close();
+    upstream?.abort();
+  });
+  context.background(Promise.allSettled([ended, ...sources]));
+  return channel.response;
 }
 
 async function remove(c: GatewayCtx): Promise<Response> {

@@ -17,13 +17,11 @@
  * response without it passing through `finish`.
  */
 import type { JsonRpcId } from "./jsonrpc";
+import { sseEvent, type EventChannel } from "./event-channel";
 import { answers, collectReply, replyEvents, sendToUpstream, UpstreamFault, type Exchange, type ReplyEvent, type UpstreamTarget } from "./upstream-call";
 
 export type Finish = (reply: Record<string, unknown>) => Promise<Record<string, unknown>>;
 export type OnFault = (fault: UpstreamFault) => Promise<Record<string, unknown>> | Record<string, unknown>;
-
-const encoder = new TextEncoder();
-const sseEvent = (message: unknown, event?: string) => encoder.encode(`${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(message)}\n\n`);
 
 export const jsonResponse = (message: unknown, status = 200, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(message), { status, headers: { "content-type": "application/json", ...headers } });
@@ -130,28 +128,19 @@ export async function relay(target: UpstreamTarget, exchange: Exchange, id: Json
 }
 
 /**
- * An upstream's standalone stream (GET): its requests and notifications
- * pass to the client; a response, which only a resumed stream may carry,
- * does not (see the module comment).
+ * An upstream's standalone stream (GET) into the client's: its requests and
+ * notifications pass on; a response, which only a resumed stream may carry,
+ * does not (see the module comment). Settles when the upstream's stream
+ * ends, breaks, or the client's channel is closed.
  */
-export function relayStream(target: UpstreamTarget, exchange: Exchange, background: (work: Promise<unknown>) => void): Response {
-  const server = target.server.name;
+export async function relayStream(target: UpstreamTarget, exchange: Exchange, channel: EventChannel): Promise<void> {
   const hadSession = target.session !== undefined;
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = writable.getWriter();
-  background(
-    (async () => {
-      try {
-        for await (const event of replyEvents(server, exchange, hadSession)) {
-          const message = event.message;
-          if (message && typeof message.method === "string") await writer.write(sseEvent(message, event.event));
-        }
-      } catch {
-        // The stream ended (the upstream closed it, or sent garbage): the client reconnects if it wants to.
-      } finally {
-        await writer.close().catch(() => undefined);
-      }
-    })(),
-  );
-  return new Response(readable, { status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  try {
+    for await (const event of replyEvents(target.server.name, exchange, hadSession)) {
+      const message = event.message;
+      if (message && typeof message.method === "string") await channel.send(message, event.event);
+    }
+  } catch {
+    // The stream ended (the upstream closed it, or sent garbage, or the client left): the client reconnects if it wants to.
+  }
 }

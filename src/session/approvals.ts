@@ -90,6 +90,13 @@ export class Approvals {
     return this.sql.exec<ApprovalRow>("SELECT * FROM approvals ORDER BY created_ms DESC LIMIT 100").toArray();
   }
 
+  /** The agent's approvals created at or after `sinceMs`, newest first (at most 100), for the MCP gateway's elicitation notices. */
+  askedSince(agentId: string, sinceMs: number): Array<Pick<ApprovalRow, "id" | "status">> {
+    return this.sql
+      .exec<Pick<ApprovalRow, "id" | "status">>("SELECT id, status FROM approvals WHERE agent_id = ? AND created_ms >= ? ORDER BY created_ms DESC LIMIT 100", agentId, sinceMs)
+      .toArray();
+  }
+
   /** A pending approval for this exact action, reused rather than duplicated when the agent asks again. */
   private pendingFor(actionHash: string, now: number): ApprovalRow | undefined {
     return this.sql

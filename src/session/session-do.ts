@@ -33,7 +33,7 @@ import { Leases, type Amounts, type LeaseView } from "./leases";
 import { Lineage, type Grant } from "./lineage";
 import { migrate, SESSION_MIGRATIONS } from "./migrations";
 import { agentObject, approvalsIndex, breakerIndex, sessionObject } from "./objects";
-import type { ApprovalRecord, BreakerReport, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
+import type { ApprovalChanges, ApprovalRecord, BreakerReport, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
 
 /** Decision ids and idempotency keys are remembered this long; denials for the breaker this long at most. */
 const RETENTION_MS = 24 * 3600 * 1000;
@@ -113,6 +113,8 @@ export class SessionDO extends DurableObject<Env> {
   private committed = 0;
   /** Long-polls waiting for an approval to be decided, by approval id. */
   private readonly waiters = new Map<string, Set<(record: ApprovalRecord) => void>>();
+  /** Long-polls waiting for any of this session's approvals to change (approvalChanges). */
+  private readonly approvalWatchers = new Set<() => void>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -245,7 +247,7 @@ export class SessionDO extends DurableObject<Env> {
       request.revertible ? JSON.stringify(effects) : null,
     );
     if (++this.committed % SWEEP_EVERY === 0) this.wakeAt(now + RETENTION_MS);
-    if (this.approvals.takeChanged()) this.wakeAt(now);
+    if (this.approvals.takeChanged()) this.approvalsMoved(now);
     if (state === "open") this.wakeAt(this.breaker.halfOpenAt() ?? now + RETENTION_MS);
     return result;
   }
@@ -314,7 +316,7 @@ export class SessionDO extends DurableObject<Env> {
       else if (effects.breaker_closed) this.breaker.restore(effects.breaker_before ?? undefined);
       this.sql.exec("DELETE FROM decisions WHERE decision_id = ?", key);
     });
-    if (this.approvals.takeChanged()) this.wakeAt(Date.now());
+    if (this.approvals.takeChanged()) this.approvalsMoved(Date.now());
     // An undone denial may have been the one that opened the breaker.
     if (this.breaker.state(Date.now()) !== "open") this.reportBreaker("closed");
     if (effects.agent_counted) {
@@ -480,12 +482,51 @@ export class SessionDO extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Long-poll for the MCP gateway's `notifications/elicitation/complete`:
+   * of the approvals `agentId` asked for since `sinceMs`, which are pending
+   * and which of `known` (pending when the caller last asked) are no longer.
+   * With `known` null (a stream just opened) every one that ended approved
+   * and unused, rejected or expired counts as settled, so a client that
+   * missed a notice while disconnected is told again (it ignores ids it
+   * knows are complete). Answers at once when there is news; otherwise when
+   * an approval is created, decided, used or expires, or after `timeoutMs`.
+   */
+  async approvalChanges(agentId: string, sinceMs: number, known: string[] | null, timeoutMs: number): Promise<ApprovalChanges> {
+    const look = (): ApprovalChanges & { nextExpiry?: number } => {
+      const now = Date.now();
+      for (const row of this.approvals.expireDue(now)) this.notify(toRecord(row));
+      if (this.approvals.takeChanged()) this.approvalsMoved(now);
+      const rows = this.approvals.askedSince(agentId, sinceMs);
+      const pending = rows.filter((row) => row.status === "pending").map((row) => row.id);
+      const settled = rows.filter((row) => (known === null ? row.status !== "pending" && row.status !== "used" : row.status !== "pending" && known.includes(row.id)));
+      return { pending, settled: settled.map(({ id, status }) => ({ id, status })), nextExpiry: this.approvals.nextExpiry() };
+    };
+    const first = look();
+    const news = first.settled.length > 0 || known === null || first.pending.length !== known.length || first.pending.some((id) => !known.includes(id));
+    if (!news) {
+      // Never past the next expiry, so an approval that expires unattended is reported on time even if the alarm is late.
+      const waitMs = Math.max(0, Math.min(timeoutMs, (first.nextExpiry ?? Number.POSITIVE_INFINITY) - Date.now()));
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.approvalWatchers.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, waitMs);
+        this.approvalWatchers.add(done);
+      });
+    }
+    const { pending, settled } = news ? first : look();
+    return { pending, settled };
+  }
+
   async decideApproval(id: string, tenant: string, outcome: "approved" | "rejected", by: string, reason: string): Promise<{ ok: true; record: ApprovalRecord } | { ok: false; status: 404 | 409; why: string }> {
     const now = Date.now();
     const decided = this.approvals.decide(id, tenant, outcome, by, reason, now);
     if (!decided.ok) return decided;
     const record = toRecord(decided.row);
-    if (this.approvals.takeChanged()) this.wakeAt(now);
+    if (this.approvals.takeChanged()) this.approvalsMoved(now);
     this.notify(record);
     return { ok: true, record };
   }
@@ -522,8 +563,15 @@ export class SessionDO extends DurableObject<Env> {
     }
   }
 
+  /** An approval was created or changed: the approvals index is owed its copy, and session-wide watchers look again. */
+  private approvalsMoved(now: number): void {
+    this.wakeAt(now);
+    for (const done of [...this.approvalWatchers]) done();
+  }
+
   /** Tells everyone waiting on this approval (long-polls and sockets) that it was decided, used or expired. */
   private notify(record: ApprovalRecord): void {
+    for (const done of [...this.approvalWatchers]) done();
     for (const done of [...(this.waiters.get(record.id) ?? [])]) done(record);
     this.waiters.delete(record.id);
     if (record.status === "pending") return;

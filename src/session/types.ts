@@ -117,6 +117,14 @@ export interface CommitResult {
 
 export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
 
+/** What changed among the approvals an agent asked for (SessionDO.approvalChanges). */
+export interface ApprovalChanges {
+  /** Ids still waiting for an approver. */
+  pending: string[];
+  /** Approvals no longer pending that the caller had not been told of, and how they ended. */
+  settled: Array<{ id: string; status: ApprovalStatus }>;
+}
+
 /**
  * What an approver sees beside the action: the decision that asked, the
  * rules that asked (their messages withheld when the policy redacts the

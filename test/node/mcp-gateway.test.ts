@@ -316,6 +316,72 @@ describe("approvals", () => {
     await client.close();
   });
 
+  it("tells a URL-elicitation client on its stream when an approval is settled, and a stream opened later again", async () => {
+    const settled: string[] = [];
+    const client = new Client({ name: "agent", version: "1.0.0" }, { capabilities: { elicitation: { url: {} } } });
+    client.setNotificationHandler("notifications/elicitation/complete", (notice: { params?: { elicitationId?: string }; elicitationId?: string }) => {
+      settled.push(notice.params?.elicitationId ?? notice.elicitationId ?? "?");
+    });
+    const transport = new StreamableHTTPClientTransport(new URL("/mcp/helpdesk", edge.url), { requestInit: { headers: { authorization: `Bearer ${keys.payer}` } } });
+    await client.connect(transport);
+    const told = async (id: string) => {
+      for (let waited = 0; !settled.includes(id) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      return settled.includes(id);
+    };
+    const elicit = async (amount: number) => {
+      const error = await client.callTool({ name: "refund", arguments: { amount, currency: "EUR" } }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UrlElicitationRequiredError);
+      return (error as UrlElicitationRequiredError).elicitations[0].elicitationId;
+    };
+
+    const approvedId = await elicit(611);
+    expect(settled).not.toContain(approvedId);
+    await admin(`/approvals/acme/${approvedId}`, { method: "POST", body: JSON.stringify({ decision: "approve", reason: "ok" }) }, TEST_TOKENS.acmeApprover);
+    expect(await told(approvedId)).toBe(true);
+    const result = await client.callTool({ name: "refund", arguments: { amount: 611, currency: "EUR" } });
+    expect(textOf(result)).toBe("refunded 611 EUR");
+
+    const rejectedId = await elicit(622);
+    await admin(`/approvals/acme/${rejectedId}`, { method: "POST", body: JSON.stringify({ decision: "reject", reason: "no" }) }, TEST_TOKENS.acmeApprover);
+    expect(await told(rejectedId)).toBe(true);
+    const pendingId = await elicit(633);
+
+    // The session's stream is the client's while it is open; once the client leaves, the gateway releases the
+    // upstream's (within a keep-alive interval, when a write to the client fails), and a stream opened then names what ended unused (the rejection), not what was used
+    // or is still pending.
+    const openStream = () =>
+      fetch(new URL("/mcp/helpdesk", edge.url), {
+        headers: { authorization: `Bearer ${keys.payer}`, accept: "text/event-stream", "mcp-session-id": transport.sessionId!, "mcp-protocol-version": "2025-11-25" },
+      });
+    const second = await openStream();
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as RpcError).error.message).toMatch(/already open/);
+    const sessionId = transport.sessionId!;
+    await transport.close();
+    let stream = await openStream();
+    for (let waited = 0; stream.status === 409 && waited < 15_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      stream = await openStream();
+    }
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    let text = "";
+    while (!text.includes(rejectedId)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    expect(text).toContain(`"method":"notifications/elicitation/complete","params":{"elicitationId":"${rejectedId}"}`);
+    expect(text).not.toContain(approvedId);
+    expect(text).not.toContain(pendingId);
+
+    // Another tenant's agent cannot open this session's stream, and so learns nothing of its approvals.
+    const foreign = await fetch(new URL("/mcp/helpdesk", edge.url), { headers: { authorization: `Bearer ${keys.other}`, accept: "text/event-stream", "mcp-session-id": sessionId } });
+    expect(foreign.status).toBe(404);
+    expect(await foreign.text()).not.toContain("apr_");
+  });
+
   it("tells a client without URL elicitation which approval to wait for and to call again", async () => {
     const client = await connect(keys.payer);
     const result = await client.callTool({ name: "refund", arguments: { amount: 750, currency: "EUR" } });
