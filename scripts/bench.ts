@@ -311,7 +311,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
     { jwt: sampleJwt, jwk: jwt.publicJwk, key: sampleKey, secret_sha256: sha256Hex(sampleKey.split("_").slice(3).join("_")) },
     quick ? 2000 : 10000,
   );
-  const stages = await measureStages({ body: JSON.parse(sampleCall.body), identity: sampleAnswer.identity, response: sampleAnswer, signing_jwk: receiptKey.privateJwk }, quick ? 2000 : 10000);
+  const stages = await measureStages({ body: JSON.parse(sampleCall.body), identity: sampleAnswer.identity, response: sampleAnswer, receipt_key: { id: receiptKey.id, public_key: receiptKey.publicKey, private_jwk: receiptKey.privateJwk } }, quick ? 2000 : 10000);
   const evalUs = hops.per_input.map((p) => p.eval_us).sort((a, b) => a - b);
   const medianEvalUs = evalUs[Math.floor(evalUs.length / 2)];
   const maxEvalUs = evalUs[evalUs.length - 1];
@@ -392,7 +392,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
   stage("the policy's input, written out", us(stages.input_us), all, "measured alone", "the same");
   stage("RPC into the sandbox and back", fmt(sandboxC1.median_ms - isolateC1.median_ms), all, "sandbox edge less in-isolate edge", "a Dynamic Worker often runs on its caller's thread: likely less");
   stage("evaluation (all layers, JSON in and out of wasm)", us(medianEvalUs), all, "in the sandbox, median over the mix", "the same");
-  stage("receipt (canonical hash, Ed25519 signature)", us(stages.receipt_us), all, "measured alone", "the same");
+  stage("receipt (its claims, canonical hash, Ed25519 signature)", us(stages.receipt_us), all, "measured alone", "the same");
   stage("the answer, written out", us(stages.response_us), all, "measured alone", "the same");
   stage("audit record (queued after the answer)", logRow ? difference(logRow.with.median_ms - logRow.without.median_ms) : "—", [false, true, true], `log A/B (record built after the answer: ${us(stages.audit_record_us)})`, "a Queue send after the answer; the chain object and R2 are elsewhere, off the path");
   stage("session object (check-and-debit, committed before the answer)", fmt(sessionC1.median_ms - auditC1.median_ms), [false, false, true], "full path less the log-on edge; nearly every decision here wakes its evicted object (objects kept in memory: the A/B above)", "the object lives in one location: from anywhere else, a network round trip more; its write is confirmed once replicated to machines nearby, where here it is a SQLite commit to tmpfs (this machine's disk: the A/B above)");

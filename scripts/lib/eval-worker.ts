@@ -14,11 +14,12 @@
  *   POST /measure-stages {body, identity, response, signing_jwk, iterations}
  *                                                    → what the edge's own stages cost per decision, in workerd
  */
-import { actionHash } from "../../packages/agent/src/canonical-json";
+import { sha256Hex } from "../../packages/agent/src/canonical-json";
 import { buildAuditRecord, type AnsweredDecision } from "../../src/audit/from-decision";
 import { policyInput } from "../../src/decision/policy-input";
 import { sameDigest, parseAgentKey, secretHash } from "../../src/identity/agent-key";
-import { checkTimes, decodeJws, signEdDsaJws, verifySignature } from "../../src/identity/jws";
+import { checkTimes, decodeJws, verifySignature } from "../../src/identity/jws";
+import { DEFAULT_PROOF_WINDOW_S, signReceipt, type ReceiptSubject } from "../../src/receipts/receipt-signer";
 import type { Identity } from "../../src/identity/types";
 import { parseJson, validated } from "../../src/routes/request-body";
 import { decisionBodySchema } from "../../src/schema/decision-input";
@@ -33,8 +34,7 @@ interface PolicyPayload {
 
 async function policyCode(policy: PolicyPayload): Promise<{ key: string; layers: () => LayerCode[] }> {
   const wasm = Uint8Array.from(atob(policy.wasm_base64), (c) => c.charCodeAt(0));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", wasm));
-  const key = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const key = await sha256Hex(wasm);
   return { key, layers: () => [{ scope: "eval", entrypoint: policy.entrypoint, wasm, data: policy.data }] };
 }
 
@@ -98,7 +98,13 @@ export default {
       return Response.json({ jwt_us: jwtUs, agent_key_us: keyUs });
     }
     if (path === "/measure-stages") {
-      const body = (await request.json()) as { body: unknown; identity: Identity; response: AnsweredDecision & Record<string, unknown>; signing_jwk: JsonWebKey; iterations: number };
+      const body = (await request.json()) as {
+        body: unknown;
+        identity: Identity;
+        response: AnsweredDecision & Record<string, unknown>;
+        receipt_key: { id: string; public_key: string; private_jwk: JsonWebKey };
+        iterations: number;
+      };
       const text = JSON.stringify(body.body);
       const time = async (work: () => unknown) => {
         for (let i = 0; i < 200; i++) await work();
@@ -108,15 +114,34 @@ export default {
       };
       const parsed = validated(decisionBodySchema, parseJson(text));
       const input = policyInput(parsed, body.identity, { tier: "low", source: "declared" }, { region: "eu", source: "country:DE" }, "local");
-      const { alg: _alg, key_ops: _ops, ...jwk } = body.signing_jwk;
-      const key = await crypto.subtle.importKey("jwk", jwk, { name: "Ed25519" }, false, ["sign"]);
+      // The receipt exactly as the edge signs it: its claims, with the key the run's edges sign with.
+      const receiptEnv = {
+        RECEIPT_KEY_ID: body.receipt_key.id,
+        RECEIPT_SIGNING_KEY: JSON.stringify(body.receipt_key.private_jwk),
+        TRUST_STORE: JSON.stringify({ keys: [{ id: body.receipt_key.id, public_key: body.receipt_key.public_key, scopes: ["receipt"] }] }),
+      } as unknown as Env;
+      const answer = body.response as unknown as { decision_id: string; decision: string; mode: string; risk: { tier: string }; policy: ReceiptSubject["policy"] };
+      const subject: ReceiptSubject = {
+        decision_id: answer.decision_id,
+        tenant: input.tenant,
+        agent: input.agent.id,
+        session: input.session.id,
+        action: input.action,
+        decision: answer.decision,
+        tier: answer.risk.tier,
+        mode: answer.mode,
+        policy: answer.policy,
+        ttl_s: 0,
+        proof_window_s: DEFAULT_PROOF_WINDOW_S,
+      };
+      if (!(await signReceipt(receiptEnv, subject, Date.now()))) throw new Error("the bench's receipt key signs no receipt");
       return Response.json({
         // The body read as JSON, bounded, and checked against the request schema.
         validation_us: await time(() => validated(decisionBodySchema, parseJson(text))),
         // The policy's input put together (identity, tier, region) and written out as the sandbox gets it.
         input_us: await time(() => JSON.stringify(policyInput(parsed, body.identity, { tier: "low", source: "declared" }, { region: "eu", source: "country:DE" }, "local"))),
-        // The receipt: the action's canonical hash and an Ed25519 signature.
-        receipt_us: await time(async () => signEdDsaJws({ alg: "EdDSA", typ: "tg-receipt+jwt", kid: "k" }, { action: await actionHash(input.action), ...body.response }, key)),
+        // The receipt: its claims, the action's canonical hash and an Ed25519 signature.
+        receipt_us: await time(() => signReceipt(receiptEnv, subject, Date.now())),
         // The answer written out.
         response_us: await time(() => JSON.stringify(body.response)),
         // The audit record built (when its batch leaves, after the answer).

@@ -89,7 +89,10 @@ export interface StageCosts {
 }
 
 /** What the edge's own stages of one decision cost in workerd, each alone, on a real body and answer. */
-export function measureStages(sample: { body: unknown; identity: unknown; response: unknown; signing_jwk: JsonWebKey }, iterations: number): Promise<StageCosts> {
+export function measureStages(
+  sample: { body: unknown; identity: unknown; response: unknown; receipt_key: { id: string; public_key: string; private_jwk: JsonWebKey } },
+  iterations: number,
+): Promise<StageCosts> {
   return withHost((miniflare) => call(miniflare, "/measure-stages", { ...sample, iterations }));
 }
 

@@ -7,6 +7,7 @@
  * the newest deliveries are kept, older ones dropped in order.
  */
 import { DurableObject } from "cloudflare:workers";
+import { randomHex } from "../../packages/agent/src/hex.ts";
 import { migrate, type Migration } from "../session/migrations";
 import { ALERT_EVENTS, type AlertEventType } from "./alert-event";
 import type { WebhookTarget } from "./webhook-delivery";
@@ -71,8 +72,7 @@ export class AlertsDO extends DurableObject<Env> {
   async create(input: { url: string; events: AlertEventType[]; format: WebhookTarget["format"] }, by: string): Promise<{ ok: true; webhook: WebhookView; secret: string } | { ok: false; message: string }> {
     const count = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM webhooks").one().n;
     if (count >= MAX_WEBHOOKS) return { ok: false, message: `a tenant has at most ${MAX_WEBHOOKS} webhooks; delete one first` };
-    const hex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
-    const row: WebhookRow = { id: `wh_${hex(8)}`, url: input.url, events: JSON.stringify(input.events), format: input.format, secret: `whsec_${hex(24)}`, created_ms: Date.now(), created_by: by };
+    const row: WebhookRow = { id: `wh_${randomHex(8)}`, url: input.url, events: JSON.stringify(input.events), format: input.format, secret: `whsec_${randomHex(24)}`, created_ms: Date.now(), created_by: by };
     this.sql.exec("INSERT INTO webhooks (id, url, events, format, secret, created_ms, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)", row.id, row.url, row.events, row.format, row.secret, row.created_ms, row.created_by);
     return { ok: true, webhook: view(row), secret: row.secret };
   }

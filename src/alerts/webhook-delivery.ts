@@ -12,6 +12,7 @@
  * delivered.
  */
 import type { AlertEvent } from "./alert-event";
+import { toHex } from "../../packages/agent/src/hex.ts";
 
 /** How long a receiver may take to answer. */
 const DELIVERY_TIMEOUT_MS = 10_000;
@@ -37,7 +38,7 @@ export function payloadOf(event: AlertEvent, format: WebhookTarget["format"], or
 export async function signature(secret: string, timestamp: number, body: string): Promise<string> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestamp}.${body}`));
-  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(mac));
 }
 
 export async function deliver(target: WebhookTarget, event: AlertEvent, origin: string, deliveryId: string): Promise<DeliveryOutcome> {

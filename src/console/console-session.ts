@@ -18,6 +18,7 @@
  */
 import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import { randomHex, toHex } from "../../packages/agent/src/hex.ts";
 import { sha256Hex } from "../bundles/canonical";
 import { ApiError } from "../errors";
 import { principalForTokenHash } from "../middleware/admin-auth";
@@ -48,10 +49,6 @@ const overTls = (c: Context) => new URL(c.req.url).protocol === "https:";
 /** `__Host-` needs Secure, so plain-HTTP local runs use the bare name. */
 function cookieOptions(c: Context) {
   return overTls(c) ? ({ prefix: "host", secure: true } as const) : ({} as const);
-}
-
-function randomHex(bytes: number): string {
-  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Checks the token against ADMIN_TOKENS and starts a session; 401 for a token it does not know. */
@@ -87,7 +84,7 @@ export async function currentSession<E extends { Bindings: Env }>(c: Context<E>)
 async function hmacHex(key: string, text: string): Promise<string> {
   const cryptoKey = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const mac = await crypto.subtle.sign("HMAC", cryptoKey, new TextEncoder().encode(text));
-  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(mac));
 }
 
 /** The session's CSRF token, put in every form it is shown. */

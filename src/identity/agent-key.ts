@@ -8,6 +8,7 @@
  */
 import { sha256Hex } from "../bundles/canonical";
 import { toBase64Url } from "../bundles/signature";
+import { randomHex } from "../../packages/agent/src/hex.ts";
 import { TENANT_ID } from "../schema/tenant-id";
 
 export const AGENT_KEY_PREFIX = "tgk_";
@@ -25,8 +26,7 @@ export function parseAgentKey(token: string): ParsedAgentKey | undefined {
 }
 
 export function newKeyId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return `k${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return `k${randomHex(8)}`;
 }
 
 export function mintAgentKey(tenant: string, keyId: string): { key: string; secret: string } {

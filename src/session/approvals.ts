@@ -14,6 +14,7 @@
  */
 import { APPROVAL_ID_PATTERN } from "../schema/approval-id";
 import type { ApprovalContext, ApprovalRecord, CommitRequest } from "./types";
+import { randomHex } from "../../packages/agent/src/hex.ts";
 
 /** The session object that holds an approval, or undefined for a malformed id. */
 export function approvalObjectId(id: string): string | undefined {
@@ -107,7 +108,7 @@ export class Approvals {
   create(request: CommitRequest): ApprovalRow {
     const existing = this.pendingFor(request.action_hash, request.now_ms);
     if (existing) return existing;
-    const random = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const random = randomHex(12);
     const id = `apr_${this.objectId}_${random}`;
     this.sql.exec(
       "INSERT INTO approvals (id, tenant, session_id, agent_id, action_hash, action_summary, status, created_ms, expires_ms, version, context) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?)",

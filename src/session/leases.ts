@@ -19,6 +19,7 @@
  * a spend or a release as one atomic step.
  */
 import type { Usage } from "./types";
+import { randomHex } from "../../packages/agent/src/hex.ts";
 
 export const LEASED_DIMENSIONS = ["tokens", "api_calls", "cost_usd"] as const;
 export type LeasedDimension = (typeof LEASED_DIMENSIONS)[number];
@@ -104,7 +105,7 @@ export class Leases {
       granted[dimension] = slice(dimension, limit - used[dimension] - reserved[dimension], fraction);
     }
     if (granted.api_calls < 1) return undefined;
-    const id = `lse_${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+    const id = `lse_${randomHex(12)}`;
     this.sql.exec(
       "INSERT INTO leases (id, agent_id, granted, spent_tokens, spent_api_calls, spent_cost_usd, created_ms, expires_ms, status) VALUES (?, ?, ?, 0, 0, 0, ?, ?, 'open')",
       id,

@@ -6,6 +6,8 @@
  * from the same action. The edge imports this module too: the format is
  * defined once.
  */
+import { toHex } from "./hex.ts";
+
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
@@ -18,7 +20,7 @@ export function canonicalJson(value: unknown): string {
 export async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(digest));
 }
 
 /** The hash a receipt binds an action to: sha256 of its canonical JSON, as `sha256:<hex>`. */

@@ -6,13 +6,13 @@
  * btoa only, so the agent SDK's local evaluator has them in a browser too.
  */
 import { toBase64Url } from "../../../packages/agent/src/base64url.ts";
+import { toHex } from "../../../packages/agent/src/hex.ts";
 import { compareRegoValues } from "../rego-value";
 import { BuiltinError, expectString, type Builtin } from "./context";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-const toHex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 
 function fromHex(hex: string): Uint8Array {
   const bytes = new Uint8Array(hex.length / 2);
