@@ -219,15 +219,23 @@ async function get(c: GatewayCtx): Promise<Response> {
     if (error instanceof UpstreamFault) return rpcError(error.fault === "timeout" ? 504 : 502, UPSTREAM_ERROR, error.message);
     throw error;
   }
+  return clientStream(context, upstream, notices);
+}
+
+/**
+ * The client's standalone stream: the upstream's, the gateway's notices, or
+ * both. The first source to end, or the client leaving, ends it: the
+ * upstream's stream is released at once (so a client that reconnects can
+ * open it again), and the notices stop at their next look.
+ */
+function clientStream(context: GatewayContext, upstream: Exchange | undefined, notices: boolean): Response {
   const channel = new EventChannel();
   const sources: Promise<void>[] = [];
   if (upstream) sources.push(relayStream(targetOf(context), upstream, channel));
   if (notices) sources.push(announceSettledElicitations(context, channel));
-  // The first source to end, or the client leaving, ends the stream: the upstream's is released at once
-  // (so a client that reconnects can open it again), and the notices stop at their next look.
   const quiet = (source: Promise<void>) =>
     source.catch((error: unknown) => {
-      if (!(error instanceof ChannelClosed)) console.error(`mcp ${name}: elicitation notices stopped: ${(error as Error).message}`);
+      if (!(error instanceof ChannelClosed)) console.error(`mcp ${context.server.name}: elicitation notices stopped: ${(error as Error).message}`);
     });
   const ended = Promise.race([channel.done, ...sources.map(quiet)]).finally(() => {
     channel.close();

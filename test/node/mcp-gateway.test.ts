@@ -382,6 +382,26 @@ describe("approvals", () => {
     expect(await foreign.text()).not.toContain("apr_");
   });
 
+  it("opens a stream for a URL-elicitation client's notices when the upstream has none; other clients get 405", async () => {
+    const streamOf = async (key: string, elicit: boolean) => {
+      const client = await connect(key, "junk", { urlElicitation: elicit });
+      const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+      const response = await fetch(new URL("/mcp/junk", edge.url), { headers: { authorization: `Bearer ${key}`, accept: "text/event-stream", "mcp-session-id": sessionId } });
+      await client.close();
+      return response;
+    };
+    const notices = await streamOf(keys.payer, true);
+    expect(notices.status).toBe(200);
+    expect(notices.headers.get("content-type")).toBe("text/event-stream");
+    await notices.body!.cancel();
+    const none = await streamOf(keys.payer, false);
+    expect(none.status).toBe(405);
+    expect(none.headers.get("allow")).toBe("POST, DELETE");
+    // A session id that was never issued, or that another tenant's agent presents, opens nothing.
+    const forged = await fetch(new URL("/mcp/junk", edge.url), { headers: { authorization: `Bearer ${keys.payer}`, accept: "text/event-stream", "mcp-session-id": "not-a-session" } });
+    expect(forged.status).toBe(404);
+  });
+
   it("tells a client without URL elicitation which approval to wait for and to call again", async () => {
     const client = await connect(keys.payer);
     const result = await client.callTool({ name: "refund", arguments: { amount: 750, currency: "EUR" } });
