@@ -1,15 +1,16 @@
 /**
  * @module event-channel
- * One SSE response to a client that more than one source writes to: the
- * upstream's standalone stream and the gateway's own notices share a GET
- * stream. Each message is written whole, in the order sent; the channel
- * ends when a source ends it or the client goes away (`done`), and every
- * source learns that at its next write.
+ * One SSE response to a client: a reply streamed to a request, or a GET
+ * stream that more than one source writes to (the upstream's standalone
+ * stream and the gateway's own notices). Each message is written whole, in
+ * the order sent; the channel ends when a source ends it or the client goes
+ * away (`done`), and every source learns that at its next write.
  */
 const encoder = new TextEncoder();
 
-/** One SSE event carrying a JSON-RPC message. */
-export const sseEvent = (message: unknown, event?: string) => encoder.encode(`${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(message)}\n\n`);
+/** One SSE event carrying a JSON-RPC message; `id` (visible ASCII, event-id.ts) lets the client resume after it. */
+const sseEvent = (message: unknown, event?: string, id?: string) =>
+  encoder.encode(`${id ? `id: ${id}\n` : ""}${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(message)}\n\n`);
 
 /** An SSE comment: ignored by clients, it keeps idle intermediaries from closing the stream. */
 const KEEP_ALIVE = encoder.encode(":\n\n");
@@ -48,8 +49,13 @@ export class EventChannel {
     return !this.closed;
   }
 
-  send(message: unknown, event?: string): Promise<void> {
-    return this.write(sseEvent(message, event));
+  send(message: unknown, event?: string, id?: string): Promise<void> {
+    return this.write(sseEvent(message, event, id));
+  }
+
+  /** An event that carries only an id (no data, so nothing is dispatched): where the client may resume from (MCP's priming event). */
+  mark(id: string): Promise<void> {
+    return this.write(encoder.encode(`id: ${id}\ndata: \n\n`));
   }
 
   close(): void {

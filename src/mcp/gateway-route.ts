@@ -12,7 +12,9 @@
  *   client's responses to the upstream's requests are passed on (202).
  * - GET relays the upstream's standalone SSE stream (405 if it has none),
  *   and to a client that declared URL-mode elicitation also carries
- *   `notifications/elicitation/complete` (elicitation-notices.ts).
+ *   `notifications/elicitation/complete` (elicitation-notices.ts). A GET
+ *   with `Last-Event-ID` resumes a stream that answered a request
+ *   (stream-resume.ts).
  * - DELETE ends the upstream session.
  *
  * Transport errors are HTTP statuses with a JSON-RPC error body: 400 for a
@@ -34,8 +36,10 @@ import { openSession, sealSession, type GatewaySession } from "./session-id";
 import { governedToolCall } from "./tool-call";
 import { governedToolList } from "./tool-list";
 import { announceSettledElicitations } from "./elicitation-notices";
+import { sealEventId } from "./event-id";
 import { ChannelClosed, EventChannel } from "./event-channel";
 import { collectReply, sendToUpstream, UpstreamFault, type Exchange } from "./upstream-call";
+import { resumeStream } from "./stream-resume";
 import { jsonResponse, relay, relayStream } from "./upstream-relay";
 import { SERVER_NAME_PATTERN } from "./upstream-schema";
 
@@ -167,7 +171,8 @@ async function post(c: GatewayCtx): Promise<Response> {
       const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
       try {
         const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: text, timeoutMs: timeoutOf(context) });
-        return await relay(targetOf(context), exchange, id, async (reply) => reply, onFault, context.background);
+        const eventId = (upstream: string) => sealEventId(c.env, session, { upstream, request: id, answer: { kind: "relay" } });
+        return await relay(targetOf(context), exchange, id, async (reply) => reply, onFault, { background: context.background, eventId });
       } catch (error) {
         if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
         return jsonResponse(onFault(error));
@@ -194,6 +199,8 @@ async function get(c: GatewayCtx): Promise<Response> {
   const session = await sessionOf(c, name);
   if (session instanceof Response) return session;
   const context = contextOf(c, server, session);
+  const lastEventId = c.req.header("last-event-id");
+  if (lastEventId !== undefined) return resumeStream(context, lastEventId);
   // A client that declared URL-mode elicitation is told on this stream when an elicited approval is settled,
   // so it gets a stream even from an upstream that has none.
   const notices = session.url_elicitation;

@@ -2,7 +2,7 @@
  * @module secret-box
  * Authenticated encryption for what the MCP gateway keeps secret: an
  * upstream's credentials at rest, and the state it hands a client as its
- * `Mcp-Session-Id`. One deployment secret, MCP_SECRET_KEY (32 random bytes,
+ * `Mcp-Session-Id` and as the ids of the events it streams. One deployment secret, MCP_SECRET_KEY (32 random bytes,
  * base64url), is stretched with HKDF into one AES-256-GCM key per purpose,
  * so a ciphertext made for one purpose never opens as another. Each seal
  * also binds associated data (the tenant and server a credential belongs
@@ -11,7 +11,7 @@
 import { toBase64Url } from "../../packages/agent/src/base64url.ts";
 import { ApiError } from "../errors";
 
-export type SealPurpose = "upstream-credentials" | "mcp-session";
+export type SealPurpose = "upstream-credentials" | "mcp-session" | "mcp-event";
 
 const encoder = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();

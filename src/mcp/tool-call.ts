@@ -32,7 +32,8 @@ import type { Reason } from "../types";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
 import { errorMessage, INVALID_PARAMS, resultMessage, URL_ELICITATION_REQUIRED, type JsonRpcId } from "./jsonrpc";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
-import { jsonResponse, relay } from "./upstream-relay";
+import { sealEventId } from "./event-id";
+import { jsonResponse, relay, type Finish } from "./upstream-relay";
 import type { ToolMapping } from "./upstream-schema";
 
 export const DECISION_META_KEY = "tollgate/decision";
@@ -40,7 +41,7 @@ export const DECISION_META_KEY = "tollgate/decision";
 /** How an unmapped upstream tool is named to the policy: no policy knows it, so it is refused (unknown_tool) and on the record. */
 export const unmappedToolName = (server: string, tool: string) => `mcp:${server}/${tool}`;
 
-interface DecisionMeta {
+export interface DecisionMeta {
   decision_id: string;
   decision: string;
   rules: string[];
@@ -48,6 +49,8 @@ interface DecisionMeta {
   receipt?: string;
   approval?: { id: string; status: string; expires_at: string; url: string };
   upstream?: { fault: string; message: string; fail_mode: string };
+  /** The answer came on a stream the client resumed: the decision's full record (reasons, receipt) is the audit log's, under decision_id. */
+  resumed?: true;
 }
 
 function metaOf(response: DecisionResponse, approvalUrl?: string): DecisionMeta {
@@ -118,13 +121,33 @@ export async function governedToolCall(context: GatewayContext, id: JsonRpcId, p
   }
 
   const failMode = typeof decided.fail_mode === "string" ? decided.fail_mode : "closed";
-  const classes = mapping?.data_classes ?? [];
-  const finish = async (reply: Record<string, unknown>): Promise<Record<string, unknown>> => {
+  const eventId = (upstream: string) => sealEventId(context.env, context.session, { upstream, request: id, answer: { kind: "call", tool: name, decision_id: decided.decision_id } });
+  try {
+    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
+    return await relay(targetOf(context), exchange, id, toolResultFinish(context, id, name, meta), (fault) => upstreamFailure(id, fault, meta, failMode), {
+      background: context.background,
+      eventId,
+    });
+  } catch (error) {
+    if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
+    return jsonResponse(upstreamFailure(id, error, meta, failMode));
+  }
+}
+
+/**
+ * What the gateway does to an allowed call's result before the client sees
+ * it: the session records the classes of data the tool's results carry (a
+ * result it cannot record is withheld), and `_meta` names the decision.
+ */
+export function toolResultFinish(context: GatewayContext, id: JsonRpcId, name: string, meta: DecisionMeta): Finish {
+  const tools = context.server.config.tools;
+  const classes = (Object.hasOwn(tools, name) ? tools[name].data_classes : undefined) ?? [];
+  return async (reply) => {
     const result = reply.result;
     if (typeof result !== "object" || result === null || Array.isArray(result)) return reply;
     const resultObject = result as Record<string, unknown>;
     if (classes.length > 0 && resultObject.isError !== true) {
-      const recorded = await recordClasses(context, classes, decided.decision_id);
+      const recorded = await recordClasses(context, classes, meta.decision_id);
       if (!recorded.ok) {
         const text = `The call to ${name} was made, but its result is withheld: it carries ${classes.join(", ")} data and the session could not record that (${recorded.why}).`;
         return refusal(id, text, meta);
@@ -133,13 +156,6 @@ export async function governedToolCall(context: GatewayContext, id: JsonRpcId, p
     const upstreamMeta = typeof resultObject._meta === "object" && resultObject._meta !== null ? (resultObject._meta as Record<string, unknown>) : {};
     return { ...reply, result: { ...resultObject, _meta: { ...upstreamMeta, [DECISION_META_KEY]: meta } } };
   };
-  try {
-    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
-    return await relay(targetOf(context), exchange, id, finish, (fault) => upstreamFailure(id, fault, meta, failMode), context.background);
-  } catch (error) {
-    if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
-    return jsonResponse(upstreamFailure(id, error, meta, failMode));
-  }
 }
 
 /** The session object's record of the classes, before the result leaves; this isolate's copy follows it. */

@@ -12,11 +12,12 @@ import { listTools } from "../decision/tool-listing";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
 import { errorMessage, INTERNAL_ERROR, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
+import { sealEventId } from "./event-id";
 import { jsonResponse, relay } from "./upstream-relay";
 
 export const APPROVAL_META_KEY = "tollgate/approval";
 
-async function governedList(context: GatewayContext, reply: Record<string, unknown>, id: JsonRpcId): Promise<Record<string, unknown>> {
+export async function governedList(context: GatewayContext, reply: Record<string, unknown>, id: JsonRpcId): Promise<Record<string, unknown>> {
   const result = reply.result as { tools?: unknown } | undefined;
   if (!result || typeof result !== "object" || !Array.isArray(result.tools)) return reply;
   const mappings = context.server.config.tools;
@@ -43,7 +44,8 @@ export async function governedToolList(context: GatewayContext, id: JsonRpcId, r
   const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
   try {
     const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
-    return await relay(targetOf(context), exchange, id, (reply) => governedList(context, reply, id), onFault, context.background);
+    const eventId = (upstream: string) => sealEventId(context.env, context.session, { upstream, request: id, answer: { kind: "list" } });
+    return await relay(targetOf(context), exchange, id, (reply) => governedList(context, reply, id), onFault, { background: context.background, eventId });
   } catch (error) {
     if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
     return jsonResponse(onFault(error));

@@ -12,16 +12,30 @@
  * An upstream may close a response stream before it answers, having named
  * its events, and expect the client to resume it with `Last-Event-ID` (SSE
  * polling, MCP 2025-11-25). The gateway resumes it itself, within the
- * reply's deadline, and the client sees one stream. Event ids are not
- * passed on: a client that resumed a stream from the upstream would get the
- * response without it passing through `finish`.
+ * reply's deadline, and the client sees one stream. The events the client
+ * gets carry ids of the gateway's own that wrap the upstream's
+ * (event-id.ts), sealed: a client whose connection breaks resumes through
+ * the gateway (a GET with `Last-Event-ID`, answered with `streamOnly`), and
+ * the answer still passes through `finish`. The upstream's ids are never
+ * passed on bare: a stream resumed straight from the upstream would skip it.
  */
 import type { JsonRpcId } from "./jsonrpc";
-import { sseEvent, type EventChannel } from "./event-channel";
+import { ChannelClosed, EventChannel } from "./event-channel";
 import { answers, collectReply, replyEvents, sendToUpstream, UpstreamFault, type Exchange, type ReplyEvent, type UpstreamTarget } from "./upstream-call";
 
 export type Finish = (reply: Record<string, unknown>) => Promise<Record<string, unknown>>;
 export type OnFault = (fault: UpstreamFault) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+export interface RelayOptions {
+  background: (work: Promise<unknown>) => void;
+  /**
+   * The id the client sees for an event the upstream named (event-id.ts),
+   * so it can resume the stream; without it, events carry no ids.
+   */
+  eventId?: (upstreamEventId: string) => Promise<string>;
+  /** Answer with a stream even when the answer comes first: a GET that resumes a stream is answered with one. */
+  streamOnly?: boolean;
+}
 
 export const jsonResponse = (message: unknown, status = 200, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(message), { status, headers: { "content-type": "application/json", ...headers } });
@@ -57,7 +71,8 @@ async function resumeReply(target: UpstreamTarget, first: Exchange, lastEventId:
   return sendToUpstream(target, { method: "GET", lastEventId, timeoutMs: first.timeoutMs, deadlineMs: first.deadlineMs });
 }
 
-export async function relay(target: UpstreamTarget, exchange: Exchange, id: JsonRpcId, finish: Finish, fault: OnFault, background: (work: Promise<unknown>) => void): Promise<Response> {
+export async function relay(target: UpstreamTarget, exchange: Exchange, id: JsonRpcId, finish: Finish, fault: OnFault, options: RelayOptions): Promise<Response> {
+  const { background, eventId, streamOnly = false } = options;
   const server = target.server.name;
   const hadSession = target.session !== undefined;
   const type = (exchange.response.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
@@ -77,7 +92,7 @@ export async function relay(target: UpstreamTarget, exchange: Exchange, id: Json
   const events = replyEvents(server, exchange, hadSession);
   const leading: ReplyEvent[] = [];
   try {
-    for (;;) {
+    while (!streamOnly) {
       const next = await events.next();
       if (next.done) break;
       if (answers(next.value.message, id)) {
@@ -91,12 +106,14 @@ export async function relay(target: UpstreamTarget, exchange: Exchange, id: Json
   } catch (error) {
     return jsonResponse(await fault(asFault(error, server)));
   }
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = writable.getWriter();
+  const channel = new EventChannel();
+  const idOf = (event: ReplyEvent) => (event.id && eventId ? eventId(event.id) : undefined);
+  let current = exchange;
+  // A client that left releases the upstream's stream at once (the upstream lets a stream be open once), so it can resume it.
+  background(channel.done.then(() => current.abort()));
   const pump = (async () => {
     let answered = false;
     try {
-      let current = exchange;
       let stream = prepend(leading, events);
       let lastEventId: string | undefined;
       let retryMs = 0;
@@ -105,26 +122,27 @@ export async function relay(target: UpstreamTarget, exchange: Exchange, id: Json
           if (event.id) lastEventId = event.id;
           if (event.retry !== undefined) retryMs = event.retry;
           if (answers(event.message, id)) {
-            await writer.write(sseEvent(await finish(event.message!)));
+            await channel.send(await finish(event.message!), undefined, await idOf(event));
             answered = true;
             break;
           }
-          if (event.message) await writer.write(sseEvent(event.message, event.event));
+          if (event.message) await channel.send(event.message, event.event, await idOf(event));
+          else if (event.id && eventId) await channel.mark(await eventId(event.id));
         }
         if (answered || lastEventId === undefined || resumed >= MAX_RESUMPTIONS) break;
         current = await resumeReply(target, exchange, lastEventId, retryMs);
         stream = replyEvents(server, current, hadSession);
       }
-      if (!answered) await writer.write(sseEvent(await fault(new UpstreamFault("bad_response", `upstream ${server} ended its reply without answering request ${JSON.stringify(id)}`))));
+      if (!answered) await channel.send(await fault(new UpstreamFault("bad_response", `upstream ${server} ended its reply without answering request ${JSON.stringify(id)}`)));
     } catch (error) {
       // The client may have gone away; writing its answer then fails too, and nothing is left to tell.
-      await writer.write(sseEvent(await fault(asFault(error, server)))).catch(() => undefined);
+      if (!(error instanceof ChannelClosed)) await channel.send(await fault(asFault(error, server))).catch(() => undefined);
     } finally {
-      await writer.close().catch(() => undefined);
+      channel.close();
     }
   })();
   background(pump);
-  return new Response(readable, { status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  return channel.response;
 }
 
 /**

@@ -39,6 +39,7 @@ const HELPDESK_TOOLS = {
   read_ticket: { tool: "tickets.read" },
   lookup_customer: { tool: "crm.read_customer", data_classes: ["pii"] },
   customer_history: { tool: "crm.read_customer", data_classes: ["pii"] },
+  customer_export: { tool: "crm.read_customer", data_classes: ["pii"] },
   send_email: { tool: "email.send" },
   run_shell: { tool: "shell.exec" },
   refund: { tool: "payments.refund" },
@@ -213,10 +214,10 @@ describe("governed calls", () => {
   it("lists only what the agent's role may call", async () => {
     const client = await connect(keys.helper);
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(["customer_history", "lookup_customer", "read_ticket", "send_email", "slow_report"]);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["customer_export", "customer_history", "lookup_customer", "read_ticket", "send_email", "slow_report"]);
     await client.close();
     const payer = await connect(keys.payer);
-    expect((await payer.listTools()).tools.map((tool) => tool.name).sort()).toEqual(["customer_history", "lookup_customer", "read_ticket", "refund"]);
+    expect((await payer.listTools()).tools.map((tool) => tool.name).sort()).toEqual(["customer_export", "customer_history", "lookup_customer", "read_ticket", "refund"]);
     await payer.close();
   });
 
@@ -268,7 +269,8 @@ describe("governed calls", () => {
     const events = (await streamed.text())
       .split("\n\n")
       .map((block) => block.split("\n").find((line) => line.startsWith("data: ")))
-      .filter((line): line is string => line !== undefined)
+      // An event with no data only marks where the client may resume from.
+      .filter((line): line is string => line !== undefined && line !== "data: ")
       .map((line) => JSON.parse(line.slice("data: ".length)));
     expect(events.filter((event) => event.method === "notifications/progress").map((event) => event.params.progress)).toEqual([1, 2, 3]);
     expect(events.at(-1)).toMatchObject({ id: 32, result: { content: [{ text: "report ready" }] } });
@@ -444,6 +446,56 @@ describe("session taint", () => {
     expect(helpdesk.calls.filter((call) => call.tool === "customer_history").length).toBe(before + 1);
     const leak = await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "Ada's history" } });
     expect(decisionOf(leak)).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
+    await client.close();
+  });
+
+  it("resumes through the gateway a stream whose connection broke: the answer names its decision and still taints the session", async () => {
+    const client = await connect(keys.helper);
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+    const headers = { authorization: `Bearer ${keys.helper}`, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" };
+    // The call's stream breaks after its first progress notification.
+    const broken = new AbortController();
+    const call = await fetch(new URL("/mcp/helpdesk", edge.url), {
+      method: "POST",
+      signal: broken.signal,
+      headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 71, method: "tools/call", params: { name: "customer_export", arguments: { email: "ada@example.test" }, _meta: { progressToken: "export-1" } } }),
+    });
+    expect(call.headers.get("content-type")).toBe("text/event-stream");
+    const reader = call.body!.getReader();
+    let seen = "";
+    while (!/\nid: [^\n]+\n[\s\S]*notifications\/progress/.test(`\n${seen}`)) seen += new TextDecoder().decode((await reader.read()).value);
+    broken.abort();
+    const lastEventId = /(?:^|\n)id: ([^\n]+)\n/.exec(seen)![1];
+    // The id is the gateway's own, sealed: the upstream's is never handed out bare.
+    expect(lastEventId).toMatch(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+
+    const resumed = await fetch(new URL("/mcp/helpdesk", edge.url), { headers: { ...headers, accept: "text/event-stream", "last-event-id": lastEventId } });
+    expect(resumed.status).toBe(200);
+    const messages = (await resumed.text())
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice(6)) as { id?: number; result?: { content: Array<{ text: string }>; _meta?: Record<string, unknown> } });
+    const answer = messages.find((message) => message.id === 71)!;
+    expect(answer.result!.content[0].text).toBe("export of ada@example.test: Ada Lovelace, +44 20 7946 0000");
+    expect(answer.result!._meta!["tollgate/decision"]).toMatchObject({ decision: "allow", resumed: true });
+    // The resumed answer was recorded as PII before the client saw it: the session is tainted.
+    const leak = await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "Ada's record" } });
+    expect(decisionOf(leak)).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
+
+    // An id that is not the gateway's, or that belongs to another session, resumes nothing.
+    for (const [key, session, id] of [
+      [keys.helper, sessionId, "v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"],
+      [keys.helper, sessionId, "upstream-event-1"],
+    ]) {
+      const refused = await fetch(new URL("/mcp/helpdesk", edge.url), { headers: { authorization: `Bearer ${key}`, "mcp-session-id": session, accept: "text/event-stream", "last-event-id": id } });
+      expect(refused.status).toBe(400);
+    }
+    const other = await connect(keys.helper);
+    const otherSession = (other.transport as StreamableHTTPClientTransport).sessionId!;
+    const elsewhere = await fetch(new URL("/mcp/helpdesk", edge.url), { headers: { authorization: `Bearer ${keys.helper}`, "mcp-session-id": otherSession, accept: "text/event-stream", "last-event-id": lastEventId } });
+    expect(elsewhere.status).toBe(400);
+    await other.close();
     await client.close();
   });
 

@@ -1,0 +1,43 @@
+/**
+ * @module event-id
+ * The ids of the events the gateway streams to a client in answer to a
+ * request, so the client can resume a stream that broke (`Last-Event-ID`
+ * on a GET, MCP 2025-11-25). An id is the resume point sealed
+ * (secret-box.ts): the upstream's own event id, the request the stream
+ * answers, and for a `tools/call` the tool and its decision, so that a
+ * resumed answer still passes through what the gateway does to an answer
+ * (the session records the data classes its tool's results carry) and
+ * still names its decision. The seal binds the tenant, agent, server and
+ * Tollgate session: an id from another session does not open, and a
+ * client cannot forge one that skips that step.
+ */
+import type { JsonRpcId } from "./jsonrpc";
+import type { GatewaySession } from "./session-id";
+import { seal, unseal } from "./secret-box";
+
+export interface ResumePoint {
+  /** The upstream's event id: where its stream is resumed. */
+  upstream: string;
+  /** The request whose answer the stream carries. */
+  request: JsonRpcId;
+  /** What the gateway does to the answer: a tools/call's (the upstream tool, the decision that allowed it), a tools/list's, or nothing. */
+  answer: { kind: "call"; tool: string; decision_id: string } | { kind: "list" } | { kind: "relay" };
+}
+
+/** The most an id may be: a sealed resume point with a long upstream id stays well under it. */
+const MAX_EVENT_ID_LENGTH = 4096;
+
+const contextOf = (session: GatewaySession) => JSON.stringify(["mcp-event", session.tenant, session.agent, session.server, session.tollgate_session]);
+
+export function sealEventId(env: Env, session: GatewaySession, point: ResumePoint): Promise<string> {
+  return seal(env, "mcp-event", JSON.stringify(point), contextOf(session));
+}
+
+/** The resume point, if `id` is an event id the gateway gave this session; undefined for anything else. */
+export async function openEventId(env: Env, session: GatewaySession, id: string): Promise<ResumePoint | undefined> {
+  if (id.length > MAX_EVENT_ID_LENGTH) return undefined;
+  const text = await unseal(env, "mcp-event", id, contextOf(session));
+  if (text === undefined) return undefined;
+  const point = JSON.parse(text) as ResumePoint;
+  return typeof point.upstream === "string" && typeof point.answer?.kind === "string" ? point : undefined;
+}
