@@ -94,8 +94,10 @@ export async function benchMcp(requests: number, rounds: number, vars: Record<st
     await adminCall(target, "PUT", "/registry/bench-mcp/agents/helper", { owner: "bench@localhost", role: "support", max_risk_tier: "high", certified_until: "2099-01-01" });
     const { key } = await adminCall<{ key: string }>(target, "POST", "/registry/bench-mcp/agents/helper/keys", {});
     await adminCall(target, "PUT", "/mcp/bench-mcp/servers/desk", { url: upstream.url, tools: { read_ticket: { tool: "tickets.read" } } });
-    const direct = await connect(upstream.url);
-    const relayed = await connect(relayWorker.url);
+    const openDirect = () => connect(upstream.url);
+    const openRelayed = () => connect(relayWorker.url);
+    let direct = await openDirect();
+    let relayed = await openRelayed();
     // Each round opens a new MCP session, so a new Tollgate session: the role's per-session budget (500 calls) is never what answers.
     const openGateway = () => connect(new URL("/mcp/desk", edge.url).href, { authorization: `Bearer ${key}` });
     let gateway = await openGateway();
@@ -116,8 +118,10 @@ export async function benchMcp(requests: number, rounds: number, vars: Record<st
     const wall = { direct: 0, relay: 0, gateway: 0 };
     const perRound = Math.min(400, Math.ceil(requests / rounds));
     for (let round = 0; round < rounds; round++) {
-      await gateway.close();
-      gateway = await openGateway();
+      // Every target gets a new client and session each round (untimed), so all three are timed with clients alike:
+      // the client SDK keeps a listener per call it made on its transport, and a long-lived one grows.
+      await Promise.all([direct.close(), relayed.close(), gateway.close()]);
+      [direct, relayed, gateway] = await Promise.all([openDirect(), openRelayed(), openGateway()]);
       for (const [name, client] of [["direct", direct], ["relay", relayed], ["gateway", gateway]] as const) {
         const started = performance.now();
         for (let i = 0; i < perRound; i++) samples[name].push(await call(client, i));
