@@ -152,6 +152,44 @@ describe("approvals", () => {
     expect(late.reasons[0].message).toContain("it is expired");
   });
 
+  it("long-polls for the MCP gateway's elicitation notices: news at once, a decision wakes it, an expiry is told on time, only this agent's approvals since the session began", async () => {
+    const session = uniqueId("notices");
+    const stub = sessionStub(session);
+    const began = Date.now();
+    const ask = (hash: string, extra: Partial<Parameters<typeof commit>[0]> = {}) =>
+      stub.commit(commit({ session_id: session, verdict: "require_approval", action_hash: hash.repeat(64), ...extra }));
+    // Asked for before the MCP session began: not one of its elicitations.
+    await ask("1", { now_ms: began - 10_000 });
+    const rejected = (await ask("2")).approval!.id;
+    const expiring = (await ask("3", { approval_ttl_s: 1 })).approval!.id;
+
+    // A stream that opens hears at once which are pending; none has ended yet.
+    const opened = await stub.approvalChanges("agent-1", began, null, 5_000);
+    expect(opened.pending.sort()).toEqual([rejected, expiring].sort());
+    expect(opened.settled).toEqual([]);
+
+    // With nothing new it waits, and a decision wakes it.
+    const waiting = stub.approvalChanges("agent-1", began, opened.pending, 20_000);
+    const decidedAt = Date.now();
+    expect((await stub.decideApproval(rejected, "acme", "rejected", "approver@acme", "no")).ok).toBe(true);
+    const woken = await waiting;
+    expect(Date.now() - decidedAt).toBeLessThan(5_000);
+    expect(woken).toEqual({ pending: [expiring], settled: [{ id: rejected, status: "rejected" }] });
+
+    // The next one to end expires unattended: told at its expiry, not at the poll's timeout.
+    const polledAt = Date.now();
+    const expired = await stub.approvalChanges("agent-1", began, woken.pending, 20_000);
+    expect(expired).toEqual({ pending: [], settled: [{ id: expiring, status: "expired" }] });
+    expect(Date.now() - polledAt).toBeLessThan(5_000);
+
+    // A stream opened later names again what ended unused, and nothing from before the session began.
+    const reopened = await stub.approvalChanges("agent-1", began, null, 5_000);
+    expect(reopened.settled.map((change) => change.id).sort()).toEqual([rejected, expiring].sort());
+    expect(reopened.pending).toEqual([]);
+    // Another agent's view of this object names nothing.
+    expect(await stub.approvalChanges("agent-2", began, null, 5_000)).toEqual({ pending: [], settled: [] });
+  });
+
   it("a hibernating WebSocket hears the decision even after the session's object was evicted", async () => {
     const session = uniqueId("socket");
     const id = (await decide(refundInput(session, 650))).session.approval.id as string;
