@@ -7,9 +7,10 @@
  * answers, and for a `tools/call` the tool and its decision, so that a
  * resumed answer still passes through what the gateway does to an answer
  * (the session records the data classes its tool's results carry) and
- * still names its decision. The seal binds the tenant, agent, server and
- * Tollgate session: an id from another session does not open, and a
- * client cannot forge one that skips that step.
+ * still names its decision. The seal binds the MCP session (tenant, agent,
+ * server, Tollgate session, the upstream's session): an id from another
+ * session does not open, and a client cannot forge one that skips that
+ * step.
  */
 import type { JsonRpcId } from "./jsonrpc";
 import type { GatewaySession } from "./session-id";
@@ -27,7 +28,9 @@ export interface ResumePoint {
 /** The most an id may be: a sealed resume point with a long upstream id stays well under it. */
 const MAX_EVENT_ID_LENGTH = 4096;
 
-const contextOf = (session: GatewaySession) => JSON.stringify(["mcp-event", session.tenant, session.agent, session.server, session.tollgate_session]);
+/** One MCP session exactly: two sessions that share a Tollgate session (a named one) still differ in their upstream session and start. */
+const contextOf = (session: GatewaySession) =>
+  JSON.stringify(["mcp-event", session.tenant, session.agent, session.server, session.tollgate_session, session.upstream ?? null, session.created_ms]);
 
 export function sealEventId(env: Env, session: GatewaySession, point: ResumePoint): Promise<string> {
   return seal(env, "mcp-event", JSON.stringify(point), contextOf(session));
