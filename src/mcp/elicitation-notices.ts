@@ -21,7 +21,7 @@ import type { GatewayContext } from "./gateway-context";
 /** How long one long-poll of the session object waits before it asks again. */
 const WAIT_MS = 25_000;
 
-export const ELICITATION_COMPLETE = "notifications/elicitation/complete";
+const ELICITATION_COMPLETE = "notifications/elicitation/complete";
 
 /** Runs until the channel ends; rejects when the session object cannot be asked (the stream then ends, and the client reconnects). */
 export async function announceSettledElicitations(context: GatewayContext, channel: EventChannel): Promise<void> {

@@ -32,8 +32,9 @@ const MAX_EVENT_ID_LENGTH = 4096;
 const contextOf = (session: GatewaySession) =>
   JSON.stringify(["mcp-event", session.tenant, session.agent, session.server, session.tollgate_session, session.upstream ?? null, session.created_ms]);
 
-export function sealEventId(env: Env, session: GatewaySession, point: ResumePoint): Promise<string> {
-  return seal(env, "mcp-event", JSON.stringify(point), contextOf(session));
+/** The ids of one stream's events: each upstream event id sealed with the request the stream answers and what is done to the answer. */
+export function eventIdsFor(env: Env, session: GatewaySession, request: JsonRpcId, answer: ResumePoint["answer"]): (upstream: string) => Promise<string> {
+  return (upstream) => seal(env, "mcp-event", JSON.stringify({ upstream, request, answer } satisfies ResumePoint), contextOf(session));
 }
 
 /** The resume point, if `id` is an event id the gateway gave this session; undefined for anything else. */

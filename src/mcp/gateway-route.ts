@@ -36,9 +36,9 @@ import { openSession, sealSession, type GatewaySession } from "./session-id";
 import { governedToolCall } from "./tool-call";
 import { governedToolList } from "./tool-list";
 import { announceSettledElicitations } from "./elicitation-notices";
-import { sealEventId } from "./event-id";
+import { eventIdsFor } from "./event-id";
 import { ChannelClosed, EventChannel } from "./event-channel";
-import { collectReply, sendToUpstream, UpstreamFault, type Exchange } from "./upstream-call";
+import { collectReply, isEventStream, sendToUpstream, UpstreamFault, type Exchange } from "./upstream-call";
 import { resumeStream } from "./stream-resume";
 import { jsonResponse, relay, relayStream } from "./upstream-relay";
 import { SERVER_NAME_PATTERN } from "./upstream-schema";
@@ -171,7 +171,7 @@ async function post(c: GatewayCtx): Promise<Response> {
       const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
       try {
         const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: text, timeoutMs: timeoutOf(context) });
-        const eventId = (upstream: string) => sealEventId(c.env, session, { upstream, request: id, answer: { kind: "relay" } });
+        const eventId = eventIdsFor(c.env, session, id, { kind: "relay" });
         return await relay(targetOf(context), exchange, id, async (reply) => reply, onFault, { background: context.background, eventId });
       } catch (error) {
         if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
@@ -218,7 +218,7 @@ async function get(c: GatewayCtx): Promise<Response> {
     } else if (status === 409) {
       upstream.abort();
       return rpcError(409, INVALID_REQUEST, "Conflict: this session's stream is already open");
-    } else if (!upstream.response.ok || !(upstream.response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+    } else if (!isEventStream(upstream.response)) {
       upstream.abort();
       return rpcError(502, UPSTREAM_ERROR, `upstream ${name} did not open an event stream (HTTP ${status})`);
     }

@@ -2,11 +2,12 @@
  * @module secret-box
  * Authenticated encryption for what the MCP gateway keeps secret: an
  * upstream's credentials at rest, and the state it hands a client as its
- * `Mcp-Session-Id` and as the ids of the events it streams. One deployment secret, MCP_SECRET_KEY (32 random bytes,
- * base64url), is stretched with HKDF into one AES-256-GCM key per purpose,
- * so a ciphertext made for one purpose never opens as another. Each seal
- * also binds associated data (the tenant and server a credential belongs
- * to), so a ciphertext copied to another tenant's entry does not open.
+ * `Mcp-Session-Id` and as the ids of the events it streams. One deployment
+ * secret, MCP_SECRET_KEY (32 random bytes, base64url), is stretched with
+ * HKDF into one AES-256-GCM key per purpose, so a ciphertext made for one
+ * purpose never opens as another. Each seal also binds associated data (the
+ * tenant and server a credential belongs to), so a ciphertext copied to
+ * another tenant's entry does not open.
  */
 import { toBase64Url } from "../../packages/agent/src/base64url.ts";
 import { ApiError } from "../errors";

@@ -11,10 +11,10 @@
  */
 import { errorMessage, INVALID_REQUEST, UPSTREAM_ERROR } from "./jsonrpc";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
-import { openEventId, sealEventId, type ResumePoint } from "./event-id";
+import { eventIdsFor, openEventId, type ResumePoint } from "./event-id";
 import { toolResultFinish } from "./tool-call";
 import { governedList } from "./tool-list";
-import { sendToUpstream, UpstreamFault } from "./upstream-call";
+import { isEventStream, sendToUpstream, UpstreamFault } from "./upstream-call";
 import { jsonResponse, relay, type Finish } from "./upstream-relay";
 
 /** How often a resume the upstream refused while the broken stream was still open is asked again. */
@@ -49,11 +49,11 @@ export async function resumeStream(context: GatewayContext, lastEventId: string)
       exchange.abort();
       return jsonResponse(errorMessage(null, INVALID_REQUEST, "Session not found: the upstream ended it"), 404);
     }
-    if (!exchange.response.ok || !(exchange.response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+    if (!isEventStream(exchange.response)) {
       exchange.abort();
       return jsonResponse(errorMessage(null, UPSTREAM_ERROR, `upstream ${context.server.name} could not resume the stream (HTTP ${status})`), 502);
     }
-    const eventId = (upstream: string) => sealEventId(context.env, context.session, { ...point, upstream });
+    const eventId = eventIdsFor(context.env, context.session, point.request, point.answer);
     return await relay(targetOf(context), exchange, point.request, finishFor(context, point), onFault, { background: context.background, eventId, streamOnly: true });
   } catch (error) {
     if (error instanceof UpstreamFault) return jsonResponse(errorMessage(null, UPSTREAM_ERROR, error.message), error.fault === "timeout" ? 504 : 502);

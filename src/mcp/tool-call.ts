@@ -32,7 +32,7 @@ import type { Reason } from "../types";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
 import { errorMessage, INVALID_PARAMS, resultMessage, URL_ELICITATION_REQUIRED, type JsonRpcId } from "./jsonrpc";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
-import { sealEventId } from "./event-id";
+import { eventIdsFor } from "./event-id";
 import { jsonResponse, relay, type Finish } from "./upstream-relay";
 import type { ToolMapping } from "./upstream-schema";
 
@@ -121,12 +121,11 @@ export async function governedToolCall(context: GatewayContext, id: JsonRpcId, p
   }
 
   const failMode = typeof decided.fail_mode === "string" ? decided.fail_mode : "closed";
-  const eventId = (upstream: string) => sealEventId(context.env, context.session, { upstream, request: id, answer: { kind: "call", tool: name, decision_id: decided.decision_id } });
   try {
     const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
     return await relay(targetOf(context), exchange, id, toolResultFinish(context, id, name, meta), (fault) => upstreamFailure(id, fault, meta, failMode), {
       background: context.background,
-      eventId,
+      eventId: eventIdsFor(context.env, context.session, id, { kind: "call", tool: name, decision_id: decided.decision_id }),
     });
   } catch (error) {
     if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;

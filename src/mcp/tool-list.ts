@@ -12,7 +12,7 @@ import { listTools } from "../decision/tool-listing";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
 import { errorMessage, INTERNAL_ERROR, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
-import { sealEventId } from "./event-id";
+import { eventIdsFor } from "./event-id";
 import { jsonResponse, relay } from "./upstream-relay";
 
 export const APPROVAL_META_KEY = "tollgate/approval";
@@ -44,7 +44,7 @@ export async function governedToolList(context: GatewayContext, id: JsonRpcId, r
   const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
   try {
     const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
-    const eventId = (upstream: string) => sealEventId(context.env, context.session, { upstream, request: id, answer: { kind: "list" } });
+    const eventId = eventIdsFor(context.env, context.session, id, { kind: "list" });
     return await relay(targetOf(context), exchange, id, (reply) => governedList(context, reply, id), onFault, { background: context.background, eventId });
   } catch (error) {
     if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;

@@ -46,6 +46,9 @@ export interface Exchange {
   timeoutMs: number;
 }
 
+/** Whether an upstream answered a GET with the event stream it asked for. */
+export const isEventStream = (response: Response) => response.ok && (response.headers.get("content-type") ?? "").includes("text/event-stream");
+
 export async function sendToUpstream(
   target: UpstreamTarget,
   init: {

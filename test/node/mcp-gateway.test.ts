@@ -483,6 +483,10 @@ describe("session taint", () => {
     const leak = await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "Ada's record" } });
     expect(decisionOf(leak)).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
 
+    // Without a credential, a real id resumes nothing either.
+    const anonymous = await fetch(new URL("/mcp/helpdesk", edge.url), { headers: { "mcp-session-id": sessionId, accept: "text/event-stream", "last-event-id": lastEventId } });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.text()).not.toContain("Ada");
     // An id that is not the gateway's, or that belongs to another session, resumes nothing.
     for (const [key, session, id] of [
       [keys.helper, sessionId, "v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"],

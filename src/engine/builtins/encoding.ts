@@ -13,7 +13,6 @@ import { BuiltinError, expectString, type Builtin } from "./context";
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-
 function fromHex(hex: string): Uint8Array {
   const bytes = new Uint8Array(hex.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
