@@ -52,7 +52,7 @@ const USAGE = `usage:
   tollgate agent key --tenant <t> --agent <id> [--label <text>] [--key-scopes a,b] [--expires-days <n>]
   tollgate agent revoke --tenant <t> --key <key id> | remove --tenant <t> --agent <id>
   tollgate agent list|changes --tenant <t>
-  tollgate mcp add --tenant <t> --server <name> --upstream <url> --tools <tools.json> [--credentials <headers.json>] [--timeout-ms <n>]
+  tollgate mcp add --tenant <t> --server <name> --upstream <url> --tools <tools.json> [--resources <resources.json>] [--prompts <prompts.json>] [--credentials <headers.json>] [--timeout-ms <n>]
   tollgate mcp list|changes --tenant <t> | show|remove --tenant <t> --server <name>
   tollgate provider set --tenant <t> --issuer <iss> --audience <aud> (--jwks-uri <url> | --jwks <file>)
                         [--agent-claim sub] [--role-claim <claim>] [--scopes-claim <claim>]

@@ -4,6 +4,7 @@
  * agent_admin on the tenant; list and show also for operators and auditors):
  *
  *   mcp add --tenant <t> --server <name> --upstream <url> --tools <tools.json>
+ *           [--resources <resources.json>] [--prompts <prompts.json>]
  *           [--credentials <headers.json>] [--timeout-ms <n>]
  *                                        register or replace; without --credentials an
  *                                        update keeps the stored ones
@@ -13,7 +14,10 @@
  *   mcp changes --tenant <t>
  *
  * tools.json maps each upstream tool to how Tollgate judges it:
- * `{"lookup_customer": {"tool": "crm.read_customer", "risk_floor": "medium", "data_classes": ["pii"]}}`.
+ * `{"lookup_customer": {"tool": "crm.read_customer", "risk_floor": "medium", "data_classes": ["pii"]}}`;
+ * resources.json maps resource URI prefixes (the longest that starts a URI
+ * wins) and prompts.json prompt names the same way. A resource or prompt
+ * left out is refused by the policy as an unknown tool.
  * headers.json holds the headers that carry the upstream's credentials,
  * `{"authorization": "Bearer …"}`: read from a file so the secret is on no
  * command line; it is sealed by the edge and never shown again.
@@ -22,11 +26,19 @@ import { readFileSync } from "node:fs";
 import { adminCall, adminTarget } from "../lib/admin-client.ts";
 import { ADMIN_FLAGS, parseFlags, UsageError } from "../lib/args.ts";
 
+interface Mapping {
+  tool: string;
+  risk_floor?: string;
+  data_classes?: string[];
+}
+
 interface ServerView {
   server: string;
   url: string;
   timeout_ms?: number;
-  tools: Record<string, { tool: string; risk_floor?: string; data_classes?: string[] }>;
+  tools: Record<string, Mapping>;
+  resources?: Record<string, Mapping>;
+  prompts?: Record<string, Mapping>;
   credentials: "stored" | "none";
   updated_at: string;
   updated_by: string;
@@ -40,14 +52,19 @@ function jsonFile(path: string, flag: string): unknown {
   }
 }
 
+const mapped = (table: Record<string, Mapping> | undefined) =>
+  Object.entries(table ?? {})
+    .map(([name, mapping]) => `${name}→${mapping.tool}${mapping.data_classes?.length ? ` [${mapping.data_classes.join(",")}]` : ""}`)
+    .join(" ") || "none";
+
 function describe(view: ServerView): string {
-  const tools = Object.entries(view.tools).map(([name, mapping]) => `${name}→${mapping.tool}${mapping.data_classes?.length ? ` [${mapping.data_classes.join(",")}]` : ""}`);
-  return `${view.server}  ${view.url}  credentials ${view.credentials}  timeout ${view.timeout_ms ?? 10000} ms  tools ${tools.join(" ") || "none"}  (${view.updated_by}, ${view.updated_at})`;
+  const more = `${view.resources && Object.keys(view.resources).length > 0 ? `  resources ${mapped(view.resources)}` : ""}${view.prompts && Object.keys(view.prompts).length > 0 ? `  prompts ${mapped(view.prompts)}` : ""}`;
+  return `${view.server}  ${view.url}  credentials ${view.credentials}  timeout ${view.timeout_ms ?? 10000} ms  tools ${mapped(view.tools)}${more}  (${view.updated_by}, ${view.updated_at})`;
 }
 
 export async function mcp(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values } = parseFlags(rest, [...ADMIN_FLAGS, "tenant", "server", "upstream", "tools", "credentials", "timeout-ms", "format"]);
+  const { values } = parseFlags(rest, [...ADMIN_FLAGS, "tenant", "server", "upstream", "tools", "resources", "prompts", "credentials", "timeout-ms", "format"]);
   if (!values.tenant) throw new UsageError(`mcp ${sub ?? ""} needs --tenant`);
   const target = () => adminTarget(values);
   const serverPath = () => {
@@ -60,6 +77,8 @@ export async function mcp(args: string[]): Promise<number> {
       const body = {
         url: values.upstream,
         tools: jsonFile(values.tools, "tools"),
+        ...(values.resources ? { resources: jsonFile(values.resources, "resources") } : {}),
+        ...(values.prompts ? { prompts: jsonFile(values.prompts, "prompts") } : {}),
         ...(values["timeout-ms"] ? { timeout_ms: Number(values["timeout-ms"]) } : {}),
         ...(values.credentials ? { credentials: { headers: jsonFile(values.credentials, "credentials") } } : {}),
       };

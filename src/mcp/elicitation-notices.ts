@@ -3,9 +3,9 @@
  * `notifications/elicitation/complete` (MCP 2025-11-25) on the standalone
  * stream of a client that declared URL-mode elicitation. The gateway
  * elicits an approval with the approval's id as the `elicitationId`
- * (tool-call.ts); once an approver approves or rejects it, or it expires,
- * the client is told on its GET stream, so it can retry the call at once
- * instead of polling.
+ * (governed-request.ts); once an approver approves or rejects it, or it
+ * expires, the client is told on its GET stream, so it can retry the
+ * request at once instead of polling.
  *
  * The session object long-polls for changes to the approvals this agent
  * asked for in the MCP session's Tollgate session since the MCP session

@@ -4,15 +4,17 @@
  * request, so the client can resume a stream that broke (`Last-Event-ID`
  * on a GET, MCP 2025-11-25). An id is the resume point sealed
  * (secret-box.ts): the upstream's own event id, the request the stream
- * answers, and for a `tools/call` the tool and its decision, so that a
- * resumed answer still passes through what the gateway does to an answer
- * (the session records the data classes its tool's results carry) and
- * still names its decision. The seal binds the MCP session (tenant, agent,
+ * answers, and for a governed request (a tool call, a resource read, a
+ * prompt) what it named and its decision, so that a resumed answer still
+ * passes through what the gateway does to an answer (the session records
+ * the data classes its mapping says it carries) and still names its
+ * decision; for a listing, which listing, so it is filtered again. The seal binds the MCP session (tenant, agent,
  * server, Tollgate session, the upstream's session): an id from another
  * session does not open, and a client cannot forge one that skips that
  * step.
  */
 import type { JsonRpcId } from "./jsonrpc";
+import type { GovernedMethod, ListingMethod, RegistryTable } from "./registry-mapping";
 import type { GatewaySession } from "./session-id";
 import { seal, unseal } from "./secret-box";
 
@@ -21,8 +23,8 @@ export interface ResumePoint {
   upstream: string;
   /** The request whose answer the stream carries. */
   request: JsonRpcId;
-  /** What the gateway does to the answer: a tools/call's (the upstream tool, the decision that allowed it), a tools/list's, or nothing. */
-  answer: { kind: "call"; tool: string; decision_id: string } | { kind: "list" } | { kind: "relay" };
+  /** What the gateway does to the answer: a governed request's (what it named, the decision that allowed it), a listing's, or nothing. */
+  answer: { kind: "call"; method: GovernedMethod; table: RegistryTable; name: string; decision_id: string } | { kind: "list"; method: ListingMethod } | { kind: "relay" };
 }
 
 /** The most an id may be: a sealed resume point with a long upstream id stays well under it. */

@@ -6,9 +6,12 @@
  *
  * - POST carries one JSON-RPC message. `initialize` opens an upstream
  *   session and answers with the gateway's own `Mcp-Session-Id`
- *   (session-id.ts); `tools/call` and `tools/list` are governed
- *   (tool-call.ts, tool-list.ts); every other request is relayed as the
- *   upstream answers it; notifications (cancellation, progress) and the
+ *   (session-id.ts); `tools/call`, `resources/read` and `prompts/get`
+ *   are decided (governed-request.ts), and the listings of tools,
+ *   resources, resource templates and prompts filtered
+ *   (governed-listing.ts); every other request (ping, completion,
+ *   subscriptions, logging) is relayed as the upstream answers it;
+ *   notifications (cancellation, progress) and the
  *   client's responses to the upstream's requests are passed on (202).
  * - GET relays the upstream's standalone SSE stream (405 if it has none),
  *   and to a client that declared URL-mode elicitation also carries
@@ -24,7 +27,7 @@
  * HTTP says; 502/504 when the upstream cannot open a session.
  */
 import { Hono, type Context } from "hono";
-import { cappedText } from "../streams/capped-text";
+import { cappedText, discardBody } from "../streams/capped-text";
 import { locationOf } from "../decision/region";
 import { ApiError } from "../errors";
 import { identityOf, type AgentEnv } from "../middleware/agent-auth";
@@ -33,8 +36,9 @@ import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
 import { errorMessage, INTERNAL_ERROR, INVALID_REQUEST, JsonRpcFault, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
 import { resolveServer, type ResolvedServer } from "./server-cache";
 import { openSession, sealSession, type GatewaySession } from "./session-id";
-import { governedToolCall } from "./tool-call";
-import { governedToolList } from "./tool-list";
+import { governedRequest } from "./governed-request";
+import { governedListing } from "./governed-listing";
+import { isGovernedMethod, isListingMethod } from "./registry-mapping";
 import { announceSettledElicitations } from "./elicitation-notices";
 import { eventIdsFor } from "./event-id";
 import { ChannelClosed, EventChannel } from "./event-channel";
@@ -45,6 +49,9 @@ import { SERVER_NAME_PATTERN } from "./upstream-schema";
 
 /** The largest message a client may send; a tool's arguments larger than this are not a tool call. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** How much of a body that declared itself too large is read and dropped before the 413. */
+const MAX_DISCARD_BYTES = 4 * MAX_MESSAGE_BYTES;
 
 /** The revisions the gateway speaks; the SDKs' 2025-03-26 fallback is accepted too. */
 export const PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"];
@@ -63,7 +70,12 @@ function serverName(c: GatewayCtx): string {
 async function readBody(c: GatewayCtx): Promise<string | Response> {
   const tooLarge = () => rpcError(413, INVALID_REQUEST, `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
   const declared = c.req.header("content-length");
-  if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > MAX_MESSAGE_BYTES)) return tooLarge();
+  if (declared !== undefined && !/^\d+$/.test(declared)) return tooLarge();
+  if (declared !== undefined && Number(declared) > MAX_MESSAGE_BYTES) {
+    // Read what a client that is merely over the limit sends, so it gets the 413 rather than a reset connection.
+    await discardBody(c.req.raw.body, MAX_DISCARD_BYTES);
+    return tooLarge();
+  }
   const read = await cappedText(c.req.raw.body, MAX_MESSAGE_BYTES);
   return "tooLarge" in read ? tooLarge() : read.text;
 }
@@ -165,8 +177,8 @@ async function post(c: GatewayCtx): Promise<Response> {
   const context = contextOf(c, server, session);
   try {
     if (message.kind === "request") {
-      if (message.method === "tools/call") return await governedToolCall(context, message.id, message.params, message.raw);
-      if (message.method === "tools/list") return await governedToolList(context, message.id, message.raw);
+      if (isGovernedMethod(message.method)) return await governedRequest(context, message.id, message.method, message.params, message.raw);
+      if (isListingMethod(message.method)) return await governedListing(context, message.id, message.method, message.raw);
       const id = message.id;
       const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
       try {

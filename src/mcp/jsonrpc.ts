@@ -18,6 +18,8 @@ export const INTERNAL_ERROR = -32603;
 export const URL_ELICITATION_REQUIRED = -32042;
 /** Implementation-defined server errors (-32000 to -32099): the upstream failed, or the session is not known. */
 export const UPSTREAM_ERROR = -32002;
+/** A resource read or prompt request the policy refused (a refused tool call is a result instead; governed-request.ts). */
+export const REFUSED_BY_POLICY = -32003;
 
 export type JsonRpcId = string | number;
 

@@ -5,15 +5,15 @@
  * opens to where the upstream's stream is to be resumed and what the
  * gateway does to the answer (event-id.ts); the upstream's stream is
  * resumed from there, and its events, the answer included, reach the client
- * as on the first stream: a tools/call's result is recorded as its tool's
- * data classes and names its decision, a tools/list is filtered by the
- * listing policy again. Only an id this session was given opens.
+ * as on the first stream: a governed request's answer is recorded as its
+ * mapping's data classes and names its decision, a listing is filtered by
+ * the listing policy again. Only an id this session was given opens.
  */
 import { errorMessage, INVALID_REQUEST, UPSTREAM_ERROR } from "./jsonrpc";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
 import { eventIdsFor, openEventId, type ResumePoint } from "./event-id";
-import { toolResultFinish } from "./tool-call";
-import { governedList } from "./tool-list";
+import { resultFinish } from "./governed-request";
+import { governedList } from "./governed-listing";
 import { isEventStream, sendToUpstream, UpstreamFault } from "./upstream-call";
 import { jsonResponse, relay, type Finish } from "./upstream-relay";
 
@@ -23,9 +23,9 @@ const RETRY_MS = 250;
 function finishFor(context: GatewayContext, point: ResumePoint): Finish {
   const { answer, request } = point;
   if (answer.kind === "call") {
-    return toolResultFinish(context, request, answer.tool, { decision_id: answer.decision_id, decision: "allow", rules: [], reasons: [], resumed: true });
+    return resultFinish(context, request, answer, { decision_id: answer.decision_id, decision: "allow", rules: [], reasons: [], resumed: true });
   }
-  if (answer.kind === "list") return (reply) => governedList(context, reply, request);
+  if (answer.kind === "list") return (reply) => governedList(context, reply, request, answer.method);
   return async (reply) => reply;
 }
 

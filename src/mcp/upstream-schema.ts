@@ -4,7 +4,9 @@
  * headers that carry its credentials (kept encrypted, never shown again),
  * how long the gateway waits for it, and for each upstream tool the Tollgate
  * tool name the policy judges it as, its tier floor, and the data classes
- * its results carry. The same schema checks what an edge reads back from
+ * its results carry. Resources (by URI prefix) and prompts (by name) are
+ * mapped the same way, since reading them brings data into the session as
+ * a tool's result does. The same schema checks what an edge reads back from
  * the registry object, so a corrupt entry is refused, never half-used.
  */
 import { z } from "zod";
@@ -44,11 +46,18 @@ const upstreamUrl = z
 const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "header names are letters, digits and dashes");
 const headerValue = z.string().min(1).max(8192).regex(/^[\x20-\x7e]+$/, "header values are visible ASCII");
 
+/** A resource URI prefix: the longest one that starts a URI maps it. */
+const uriPrefix = z.string().min(1).max(1024).regex(/^[\x21-\x7e]+$/, "URI prefixes are visible ASCII without spaces");
+
 /** Shared by what an admin sends and what is stored: everything but the credentials. */
 const serverFields = {
   url: upstreamUrl,
   timeout_ms: z.number().int().min(100).max(MAX_UPSTREAM_TIMEOUT_MS).optional(),
   tools: z.record(z.string().min(1).max(128), toolMappingSchema).refine((tools) => Object.keys(tools).length <= 500, "at most 500 tools"),
+  /** `resources/read` by URI prefix (longest wins); an unmapped resource is judged as an unknown tool. */
+  resources: z.record(uriPrefix, toolMappingSchema).refine((resources) => Object.keys(resources).length <= 200, "at most 200 resource prefixes").optional(),
+  /** `prompts/get` by prompt name; an unmapped prompt is judged as an unknown tool. */
+  prompts: z.record(z.string().min(1).max(128), toolMappingSchema).refine((prompts) => Object.keys(prompts).length <= 500, "at most 500 prompts").optional(),
 };
 
 /** `PUT /v1/admin/mcp/:tenant/servers/:server`. Without `credentials`, an update keeps the ones stored. */

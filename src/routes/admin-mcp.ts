@@ -6,7 +6,7 @@
  *
  *   GET    /v1/admin/mcp/:tenant/servers            every server, without credentials
  *   GET    /v1/admin/mcp/:tenant/servers/:server    one server
- *   PUT    /v1/admin/mcp/:tenant/servers/:server    register or replace {url, tools, timeout_ms?,
+ *   PUT    /v1/admin/mcp/:tenant/servers/:server    register or replace {url, tools, resources?, prompts?, timeout_ms?,
  *                                                   credentials?: {headers}, clear_credentials?}
  *   DELETE /v1/admin/mcp/:tenant/servers/:server    remove
  *   GET    /v1/admin/mcp/:tenant/changes            who changed which server, newest first
@@ -27,8 +27,8 @@ import { readJson, validated } from "./request-body";
 
 type AdminContext = Context<{ Bindings: Env; Variables: AdminVariables }>;
 
-/** A registration maps up to 500 tools; 256 KiB holds that with room. */
-const MAX_BODY_BYTES = 256 * 1024;
+/** A registration maps up to 500 tools, 200 resource prefixes and 500 prompts; 512 KiB holds that with room. */
+const MAX_BODY_BYTES = 512 * 1024;
 const REGISTRATION_LIMITS = { maxDepth: 8, maxArrayLength: 500, maxObjectKeys: 500, maxStringLength: 8192 };
 
 function serverParam(c: AdminContext): string {

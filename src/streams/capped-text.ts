@@ -29,3 +29,26 @@ export async function cappedText(body: ReadableStream<Uint8Array> | null | undef
   }
   return { text: new TextDecoder().decode(bytes) };
 }
+
+/**
+ * Reads and drops a body, up to `maxBytes`, then cancels what is left. A
+ * server that refuses a body it has not read (413) and closes may reset the
+ * connection while the client is still sending, and the client then sees a
+ * broken connection instead of the refusal; reading a bounded amount first
+ * lets an ordinary client read its answer.
+ */
+export async function discardBody(body: ReadableStream<Uint8Array> | null | undefined, maxBytes: number): Promise<void> {
+  const reader = body?.getReader();
+  if (!reader) return;
+  let size = 0;
+  try {
+    while (size <= maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // A body that broke off is as good as read.
+  }
+}

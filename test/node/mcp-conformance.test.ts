@@ -22,7 +22,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
 import { ROOT } from "../../scripts/toolchain.mjs";
 import { startBearerProxy, type RunningProxy } from "../fixtures/bearer-proxy.ts";
-import { CONFORMANCE_TOOLS, CONFORMANCE_UPSTREAM_KEY, startConformanceUpstream, type RunningConformanceUpstream } from "../fixtures/conformance-upstream.ts";
+import {
+  CONFORMANCE_PROMPTS,
+  CONFORMANCE_RESOURCE_PREFIX,
+  CONFORMANCE_TOOLS,
+  CONFORMANCE_UPSTREAM_KEY,
+  startConformanceUpstream,
+  type RunningConformanceUpstream,
+} from "../fixtures/conformance-upstream.ts";
 import { TEST_TOKENS, testStoreBindings } from "../fixtures/test-config.ts";
 
 const TENANT = "conformance";
@@ -106,12 +113,14 @@ beforeAll(async () => {
   expect(agent.status, await agent.clone().text()).toBeLessThan(300);
   proxy.token = ((await (await admin(`/registry/${TENANT}/agents/${AGENT}/keys`, { method: "POST", body: "{}" })).json()) as { key: string }).key;
 
-  // Every tool the upstream offers is tickets.read to the policy: registered globally, internal, a read, low tier, role support
-  // may call it, and its decisions are not reusable, so each call is debited in the session object like any other.
+  // Every tool, resource and prompt the upstream offers is tickets.read to the policy: registered globally, internal, a read,
+  // low tier, role support may call it, and its decisions are not reusable, so each is debited in the session object like any other.
   const tools = Object.fromEntries(CONFORMANCE_TOOLS.map((tool) => [tool, { tool: "tickets.read" }]));
+  const prompts = Object.fromEntries(CONFORMANCE_PROMPTS.map((prompt) => [prompt, { tool: "tickets.read" }]));
+  const resources = { [CONFORMANCE_RESOURCE_PREFIX]: { tool: "tickets.read" } };
   const registered = await admin(`/mcp/${TENANT}/servers/${SERVER}`, {
     method: "PUT",
-    body: JSON.stringify({ url: upstream.url, tools, credentials: { headers: { "x-upstream-key": CONFORMANCE_UPSTREAM_KEY } } }),
+    body: JSON.stringify({ url: upstream.url, tools, resources, prompts, credentials: { headers: { "x-upstream-key": CONFORMANCE_UPSTREAM_KEY } } }),
   });
   expect(registered.status, await registered.clone().text()).toBe(201);
 
@@ -160,9 +169,12 @@ describe("the official MCP conformance suite's server scenarios, through the gat
     expect(decision?.receipt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
-  it("decided, recorded and debited every call that reached the upstream, which always got its own credential", async () => {
+  it("decided, recorded and debited every call, resource read and prompt that reached the upstream, which always got its own credential", async () => {
     expect(upstream.refused).toBe(0);
-    expect(upstream.calls.length).toBeGreaterThanOrEqual(CONFORMANCE_TOOLS.length - 1);
+    expect(upstream.calls.filter((call) => !call.includes(":")).length).toBeGreaterThanOrEqual(CONFORMANCE_TOOLS.length - 1);
+    // The resources and prompts scenarios read through the gateway too, each decided like a call.
+    expect(upstream.calls.some((call) => call.startsWith("resource:test://"))).toBe(true);
+    expect(upstream.calls.some((call) => call.startsWith("prompt:"))).toBe(true);
     // The audit log is written through a queue: wait until it holds a record for each call.
     let records: Array<{ action_type: string; decision: string; tool: string; session: string }> = [];
     for (let attempt = 0; attempt < 50; attempt++) {

@@ -46,10 +46,17 @@ const HELPDESK_TOOLS = {
   slow_report: { tool: "kb.search" },
 };
 
+/** Resources by URI prefix and prompts by name, judged as tools; payroll:// and unmapped_prompt are left out. */
+const HELPDESK_RESOURCES = {
+  "tickets://": { tool: "tickets.read" },
+  "customers://": { tool: "crm.read_customer", data_classes: ["pii"] },
+};
+const HELPDESK_PROMPTS = { triage: { tool: "tickets.read" } };
+
 async function registerServer(tenant: string, name: string, url: string, extra: Record<string, unknown> = {}): Promise<Response> {
   return admin(`/mcp/${tenant}/servers/${name}`, {
     method: "PUT",
-    body: JSON.stringify({ url, tools: HELPDESK_TOOLS, credentials: { headers: { "x-upstream-key": UPSTREAM_KEY } }, ...extra }),
+    body: JSON.stringify({ url, tools: HELPDESK_TOOLS, resources: HELPDESK_RESOURCES, prompts: HELPDESK_PROMPTS, credentials: { headers: { "x-upstream-key": UPSTREAM_KEY } }, ...extra }),
   });
 }
 
@@ -61,6 +68,19 @@ async function connect(agentKey: string, server = "helpdesk", options: { urlElic
 }
 
 type RpcError = { error: { code: number; message: string } };
+
+type AuditRecord = { decision_id: string; tool: string; decision: string };
+
+/** The tenant's audit records that match, once the log (written through a queue) holds `count` of them. */
+async function auditRecords(match: (record: AuditRecord) => boolean, count = 2): Promise<AuditRecord[]> {
+  let found: AuditRecord[] = [];
+  for (let attempt = 0; attempt < 50 && found.length < count; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    const page = (await (await admin("/audit/records?tenant=acme&limit=1000", {}, TEST_TOKENS.operator)).json()) as { records: AuditRecord[] };
+    found = page.records.filter(match);
+  }
+  return found;
+}
 
 const textOf = (result: { content?: unknown }) => ((result.content as Array<{ text?: string }>) ?? []).map((c) => c.text ?? "").join("\n");
 const decisionOf = (result: { _meta?: Record<string, unknown> }) => result._meta?.["tollgate/decision"] as { receipt?: string; decision_id: string; decision: string; rules: string[]; approval?: { id: string; url: string; status: string }; upstream?: { fault: string; fail_mode: string } };
@@ -109,6 +129,12 @@ describe("the upstream registry", () => {
     expect(await noUrl.json()).toMatchObject({ error: { code: "invalid_input", path: "url" } });
     const reserved = await bad({ url: helpdesk.url, tools: {}, credentials: { headers: { "mcp-session-id": "x" } } });
     expect(reserved.status).toBe(400);
+    const spacedPrefix = await bad({ url: helpdesk.url, tools: {}, resources: { "tickets:// open": { tool: "tickets.read" } } });
+    expect(spacedPrefix.status).toBe(400);
+    expect(await spacedPrefix.json()).toMatchObject({ error: { code: "invalid_input", path: expect.stringMatching(/^resources/) } });
+    const unnamedPrompt = await bad({ url: helpdesk.url, tools: {}, prompts: { triage: { risk_floor: "low" } } });
+    expect(unnamedPrompt.status).toBe(400);
+    expect(await unnamedPrompt.json()).toMatchObject({ error: { code: "invalid_input", path: expect.stringMatching(/^prompts/) } });
     const deep = await admin("/mcp/acme/servers/bad", { method: "PUT", body: `${"[".repeat(5000)}${"]".repeat(5000)}` });
     expect(deep.status).toBe(400);
     expect((await admin("/mcp/acme/servers/Bad!", { method: "PUT", body: "{}" })).status).toBe(400);
@@ -134,6 +160,8 @@ describe("tollgate mcp", () => {
     const dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-"));
     writeFileSync(join(dir, "tools.json"), JSON.stringify({ read_ticket: { tool: "tickets.read" } }));
     writeFileSync(join(dir, "headers.json"), JSON.stringify({ "x-upstream-key": UPSTREAM_KEY }));
+    writeFileSync(join(dir, "resources.json"), JSON.stringify({ "tickets://": { tool: "tickets.read" } }));
+    writeFileSync(join(dir, "prompts.json"), JSON.stringify({ triage: { tool: "tickets.read" } }));
     // Asynchronously: this process also serves the upstream, which must keep answering while the CLI runs.
     const cli = (args: string[]) =>
       new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
@@ -141,16 +169,19 @@ describe("tollgate mcp", () => {
           resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         ),
       );
-    const added = await cli(["add", "--tenant", "acme", "--server", "cli-desk", "--upstream", helpdesk.url, "--tools", join(dir, "tools.json"), "--credentials", join(dir, "headers.json"), "--timeout-ms", "2000"]);
+    const added = await cli(["add", "--tenant", "acme", "--server", "cli-desk", "--upstream", helpdesk.url, "--tools", join(dir, "tools.json"), "--resources", join(dir, "resources.json"), "--prompts", join(dir, "prompts.json"), "--credentials", join(dir, "headers.json"), "--timeout-ms", "2000"]);
     expect(added.status, added.stderr).toBe(0);
     expect(added.stdout).toContain("registered cli-desk");
     expect(added.stdout).toContain("read_ticket→tickets.read");
+    expect(added.stdout).toContain("resources tickets://→tickets.read");
+    expect(added.stdout).toContain("prompts triage→tickets.read");
     const listed = await cli(["list", "--tenant", "acme"]);
     expect(listed.stdout).toContain("cli-desk");
     expect(listed.stdout).toContain("credentials stored");
     expect(listed.stdout + listed.stderr).not.toContain(UPSTREAM_KEY);
     const client = await connect(keys.helper, "cli-desk");
     expect(textOf(await client.callTool({ name: "read_ticket", arguments: { id: "T-5" } }))).toContain("T-5");
+    expect(JSON.stringify((await client.readResource({ uri: "tickets://open" })).contents)).toContain("printer on fire");
     await client.close();
     expect((await cli(["remove", "--tenant", "acme", "--server", "cli-desk"])).status).toBe(0);
     await expect(connect(keys.helper, "cli-desk")).rejects.toThrow();
@@ -283,6 +314,78 @@ describe("governed calls", () => {
     const result = await client.callTool({ name: "slow_report", arguments: { ms: 150 } }, { onprogress: (p) => progress.push(p.progress) });
     expect(textOf(result)).toBe("report ready");
     expect(progress).toEqual([1, 2, 3]);
+    await client.close();
+  });
+});
+
+describe("resources and prompts", () => {
+  type Refusal = { code: number; message: string; data?: Record<string, { decision: string; rules: string[]; decision_id: string }> };
+  const refusalOf = (promise: Promise<unknown>) => promise.then(() => expect.unreachable("the request was answered")).catch((error: Refusal) => error);
+
+  it("lists only the resources, templates and prompts the tenant mapped and the agent may use", async () => {
+    const client = await connect(keys.helper);
+    expect((await client.listResources()).resources.map((resource) => resource.uri)).toEqual(["tickets://open"]);
+    expect((await client.listResourceTemplates()).resourceTemplates.map((template) => template.uriTemplate)).toEqual(["customers://{email}"]);
+    expect((await client.listPrompts()).prompts.map((prompt) => prompt.name)).toEqual(["triage"]);
+    await client.close();
+  });
+
+  it("reads a mapped resource and gets a mapped prompt with their decisions; refuses unmapped ones with a JSON-RPC error naming the decision, and the upstream never sees them", async () => {
+    const client = await connect(keys.helper);
+    const read = await client.readResource({ uri: "tickets://open" });
+    expect(JSON.stringify(read.contents)).toContain("printer on fire");
+    expect(decisionOf(read)).toMatchObject({ decision: "allow", rules: [] });
+    expect(decisionOf(read).receipt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const prompt = await client.getPrompt({ name: "triage", arguments: { id: "T-9" } });
+    expect(JSON.stringify(prompt.messages)).toContain("Triage ticket T-9.");
+    expect(decisionOf(prompt).decision).toBe("allow");
+
+    const before = helpdesk.calls.length;
+    const payroll = await refusalOf(client.readResource({ uri: "payroll://2026" }));
+    expect(payroll.code).toBe(-32003);
+    expect(payroll.message).toContain("Tollgate refused this read of payroll://2026");
+    expect(payroll.data?.["tollgate/decision"]).toMatchObject({ decision: "deny", rules: expect.arrayContaining(["unknown_tool"]) });
+    const unmapped = await refusalOf(client.getPrompt({ name: "unmapped_prompt" }));
+    expect(unmapped.code).toBe(-32003);
+    expect(unmapped.data?.["tollgate/decision"].rules).toContain("unknown_tool");
+    const noUri = await refusalOf(client.request({ method: "resources/read", params: {} as { uri: string } }));
+    expect(noUri.code).toBe(-32602);
+    // A dot segment could make a mapped prefix name something else once the upstream resolves it.
+    for (const uri of ["tickets://open/../../payroll://2026", "tickets://open/%2E%2e/x", "tickets://open\\..\\x"]) {
+      expect((await refusalOf(client.readResource({ uri }))).code, uri).toBe(-32602);
+    }
+    expect(helpdesk.calls.length).toBe(before);
+
+    // Each was decided and recorded as the tool its mapping names, with what it read.
+    const records = await auditRecords((record) => record.decision_id === decisionOf(read).decision_id || record.decision_id === payroll.data?.["tollgate/decision"].decision_id);
+    expect(records.map((record) => record.tool).sort()).toEqual(["mcp:helpdesk/resources/read", "tickets.read"]);
+    await client.close();
+  });
+
+  it("completes a mapped prompt's argument with the decision in _meta, and refuses completing an unmapped one", async () => {
+    const client = await connect(keys.helper);
+    const before = helpdesk.calls.length;
+    const completed = await client.complete({ ref: { type: "ref/prompt", name: "triage" }, argument: { name: "id", value: "T-1" } });
+    expect(completed.completion.values).toEqual(["T-1", "T-10"]);
+    expect(decisionOf(completed)).toMatchObject({ decision: "allow" });
+    const refused = await refusalOf(client.complete({ ref: { type: "ref/prompt", name: "unmapped_prompt" }, argument: { name: "who", value: "" } }));
+    expect(refused.code).toBe(-32003);
+    expect(refused.message).toContain("Tollgate refused this completion for unmapped_prompt");
+    expect(refused.data?.["tollgate/decision"].rules).toContain("unknown_tool");
+    const malformed = await refusalOf(client.request({ method: "completion/complete", params: { ref: { type: "ref/tool", name: "x" }, argument: { name: "a", value: "" } } } as never));
+    expect(malformed.code).toBe(-32602);
+    expect(helpdesk.calls.length).toBe(before);
+    await client.close();
+  });
+
+  it("a resource whose mapping says it carries PII taints the session: an external tool then needs approval", async () => {
+    const client = await connect(keys.helper);
+    expect((await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "hello" } })).isError).toBeFalsy();
+    const customer = await client.readResource({ uri: "customers://ada@example.test" });
+    expect(JSON.stringify(customer.contents)).toContain("Ada Lovelace");
+    const leak = await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "Ada's phone" } });
+    expect(leak.isError).toBe(true);
+    expect(decisionOf(leak)).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
     await client.close();
   });
 });
