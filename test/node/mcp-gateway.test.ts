@@ -50,6 +50,7 @@ const HELPDESK_TOOLS = {
 const HELPDESK_RESOURCES = {
   "tickets://": { tool: "tickets.read" },
   "customers://": { tool: "crm.read_customer", data_classes: ["pii"] },
+  "web://": { tool: "web.fetch" },
 };
 const HELPDESK_PROMPTS = { triage: { tool: "tickets.read" } };
 
@@ -91,6 +92,7 @@ beforeAll(async () => {
   edge = await startEdge({ port: 18841, vars: testStoreBindings() });
   keys.helper = await registerAgent("acme", "mcp-helper", "support");
   keys.payer = await registerAgent("acme", "mcp-payer", "finance");
+  keys.admin = await registerAgent("acme", "mcp-admin", "admin");
   keys.other = await registerAgent("initech", "mcp-helper", "support");
   for (const [tenant, name, url, extra] of [
     ["acme", "helpdesk", helpdesk.url, {}],
@@ -359,6 +361,25 @@ describe("resources and prompts", () => {
     // Each was decided and recorded as the tool its mapping names, with what it read.
     const records = await auditRecords((record) => record.decision_id === decisionOf(read).decision_id || record.decision_id === payroll.data?.["tollgate/decision"].decision_id);
     expect(records.map((record) => record.tool).sort()).toEqual(["mcp:helpdesk/resources/read", "tickets.read"]);
+    await client.close();
+  });
+
+  it("a read that needs approval names the approval; once approved, the same read goes through once", async () => {
+    const client = await connect(keys.admin);
+    // web.fetch is an external tool: after PII, reading through it needs a person's approval.
+    await client.readResource({ uri: "customers://ada@example.test" });
+    const asked = await refusalOf(client.readResource({ uri: "web://status" }));
+    expect(asked.code).toBe(-32003);
+    const meta = asked.data!["tollgate/decision"] as { decision: string; rules: string[]; approval?: { id: string } };
+    expect(meta).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
+    expect(asked.message).toContain(meta.approval!.id);
+    expect(asked.message).toContain("make the same request with the same arguments again");
+    const approved = await admin(`/approvals/acme/${meta.approval!.id}`, { method: "POST", body: JSON.stringify({ decision: "approve", reason: "status page only" }) }, TEST_TOKENS.acmeApprover);
+    expect(approved.status, await approved.clone().text()).toBeLessThan(300);
+    expect(JSON.stringify((await client.readResource({ uri: "web://status" })).contents)).toContain("page status");
+    // Once: the next read asks again, and another page was never approved.
+    expect((await refusalOf(client.readResource({ uri: "web://status" }))).data!["tollgate/decision"].decision).toBe("require_approval");
+    expect((await refusalOf(client.readResource({ uri: "web://payroll" }))).data!["tollgate/decision"].decision).toBe("require_approval");
     await client.close();
   });
 
