@@ -4,8 +4,8 @@
 # refund step of a plan. Refund arguments are kept in the audit log.
 package tollgate
 
-refunds contains {"at": use.at, "amount": arg(use.args, "amount")} if {
-	some use in uses_of_tool["payments.refund"]
+refunds[n] := {"at": use.at, "amount": arg(use.args, "amount")} if {
+	some n, use in uses_of_tool["payments.refund"]
 }
 
 deny contains reason("invalid_refund_amount", sprintf("%srefund amount must be a non-negative number", [refund.at])) if {

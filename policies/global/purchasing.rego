@@ -4,8 +4,8 @@
 # agent_limits in data.json, enforced by the agent's Durable Object.
 package tollgate
 
-purchase_orders contains {"at": use.at, "amount": arg(use.args, "amount")} if {
-	some use in uses_of_tool["purchasing.create_po"]
+purchase_orders[n] := {"at": use.at, "amount": arg(use.args, "amount")} if {
+	some n, use in uses_of_tool["purchasing.create_po"]
 }
 
 deny contains reason("invalid_po_amount", sprintf("%spurchase order amount must be a non-negative number", [po.at])) if {

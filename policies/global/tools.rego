@@ -21,28 +21,33 @@ tool_call := action.tool if {
 	is_string(action.tool)
 }
 
-# Each use: where it is ("" for a tool call, "step N: " for a plan step, a
-# prefix for messages), the tool and its args.
-tool_uses contains {"at": "", "tool": tool_call, "args": object.get(action, "args", {})} if tool_call
+# Each use, by its place (0 for a tool call, N for step N of a plan): where
+# it is ("" for a tool call, "step N: " for a plan step, a prefix for
+# messages), the tool and its args. Keyed by place rather than gathered in a
+# set, because a set hashes each use, its args included, on every insert,
+# and so does every set built from it: for a plan that was most of its
+# evaluation.
+tool_uses[0] := {"at": "", "tool": tool_call, "args": object.get(action, "args", {})} if tool_call
 
 # The prefix is built with concat and format_int, which run inside the wasm,
 # rather than sprintf, a call out to the host: this runs for every step of
 # every plan, and a plan of 20 steps spent most of its evaluation in sprintf.
-tool_uses contains {"at": concat("", ["step ", format_int(i + 1, 10), ": "]), "tool": step.tool, "args": object.get(step, "args", {})} if {
+tool_uses[n] := {"at": concat("", ["step ", format_int(n, 10), ": "]), "tool": step.tool, "args": object.get(step, "args", {})} if {
 	some i, step in plan_steps
 	names_a_tool(step)
+	n := i + 1
 }
 
-# The uses of each tool, gathered in one pass: a rule about one tool reads
-# its own uses rather than scanning every step of a plan again.
-uses_of_tool[tool] contains use if {
-	some use in tool_uses
+# The uses of each tool, by place, gathered in one pass: a rule about one
+# tool reads its own uses rather than scanning every step of a plan again.
+uses_of_tool[tool][n] := use if {
+	some n, use in tool_uses
 	tool := use.tool
 }
 
-# The uses of tools that reach outside (tier "external"), for the data-flow rules.
-external_uses contains use if {
-	some use in tool_uses
+# The uses of tools that reach outside (tier "external"), by place, for the data-flow rules.
+external_uses[n] := use if {
+	some n, use in tool_uses
 	cfg.tools[use.tool].tier == "external"
 }
 
