@@ -72,12 +72,13 @@ export function unmappedName(server: string, table: RegistryTable, name: string)
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
- * A URI whose path has a `.` or `..` segment (written out or
- * percent-encoded), a backslash, or a control character could name
- * something other than what the prefix it starts with says, once the
- * upstream resolves it; it is refused rather than judged by that prefix.
+ * A URI with a `.` or `..` segment (written out or percent-encoded), a
+ * percent-encoded slash or backslash, a backslash, or a control character
+ * could name something other than what the prefix it starts with says,
+ * once the upstream decodes and resolves it; it is refused rather than
+ * judged by that prefix.
  */
-const AMBIGUOUS_URI = /(^|[/\\])(\.|%2e){1,2}([/\\?#]|$)|\\|[\x00-\x20\x7f]/i;
+const AMBIGUOUS_URI = /(^|[/\\])(\.|%2e){1,2}([/\\?#]|$)|%2f|%5c|\\|[\x00-\x20\x7f]/i;
 
 function checkedArguments(args: unknown): Record<string, unknown> | string {
   if (!isObject(args)) return "params.arguments must be an object";
@@ -95,7 +96,7 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
   if (method === "resources/read") {
     const uri = params?.uri;
     if (!boundedName(uri, MAX_URI_LENGTH)) return `resources/read names its resource in params.uri (1 to ${MAX_URI_LENGTH} characters)`;
-    if (AMBIGUOUS_URI.test(uri)) return "params.uri has a dot segment, a backslash or a control character: such a URI is refused, since what it names is up to the upstream";
+    if (AMBIGUOUS_URI.test(uri)) return "params.uri has a dot segment, an encoded slash or backslash, a backslash or a control character: such a URI is refused, since what it names is up to the upstream";
     [table, name, args] = ["resources", uri, { uri }];
   } else if (method === "completion/complete") {
     const ref = params?.ref;
@@ -107,7 +108,7 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
       [table, name] = ["prompts", ref.name];
     } else {
       if (!boundedName(ref.uri, MAX_URI_LENGTH)) return `params.ref.uri names the resource template (1 to ${MAX_URI_LENGTH} characters)`;
-      if (AMBIGUOUS_URI.test(templateLiteral(ref.uri))) return "params.ref.uri has a dot segment, a backslash or a control character";
+      if (AMBIGUOUS_URI.test(templateLiteral(ref.uri))) return "params.ref.uri has a dot segment, an encoded slash or backslash, a backslash or a control character";
       [table, name] = ["resources", ref.uri];
     }
     args = checkedArguments({ ref, argument, ...(params?.context !== undefined ? { context: params.context } : {}) });

@@ -353,7 +353,7 @@ describe("resources and prompts", () => {
     const noUri = await refusalOf(client.request({ method: "resources/read", params: {} as { uri: string } }));
     expect(noUri.code).toBe(-32602);
     // A dot segment could make a mapped prefix name something else once the upstream resolves it.
-    for (const uri of ["tickets://open/../../payroll://2026", "tickets://open/%2E%2e/x", "tickets://open\\..\\x"]) {
+    for (const uri of ["tickets://open/../../payroll://2026", "tickets://open/%2E%2e/x", "tickets://open/%2e%2e%2Fpayroll", "tickets://open\\..\\x"]) {
       expect((await refusalOf(client.readResource({ uri }))).code, uri).toBe(-32602);
     }
     expect(helpdesk.calls.length).toBe(before);
