@@ -4,14 +4,14 @@
  * request, so the client can resume a stream that broke (`Last-Event-ID`
  * on a GET, MCP 2025-11-25). An id is the resume point sealed
  * (secret-box.ts): the upstream's own event id, the request the stream
- * answers, and for a governed request (a tool call, a resource read, a
- * prompt) what it named and its decision, so that a resumed answer still
- * passes through what the gateway does to an answer (the session records
- * the data classes its mapping says it carries) and still names its
- * decision; for a listing, which listing, so it is filtered again. The seal binds the MCP session (tenant, agent,
- * server, Tollgate session, the upstream's session): an id from another
- * session does not open, and a client cannot forge one that skips that
- * step.
+ * answers, and for a decided request (a tool call, a resource read, a
+ * prompt, a completion) what it named and its decision, so that a resumed
+ * answer still passes through what the gateway does to an answer (the
+ * session records the data classes its mapping says it carries) and still
+ * names its decision; for a listing, which listing, so it is filtered
+ * again. The seal binds the MCP session (tenant, agent, server, Tollgate
+ * session, the upstream's session): an id from another session does not
+ * open, and a client cannot forge one that skips that step.
  */
 import type { JsonRpcId } from "./jsonrpc";
 import type { GovernedMethod, ListingMethod, RegistryTable } from "./registry-mapping";

@@ -6,13 +6,13 @@
  *
  * - POST carries one JSON-RPC message. `initialize` opens an upstream
  *   session and answers with the gateway's own `Mcp-Session-Id`
- *   (session-id.ts); `tools/call`, `resources/read` and `prompts/get`
- *   are decided (governed-request.ts), and the listings of tools,
- *   resources, resource templates and prompts filtered
- *   (governed-listing.ts); every other request (ping, completion,
- *   subscriptions, logging) is relayed as the upstream answers it;
- *   notifications (cancellation, progress) and the
- *   client's responses to the upstream's requests are passed on (202).
+ *   (session-id.ts); `tools/call`, `resources/read`, `prompts/get` and
+ *   `completion/complete` are decided (governed-request.ts), and the
+ *   listings of tools, resources, resource templates and prompts filtered
+ *   (governed-listing.ts); every other request (ping, subscriptions,
+ *   logging levels) is relayed as the upstream answers it; notifications
+ *   (cancellation, progress) and the client's responses to the upstream's
+ *   requests are passed on (202).
  * - GET relays the upstream's standalone SSE stream (405 if it has none),
  *   and to a client that declared URL-mode elicitation also carries
  *   `notifications/elicitation/complete` (elicitation-notices.ts). A GET
