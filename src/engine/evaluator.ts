@@ -115,25 +115,58 @@ export class PolicyEvaluator {
    * `runtime` is what opa.runtime() tells the policy about the edge.
    */
   evaluate(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs = EVALUATION_BUDGET_MS): EvaluationOutcome {
+    const text = this.run(inputJson, nowMs, runtime, budgetMs);
+    return { result: this.resultOf(readResultSet(text)), ...this.printedOutcome() };
+  }
+
+  /**
+   * The same evaluation, its result as JSON text: what the sandbox sends the
+   * edge. A result that is plain JSON (as a decision is) is passed on as
+   * OPA wrote it, checked by the runtime's parser, rather than read into
+   * values and written out again; anything else is read and written.
+   */
+  evaluateToJson(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs = EVALUATION_BUDGET_MS): { json: string; print?: string[] } {
+    const text = this.run(inputJson, nowMs, runtime, budgetMs);
+    const head = ONE_RESULT.exec(text);
+    if (head && text.endsWith("}}")) {
+      const inner = text.slice(head[0].length, -2);
+      try {
+        JSON.parse(inner);
+        return { json: inner, ...this.printedOutcome() };
+      } catch {
+        // Not plain JSON (a set, a non-string key), or more than one result: read it whole.
+      }
+    }
+    return { json: JSON.stringify(this.resultOf(readResultSet(text))), ...this.printedOutcome() };
+  }
+
+  /** Runs the evaluation and returns OPA's result set as it dumped it. */
+  private run(inputJson: string, nowMs: number, runtime: EdgeRuntimeInfo | undefined, budgetMs: number): string {
     this.state.nowNs = BigInt(Math.trunc(nowMs)) * 1_000_000n;
     this.state.runtime = runtime;
     this.state.memo.clear();
     this.state.print.clear();
     this.state.deadline = performance.now() + budgetMs;
-    let resultSet: unknown;
     try {
-      resultSet = readResultSet(this.policy.evaluate(this.entrypointId, inputJson));
+      return this.policy.evaluate(this.entrypointId, inputJson);
     } catch (error) {
       if (error instanceof EvaluationBudgetExceeded) throw new PolicyEvaluationError("policy_timeout", error.message, this.printed());
       const detail = error instanceof PolicyInstanceError ? error.message : String((error as Error)?.message ?? error);
       throw new PolicyEvaluationError("policy_aborted", `policy evaluation aborted: ${detail}`, this.printed());
     }
-    const print = this.state.print.lines();
+  }
+
+  /** The entrypoint's value from the result set; an empty set is an undefined entrypoint. */
+  private resultOf(resultSet: unknown): unknown {
     if (!Array.isArray(resultSet) || resultSet.length === 0) {
       throw new PolicyEvaluationError("policy_undefined", `${this.entrypoint} is undefined for this input`, this.printed());
     }
-    const result = (resultSet[0] as { result: unknown }).result;
-    return print.length > 0 ? { result, print } : { result };
+    return (resultSet[0] as { result: unknown }).result;
+  }
+
+  private printedOutcome(): { print?: string[] } {
+    const print = this.state.print.lines();
+    return print.length > 0 ? { print } : {};
   }
 
   private printed(): string[] | undefined {

@@ -211,12 +211,30 @@ function dumpValue(exports: PolicyExports, memory: WebAssembly.Memory, addr: num
   return text;
 }
 
-/** Copies text into wasm memory and parses it there; returns the value's address. */
+/** Texts up to this many UTF-16 units (an input, a builtin's result) are encoded straight into wasm memory. */
+const DIRECT_ENCODE_MAX = 256 * 1024;
+
+/**
+ * Writes text into wasm memory and parses it there; returns the value's
+ * address. A short text is encoded straight into a block big enough for
+ * any UTF-8 it can become (three bytes per UTF-16 unit), so no copy of it
+ * is made on the way in; a long one (a layer's data) takes a block of its
+ * exact size, so that three times its length never counts against the
+ * memory's cap.
+ */
 function writeValue(exports: PolicyExports, memory: WebAssembly.Memory, text: string, syntax: "json" | "value"): number {
-  const bytes = encoder.encode(text);
-  const addr = exports.opa_malloc(bytes.byteLength);
-  new Uint8Array(memory.buffer).set(bytes, addr);
-  const parsed = syntax === "json" ? exports.opa_json_parse(addr, bytes.byteLength) : exports.opa_value_parse(addr, bytes.byteLength);
+  let addr: number;
+  let length: number;
+  if (text.length <= DIRECT_ENCODE_MAX) {
+    addr = exports.opa_malloc(text.length * 3);
+    length = encoder.encodeInto(text, new Uint8Array(memory.buffer, addr, text.length * 3)).written;
+  } else {
+    const bytes = encoder.encode(text);
+    addr = exports.opa_malloc(bytes.byteLength);
+    new Uint8Array(memory.buffer).set(bytes, addr);
+    length = bytes.byteLength;
+  }
+  const parsed = syntax === "json" ? exports.opa_json_parse(addr, length) : exports.opa_value_parse(addr, length);
   // The parsed value copies what it needs (strings included), so the text's block can be reused.
   exports.opa_free(addr);
   if (parsed === 0) throw new PolicyInstanceError(`OPA could not parse ${syntax === "json" ? "a JSON document" : "a value (an input or a builtin's result)"}`);

@@ -37,9 +37,9 @@ function loadLayers(): Promise<LoadedLayer[]> {
 function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs?: number): SandboxLayerOutcome {
   if (!layer.evaluator) return { scope: layer.scope, error: layer.loadError };
   try {
-    const { result, print } = layer.evaluator.evaluate(inputJson, nowMs, runtime, budgetMs);
     // Text, not a structured clone: raw numbers (exact large integers) would not survive the clone.
-    const outcome: SandboxLayerOutcome = { scope: layer.scope, result_json: JSON.stringify(result) };
+    const { json, print } = layer.evaluator.evaluateToJson(inputJson, nowMs, runtime, budgetMs);
+    const outcome: SandboxLayerOutcome = { scope: layer.scope, result_json: json };
     if (print) outcome.print = print;
     return outcome;
   } catch (error) {
