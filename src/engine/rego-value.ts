@@ -102,8 +102,19 @@ const PARSE_WITH_SOURCE = (() => {
   }
 })();
 
-/** A fraction, an exponent or 16 digits in a row: a number a double might not hold (in a string, only a false alarm). */
-const MAYBE_INEXACT = /\d[.eE]|\d{16}/;
+/**
+ * Texts whose numbers are read from their text rather than taken from
+ * JSON.parse (in a string, only a false alarm). For JSON-shaped values, a
+ * number of 16 or more digits or with an exponent, which a double might not
+ * hold: one of at most 15 significant digits comes back from a double as
+ * the same decimal, so JSON.parse's value is the one numberFromText would
+ * give. For builtin arguments also any fraction, whose spelling is kept
+ * (OPA's sprintf formats a number written with a fraction as a float).
+ */
+const MAYBE_INEXACT: Record<ReadOptions["shape"], RegExp> = {
+  json: /\d(?:\.?\d){15}|\d[eE]/,
+  values: /\d[.eE]|\d{16}/,
+};
 
 /**
  * The runtime's own parser, for a text that is plain JSON: several times
@@ -114,7 +125,7 @@ const MAYBE_INEXACT = /\d[.eE]|\d{16}/;
  */
 function readPlainJson(text: string, shape: ReadOptions["shape"]): RegoValue | undefined {
   try {
-    if (!MAYBE_INEXACT.test(text)) return JSON.parse(text) as RegoValue;
+    if (!MAYBE_INEXACT[shape].test(text)) return JSON.parse(text) as RegoValue;
     if (PARSE_WITH_SOURCE) {
       return JSON.parse(text, (_key, value, context?: { source?: string }) =>
         typeof value === "number" && context?.source !== undefined ? numberFromText(context.source, shape) : value,
