@@ -5,6 +5,7 @@
  * needs no clock of its own. Timestamps are nanoseconds since the epoch,
  * beyond 2^53: they arrive and go back as exact integers (bigints).
  */
+import { BoundedCache } from "./bounded-cache";
 import { BuiltinError, exactInteger, expectString, type Builtin, type BuiltinContext } from "./context";
 import { formatCivil, NAMED_LAYOUTS, parseWithLayout, type Civil, type ParsedCivil } from "./time-layout";
 
@@ -114,13 +115,25 @@ function diff(a: Civil, b: Civil, aNs: bigint, bNs: bigint): number[] {
   return [year, month, day, hour, minute, second];
 }
 
+/**
+ * RFC 3339 timestamps parsed, by their text: an agent's registration dates
+ * come back in every decision it asks for, and a parse costs a few
+ * microseconds. Only timestamp-sized texts are kept; a text that does not
+ * parse is not kept.
+ */
+const timestamps = new BoundedCache<ReturnType<typeof exactInteger>>(256);
+const MAX_CACHED_TIMESTAMP = 64;
+
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 export function timeBuiltins(context: BuiltinContext): Record<string, Builtin> {
   return {
     "time.now_ns": () => exactInteger(context.nowNs()),
-    "time.parse_rfc3339_ns": (value: unknown) =>
-      exactInteger(fromParsed(parseWithLayout(NAMED_LAYOUTS.RFC3339, expectString(value, "value")))),
+    "time.parse_rfc3339_ns": (value: unknown) => {
+      const text = expectString(value, "value");
+      const parse = () => exactInteger(fromParsed(parseWithLayout(NAMED_LAYOUTS.RFC3339, text)));
+      return text.length <= MAX_CACHED_TIMESTAMP ? timestamps.get(text, parse) : parse();
+    },
     "time.parse_ns": (layout: unknown, value: unknown) => {
       const name = expectString(layout, "layout");
       return exactInteger(fromParsed(parseWithLayout(NAMED_LAYOUTS[name] ?? name, expectString(value, "value"))));
