@@ -43,6 +43,11 @@ describe("a corrupt entry in the MCP server registry", () => {
   it.each([
     ["a configuration that is not JSON", "config" as const, "{not json"],
     ["a configuration of the wrong shape", "config" as const, JSON.stringify({ url: 42 })],
+    [
+      "resource mappings that are not mappings",
+      "config" as const,
+      JSON.stringify({ url: "http://127.0.0.1:9/mcp", tools: {}, resources: { "tickets:// with a space": { tool: "tickets.read" }, "files://": "anything" } }),
+    ],
     ["credentials this edge cannot open", "sealed" as const, "v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"],
   ])("refuses that server with a clear error every time, for %s, and keeps serving the others", async (_what, column, value) => {
     const [damaged, healthy] = [uniqueId("damaged"), uniqueId("healthy")];
