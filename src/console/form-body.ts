@@ -7,7 +7,7 @@
  * so there is nothing to nest.
  */
 import type { Context } from "hono";
-import { cappedText } from "../streams/capped-text";
+import { cappedText, declaresTooLarge } from "../streams/capped-text";
 import type { z } from "zod";
 import { ApiError } from "../errors";
 import { validated } from "../routes/request-body";
@@ -20,10 +20,7 @@ export async function readForm<T>(c: Context, schema: z.ZodType<T>, checkCsrf: (
   if (type !== "application/x-www-form-urlencoded") {
     throw new ApiError(415, "unsupported_media_type", `console forms are sent as application/x-www-form-urlencoded, not ${type || "nothing"}`);
   }
-  const declared = c.req.header("content-length");
-  if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > MAX_FORM_BYTES)) {
-    throw new ApiError(413, "payload_too_large", `a console form is at most ${MAX_FORM_BYTES} bytes`);
-  }
+  if (await declaresTooLarge(c.req.raw, MAX_FORM_BYTES)) throw new ApiError(413, "payload_too_large", `a console form is at most ${MAX_FORM_BYTES} bytes`);
   const fields: Record<string, string> = {};
   const listed: Record<string, string[]> = Object.fromEntries(lists.map((name) => [name, []]));
   for (const [name, value] of new URLSearchParams(await boundedText(c.req.raw.body))) {

@@ -27,7 +27,7 @@
  * HTTP says; 502/504 when the upstream cannot open a session.
  */
 import { Hono, type Context } from "hono";
-import { cappedText, discardBody } from "../streams/capped-text";
+import { cappedText, declaresTooLarge } from "../streams/capped-text";
 import { locationOf } from "../decision/region";
 import { ApiError } from "../errors";
 import { identityOf, type AgentEnv } from "../middleware/agent-auth";
@@ -50,9 +50,6 @@ import { SERVER_NAME_PATTERN } from "./upstream-schema";
 /** The largest message a client may send; a tool's arguments larger than this are not a tool call. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
-/** How much of a body that declared itself too large is read and dropped before the 413. */
-const MAX_DISCARD_BYTES = 4 * MAX_MESSAGE_BYTES;
-
 /** The revisions the gateway speaks; the SDKs' 2025-03-26 fallback is accepted too. */
 export const PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"];
 
@@ -69,13 +66,7 @@ function serverName(c: GatewayCtx): string {
 /** Reads the body, refusing one over the limit whether it declared its length or streamed it. */
 async function readBody(c: GatewayCtx): Promise<string | Response> {
   const tooLarge = () => rpcError(413, INVALID_REQUEST, `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
-  const declared = c.req.header("content-length");
-  if (declared !== undefined && !/^\d+$/.test(declared)) return tooLarge();
-  if (declared !== undefined && Number(declared) > MAX_MESSAGE_BYTES) {
-    // Read what a client that is merely over the limit sends, so it gets the 413 rather than a reset connection.
-    await discardBody(c.req.raw.body, MAX_DISCARD_BYTES);
-    return tooLarge();
-  }
+  if (await declaresTooLarge(c.req.raw, MAX_MESSAGE_BYTES)) return tooLarge();
   const read = await cappedText(c.req.raw.body, MAX_MESSAGE_BYTES);
   return "tooLarge" in read ? tooLarge() : read.text;
 }

@@ -30,14 +30,29 @@ export async function cappedText(body: ReadableStream<Uint8Array> | null | undef
   return { text: new TextDecoder().decode(bytes) };
 }
 
+/** How much of a body that declared itself too large is read and dropped before it is refused, in multiples of the limit. */
+const DISCARD_FACTOR = 4;
+
 /**
- * Reads and drops a body, up to `maxBytes`, then cancels what is left. A
- * server that refuses a body it has not read (413) and closes may reset the
- * connection while the client is still sending, and the client then sees a
- * broken connection instead of the refusal; reading a bounded amount first
- * lets an ordinary client read its answer.
+ * Whether a request declares a Content-Length that is not a length or is
+ * over `maxBytes`: such a body is refused (413) without being parsed. One
+ * that is merely over the limit is first read and dropped, up to four
+ * times the limit: a server that refuses a body it has not read and closes
+ * may reset the connection while the client is still sending, and the
+ * client would then see a broken connection instead of the refusal.
+ * Without a declared length the body is for cappedText to bound.
  */
-export async function discardBody(body: ReadableStream<Uint8Array> | null | undefined, maxBytes: number): Promise<void> {
+export async function declaresTooLarge(request: Request, maxBytes: number): Promise<boolean> {
+  const declared = request.headers.get("content-length");
+  if (declared === null) return false;
+  if (!/^\d+$/.test(declared)) return true;
+  if (Number(declared) <= maxBytes) return false;
+  await discardBody(request.body, DISCARD_FACTOR * maxBytes);
+  return true;
+}
+
+/** Reads and drops a body, up to `maxBytes`, then cancels what is left. */
+async function discardBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<void> {
   const reader = body?.getReader();
   if (!reader) return;
   let size = 0;
