@@ -29,12 +29,11 @@
  */
 import { runDecision, type DecisionResponse } from "../decision/pipeline";
 import type { DecisionBody } from "../schema/decision-input";
-import { sessionObject } from "../session/objects";
 import { rememberClasses } from "../session/client";
-import { sessionKey } from "../session/objects";
+import { sessionKey, sessionObject } from "../session/objects";
 import type { Reason } from "../types";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
-import { errorMessage, INVALID_PARAMS, REFUSED_BY_POLICY, resultMessage, URL_ELICITATION_REQUIRED, type JsonRpcId } from "./jsonrpc";
+import { errorMessage, INVALID_PARAMS, isObject, REFUSED_BY_POLICY, resultMessage, URL_ELICITATION_REQUIRED, type JsonRpcId } from "./jsonrpc";
 import { subjectMapping, subjectOf, type GovernedMethod, type Subject } from "./registry-mapping";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
 import { eventIdsFor } from "./event-id";
@@ -156,9 +155,8 @@ export async function governedRequest(context: GatewayContext, id: JsonRpcId, me
 export function resultFinish(context: GatewayContext, id: JsonRpcId, subject: AnsweredSubject, meta: DecisionMeta): Finish {
   const classes = subjectMapping(context.server.config, subject)?.data_classes ?? [];
   return async (reply) => {
-    const result = reply.result;
-    if (typeof result !== "object" || result === null || Array.isArray(result)) return reply;
-    const resultObject = result as Record<string, unknown>;
+    const resultObject = reply.result;
+    if (!isObject(resultObject)) return reply;
     if (classes.length > 0 && resultObject.isError !== true) {
       const recorded = await recordClasses(context, classes, meta.decision_id);
       if (!recorded.ok) {

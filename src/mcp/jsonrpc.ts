@@ -42,7 +42,8 @@ export class JsonRpcFault extends Error {
 export const MESSAGE_LIMITS: JsonLimits = { maxDepth: 40, maxArrayLength: 10_000, maxObjectKeys: 10_000, maxStringLength: 4 * 1024 * 1024 };
 
 const isId = (value: unknown): value is JsonRpcId => typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+/** A JSON object (not null, not an array). */
+export const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Classifies a parsed value; throws JsonRpcFault(-32600) for anything that is not one JSON-RPC 2.0 message. */
 export function classify(value: unknown): JsonRpcMessage {

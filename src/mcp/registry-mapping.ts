@@ -13,6 +13,7 @@
  * `prompts/list`) are filtered by the same mappings.
  */
 import { DECISION_LIMITS, findLimitViolation } from "../schema/json-limits";
+import { isObject } from "./jsonrpc";
 import type { StoredServer, ToolMapping } from "./upstream-schema";
 
 export type GovernedMethod = "tools/call" | "resources/read" | "prompts/get" | "completion/complete";
@@ -68,8 +69,6 @@ export function unmappedName(server: string, table: RegistryTable, name: string)
   if (table === "prompts") return `mcp:${server}/prompts/${name}`;
   return `mcp:${server}/resources/read`;
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
  * A URI with a `.` or `..` segment (written out or percent-encoded), a
