@@ -15,11 +15,11 @@ import { ROOT } from "./toolchain.mjs";
 
 export const AGENT_PACKAGE = join(ROOT, "packages", "agent");
 
-/** For the browser build: the builtins module that needs node:crypto is replaced by one that has none of them. */
+/** For the browser build: the builtins modules that need node:crypto are replaced by one that has none of them. */
 const withoutNodeCrypto: Plugin = {
   name: "without-node-crypto",
   setup(context) {
-    context.onResolve({ filter: /\/node-crypto$/ }, () => ({ path: join(ROOT, "src", "engine", "builtins", "without-node-crypto.ts") }));
+    context.onResolve({ filter: /\/(node-crypto|certificates)(\.ts)?$/ }, () => ({ path: join(ROOT, "src", "engine", "builtins", "without-node-crypto.ts") }));
   },
 };
 

@@ -10,7 +10,8 @@
  * - tenants with a layer of their own (1, 100, 1,000) on one edge: every
  *   tenant's layer published and signed through the admin API, one agent per
  *   tenant, decisions round-robin over the tenants over HTTP, and the edge's
- *   workerd's resident memory before and after.
+ *   workerd's resident memory before and after, and each isolate's V8 heap
+ *   (the edge's own and every sandbox's) through workerd's inspector.
  *
  * Each row does the work its name says: generated rules are all evaluated
  * (none can be skipped by indexing on a constant), data lookups touch the
@@ -111,12 +112,56 @@ function residentMiB(pid: number | undefined): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
+/** workerd's inspector, opened on the tenants row's edge to read each isolate's heap. */
+const INSPECTOR_PORT = 18799;
+
+interface IsolateHeaps {
+  /** The edge Worker's own isolate: V8 heap in use, MiB. */
+  edgeMiB: number;
+  /** Each policy sandbox's isolate (a Dynamic Worker of the Worker Loader): V8 heap in use, MiB. */
+  sandboxesMiB: number[];
+}
+
+/**
+ * Asks every isolate of the workerd for its V8 heap (`Runtime.getHeapUsage`).
+ * Wasm memory and compiled code are outside that heap: they are in the
+ * process's resident memory, reported beside it.
+ */
+async function isolateHeaps(): Promise<IsolateHeaps> {
+  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json/list`)).json()) as Array<{ title: string; webSocketDebuggerUrl: string }>;
+  const usedMiB = async (url: string) => {
+    const socket = new WebSocket(url);
+    try {
+      await new Promise((resolve, reject) => {
+        socket.addEventListener("open", resolve);
+        socket.addEventListener("error", reject);
+      });
+      const answer = new Promise<{ result: { usedSize: number } }>((resolve) =>
+        socket.addEventListener("message", (event) => {
+          const message = JSON.parse(String(event.data));
+          if (message.id === 1) resolve(message);
+        }),
+      );
+      socket.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" }));
+      return (await answer).result.usedSize / 2 ** 20;
+    } finally {
+      socket.close();
+    }
+  };
+  const edge = targets.find((target) => target.title.endsWith("core:user:tollgate-edge"));
+  if (!edge) throw new Error(`no edge isolate among the inspector's targets: ${targets.map((target) => target.title).join(", ")}`);
+  const sandboxesMiB: number[] = [];
+  for (const target of targets.filter((candidate) => candidate.title.includes("LOADER:policy:"))) sandboxesMiB.push(await usedMiB(target.webSocketDebuggerUrl));
+  return { edgeMiB: await usedMiB(edge.webSocketDebuggerUrl), sandboxesMiB };
+}
+
 async function tenantsRow(count: number, requests: number): Promise<ScalingRow> {
   const keys = { global: await generateKeyPair("scale-global"), tenants: await generateKeyPair("scale-tenants"), snapshot: await generateKeyPair("scale-snapshot") };
   const token = `bench-${randomBytes(12).toString("hex")}`;
   const before = new Set(workerdChildren());
   const edge = await startEdge({
     port: 18798,
+    inspectorPort: INSPECTOR_PORT,
     vars: {
       SESSION_STATE: "off",
       AUDIT: "off",
@@ -159,12 +204,15 @@ async function tenantsRow(count: number, requests: number): Promise<ScalingRow> 
     // Every tenant decides at least once before the measured requests, so each composition exists.
     const summary: Summary = await runLoad({ url: new URL("/v1/decide", edge.url), calls, concurrency: 1, requests: Math.max(requests, count), warmup: count });
     const servingMiB = residentMiB(pid);
+    const heaps = await isolateHeaps();
+    const sandboxes = [...heaps.sandboxesMiB].sort((a, b) => a - b);
+    const sandboxHeap = sandboxes.length > 0 ? `${sandboxes.length} sandboxes, V8 heap ${sandboxes[sandboxes.length >> 1].toFixed(1)} MiB each at the median (${sandboxes[0].toFixed(1)}–${sandboxes[sandboxes.length - 1].toFixed(1)})` : "no sandbox";
     return {
       dimension: "tenants with their own layer",
       size: String(count),
       median_us: summary.median_ms * 1000,
       decisions_per_s: summary.rps,
-      note: `edge workerd resident memory: ${idleMiB.toFixed(0)} MiB before activating, ${activatedMiB.toFixed(0)} MiB with every layer active, ${servingMiB.toFixed(0)} MiB after every tenant decided (its sandboxes warm); p99 ${(summary.p99_ms * 1000).toFixed(0)} µs`,
+      note: `edge workerd resident memory: ${idleMiB.toFixed(0)} MiB before activating, ${activatedMiB.toFixed(0)} MiB with every layer active, ${servingMiB.toFixed(0)} MiB after every tenant decided (its sandboxes warm); isolates: the edge's V8 heap ${heaps.edgeMiB.toFixed(1)} MiB, ${sandboxHeap}; p99 ${(summary.p99_ms * 1000).toFixed(0)} µs`,
     };
   } finally {
     await edge.dispose();

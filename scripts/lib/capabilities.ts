@@ -149,7 +149,7 @@ export async function hostBuiltinNames(): Promise<string[]> {
     logLevel: "error",
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   });
-  return ((await import(`${pathToFileURL(out).href}?t=${Date.now()}`)) as { HOST_BUILTINS: string[] }).HOST_BUILTINS;
+  return ((await import(`${pathToFileURL(out).href}?t=${Date.now()}`)) as { hostBuiltinNames(): Promise<string[]> }).hostBuiltinNames();
 }
 
 /** OPA's capabilities with only the builtins the edge runs. */

@@ -59,6 +59,8 @@ export interface EdgeOptions {
    * objects that are in use, apart from the cost of waking evicted ones.
    */
   keepObjectsInMemory?: boolean;
+  /** Opens workerd's V8 inspector on this port (to read each isolate's heap). */
+  inspectorPort?: number;
 }
 
 export interface RunningEdge {
@@ -154,6 +156,7 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
       port: 0,
       // One root for every resource (R2, Durable Objects, cache, queues): what wrangler dev keeps in .wrangler/state.
       ...(options.persistTo ? { resourcePersistencePath: options.persistTo } : {}),
+      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
       workers: shared ? [...edges, sharedWorker] : edges,
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );

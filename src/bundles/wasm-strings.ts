@@ -5,8 +5,9 @@
  * object keys, data paths, messages) into the module's data section, each
  * terminated by a NUL byte; the module has no list of rules, so these
  * constants are where the rules a layer can raise are read from its code
- * rather than from what its manifest says about it. Pure: the edge, the
- * store and the CLI read the same bytes.
+ * rather than from what its manifest says about it. The names of the
+ * builtins it imports are constants too (sandbox-modules.ts reads them).
+ * Pure: the edge, the store and the CLI read the same bytes.
  */
 
 /** The shape of a rule id, as `tollgate build` finds them in `reason("<id>", …)`. */
@@ -89,11 +90,12 @@ function dataSegments(wasm: Uint8Array): Uint8Array[] {
   return segments;
 }
 
-const cache = new WeakMap<Uint8Array, Set<string>>();
+const constantsCache = new WeakMap<Uint8Array, Set<string>>();
+const ruleIdCache = new WeakMap<Uint8Array, Set<string>>();
 
-/** Every NUL-terminated string constant of the module that has the shape of a rule id. */
-export function ruleIdConstants(wasm: Uint8Array): Set<string> {
-  const known = cache.get(wasm);
+/** Every NUL-terminated string constant of the module up to 128 bytes: rule ids, builtin names, keys. */
+export function stringConstants(wasm: Uint8Array): Set<string> {
+  const known = constantsCache.get(wasm);
   if (known) return known;
   const found = new Set<string>();
   const decoder = new TextDecoder();
@@ -101,14 +103,21 @@ export function ruleIdConstants(wasm: Uint8Array): Set<string> {
     let start = 0;
     for (let i = 0; i < segment.length; i++) {
       if (segment[i] !== 0) continue;
-      // Rule ids are short; longer runs are messages or data, never an id.
-      if (i - start > 0 && i - start <= 128) {
-        const text = decoder.decode(segment.subarray(start, i));
-        if (RULE_ID.test(text)) found.add(text);
-      }
+      // Ids and names are short; longer runs are messages or data.
+      if (i - start > 0 && i - start <= 128) found.add(decoder.decode(segment.subarray(start, i)));
       start = i + 1;
     }
   }
-  cache.set(wasm, found);
+  constantsCache.set(wasm, found);
   return found;
+}
+
+/** Every string constant of the module that has the shape of a rule id. */
+export function ruleIdConstants(wasm: Uint8Array): Set<string> {
+  let ids = ruleIdCache.get(wasm);
+  if (!ids) {
+    ids = new Set([...stringConstants(wasm)].filter((text) => RULE_ID.test(text)));
+    ruleIdCache.set(wasm, ids);
+  }
+  return ids;
 }

@@ -9,7 +9,7 @@
  * comes back as JSON-shaped values whose large integers are raw numbers, so
  * JSON.stringify of a decision prints exactly what `opa eval` prints.
  */
-import { createBuiltins, type BuiltinContext } from "./builtins/index";
+import { builtinsFor, type BuiltinContext } from "./builtins/index";
 import { PrintLog } from "./builtins/print";
 import { EvaluationBudgetExceeded, PolicyInstance, PolicyInstanceError } from "./policy-instance";
 import { readRegoValue } from "./rego-value";
@@ -93,7 +93,7 @@ export class PolicyEvaluator {
     };
     const policy = await PolicyInstance.create(wasm, {
       memory: { initial: MEMORY_INITIAL_PAGES, maximum: MEMORY_MAX_PAGES },
-      builtins: createBuiltins(context),
+      builtins: (names) => builtinsFor(names, context),
       checkBudget: () => {
         if (performance.now() > state.deadline) throw new EvaluationBudgetExceeded("the policy ran past its evaluation budget");
       },

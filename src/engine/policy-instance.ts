@@ -65,8 +65,12 @@ function globalValue(value: WebAssembly.Global | number | undefined): number | u
 
 export interface PolicyInstanceOptions {
   memory: WebAssembly.MemoryDescriptor;
-  /** Implementations by builtin name; each returns undefined (or throws) for an undefined call. */
-  builtins: Record<string, HostBuiltin>;
+  /**
+   * Implementations of the builtins the policy imports (asked once, with
+   * their names, before the policy runs), by name; each returns undefined
+   * (or throws) for an undefined call.
+   */
+  builtins(names: readonly string[]): Promise<Record<string, HostBuiltin>> | Record<string, HostBuiltin>;
   /** Told about a builtin that threw; the call is then undefined, as in OPA. */
   onBuiltinError?(name: string, error: unknown): void;
   /**
@@ -148,11 +152,12 @@ export class PolicyInstance {
     if (major !== 1 || minor < 2) throw new PolicyInstanceError(`unsupported OPA wasm ABI ${major}.${minor}; this edge needs 1.2 or later`);
 
     const imported = readRegoValue(readCString(memory, exports.opa_json_dump(exports.builtins())), { shape: "json" }) as Record<string, number>;
+    const provided = await options.builtins(Object.keys(imported));
     for (const [name, id] of Object.entries(imported)) {
       names[id] = name;
-      byId[id] = options.builtins[name];
+      byId[id] = Object.hasOwn(provided, name) ? provided[name] : undefined;
     }
-    const missing = Object.keys(imported).filter((name) => !options.builtins[name]);
+    const missing = Object.keys(imported).filter((name) => !Object.hasOwn(provided, name));
     if (missing.length > 0) {
       throw new PolicyInstanceError(`the policy calls builtins the edge does not provide: ${missing.sort().join(", ")}`);
     }

@@ -6,13 +6,14 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { HOST_BUILTINS } from "../../src/engine/builtins";
+import { hostBuiltinNames } from "../../src/engine/builtins";
 import { PRINT_MAX_LINES, PRINT_TRUNCATED_MARK, PrintLog } from "../../src/engine/builtins/print";
 import { canonicalJson, readRegoValue } from "../../src/engine/rego-value";
 import { SandboxClient } from "../../src/engine/sandbox-client";
 import type { EdgeRuntimeInfo } from "../../src/engine/sandbox-protocol";
 
 const { seed, groups, print, runtime } = inject("builtinCases");
+const HOST_BUILTINS = await hostBuiltinNames();
 const CLOCK_CASE = "clock: time.now_ns";
 /** The edge's clock for the run: now, so certificates made for this run are valid at the edge as in OPA. */
 const EDGE_NOW_MS = Date.now();

@@ -4,7 +4,7 @@
  * sandbox implements, and every host builtin is one such a policy can use.
  */
 import { describe, expect, inject, it } from "vitest";
-import { HOST_BUILTINS } from "../../src/engine/builtins";
+import { coreBuiltins, FAMILY_LOADERS, hostBuiltinNames, LAZY_BUILTIN_FAMILIES } from "../../src/engine/builtins";
 import { EDGE_OPA_VERSION } from "../../src/engine/builtins/runtime";
 import capabilities from "../../scripts/edge-capabilities.json";
 import table from "../../scripts/edge-builtins.json";
@@ -12,8 +12,22 @@ import table from "../../scripts/edge-builtins.json";
 const { regenerated, importedUnderEdgeCapabilities } = inject("edgeBuiltins");
 
 describe("the edge's builtins", () => {
-  it("are exactly what a policy built against the edge's capabilities can import", () => {
-    expect([...HOST_BUILTINS].sort()).toEqual([...importedUnderEdgeCapabilities].sort());
+  it("are exactly what a policy built against the edge's capabilities can import", async () => {
+    expect(await hostBuiltinNames()).toEqual([...importedUnderEdgeCapabilities].sort());
+  });
+
+  it("each belong to exactly one part: the core, or the one family that loads it on demand", async () => {
+    const context = { nowNs: () => 0n, memo: new Map() };
+    // A core builtin a family claimed would load that family's library for nothing; a family's builtin
+    // its own predicate missed would be absent from every policy that calls it.
+    const claimedCore = Object.keys(coreBuiltins(context)).filter((name) => LAZY_BUILTIN_FAMILIES.some((family) => family.covers(name)));
+    expect(claimedCore).toEqual([]);
+    for (const family of LAZY_BUILTIN_FAMILIES) {
+      const names = Object.keys(await FAMILY_LOADERS[family.name](context));
+      expect(names.length, family.name).toBeGreaterThan(0);
+      expect(names.filter((name) => !family.covers(name)), family.name).toEqual([]);
+      expect(names.filter((name) => LAZY_BUILTIN_FAMILIES.some((other) => other !== family && other.covers(name))), family.name).toEqual([]);
+    }
   });
 
   it("allow in the capabilities file every builtin the table says the edge has, and nothing else", () => {

@@ -4,14 +4,16 @@
  * implement itself. The evaluator (policy-instance.ts) turns a builtin that
  * throws into an undefined call, as `opa eval` does by default (non-strict
  * builtin errors), instead of aborting the whole evaluation.
+ *
+ * Four families stand on large libraries and are imported only for a policy
+ * that calls one of them (families.ts).
  */
 import { collectionBuiltins } from "./collections";
 import type { Builtin, BuiltinContext } from "./context";
 import { encodingBuiltins } from "./encoding";
+import { LAZY_BUILTIN_FAMILIES, type BuiltinFamilyName } from "./families";
 import { globBuiltins } from "./globs";
-import { graphqlBuiltins } from "./graphql";
 import { jsonBuiltins } from "./json";
-import { jsonSchemaBuiltins } from "./json-schema";
 import { netBuiltins } from "./net";
 import { nodeCryptoBuiltins } from "./node-crypto";
 import { printBuiltins } from "./print";
@@ -24,21 +26,28 @@ import { templateBuiltins } from "./go-template";
 import { timeBuiltins } from "./time";
 import { unitBuiltins } from "./units";
 import { uriBuiltins } from "./uri";
-import { yamlBuiltins } from "./yaml";
 
 export type { BuiltinContext } from "./context";
+export { LAZY_BUILTIN_FAMILIES, type BuiltinFamily } from "./families";
 
-export function createBuiltins(context: BuiltinContext): Record<string, Builtin> {
+/** How each family is imported (families.ts says which builtins each provides). */
+export const FAMILY_LOADERS: Record<BuiltinFamilyName, (context: BuiltinContext) => Promise<Record<string, Builtin>>> = {
+  graphql: async () => (await import("./graphql")).graphqlBuiltins,
+  yaml: async () => (await import("./yaml")).yamlBuiltins,
+  "json-schema": async () => (await import("./json-schema")).jsonSchemaBuiltins,
+  certificates: async (context) => (await import("./certificates")).certificateBuiltins(context),
+};
+
+/** Every builtin that needs no large library. */
+export function coreBuiltins(context: BuiltinContext): Record<string, Builtin> {
   return {
     ...timeBuiltins(context),
     ...collectionBuiltins,
     ...globBuiltins,
     ...runtimeBuiltins(context),
     ...uriBuiltins,
-    ...graphqlBuiltins,
     ...encodingBuiltins,
     ...jsonBuiltins,
-    ...jsonSchemaBuiltins,
     ...netBuiltins,
     ...nodeCryptoBuiltins(context),
     ...printBuiltins(context),
@@ -48,9 +57,23 @@ export function createBuiltins(context: BuiltinContext): Record<string, Builtin>
     ...stringBuiltins,
     ...templateBuiltins,
     ...unitBuiltins,
-    ...yamlBuiltins,
   };
 }
 
+/**
+ * The builtins for a policy that imports `names`: the core, and each lazy
+ * family that answers for one of them. A name no family provides is left
+ * out, and the policy is refused when it loads (policy-instance.ts).
+ */
+export async function builtinsFor(names: readonly string[], context: BuiltinContext): Promise<Record<string, Builtin>> {
+  const families = LAZY_BUILTIN_FAMILIES.filter((family) => names.some((name) => family.covers(name)));
+  const loaded = await Promise.all(families.map((family) => FAMILY_LOADERS[family.name](context)));
+  return Object.assign(coreBuiltins(context), ...loaded);
+}
+
 /** Names of every builtin implemented here, for the capabilities file, documentation and tests. */
-export const HOST_BUILTINS = Object.keys(createBuiltins({ nowNs: () => 0n, memo: new Map() })).sort();
+export async function hostBuiltinNames(): Promise<string[]> {
+  const context: BuiltinContext = { nowNs: () => 0n, memo: new Map() };
+  const families = await Promise.all(LAZY_BUILTIN_FAMILIES.map((family) => FAMILY_LOADERS[family.name](context)));
+  return Object.keys(Object.assign(coreBuiltins(context), ...families)).sort();
+}

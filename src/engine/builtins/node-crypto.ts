@@ -1,7 +1,8 @@
 /**
  * @module node-crypto
  * The builtins built on `node:crypto` (and `node:buffer`): hashes and HMACs,
- * JWT verification and signing, keys, certificates and AWS request signing.
+ * JWT verification and signing and AWS request signing (certificates and
+ * private keys, which need them too, are in certificates.ts, loaded on demand).
  * They must be synchronous, as a builtin call is, and WebCrypto is not;
  * workerd, Node, Deno and Bun all provide `node:crypto`. A browser does not:
  * the agent SDK's browser build replaces this module with
@@ -12,9 +13,6 @@ import type { Builtin, BuiltinContext } from "./context";
 import { hashBuiltins } from "./hashes";
 import { jwtBuiltins } from "./jwt";
 import { jwtSignBuiltins } from "./jwt-sign";
-import { privateKeyBuiltins } from "./private-keys";
-import { x509Builtins } from "./x509";
-import { x509VerifyBuiltins } from "./x509-verify";
 
 export function nodeCryptoBuiltins(context: BuiltinContext): Record<string, Builtin> {
   return {
@@ -22,8 +20,6 @@ export function nodeCryptoBuiltins(context: BuiltinContext): Record<string, Buil
     ...hashBuiltins,
     ...jwtBuiltins(context),
     ...jwtSignBuiltins,
-    ...privateKeyBuiltins,
-    ...x509Builtins,
-    ...x509VerifyBuiltins(context),
   };
 }
+

@@ -79,14 +79,15 @@ function civilArg(arg: unknown): Civil {
   return civil(toNs(arg));
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+// Go accepts both micro signs: U+00B5 and U+03BC. Escaped, so the sandbox's source stays ASCII (build-sandbox.ts).
+const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, "\u00b5s": 1e3, "\u03bcs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 function parseDuration(text: string): bigint {
-  const match = /^([+-])?((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(text);
+  const match = /^([+-])?((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/.exec(text);
   if (text === "0") return 0n;
   if (!match) throw new BuiltinError(`invalid duration ${JSON.stringify(text)}`);
   let total = 0;
-  for (const part of text.replace(/^[+-]/, "").matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
+  for (const part of text.replace(/^[+-]/, "").matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g)) {
     total += Number(part[1]) * DURATION_UNITS[part[2]];
   }
   const ns = BigInt(Math.round(total));
