@@ -79,6 +79,29 @@ async function evaluateBaseline(inputJson: string, nowMs: number, runtime: EdgeR
   }
 }
 
+/**
+ * What a sandbox is warmed with: an authenticated agent's tool call, as the
+ * edge would build it (identity, session usage, region). Nothing in it is any
+ * tenant's; the answer is thrown away.
+ */
+const WARM_UP_INPUT = JSON.stringify({
+  tenant: "warm-up",
+  risk_tier: "low",
+  agent: { id: "warm-up", role: "support", scopes: [], delegation_depth: 0 },
+  session: { id: "warm-up", usage: { tokens: 0, api_calls: 0, cost_usd: 0, wall_clock_s: 0 }, data_classes: [] },
+  action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } },
+  identity: {
+    tenant: "warm-up",
+    agent: "warm-up",
+    role: "support",
+    scopes: [],
+    credential: { kind: "agent_key", id: "warm-up" },
+    registration: { owner: "warm-up", role: "support", risk_tier: "low", max_risk_tier: "low", certified_until: "2000-01-01T00:00:00.000Z", scopes: [] },
+    delegation: { depth: 0 },
+  },
+  edge: { region: "global", region_source: "default", location: "warm-up" },
+});
+
 export class DecisionEngine {
   private readonly sandbox: SandboxClient | undefined;
 
@@ -90,10 +113,15 @@ export class DecisionEngine {
     this.sandbox = loader ? new SandboxClient(loader) : undefined;
   }
 
-  /** Loads a policy's sandbox ahead of its first decision, so activating it never stalls one. */
+  /**
+   * Loads a policy's sandbox ahead of its first decision, so activating it
+   * never stalls one, and evaluates a typical decision in it (its answer
+   * unused): an empty input leaves most of the policy's code, wasm and
+   * JavaScript alike, to be compiled during the first real decision.
+   */
   async warm(policy: ActivePolicy): Promise<void> {
     if (!this.sandbox) return;
-    await this.sandbox.measure(policy.key, policy.code, "{}", Date.now(), 0).catch(() => undefined);
+    await this.sandbox.measure(policy.key, policy.code, WARM_UP_INPUT, Date.now(), 0).catch(() => undefined);
   }
 
   /** `runtime` is what the caller knows of this edge for opa.runtime() (location, region); the layers' digests are added here. */
