@@ -19,6 +19,9 @@ export const EDGE_BUNDLE_DIR = join(ROOT, "build", "edge");
 
 /** Bundles src/index.ts exactly as a deploy would (`wrangler deploy --dry-run`). */
 export function bundleEdge(): void {
+  // wrangler adds to the directory and never empties it: a policy wasm from an earlier build would
+  // otherwise be handed to every edge started after it (edgeModules takes every .wasm file there).
+  rmSync(EDGE_BUNDLE_DIR, { recursive: true, force: true });
   const result = spawnSync(
     process.execPath,
     [join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", EDGE_BUNDLE_DIR],
