@@ -30,6 +30,7 @@ import {
   startConformanceUpstream,
   type RunningConformanceUpstream,
 } from "../fixtures/conformance-upstream.ts";
+import { auditRecordsOnceWritten } from "../fixtures/audit-records.ts";
 import { TEST_TOKENS, testStoreBindings } from "../fixtures/test-config.ts";
 
 const TENANT = "conformance";
@@ -176,13 +177,12 @@ describe("the official MCP conformance suite's server scenarios, through the gat
     expect(upstream.calls.some((call) => call.startsWith("resource:test://"))).toBe(true);
     expect(upstream.calls.some((call) => call.startsWith("prompt:"))).toBe(true);
     // The audit log is written through a queue: wait until it holds a record for each call.
-    let records: Array<{ action_type: string; decision: string; tool: string; session: string }> = [];
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const page = (await (await admin(`/audit/records?tenant=${TENANT}&limit=1000`, {}, TEST_TOKENS.operator)).json()) as { records: typeof records };
-      records = page.records.filter((record) => record.action_type === "tool_call");
-      if (records.length >= upstream.calls.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const records = await auditRecordsOnceWritten<{ action_type: string; decision: string; tool: string; session: string }>(
+      edge.url,
+      TENANT,
+      (record) => record.action_type === "tool_call",
+      upstream.calls.length,
+    );
     expect(records.length).toBe(upstream.calls.length);
     expect(new Set(records.map((record) => `${record.decision} ${record.tool}`))).toEqual(new Set(["allow tickets.read"]));
     // Each scenario is an MCP session of its own, so a Tollgate session of its own: each was debited its calls.

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client, StreamableHTTPClientTransport, UrlElicitationRequiredError } from "@modelcontextprotocol/client";
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
+import { auditRecordsOnceWritten } from "../fixtures/audit-records.ts";
 import { TEST_TOKENS, testStoreBindings } from "../fixtures/test-config.ts";
 import { startGarbage, startHelpdesk, UPSTREAM_KEY, type RunningUpstream } from "../fixtures/mcp-upstream.ts";
 
@@ -72,16 +73,8 @@ type RpcError = { error: { code: number; message: string } };
 
 type AuditRecord = { decision_id: string; tool: string; decision: string };
 
-/** The tenant's audit records that match, once the log (written through a queue) holds `count` of them. */
-async function auditRecords(match: (record: AuditRecord) => boolean, count = 2): Promise<AuditRecord[]> {
-  let found: AuditRecord[] = [];
-  for (let attempt = 0; attempt < 50 && found.length < count; attempt++) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
-    const page = (await (await admin("/audit/records?tenant=acme&limit=1000", {}, TEST_TOKENS.operator)).json()) as { records: AuditRecord[] };
-    found = page.records.filter(match);
-  }
-  return found;
-}
+/** Acme's audit records that match, once the log holds `count` of them. */
+const auditRecords = (match: (record: AuditRecord) => boolean, count = 2) => auditRecordsOnceWritten(edge.url, "acme", match, count);
 
 const textOf = (result: { content?: unknown }) => ((result.content as Array<{ text?: string }>) ?? []).map((c) => c.text ?? "").join("\n");
 const decisionOf = (result: { _meta?: Record<string, unknown> }) => result._meta?.["tollgate/decision"] as { receipt?: string; decision_id: string; decision: string; rules: string[]; approval?: { id: string; url: string; status: string }; upstream?: { fault: string; fail_mode: string } };
