@@ -65,15 +65,20 @@ export function coreBuiltins(context: BuiltinContext): Record<string, Builtin> {
  * family that answers for one of them. A name no family provides is left
  * out, and the policy is refused when it loads (policy-instance.ts).
  */
-export async function builtinsFor(names: readonly string[], context: BuiltinContext): Promise<Record<string, Builtin>> {
-  const families = LAZY_BUILTIN_FAMILIES.filter((family) => names.some((name) => family.covers(name)));
-  const loaded = await Promise.all(families.map((family) => FAMILY_LOADERS[family.name](context)));
-  return Object.assign(coreBuiltins(context), ...loaded);
+export function builtinsFor(names: readonly string[], context: BuiltinContext): Promise<Record<string, Builtin>> {
+  return withFamilies(
+    LAZY_BUILTIN_FAMILIES.filter((family) => names.some((name) => family.covers(name))),
+    context,
+  );
 }
 
 /** Names of every builtin implemented here, for the capabilities file, documentation and tests. */
 export async function hostBuiltinNames(): Promise<string[]> {
-  const context: BuiltinContext = { nowNs: () => 0n, memo: new Map() };
-  const families = await Promise.all(LAZY_BUILTIN_FAMILIES.map((family) => FAMILY_LOADERS[family.name](context)));
-  return Object.keys(Object.assign(coreBuiltins(context), ...families)).sort();
+  return Object.keys(await withFamilies(LAZY_BUILTIN_FAMILIES, { nowNs: () => 0n, memo: new Map() })).sort();
+}
+
+/** The core builtins and those of the given families, loaded together. */
+async function withFamilies(families: ReadonlyArray<{ name: BuiltinFamilyName }>, context: BuiltinContext): Promise<Record<string, Builtin>> {
+  const loaded = await Promise.all(families.map((family) => FAMILY_LOADERS[family.name](context)));
+  return Object.assign(coreBuiltins(context), ...loaded);
 }
