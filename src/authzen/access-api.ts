@@ -29,7 +29,7 @@ import type { Identity } from "../identity/types";
 import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { jsonBody } from "../middleware/json-body";
 import { idempotencyKeyOf, MAX_DECISION_BODY_BYTES } from "../routes/decide";
-import { parseJson, validated } from "../routes/request-body";
+import { readJson, validated } from "../routes/request-body";
 import type { DecisionBody } from "../schema/decision-input";
 import { withDefaults } from "./batch-defaults";
 import { authzenDecision, failedEvaluation, type AuthzenDecision } from "./decision-context";
@@ -106,9 +106,9 @@ async function decideItem(c: AgentContext, item: Item, index: number, keyBase: s
 
 export const accessRoute = new Hono<AgentEnv>()
   .use("*", echoRequestId())
-  .post("/evaluation", agentAuth(), jsonBody(MAX_DECISION_BODY_BYTES), async (c) => singleEvaluation(c, parseJson(await c.req.text())))
+  .post("/evaluation", agentAuth(), jsonBody(MAX_DECISION_BODY_BYTES), async (c) => singleEvaluation(c, await readJson(c)))
   .post("/evaluations", agentAuth(), jsonBody(MAX_EVALUATIONS_BODY_BYTES), async (c) => {
-    const raw = parseJson(await c.req.text());
+    const raw = await readJson(c);
     const request = validated(evaluationsRequestSchema, raw);
     const items = request.evaluations ?? [];
     // §7.1: without evaluations, or with none, the request is a single evaluation and answered as one.

@@ -27,13 +27,13 @@
  * HTTP says; 502/504 when the upstream cannot open a session.
  */
 import { Hono, type Context } from "hono";
-import { cappedText, declaresTooLarge } from "../streams/capped-text";
+import { cappedBytes, declaresTooLarge, strictUtf8 } from "../streams/capped-text";
 import { locationOf } from "../decision/region";
 import { ApiError } from "../errors";
 import { identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { gatewayAuth } from "./gateway-auth";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
-import { errorMessage, INTERNAL_ERROR, INVALID_REQUEST, JsonRpcFault, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
+import { errorMessage, INTERNAL_ERROR, INVALID_REQUEST, JsonRpcFault, PARSE_ERROR, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
 import { resolveServer, type ResolvedServer } from "./server-cache";
 import { openSession, sealSession, type GatewaySession } from "./session-id";
 import { governedRequest } from "./governed-request";
@@ -67,8 +67,10 @@ function serverName(c: GatewayCtx): string {
 async function readBody(c: GatewayCtx): Promise<string | Response> {
   const tooLarge = () => rpcError(413, INVALID_REQUEST, `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
   if (await declaresTooLarge(c.req.raw, MAX_MESSAGE_BYTES)) return tooLarge();
-  const read = await cappedText(c.req.raw.body, MAX_MESSAGE_BYTES);
-  return "tooLarge" in read ? tooLarge() : read.text;
+  const read = await cappedBytes(c.req.raw.body, MAX_MESSAGE_BYTES);
+  if ("tooLarge" in read) return tooLarge();
+  // JSON-RPC messages are JSON, which is UTF-8: other bytes are a parse error, not text repaired with U+FFFD.
+  return strictUtf8(read.bytes) ?? rpcError(400, PARSE_ERROR, "Parse error: the message is not UTF-8");
 }
 
 function contextOf(c: GatewayCtx, server: GatewayContext["server"], session: GatewaySession): GatewayContext {

@@ -11,7 +11,7 @@ import { ApiError } from "../errors";
 import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { jsonBody } from "../middleware/json-body";
 import { decisionBodySchema } from "../schema/decision-input";
-import { parseJson, validated } from "./request-body";
+import { readJson, validated } from "./request-body";
 
 /** A decision input is a description of one action; 64 KiB is generous. */
 export const MAX_DECISION_BODY_BYTES = 64 * 1024;
@@ -26,7 +26,7 @@ export function idempotencyKeyOf(header: string | undefined): string | undefined
 }
 
 export const decideRoute = new Hono<AgentEnv>().post("/", agentAuth(), jsonBody(MAX_DECISION_BODY_BYTES), async (c) => {
-  const body = validated(decisionBodySchema, parseJson(await c.req.text()));
+  const body = validated(decisionBodySchema, await readJson(c));
   const colo = (c.req.raw.cf?.colo as string | undefined) ?? c.env.EDGE_LOCATION;
   const idempotencyKey = idempotencyKeyOf(c.req.header("idempotency-key"));
   const response = await runDecision(c.env, c.executionCtx, { body, identity: identityOf(c), location: locationOf(c.req.raw), colo, idempotencyKey });

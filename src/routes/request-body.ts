@@ -1,13 +1,14 @@
 /**
  * @module request-body
  * JSON request bodies, read and checked the same way on every route: a body
- * that is not JSON is 400 `invalid_json`; one nested too deep or too large,
+ * that is not JSON (nor UTF-8) is 400 `invalid_json`; one nested too deep or too large,
  * or that does not match its schema, is 400 `invalid_input`, naming the
  * first field at fault.
  */
 import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiError } from "../errors";
+import { strictUtf8 } from "../streams/capped-text";
 import { DECISION_LIMITS, findLimitViolation, type JsonLimits } from "../schema/json-limits";
 
 function invalidJson(error: unknown): ApiError {
@@ -31,8 +32,15 @@ export function parseJson(text: string, limits: JsonLimits = DECISION_LIMITS): u
   return bounded(value, limits);
 }
 
+/** The body as text; bytes that are not UTF-8 are refused, where `c.req.text()` would quietly turn them into U+FFFD. */
+async function bodyText(c: Context): Promise<string> {
+  const text = strictUtf8(await c.req.arrayBuffer());
+  if (text === undefined) throw new ApiError(400, "invalid_json", "request body is not valid JSON: it is not UTF-8");
+  return text;
+}
+
 export async function readJson(c: Context, limits: JsonLimits = DECISION_LIMITS): Promise<unknown> {
-  return parseJson(await c.req.text(), limits);
+  return parseJson(await bodyText(c), limits);
 }
 
 export function validated<T>(schema: z.ZodType<T>, body: unknown): T {

@@ -7,8 +7,23 @@
  * bound itself, and answers of servers it fetches from.
  */
 export async function cappedText(body: ReadableStream<Uint8Array> | null | undefined, maxBytes: number): Promise<{ text: string } | { tooLarge: true }> {
+  const read = await cappedBytes(body, maxBytes);
+  return "tooLarge" in read ? read : { text: new TextDecoder().decode(read.bytes) };
+}
+
+/** UTF-8 text, or undefined for bytes that are not UTF-8: a JSON body that is not (RFC 8259 §8.1) is refused, never repaired with U+FFFD. */
+export function strictUtf8(bytes: ArrayBuffer | Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes of a body stream, up to a byte limit, as cappedText reads them. */
+export async function cappedBytes(body: ReadableStream<Uint8Array> | null | undefined, maxBytes: number): Promise<{ bytes: Uint8Array } | { tooLarge: true }> {
   const reader = body?.getReader();
-  if (!reader) return { text: "" };
+  if (!reader) return { bytes: new Uint8Array(0) };
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -27,7 +42,7 @@ export async function cappedText(body: ReadableStream<Uint8Array> | null | undef
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return { text: new TextDecoder().decode(bytes) };
+  return { bytes };
 }
 
 /** How much of a body that declared itself too large is read and dropped before it is refused, in multiples of the limit. */
