@@ -1,6 +1,7 @@
 # Sub-agents: a spawned agent gets at most its parent's scopes, a known role
-# that is no more privileged than the parent's, and delegation depth is
-# bounded. The parent's depth must be a non-negative integer.
+# that is no more privileged than the parent's and may use no tool the
+# parent's role may not, and delegation depth is bounded. The parent's depth
+# must be a non-negative integer.
 package tollgate
 
 spawn := action.spawn if {
@@ -50,4 +51,15 @@ deny contains reason("privilege_escalation", msg) if {
 	cfg.roles[spawn_role].privileged == true
 	not role_privileged
 	msg := sprintf("a non-privileged agent may not spawn privileged role \"%s\"", [spawn_role])
+}
+
+# A sub-agent may do nothing its parent could not: every tool of the spawned
+# role must be one the parent's role may use (a role allowing "*" only under
+# a parent allowing "*").
+deny contains reason("role_escalation", msg) if {
+	child_tools := cfg.roles[spawn_role].tools
+	role
+	extra := {t | some t in child_tools; not role_allows(t)}
+	count(extra) > 0
+	msg := sprintf("role \"%s\" may not spawn role \"%s\", which may use tools it may not: %s", [role_name, spawn_role, concat(", ", sort(extra))])
 }

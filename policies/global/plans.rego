@@ -1,6 +1,8 @@
 # Plans: an agent submitting a multi-step plan gets it judged as a whole.
-# Too many steps is denied, many write steps need approval, and every step
-# must name a tool the role may use. Each step's arguments are also judged
+# Too many steps is denied, many write steps need approval, every step must
+# name a tool the role may use, and no step may use a tool with an
+# agent-wide limit (those are counted one call at a time: a plan of them
+# would pass uncounted). Each step's arguments are also judged
 # by the argument, money and data-flow rules (see tool_uses in tools.rego).
 package tollgate
 
@@ -35,4 +37,11 @@ deny contains reason("plan_step_tool_not_allowed", msg) if {
 	role
 	not role_allows(step.tool)
 	msg := sprintf("step %d: role \"%s\" may not use tool \"%s\"", [i + 1, role_name, step.tool])
+}
+
+deny contains reason("plan_step_agent_limited", msg) if {
+	some i, step in plan_steps
+	names_a_tool(step)
+	cfg.agent_limits[step.tool]
+	msg := sprintf("step %d uses tool \"%s\", which has an agent-wide limit: call it on its own (tool_call), where each call is counted", [i + 1, step.tool])
 }

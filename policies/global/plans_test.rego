@@ -81,3 +81,16 @@ test_plan_limits_come_from_data if {
 	d.decision == "require_approval"
 	rules(d) == {"plan_write_steps_require_approval"}
 }
+
+test_plan_with_an_agent_limited_tool_is_denied if {
+	inp := as_role("finance", {"type": "plan", "steps": [{"tool": "tickets.read", "args": {}}, {"tool": "purchasing.create_po", "args": {"amount": 10, "vendor": "v"}}]})
+	d := tollgate.decision with input as inp
+	denied_by(d, {"plan_step_agent_limited"})
+	d.reasons[0].message == "step 2 uses tool \"purchasing.create_po\", which has an agent-wide limit: call it on its own (tool_call), where each call is counted"
+}
+
+test_plan_without_agent_limited_tools_is_not_refused_for_them if {
+	inp := as_role("finance", {"type": "plan", "steps": [{"tool": "tickets.read", "args": {}}, {"tool": "payments.refund", "args": {"amount": 10, "currency": "EUR"}}]})
+	d := tollgate.decision with input as inp
+	not "plan_step_agent_limited" in rules(d)
+}

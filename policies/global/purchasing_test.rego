@@ -37,11 +37,13 @@ test_a_purchase_order_without_an_amount_is_denied if {
 	denied_by(d, {"invalid_po_amount"})
 }
 
-test_a_plan_step_creating_a_large_purchase_order_requires_approval if {
+# A plan may not hold purchase orders (they have an agent-wide limit, counted call by call); each
+# step is still judged, so the refusal also says which order would have needed approval.
+test_a_plan_step_creating_a_large_purchase_order_is_judged_and_the_plan_refused if {
 	d := tollgate.decision with input as as_role("finance", {"type": "plan", "steps": [
 		{"tool": "crm.read_customer", "args": {"id": "C-1"}},
 		{"tool": "purchasing.create_po", "args": {"amount": 25000}},
 	]})
-	d.decision == "require_approval"
-	rules(d) == {"purchase_order_requires_approval"}
+	d.decision == "deny"
+	rules(d) == {"plan_step_agent_limited", "purchase_order_requires_approval"}
 }

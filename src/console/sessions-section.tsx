@@ -16,7 +16,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError } from "../errors";
-import { AGENT_ID_MESSAGE, AGENT_ID_PATTERN } from "../identity/registration";
+import { AGENT_ID_MESSAGE, isActingAgentId } from "../identity/registration";
 import { registryObject } from "../identity/registry-cache";
 import { tenantParam } from "../routes/admin-params";
 import { agentObject, breakerIndex, sessionObject } from "../session/objects";
@@ -32,8 +32,9 @@ const AGENT_SCAN = 100;
 
 const pageContext = (c: ConsoleContext) => sectionContext(c, "sessions");
 
+/** A session's agent: a registered agent, or a sub-agent below one (its sessions are looked up the same way). */
 function agentParam(value: string | undefined): string {
-  if (!value || !AGENT_ID_PATTERN.test(value)) throw new ApiError(400, "invalid_agent", AGENT_ID_MESSAGE, "agent");
+  if (!value || !isActingAgentId(value)) throw new ApiError(400, "invalid_agent", `${AGENT_ID_MESSAGE}; a sub-agent's id is its parent's, "!", and its name`, "agent");
   return value;
 }
 

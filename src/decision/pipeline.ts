@@ -21,6 +21,7 @@ import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision"
 import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/writer";
 import { trustStoreFrom } from "../bundles/trust";
 import { canDelegate, mintDelegation, type DelegatedCredential } from "../identity/delegation";
+import { MAX_SUB_AGENT_ID_LENGTH, subAgentId } from "../identity/registration";
 import type { Identity } from "../identity/types";
 import type { RolloutDocument } from "../rollout/document";
 import { modeFor, type ModeDecision } from "../rollout/mode";
@@ -186,18 +187,27 @@ export async function evaluate(engine: DecisionEngine, resolution: Resolution, i
   return engine.decide(resolution.policy, inputJson, fallback, now, runtime);
 }
 
-/** A spawn the edge could not give a credential to does not happen: the child could never prove who it is. */
+/**
+ * A spawn the edge could not give a credential to does not happen: the child
+ * could never prove who it is. Nor does one the policy did not judge (a fail
+ * mode decided it): the credential would carry whatever role and scopes the
+ * body asked for, unchecked.
+ */
 function withoutUnmintableSpawn(env: Env, input: DecisionInput, decision: ComposedDecision): ComposedDecision {
-  if (input.action.type !== "spawn_agent" || decision.decision === "deny" || canDelegate(env)) return decision;
-  const reason = { rule: "delegation_unavailable", message: "this edge has no identity signing key (IDENTITY_KEY_ID, IDENTITY_SIGNING_KEY), so it cannot give a sub-agent a credential" };
-  return { ...decision, decision: "deny", reasons: [...decision.reasons, reason] };
+  if (input.action.type !== "spawn_agent" || decision.decision === "deny") return decision;
+  let reason: { rule: string; message: string } | undefined;
+  const childId = subAgentId(input.agent.id, input.action.spawn?.agent_id ?? "");
+  if (decision.fail_mode_applied) reason = { rule: "spawn_not_evaluated", message: `no policy judged this spawn (${decision.fail_mode_applied.code}), so no credential is given for it` };
+  else if (childId.length > MAX_SUB_AGENT_ID_LENGTH) reason = { rule: "sub_agent_id_too_long", message: `the sub-agent's id (its parent's id, "!", its name) would be ${childId.length} characters, over ${MAX_SUB_AGENT_ID_LENGTH}` };
+  else if (!canDelegate(env)) reason = { rule: "delegation_unavailable", message: "this edge has no identity signing key (IDENTITY_KEY_ID, IDENTITY_SIGNING_KEY), so it cannot give a sub-agent a credential" };
+  return reason ? { ...decision, decision: "deny", reasons: [...decision.reasons, reason] } : decision;
 }
 
 async function delegatedCredential(env: Env, input: DecisionInput, identity: Identity, decision: ComposedDecision, now: number): Promise<DelegatedCredential | undefined> {
   const spawn = input.action.spawn;
   if (input.action.type !== "spawn_agent" || decision.decision !== "allow" || !spawn) return undefined;
   const ttl = Number((decision as { delegation_ttl_s?: unknown }).delegation_ttl_s) || 900;
-  return mintDelegation(env, identity, { agent: spawn.agent_id, role: spawn.role, scopes: spawn.scopes ?? [] }, input.session.id, now, ttl);
+  return mintDelegation(env, identity, { agent: subAgentId(identity.agent, spawn.agent_id), role: spawn.role, scopes: spawn.scopes ?? [] }, input.session.id, now, ttl);
 }
 
 export async function runDecision(env: Env, ctx: Background, request: DecisionRequest): Promise<DecisionResponse> {
@@ -245,7 +255,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const delegated = session?.replayed ? undefined : await delegatedCredential(env, input, identity, result.decision, now);
   const response = respond({ decisionId, governing, tier, result, session, mode, identity, colo: request.colo, delegated });
   const receipt = receiptSigner(env, input, resolution.policy.data, now);
-  await receipt.sign(response, reuseSeconds(response, result.decision, session));
+  await receipt.sign(response, reuseSeconds(response, result.decision, session), replayedDecision(session));
   // Off the decision's path: the alert is queued in the background.
   if (result.decision.decision === "deny" && tier.tier === "critical") ctx.waitUntil(raiseAlert(env, criticalDenyAlert(identity, decisionId, input, result.decision.reasons)));
   const shadowed = governing.rollouts.filter((document) => document.shadow !== null);
@@ -287,19 +297,31 @@ function reuseSeconds(response: DecisionResponse, decision: ComposedDecision, se
 }
 
 interface ReceiptSigner {
-  /** Puts the signed receipt of what `response` tells the agent on it (nothing, if this edge signs none). */
-  sign(response: DecisionResponse, ttlS: number): Promise<void>;
+  /**
+   * Puts the signed receipt of what `response` tells the agent on it (nothing,
+   * if this edge signs none). For a replay, `original` is the decision it
+   * repeats: the receipt is that decision's (its id as `jti`, its time as
+   * `iat`), so a replay never yields a new proof nor a later expiry, and a
+   * tool server that serves each `jti` once serves the action once.
+   */
+  sign(response: DecisionResponse, ttlS: number, original?: { id: string; atMs: number }): Promise<void>;
+}
+
+/** The decision a replayed answer repeats, when the session's object said which and when. */
+function replayedDecision(session: SessionReport | undefined): { id: string; atMs: number } | undefined {
+  const atMs = session?.replay_of_at === undefined ? Number.NaN : Date.parse(session.replay_of_at);
+  return session?.replayed && session.replay_of !== undefined && Number.isFinite(atMs) ? { id: session.replay_of, atMs } : undefined;
 }
 
 function receiptSigner(env: Env, input: DecisionInput, layers: unknown[], now: number): ReceiptSigner {
   const proofWindowS = receiptParams(layers).proof_window_s;
   return {
-    async sign(response, ttlS) {
+    async sign(response, ttlS, original) {
       const answer = response as unknown as AnsweredDecision;
       const receipt = await signReceipt(
         env,
         {
-          decision_id: response.decision_id,
+          decision_id: original?.id ?? response.decision_id,
           tenant: input.tenant,
           agent: input.agent.id,
           session: input.session.id,
@@ -311,7 +333,7 @@ function receiptSigner(env: Env, input: DecisionInput, layers: unknown[], now: n
           ttl_s: ttlS,
           proof_window_s: proofWindowS,
         },
-        now,
+        original?.atMs ?? now,
       );
       if (receipt) response.receipt = receipt;
     },

@@ -8,7 +8,11 @@
  * shortest approval, the highest tier), so a region or tenant layer that
  * tightens one takes effect. A layer that failed to evaluate contributes
  * its tier's fail mode (from policy data) as one more answer: it can make
- * the decision stricter, and never erases another layer's deny.
+ * the decision stricter, and never erases another layer's deny. When the
+ * failure is the input's doing (the same policy answers other inputs), the
+ * layer's answer is a denial whatever the tier: otherwise a caller could
+ * shape an input that makes a policy run out of time, and have a tier that
+ * fails open allow what the policy would refuse.
  */
 import type { LayerOutcome } from "./sandbox-protocol";
 import type { FallbackParams } from "./fallback-params";
@@ -59,20 +63,34 @@ export function failModeDecision(fallback: FallbackParams, layer: string, code: 
   };
 }
 
-export function composeLayers(outcomes: LayerOutcome[], fallback: FallbackParams): ComposedDecision {
+/**
+ * The decision when a policy that answers other inputs could not decide this
+ * one (it ran out of time, aborted, or returned no decision): the input is
+ * what fails, so it is refused whatever the tier's fail mode, with the
+ * session parameters the layers' data names.
+ */
+export function inputFailureDecision(fallback: FallbackParams, layer: string, code: string, message: string): ComposedDecision {
+  const refused = failModeDecision({ ...fallback, fail_mode: "closed" }, layer, code, message, "policy_failed_on_input");
+  const reason = `policy layer ${layer} could not decide this input (${code}), although it decides others; refused whatever the ${fallback.tier} tier's fail mode`;
+  return { ...refused, reasons: [{ rule: "policy_failed_on_input", message: reason }] };
+}
+
+/** `inputFailed`: whether a layer's failure is this input's doing (the policy answers others); see inputFailureDecision. */
+export function composeLayers(outcomes: LayerOutcome[], fallback: FallbackParams, inputFailed = false): ComposedDecision {
+  const failure = inputFailed ? inputFailureDecision : failModeDecision;
   const answered = outcomes.filter((outcome) => isPolicyDecision(outcome.result));
   const failed = outcomes.filter((outcome) => !isPolicyDecision(outcome.result));
   if (answered.length === 0) {
     const first = failed[0];
     return first
-      ? failModeDecision(fallback, first.scope, first.error?.code ?? "malformed_decision", first.error?.message ?? "the policy returned no decision object")
+      ? failure(fallback, first.scope, first.error?.code ?? "malformed_decision", first.error?.message ?? "the policy returned no decision object")
       : failModeDecision(fallback, "none", "no_layers", "no policy layer is active");
   }
   let composed: ComposedDecision = answered.map((outcome) => outcome.result as PolicyDecision).reduce(restrict);
   for (const outcome of failed) {
     const code = outcome.error?.code ?? "malformed_decision";
     const message = outcome.error?.message ?? "the policy returned no decision object";
-    const failing = failModeDecision(fallback, outcome.scope, code, message);
+    const failing = failure(fallback, outcome.scope, code, message);
     composed = { ...restrict(composed, failing), fail_mode_applied: composed.fail_mode_applied ?? failing.fail_mode_applied };
   }
   return composed;

@@ -7,11 +7,17 @@
  * when it is the very composition that governs the request (the same layer
  * digests): an older or narrower policy never stands in for the published
  * one. Otherwise, or if that also fails, the tier's fail mode decides.
+ *
+ * A policy that has answered in this isolate (a decision, or its warm-up)
+ * and then fails on an input, by running out of time or aborting, is
+ * failing because of that input: the input is refused whatever the tier
+ * (compose.ts, inputFailureDecision), so no caller can shape an input into a
+ * fail-open allow. A policy that has never answered gets the tier's fail mode.
  */
 import { BASELINE_LAYER, BASELINE_REF } from "../bundles/baseline";
 import { BASELINE_POLICY, type ActivePolicy } from "../bundles/active-policy";
 import type { EvaluationPath } from "../types";
-import { composeLayers, failModeDecision, type ComposedDecision } from "./compose";
+import { composeLayers, failModeDecision, inputFailureDecision, type ComposedDecision } from "./compose";
 import type { FallbackParams } from "./fallback-params";
 import { PolicyEvaluator } from "./evaluator";
 import { SandboxClient, SandboxTimeout } from "./sandbox-client";
@@ -102,8 +108,13 @@ const WARM_UP_INPUT = JSON.stringify({
   edge: { region: "global", region_source: "default", location: "warm-up" },
 });
 
+/** How many policies' "has answered" this isolate remembers (each a key: a few dozen bytes). */
+const MAX_ANSWERING_POLICIES = 1_000;
+
 export class DecisionEngine {
   private readonly sandbox: SandboxClient | undefined;
+  /** The policies (by key) every layer of which has answered in this isolate. */
+  private readonly answering = new Set<string>();
 
   constructor(
     loader: WorkerLoader | undefined,
@@ -121,7 +132,14 @@ export class DecisionEngine {
    */
   async warm(policy: ActivePolicy): Promise<void> {
     if (!this.sandbox) return;
-    await this.sandbox.measure(policy.key, policy.code, WARM_UP_INPUT, Date.now(), 0).catch(() => undefined);
+    const answer = await this.sandbox.decide(policy.key, policy.code, WARM_UP_INPUT, Date.now(), undefined, this.timeoutMs).catch(() => undefined);
+    if (answer) this.noteAnswers(policy.key, answer.layers);
+  }
+
+  private noteAnswers(policyKey: string, outcomes: LayerOutcome[]): void {
+    if (outcomes.length === 0 || outcomes.some((outcome) => outcome.error !== undefined) || this.answering.has(policyKey)) return;
+    this.answering.add(policyKey);
+    if (this.answering.size > MAX_ANSWERING_POLICIES) this.answering.delete(this.answering.values().next().value!);
   }
 
   /** `runtime` is what the caller knows of this edge for opa.runtime() (location, region); the layers' digests are added here. */
@@ -132,13 +150,16 @@ export class DecisionEngine {
     if (this.sandbox && !inIsolate) {
       try {
         const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs, runtimeFor(policy, runtime), this.timeoutMs);
-        return withPrint({ decision: composeLayers(answer.layers, fallback), path: "sandbox", eval_us: answer.eval_us }, answer.layers);
+        this.noteAnswers(policy.key, answer.layers);
+        return withPrint({ decision: composeLayers(answer.layers, fallback, this.answering.has(policy.key)), path: "sandbox", eval_us: answer.eval_us }, answer.layers);
       } catch (error) {
         fallbackReason = `sandbox unavailable: ${(error as Error).message}`;
         // A policy that ran out of time (our deadline, or the platform's CPU limit) would run away here too.
         if (error instanceof SandboxTimeout || /cpu time|exceeded cpu/i.test((error as Error).message)) {
-          // The same code would run away in this isolate too: no baseline, the tier's fail mode.
-          return { decision: failModeDecision(fallback, "sandbox", "policy_timeout", (error as Error).message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
+          // The same code would run away in this isolate too: no baseline. The input is refused if the
+          // policy answers others, and the tier's fail mode decides if it has never answered.
+          const decide = this.answering.has(policy.key) ? inputFailureDecision : failModeDecision;
+          return { decision: decide(fallback, "sandbox", "policy_timeout", (error as Error).message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
         }
       }
     } else if (!this.sandbox) {
@@ -150,8 +171,9 @@ export class DecisionEngine {
     }
     try {
       const answer = await evaluateBaseline(inputJson, nowMs, runtimeFor(BASELINE_POLICY, runtime));
+      this.noteAnswers(BASELINE_POLICY.key, answer.outcomes);
       return withPrint(
-        { decision: composeLayers(answer.outcomes, fallback), path: "baseline", eval_us: answer.eval_us, fallback_reason: fallbackReason },
+        { decision: composeLayers(answer.outcomes, fallback, this.answering.has(BASELINE_POLICY.key)), path: "baseline", eval_us: answer.eval_us, fallback_reason: fallbackReason },
         answer.outcomes,
       );
     } catch (error) {

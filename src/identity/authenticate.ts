@@ -75,7 +75,9 @@ async function fromAgentKey(token: string, context: AuthContext): Promise<Identi
     tenant: parsed.tenant,
     agent: entry.agent,
     role: registration.role,
-    scopes: entry.scopes ?? registration.scopes,
+    // A key minted with scopes keeps only those its agent's registration still grants: narrowing a
+    // registration narrows every key already issued, as it does a JWT's claimed scopes.
+    scopes: entry.scopes ? entry.scopes.filter((scope) => registration.scopes.includes(scope)) : registration.scopes,
     credential: { kind: "agent_key", id: parsed.keyId, ...(entry.expires_ms !== null ? { expires_at: new Date(entry.expires_ms).toISOString() } : {}) },
     registration,
     delegation: { depth: 0 },

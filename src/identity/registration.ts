@@ -3,13 +3,35 @@
  * What an agent registration looks like when a tenant's admin submits it,
  * and what an agent id may be. Agent ids come from the registry or from a
  * tenant's JWT claims (`sub` of some providers holds `|` or `@`), so the
- * alphabet is generous but excludes `/`, whitespace and control characters.
+ * alphabet is generous but excludes `/`, `!`, whitespace and control
+ * characters. A sub-agent's id is made by the edge from its parent's
+ * (subAgentId), so it is never one a registration could hold.
  */
 import { z } from "zod";
 import { RISK_TIERS } from "../schema/risk-tier";
 
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9._:@|+=~-]{1,128}$/;
 export const AGENT_ID_MESSAGE = "agent ids are 1 to 128 letters, digits and . _ : @ | + = ~ -";
+
+/**
+ * A sub-agent's id is its parent's, this separator, and the name its parent
+ * gave it ("agent-7!researcher"). The separator is outside the registered
+ * alphabet, so no spawn can name a registered agent, or another agent's
+ * child, and reach its sessions or its agent-wide counts.
+ */
+export const SUB_AGENT_SEPARATOR = "!";
+/** The longest a sub-agent's id may grow through nested spawns. */
+export const MAX_SUB_AGENT_ID_LENGTH = 512;
+
+export function subAgentId(parentAgent: string, name: string): string {
+  return `${parentAgent}${SUB_AGENT_SEPARATOR}${name}`;
+}
+
+/** Whether `value` is the id of an agent that may act: a registered agent's, or a sub-agent's below one. */
+export function isActingAgentId(value: string): boolean {
+  return value.length <= MAX_SUB_AGENT_ID_LENGTH && value.split(SUB_AGENT_SEPARATOR).every((part) => AGENT_ID_PATTERN.test(part));
+}
+
 export const ROLE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 const scope = z.string().min(1).max(128);

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { APPROVAL_ID_PATTERN } from "./approval-id";
+import { AGENT_ID_MESSAGE, AGENT_ID_PATTERN } from "../identity/registration";
 import type { Identity } from "../identity/types";
 import type { RiskTier } from "../types";
 import { RISK_TIERS } from "./risk-tier";
@@ -23,6 +24,9 @@ const usage = z.looseObject({
   wall_clock_s: nonNegative.optional(),
 });
 
+/** The most steps a plan may have to reach the policy. */
+export const MAX_PLAN_STEPS = 100;
+
 const action = z
   .looseObject({
     type: z.enum(["tool_call", "spawn_agent", "plan"]),
@@ -30,10 +34,14 @@ const action = z
     args: z.record(z.string(), z.unknown()).optional(),
     data_classes: z.array(z.string().min(1).max(64)).max(64).optional(),
     estimate: z.looseObject({ tokens: nonNegative.optional(), cost_usd: nonNegative.optional() }).optional(),
-    spawn: z.looseObject({ agent_id: id, role: id, scopes: scopes.optional() }).optional(),
+    // The child's name; its id is the parent's id, "!" and this name (identity/registration.ts, subAgentId).
+    spawn: z.looseObject({ agent_id: z.string().regex(AGENT_ID_PATTERN, `a spawned agent's name: ${AGENT_ID_MESSAGE}`), role: id, scopes: scopes.optional() }).optional(),
+    // Five times the global policy's own maximum (plans.max_steps, 20, which layers may only lower).
+    // Evaluating a plan costs more than linearly in its steps inside OPA's wasm (100 hostile steps take
+    // about 4 ms, 1,000 about 200 ms), so a longer one could only run a policy out of time.
     steps: z
       .array(z.looseObject({ tool: z.string().min(1).max(256), args: z.record(z.string(), z.unknown()).optional() }))
-      .max(1000)
+      .max(MAX_PLAN_STEPS)
       .optional(),
   })
   .superRefine((value, ctx) => {

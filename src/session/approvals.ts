@@ -133,13 +133,21 @@ export class Approvals {
       .toArray()[0]?.id;
   }
 
-  /** Whether this approval may allow this exact action now. Checks only; `use` consumes. */
-  usable(id: string, actionHash: string, now: number): Usable {
+  /**
+   * Whether this approval may allow this exact action now. Checks only; `use`
+   * consumes. `asking`: the rules that ask for approval now. An approval
+   * covers the reasons its approver saw: a rule that asks now but did not
+   * then (the session read PII since) is not approved by it.
+   */
+  usable(id: string, actionHash: string, now: number, asking: string[] = []): Usable {
     const row = this.row(id, now);
     if (!row) return { ok: false, why: "no such approval in this session" };
     if (row.action_hash !== actionHash) return { ok: false, why: "it was granted for a different action" };
     if (row.status === "used") return { ok: false, why: "it has already been used" };
     if (row.status !== "approved") return { ok: false, why: `it is ${row.status}` };
+    const approved = contextOf(row.context)?.reasons.map((reason) => reason.rule);
+    const unseen = approved ? asking.filter((rule) => !approved.includes(rule)) : [];
+    if (unseen.length > 0) return { ok: false, why: `its approver did not see why it now needs approval (${[...new Set(unseen)].sort().join(", ")})` };
     return { ok: true };
   }
 

@@ -33,7 +33,7 @@ import { Leases, type Amounts, type LeaseView } from "./leases";
 import { Lineage, type Grant } from "./lineage";
 import { migrate, SESSION_MIGRATIONS } from "./migrations";
 import { agentObject, approvalsIndex, breakerIndex, sessionObject } from "./objects";
-import type { ApprovalChanges, ApprovalRecord, BreakerReport, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
+import type { AgentLimit, ApprovalChanges, ApprovalRecord, BreakerReport, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
 
 /** Decision ids and idempotency keys are remembered this long; denials for the breaker this long at most. */
 const RETENTION_MS = 24 * 3600 * 1000;
@@ -145,7 +145,7 @@ export class SessionDO extends DurableObject<Env> {
     const mayBeAllowed = request.verdict === "allow" || (request.verdict === "require_approval" && request.approval_id !== undefined);
     const needsAgent = !denial && agentLimit !== null && mayBeAllowed && this.breaker.state(request.now_ms) !== "open";
     if (needsAgent) {
-      const count = await this.agent(request).count(agentLimit!, key, request.now_ms);
+      const count = await this.agentCounts(request, key).count(agentLimit!);
       if (count.allowed) counted = true;
       else denial = { rule: count.rule, message: count.message };
     }
@@ -160,9 +160,7 @@ export class SessionDO extends DurableObject<Env> {
     result ??= this.decide(request, key, classes.held, denial, counted ? agentLimit!.key : undefined);
     if (counted && (result.verdict !== "allow" || result.stale_classes)) {
       // The agent counted an action the session then denied; only allowed actions count against its limit.
-      await this.agent(request)
-        .release(agentLimit!.key, key)
-        .catch((error: Error) => console.error(`agent count not released for ${key}: ${error.message}`));
+      await this.agentCounts(request, key).release(agentLimit!.key);
     }
     return result;
   }
@@ -191,7 +189,8 @@ export class SessionDO extends DurableObject<Env> {
       let granted: ApprovalRow | undefined;
       const approvalId = request.approval_id ?? (request.approval_by_action ? this.approvals.approvedFor(request.action_hash, now) : undefined);
       if (verdict === "require_approval" && approvalId !== undefined) {
-        const usable = this.approvals.usable(approvalId, request.action_hash, now);
+        const asking = request.approval_context?.reasons.map((reason) => reason.rule) ?? [];
+        const usable = this.approvals.usable(approvalId, request.action_hash, now, asking);
         if (usable.ok) {
           verdict = "allow";
           granted = this.approvals.row(approvalId, now);
@@ -254,13 +253,13 @@ export class SessionDO extends DurableObject<Env> {
 
   /** The stored answer for a decision id or idempotency key, or a conflict if the key was used for another action. */
   private replay(key: string, request: CommitRequest): CommitResult | undefined {
-    const row = this.sql.exec<{ result: string; action_hash: string | null }>("SELECT result, action_hash FROM decisions WHERE decision_id = ?", key).toArray()[0];
+    const row = this.sql.exec<{ result: string; action_hash: string | null; at_ms: number }>("SELECT result, action_hash, at_ms FROM decisions WHERE decision_id = ?", key).toArray()[0];
     if (!row) return undefined;
     const stored = JSON.parse(row.result) as CommitResult;
     if (row.action_hash !== null && row.action_hash !== request.action_hash) {
       return { ...stored, replayed: true, conflict: { message: `idempotency key ${request.idempotency_key ?? key} was used for a different action by decision ${stored.decision_id}` } };
     }
-    return { ...stored, replayed: true };
+    return { ...stored, replayed: true, decided_at_ms: row.at_ms };
   }
 
   /**
@@ -288,11 +287,25 @@ export class SessionDO extends DurableObject<Env> {
       return { rule: "delegation_not_registered", message: `agent ${request.agent_id} was never spawned by session ${claimed.parent_session_id}` };
     }
     this.lineage.record(claimed.parent_session_id!, registered);
+    // The child starts holding what its parent's session held: data it was handed may be in its context.
+    this.addClasses(registered.data_classes ?? [], null, request.now_ms);
     return undefined;
   }
 
-  private agent(request: CommitRequest) {
-    return agentObject(this.env, request.tenant, request.agent_id);
+  /**
+   * The agent-wide counts of this commit. A sub-agent's actions count at the
+   * registered agent its tree descends from, so spawning never resets them;
+   * each count is named by the acting agent, this session and the commit's
+   * key, so one Idempotency-Key reused in another session counts again.
+   */
+  private agentCounts(request: CommitRequest, key: string) {
+    const counts = agentObject(this.env, request.tenant, request.delegation.root_agent_id ?? request.agent_id);
+    const event = JSON.stringify([request.agent_id, request.session_id, key]);
+    return {
+      count: (limit: AgentLimit) => counts.count(limit, event, request.now_ms),
+      release: (limitKey: string) =>
+        counts.release(limitKey, event).catch((error: Error) => console.error(`agent count not released for ${key}: ${error.message}`)),
+    };
   }
 
   /**
@@ -320,9 +333,7 @@ export class SessionDO extends DurableObject<Env> {
     // An undone denial may have been the one that opened the breaker.
     if (this.breaker.state(Date.now()) !== "open") this.reportBreaker("closed");
     if (effects.agent_counted) {
-      await this.agent(request)
-        .release(effects.agent_counted, key)
-        .catch((error: Error) => console.error(`agent count not released for ${key}: ${error.message}`));
+      await this.agentCounts(request, key).release(effects.agent_counted);
     }
     return { reverted: true };
   }
@@ -351,11 +362,16 @@ export class SessionDO extends DurableObject<Env> {
    * only grows: nothing removes a class. Returns every class now held.
    */
   async recordDataClasses(classes: string[], decisionId: string | null): Promise<{ data_classes: string[] } | { refused: string }> {
-    const now = Date.now();
-    const fresh = [...new Set(classes)].filter((c) => this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM data_classes WHERE class = ?", c).one().n === 0);
-    if (this.dataClasses().length + fresh.length > MAX_DATA_CLASSES) return { refused: `a session holds at most ${MAX_DATA_CLASSES} data classes` };
-    for (const c of fresh) this.sql.exec("INSERT INTO data_classes (class, at_ms, decision_id) VALUES (?, ?, ?)", c, now, decisionId);
+    if (!this.addClasses(classes, decisionId, Date.now())) return { refused: `a session holds at most ${MAX_DATA_CLASSES} data classes` };
     return { data_classes: this.dataClasses() };
+  }
+
+  /** Adds the classes this session does not hold yet; false (and nothing added) past MAX_DATA_CLASSES. */
+  private addClasses(classes: string[], decisionId: string | null, now: number): boolean {
+    const fresh = [...new Set(classes)].filter((c) => this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM data_classes WHERE class = ?", c).one().n === 0);
+    if (this.dataClasses().length + fresh.length > MAX_DATA_CLASSES) return false;
+    for (const c of fresh) this.sql.exec("INSERT INTO data_classes (class, at_ms, decision_id) VALUES (?, ?, ?)", c, now, decisionId);
+    return true;
   }
 
   /**
@@ -405,8 +421,10 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   /** What this session registered for a sub-agent it spawned; asked by the sub-agent's session. */
-  async childRegistration(agentId: string): Promise<Grant | null> {
-    return this.lineage.child(agentId);
+  /** What this session granted a child it spawned, and the data classes this session holds now (the child inherits them). */
+  async childRegistration(agentId: string): Promise<(Grant & { data_classes: string[] }) | null> {
+    const grant = this.lineage.child(agentId);
+    return grant ? { ...grant, data_classes: this.dataClasses() } : null;
   }
 
   /** An operator's reset, through the admin API. */

@@ -11,6 +11,7 @@ import { canonicalJson, sha256Hex } from "../bundles/canonical";
 import type { ComposedDecision } from "../engine/compose";
 import type { FallbackParams } from "../engine/fallback-params";
 import { ApiError } from "../errors";
+import { subAgentId } from "../identity/registration";
 import type { DecisionInput } from "../schema/decision-input";
 import type { Reason } from "../types";
 import { loggableArgs } from "../audit/record";
@@ -27,8 +28,9 @@ export interface SessionReport {
   approval?: CommitResult["approval"];
   /** The request repeated a decision id or idempotency key: the stored answer, nothing committed twice. */
   replayed?: boolean;
-  /** On a replay, the decision that was committed. */
+  /** On a replay, the decision that was committed, and when: a replay's receipt is that decision's. */
   replay_of?: string;
+  replay_of_at?: string;
   /** When the session's history changed the policy's verdict. */
   changed?: { from: string; to: string };
   /** Reasons the session's state added to the policy's (budget, breaker, approvals, delegation). */
@@ -61,7 +63,9 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
   // Approvers see the arguments exactly as far as the audit log may keep them: logged fields, hashes, or none.
   const shown = await loggableArgs(action.args, decision.obligations);
   const args = shown.redacted ? "[redacted by policy]" : shown.args;
-  const summary = canonicalJson({ type: action.type, tool: action.tool, args, steps: action.steps?.length }).slice(0, 1000);
+  // A plan's approver sees each step's tool, in order (their arguments are judged by the policy's rules).
+  const steps = action.steps?.map((step) => step.tool);
+  const summary = canonicalJson({ type: action.type, tool: action.tool, args, steps }).slice(0, 1000);
   const cost = decision.cost ?? {};
   const debit = { tokens: cost.tokens ?? 0, api_calls: cost.api_calls ?? 1, cost_usd: cost.cost_usd ?? 0 };
   return {
@@ -93,12 +97,13 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
         }
       : {}),
     delegation: {
+      root_agent_id: input.identity.delegation.root_agent,
       parent_agent_id: input.identity.delegation.parent_agent,
       parent_session_id: input.session.parent_session_id,
       scopes: input.agent.scopes ?? [],
       depth: input.agent.delegation_depth ?? 0,
     },
-    spawn: input.action.type === "spawn_agent" && input.action.spawn ? { agent_id: input.action.spawn.agent_id, scopes: input.action.spawn.scopes ?? [] } : undefined,
+    spawn: input.action.type === "spawn_agent" && input.action.spawn ? { agent_id: subAgentId(input.agent.id, input.action.spawn.agent_id), scopes: input.action.spawn.scopes ?? [] } : undefined,
     policy_denial_counts: !isInfrastructureDenial(decision),
     revertible: wantsSyncAudit(decision.obligations),
     data_classes_seen: classesSeen(input),
@@ -126,6 +131,7 @@ export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome
     if (result.approval) session.approval = result.approval;
     if (result.replayed) session.replayed = true;
     if (result.replayed && result.decision_id !== undefined) session.replay_of = result.decision_id;
+    if (result.replayed && typeof result.decided_at_ms === "number") session.replay_of_at = new Date(result.decided_at_ms).toISOString();
     if (result.reasons.length > 0) session.reasons = result.reasons;
     if (result.verdict !== decision.decision) session.changed = { from: decision.decision, to: result.verdict };
     return { decision: merged, session };

@@ -50,7 +50,8 @@ export interface CommitRequest {
   /** For a require_approval verdict: what the approval will show its approvers. */
   approval_context?: ApprovalContext;
   /** What the caller claims about its place in a delegation tree; checked against the records. */
-  delegation: { parent_agent_id?: string; parent_session_id?: string; scopes: string[]; depth: number };
+  /** `root_agent_id`: for a sub-agent, the registered agent at the root of its tree (agent-wide limits count the whole tree there). */
+  delegation: { root_agent_id?: string; parent_agent_id?: string; parent_session_id?: string; scopes: string[]; depth: number };
   /** Set when an allowed spawn_agent registers a child under this session. */
   spawn?: { agent_id: string; scopes: string[] };
   /**
@@ -107,6 +108,8 @@ export interface CommitResult {
   replayed: boolean;
   /** The decision id that was committed: this one, or on a replay the original. */
   decision_id: string;
+  /** On a replay: when the original was committed (epoch ms), so its receipt is the original's too. */
+  decided_at_ms?: number;
   /** Set when an idempotency key was reused for a different action: nothing was committed. */
   conflict?: { message: string };
   /** The data classes the session holds (its taint), as of this commit. */

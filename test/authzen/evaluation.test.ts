@@ -80,8 +80,10 @@ describe("the Access Evaluation API's shapes", () => {
     expect(spawned.decision).toBe(true);
     const token = spawned.context?.delegated_credential?.token as string;
     expect(token.split(".")).toHaveLength(3);
+    // The child's id is the edge's: the parent's, "!", and the name the spawn gave it.
+    expect(spawned.context?.delegated_credential?.agent).toBe(`${subjectOf().id}!${child}`);
     const childEvaluation = {
-      subject: { type: "agent", id: child, properties: { delegation_depth: 1 } },
+      subject: { type: "agent", id: spawned.context?.delegated_credential?.agent as string, properties: { delegation_depth: 1 } },
       context: { session: { id: uniqueId("az-child-session"), parent_session_id: parentSession } },
       ...readTicket(),
     };

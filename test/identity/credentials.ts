@@ -91,9 +91,16 @@ export async function agentKey(spec: AgentSpec = {}): Promise<string> {
  * agent with the same role and scopes spawns a chain of sub-agents, each
  * through POST /v1/decide, the last of them being `spec.agent`.
  */
-export async function delegatedCredential(spec: AgentSpec, depth: number): Promise<string> {
+/**
+ * A sub-agent's credential `depth` spawns below a registered agent named
+ * after spec.agent, each level named after it too; with the agent id the
+ * edge gave it (its parent's id, "!", its name), which the sub-agent's
+ * bodies must name.
+ */
+export async function delegatedCredential(spec: AgentSpec, depth: number): Promise<{ token: string; agent: string }> {
   const agent = spec.agent ?? "agent-1";
   let token = await agentKey({ ...spec, agent: `${agent}.root` });
+  let id = `${agent}.root`;
   for (let level = 1; level <= depth; level++) {
     const child = level === depth ? agent : `${agent}.d${level}`;
     const response = await exports.default.fetch("http://edge/v1/decide", {
@@ -104,11 +111,12 @@ export async function delegatedCredential(spec: AgentSpec, depth: number): Promi
         action: { type: "spawn_agent", spawn: { agent_id: child, role: spec.role ?? "support", scopes: spec.scopes ?? [] } },
       }),
     });
-    const answer = await response.json<{ decision: string; delegated_credential?: { token: string } }>();
+    const answer = await response.json<{ decision: string; delegated_credential?: { token: string; agent: string } }>();
     if (!answer.delegated_credential) throw new Error(`spawning ${child} at depth ${level}: ${JSON.stringify(answer)}`);
     token = answer.delegated_credential.token;
+    id = answer.delegated_credential.agent;
   }
-  return token;
+  return { token, agent: id };
 }
 
 export async function bearer(spec: AgentSpec = {}): Promise<Record<string, string>> {

@@ -19,7 +19,7 @@ import { registryObject } from "../../src/identity/registry-cache";
 import { RefreshingCache, SourceUnavailable } from "../../src/identity/refreshing-cache";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { decideRaw, uniqueId, type DecisionBody } from "../session/helpers";
-import { agentKey, registration, registryAdmin } from "./credentials";
+import { agentKey, issueKey, register, registration, registryAdmin } from "./credentials";
 
 const newTenant = (label: string) => `reg-${label}-${crypto.randomUUID().slice(0, 8)}`;
 const as = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -367,6 +367,22 @@ describe("the registration is enforced when the agent acts", () => {
     const read = await decideAs(lapsed, readTicket());
     expect(read.decision).toBe("allow");
     expect(rules(read)).not.toContain("agent_not_certified");
+  });
+
+  it("narrowing a registration narrows the keys already issued: a key keeps only the scopes the registration still grants", async () => {
+    const tenant = newTenant("narrowed");
+    const agent = uniqueId("narrowed");
+    await register({ tenant, agent, role: "support", scopes: ["kb:read", "payments:write"] });
+    const { key } = await issueKey(tenant, agent, { scopes: ["kb:read", "payments:write"] });
+    expect((await decideAs(key, readTicket())).identity.scopes).toEqual(["kb:read", "payments:write"]);
+    await register({ tenant, agent, role: "support", scopes: ["kb:read"] });
+    // The edge's copy of the registry is the one this isolate just changed (it re-reads it after a change).
+    const after = await decideAs(key, readTicket());
+    expect(after.identity.scopes).toEqual(["kb:read"]);
+    // Nor can the dropped scope be handed to a sub-agent.
+    const spawn = await decideAs(key, { session: { id: uniqueId("s") }, action: { type: "spawn_agent", spawn: { agent_id: uniqueId("child"), role: "support", scopes: ["payments:write"] } } });
+    expect(spawn.decision).toBe("deny");
+    expect(rules(spawn)).toContain("scope_escalation");
   });
 
   it("an agent registered for medium at most is denied a high-tier action (agent_tier_exceeded)", async () => {

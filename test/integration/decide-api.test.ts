@@ -75,6 +75,25 @@ describe("bad requests get a clear 4xx", () => {
     expect(await response.json()).toMatchObject({ error: { code: "invalid_input", path: "action.tool" } });
   });
 
+  it("refuses a plan of more than 100 steps before any policy runs", async () => {
+    const step = { tool: "tickets.read", args: { id: "T-1" } };
+    const response = await post(JSON.stringify({ ...validInput, action: { type: "plan", steps: Array.from({ length: 101 }, () => step) } }));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: "invalid_input", path: "action.steps" } });
+  });
+
+  it("a plan of 100 steps that each break a rule is judged by the policy and denied, never left to a fail mode", async () => {
+    // Every step denied on its own: the costliest plan the schema lets through (its reasons grow with its steps).
+    const steps = Array.from({ length: 100 }, (_, i) => (i % 2 ? { tool: "web.fetch", args: { url: "https://x.example" } } : { tool: "files.write", args: { path: `../${i}` } }));
+    const response = await post(JSON.stringify({ ...validInput, action: { type: "plan", data_classes: ["pii"], steps } }));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { decision: string; evaluation: { path: string }; fail_mode_applied?: unknown; reasons: Array<{ rule: string }> };
+    expect(body.evaluation.path).toBe("sandbox");
+    expect(body.fail_mode_applied).toBeUndefined();
+    expect(body.decision).toBe("deny");
+    expect(body.reasons.map((reason) => reason.rule)).toContain("plan_too_long");
+  });
+
   it("rejects a JSON array body", async () => {
     const response = await post("[]");
     expect(response.status).toBe(400);

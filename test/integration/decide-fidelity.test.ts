@@ -17,20 +17,28 @@ import { agentKey, delegatedCredential, specOf } from "../identity/credentials";
 
 const scenarios = inject("decisionScenarios");
 
-async function credentialFor(body: Record<string, unknown>): Promise<string> {
+/**
+ * The credential for the agent a body names, and the body as that agent
+ * sends it: a sub-agent's id is the edge's (its parent's, "!", its name), so
+ * a scenario at a delegation depth names the id its credential carries.
+ */
+async function asSentBy(body: Record<string, unknown>): Promise<{ token: string; body: Record<string, unknown> }> {
   const spec = specOf(body);
   const depth = (body.agent as { delegation_depth?: number } | undefined)?.delegation_depth ?? 0;
-  return depth > 0 ? delegatedCredential(spec, depth) : agentKey(spec);
+  if (depth === 0) return { token: await agentKey(spec), body };
+  const delegated = await delegatedCredential(spec, depth);
+  return { token: delegated.token, body: { ...body, agent: { ...(body.agent as object), id: delegated.agent } } };
 }
 
-async function decide(body: Record<string, unknown>): Promise<Record<string, any>> {
+async function decide(scenario: Record<string, unknown>): Promise<{ answer: Record<string, any>; body: Record<string, unknown> }> {
+  const { token, body } = await asSentBy(scenario);
   const response = await exports.default.fetch("http://edge/v1/decide", {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${await credentialFor(body)}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
   expect(response.status).toBe(200);
-  return response.json();
+  return { answer: await response.json(), body };
 }
 
 describe("the edge decides exactly as OPA does", () => {
@@ -41,8 +49,8 @@ describe("the edge decides exactly as OPA does", () => {
   const verdicts = new Set<string>();
 
   it.each(scenarios.map((s) => [s.name, s] as const))("%s", async (_name, scenario) => {
-    const body = scenario.input as DecisionBody;
-    const answer = await decide(scenario.input);
+    const { answer, body: sent } = await decide(scenario.input);
+    const body = sent as DecisionBody;
     const declared = { tier: (body.risk_tier ?? "low") as RiskTier, source: "declared" };
     const region = { region: answer.edge.region, source: answer.edge.region_source };
     const expected = await opaDecision(policyInput(body, answer.identity as Identity, declared, region, answer.edge.location));

@@ -109,6 +109,11 @@ describe("the policy sandbox", () => {
     expect(lowTier.decision).toMatchObject({ decision: "allow", fail_mode_applied: { code: "policy_timeout" } });
     const next = await engine.decide(runaway, JSON.stringify({ spin: false, who: "agent-7" }), fallbackParams(runaway.data, "low", "support", "tickets.read"), Date.now(), { location: "FRA", region: "eu" });
     expect(next).toMatchObject({ path: "sandbox", decision: { decision: "allow", region: "eu" } });
+    // Now that the policy has answered, an input it cannot finish is the input's doing: refused,
+    // even at a tier that fails open, so no caller can shape an input into a fail-open allow.
+    const shaped = await engine.decide(runaway, JSON.stringify({ spin: true }), fallbackParams(runaway.data, "low", "support", "tickets.read"), Date.now());
+    expect(shaped.decision).toMatchObject({ decision: "deny", fail_mode: "closed", fail_mode_applied: { code: "policy_timeout" } });
+    expect(shaped.decision.reasons.map((reason) => reason.rule)).toEqual(["policy_failed_on_input"]);
     // What the policy printed travels beside the decision, for its audit record only.
     expect(next.print).toEqual({ global: ["deciding for agent-7"] });
     const record = await buildAuditRecord(

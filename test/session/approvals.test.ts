@@ -75,6 +75,38 @@ describe("approvals", () => {
     expect((await listed("used")).find((a) => a.id === id)).toMatchObject({ used_by: allowed.decision_id });
   });
 
+  it("an approval covers only the reasons its approver saw: one asked for since (the session read PII) needs a new approval", async () => {
+    const spec = { tenant: "acme", agent: "drift-agent", role: "support" };
+    const session = uniqueId("drift");
+    // Three write steps, one of them an external tool: approval for the writes while the session is clean.
+    const plan = (extra: Record<string, unknown> = {}) => ({
+      tenant: "acme",
+      agent: { id: spec.agent, role: spec.role },
+      session: { id: session },
+      action: { type: "plan", steps: [{ tool: "tickets.write", args: { id: "T-1" } }, { tool: "email.send", args: { to: "partner@example.test" } }, { tool: "slack.post", args: { channel: "#x" } }] },
+      ...extra,
+    });
+    const asked = await decide(plan());
+    expect(asked.decision).toBe("require_approval");
+    expect(rules(asked)).toEqual(["plan_write_steps_require_approval"]);
+    const id = asked.session.approval.id as string;
+    expect((await approvalOf(id)).action_summary).toContain('"steps":["tickets.write","email.send","slack.post"]');
+    expect((await approve(id, "routine writes")).status).toBe(200);
+
+    const reported = await agentFetch(`/v1/sessions/${session}/data-classes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ data_classes: ["pii"] }) }, spec);
+    expect(reported.status).toBe(200);
+    const now = await decide(plan({ approval_id: id }));
+    expect(rules(now)).toContain("session_data_to_external_tool");
+    expect(now.decision).toBe("require_approval");
+    expect(rules(now)).toContain("approval_not_valid");
+    expect(now.reasons.find((r) => r.rule === "approval_not_valid")?.message).toContain("session_data_to_external_tool");
+    // The old approval is untouched, and a new one asks with every reason.
+    expect((await approvalOf(id)).status).toBe("approved");
+    const renewed = await approvalOf(now.session.approval.id as string);
+    expect(renewed.id).not.toBe(id);
+    expect([...new Set(renewed.context?.reasons.map((r) => r.rule))].sort()).toEqual(["plan_write_steps_require_approval", "session_data_to_external_tool"]);
+  });
+
   it("a rejection is recorded and the action stays blocked", async () => {
     const session = uniqueId("reject");
     const asked = await decide(refundInput(session, 700));

@@ -7,7 +7,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CommitResult } from "../../src/session/types";
-import { commit, decide, decideRaw, fireAlarm, refundInput, sessionStub, uniqueId } from "./helpers";
+import { decodeReceipt } from "../../packages/agent/src/receipt";
+import { commit, decide, decideRaw, fireAlarm, refundInput, sessionStub, uniqueId, type DecisionBody } from "./helpers";
 
 function readInput(session: string, tokens: number, tool = "tickets.read") {
   return {
@@ -85,6 +86,14 @@ describe("check-and-debit", () => {
     const original = all.find((answer) => !answer.session.replayed)!;
     expect(all.filter((answer) => answer.session.replayed).every((answer) => answer.session.replay_of === original.decision_id)).toBe(true);
     expect((await sessionStub(session, "agent-7").view()).usage).toMatchObject({ tokens: 500, api_calls: 1 });
+    // Every replay carries the original decision's receipt claims: its id, its time, its expiry.
+    // A replay is never a new proof (a tool server serving each jti once serves the action once) nor a later expiry.
+    const claims = (answer: DecisionBody) => decodeReceipt(answer.receipt as string).claims;
+    for (const replay of all.filter((answer) => answer.session.replayed)) {
+      expect(Math.floor(Date.parse(replay.session.replay_of_at) / 1000)).toBe(claims(original).iat);
+      expect(claims(replay)).toMatchObject({ jti: original.decision_id, iat: claims(original).iat, exp: claims(original).exp, decision: "allow" });
+      expect(replay.decision_id).not.toBe(original.decision_id);
+    }
 
     // A different key is a different request; the same key for a different action is refused.
     expect((await decide(readInput(session, 500), { "idempotency-key": "order-78" })).session.replayed).toBeUndefined();

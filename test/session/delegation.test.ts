@@ -5,15 +5,17 @@
  * checked against that credential, and the parent's session record is
  * checked again by the child's session (defence in depth).
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { agentObject } from "../../src/session/objects";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { agentKey, registryAdmin } from "../identity/credentials";
-import { decide, decideRaw, uniqueId } from "./helpers";
+import { agentFetch, decide, decideRaw, sessionStub, uniqueId } from "./helpers";
 
 const LEAD = { tenant: "acme", agent: "lead-agent", role: "support", scopes: ["tickets:read", "kb:read"] };
 
 function spawnInput(session: string, child: string, scopes: string[]) {
-  return { session: { id: session }, action: { type: "spawn_agent", spawn: { agent_id: child, role: "researcher", scopes } } };
+  return { session: { id: session }, action: { type: "spawn_agent", spawn: { agent_id: child, role: "triage", scopes } } };
 }
 
 function searchInput(session: string, extra: Record<string, unknown> = {}) {
@@ -35,12 +37,16 @@ describe("delegation", () => {
     const spawned = await spawn(parent, child, ["kb:read"], leadKey);
     expect(spawned.decision).toBe("allow");
     const credential = spawned.delegated_credential;
-    expect(credential).toMatchObject({ agent: child, role: "researcher", scopes: ["kb:read"], depth: 1, parent_session: parent });
+    // The child's id is the edge's: its parent's, "!", and the name the spawn gave it.
+    expect(credential).toMatchObject({ agent: `lead-agent!${child}`, role: "triage", scopes: ["kb:read"], depth: 1, parent_session: parent });
     expect(Date.parse(credential.expires_at)).toBeLessThanOrEqual(Date.now() + 900_000 + 1000);
 
     const acting = await decide(searchInput(uniqueId("c1")), as(credential.token));
     expect(acting.decision).toBe("allow");
-    expect(acting.identity).toMatchObject({ tenant: "acme", agent: child, role: "researcher", credential: { kind: "delegated" } });
+    expect(acting.identity).toMatchObject({ tenant: "acme", agent: `lead-agent!${child}`, role: "triage", credential: { kind: "delegated" } });
+    // Nor may the child claim the bare name it was given.
+    const asName = await decideRaw(searchInput(uniqueId("c0"), { agent: { id: child } }), as(credential.token));
+    expect(asName.status).toBe(403);
 
     // Claims beyond the credential are refused before any policy runs.
     const widened = await decideRaw(searchInput(uniqueId("c2"), { agent: { scopes: ["kb:read", "tickets:read"] } }), as(credential.token));
@@ -116,5 +122,87 @@ describe("delegation", () => {
     for (const token of [rootKey, child, grandchild]) {
       expect((await decideRaw(searchInput(uniqueId("after")), as(token))).status).toBe(401);
     }
+  });
+
+  it("a spawn cannot take another agent's identity: a child named like a registered agent acts as its parent's child, on its own state", async () => {
+    const victim = uniqueId("victim");
+    const victimKey = await agentKey({ tenant: "acme", agent: victim, role: "finance" });
+    const victimSession = uniqueId("victim-session");
+    expect((await decide({ session: { id: victimSession }, action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } }, as(victimKey))).decision).toBe("allow");
+
+    const attacker = uniqueId("attacker");
+    const attackerKey = await agentKey({ tenant: "acme", agent: attacker, role: "finance" });
+    const spawned = await decide({ session: { id: uniqueId("s") }, action: { type: "spawn_agent", spawn: { agent_id: victim, role: "finance", scopes: [] } } }, as(attackerKey));
+    expect(spawned.decision).toBe("allow");
+    expect(spawned.delegated_credential.agent).toBe(`${attacker}!${victim}`);
+    const child = spawned.delegated_credential.token as string;
+    expect((await decide(searchInput(uniqueId("c")), as(child))).identity.agent).toBe(`${attacker}!${victim}`);
+    // The victim's session is out of its reach: a lease "on it" lands in the child's own session of that id.
+    const leased = await agentFetch("/v1/leases", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${child}` }, body: JSON.stringify({ session: victimSession }) });
+    expect(leased.status).toBe(201);
+    expect((await sessionStub(victimSession, victim).view()).leases).toHaveLength(0);
+    expect((await sessionStub(victimSession, `${attacker}!${victim}`).view()).leases).toHaveLength(1);
+
+    // A name that is not a registered agent's id (it holds the separator) is refused before any policy runs.
+    const nested = await decideRaw({ session: { id: uniqueId("s") }, action: { type: "spawn_agent", spawn: { agent_id: `x!${victim}`, role: "finance", scopes: [] } } }, as(attackerKey));
+    expect(nested.status).toBe(400);
+    expect(await nested.json()).toMatchObject({ error: { code: "invalid_input", path: "action.spawn.agent_id" } });
+  });
+
+  it("a child counts against the agent-wide limit of the registered agent its tree descends from: spawning never resets it", async () => {
+    const buyer = uniqueId("buyer");
+    const buyerKey = await agentKey({ tenant: "acme", agent: buyer, role: "finance" });
+    const order = () => ({ session: { id: uniqueId("s") }, action: { type: "tool_call", tool: "purchasing.create_po", args: { amount: 500, vendor: "v-1" } } });
+    expect((await decide(order(), as(buyerKey))).decision).toBe("allow");
+    const spawned = await decide({ session: { id: uniqueId("s") }, action: { type: "spawn_agent", spawn: { agent_id: "orders", role: "finance", scopes: [] } } }, as(buyerKey));
+    const child = spawned.delegated_credential.token as string;
+    expect((await decide(order(), as(child))).decision).toBe("allow");
+    // With 198 more at the registered agent, the child's next order is the 201st only if the child's
+    // first was counted there too: it is refused, and the breaker it opens stops the parent as well.
+    for (let i = 0; i < 198; i++) await agentObject(env, "acme", buyer).count({ key: "purchasing.create_po", max: 200, window_s: 3600 }, uniqueId("fill"), Date.now());
+    const over = await decide(order(), as(child));
+    expect(over.decision).toBe("deny");
+    expect(rules(over)).toContain("agent_rate_exceeded");
+    const parentNow = await decide(order(), as(buyerKey));
+    expect(rules(parentNow)).toContain("agent_circuit_open");
+  });
+
+  it("one Idempotency-Key reused in another session is another order, counted again", async () => {
+    const buyer = uniqueId("keyed-buyer");
+    const buyerKey = await agentKey({ tenant: "acme", agent: buyer, role: "finance" });
+    const order = (session: string) => ({ session: { id: session }, action: { type: "tool_call", tool: "purchasing.create_po", args: { amount: 500, vendor: "v-1" } } });
+    for (let i = 0; i < 199; i++) await agentObject(env, "acme", buyer).count({ key: "purchasing.create_po", max: 200, window_s: 3600 }, uniqueId("fill"), Date.now());
+    const headers = { ...as(buyerKey), "idempotency-key": "po-1" };
+    expect((await decide(order(uniqueId("s1")), headers)).decision).toBe("allow");
+    const second = await decide(order(uniqueId("s2")), headers);
+    expect(second.decision).toBe("deny");
+    expect(rules(second)).toContain("agent_rate_exceeded");
+  });
+
+  it("a sub-agent may use no tool its parent's role may not (role_escalation)", async () => {
+    const supportKey = await agentKey({ tenant: "acme", agent: uniqueId("support"), role: "support" });
+    for (const role of ["engineer", "researcher"]) {
+      const spawned = await decide({ session: { id: uniqueId("s") }, action: { type: "spawn_agent", spawn: { agent_id: uniqueId("c"), role, scopes: [] } } }, as(supportKey));
+      expect(spawned.decision).toBe("deny");
+      expect(rules(spawned)).toContain("role_escalation");
+      expect(spawned.delegated_credential).toBeUndefined();
+    }
+  });
+
+  it("a child's session starts holding its parent's session's taint: its external calls need approval too", async () => {
+    const spec = { tenant: "acme", agent: uniqueId("tainted"), role: "support" };
+    const parentKey = await agentKey(spec);
+    const session = uniqueId("tainted-session");
+    const email = (s: string) => ({ session: { id: s }, action: { type: "tool_call", tool: "email.send", args: { to: "out@example.test" } } });
+    const reported = await agentFetch(`/v1/sessions/${session}/data-classes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ data_classes: ["pii"] }) }, spec);
+    expect(reported.status).toBe(200);
+    expect((await decide(email(session), as(parentKey))).decision).toBe("require_approval");
+    const spawned = await decide({ session: { id: session }, action: { type: "spawn_agent", spawn: { agent_id: "mailer", role: "support", scopes: [] } } }, as(parentKey));
+    expect(spawned.decision).toBe("allow");
+    const childSession = uniqueId("child-session");
+    const child = await decide(email(childSession), as(spawned.delegated_credential.token));
+    expect(child.decision).toBe("require_approval");
+    expect(rules(child)).toContain("session_data_to_external_tool");
+    expect((await sessionStub(childSession, `${spec.agent}!mailer`).view()).data_classes).toContain("pii");
   });
 });

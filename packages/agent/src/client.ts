@@ -277,7 +277,10 @@ export class Tollgate {
         now: nowMs,
         expect: { session, action: hash, decision: decision.decision, ...(this.state.identity ? { tenant: this.state.identity.tenant, agent: this.state.identity.agent } : {}) },
       });
-      if (claims.jti !== decision.id) throw new Error(`the receipt is of decision ${claims.jti}, not ${decision.id}`);
+      // A replayed answer (the same Idempotency-Key) carries the receipt of the decision it repeats.
+      const replayOf = (decision.response?.session as { replay_of?: unknown } | undefined)?.replay_of;
+      const receiptOf = typeof replayOf === "string" ? replayOf : decision.id;
+      if (claims.jti !== receiptOf) throw new Error(`the receipt is of decision ${claims.jti}, not ${receiptOf}`);
       if (decision.decision === "allow") this.cache.put(cacheKey, decision, claims);
     } catch (error) {
       this.onEvent({ type: "receipt_refused", decision, message: (error as Error).message });
