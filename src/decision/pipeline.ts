@@ -14,7 +14,7 @@ import { newDecisionId } from "../decision-id";
 import { failModeDecision, type ComposedDecision } from "../engine/compose";
 import { DecisionEngine, DEFAULT_POLICY_TIMEOUT_MS, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import type { EdgeRuntimeInfo } from "../engine/sandbox-protocol";
-import { fallbackParams, type FallbackParams } from "../engine/fallback-params";
+import { fallbackParams, reachesOutside, type FallbackParams } from "../engine/fallback-params";
 import { criticalDenyAlert } from "../alerts/decision-alerts";
 import { raiseAlert } from "../alerts/alert-event";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
@@ -230,7 +230,13 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   let undoSession: (() => Promise<void>) | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
     const timeout = Number(env.SESSION_TIMEOUT_MS) || 250;
-    const options = { idempotencyKey: request.idempotencyKey, observe: mode.mode === "observe", approvalByAction: request.approvalByAction };
+    const tools = input.action.type === "plan" ? (input.action.steps ?? []).map((step) => step.tool) : tool ? [tool] : [];
+    const options = {
+      idempotencyKey: request.idempotencyKey,
+      observe: mode.mode === "observe",
+      approvalByAction: request.approvalByAction,
+      reachesOutside: reachesOutside(resolution.policy.data, tools),
+    };
     for (let round = 1; ; round++) {
       const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, fallback, decisionId, now, options);
       if (!("staleClasses" in merged)) {

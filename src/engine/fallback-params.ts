@@ -81,3 +81,13 @@ export function fallbackParams(layers: unknown[], tier: RiskTier, role: string, 
     delegation_ttl_s: least(params.map((p) => numberAt(p.delegation?.credential_ttl_s)), 0),
   };
 }
+
+/**
+ * Whether any of these tools reaches outside (tier "external") in any
+ * governing layer's data: where the session's taint would decide, and the
+ * edge cannot always read it (session/stage.ts).
+ */
+export function reachesOutside(layers: unknown[], tools: string[]): boolean {
+  const params = layers.map(paramsOf);
+  return tools.some((tool) => params.some((p) => p.tools?.[tool]?.tier === "external"));
+}

@@ -102,3 +102,8 @@ export function rememberClasses(sessionKey: string, classes: string[]): void {
 export function lastClasses(sessionKey: string): string[] {
   return classesBySession.get(sessionKey) ?? [];
 }
+
+/** Whether this isolate has heard from the session's object which classes it holds (none is an answer too). */
+export function knowsClasses(sessionKey: string): boolean {
+  return classesBySession.has(sessionKey);
+}

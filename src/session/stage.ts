@@ -16,7 +16,7 @@ import type { DecisionInput } from "../schema/decision-input";
 import type { Reason } from "../types";
 import { loggableArgs } from "../audit/record";
 import { wantsSyncAudit } from "../audit/writer";
-import { commitToSession, rememberClasses, rememberUsage, revertInSession, type SessionOutcome } from "./client";
+import { commitToSession, knowsClasses, rememberClasses, rememberUsage, revertInSession, type SessionOutcome } from "./client";
 import { sessionKey } from "./objects";
 import type { SessionDO } from "./session-do";
 import type { AgentLimit, BreakerParams, CommitRequest, CommitResult, Usage } from "./types";
@@ -50,6 +50,8 @@ export interface CommitOptions {
   observe?: boolean;
   /** The MCP gateway: an approved approval for exactly this action is used without being named. */
   approvalByAction?: boolean;
+  /** The action uses a tool that reaches outside (fallback-params.ts, reachesOutside). */
+  reachesOutside?: boolean;
 }
 
 /** The session data classes the policy saw (policy-input.ts puts them in place). */
@@ -122,7 +124,19 @@ export function isInfrastructureDenial(decision: ComposedDecision): boolean {
   return decision.decision === "deny" && decision.reasons.length > 0 && decision.reasons.every((reason) => INFRASTRUCTURE_RULES.has(reason.rule));
 }
 
-export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome, fallback: FallbackParams): { decision: ComposedDecision; session: SessionReport } {
+/**
+ * The policy's answer with what the session's object said, or, when it could
+ * not be reached, the tier's fail mode. Even where that is open, an action
+ * that reaches outside is refused when this isolate has never heard which
+ * data classes the session holds: its taint would decide, and keeping the
+ * session's object busy must not be a way around it.
+ */
+export function mergeSession(
+  decision: ComposedDecision,
+  outcome: SessionOutcome,
+  fallback: FallbackParams,
+  taint: { known: boolean; reachesOutside: boolean } = { known: true, reachesOutside: false },
+): { decision: ComposedDecision; session: SessionReport } {
   if (outcome.status === "ok") {
     const { result } = outcome;
     if (result.conflict) throw new ApiError(409, "idempotency_conflict", result.conflict.message);
@@ -140,8 +154,12 @@ export function mergeSession(decision: ComposedDecision, outcome: SessionOutcome
   const failMode = decision.fail_mode === "open" || decision.fail_mode === "closed" ? decision.fail_mode : fallback.fail_mode;
   const tier = fallback.tier;
   const session: SessionReport = { status: "unavailable", fault: outcome.fault, retried: outcome.retried, fail_mode_applied: failMode };
-  if (failMode === "open") return { decision, session };
-  const reason = { rule: "session_state_unavailable", message: `session state unavailable (${outcome.fault}: ${outcome.message}); ${tier} risk fails closed` };
+  const taintUnknown = taint.reachesOutside && !taint.known;
+  if (failMode === "open" && !taintUnknown) return { decision, session };
+  const reason =
+    failMode === "open"
+      ? { rule: "session_taint_unknown", message: `session state unavailable (${outcome.fault}: ${outcome.message}) and this edge has not seen which data classes the session holds; an action that reaches outside is refused` }
+      : { rule: "session_state_unavailable", message: `session state unavailable (${outcome.fault}: ${outcome.message}); ${tier} risk fails closed` };
   session.reasons = [reason];
   session.changed = decision.decision === "deny" ? undefined : { from: decision.decision, to: "deny" };
   return { decision: { ...decision, decision: "deny", reasons: mergeReasons(decision.reasons, [reason]) }, session };
@@ -173,5 +191,5 @@ export async function applySessionState(
     if (outcome.status !== "ok" || outcome.result.replayed) return;
     await revertInSession(namespace, request);
   };
-  return { ...mergeSession(decision, outcome, fallback), undo };
+  return { ...mergeSession(decision, outcome, fallback, { known: knowsClasses(key), reachesOutside: options.reachesOutside === true }), undo };
 }

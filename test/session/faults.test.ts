@@ -39,6 +39,25 @@ describe("session state faults", () => {
     expect(healthy.session.usage.api_calls).toBe(1);
   });
 
+  it("overloaded, for an action that reaches outside: refused while this edge has never seen the session's taint, the tier's fail mode once it has", async () => {
+    const session = uniqueId("overloaded-outside");
+    const email = { risk_tier: "medium", tenant: "acme", agent: { id: "agent-1", role: "support" }, session: { id: session }, action: { type: "tool_call", tool: "email.send", args: { to: "x@example.test" } } };
+    await stubFor(session).injectFault({ kind: "overloaded", remaining: 1 });
+    // Keeping one's own session object busy must not be a way around its taint.
+    const unseen = await decide(email);
+    expect(unseen.decision).toBe("deny");
+    expect(unseen.reasons.map((r: { rule: string }) => r.rule)).toEqual(["session_taint_unknown"]);
+    expect(unseen.session).toMatchObject({ status: "unavailable", fault: "overloaded", fail_mode_applied: "open" });
+    // An internal read at the same tier keeps the open fail mode.
+    const read = await decide(readInput(session, "medium"));
+    expect(read.session.status).toBe("ok");
+    // Now this edge has heard the session's classes (none): medium fails open for the external call too.
+    await stubFor(session).injectFault({ kind: "overloaded", remaining: 1 });
+    const seen = await decide(email);
+    expect(seen.decision).toBe("allow");
+    expect(seen.session).toMatchObject({ status: "unavailable", fault: "overloaded", fail_mode_applied: "open" });
+  });
+
   it("retryable: retried once, which is safe because the debit is idempotent", async () => {
     const session = uniqueId("retryable");
     await stubFor(session).injectFault({ kind: "retryable", remaining: 1 });
