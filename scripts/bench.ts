@@ -39,7 +39,7 @@ import { measureIdentity, measureInSandbox, measureStages } from "./lib/sandbox-
 import { asSent, benchAdminToken, enrolAgents, jwtProvider, policyInputOf } from "./lib/bench-agents.ts";
 import { benchLog } from "./lib/bench-log.ts";
 import { waitUntilChained } from "./lib/audit-drain.ts";
-import { waitUntilQuiet, workerdChildren } from "./lib/placement.ts";
+import { allowedCpus, waitUntilQuiet, workerdChildren } from "./lib/placement.ts";
 import { benchPublish } from "./lib/bench-publish.ts";
 import { benchScaling } from "./lib/bench-scaling.ts";
 import { benchSdk } from "./lib/bench-sdk.ts";
@@ -201,9 +201,23 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
     ],
     { vars: { ...auditKeyVars, ...identityVars } },
   );
+  // The sandbox path again, as a machine runs it on every core: workerd runs a Worker's requests
+  // on one thread, and Cloudflare runs a location's Worker on many, so here one workerd per CPU,
+  // each connection of the load generator kept to one of them (as a load balancer spreads them).
+  // Their agent registry and other objects live in one more workerd, as they live elsewhere on
+  // Cloudflare; each edge keeps its copy of a tenant's registry, so no decision waits for it.
+  const perCpu = Math.max(1, allowedCpus().length);
+  const perCpuEdges =
+    perCpu > 1
+      ? await startEdges(
+          Array.from({ length: perCpu }, (_, i) => ({ port: 18790 + i })),
+          { vars: { ...auditKeyVars, ...identityVars, POLICY_ENGINE: "sandbox", SESSION_STATE: "off", AUDIT: "off" }, separateBackend: true, processPerEdge: true },
+        )
+      : [];
   // Every scenario's agent registered and keyed; a JWT provider for their tenant.
   const target = { url: sessionEdge.url.origin, token: admin.token };
   const keyed = await enrolAgents(target, scenarios);
+  const perCpuCalls = perCpuEdges.length > 0 ? scenarios.map(await enrolAgents({ url: perCpuEdges[0].url.origin, token: admin.token }, scenarios)) : [];
   // One real answer of the full path, for measuring the edge's own stages on it below.
   const sampleCall = keyed(scenarios[0]);
   const sampleAnswer = (await (await fetch(new URL("/v1/decide", sessionEdge.url), { method: "POST", headers: { ...sampleCall.headers, "content-type": "application/json" }, body: sampleCall.body })).json()) as Record<string, unknown>;
@@ -239,6 +253,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
         { target: "edge (baseline in isolate)", url: new URL("/v1/decide", isolateEdge.url), calls: edgeCalls },
         { target: "edge (sandbox + audit log)", url: new URL("/v1/decide", auditEdge.url), calls: edgeCalls },
         { target: "edge (sandbox + session DO + audit log)", url: new URL("/v1/decide", sessionEdge.url), calls: sessionCalls },
+        ...(perCpuEdges.length > 0 ? [{ target: `edge (sandbox, a workerd per CPU: ${perCpuEdges.length})`, url: perCpuEdges.map((edge) => new URL("/v1/decide", edge.url)), calls: perCpuCalls }] : []),
         { target: "opa run --server", url: new URL("http://127.0.0.1:18181/v1/data/tollgate/decision"), calls: opaCalls },
       ];
       // Requests sent so far by each target with the log on, warm-up included: each is one record to chain.
@@ -266,6 +281,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
   } finally {
     opa.kill();
     await sandboxEdge.dispose();
+    await perCpuEdges[0]?.dispose();
   }
 
   // For critical inputs the policy demands the record before the answer, so those are

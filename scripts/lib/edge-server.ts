@@ -57,6 +57,13 @@ export interface EdgeOptions {
    */
   separateBackend?: boolean;
   /**
+   * With a separate backend: each edge in a workerd process of its own (as
+   * Cloudflare runs a location's Worker on many machines), rather than all
+   * edges in one. workerd runs a Worker's requests on one thread, so this is
+   * how an edge uses more than one core here.
+   */
+  processPerEdge?: boolean;
+  /**
    * Keep every Durable Object in memory however long it is idle (workerd's
    * own switch; production objects cannot turn eviction off). For measuring
    * objects that are in use, apart from the cost of waking evicted ones.
@@ -142,14 +149,20 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
     const beforeBackend = workerdChildren();
     const backend = instance([sharedWorker]);
     await backend.ready;
-    const beforeEdges = workerdChildren();
-    const miniflare = instance(edges);
-    await miniflare.ready;
-    const pids = { backend: started(beforeBackend), edge: started(beforeEdges) };
+    const backendPid = started(beforeBackend);
+    const groups = options.processPerEdge ? edges.map((edge) => [edge]) : [edges];
+    const running: Array<{ miniflare: Miniflare; pid?: number }> = [];
+    for (const group of groups) {
+      const before = workerdChildren();
+      const miniflare = instance(group);
+      await miniflare.ready;
+      running.push({ miniflare, pid: started(before) });
+    }
     let disposed: Promise<void> | undefined;
     const dispose = () =>
-      (disposed ??= Promise.all([miniflare.dispose(), backend.dispose()]).then(() => rmSync(registry, { recursive: true, force: true })));
-    return ports.map((port) => ({ url: new URL(`http://${host}:${port}`), miniflare, pids, dispose }));
+      (disposed ??= Promise.all([...running.map(({ miniflare }) => miniflare.dispose()), backend.dispose()]).then(() => rmSync(registry, { recursive: true, force: true })));
+    const serving = (i: number) => running[options.processPerEdge ? i : 0];
+    return ports.map((port, i) => ({ url: new URL(`http://${host}:${port}`), miniflare: serving(i).miniflare, pids: { backend: backendPid, edge: serving(i).pid }, dispose }));
   }
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({

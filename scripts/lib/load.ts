@@ -12,7 +12,12 @@ import type { Call } from "./bench-agents.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 export interface LoadPlan {
-  url: URL;
+  /**
+   * Where to send; with several, each of the `concurrency` workers keeps to
+   * one of them (worker k to the k-th, round-robin), as a load balancer
+   * spreads connections over the processes behind one address.
+   */
+  url: URL | URL[];
   /** Requests (a body and its credential headers), used round-robin so every target sees the same mix. */
   calls: Call[];
   concurrency: number;
@@ -50,17 +55,18 @@ function post(agent: Agent, url: URL, call: Call, watch?: string): Promise<boole
 async function drive(agent: Agent, plan: LoadPlan, total: number, cursor: Cursor, samples?: number[]): Promise<number> {
   let sent = 0;
   let matched = 0;
-  const worker = async () => {
+  const urls = Array.isArray(plan.url) ? plan.url : [plan.url];
+  const worker = async (url: URL) => {
     while (sent < total) {
       sent++;
       const call = plan.calls[cursor.next++ % plan.calls.length];
       const started = process.hrtime.bigint();
-      const hit = await post(agent, plan.url, call, samples ? plan.watch : undefined);
+      const hit = await post(agent, url, call, samples ? plan.watch : undefined);
       samples?.push(Number(process.hrtime.bigint() - started) / 1e6);
       if (hit) matched++;
     }
   };
-  await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  await Promise.all(Array.from({ length: plan.concurrency }, (_, k) => worker(urls[k % urls.length])));
   return matched;
 }
 
