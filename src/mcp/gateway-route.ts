@@ -168,6 +168,10 @@ async function post(c: GatewayCtx): Promise<Response> {
   const session = await sessionOf(c, name);
   if (session instanceof Response) return session;
   const context = contextOf(c, server, session);
+  // What goes upstream is the message as the gateway read it, never the bytes as sent: JSON with a key
+  // twice (`"method":"tools/call",…,"method":"ping"`) reads as its last one here, and an upstream whose
+  // parser keeps the first would run a call the gateway took for a ping.
+  const forwarded = JSON.stringify(message.raw);
   try {
     if (message.kind === "request") {
       if (isGovernedMethod(message.method)) return await governedRequest(context, message.id, message.method, message.params, message.raw);
@@ -175,7 +179,7 @@ async function post(c: GatewayCtx): Promise<Response> {
       const id = message.id;
       const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
       try {
-        const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: text, timeoutMs: timeoutOf(context) });
+        const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: forwarded, timeoutMs: timeoutOf(context) });
         const eventId = eventIdsFor(c.env, session, id, { kind: "relay" });
         return await relay(targetOf(context), exchange, id, async (reply) => reply, onFault, { background: context.background, eventId });
       } catch (error) {
@@ -184,7 +188,7 @@ async function post(c: GatewayCtx): Promise<Response> {
       }
     }
     // A notification (cancellation, progress, initialized) or the client's answer to an upstream request.
-    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: text, timeoutMs: timeoutOf(context) });
+    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: forwarded, timeoutMs: timeoutOf(context) });
     exchange.abort();
     if (exchange.response.status === 404 && session.upstream !== undefined) return rpcError(404, INVALID_REQUEST, "Session not found");
     if (!exchange.response.ok) return rpcError(502, UPSTREAM_ERROR, `upstream ${name} refused the message (HTTP ${exchange.response.status})`);

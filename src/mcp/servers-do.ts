@@ -45,6 +45,23 @@ interface Row {
   [column: string]: SqlStorageValue;
 }
 
+/** An upstream URL's origin (scheme, host, port); a stored config that does not parse has none. */
+function originOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? "").origin;
+  } catch {
+    return "(none)";
+  }
+}
+
+function storedUrl(config: string): string | undefined {
+  try {
+    return (JSON.parse(config) as { url?: string }).url;
+  } catch {
+    return undefined;
+  }
+}
+
 export class McpServersDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
@@ -73,6 +90,17 @@ export class McpServersDO extends DurableObject<Env> {
     if (!existing && this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM servers").one().n >= MAX_SERVERS) {
       return { ok: false, status: 409, code: "too_many_servers", message: `${tenant} already registers ${MAX_SERVERS} MCP servers` };
     }
+    // Stored credentials were given for one upstream: moved to another origin (another host, or http
+    // in place of https), they would be sent there. A move keeps none unless they are sent again.
+    const moved = existing !== undefined && originOf(storedUrl(existing.config)) !== originOf(config.url);
+    if (sealed === undefined && moved && existing.sealed !== null) {
+      return {
+        ok: false,
+        status: 409,
+        code: "credentials_bound_to_origin",
+        message: `${name}'s stored credentials were given for ${originOf(storedUrl(existing.config))}; moving it to ${originOf(config.url)} needs its credentials sent again, or clear_credentials`,
+      };
+    }
     const keep = sealed === undefined ? (existing?.sealed ?? null) : sealed;
     this.sql.exec(
       "INSERT INTO servers (name, config, sealed, updated_ms, updated_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET config = excluded.config, sealed = excluded.sealed, updated_ms = excluded.updated_ms, updated_by = excluded.updated_by",
@@ -82,7 +110,7 @@ export class McpServersDO extends DurableObject<Env> {
       now,
       actor,
     );
-    this.bump(actor, existing ? "server_updated" : "server_registered", name, now);
+    this.bump(actor, !existing ? "server_registered" : moved ? "server_moved" : "server_updated", name, now);
     return { ok: true, created: !existing, snapshot: this.snapshot(tenant) };
   }
 

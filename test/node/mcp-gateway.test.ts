@@ -136,6 +136,34 @@ describe("the upstream registry", () => {
   });
 });
 
+describe("stored credentials stay with their upstream", () => {
+  it("moving a server to another origin needs its credentials again: an update that only changes the URL is refused", async () => {
+    expect((await registerServer("acme", "movable", helpdesk.url)).status).toBe(201);
+    const update = (url: string, extra: Record<string, unknown> = {}) =>
+      admin("/mcp/acme/servers/movable", { method: "PUT", body: JSON.stringify({ url, tools: HELPDESK_TOOLS, ...extra }) });
+    const elsewhere = new URL(helpdesk.url);
+    elsewhere.port = new URL(garbage.url).port;
+    for (const url of [elsewhere.href, helpdesk.url.replace("http://127.0.0.1", "http://localhost")]) {
+      const moved = await update(url);
+      expect(moved.status).toBe(409);
+      expect(await moved.json()).toMatchObject({ error: { code: "credentials_bound_to_origin" } });
+    }
+    // Still registered where it was, its credential still sent there.
+    const refused = helpdesk.refused;
+    const client = await connect(keys.helper, "movable");
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await client.close();
+    expect(helpdesk.refused).toBe(refused);
+    // The same origin keeps them; another origin takes them only sent again, or cleared.
+    expect(await (await update(`${helpdesk.url}?v=2`)).json()).toMatchObject({ credentials: "stored" });
+    expect(await (await update(elsewhere.href, { clear_credentials: true })).json()).toMatchObject({ url: elsewhere.href, credentials: "none" });
+    expect(await (await update(helpdesk.url, { credentials: { headers: { "x-upstream-key": UPSTREAM_KEY } } })).json()).toMatchObject({ credentials: "stored" });
+    const changes = (await (await admin("/mcp/acme/changes")).json()) as { changes: Array<{ action: string; server: string }> };
+    expect(changes.changes.filter((change) => change.server === "movable").map((change) => change.action)).toContain("server_moved");
+    expect((await admin("/mcp/acme/servers/movable", { method: "DELETE" })).status).toBe(200);
+  });
+});
+
 describe("tollgate mcp", () => {
   it("sends a rotated credential from the next call on, in a session opened before the rotation", async () => {
     expect((await registerServer("acme", "rotating", helpdesk.url)).status).toBe(201);
@@ -664,6 +692,28 @@ describe("faults", () => {
     const healthy = await connect(keys.helper);
     expect(textOf(await healthy.callTool({ name: "read_ticket", arguments: { id: "T-3" } }))).toContain("T-3");
     await healthy.close();
+  });
+
+  it("forwards a message as it read it: a key sent twice cannot make the upstream see another method than the one judged", async () => {
+    const transport = new StreamableHTTPClientTransport(new URL("/mcp/helpdesk", edge.url), { requestInit: { headers: { authorization: `Bearer ${keys.helper}` } } });
+    const client = new Client({ name: "agent", version: "1.0.0" });
+    await client.connect(transport);
+    const seen = helpdesk.bodiesSeen.length;
+    const calls = helpdesk.calls.length;
+    // Read as a ping (JSON.parse keeps the last key); a parser that keeps the first would run the call.
+    const sneaky = '{"jsonrpc":"2.0","id":77,"method":"tools/call","params":{"name":"read_ticket","arguments":{"id":"T-1"}},"method":"ping"}';
+    const answer = await fetch(new URL("/mcp/helpdesk", edge.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.helper}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": transport.sessionId! },
+      body: sneaky,
+    });
+    expect(answer.status).toBe(200);
+    const forwarded = helpdesk.bodiesSeen.slice(seen).filter((body) => body.includes('"id":77'));
+    expect(forwarded).toHaveLength(1);
+    expect(forwarded[0]).not.toContain("tools/call");
+    expect(JSON.parse(forwarded[0])).toMatchObject({ jsonrpc: "2.0", id: 77, method: "ping" });
+    expect(helpdesk.calls.length).toBe(calls);
+    await client.close();
   });
 
   it("answers malformed, invalid, oversized and deeply nested messages with JSON-RPC errors", async () => {
