@@ -19,6 +19,21 @@ export interface ActivePolicy {
   isBaseline: boolean;
 }
 
+/** The key of a combination of layers: their digests' first 16 hex digits, in order. */
+export function compositionKey(layers: LayerRef[]): string {
+  return layers.map((layer) => layer.digest.slice(7, 23)).join("+");
+}
+
+/**
+ * The same policy without its most specific layers: the first `count`
+ * (global, then region), under the key the store gives that combination, so
+ * its sandbox is the one other requests already use.
+ */
+export function withoutLayersAfter(policy: ActivePolicy, count: number): ActivePolicy {
+  const layers = policy.layers.slice(0, count);
+  return { key: compositionKey(layers), layers, code: () => policy.code().slice(0, count), data: policy.data.slice(0, count), isBaseline: false };
+}
+
 export const BASELINE_POLICY: ActivePolicy = {
   key: BASELINE_REF.digest,
   layers: [BASELINE_REF],

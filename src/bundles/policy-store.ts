@@ -17,7 +17,7 @@
  *   cold isolate starts from the cache, else from the store, else from the
  *   baseline compiled into the deploy.
  */
-import { BASELINE_POLICY, type ActivePolicy } from "./active-policy.ts";
+import { BASELINE_POLICY, compositionKey, type ActivePolicy } from "./active-policy.ts";
 import { readLayer, type StoredLayer } from "./layer-reader.ts";
 import { LkgCache, type StoredSnapshot } from "./lkg-cache.ts";
 import type { Snapshot, TrustStore } from "./manifest.ts";
@@ -70,10 +70,17 @@ const MAX_COMPOSITIONS = 1_000;
 /** Sandboxes a new snapshot warms ahead of use; past these, a composition is built on first use. */
 const MAX_WARMED_PER_SNAPSHOT = 200;
 
+/**
+ * The region a tenant's own layer pins it to (data residency), honoured only
+ * for a region that has a layer in the snapshot: a pin to "global", or to a
+ * region nobody governs, would only take the region's layer off the tenant's
+ * requests, so it is ignored and the request's location decides.
+ */
 function pinOf(state: ActiveState, tenant: string): string | undefined {
   const data = state.layers.get(`tenant:${tenant}`)?.verified.data as { tollgate?: { residency?: { region?: unknown } } } | undefined;
   const region = data?.tollgate?.residency?.region;
-  return typeof region === "string" && REGION_PATTERN.test(region) ? region : undefined;
+  if (typeof region !== "string" || !REGION_PATTERN.test(region) || region === GLOBAL_REGION) return undefined;
+  return state.layers.has(`region:${region}`) ? region : undefined;
 }
 
 /** The layers that compose the policy for a region and tenant, global first; absent scopes are skipped. */
@@ -315,14 +322,15 @@ export class PolicyStore {
       return existing;
     }
     const chosen = chosenLayers(state, region, tenant);
+    const layers = chosen.map(({ verified }) => ({
+      scope: verified.manifest.scope,
+      digest: verified.manifest.digest,
+      version: verified.manifest.version,
+      built_at: verified.manifest.created,
+    }));
     const policy: ActivePolicy = {
-      key: chosen.map((layer) => layer.verified.manifest.digest.slice(7, 23)).join("+"),
-      layers: chosen.map(({ verified }) => ({
-        scope: verified.manifest.scope,
-        digest: verified.manifest.digest,
-        version: verified.manifest.version,
-        built_at: verified.manifest.created,
-      })),
+      key: compositionKey(layers),
+      layers,
       code: () =>
         chosen.map(({ verified }) => ({
           scope: verified.manifest.scope,

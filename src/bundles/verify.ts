@@ -103,6 +103,9 @@ export async function verifyLayer(signedManifest: unknown, files: LayerFiles, tr
   }
   const digest = await layerDigest(manifest.entrypoint, manifest.files);
   if (digest !== manifest.digest) throw new BundleError("digest_mismatch", `manifest.json: digest does not match its files`);
+  // Checked before it can reach a sandbox: a module that does not compile would take down every
+  // layer loaded beside it (validation compiles nothing, so a Worker may do it).
+  if (!WebAssembly.validate(files["policy.wasm"] as Uint8Array<ArrayBuffer>)) throw new BundleError("malformed", "policy.wasm: not a valid WebAssembly module");
   if (Date.parse(manifest.expires) <= nowMs) throw new BundleError("expired", `manifest.json: ${scope} v${manifest.version} expired at ${manifest.expires}`);
   let data: unknown;
   try {

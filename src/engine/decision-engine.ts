@@ -15,7 +15,7 @@
  * fail-open allow. A policy that has never answered gets the tier's fail mode.
  */
 import { BASELINE_LAYER, BASELINE_REF } from "../bundles/baseline";
-import { BASELINE_POLICY, type ActivePolicy } from "../bundles/active-policy";
+import { BASELINE_POLICY, withoutLayersAfter, type ActivePolicy } from "../bundles/active-policy";
 import type { EvaluationPath } from "../types";
 import { composeLayers, failModeDecision, inputFailureDecision, type ComposedDecision } from "./compose";
 import type { FallbackParams } from "./fallback-params";
@@ -142,6 +142,36 @@ export class DecisionEngine {
     if (this.answering.size > MAX_ANSWERING_POLICIES) this.answering.delete(this.answering.values().next().value!);
   }
 
+  /**
+   * When a composition's sandbox could not decide at all (a layer that does
+   * not load, or a policy that never answered running out of time), the
+   * layers above the failing ones still judge: the same composition without
+   * its most specific layers, one at a time. After a time-out only a narrower
+   * one that has answered in this isolate is tried (the global composition is
+   * warmed before it is activated), so a runaway shared by all of them costs
+   * one deadline, not one per layer. The layers left out each contribute the
+   * tier's fail mode, so the answer is never looser than what the layers
+   * above them decide: a region or tenant layer that cannot run cannot take
+   * the global rules down.
+   */
+  private async withoutFailingLayers(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime: EdgeRuntimeInfo | undefined, code: string, message: string): Promise<EngineResult | undefined> {
+    if (!this.sandbox) return undefined;
+    for (let count = policy.layers.length - 1; count >= 1; count--) {
+      const narrower = withoutLayersAfter(policy, count);
+      if (code === "policy_timeout" && !this.answering.has(narrower.key)) continue;
+      try {
+        const answer = await this.sandbox.decide(narrower.key, narrower.code, inputJson, nowMs, runtimeFor(narrower, runtime), this.timeoutMs);
+        const dropped = policy.layers.slice(count).map((layer) => ({ scope: layer.scope, error: { code, message: `the composition with this layer could not be evaluated: ${message}` } }));
+        const outcomes = [...answer.layers, ...dropped];
+        const reason = `sandbox unavailable: ${message}; decided without ${dropped.map((layer) => layer.scope).join(", ")}`;
+        return withPrint({ decision: composeLayers(outcomes, fallback, false), path: "sandbox", eval_us: answer.eval_us, fallback_reason: reason }, answer.layers);
+      } catch {
+        // That one cannot decide either: try the next narrower one.
+      }
+    }
+    return undefined;
+  }
+
   /** `runtime` is what the caller knows of this edge for opa.runtime() (location, region); the layers' digests are added here. */
   async decide(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<EngineResult> {
     let fallbackReason: string | undefined;
@@ -153,14 +183,18 @@ export class DecisionEngine {
         this.noteAnswers(policy.key, answer.layers);
         return withPrint({ decision: composeLayers(answer.layers, fallback, this.answering.has(policy.key)), path: "sandbox", eval_us: answer.eval_us }, answer.layers);
       } catch (error) {
-        fallbackReason = `sandbox unavailable: ${(error as Error).message}`;
+        const message = (error as Error).message;
+        fallbackReason = `sandbox unavailable: ${message}`;
         // A policy that ran out of time (our deadline, or the platform's CPU limit) would run away here too.
-        if (error instanceof SandboxTimeout || /cpu time|exceeded cpu/i.test((error as Error).message)) {
-          // The same code would run away in this isolate too: no baseline. The input is refused if the
-          // policy answers others, and the tier's fail mode decides if it has never answered.
-          const decide = this.answering.has(policy.key) ? inputFailureDecision : failModeDecision;
-          return { decision: decide(fallback, "sandbox", "policy_timeout", (error as Error).message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
+        const timedOut = error instanceof SandboxTimeout || /cpu time|exceeded cpu/i.test(message);
+        // An input that a policy which answers others cannot finish is refused.
+        if (timedOut && this.answering.has(policy.key)) {
+          return { decision: inputFailureDecision(fallback, "sandbox", "policy_timeout", message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
         }
+        const narrower = await this.withoutFailingLayers(policy, inputJson, fallback, nowMs, runtime, timedOut ? "policy_timeout" : "sandbox_unavailable", message);
+        if (narrower) return narrower;
+        // The same code would run away in this isolate too: no baseline, the tier's fail mode.
+        if (timedOut) return { decision: failModeDecision(fallback, "sandbox", "policy_timeout", message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
       }
     } else if (!this.sandbox) {
       fallbackReason = "no worker loader binding";
