@@ -30,8 +30,18 @@ export interface DeliveryOutcome {
   error?: string;
 }
 
+/**
+ * Text for Slack, where `<…>` is markup (`<!channel>` pings everyone,
+ * `<url|label>` disguises a link) and `&` starts an entity: the three are
+ * escaped as Slack asks, since a summary quotes what an agent sent (a tool
+ * name, an argument).
+ */
+function slackText(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 export function payloadOf(event: AlertEvent, format: WebhookTarget["format"], origin: string): string {
-  if (format === "slack") return JSON.stringify({ text: `[Tollgate · ${event.tenant}] ${event.summary} ${origin}${event.link}` });
+  if (format === "slack") return JSON.stringify({ text: `[Tollgate · ${slackText(event.tenant)}] ${slackText(event.summary)} ${slackText(`${origin}${event.link}`)}` });
   return JSON.stringify({ ...event, link: `${origin}${event.link}` });
 }
 

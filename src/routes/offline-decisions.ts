@@ -34,6 +34,13 @@ import { readJson, validated } from "./request-body";
 import { RISK_TIERS } from "../schema/risk-tier";
 
 export const MAX_UPLOAD_ENTRIES = 100;
+/**
+ * The most an offline decision's record may be, as JSON: what an online
+ * decision's whole body may be. The log's segments are sealed by count, so
+ * one agent's outsized records must not make a segment too big to seal,
+ * read or export.
+ */
+export const MAX_OFFLINE_RECORD_BYTES = 64 * 1024;
 /** An offline decision older than this is refused: the session objects remember spends only a little longer. */
 export const OFFLINE_RECORD_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 /** Clocks differ; a record this far ahead of the edge's clock is still taken. */
@@ -94,7 +101,9 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
     }
     const record = parsed.data;
     const time = Date.parse(record.time);
-    if ((record.tenant ?? identity.tenant) !== identity.tenant || (record.agent ?? identity.agent) !== identity.agent) reject("identity_mismatch", `the record is of ${record.tenant}/${record.agent}; the credential is of ${identity.tenant}/${identity.agent}`);
+    const size = new TextEncoder().encode(JSON.stringify(record)).byteLength;
+    if (size > MAX_OFFLINE_RECORD_BYTES) reject("too_large", `the record is ${size} bytes as JSON; an offline decision's record is at most ${MAX_OFFLINE_RECORD_BYTES}, as an online decision is`);
+    else if ((record.tenant ?? identity.tenant) !== identity.tenant || (record.agent ?? identity.agent) !== identity.agent) reject("identity_mismatch", `the record is of ${record.tenant}/${record.agent}; the credential is of ${identity.tenant}/${identity.agent}`);
     else if (time > now + CLOCK_SKEW_MS) reject("from_the_future", `the record is dated ${record.time}, after the edge's clock`);
     else if (time < now - OFFLINE_RECORD_MAX_AGE_MS) reject("too_old", `offline decisions are taken for ${OFFLINE_RECORD_MAX_AGE_MS / 86_400_000} days; this one is from ${record.time}`);
     else if ((await entryHash(entry.prev, record)) !== entry.hash) reject("hash_mismatch", "the entry's hash does not match its record");

@@ -95,6 +95,20 @@ describe("uploading offline decisions", () => {
     expect((await chainFor(env, "initech").query({ session, limit: 100 })).records).toEqual([]);
   });
 
+  it("refuses a record larger than an online decision may be, without costing the records beside it", async () => {
+    const session = uniqueId("outsized");
+    const small = record(session);
+    // 16 arguments of 31 KiB: within the JSON bounds one by one, about 500 KiB together.
+    const args = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`a${i}`, "x".repeat(31 * 1024)]));
+    const big = record(session, { args });
+    const response = await upload({ entries: await chain([small, big]) });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { accepted: string[]; rejected: Array<{ seq: number; code: string }> };
+    expect(body.accepted).toEqual([small.decision_id]);
+    expect(body.rejected.map((r) => [r.seq, r.code])).toEqual([[2, "too_large"]]);
+    expect((await chainFor(env, "acme").query({ session, limit: 100 })).records.map((r) => r.decision_id)).toEqual([small.decision_id]);
+  });
+
   it("attributes a decision made before the agent ever reached an edge to the credential that uploads it", async () => {
     const session = uniqueId("unknown");
     const entries = await chain([record(session, { tenant: null, agent: null, source: "fail_mode", decision: "deny", rules: ["no_local_policy", "edge_unreachable"], cost: undefined, layers: undefined })]);

@@ -10,7 +10,10 @@
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
+import { alertEvent, type AlertMessage } from "../../src/alerts/alert-event";
+import { consumeAlerts } from "../../src/alerts/alerts-consumer";
 import { alertsObject } from "../../src/alerts/alerts-objects";
+import { webhookDestinationProblem } from "../../src/alerts/webhook-destination";
 import { toBase64Url } from "../../src/bundles/signature";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, decide, fireAlarm, refundInput, sessionStub, uniqueId } from "../session/helpers";
@@ -22,6 +25,8 @@ const receiver = inject("webhookReceiverUrl");
 interface Received {
   headers: Record<string, string>;
   body: string;
+  /** When the receiver got it (its clock, this machine's). */
+  at: number;
 }
 
 async function received(hook: string, count: number, timeoutMs = 20_000): Promise<Received[]> {
@@ -111,6 +116,57 @@ describe("alerts", () => {
     expect(await verified(delivery, secret)).toBe(true);
   });
 
+  it("loopback is a destination only where the deployment says so (local development and these tests)", () => {
+    for (const url of ["http://127.0.0.1:9/hook", "https://localhost/hook", "https://[::1]/hook", "http://127.1/hook"]) {
+      expect(webhookDestinationProblem(url, {}), url).toBeDefined();
+      expect(webhookDestinationProblem(url, { ALERT_WEBHOOKS_TO_LOOPBACK: "on" }), url).toBeUndefined();
+    }
+    expect(webhookDestinationProblem("http://hooks.example.com/x", { ALERT_WEBHOOKS_TO_LOOPBACK: "on" })).toBe("the URL is https://");
+    expect(webhookDestinationProblem("https://hooks.example.com/x", {})).toBeUndefined();
+  });
+
+  it("a Slack message quotes what an agent sent as text, never as Slack markup", async () => {
+    const tenant = tenantOf("slackmarkup");
+    const hook = tenantOf("slackmarkuphook");
+    const operator = await signIn(TEST_TOKENS.operator);
+    await addWebhook(operator, tenant, hook, ["critical_deny"], "slack");
+    // An unknown tool is judged at the critical tier, and its denial is alerted with the tool's name.
+    const tool = "<!channel> urgent <https://evil.example/login|https://console.example/approve>";
+    await decide({ ...input(tenant, 1, uniqueId("s"), "critical"), action: { type: "tool_call", tool, args: {} } });
+    const [delivery] = await received(hook, 1);
+    const text = JSON.parse(delivery.body).text as string;
+    expect(text).toContain("&lt;!channel&gt; urgent &lt;https://evil.example/login|https://console.example/approve&gt;");
+    expect(text).not.toMatch(/<!channel>|<https:\/\/evil/);
+  });
+
+  it("deliveries of one batch go out side by side: a receiver that never answers delays no other tenant's", async () => {
+    const stuck = { tenant: tenantOf("stuck"), hook: tenantOf("stuckhook") };
+    const healthy = { tenant: tenantOf("healthy"), hook: tenantOf("healthyhook") };
+    await fetch(`${receiver}/hook/${stuck.hook}/status`, { method: "PUT", body: "hang" });
+    const targets = [];
+    for (const { tenant, hook } of [stuck, healthy]) {
+      const created = await alertsObject(env, tenant).create({ url: `${receiver}/hook/${hook}`, events: ["critical_deny"], format: "tollgate" }, "test");
+      if (!created.ok) throw new Error(created.message);
+      targets.push({ tenant, webhook: created.webhook.id });
+    }
+    // The consumer driven directly with one batch holding both deliveries, the stuck one first.
+    const settled: string[] = [];
+    const messages = targets.map(({ tenant, webhook }, i) => ({
+      id: `m-${i}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body: { kind: "delivery", webhook_id: webhook, event: alertEvent("critical_deny", tenant, `a test alert of ${tenant}`, "/console", {}) },
+      ack: () => settled.push(`${tenant}:ack`),
+      retry: () => settled.push(`${tenant}:retry`),
+    })) as unknown as Array<Message<AlertMessage>>;
+    const started = Date.now();
+    const consumed = consumeAlerts({ queue: "tollgate-alerts", messages, ackAll: () => undefined, retryAll: () => undefined } as unknown as MessageBatch<AlertMessage>, env);
+    const [delivered] = await received(healthy.hook, 1, 5_000);
+    expect(delivered.at - started).toBeLessThan(3_000);
+    await consumed;
+    expect(settled).toEqual([`${healthy.tenant}:ack`, `${stuck.tenant}:retry`]);
+  });
+
   it("a receiver that keeps failing is retried with a doubling backoff, each attempt recorded, then given up", async () => {
     const tenant = tenantOf("fail");
     const hook = tenantOf("failhook");
@@ -159,6 +215,28 @@ describe("alerts", () => {
     }
     const nested = JSON.stringify({ url: "https://hooks.example.com/x", events: ["critical_deny"], format: JSON.parse("[".repeat(2000) + "]".repeat(2000)) });
     expect((await admin("/alerts/acme/webhooks", TEST_TOKENS.acmeOperator, { method: "POST", body: nested })).status).toBe(400);
+    // Nothing inside a network: private, link-local, CGNAT, unique-local, IPv4-mapped, other spellings of them, internal names.
+    for (const url of [
+      "https://10.0.0.1/x",
+      "https://169.254.169.254/latest/meta-data/",
+      "https://192.168.1.1/",
+      "https://172.16.0.1/",
+      "https://100.64.0.1/",
+      "https://[fd00::1]/",
+      "https://[fe80::1]/",
+      "https://[::ffff:10.0.0.1]/",
+      "https://0x0a000001/",
+      "https://167772161/",
+      "https://metadata.google.internal/computeMetadata/v1/",
+      "https://printer.local/",
+      "https://router.home.arpa/",
+    ]) {
+      const refused = await admin("/alerts/acme/webhooks", TEST_TOKENS.acmeOperator, { method: "POST", body: JSON.stringify({ url, events: ["critical_deny"] }) });
+      expect(refused.status, url).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: { code: "invalid_input", path: "url" } });
+    }
+    const viaForm = await operator.post("/console/alerts/acme/webhooks", { url: "https://169.254.169.254/", events: "critical_deny" }, { from: "/console/alerts/acme" });
+    expect(viaForm.status).toBe(400);
     const form = await operator.post("/console/alerts/acme/webhooks", { url: "javascript:alert(1)" }, { from: "/console/alerts/acme" });
     expect(form.status).toBe(400);
     expect((await operator.post("/console/alerts/acme/webhooks/wh_nope/delete", {})).status).toBe(400);

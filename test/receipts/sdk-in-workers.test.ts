@@ -30,6 +30,18 @@ describe("@tollgate/agent inside workerd", () => {
 });
 
 describe("agent routes from a browser page", () => {
+  it("reuses a receipt only for a tier no higher than the one it was decided at", async () => {
+    const tenant = uniqueId("sdk-tiers");
+    const tg = new Tollgate({ url: "http://edge", credential: await agentKey({ tenant, agent: "worker-agent" }), session: "s-1", fetch: viaEdge, offline: { spool: "memory" } });
+    const search = { type: "tool_call" as const, tool: "kb.search", args: { q: "refund policy" } };
+    expect(await tg.check(search, { tier: "low" })).toMatchObject({ decision: "allow", source: "edge" });
+    expect(await tg.check(search, { tier: "low" })).toMatchObject({ source: "cache" });
+    expect(await tg.check(search)).toMatchObject({ source: "cache" });
+    // Declared critical, the same action is asked again: the edge never lets a critical answer be reused.
+    expect(await tg.check(search, { tier: "critical" })).toMatchObject({ decision: "allow", source: "edge", tier: "critical" });
+    await tg.close();
+  });
+
   it("answer a preflight from any origin without credentials, and the admin API does not", async () => {
     const preflight = (path: string) =>
       exports.default.fetch(`http://edge${path}`, {

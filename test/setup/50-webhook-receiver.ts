@@ -4,7 +4,8 @@
  * workerd read what arrived and choose how it answers:
  *
  *   POST /hook/<name>            a delivery: recorded (headers and body as sent), answered with the hook's status
- *   PUT  /hook/<name>/status     answer later deliveries to this hook with this status (default 200)
+ *   PUT  /hook/<name>/status     answer later deliveries to this hook with this status (default 200),
+ *                                or never answer them ("hang": the connection stays open until the sender gives up)
  *   GET  /hook/<name>/received   {"received": [{headers, body, at}]}, oldest first
  *
  * Names are per test, so tests never see each other's deliveries.
@@ -15,7 +16,7 @@ import { requestText } from "../fixtures/request-text.ts";
 import type { TestProject } from "vitest/node";
 
 interface Hook {
-  status: number;
+  status: number | "hang";
   received: Array<{ headers: Record<string, string>; body: string; at: number }>;
 }
 
@@ -43,10 +44,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       if (request.method === "POST" && control === undefined) {
         const headers = Object.fromEntries(Object.entries(request.headers).map(([key, value]) => [key, String(value)]));
         hook.received.push({ headers, body: await readBody(request), at: Date.now() });
+        if (hook.status === "hang") return;
         return answer(response, hook.status, JSON.stringify({ ok: hook.status < 300 }));
       }
       if (request.method === "PUT" && control === "/status") {
-        hook.status = Number(await readBody(request));
+        const status = await readBody(request);
+        hook.status = status === "hang" ? "hang" : Number(status);
         return answer(response, 204, "");
       }
       if (request.method === "GET" && control === "/received") return answer(response, 200, JSON.stringify({ received: hook.received }));
