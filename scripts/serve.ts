@@ -50,7 +50,8 @@ try {
   const { digest } = await buildGlobalPolicy();
   await buildSandbox();
   bundleEdge();
-  const edge = await startEdge({ port: Number(process.env.PORT ?? 8787), persistTo: STATE });
+  // A local edge may send alerts to a receiver on this machine; a deployed one only to public https endpoints.
+  const edge = await startEdge({ port: Number(process.env.PORT ?? 8787), persistTo: STATE, vars: { ALERT_WEBHOOKS_TO_LOOPBACK: "on" } });
   const key = await demoKey(edge.url.origin, config);
   console.log(`tollgate edge listening on ${edge.url.origin} (policy ${digest})`);
   console.log(`  admin token (TOLLGATE_TOKEN):          ${config.admin_token}`);
