@@ -146,11 +146,27 @@ export async function fetchJwks(uri: string, algorithms: ProviderConfig["algorit
 export class AgentRegistryDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private refreshing: Promise<void> | undefined;
+  private migrated = false;
 
+  /**
+   * A registry is created by its first use other than a snapshot: a
+   * credential naming a tenant nobody registered is answered from an empty
+   * snapshot and leaves nothing stored, so made-up tenant names cannot
+   * litter the namespace with objects.
+   */
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => migrate(this.sql, MIGRATIONS));
+    ctx.blockConcurrencyWhile(async () => {
+      if (this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").toArray().length > 0) this.ready();
+    });
+  }
+
+  /** Brings the schema up to date, creating it on first use. */
+  private ready(): void {
+    if (this.migrated) return;
+    migrate(this.sql, MIGRATIONS);
+    this.migrated = true;
   }
 
   private version(): number {
@@ -174,6 +190,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
 
   /** Everything an edge needs to verify this tenant's credentials; revoked and expired keys are left out. */
   async snapshot(tenant: string): Promise<RegistrySnapshot> {
+    if (!this.migrated) return { tenant, version: 0, agents: {}, keys: {}, provider: null };
     const now = Date.now();
     const agents: Record<string, Registration> = {};
     for (const row of this.sql.exec<{ agent_id: string; registration: string }>("SELECT agent_id, registration FROM agents")) {
@@ -205,6 +222,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
   }
 
   async register(agentId: string, input: RegistrationInput, actor: string): Promise<Outcome<{ created: boolean; agent: AgentView }>> {
+    this.ready();
     const now = Date.now();
     const existing = this.registration(agentId);
     if (!existing && this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM agents").one().n >= MAX_AGENTS) {
@@ -223,6 +241,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
   }
 
   async deregister(agentId: string, actor: string): Promise<Outcome<{ revoked_keys: number }>> {
+    this.ready();
     const now = Date.now();
     if (!this.registration(agentId)) return { ok: false, status: 404, code: "not_found", message: `no agent ${agentId}` };
     const revoked = this.sql.exec("UPDATE keys SET revoked_ms = ?, revoked_by = ? WHERE agent_id = ? AND revoked_ms IS NULL", now, actor, agentId).rowsWritten;
@@ -239,10 +258,12 @@ export class AgentRegistryDO extends DurableObject<Env> {
   }
 
   async agent(agentId: string): Promise<AgentView | null> {
+    this.ready();
     return this.agentView(agentId) ?? null;
   }
 
   async list(): Promise<AgentView[]> {
+    this.ready();
     return this.sql
       .exec<{ agent_id: string }>("SELECT agent_id FROM agents ORDER BY agent_id")
       .toArray()
@@ -256,6 +277,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
     request: { label?: string; scopes?: string[]; expires_in_days?: number },
     actor: string,
   ): Promise<Outcome<{ key: string; view: KeyView }>> {
+    this.ready();
     const now = Date.now();
     const registration = this.registration(agentId);
     if (!registration) return { ok: false, status: 404, code: "agent_not_registered", message: `agent ${agentId} is not registered; keys are issued only to registered agents` };
@@ -287,6 +309,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
   }
 
   async revokeKey(keyId: string, actor: string): Promise<Outcome<{ view: KeyView }>> {
+    this.ready();
     const now = Date.now();
     const row = this.sql.exec<KeyRow>("SELECT * FROM keys WHERE key_id = ?", keyId).toArray()[0];
     if (!row) return { ok: false, status: 404, code: "not_found", message: `no key ${keyId}` };
@@ -298,6 +321,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
 
   /** Registers (or replaces) the tenant's identity provider; its keys must be usable now. */
   async setProvider(tenant: string, config: ProviderConfig, actor: string): Promise<Outcome<{ provider: ProviderView }>> {
+    this.ready();
     let keys: JsonWebKey[];
     try {
       keys = config.jwks ? usableKeys(config.jwks, config.algorithms) : await fetchJwks(config.jwks_uri!, config.algorithms);
@@ -322,6 +346,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
   }
 
   async removeProvider(tenant: string, actor: string): Promise<Outcome<{ issuer: string }>> {
+    this.ready();
     const row = this.provider();
     if (!row) return { ok: false, status: 404, code: "not_found", message: "no identity provider is registered" };
     const { issuer } = JSON.parse(row.config) as ProviderConfig;
@@ -345,6 +370,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
   }
 
   async getProvider(): Promise<ProviderView | null> {
+    this.ready();
     return this.providerView();
   }
 
@@ -355,6 +381,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
    * object hammer the provider.
    */
   async refreshKeys(force: boolean): Promise<void> {
+    this.ready();
     const row = this.provider();
     if (!row) return;
     const config = JSON.parse(row.config) as ProviderConfig;
@@ -381,6 +408,7 @@ export class AgentRegistryDO extends DurableObject<Env> {
   }
 
   async changes(afterSeq: number, limit: number): Promise<{ changes: Change[]; next_after_seq?: number }> {
+    this.ready();
     const rows = this.sql
       .exec<{ seq: number; at_ms: number; actor: string; action: string; target: string; detail: string | null }>(
         "SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",

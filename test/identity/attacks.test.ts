@@ -6,10 +6,11 @@
  * to overflow a stack somewhere in the pipeline.
  */
 import { env } from "cloudflare:workers";
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { chainFor, type AuditMessage } from "../../src/audit/writer";
+import { registryObject } from "../../src/identity/registry-cache";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, agentFetch, decide, decideRaw, uniqueId } from "../session/helpers";
 import { agentKey } from "./credentials";
@@ -150,5 +151,16 @@ describe("bounded input, isolated damage", () => {
     const chained = (await chainFor(env, tenant).query({})).records.map((r) => r.decision_id);
     expect(chained).toEqual([`${tenant}-1`, `${tenant}-3`]);
     expect(((await counters()).records_lost ?? 0) - before).toBe(1);
+  });
+
+  it("a credential naming a tenant nobody registered is refused and leaves no object storage behind", async () => {
+    const tenant = `made-up-${crypto.randomUUID().slice(0, 8)}`;
+    const refused = await decideRaw({ session: { id: "s" }, action: { type: "tool_call", tool: "tickets.read", args: {} } }, { authorization: `Bearer tgk_${tenant}_k0123456789abcdef_${"A".repeat(43)}` });
+    expect(refused.status).toBe(401);
+    const tables = await runInDurableObject(registryObject(env, tenant), (_instance, state) => state.storage.sql.exec("SELECT name FROM sqlite_master").toArray());
+    expect(tables).toEqual([]);
+    // A registry comes into being with its first registration, and then serves as before.
+    const key = await agentKey({ tenant, agent: "first-agent", role: "support" });
+    expect((await decideRaw({ session: { id: "s" }, action: { type: "tool_call", tool: "tickets.read", args: {} } }, { authorization: `Bearer ${key}` })).status).toBe(200);
   });
 });
