@@ -13,7 +13,8 @@ import type { SpoolEntry } from "../../packages/agent/src/spool.ts";
 import type { Identity } from "../identity/types";
 import type { AuditRecord } from "./record";
 
-export function offlineAuditRecord(entry: SpoolEntry, uploader: Identity, uploadedAtMs: number, chainGap: boolean): AuditRecord {
+/** `outOfBounds`: why the offline bounds governing at upload could not have produced this decision, if they could not. */
+export function offlineAuditRecord(entry: SpoolEntry, uploader: Identity, uploadedAtMs: number, chainGap: boolean, outOfBounds?: string[]): AuditRecord {
   const record: OfflineRecord = entry.record;
   const audit: AuditRecord = {
     kind: "decision",
@@ -46,6 +47,7 @@ export function offlineAuditRecord(entry: SpoolEntry, uploader: Identity, upload
       ...(record.lease_id ? { lease_id: record.lease_id } : {}),
       ...(record.cost ? { cost: record.cost } : {}),
       spool: { seq: entry.seq, prev: entry.prev, hash: entry.hash, ...(chainGap ? { gap_before: true } : {}) },
+      ...(outOfBounds && outOfBounds.length > 0 ? { out_of_bounds: outOfBounds } : {}),
     },
   };
   if (record.args) audit.args = record.args;

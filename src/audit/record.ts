@@ -51,6 +51,8 @@ export interface AuditRecord {
     lease_id?: string;
     cost?: { tokens: number; api_calls: number; cost_usd: number };
     spool: { seq: number; prev: string; hash: string; gap_before?: true };
+    /** Why the offline bounds governing at upload could not have produced it (tier_not_offline, outside_offline_window, spent_without_lease). */
+    out_of_bounds?: string[];
   };
 }
 

@@ -18,6 +18,13 @@
  * their sessions, once per decision id. The answer lists what was
  * accepted and what was rejected and why; the agent drops both from its
  * spool. Rejections are counted in the log's metrics.
+ *
+ * An accepted record is what the agent says it did, so it is never refused
+ * for what it says; but one the offline bounds of the policy governing now
+ * could not have produced (a tier not decided offline, a time past the
+ * offline window since the agent last reached an edge, a spend without a
+ * lease) is marked `out_of_bounds` on its audit record and in the answer,
+ * for an auditor to see.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -32,6 +39,10 @@ import { sessionObject } from "../session/objects";
 import type { OfflineSpend } from "../session/session-do";
 import { readJson, validated } from "./request-body";
 import { RISK_TIERS } from "../schema/risk-tier";
+import type { OfflineRecord } from "../../packages/agent/src/offline-record.ts";
+import { governingPolicy } from "../decision/pipeline";
+import { locationOf } from "../decision/region";
+import { receiptParams, type ReceiptParams } from "../engine/receipt-params";
 
 export const MAX_UPLOAD_ENTRIES = 100;
 /**
@@ -116,7 +127,11 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
   for (let i = 1; i < accepted.length; i++) {
     if ((await chainBreak([accepted[i - 1], accepted[i]])) !== undefined) gaps.add(accepted[i].seq);
   }
-  const records = accepted.map((entry) => offlineAuditRecord(entry, identity, now, gaps.has(entry.seq)));
+  const { resolution } = await governingPolicy(c.env, c.executionCtx, identity.tenant, locationOf(c.req.raw), now);
+  const bounds = receiptParams(resolution.policy.data).offline;
+  const flagged = new Map(accepted.map((entry) => [entry.seq, outOfBounds(entry.record, bounds)] as const).filter(([, reasons]) => reasons.length > 0));
+  if (flagged.size > 0) c.executionCtx.waitUntil(countLoss(c.env, "offline_records_out_of_bounds", flagged.size));
+  const records = accepted.map((entry) => offlineAuditRecord(entry, identity, now, gaps.has(entry.seq), flagged.get(entry.seq)));
   if (records.length > 0) {
     try {
       await chainFor(c.env, identity.tenant).append(records);
@@ -135,5 +150,18 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
       throw new ApiError(503, "session_state_unavailable", `the decisions are recorded but their spending could not be debited; send them again (${(error as Error).message})`);
     }
   }
-  return c.json({ accepted: accepted.map((entry) => entry.record.decision_id), rejected });
+  const outOfBoundsAnswer = accepted.filter((entry) => flagged.has(entry.seq)).map((entry) => ({ seq: entry.seq, decision_id: entry.record.decision_id, reasons: flagged.get(entry.seq)! }));
+  return c.json({ accepted: accepted.map((entry) => entry.record.decision_id), rejected, ...(outOfBoundsAnswer.length > 0 ? { out_of_bounds: outOfBoundsAnswer } : {}) });
 });
+
+/** What about a record the offline bounds could not have produced (see the module's comment); empty when nothing. */
+function outOfBounds(record: OfflineRecord, bounds: ReceiptParams["offline"]): string[] {
+  const reasons: string[] = [];
+  if (record.source === "local_policy") {
+    if (!(bounds.tiers as string[]).includes(record.risk_tier)) reasons.push("tier_not_offline");
+    const lastContact = record.last_contact === null ? Number.NaN : Date.parse(record.last_contact);
+    if (!(Date.parse(record.time) - lastContact <= bounds.max_window_s * 1000)) reasons.push("outside_offline_window");
+  }
+  if (record.decision === "allow" && record.cost !== undefined && record.lease_id === undefined) reasons.push("spent_without_lease");
+  return reasons;
+}

@@ -57,7 +57,9 @@ describe("uploading offline decisions", () => {
     for (let attempt = 0; attempt < 2; attempt++) {
       const response = await upload({ entries });
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ accepted: entries.map((e) => e.record.decision_id), rejected: [] });
+      // The two allowed decisions spent without naming a lease: taken, and marked so.
+      const spentWithoutLease = entries.slice(0, 2).map((e) => ({ seq: e.seq, decision_id: e.record.decision_id, reasons: ["spent_without_lease"] }));
+      expect(await response.json()).toEqual({ accepted: entries.map((e) => e.record.decision_id), rejected: [], out_of_bounds: spentWithoutLease });
     }
     const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
     expect(logged.map((r) => r.decision_id).sort()).toEqual(entries.map((e) => e.record.decision_id).sort());
@@ -107,6 +109,29 @@ describe("uploading offline decisions", () => {
     expect(body.accepted).toEqual([small.decision_id]);
     expect(body.rejected.map((r) => [r.seq, r.code])).toEqual([[2, "too_large"]]);
     expect((await chainFor(env, "acme").query({ session, limit: 100 })).records.map((r) => r.decision_id)).toEqual([small.decision_id]);
+  });
+
+  it("marks, and never refuses, a record the governing policy's offline bounds could not have produced", async () => {
+    const session = uniqueId("bounds");
+    const now = Date.now();
+    const within = record(session, { lease_id: `lse_${"1".repeat(24)}` }, now);
+    const critical = record(session, { risk_tier: "critical", lease_id: `lse_${"1".repeat(24)}` }, now);
+    const late = record(session, { last_contact: new Date(now - 3_600_000).toISOString(), lease_id: `lse_${"1".repeat(24)}` }, now);
+    const neverReached = record(session, { last_contact: null, lease_id: `lse_${"1".repeat(24)}` }, now);
+    const unleased = record(session, {}, now);
+    const response = await upload({ entries: await chain([within, critical, late, neverReached, unleased]) });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { accepted: string[]; out_of_bounds: Array<{ seq: number; reasons: string[] }> };
+    expect(body.accepted).toHaveLength(5);
+    expect(body.out_of_bounds.map((flag) => [flag.seq, flag.reasons])).toEqual([
+      [2, ["tier_not_offline"]],
+      [3, ["outside_offline_window"]],
+      [4, ["outside_offline_window"]],
+      [5, ["spent_without_lease"]],
+    ]);
+    const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records;
+    expect(logged.find((r) => r.decision_id === within.decision_id)?.offline?.out_of_bounds).toBeUndefined();
+    expect(logged.find((r) => r.decision_id === critical.decision_id)?.offline?.out_of_bounds).toEqual(["tier_not_offline"]);
   });
 
   it("attributes a decision made before the agent ever reached an edge to the credential that uploads it", async () => {
