@@ -29,13 +29,13 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { OFFLINE_DECISION_ID } from "../../packages/agent/src/offline-record.ts";
-import { chainBreak, entryHash, type SpoolEntry } from "../../packages/agent/src/spool.ts";
+import { chainBreak, entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool.ts";
 import { offlineAuditRecord } from "../audit/from-offline";
 import { byShard, chainFor, countLoss } from "../audit/writer";
 import { ApiError } from "../errors";
 import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { jsonBody } from "../middleware/json-body";
-import { sessionObject } from "../session/objects";
+import { agentObject, sessionObject } from "../session/objects";
 import type { OfflineSpend } from "../session/session-do";
 import { readJson, validated } from "./request-body";
 import { RISK_TIERS } from "../schema/risk-tier";
@@ -123,9 +123,20 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
   if (rejected.length > 0) c.executionCtx.waitUntil(countLoss(c.env, "offline_records_rejected", rejected.length));
 
   // A gap in the chain is the agent's spool missing entries between two it sent: recorded, not refused.
+  // Between two entries of this upload, the chain says so; before its first, whether that entry follows
+  // on from one an earlier upload brought (the agent's object remembers them).
   const gaps = new Set<number>();
   for (let i = 1; i < accepted.length; i++) {
     if ((await chainBreak([accepted[i - 1], accepted[i]])) !== undefined) gaps.add(accepted[i].seq);
+  }
+  if (accepted.length > 0) {
+    try {
+      const follows = await agentObject(c.env, identity.tenant, identity.agent).continuesSpool(accepted[0].prev, SPOOL_GENESIS, accepted.map((entry) => entry.hash), now);
+      if (!follows) gaps.add(accepted[0].seq);
+    } catch (error) {
+      // Not knowing is not a gap: the records are taken all the same, and the failure is logged.
+      console.error(`offline upload: the agent's spool could not be checked for a gap: ${(error as Error).message}`);
+    }
   }
   const { resolution } = await governingPolicy(c.env, c.executionCtx, identity.tenant, locationOf(c.req.raw), now);
   const bounds = receiptParams(resolution.policy.data).offline;

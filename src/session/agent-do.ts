@@ -5,11 +5,16 @@
  * approval threshold. Only actions whose tool carries an agent-wide limit
  * reach it (the session object calls it, so the common path stays at one
  * round trip). Crossing the limit opens the agent's breaker for that tool, across
- * all of the agent's sessions, until an operator resets it.
+ * all of the agent's sessions, until an operator resets it. It also keeps
+ * the hashes of the agent's offline spool entries the edge has taken, so an
+ * upload that follows on from none of them is known to have left some out.
  */
 import { DurableObject } from "cloudflare:workers";
 import { AGENT_MIGRATIONS, migrate } from "./migrations";
 import type { AgentLimit } from "./types";
+
+/** Spool entry hashes kept per agent: far more than one upload (100 entries) or a few spools' worth. */
+const MAX_SPOOL_HASHES = 2_000;
 
 export type AgentCount = { allowed: true; count: number } | { allowed: false; count: number; rule: string; message: string };
 
@@ -20,6 +25,20 @@ export class AgentDO extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => migrate(this.sql, AGENT_MIGRATIONS));
+  }
+
+  /**
+   * Whether an upload whose first entry names `prev` follows on from an
+   * entry the edge took before (or starts a spool); then remembers the hashes
+   * this upload brings. An agent may keep several spools (one per process),
+   * so any remembered entry may be followed, and the same upload sent again
+   * still follows on. The most recent MAX_SPOOL_HASHES are kept.
+   */
+  async continuesSpool(prev: string, genesis: string, hashes: string[], nowMs: number): Promise<boolean> {
+    const continues = prev === genesis || this.sql.exec("SELECT 1 FROM spool_hashes WHERE hash = ?", prev).toArray().length > 0;
+    for (const hash of hashes) this.sql.exec("INSERT INTO spool_hashes (hash, at_ms) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE SET at_ms = excluded.at_ms", hash, nowMs);
+    this.sql.exec("DELETE FROM spool_hashes WHERE hash NOT IN (SELECT hash FROM spool_hashes ORDER BY at_ms DESC LIMIT ?)", MAX_SPOOL_HASHES);
+    return continues;
   }
 
   /** Counts one allowed action against the agent-wide limit; idempotent by decision id. */

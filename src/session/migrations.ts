@@ -77,6 +77,12 @@ export const AGENT_MIGRATIONS: Migration[] = [
     "CREATE TABLE events (key TEXT NOT NULL, decision_id TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY (key, decision_id))",
     "CREATE TABLE breaker (key TEXT PRIMARY KEY, opened_ms INTEGER NOT NULL, reason TEXT NOT NULL)",
   ],
+  [
+    // The hashes of the agent's spool entries the edge has taken, so an upload that does not follow
+    // on from any of them is known to have left entries out (offline-decisions.ts).
+    "CREATE TABLE spool_hashes (hash TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
+    "CREATE INDEX spool_hashes_by_age ON spool_hashes (at_ms)",
+  ],
 ];
 
 export const APPROVAL_MIGRATIONS: Migration[] = [

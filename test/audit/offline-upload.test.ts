@@ -129,7 +129,7 @@ describe("uploading offline decisions", () => {
       [4, ["outside_offline_window"]],
       [5, ["spent_without_lease"]],
     ]);
-    const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records;
+    const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
     expect(logged.find((r) => r.decision_id === within.decision_id)?.offline?.out_of_bounds).toBeUndefined();
     expect(logged.find((r) => r.decision_id === critical.decision_id)?.offline?.out_of_bounds).toEqual(["tier_not_offline"]);
   });
@@ -151,6 +151,23 @@ describe("uploading offline decisions", () => {
     const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
     const after = logged.find((r) => r.decision_id === third.record.decision_id)!;
     expect(after.offline.spool).toMatchObject({ seq: 3, gap_before: true });
+  });
+
+  it("records a gap between uploads too: an upload that follows on from no entry taken before", async () => {
+    const session = uniqueId("gap-across");
+    const [first, second, , fourth] = await chain([record(session), record(session), record(session), record(session)]);
+    const spoolOf = async (entry: SpoolEntry) => {
+      const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
+      return logged.find((r) => r.decision_id === entry.record.decision_id)!.offline.spool;
+    };
+    await upload({ entries: [first] });
+    await upload({ entries: [second] });
+    // The same upload again (an answer that was lost) still follows on.
+    await upload({ entries: [second] });
+    expect(await spoolOf(second)).not.toHaveProperty("gap_before");
+    // The third entry never arrives: the fourth follows on from nothing the edge took.
+    await upload({ entries: [fourth] });
+    expect(await spoolOf(fourth)).toMatchObject({ seq: 4, gap_before: true });
   });
 
   it("refuses a missing credential, and malformed, oversized or deeply nested uploads as a whole", async () => {
