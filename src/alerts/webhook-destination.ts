@@ -9,6 +9,7 @@
  * receivers listen on loopback, allow loopback with http or https by
  * setting ALERT_WEBHOOKS_TO_LOOPBACK = "on".
  */
+import { ApiError } from "../errors";
 
 const INTERNAL_NAMES = [/^localhost$/, /\.localhost$/, /\.internal$/, /\.local$/, /\.home\.arpa$/];
 
@@ -52,4 +53,10 @@ export function webhookDestinationProblem(value: string, env: { ALERT_WEBHOOKS_T
   if (url.protocol !== "https:") return "the URL is https://";
   if (isInternalAddress(host) || INTERNAL_NAMES.some((name) => name.test(host))) return `${host} is inside a network, not a public endpoint`;
   return undefined;
+}
+
+/** Refuses (400, naming `url`) a webhook that may not be sent where it points. */
+export function assertWebhookDestination(value: string, env: { ALERT_WEBHOOKS_TO_LOOPBACK?: string }): void {
+  const problem = webhookDestinationProblem(value, env);
+  if (problem) throw new ApiError(400, "invalid_input", `url: ${problem}`, "url");
 }

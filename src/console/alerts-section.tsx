@@ -15,7 +15,7 @@ import { ALERT_EVENTS } from "../alerts/alert-event";
 import { alertsObject } from "../alerts/alerts-objects";
 import { ApiError } from "../errors";
 import { tenantParam } from "../routes/admin-params";
-import { webhookDestinationProblem } from "../alerts/webhook-destination";
+import { assertWebhookDestination } from "../alerts/webhook-destination";
 import { webhookSchema } from "../routes/admin-alerts";
 import type { ConsoleVariables } from "./console-access";
 import { sectionContext, tenantChooserPage, type ConsoleContext } from "./section-page";
@@ -187,8 +187,7 @@ export const alertsSection = new Hono<{ Bindings: Env; Variables: ConsoleVariabl
     const tenant = tenantParam(c.req.param("tenant"));
     const session = c.get("session");
     const { _csrf: _token, ...input } = await readForm(c, createForm, (fields) => checkCsrf(c.env, session, fields._csrf), ["events"]);
-    const problem = webhookDestinationProblem(input.url, c.env);
-    if (problem) throw new ApiError(400, "invalid_input", `url: ${problem}`, "url");
+    assertWebhookDestination(input.url, c.env);
     const created = await alertsObject(c.env, tenant).create(input, session.principal.subject);
     if (!created.ok) throw new ApiError(409, "too_many_webhooks", created.message);
     // Rendered here rather than redirected to, so the secret is never in a URL or the history.

@@ -230,12 +230,11 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   let undoSession: (() => Promise<void>) | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
     const timeout = Number(env.SESSION_TIMEOUT_MS) || 250;
-    const tools = input.action.type === "plan" ? (input.action.steps ?? []).map((step) => step.tool) : tool ? [tool] : [];
     const options = {
       idempotencyKey: request.idempotencyKey,
       observe: mode.mode === "observe",
       approvalByAction: request.approvalByAction,
-      reachesOutside: reachesOutside(resolution.policy.data, tools),
+      reachesOutside: () => reachesOutside(resolution.policy.data, input.action.type === "plan" ? (input.action.steps ?? []).map((step) => step.tool) : tool ? [tool] : []),
     };
     for (let round = 1; ; round++) {
       const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, fallback, decisionId, now, options);

@@ -16,7 +16,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_EVENTS } from "../alerts/alert-event";
 import { alertsObject } from "../alerts/alerts-objects";
-import { webhookDestinationProblem } from "../alerts/webhook-destination";
+import { assertWebhookDestination } from "../alerts/webhook-destination";
 import { ApiError } from "../errors";
 import { principalOf, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
@@ -46,8 +46,7 @@ export const adminAlertsRoute = new Hono<{ Bindings: Env; Variables: AdminVariab
   .post("/alerts/:tenant/webhooks", jsonBody(8 * 1024), async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));
     const input = validated(webhookSchema, await readJson(c));
-    const problem = webhookDestinationProblem(input.url, c.env);
-    if (problem) throw new ApiError(400, "invalid_input", `url: ${problem}`, "url");
+    assertWebhookDestination(input.url, c.env);
     const created = await alertsObject(c.env, tenant).create(input, principalOf(c).subject);
     if (!created.ok) throw new ApiError(409, "too_many_webhooks", created.message);
     return c.json({ webhook: created.webhook, secret: created.secret }, 201);

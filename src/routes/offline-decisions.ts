@@ -138,9 +138,15 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
       console.error(`offline upload: the agent's spool could not be checked for a gap: ${(error as Error).message}`);
     }
   }
-  const { resolution } = await governingPolicy(c.env, c.executionCtx, identity.tenant, locationOf(c.req.raw), now);
-  const bounds = receiptParams(resolution.policy.data).offline;
-  const flagged = new Map(accepted.map((entry) => [entry.seq, outOfBounds(entry.record, bounds)] as const).filter(([, reasons]) => reasons.length > 0));
+  // The governing policy is read only when there is a record to hold against its offline bounds.
+  const flagged = new Map<number, string[]>();
+  if (accepted.length > 0) {
+    const bounds = receiptParams((await governingPolicy(c.env, c.executionCtx, identity.tenant, locationOf(c.req.raw), now)).resolution.policy.data).offline;
+    for (const entry of accepted) {
+      const reasons = outOfBounds(entry.record, bounds);
+      if (reasons.length > 0) flagged.set(entry.seq, reasons);
+    }
+  }
   if (flagged.size > 0) c.executionCtx.waitUntil(countLoss(c.env, "offline_records_out_of_bounds", flagged.size));
   const records = accepted.map((entry) => offlineAuditRecord(entry, identity, now, gaps.has(entry.seq), flagged.get(entry.seq)));
   if (records.length > 0) {

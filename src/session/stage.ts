@@ -50,8 +50,8 @@ export interface CommitOptions {
   observe?: boolean;
   /** The MCP gateway: an approved approval for exactly this action is used without being named. */
   approvalByAction?: boolean;
-  /** The action uses a tool that reaches outside (fallback-params.ts, reachesOutside). */
-  reachesOutside?: boolean;
+  /** Whether the action uses a tool that reaches outside (fallback-params.ts); asked only when the session's object cannot be reached. */
+  reachesOutside?: () => boolean;
 }
 
 /** The session data classes the policy saw (policy-input.ts puts them in place). */
@@ -191,5 +191,6 @@ export async function applySessionState(
     if (outcome.status !== "ok" || outcome.result.replayed) return;
     await revertInSession(namespace, request);
   };
-  return { ...mergeSession(decision, outcome, fallback, { known: knowsClasses(key), reachesOutside: options.reachesOutside === true }), undo };
+  const taint = outcome.status === "ok" ? undefined : { known: knowsClasses(key), reachesOutside: options.reachesOutside?.() === true };
+  return { ...mergeSession(decision, outcome, fallback, taint), undo };
 }

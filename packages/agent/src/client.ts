@@ -100,13 +100,6 @@ export interface GuardOptions<A extends unknown[], R> {
   approvalTimeoutMs?: number;
 }
 
-const TIERS = ["low", "medium", "high", "critical"];
-
-/** A tier's rank (an unknown or undeclared one: low, the least the edge would judge it at). */
-function tierRank(tier: string | undefined): number {
-  return Math.max(0, TIERS.indexOf(tier ?? "low"));
-}
-
 /** How many spooled decisions go in one upload. */
 const UPLOAD_BATCH = 100;
 /** An approval long-poll asks the edge to hold it this long (its maximum is 60 s). */
@@ -152,7 +145,7 @@ export class Tollgate {
     if (options.approvalId === undefined) {
       const hit = this.cache?.get(cacheKey, Date.now());
       // A receipt covers the tier it was decided at: a caller declaring a higher one asks the edge again.
-      if (hit && tierRank(options.tier) <= tierRank(hit.claims.tier)) {
+      if (hit && higherTier(options.tier ?? "low", hit.claims.tier) === hit.claims.tier) {
         const decision: Decision = { ...hit.decision, source: "cache" };
         this.onEvent({ type: "cache_hit", decision });
         return decision;
