@@ -134,8 +134,9 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
       const follows = await agentObject(c.env, identity.tenant, identity.agent).continuesSpool(accepted[0].prev, SPOOL_GENESIS, accepted.map((entry) => entry.hash), now);
       if (!follows) gaps.add(accepted[0].seq);
     } catch (error) {
-      // Not knowing is not a gap: the records are taken all the same, and the failure is logged.
+      // Not knowing is not a gap: the records are taken all the same, and the unchecked upload is counted.
       console.error(`offline upload: the agent's spool could not be checked for a gap: ${(error as Error).message}`);
+      c.executionCtx.waitUntil(countLoss(c.env, "offline_uploads_unchecked_for_gaps"));
     }
   }
   // The governing policy is read only when there is a record to hold against its offline bounds.
