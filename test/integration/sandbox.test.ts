@@ -45,10 +45,29 @@ describe("the policy sandbox", () => {
     expect(second.memory_bytes_after).toBeLessThanOrEqual(first.memory_bytes_before + RETAINED_HEAP_BYTES + 256 * 1024);
   });
 
+  it("keeps less of the heap for a layer whose data leaves little room, rather than running out of memory", async () => {
+    // About 58 MiB of the 64 MiB memory go to this layer's data, so the 8 MiB kept for other layers
+    // would not fit above it: at that bound an evaluation would fail once every couple of hundred.
+    const [global] = BASELINE_POLICY.code();
+    const padding = Array.from({ length: 330_000 }, (_, i) => `pad-${String(i).padStart(12, "0")}`);
+    const data = JSON.stringify({ ...(global.data as Record<string, unknown>), padding });
+    const code = () => [{ ...global, data }];
+    const client = new SandboxClient(env.LOADER);
+    const first = await client.measure("large-data", code, input, Date.now(), 1);
+    expect(first.memory_bytes_before).toBeGreaterThan(64 * 1024 * 1024 - RETAINED_HEAP_BYTES);
+    for (let i = 0; i < 1_000; i++) {
+      const answer = await client.decide("large-data", code, input, Date.now());
+      expect(answer.layers[0].error, `evaluation ${i}`).toBeUndefined();
+      expect(answer.layers[0].result).toMatchObject({ decision: "require_approval" });
+    }
+  });
+
   it("answers the same over many heap resets while compiled patterns are kept between evaluations", async () => {
     // Each command is judged by regex.match against the policy's patterns, which OPA caches in the
-    // heap that is kept between evaluations and released past RETAINED_HEAP_BYTES: hundreds of
-    // evaluations cross many such resets, with patterns compiled before and after each.
+    // heap that is kept between evaluations and released past RETAINED_HEAP_BYTES. A decision of
+    // these allocates at least 20 KiB, so this many evaluations cross four resets or more, with
+    // patterns compiled before and after each.
+    const evaluations = Math.ceil((4 * RETAINED_HEAP_BYTES) / (20 * 1024));
     const client = new SandboxClient(env.LOADER);
     const shell = (command: string, i: number) =>
       JSON.stringify(
@@ -68,7 +87,7 @@ describe("the policy sandbox", () => {
       { command: "sudo cat /etc/shadow", denied: true },
     ];
     const rules = (result: unknown) => ((result as { reasons: Array<{ rule: string }> }).reasons ?? []).map((reason) => reason.rule);
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < evaluations; i++) {
       const { command, denied } = commands[i % commands.length];
       const answer = await client.decide(BASELINE_POLICY.key, BASELINE_POLICY.code, shell(command, i), Date.now());
       expect(rules(answer.layers[0].result).includes("dangerous_shell_command"), `${command} (evaluation ${i})`).toBe(denied);
