@@ -51,14 +51,17 @@ interface PolicyExports {
 /**
  * How far the heap may grow above the data, over evaluations, before it is
  * reset. A decision of the global policy allocates about 28 KB, so OPA's
- * compiled patterns survive some three hundred evaluations between resets
- * at 8 MiB. Compiling the global policy's shell patterns again costs about
- * 300 µs: paid once every three hundred decisions, it is 1 µs each and past
- * the 99th percentile; at 1 MiB it was paid every thirty-odd decisions (8 µs
- * each, and the p99 of a mixed stream). Less is kept when the data leaves
- * less room (see retainedBytesFor).
+ * compiled patterns survive some 150 evaluations between resets at 4 MiB.
+ * Compiling the global policy's shell patterns again costs about 300 µs: at
+ * 1 MiB it was paid every thirty-odd decisions, and was the p99 of a mixed
+ * stream. Keeping more is not free either: OPA's allocator walks its free
+ * lists on every release, and they grow until the reset. Measured in Node
+ * over the scenario mix, one evaluation at a time: mean 48-51 µs and p99
+ * 390-400 µs at 1 MiB; 38 µs and 140 µs at 4 MiB; 37 µs and 110 µs at 8 MiB,
+ * where a 1 KB input's mean rose by 12% (2% at 4 MiB). Less is kept when the
+ * data leaves less room (see retainedBytesFor).
  */
-export const RETAINED_HEAP_BYTES = 8 * 1024 * 1024;
+export const RETAINED_HEAP_BYTES = 4 * 1024 * 1024;
 
 /** A wasm page, and the most pages a memory without a declared maximum may have. */
 const PAGE_BYTES = 64 * 1024;

@@ -46,10 +46,10 @@ describe("the policy sandbox", () => {
   });
 
   it("keeps less of the heap for a layer whose data leaves little room, rather than running out of memory", async () => {
-    // About 58 MiB of the 64 MiB memory go to this layer's data, so the 8 MiB kept for other layers
-    // would not fit above it: at that bound an evaluation would fail once every couple of hundred.
+    // About 62 MiB of the 64 MiB memory go to this layer's data, so the 4 MiB kept for other layers
+    // would not fit above it: at that bound an evaluation would fail once every seventy or so.
     const [global] = BASELINE_POLICY.code();
-    const padding = Array.from({ length: 330_000 }, (_, i) => `pad-${String(i).padStart(12, "0")}`);
+    const padding = Array.from({ length: 360_000 }, (_, i) => `pad-${String(i).padStart(12, "0")}`);
     const data = JSON.stringify({ ...(global.data as Record<string, unknown>), padding });
     const code = () => [{ ...global, data }];
     const client = new SandboxClient(env.LOADER);
