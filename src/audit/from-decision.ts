@@ -14,7 +14,7 @@ export interface AnsweredDecision {
   obligations: unknown[];
   policy: { layers: LayerRef[] };
   evaluation: { eval_us: number; path: string };
-  edge: { location: string; region: string; region_source: string };
+  edge: { location: string; region: string; region_source: string; located_region?: string };
   risk: { tier: string };
   mode: string;
   stale: boolean;
@@ -39,6 +39,7 @@ export async function buildAuditRecord(answer: AnsweredDecision, input: Decision
     location: answer.edge.location,
     region: answer.edge.region,
     region_source: answer.edge.region_source,
+    ...(answer.edge.located_region ? { located_region: answer.edge.located_region } : {}),
     tenant: input.tenant,
     agent: input.agent.id,
     credential: { kind: input.identity.credential.kind, id: input.identity.credential.id },

@@ -16,6 +16,8 @@ export interface AuditRecord {
   region: string;
   /** Why that region governed: `tenant_pin`, `country:DE`, `continent:EU`, … */
   region_source: string;
+  /** The region of the request's location, when a tenant's pin named another: its layer governed too. */
+  located_region?: string;
   tenant: string;
   agent: string;
   /** The credential that proved who the agent is. */

@@ -44,8 +44,14 @@ export interface Conflict {
 interface ActiveState {
   snapshot: Snapshot;
   signedSnapshot: unknown;
-  /** The verified rollout documents by scope; a scope without one (or with one that failed verification) enforces. */
+  /** The verified rollout documents by scope; a scope without one enforces. */
   rollouts: Map<string, RolloutDocument>;
+  /**
+   * Scopes whose document the snapshot binds but which failed verification:
+   * each enforces, and governs in its own place rather than leaving it to a
+   * less specific scope's document (see rolloutsFor).
+   */
+  unverifiedRollouts: Map<string, RolloutDocument>;
   /** The same, as signed, for the last-known-good copy. */
   signedRollouts: Record<string, unknown>;
   layers: Map<string, { verified: VerifiedLayer; stored: StoredLayer }>;
@@ -83,9 +89,14 @@ function pinOf(state: ActiveState, tenant: string): string | undefined {
   return state.layers.has(`region:${region}`) ? region : undefined;
 }
 
-/** The layers that compose the policy for a region and tenant, global first; absent scopes are skipped. */
-function chosenLayers(state: ActiveState, region: string, tenant: string | undefined) {
-  const scopes = ["global", ...(region === GLOBAL_REGION ? [] : [`region:${region}`]), ...(tenant ? [`tenant:${tenant}`] : [])];
+/**
+ * The layers that compose the policy for some regions (one, or a pinned
+ * tenant's and its location's) and a tenant, global first; absent scopes
+ * are skipped.
+ */
+function chosenLayers(state: ActiveState, regions: string[], tenant: string | undefined) {
+  const regionScopes = [...new Set(regions)].filter((region) => region !== GLOBAL_REGION).map((region) => `region:${region}`);
+  const scopes = ["global", ...regionScopes, ...(tenant ? [`tenant:${tenant}`] : [])];
   return scopes.map((scope) => state.layers.get(scope)).filter((layer) => layer !== undefined);
 }
 
@@ -260,8 +271,8 @@ export class PolicyStore {
       // Checked when either side is new; a pair already checked together is what it was then.
       if (scope !== "global" && !(unchanged.has(scope) && unchanged.has("global"))) assertWithinParent(global.verified, layer.verified);
     }
-    const { verified: rollouts, signed: signedRollouts } = await this.verifyRollouts(snapshot, stored.rollouts ?? {}, nowMs);
-    const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, rollouts, signedRollouts, layers, policies: new Map() };
+    const { verified: rollouts, unverified: unverifiedRollouts, signed: signedRollouts } = await this.verifyRollouts(snapshot, stored.rollouts ?? {}, nowMs);
+    const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, rollouts, unverifiedRollouts, signedRollouts, layers, policies: new Map() };
     const rest = await this.warmAll(next, this.active, 1);
     this.active = next;
     const inUse = new Set([...layers.values()].map(({ verified }) => verified.manifest.files["policy.wasm"]));
@@ -289,17 +300,19 @@ export class PolicyStore {
    */
   private async warmAll(next: ActiveState, previous: ActiveState | undefined, now: number): Promise<() => Promise<void>> {
     const recent = previous ? [...previous.policies.keys()].reverse().map((key) => key.split("\n") as [string, string]) : [];
-    const regions = [...new Set([GLOBAL_REGION, this.config.region, ...recent.map(([region]) => region)])];
-    const targets: Array<[string, string | undefined]> = [[GLOBAL_REGION, undefined], ...recent.map(([region, tenant]): [string, string | undefined] => [region, tenant || undefined])];
+    const regions = [...new Set([GLOBAL_REGION, this.config.region, ...recent.map(([regionList]) => regionList.split(",")[0])])];
+    const targets: Array<[string[], string | undefined]> = [[[GLOBAL_REGION], undefined], ...recent.map(([regionList, tenant]): [string[], string | undefined] => [regionList.split(","), tenant || undefined])];
     for (const scope of next.layers.keys()) {
       if (!scope.startsWith("tenant:")) continue;
       const tenant = scope.slice("tenant:".length);
       const pin = pinOf(next, tenant);
-      for (const region of pin ? [pin] : regions) targets.push([region, tenant]);
+      // A pinned tenant's requests from a region seen here are governed by that region's layer too.
+      const compositions = pin ? [[pin], ...regions.filter((region) => region !== pin && region !== GLOBAL_REGION).map((region) => [pin, region])] : regions.map((region) => [region]);
+      for (const composition of compositions) targets.push([composition, tenant]);
     }
     const keys = new Set<string>();
     const policies = targets
-      .map(([region, tenant]) => this.compose(next, region, tenant))
+      .map(([regionList, tenant]) => this.compose(next, regionList, tenant))
       .filter((policy) => !keys.has(policy.key) && keys.add(policy.key))
       .slice(0, MAX_WARMED_PER_SNAPSHOT);
     for (const policy of policies.slice(0, now)) await this.warm(policy);
@@ -313,15 +326,15 @@ export class PolicyStore {
     return this.warming;
   }
 
-  private compose(state: ActiveState, region: string, tenant: string | undefined): ActivePolicy {
-    const cacheKey = `${region}\n${tenant ?? ""}`;
+  private compose(state: ActiveState, regions: string[], tenant: string | undefined): ActivePolicy {
+    const cacheKey = `${regions.join(",")}\n${tenant ?? ""}`;
     const existing = state.policies.get(cacheKey);
     if (existing) {
       state.policies.delete(cacheKey);
       state.policies.set(cacheKey, existing);
       return existing;
     }
-    const chosen = chosenLayers(state, region, tenant);
+    const chosen = chosenLayers(state, regions, tenant);
     const layers = chosen.map(({ verified }) => ({
       scope: verified.manifest.scope,
       digest: verified.manifest.digest,
@@ -348,11 +361,13 @@ export class PolicyStore {
 
   /**
    * The snapshot's rollout documents that verify and are the ones it binds.
-   * One that does not is left out, so its scope enforces (stricter), and the
+   * One that does not is replaced by an enforcing stand-in, so its scope
+   * enforces (stricter) and still outranks less specific scopes, and the
    * conflict is logged; it never holds back the policy update itself.
    */
   private async verifyRollouts(snapshot: Snapshot, signed: Record<string, unknown>, nowMs: number) {
     const verified = new Map<string, RolloutDocument>();
+    const unverified = new Map<string, RolloutDocument>();
     const kept: Record<string, unknown> = {};
     for (const [scope, ref] of Object.entries(snapshot.rollout ?? {})) {
       try {
@@ -364,14 +379,20 @@ export class PolicyStore {
         kept[scope] = signed[scope];
       } catch (error) {
         this.conflict(nowMs, snapshot.version, (error as BundleError).code ?? "rollout_unusable", `${scope} enforces: ${(error as Error).message}`);
+        unverified.set(scope, { scope, version: ref.version, mode: "enforce", shadow: null, created: snapshot.created, key_id: "unverified", note: "the document the snapshot binds did not verify: this scope enforces" });
       }
     }
-    return { verified, signed: kept };
+    return { verified, unverified, signed: kept };
   }
 
-  /** The rollout documents in force for these scopes (scopes with none enforce). */
+  /**
+   * The rollout documents in force for these scopes (scopes with none
+   * enforce). A scope whose document did not verify answers with its
+   * enforcing stand-in: dropping it would hand its place to a less specific
+   * scope's document, which may be in observe mode.
+   */
   rolloutsFor(scopes: string[]): RolloutDocument[] {
-    return scopes.map((scope) => this.active?.rollouts.get(scope)).filter((document) => document !== undefined);
+    return scopes.map((scope) => this.active?.rollouts.get(scope) ?? this.active?.unverifiedRollouts.get(scope)).filter((document) => document !== undefined);
   }
 
   /** The region a tenant's own layer pins it to (data residency), if it declares one. */
@@ -381,11 +402,12 @@ export class PolicyStore {
 
   /**
    * The signed layers, exactly as stored, that compose the policy for a
-   * tenant in a region: what an agent needs to verify and evaluate that
-   * policy itself (offline). Undefined while no store snapshot is active.
+   * tenant in some regions (governingRegions): what an agent needs to verify
+   * and evaluate that policy itself (offline). Undefined while no store
+   * snapshot is active.
    */
-  signedLayers(tenant: string, region: string): StoredLayer[] | undefined {
-    return this.active ? chosenLayers(this.active, region, tenant).map(({ stored }) => stored) : undefined;
+  signedLayers(tenant: string, regions: string[]): StoredLayer[] | undefined {
+    return this.active ? chosenLayers(this.active, regions, tenant).map(({ stored }) => stored) : undefined;
   }
 
   /**
@@ -412,8 +434,8 @@ export class PolicyStore {
     return this.active?.layers.get("global")?.verified.data ?? BASELINE_POLICY.data[0];
   }
 
-  /** The policy that decides for this tenant in this region now, and whether it may be used. */
-  resolve(tenant: string, region: string, nowMs: number): Resolution {
+  /** The policy that decides for this tenant in these regions (governingRegions) now, and whether it may be used. */
+  resolve(tenant: string, regions: string[], nowMs: number): Resolution {
     const confirmed = this.lastConfirmedMs ?? this.startedMs;
     const stale = this.failingSinceMs !== undefined || nowMs - confirmed > 2 * this.config.refreshIntervalMs;
     let unusable: Resolution["unusable"];
@@ -429,9 +451,9 @@ export class PolicyStore {
     // Only the layers that decide for this tenant here count: another tenant's expired layer is not this one's problem.
     const expired = Date.parse(this.active.snapshot.expires) <= nowMs
       ? `snapshot v${this.active.snapshot.version}`
-      : chosenLayers(this.active, region, tenant).find(({ verified }) => Date.parse(verified.manifest.expires) <= nowMs)?.verified.manifest.scope;
+      : chosenLayers(this.active, regions, tenant).find(({ verified }) => Date.parse(verified.manifest.expires) <= nowMs)?.verified.manifest.scope;
     if (expired) unusable = { code: "policy_expired", message: `the active policy (${expired}) has expired` };
-    return { policy: this.compose(this.active, region, tenant), source: "store", stale, unusable };
+    return { policy: this.compose(this.active, regions, tenant), source: "store", stale, unusable };
   }
 
   status(nowMs: number) {

@@ -76,13 +76,27 @@ function record(ctx: PublishContext, scope: string, entry: Record<string, unknow
 
 /**
  * Signs and writes the next snapshot: the current one with `change` applied,
- * under a version never used before (even if current.json was put back to
- * an older snapshot), kept in the history, then made current with a
- * conditional write so two publishes never overwrite each other.
+ * under a version never used before, kept in the history, then made current
+ * with a conditional write so two publishes never overwrite each other.
+ *
+ * The current one must be the newest ever signed (the high-water mark). When
+ * current.json was put back to an older snapshot, or deleted (a restore gone
+ * wrong, or someone with write access to the bucket), building on it would
+ * sign its content anew: every layer and rollout published since would be
+ * dropped, under a version every edge accepts. That is refused until the
+ * newest snapshot is current again.
  */
 export async function commitSnapshot(ctx: PublishContext, current: CurrentSnapshot | undefined, change: (snapshot: Snapshot) => void): Promise<number> {
+  const newest = await highWater(ctx.bucket);
+  const currentVersion = current?.snapshot.version ?? 0;
+  if (currentVersion < newest) {
+    throw new BundleError(
+      "snapshot_behind",
+      `${CURRENT_SNAPSHOT_KEY} holds ${current ? `snapshot v${currentVersion}` : "no snapshot"}, but v${newest} was published; a publish builds on the newest snapshot only, so nothing published since is dropped: put ${snapshotKey(newest)} back as ${CURRENT_SNAPSHOT_KEY} and publish again`,
+    );
+  }
   const snapshot: Snapshot = {
-    version: Math.max(current?.snapshot.version ?? 0, await highWater(ctx.bucket)) + 1,
+    version: currentVersion + 1,
     created: new Date(ctx.nowMs).toISOString(),
     expires: new Date(ctx.nowMs + SNAPSHOT_TTL_MS).toISOString(),
     layers: { ...(current?.snapshot.layers ?? {}) },
@@ -93,9 +107,11 @@ export async function commitSnapshot(ctx: PublishContext, current: CurrentSnapsh
   const signed: Signed<Snapshot> = { document: snapshot, signature: await signDocument(snapshot, ctx.snapshotKey.privateJwk) };
   const body = JSON.stringify(signed);
   await ctx.bucket.put(snapshotKey(snapshot.version), body);
-  await ctx.bucket.put(SNAPSHOT_HIGH_WATER_KEY, JSON.stringify({ version: snapshot.version }));
   const written = await ctx.bucket.put(CURRENT_SNAPSHOT_KEY, body, current ? { onlyIf: { etagMatches: current.etag } } : undefined);
   if (!written) throw new BundleError("version_not_newer", `another publish replaced the snapshot meanwhile; publish again`);
+  // Raised only once the snapshot is current: a publish that fails before that leaves no mark
+  // ahead of current.json, which would refuse every publish after it.
+  await ctx.bucket.put(SNAPSHOT_HIGH_WATER_KEY, JSON.stringify({ version: snapshot.version }));
   return snapshot.version;
 }
 

@@ -37,7 +37,8 @@ export type BundleErrorCode =
   | "version_not_newer"
   | "loosens_parent"
   | "snapshot_mismatch"
-  | "snapshot_version_reused";
+  | "snapshot_version_reused"
+  | "snapshot_behind";
 
 export class BundleError extends Error {
   readonly code: BundleErrorCode;

@@ -35,7 +35,7 @@ import { receiptParams } from "../engine/receipt-params";
 import { signReceipt } from "../receipts/receipt-signer";
 import { effectiveTier, type EffectiveTier } from "./effective-tier";
 import { assertConsistent, policyInput } from "./policy-input";
-import { resolveRegion, type RegionResolution, type RequestLocation } from "./region";
+import { governingRegions, resolveRegion, type RegionResolution, type RequestLocation } from "./region";
 
 export interface DecisionRequest {
   body: DecisionBody;
@@ -98,7 +98,8 @@ export async function governingPolicy(env: Env, ctx: Background, tenant: string,
   if (warming) ctx.waitUntil(warming);
   const region = resolveRegion(store.tenantPin(tenant), regionTable(store.globalData()), location, env.EDGE_REGION);
   const rollouts = store.rolloutsFor([`tenant:${tenant}`, `region:${region.region}`, "global"]);
-  return { region, resolution: store.resolve(tenant, region.region, now), rollouts };
+  // Rollout documents stay the pinned region's: the region a pin adds only ever makes the decision stricter.
+  return { region, resolution: store.resolve(tenant, governingRegions(region), now), rollouts };
 }
 
 /** How long a decision waits for the store when its policy is long unconfirmed. */
@@ -168,7 +169,7 @@ function respond({ decisionId, governing, tier, result, session, mode, identity,
     identity,
     policy: { key: policy.key, source: resolution.source, layers: policy.layers },
     evaluation: { path: result.path, eval_us: result.eval_us, fallback_reason: result.fallback_reason },
-    edge: { location: colo, region: governing.region.region, region_source: governing.region.source },
+    edge: { location: colo, region: governing.region.region, region_source: governing.region.source, ...(governing.region.located ? { located_region: governing.region.located } : {}) },
     ...(session ? { session } : {}),
     ...(delegated ? { delegated_credential: delegated } : {}),
     mode: mode.mode,

@@ -55,6 +55,6 @@ export function policyInput(body: DecisionBody, identity: Identity, tier: Effect
     },
     session: { ...body.session, ...(parentSession !== undefined ? { parent_session_id: parentSession } : {}) },
     identity,
-    edge: { region: region.region, region_source: region.source, location },
+    edge: { region: region.region, region_source: region.source, ...(region.located ? { located_region: region.located } : {}), location },
   };
 }

@@ -18,7 +18,7 @@ import { BASELINE_MANIFEST } from "../bundles/baseline";
 import { toBase64Url } from "../bundles/signature";
 import { edgeStore } from "../bundles/edge-store";
 import { engineFor, governingPolicy } from "../decision/pipeline";
-import { locationOf } from "../decision/region";
+import { governingRegions, locationOf } from "../decision/region";
 import { ApiError } from "../errors";
 import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 
@@ -27,7 +27,7 @@ export const policyRoute = new Hono<AgentEnv>()
     const identity = identityOf(c);
     const now = Date.now();
     const { region, resolution } = await governingPolicy(c.env, c.executionCtx, identity.tenant, locationOf(c.req.raw), now);
-    const layers = resolution.source === "store" ? edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy))?.signedLayers(identity.tenant, region.region) : undefined;
+    const layers = resolution.source === "store" ? edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy))?.signedLayers(identity.tenant, governingRegions(region)) : undefined;
     if (!layers) throw new ApiError(409, "no_signed_policy", "this edge decides with the policy compiled into its deploy, which has no signed layers to give");
     const etag = `"${resolution.policy.key}"`;
     c.header("etag", etag);
@@ -37,6 +37,7 @@ export const policyRoute = new Hono<AgentEnv>()
       tenant: identity.tenant,
       region: region.region,
       region_source: region.source,
+      ...(region.located ? { located_region: region.located } : {}),
       key: resolution.policy.key,
       layers: layers.map((layer) => ({
         manifest: layer.signedManifest,
@@ -55,6 +56,7 @@ export const policyRoute = new Hono<AgentEnv>()
     tenant: identity.tenant,
     region: region.region,
     region_source: region.source,
+    ...(region.located ? { located_region: region.located } : {}),
     key: policy.key,
     digest: top.digest,
     version: top.version,

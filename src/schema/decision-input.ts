@@ -97,5 +97,5 @@ export type DecisionInput = {
   risk_tier: RiskTier;
   agent: NonNullable<DecisionBody["agent"]> & { id: string; role: string; scopes: string[]; delegation_depth: number };
   identity: Identity;
-  edge: { region: string; region_source: string; location: string };
+  edge: { region: string; region_source: string; located_region?: string; location: string };
 };

@@ -1,11 +1,12 @@
 /**
  * One deployment serves every location: the region that governs a request
- * is resolved per request, from the tenant's pinned region or else from
- * where the request came from (`request.cf` country, then continent, through
- * the table in the signed global layer). The same Worker answers an EU
+ * is resolved per request, from where the request came from (`request.cf`
+ * country, then continent, through the table in the signed global layer)
+ * and, for a tenant pinned to a region, from its pin. The same Worker answers an EU
  * request and a US request differently, a tenant pinned to the EU is
- * governed by the EU layer wherever its agents call from, and the response
- * and the audit record say which region governed and why.
+ * governed by the EU layer wherever its agents call from (and by the layer
+ * of where they call from as well), and the response and the audit record
+ * say which region governed and why.
  */
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -71,12 +72,20 @@ describe("the governing region, per request", () => {
     expect(local.edge).toMatchObject({ region: "global", region_source: "local_default" });
   });
 
-  it("a tenant pinned to the EU is governed by the EU layer wherever its agents call from", async () => {
-    for (const cf of [{ country: "US", continent: "NA" }, { country: "JP", continent: "AS" }, undefined]) {
+  it("a tenant pinned to the EU is governed by the EU layer wherever its agents call from, and by the layer of where they call from too", async () => {
+    const cases: Array<[Location | undefined, string | undefined, string[]]> = [
+      [{ country: "US", continent: "NA" }, "us", ["global", "region:eu", "region:us", "tenant:globex"]],
+      // No APAC layer is published here: the region is named, and adds nothing.
+      [{ country: "JP", continent: "AS" }, "apac", ["global", "region:eu", "tenant:globex"]],
+      [{ country: "DE", continent: "EU" }, undefined, ["global", "region:eu", "tenant:globex"]],
+      [undefined, undefined, ["global", "region:eu", "tenant:globex"]],
+    ];
+    for (const [cf, located, layers] of cases) {
       const answer = await refund("globex", 300, cf);
       expect(answer.decision).toBe("require_approval");
       expect(answer.edge).toMatchObject({ region: "eu", region_source: "tenant_pin" });
-      expect(scopes(answer)).toEqual(["global", "region:eu", "tenant:globex"]);
+      expect(answer.edge.located_region).toBe(located);
+      expect(scopes(answer)).toEqual(layers);
     }
   });
 

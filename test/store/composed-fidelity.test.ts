@@ -71,8 +71,9 @@ const cases = ["eu", "us"].flatMap((region) =>
 describe("composed decisions equal OPA's answers for each layer, composed", () => {
   it.each(cases)("%s", async (_name, region, tenant, body) => {
     const { store } = edges[region];
-    const governing = store.tenantPin(tenant) ?? region;
-    const resolution = store.resolve(tenant, governing, T0);
+    // A pinned tenant is governed by its pinned region and by the edge's own (governingRegions).
+    const pin = store.tenantPin(tenant);
+    const resolution = store.resolve(tenant, pin === undefined || pin === region ? [region] : [pin, region], T0);
     const action = body.action as { type?: string; tool?: string };
     const tier = effectiveTier(resolution.policy.data, action, body.risk_tier as RiskTier | undefined, "low").tier;
     const input = withIdentity({ ...body, tenant, risk_tier: tier });

@@ -150,7 +150,7 @@ export function edge(
     region,
     store,
     async decide(input, nowMs) {
-      const resolution = store.resolve(input.tenant, region, nowMs);
+      const resolution = store.resolve(input.tenant, [region], nowMs);
       // As the pipeline does: the effective tier from the layers' floors, the fallback from their data.
       const agent = (input.agent ?? {}) as { role?: string };
       const action = (input.action ?? {}) as { type?: string; tool?: string };

@@ -45,6 +45,8 @@ export interface SignedPolicyOptions {
 interface BundleResponse {
   tenant: string;
   region: string;
+  /** A pinned tenant calling from another region: that region's layer governs too, after the pinned one. */
+  located_region?: string;
   layers: Array<{ manifest: unknown; files: Record<string, string> }>;
 }
 
@@ -57,8 +59,8 @@ interface Loaded {
 }
 
 /** The order the edge composes layers in, and the only scopes a tenant's composition may hold. */
-function expectedScopes(tenant: string, region: string): string[] {
-  return ["global", `region:${region}`, `tenant:${tenant}`];
+function expectedScopes(tenant: string, region: string, located: string | undefined): string[] {
+  return ["global", `region:${region}`, ...(located === undefined ? [] : [`region:${located}`]), `tenant:${tenant}`];
 }
 
 function evaluateLayer(scope: string, evaluator: PolicyEvaluator, inputJson: string, nowMs: number, region: string, bundles: Record<string, { digest: string; version: number }>): LayerOutcome {
@@ -122,7 +124,8 @@ export class SignedPolicy implements LocalPolicy {
     if (!bundle || typeof bundle.tenant !== "string" || typeof bundle.region !== "string" || !Array.isArray(bundle.layers) || bundle.layers.length === 0) {
       throw new Error("not a policy bundle");
     }
-    const allowed = expectedScopes(bundle.tenant, bundle.region);
+    if (bundle.located_region !== undefined && (typeof bundle.located_region !== "string" || bundle.located_region === bundle.region)) throw new Error("not a policy bundle");
+    const allowed = expectedScopes(bundle.tenant, bundle.region, bundle.located_region);
     const layers: VerifiedLayer[] = [];
     for (const layer of bundle.layers) {
       const scope = (layer?.manifest as { document?: { scope?: unknown } } | undefined)?.document?.scope;
