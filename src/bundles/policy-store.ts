@@ -78,9 +78,10 @@ const MAX_WARMED_PER_SNAPSHOT = 200;
 
 /**
  * The region a tenant's own layer pins it to (data residency), honoured only
- * for a region that has a layer in the snapshot: a pin to "global", or to a
- * region nobody governs, would only take the region's layer off the tenant's
- * requests, so it is ignored and the request's location decides.
+ * for a region that has a layer in the snapshot. A pin adds that region's
+ * layer to the one of where the request comes from (region.ts); a pin to
+ * "global", or to a region nobody governs, would add nothing, so it is
+ * ignored and the request's location alone decides.
  */
 function pinOf(state: ActiveState, tenant: string): string | undefined {
   const data = state.layers.get(`tenant:${tenant}`)?.verified.data as { tollgate?: { residency?: { region?: unknown } } } | undefined;
