@@ -13,7 +13,7 @@ import { ApprovalRequired, Denied, FileSpoolStore, MemorySpoolStore, Tollgate, T
 import { localPolicy } from "@tollgate/agent/offline";
 import { adminCall } from "../../scripts/lib/admin-client.ts";
 import { TEST_TOKENS } from "../fixtures/test-config.ts";
-import { edgeForFile } from "./edge-harness.ts";
+import { EdgeHarness, edgeForFile } from "./edge-harness.ts";
 
 const { edge, work } = edgeForFile(18831);
 let run = 0;
@@ -234,6 +234,34 @@ describe("offline decisions", () => {
     expect(view.leases[0].id).not.toBe((lease as { lease_id: string }).lease_id);
     await tg.close();
   }, 180_000);
+
+  it("holds a pinned tenant's composition with the region its requests come from as well, and decides offline with it", async () => {
+    // An edge whose requests come from the US (EDGE_REGION), for a tenant pinned to the EU: the pin adds
+    // the EU's layer and keeps the US one, and the agent's held policy must be that same composition.
+    const regional = new EdgeHarness(18833, { EDGE_REGION: "us" });
+    try {
+      await regional.start();
+      for (const scope of ["global", "region:eu", "region:us", "tenant:globex"]) await regional.publish(scope);
+      const key = await regional.agentKey("globex", "helper", "support");
+      const events: TollgateEvent[] = [];
+      const tg = new Tollgate({ url: regional.url, credential: key, session: "s-1", timeoutMs: 1_000, retries: 1, offline: { policy: localPolicy(), spool: "memory" }, onEvent: (e) => events.push(e) });
+      const online = await tg.check(read);
+      expect(online).toMatchObject({ source: "edge", decision: "allow" });
+      await tg.idle();
+      const bundle = (await tg.transport.call("GET", "/v1/policy/bundle")).body as { region: string; located_region?: string; layers: Array<{ manifest: { document: { scope: string } } }> };
+      expect(bundle).toMatchObject({ region: "eu", located_region: "us" });
+      expect(bundle.layers.map((layer) => layer.manifest.document.scope)).toEqual(["global", "region:eu", "region:us", "tenant:globex"]);
+      expect(events.find((e) => e.type === "background_error")).toBeUndefined();
+      expect(events.some((e) => e.type === "policy_refreshed")).toBe(true);
+      await regional.stop();
+      const offline = await tg.check({ ...read, args: { id: "T-2" } });
+      expect(offline).toMatchObject({ source: "offline", decision: "allow" });
+      await regional.start();
+      await tg.close();
+    } finally {
+      await regional.dispose();
+    }
+  }, 300_000);
 
   it("uploads a spool whose upload was cut off midway exactly once, from a new process", async () => {
     const tenant = unique("crash");

@@ -25,9 +25,12 @@ export class EdgeHarness {
   private readonly built = new Map<string, BuiltLayer>();
 
   readonly port: number;
+  /** Settings of this edge beyond the test store's (EDGE_REGION, say). */
+  private readonly vars: Record<string, string>;
 
-  constructor(port: number) {
+  constructor(port: number, vars: Record<string, string> = {}) {
     this.port = port;
+    this.vars = vars;
   }
 
   get url(): string {
@@ -41,7 +44,7 @@ export class EdgeHarness {
   async start(): Promise<void> {
     if (!bundled) bundleEdge();
     bundled = true;
-    this.running = await startEdge({ port: this.port, persistTo: this.persist, vars: { ...testStoreBindings(), BUNDLE_REFRESH_SECONDS: "1" } });
+    this.running = await startEdge({ port: this.port, persistTo: this.persist, vars: { ...testStoreBindings(), BUNDLE_REFRESH_SECONDS: "1", ...this.vars } });
   }
 
   async stop(): Promise<void> {
