@@ -28,6 +28,7 @@ import { modeFor, type ModeDecision } from "../rollout/mode";
 import { runShadows } from "../rollout/shadow";
 import type { DecisionBody, DecisionInput } from "../schema/decision-input";
 import type { LayerRef } from "../types";
+import { agentTaint } from "../session/agent-taint";
 import { lastClasses, lastUsage } from "../session/client";
 import { sessionKey } from "../session/objects";
 import { applySessionState, type SessionReport } from "../session/stage";
@@ -127,6 +128,32 @@ export function withSessionClasses(input: DecisionInput, held: string[]): Decisi
   return { ...input, session: { ...input.session, data_classes: classes } };
 }
 
+/** The Tollgate tools an action would use: a plan's steps', a call's or a listing's. */
+function toolsOf(input: DecisionInput): string[] {
+  const action = input.action as { type?: string; tool?: unknown; tools?: unknown; steps?: Array<{ tool?: unknown }> };
+  const named = action.type === "plan" ? (action.steps ?? []).map((step) => step.tool) : action.type === "list_tools" ? (Array.isArray(action.tools) ? action.tools : []) : [action.tool];
+  return named.filter((tool): tool is string => typeof tool === "string");
+}
+
+/**
+ * The input with the classes of data any of the agent's sessions read within
+ * the policy's window (session/agent-taint.ts), when the action reaches
+ * outside: an agent cannot shed its taint by moving to another session.
+ * `unknown` says why they could not be learnt; other actions ask nothing.
+ */
+export async function withAgentTaint(env: Env, input: DecisionInput, layers: unknown[], nowMs: number): Promise<{ input: DecisionInput; unknown?: string }> {
+  if ((env.SESSION_STATE as string) === "off" || !reachesOutside(layers, toolsOf(input))) return { input };
+  const taint = await agentTaint(env, input.identity, layers, nowMs, Number(env.SESSION_TIMEOUT_MS) || 250);
+  return taint.known ? { input: withSessionClasses(input, taint.classes) } : { input, unknown: taint.message };
+}
+
+/** An action that reaches outside, for an agent whose reads could not be learnt, is refused. */
+function refusedWithoutAgentTaint(decision: ComposedDecision, unknown: string | undefined): ComposedDecision {
+  if (unknown === undefined || decision.decision === "deny") return decision;
+  const reason = { rule: "agent_taint_unknown", message: `the classes of data the agent's other sessions read could not be learnt (${unknown}); an action that reaches outside is refused` };
+  return { ...decision, decision: "deny", reasons: [...decision.reasons, reason] };
+}
+
 /** How many times a decision is evaluated again because the session held classes it was not evaluated with. */
 const MAX_TAINT_ROUNDS = 3;
 
@@ -219,14 +246,15 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const governing = await governingPolicy(env, ctx, identity.tenant, request.location, now);
   const { resolution, region } = governing;
   const tier = effectiveTier(resolution.policy.data, body.action, body.risk_tier, identity.registration.risk_tier);
-  let input = withSessionClasses(policyInput(body, identity, tier, region, request.colo), []);
+  const tainted = await withAgentTaint(env, withSessionClasses(policyInput(body, identity, tier, region, request.colo), []), resolution.policy.data, now);
+  let input = tainted.input;
   let inputJson = inputJsonOf(input);
   const tool = typeof input.action.tool === "string" ? input.action.tool : undefined;
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, tool);
   const mode = modeFor(governing.rollouts, tier.tier, resolution.policy.data);
   const runtime = { location: request.colo, region: region.region };
   let result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
-  result.decision = withoutUnmintableSpawn(env, input, result.decision);
+  result.decision = refusedWithoutAgentTaint(withoutUnmintableSpawn(env, input, result.decision), tainted.unknown);
   let session: SessionReport | undefined;
   let undoSession: (() => Promise<void>) | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
@@ -235,7 +263,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
       idempotencyKey: request.idempotencyKey,
       observe: mode.mode === "observe",
       approvalByAction: request.approvalByAction,
-      reachesOutside: () => reachesOutside(resolution.policy.data, input.action.type === "plan" ? (input.action.steps ?? []).map((step) => step.tool) : tool ? [tool] : []),
+      reachesOutside: () => reachesOutside(resolution.policy.data, toolsOf(input)),
     };
     for (let round = 1; ; round++) {
       const merged = await applySessionState(env.SESSIONS, timeout, input, result.decision, fallback, decisionId, now, options);
@@ -255,7 +283,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
         break;
       }
       result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
-      result.decision = withoutUnmintableSpawn(env, input, result.decision);
+      result.decision = refusedWithoutAgentTaint(withoutUnmintableSpawn(env, input, result.decision), tainted.unknown);
     }
   }
   const delegated = session?.replayed ? undefined : await delegatedCredential(env, input, identity, result.decision, now);

@@ -10,8 +10,9 @@
  *
  * - allow: the request goes upstream as the client sent it; when its answer
  *   comes back, the classes of data the mapping says it carries are
- *   recorded in the session object before the client sees it (a failure to
- *   record withholds it: otherwise the next decision would be looser);
+ *   recorded in the session object, and with the agent (agent-taint.ts),
+ *   before the client sees it (a failure to record withholds it: otherwise
+ *   the next decision would be looser);
  * - deny: for a tool call, a CallToolResult with `isError: true`, as MCP
  *   intends for a call that did not succeed and that the model should read
  *   and adapt to: what was refused and why in its text, the decision id and
@@ -29,6 +30,7 @@
  */
 import { runDecision, type DecisionResponse } from "../decision/pipeline";
 import type { DecisionBody } from "../schema/decision-input";
+import { recordAgentClasses } from "../session/agent-taint";
 import { rememberClasses } from "../session/client";
 import { sessionKey, sessionObject } from "../session/objects";
 import type { Reason } from "../types";
@@ -179,6 +181,8 @@ async function recordClasses(context: GatewayContext, classes: string[], decisio
     const outcome = await Promise.race([sessionObject(context.env, tenant, agent, sessionId).recordDataClasses(classes, decisionId), deadline]);
     if ("refused" in outcome) return { ok: false, why: outcome.refused };
     rememberClasses(sessionKey(tenant, agent, sessionId), outcome.data_classes);
+    // And with the agent, so that another of its sessions (another MCP server's, say) cannot carry the data out.
+    await recordAgentClasses(context.env, context.identity, classes, Date.now(), RECORD_TIMEOUT_MS);
     return { ok: true };
   } catch (error) {
     return { ok: false, why: (error as Error).message };

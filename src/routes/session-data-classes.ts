@@ -5,14 +5,16 @@
  * result carried, `{"decision_id"?: string, "data_classes": ["pii"]}`. The
  * session is the credential's agent's own (tenant and agent come from the
  * credential, never the path or body); its object adds the classes to what
- * the session has touched and answers the whole set. Taint only tightens:
- * nothing here, or anywhere, removes a class.
+ * the session has touched and answers the whole set, and the agent's object
+ * records them too, for its other sessions (session/agent-taint.ts). Taint
+ * only tightens: nothing here, or anywhere, removes a class.
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { jsonBody } from "../middleware/json-body";
+import { recordAgentClasses } from "../session/agent-taint";
 import { rememberClasses } from "../session/client";
 import { sessionKey, sessionObject } from "../session/objects";
 import { readJson, validated } from "./request-body";
@@ -30,7 +32,8 @@ export const sessionDataClassesRoute = new Hono<AgentEnv>().post("/:session/data
   const session = c.req.param("session");
   if (!/^[\x21-\x7e]{1,256}$/.test(session)) throw new ApiError(400, "invalid_input", "session ids are 1 to 256 visible ASCII characters", "session");
   const body = validated(bodySchema, await readJson(c));
-  const { tenant, agent } = identityOf(c);
+  const identity = identityOf(c);
+  const { tenant, agent } = identity;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), RECORD_TIMEOUT_MS)));
   let outcome: { data_classes: string[] } | { refused: string };
@@ -43,5 +46,11 @@ export const sessionDataClassesRoute = new Hono<AgentEnv>().post("/:session/data
   }
   if ("refused" in outcome) throw new ApiError(409, "too_many_data_classes", outcome.refused);
   rememberClasses(sessionKey(tenant, agent, session), outcome.data_classes);
+  try {
+    // And with the agent, so that its other sessions cannot carry the data out (agent-taint.ts).
+    await recordAgentClasses(c.env, identity, body.data_classes, Date.now(), RECORD_TIMEOUT_MS);
+  } catch (error) {
+    throw new ApiError(503, "session_state_unavailable", `the agent's state could not be reached (${(error as Error).message}); the classes are recorded in this session only: report them again`);
+  }
   return c.json({ session, data_classes: outcome.data_classes });
 });

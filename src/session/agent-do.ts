@@ -7,7 +7,9 @@
  * round trip). Crossing the limit opens the agent's breaker for that tool, across
  * all of the agent's sessions, until an operator resets it. It also keeps
  * the hashes of the agent's offline spool entries the edge has taken, so an
- * upload that follows on from none of them is known to have left some out.
+ * upload that follows on from none of them is known to have left some out,
+ * and the classes of data any of the agent's sessions has read, so that
+ * moving to another session does not shed them (agent-taint.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { AGENT_MIGRATIONS, migrate } from "./migrations";
@@ -15,6 +17,8 @@ import type { AgentLimit } from "./types";
 
 /** Spool entry hashes kept per agent: far more than one upload (100 entries) or a few spools' worth. */
 const MAX_SPOOL_HASHES = 2_000;
+/** Data classes kept per agent; a registry names a handful. Past this, the least recently read go first. */
+const MAX_DATA_CLASSES = 100;
 
 export type AgentCount = { allowed: true; count: number } | { allowed: false; count: number; rule: string; message: string };
 
@@ -39,6 +43,19 @@ export class AgentDO extends DurableObject<Env> {
     for (const hash of hashes) this.sql.exec("INSERT INTO spool_hashes (hash, at_ms) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE SET at_ms = excluded.at_ms", hash, nowMs);
     this.sql.exec("DELETE FROM spool_hashes WHERE hash NOT IN (SELECT hash FROM spool_hashes ORDER BY at_ms DESC LIMIT ?)", MAX_SPOOL_HASHES);
     return continues;
+  }
+
+  /** Records that a result carrying these classes reached one of the agent's sessions now. */
+  async recordClasses(classes: string[], nowMs: number): Promise<void> {
+    for (const c of new Set(classes)) {
+      this.sql.exec("INSERT INTO data_classes (class, at_ms) VALUES (?, ?) ON CONFLICT (class) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)", c, nowMs);
+    }
+    this.sql.exec("DELETE FROM data_classes WHERE class NOT IN (SELECT class FROM data_classes ORDER BY at_ms DESC LIMIT ?)", MAX_DATA_CLASSES);
+  }
+
+  /** The classes any of the agent's sessions read after `sinceMs`. */
+  async classesSince(sinceMs: number): Promise<string[]> {
+    return this.sql.exec<{ class: string }>("SELECT class FROM data_classes WHERE at_ms > ? ORDER BY class", sinceMs).toArray().map((row) => row.class);
   }
 
   /** Counts one allowed action against the agent-wide limit; idempotent by decision id. */

@@ -83,6 +83,11 @@ export const AGENT_MIGRATIONS: Migration[] = [
     "CREATE TABLE spool_hashes (hash TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
     "CREATE INDEX spool_hashes_by_age ON spool_hashes (at_ms)",
   ],
+  [
+    // The classes of data results carried to any of the agent's sessions, each with when it last did
+    // (agent-taint.ts): an agent cannot shed its taint by moving to another session.
+    "CREATE TABLE data_classes (class TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
+  ],
 ];
 
 export const APPROVAL_MIGRATIONS: Migration[] = [

@@ -4,17 +4,19 @@
  * (what the SDK's guard() calls), only ever grow, and reach the policy as
  * input.session.data_classes. A decision is never committed without the
  * classes the session object holds, even when this isolate's copy is
- * behind (another edge recorded PII a moment ago).
+ * behind (another edge recorded PII a moment ago). What one session read
+ * binds the agent's other sessions too, for the policy's window.
  */
 import { describe, expect, it } from "vitest";
 import { agentFetch, decide, sessionStub, uniqueId } from "../session/helpers";
 import type { AgentSpec } from "../identity/credentials";
+import { agentTaintWindowS, DEFAULT_AGENT_TAINT_WINDOW_S } from "../../src/session/agent-taint";
 
 const AGENT = "taint-agent";
 const SUPPORT: AgentSpec = { tenant: "acme", agent: AGENT, role: "support" };
 
-function emailInput(session: string, extra: Record<string, unknown> = {}) {
-  return { tenant: "acme", agent: { id: AGENT, role: "support" }, session: { id: session }, action: { type: "tool_call", tool: "email.send", args: { to: "x@example.test" } }, ...extra };
+function emailInput(session: string, extra: Record<string, unknown> = {}, agent = AGENT) {
+  return { tenant: "acme", agent: { id: agent, role: "support" }, session: { id: session }, action: { type: "tool_call", tool: "email.send", args: { to: "x@example.test" } }, ...extra };
 }
 
 function report(session: string, body: unknown, spec: AgentSpec = SUPPORT, headers: Record<string, string> = { "content-type": "application/json" }) {
@@ -46,6 +48,30 @@ describe("reporting the data classes a result carried", () => {
     expect(added.decision).toBe("require_approval");
   });
 
+  it("binds the agent's other sessions: moving to a new session does not shed the taint", async () => {
+    const agent = "taint-mover";
+    const spec: AgentSpec = { tenant: "acme", agent, role: "support" };
+    const [reading, sending] = [uniqueId("reading"), uniqueId("sending")];
+    expect((await decide(emailInput(sending, {}, agent))).decision).toBe("allow");
+    expect((await report(reading, { data_classes: ["pii"] }, spec)).status).toBe(200);
+    const moved = await decide(emailInput(sending, {}, agent));
+    expect(moved.decision).toBe("require_approval");
+    expect(moved.reasons.map((r) => r.rule)).toEqual(["session_data_to_external_tool"]);
+    const fresh = await decide(emailInput(uniqueId("fresh"), {}, agent));
+    expect(fresh.decision).toBe("require_approval");
+    // Tools that stay inside are not held back, and another agent of the tenant is untouched.
+    const internal = await decide({ ...emailInput(uniqueId("internal"), {}, agent), action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } });
+    expect(internal.decision).toBe("allow");
+    expect((await decide(emailInput(uniqueId("bystander"), {}, "taint-bystander"))).decision).toBe("allow");
+  });
+
+  it("counts reads for the longest window any layer sets, an hour when none does, and no more than 30 days", () => {
+    const layer = (agent_window_s: unknown) => ({ tollgate: { params: { data_flows: { session_taint: { agent_window_s } } } } });
+    expect(agentTaintWindowS([layer(600), layer(7_200), {}])).toBe(7_200);
+    expect(agentTaintWindowS([{}, layer("forever"), layer(-5)])).toBe(DEFAULT_AGENT_TAINT_WINDOW_S);
+    expect(agentTaintWindowS([layer(1e12)])).toBe(30 * 86_400);
+  });
+
   it("refuses bad reports with a clear 4xx", async () => {
     const session = uniqueId("bad");
     expect((await report(session, { data_classes: [] })).status).toBe(400);
@@ -62,11 +88,13 @@ describe("reporting the data classes a result carried", () => {
 describe("a decision and the session object's record", () => {
   it("is evaluated again when the object holds classes this isolate has not seen", async () => {
     const session = uniqueId("stale");
+    // An agent of its own: the others here have read PII, which binds all their sessions.
+    const agent = "taint-stale";
     // The isolate learns the session is clean...
-    expect((await decide(emailInput(session))).decision).toBe("allow");
+    expect((await decide(emailInput(session, {}, agent))).decision).toBe("allow");
     // ...then PII is recorded without this isolate seeing it (as another edge would).
-    await sessionStub(session, AGENT).recordDataClasses(["pii"], null);
-    const decided = await decide(emailInput(session));
+    await sessionStub(session, agent).recordDataClasses(["pii"], null);
+    const decided = await decide(emailInput(session, {}, agent));
     expect(decided.decision).toBe("require_approval");
     expect(decided.reasons.map((r) => r.rule)).toEqual(["session_data_to_external_tool"]);
     expect(decided.session.status).toBe("ok");

@@ -69,6 +69,10 @@ async function connect(agentKey: string, server = "helpdesk", options: { urlElic
   return client;
 }
 
+let agents = 0;
+/** A support agent of acme of its own, for a test whose agent must not have read anything yet. */
+const freshAgent = () => registerAgent("acme", `mcp-fresh-${Date.now().toString(36)}-${++agents}`, "support");
+
 type RpcError = { error: { code: number; message: string } };
 
 type AuditRecord = { decision_id: string; tool: string; decision: string };
@@ -422,7 +426,8 @@ describe("resources and prompts", () => {
   });
 
   it("a resource whose mapping says it carries PII taints the session: an external tool then needs approval", async () => {
-    const client = await connect(keys.helper);
+    // An agent of its own: what the shared agent read elsewhere in this file binds all its sessions.
+    const client = await connect(await freshAgent());
     expect((await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "hello" } })).isError).toBeFalsy();
     const customer = await client.readResource({ uri: "customers://ada@example.test" });
     expect(JSON.stringify(customer.contents)).toContain("Ada Lovelace");
@@ -568,7 +573,7 @@ describe("approvals", () => {
 
 describe("session taint", () => {
   it("after a tool returned PII, an external tool needs approval, in calls and in the listing", async () => {
-    const client = await connect(keys.helper);
+    const client = await connect(await freshAgent());
     expect((await client.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "hi" } })).isError).toBeFalsy();
     const customer = await client.callTool({ name: "lookup_customer", arguments: { email: "ada@example.test" } });
     expect(textOf(customer)).toContain("Ada Lovelace");
@@ -647,6 +652,26 @@ describe("session taint", () => {
     expect(elsewhere.status).toBe(400);
     await other.close();
     await client.close();
+  });
+
+  it("binds the agent's other MCP sessions, whatever Tollgate session they name, and its calls to /v1/decide", async () => {
+    const key = await freshAgent();
+    const reader = await connect(key);
+    const sender = await connect(key, "helpdesk", { headers: { "tollgate-session": `elsewhere-${Date.now()}` } });
+    expect((await sender.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "hello" } })).isError).toBeFalsy();
+    expect(textOf(await reader.callTool({ name: "lookup_customer", arguments: { email: "ada@example.test" } }))).toContain("Ada Lovelace");
+    const leak = await sender.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "Ada's phone" } });
+    expect(decisionOf(leak)).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
+    const decided = await fetch(new URL("/v1/decide", edge.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ session: { id: `native-${Date.now()}` }, action: { type: "tool_call", tool: "slack.post", args: {} } }),
+    });
+    expect(await decided.json()).toMatchObject({ decision: "require_approval", reasons: [{ rule: "session_data_to_external_tool" }] });
+    // Another agent of the tenant is untouched.
+    const bystander = await connect(await freshAgent());
+    expect((await bystander.callTool({ name: "send_email", arguments: { to: "a@example.test", body: "hello" } })).isError).toBeFalsy();
+    await Promise.all([reader.close(), sender.close(), bystander.close()]);
   });
 
   it("shares a session's taint with /v1/decide when the client names its Tollgate session", async () => {
