@@ -28,7 +28,7 @@ import { modeFor, type ModeDecision } from "../rollout/mode";
 import { runShadows } from "../rollout/shadow";
 import type { DecisionBody, DecisionInput } from "../schema/decision-input";
 import type { LayerRef } from "../types";
-import { agentTaint } from "../session/agent-taint";
+import { agentTaint, type AgentTaint } from "../session/agent-taint";
 import { lastClasses, lastUsage } from "../session/client";
 import { sessionKey } from "../session/objects";
 import { applySessionState, type SessionReport } from "../session/stage";
@@ -136,15 +136,27 @@ function toolsOf(input: DecisionInput): string[] {
 }
 
 /**
- * The input with the classes of data any of the agent's sessions read within
- * the policy's window (session/agent-taint.ts), when the action reaches
- * outside: an agent cannot shed its taint by moving to another session.
- * `unknown` says why they could not be learnt; other actions ask nothing.
+ * Asks the agent's object which classes of data any of its sessions read
+ * within the policy's window (session/agent-taint.ts), when the action
+ * reaches outside: an agent cannot shed its taint by moving to another
+ * session. Other actions ask nothing (undefined).
  */
-export async function withAgentTaint(env: Env, input: DecisionInput, layers: unknown[], nowMs: number): Promise<{ input: DecisionInput; unknown?: string }> {
-  if ((env.SESSION_STATE as string) === "off" || !reachesOutside(layers, toolsOf(input))) return { input };
-  const taint = await agentTaint(env, input.identity, layers, nowMs, Number(env.SESSION_TIMEOUT_MS) || 250);
-  return taint.known ? { input: withSessionClasses(input, taint.classes) } : { input, unknown: taint.message };
+export function askAgentTaint(env: Env, input: DecisionInput, layers: unknown[], nowMs: number): Promise<AgentTaint> | undefined {
+  if ((env.SESSION_STATE as string) === "off" || !reachesOutside(layers, toolsOf(input))) return undefined;
+  return agentTaint(env, input.identity, layers, nowMs, Number(env.SESSION_TIMEOUT_MS) || 250);
+}
+
+/** Classes the agent's other sessions read that `input` was not evaluated with. */
+function unseenClasses(input: DecisionInput, taint: AgentTaint | undefined): string[] {
+  if (!taint?.known) return [];
+  const seen = (input.session as { data_classes?: string[] }).data_classes ?? [];
+  return taint.classes.filter((c) => !seen.includes(c));
+}
+
+/** The input with what the agent's object answered (listings, which are advice, use it as it is). */
+export async function withAgentTaint(env: Env, input: DecisionInput, layers: unknown[], nowMs: number): Promise<DecisionInput> {
+  const unseen = unseenClasses(input, await askAgentTaint(env, input, layers, nowMs));
+  return unseen.length > 0 ? withSessionClasses(input, unseen) : input;
 }
 
 /** An action that reaches outside, for an agent whose reads could not be learnt, is refused. */
@@ -246,15 +258,25 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
   const governing = await governingPolicy(env, ctx, identity.tenant, request.location, now);
   const { resolution, region } = governing;
   const tier = effectiveTier(resolution.policy.data, body.action, body.risk_tier, identity.registration.risk_tier);
-  const tainted = await withAgentTaint(env, withSessionClasses(policyInput(body, identity, tier, region, request.colo), []), resolution.policy.data, now);
-  let input = tainted.input;
+  let input = withSessionClasses(policyInput(body, identity, tier, region, request.colo), []);
   let inputJson = inputJsonOf(input);
   const tool = typeof input.action.tool === "string" ? input.action.tool : undefined;
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, tool);
   const mode = modeFor(governing.rollouts, tier.tier, resolution.policy.data);
   const runtime = { location: request.colo, region: region.region };
+  // The agent's object is asked while the policy evaluates; an agent that has read something this
+  // evaluation did not see (rarely) is evaluated again with it.
+  const asked = askAgentTaint(env, input, resolution.policy.data, now);
   let result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
-  result.decision = refusedWithoutAgentTaint(withoutUnmintableSpawn(env, input, result.decision), tainted.unknown);
+  const taint = await asked;
+  const unseen = unseenClasses(input, taint);
+  if (unseen.length > 0) {
+    input = withSessionClasses(input, unseen);
+    inputJson = inputJsonOf(input);
+    result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
+  }
+  const taintUnknown = taint && !taint.known ? taint.message : undefined;
+  result.decision = refusedWithoutAgentTaint(withoutUnmintableSpawn(env, input, result.decision), taintUnknown);
   let session: SessionReport | undefined;
   let undoSession: (() => Promise<void>) | undefined;
   if ((env.SESSION_STATE as string) !== "off") {
@@ -283,7 +305,7 @@ export async function runDecision(env: Env, ctx: Background, request: DecisionRe
         break;
       }
       result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
-      result.decision = refusedWithoutAgentTaint(withoutUnmintableSpawn(env, input, result.decision), tainted.unknown);
+      result.decision = refusedWithoutAgentTaint(withoutUnmintableSpawn(env, input, result.decision), taintUnknown);
     }
   }
   const delegated = session?.replayed ? undefined : await delegatedCredential(env, input, identity, result.decision, now);

@@ -38,7 +38,7 @@ export async function listTools(
   const body = { session: { id: sessionId }, action: { type: "list_tools", tools } } as unknown as DecisionBody;
   const tier = effectiveTier(resolution.policy.data, body.action, undefined, identity.registration.risk_tier);
   // Advice only: when the agent's reads cannot be learnt, each call still is refused on its own.
-  const { input } = await withAgentTaint(env, withSessionClasses(policyInput(body, identity, tier, region, colo), []), resolution.policy.data, now);
+  const input = await withAgentTaint(env, withSessionClasses(policyInput(body, identity, tier, region, colo), []), resolution.policy.data, now);
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, undefined);
   const result = await evaluate(engineFor(env), resolution, JSON.stringify(input), fallback, now, { location: colo, region: region.region });
   const listing = (result.decision as { tools?: unknown }).tools;

@@ -7,7 +7,11 @@
  * behind (another edge recorded PII a moment ago). What one session read
  * binds the agent's other sessions too, for the policy's window.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { runDecision } from "../../src/decision/pipeline";
+import type { DecisionBody } from "../../src/schema/decision-input";
+import { policyIdentity } from "../fixtures/policy-identity";
 import { agentFetch, decide, sessionStub, uniqueId } from "../session/helpers";
 import type { AgentSpec } from "../identity/credentials";
 import { agentTaintWindowS, DEFAULT_AGENT_TAINT_WINDOW_S } from "../../src/session/agent-taint";
@@ -63,6 +67,20 @@ describe("reporting the data classes a result carried", () => {
     const internal = await decide({ ...emailInput(uniqueId("internal"), {}, agent), action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } });
     expect(internal.decision).toBe("allow");
     expect((await decide(emailInput(uniqueId("bystander"), {}, "taint-bystander"))).decision).toBe("allow");
+  });
+
+  it("refuses an action that reaches outside when the agent's object cannot say what the agent read", async () => {
+    // The agent's object, unreachable: every call to it fails, as an overloaded or unreachable object would.
+    const unreachable = { idFromName: () => env.AGENTS.idFromName("unreachable"), get: () => ({ classesSince: () => Promise.reject(new Error("object unreachable")) }) };
+    const broken = { ...env, AGENTS: unreachable } as unknown as Env;
+    const identity = policyIdentity("acme", "taint-unknown", "support");
+    const decideWith = (tool: string) =>
+      runDecision(broken, { waitUntil: () => undefined }, { body: { session: { id: uniqueId("unknown") }, action: { type: "tool_call", tool, args: {} } } as DecisionBody, identity, colo: "test" });
+    const external = await decideWith("email.send");
+    expect(external.decision).toBe("deny");
+    expect((external.reasons as Array<{ rule: string; message: string }>).map((r) => r.rule)).toEqual(["agent_taint_unknown"]);
+    // An action that stays inside asks nothing of the agent's object.
+    expect((await decideWith("tickets.read")).decision).toBe("allow");
   });
 
   it("counts reads for the longest window any layer sets, an hour when none does, and no more than 30 days", () => {
