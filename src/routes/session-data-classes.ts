@@ -14,7 +14,7 @@ import { z } from "zod";
 import { ApiError } from "../errors";
 import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { jsonBody } from "../middleware/json-body";
-import { recordAgentClasses } from "../session/agent-taint";
+import { AgentClassesRefused, recordAgentClasses } from "../session/agent-taint";
 import { rememberClasses } from "../session/client";
 import { sessionKey, sessionObject } from "../session/objects";
 import { readJson, validated } from "./request-body";
@@ -50,6 +50,7 @@ export const sessionDataClassesRoute = new Hono<AgentEnv>().post("/:session/data
     // And with the agent, so that its other sessions cannot carry the data out (agent-taint.ts).
     await recordAgentClasses(c.env, identity, body.data_classes, Date.now(), RECORD_TIMEOUT_MS);
   } catch (error) {
+    if (error instanceof AgentClassesRefused) throw new ApiError(409, "too_many_data_classes", `${error.message}; the classes are recorded in this session only`);
     throw new ApiError(503, "session_state_unavailable", `the agent's state could not be reached (${(error as Error).message}); the classes are recorded in this session only: report them again`);
   }
   return c.json({ session, data_classes: outcome.data_classes });

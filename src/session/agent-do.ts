@@ -12,12 +12,18 @@
  * moving to another session does not shed them (agent-taint.ts).
  */
 import { DurableObject } from "cloudflare:workers";
+import { MAX_AGENT_TAINT_WINDOW_S } from "./agent-taint";
 import { AGENT_MIGRATIONS, migrate } from "./migrations";
 import type { AgentLimit } from "./types";
 
 /** Spool entry hashes kept per agent: far more than one upload (100 entries) or a few spools' worth. */
 const MAX_SPOOL_HASHES = 2_000;
-/** Data classes kept per agent; a registry names a handful. Past this, the least recently read go first. */
+/**
+ * Distinct data classes an agent may have read within the longest taint
+ * window; a registry names a handful. Past it a record is refused, never
+ * made room for: dropping the oldest would let an agent push "pii" out of
+ * its own record by reporting made-up classes.
+ */
 const MAX_DATA_CLASSES = 100;
 
 export type AgentCount = { allowed: true; count: number } | { allowed: false; count: number; rule: string; message: string };
@@ -45,12 +51,23 @@ export class AgentDO extends DurableObject<Env> {
     return continues;
   }
 
-  /** Records that a result carrying these classes reached one of the agent's sessions now. */
-  async recordClasses(classes: string[], nowMs: number): Promise<void> {
-    for (const c of new Set(classes)) {
+  /**
+   * Records that a result carrying these classes reached one of the agent's
+   * sessions now. Only classes older than any window can reach are ever
+   * dropped; a record that would hold more than MAX_DATA_CLASSES is refused.
+   */
+  async recordClasses(classes: string[], nowMs: number): Promise<{ refused: string | null }> {
+    this.sql.exec("DELETE FROM data_classes WHERE at_ms <= ?", nowMs - MAX_AGENT_TAINT_WINDOW_S * 1000);
+    const unique = [...new Set(classes)];
+    const fresh = unique.filter((c) => this.sql.exec("SELECT 1 FROM data_classes WHERE class = ?", c).toArray().length === 0);
+    const held = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM data_classes").one().n;
+    if (held + fresh.length > MAX_DATA_CLASSES) {
+      return { refused: `the agent has read ${held} classes of data recently, and at most ${MAX_DATA_CLASSES} are kept; none is dropped to make room` };
+    }
+    for (const c of unique) {
       this.sql.exec("INSERT INTO data_classes (class, at_ms) VALUES (?, ?) ON CONFLICT (class) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)", c, nowMs);
     }
-    this.sql.exec("DELETE FROM data_classes WHERE class NOT IN (SELECT class FROM data_classes ORDER BY at_ms DESC LIMIT ?)", MAX_DATA_CLASSES);
+    return { refused: null };
   }
 
   /** The classes any of the agent's sessions read after `sinceMs`. */

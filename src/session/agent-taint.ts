@@ -18,7 +18,7 @@ import { agentObject } from "./objects";
 /** The window when no layer sets one: an hour. */
 export const DEFAULT_AGENT_TAINT_WINDOW_S = 3_600;
 /** The longest window honoured: a layer's data cannot make the object keep answering for ever. */
-const MAX_AGENT_TAINT_WINDOW_S = 30 * 86_400;
+export const MAX_AGENT_TAINT_WINDOW_S = 30 * 86_400;
 
 /** The agent whose object holds the taint: the root of a sub-agent's tree, so a child cannot start clean of its parent's reads either. */
 export function taintedAgent(identity: Pick<Identity, "agent" | "delegation">): string {
@@ -33,9 +33,17 @@ export function agentTaintWindowS(layers: unknown[]): number {
   return Math.min(windows.length > 0 ? Math.max(...windows) : DEFAULT_AGENT_TAINT_WINDOW_S, MAX_AGENT_TAINT_WINDOW_S);
 }
 
-/** Records, with the agent, classes a session has just recorded. Throws when the object cannot be reached in time. */
+/** A record the agent's object refused: it holds as many classes as it keeps, and drops none to make room. */
+export class AgentClassesRefused extends Error {}
+
+/**
+ * Records, with the agent, classes a session has just recorded. Throws
+ * AgentClassesRefused when the object refuses them, and another error when
+ * it cannot be reached in time.
+ */
 export async function recordAgentClasses(env: Env, identity: Pick<Identity, "tenant" | "agent" | "delegation">, classes: string[], nowMs: number, timeoutMs: number): Promise<void> {
-  await withDeadline(agentObject(env, identity.tenant, taintedAgent(identity)).recordClasses(classes, nowMs), timeoutMs);
+  const outcome = await withDeadline(agentObject(env, identity.tenant, taintedAgent(identity)).recordClasses(classes, nowMs), timeoutMs);
+  if (outcome.refused !== null) throw new AgentClassesRefused(outcome.refused);
 }
 
 export type AgentTaint = { known: true; classes: string[] } | { known: false; message: string };

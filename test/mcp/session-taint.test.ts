@@ -69,6 +69,20 @@ describe("reporting the data classes a result carried", () => {
     expect((await decide(emailInput(uniqueId("bystander"), {}, "taint-bystander"))).decision).toBe("allow");
   });
 
+  it("cannot be pushed out of the agent's record by made-up classes: past its limit a report is refused, and pii stays", async () => {
+    const agent = "taint-flooder";
+    const spec: AgentSpec = { tenant: "acme", agent, role: "support" };
+    expect((await report(uniqueId("read"), { data_classes: ["pii"] }, spec)).status).toBe(200);
+    const made = (prefix: string) => Array.from({ length: 64 }, (_, i) => `${prefix}-${i}`);
+    expect((await report(uniqueId("junk"), { data_classes: made("x") }, spec)).status).toBe(200);
+    const refused = await report(uniqueId("junk"), { data_classes: made("y") }, spec);
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ error: { code: "too_many_data_classes" } });
+    const leak = await decide(emailInput(uniqueId("send"), {}, agent));
+    expect(leak.decision).toBe("require_approval");
+    expect(leak.reasons.map((r) => r.rule)).toEqual(["session_data_to_external_tool"]);
+  });
+
   it("refuses an action that reaches outside when the agent's object cannot say what the agent read", async () => {
     // The agent's object, unreachable: every call to it fails, as an overloaded or unreachable object would.
     const unreachable = { idFromName: () => env.AGENTS.idFromName("unreachable"), get: () => ({ classesSince: () => Promise.reject(new Error("object unreachable")) }) };
