@@ -23,9 +23,12 @@ approval contains reason("pii_access_requires_approval", msg) if {
 obligations contains {"type": "redact", "fields": ["args"]} if cfg.data_flows.pii_class in data_classes
 
 # Session taint: the classes of data the session has already touched (the
-# session object's record, which only grows). Once a session holds one of
-# `session_taint.classes`, a call to an external tool may carry it out, so it
-# is denied or needs approval, as `session_taint.external_tools` says.
+# session object's record, which only grows), and, for an action that
+# reaches outside, those any of the agent's sessions read within
+# `session_taint.agent_window_s` (the edge adds them). Once a session holds
+# one of `session_taint.classes`, a call to an external tool may carry it
+# out, so it is denied or needs approval, as `session_taint.external_tools`
+# says.
 session_data_classes := {c | some c in object.get(input, ["session", "data_classes"], []); is_string(c)}
 
 session_tainted_by := session_data_classes & {c | some c in cfg.data_flows.session_taint.classes}
@@ -36,7 +39,7 @@ session_taint_applies(tool) if {
 }
 
 session_taint_reason(use) := reason("session_data_to_external_tool", msg) if {
-	msg := sprintf("%sthis session has read %s data, which may not leave through external tool \"%s\"", [use.at, concat(", ", sort(session_tainted_by)), use.tool])
+	msg := sprintf("%sthe agent has read %s data, in this session or another, which may not leave through external tool \"%s\"", [use.at, concat(", ", sort(session_tainted_by)), use.tool])
 }
 
 deny contains session_taint_reason(use) if {

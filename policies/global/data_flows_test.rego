@@ -55,7 +55,7 @@ test_after_pii_was_read_an_external_tool_needs_approval if {
 	d := tollgate.decision with input as tainted("support", "email.send", ["pii"])
 	d.decision == "require_approval"
 	rules(d) == {"session_data_to_external_tool"}
-	d.reasons[0].message == "this session has read pii data, which may not leave through external tool \"email.send\""
+	d.reasons[0].message == "the agent has read pii data, in this session or another, which may not leave through external tool \"email.send\""
 }
 
 test_after_pii_was_read_an_external_tool_is_denied_when_policy_data_says_so if {
@@ -78,7 +78,7 @@ test_a_plan_step_to_an_external_tool_after_confidential_data_needs_approval if {
 	plan := object.union(as_role("analyst", {"type": "plan", "steps": [{"tool": "db.query"}, {"tool": "web.fetch"}]}), {"session": {"id": "s-1", "data_classes": ["confidential"]}})
 	d := tollgate.decision with input as plan
 	d.decision == "require_approval"
-	d.reasons[0].message == "step 2: this session has read confidential data, which may not leave through external tool \"web.fetch\""
+	d.reasons[0].message == "step 2: the agent has read confidential data, in this session or another, which may not leave through external tool \"web.fetch\""
 }
 
 test_session_data_classes_that_are_not_strings_are_refused if {
