@@ -235,6 +235,25 @@ describe("offline decisions", () => {
     await tg.close();
   }, 180_000);
 
+  it("reports again the classes the edge did not take, once it is back, so the agent's other sessions are bound too", async () => {
+    const tenant = unique("report");
+    const key = await edge.agentKey(tenant, "reporter", "support");
+    const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", timeoutMs: 1_000, retries: 1 });
+    expect((await tg.check(read)).source).toBe("edge");
+    await tg.idle();
+    await edge.stop();
+    // The edge is down: the report is kept, and this session's decisions carry it meanwhile.
+    await tg.reportDataClasses("s-1", ["pii"]);
+    await edge.start();
+    expect((await tg.check(read)).source).toBe("edge");
+    await tg.idle();
+    // Another session of the same agent, from another process, is bound by what the first one read.
+    const elsewhere = await new Tollgate({ url: edge.url, credential: key, session: "s-2" }).check({ type: "tool_call", tool: "email.send", args: { to: "a@example.test" } });
+    expect(elsewhere.decision).toBe("require_approval");
+    expect(elsewhere.rules).toContain("session_data_to_external_tool");
+    await tg.close();
+  }, 180_000);
+
   it("holds a pinned tenant's composition with the region its requests come from as well, and decides offline with it", async () => {
     // An edge whose requests come from the US (EDGE_REGION), for a tenant pinned to the EU: the pin adds
     // the EU's layer and keeps the US one, and the agent's held policy must be that same composition.

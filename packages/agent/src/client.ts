@@ -119,6 +119,8 @@ export class Tollgate {
   private readonly onEvent: (event: TollgateEvent) => void;
   /** Data classes each session's results carried that the edge may not know of yet. */
   private readonly taint = new Map<string, Set<string>>();
+  /** Sessions whose classes the edge has not taken yet: reported again once it answers (afterContact). */
+  private readonly unreported = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
   private syncing: Promise<void> | undefined;
   /** Whether the spool may hold entries: it is read once at start, then only after this client spooled one. */
@@ -230,19 +232,24 @@ export class Tollgate {
   /**
    * Tells the session the data classes a result carried. Taint only ever
    * tightens, so until the edge has it, every later decision of the session
-   * carries it too.
+   * carries it too, and it is reported again once the edge answers: the
+   * edge also records it with the agent, which binds the agent's other
+   * sessions.
    */
   async reportDataClasses(session: string, classes: string[], decisionId?: string): Promise<void> {
     const tainted = this.taint.get(session) ?? new Set<string>();
     for (const name of classes) tainted.add(name);
     this.taint.set(session, tainted);
+    if (tainted.size === 0) return;
     try {
       await this.transport.call("POST", `/v1/sessions/${encodeURIComponent(session)}/data-classes`, {
         body: { data_classes: [...tainted].sort(), ...(decisionId && !decisionId.startsWith("off-") ? { decision_id: decisionId } : {}) },
       });
+      this.unreported.delete(session);
     } catch (error) {
       if (!(error instanceof EdgeUnreachable)) throw error;
-      // Kept: every later decision of this session carries it until the edge answers.
+      // Kept: every later decision of this session carries it, and it is reported again after the next contact.
+      this.unreported.add(session);
     }
   }
 
@@ -426,9 +433,12 @@ export class Tollgate {
     return decision;
   }
 
-  /** After the edge answered: upload what was decided offline, refresh the local policy, keep a lease. */
+  /** After the edge answered: report what it has not taken, upload what was decided offline, refresh the local policy, keep a lease. */
   private afterContact(session: string, now: number): void {
     const work = (async () => {
+      for (const unreported of [...this.unreported]) {
+        await this.reportDataClasses(unreported, []).catch((error: Error) => this.onEvent({ type: "background_error", step: "data_classes", message: error.message }));
+      }
       await this.sync().catch((error: Error) => this.onEvent({ type: "background_error", step: "sync", message: error.message }));
       if (!this.policy) return;
       await this.policy
