@@ -31,7 +31,8 @@
 import { runDecision, type DecisionResponse } from "../decision/pipeline";
 import type { DecisionBody } from "../schema/decision-input";
 import { recordAgentClasses } from "../session/agent-taint";
-import { rememberClasses } from "../session/client";
+import { rememberClasses, withTimeout } from "../session/client";
+import type { RecordedClasses } from "../session/types";
 import { sessionKey, sessionObject } from "../session/objects";
 import type { Reason } from "../types";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
@@ -175,10 +176,8 @@ export function resultFinish(context: GatewayContext, id: JsonRpcId, subject: An
 async function recordClasses(context: GatewayContext, classes: string[], decisionId: string): Promise<{ ok: true } | { ok: false; why: string }> {
   const { tenant, agent } = context.identity;
   const sessionId = context.session.tollgate_session;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${RECORD_TIMEOUT_MS} ms`)), RECORD_TIMEOUT_MS)));
   try {
-    const outcome = await Promise.race([sessionObject(context.env, tenant, agent, sessionId).recordDataClasses(classes, decisionId), deadline]);
+    const outcome = await withTimeout<RecordedClasses>(sessionObject(context.env, tenant, agent, sessionId).recordDataClasses(classes, decisionId), RECORD_TIMEOUT_MS);
     if ("refused" in outcome) return { ok: false, why: outcome.refused };
     rememberClasses(sessionKey(tenant, agent, sessionId), outcome.data_classes);
     // And with the agent, so that another of its sessions (another MCP server's, say) cannot carry the data out.
@@ -186,8 +185,6 @@ async function recordClasses(context: GatewayContext, classes: string[], decisio
     return { ok: true };
   } catch (error) {
     return { ok: false, why: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

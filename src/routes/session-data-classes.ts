@@ -15,7 +15,8 @@ import { ApiError } from "../errors";
 import { agentAuth, identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { jsonBody } from "../middleware/json-body";
 import { AgentClassesRefused, recordAgentClasses } from "../session/agent-taint";
-import { rememberClasses } from "../session/client";
+import { rememberClasses, withTimeout } from "../session/client";
+import type { RecordedClasses } from "../session/types";
 import { sessionKey, sessionObject } from "../session/objects";
 import { readJson, validated } from "./request-body";
 
@@ -34,15 +35,11 @@ export const sessionDataClassesRoute = new Hono<AgentEnv>().post("/:session/data
   const body = validated(bodySchema, await readJson(c));
   const identity = identityOf(c);
   const { tenant, agent } = identity;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), RECORD_TIMEOUT_MS)));
-  let outcome: { data_classes: string[] } | { refused: string };
+  let outcome: RecordedClasses;
   try {
-    outcome = await Promise.race([sessionObject(c.env, tenant, agent, session).recordDataClasses(body.data_classes, body.decision_id ?? null), deadline]);
+    outcome = await withTimeout<RecordedClasses>(sessionObject(c.env, tenant, agent, session).recordDataClasses(body.data_classes, body.decision_id ?? null), RECORD_TIMEOUT_MS);
   } catch (error) {
     throw new ApiError(503, "session_state_unavailable", `the session's state could not be reached (${(error as Error).message}); the classes may not be recorded: report them again`);
-  } finally {
-    clearTimeout(timer);
   }
   if ("refused" in outcome) throw new ApiError(409, "too_many_data_classes", outcome.refused);
   rememberClasses(sessionKey(tenant, agent, session), outcome.data_classes);

@@ -13,6 +13,7 @@
  * one round trip; when the object cannot say, the action is refused.
  */
 import type { Identity } from "../identity/types";
+import { withTimeout } from "./client";
 import { agentObject } from "./objects";
 
 /** The window when no layer sets one: an hour. */
@@ -42,7 +43,7 @@ export class AgentClassesRefused extends Error {}
  * it cannot be reached in time.
  */
 export async function recordAgentClasses(env: Env, identity: Pick<Identity, "tenant" | "agent" | "delegation">, classes: string[], nowMs: number, timeoutMs: number): Promise<void> {
-  const outcome = await withDeadline(agentObject(env, identity.tenant, taintedAgent(identity)).recordClasses(classes, nowMs), timeoutMs);
+  const outcome = await withTimeout(agentObject(env, identity.tenant, taintedAgent(identity)).recordClasses(classes, nowMs), timeoutMs);
   if (outcome.refused !== null) throw new AgentClassesRefused(outcome.refused);
 }
 
@@ -52,18 +53,8 @@ export type AgentTaint = { known: true; classes: string[] } | { known: false; me
 export async function agentTaint(env: Env, identity: Pick<Identity, "tenant" | "agent" | "delegation">, layers: unknown[], nowMs: number, timeoutMs: number): Promise<AgentTaint> {
   const sinceMs = nowMs - agentTaintWindowS(layers) * 1000;
   try {
-    return { known: true, classes: await withDeadline(agentObject(env, identity.tenant, taintedAgent(identity)).classesSince(sinceMs), timeoutMs) };
+    return { known: true, classes: await withTimeout(agentObject(env, identity.tenant, taintedAgent(identity)).classesSince(sinceMs), timeoutMs) };
   } catch (error) {
     return { known: false, message: (error as Error).message };
-  }
-}
-
-async function withDeadline<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)));
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
   }
 }

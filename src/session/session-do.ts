@@ -33,7 +33,7 @@ import { Leases, type Amounts, type LeaseView } from "./leases";
 import { Lineage, type Grant } from "./lineage";
 import { migrate, SESSION_MIGRATIONS } from "./migrations";
 import { agentObject, approvalsIndex, breakerIndex, sessionObject } from "./objects";
-import type { AgentLimit, ApprovalChanges, ApprovalRecord, BreakerReport, BreakerState, CommitRequest, CommitResult, Usage } from "./types";
+import type { AgentLimit, ApprovalChanges, ApprovalRecord, BreakerReport, BreakerState, CommitRequest, CommitResult, RecordedClasses, Usage } from "./types";
 
 /** Decision ids and idempotency keys are remembered this long; denials for the breaker this long at most. */
 const RETENTION_MS = 24 * 3600 * 1000;
@@ -361,7 +361,7 @@ export class SessionDO extends DurableObject<Env> {
    * gateway, or a caller of /v1/decide after its tool returned). The set
    * only grows: nothing removes a class. Returns every class now held.
    */
-  async recordDataClasses(classes: string[], decisionId: string | null): Promise<{ data_classes: string[] } | { refused: string }> {
+  async recordDataClasses(classes: string[], decisionId: string | null): Promise<RecordedClasses> {
     if (!this.addClasses(classes, decisionId, Date.now())) return { refused: `a session holds at most ${MAX_DATA_CLASSES} data classes` };
     return { data_classes: this.dataClasses() };
   }

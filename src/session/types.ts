@@ -82,6 +82,9 @@ export interface CommitRequest {
   data_classes_seen?: string[];
 }
 
+/** What a session's object answers a record of data classes: every class it now holds, or why it took none. */
+export type RecordedClasses = { data_classes: string[] } | { refused: string };
+
 export type BreakerState = "closed" | "open" | "half_open";
 
 /** A session's breaker as it reports it to the tenant's breaker index (opened, or closed again). */
