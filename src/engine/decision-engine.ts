@@ -12,7 +12,9 @@
  * and then fails on an input, by running out of time or aborting, is
  * failing because of that input: the input is refused whatever the tier
  * (compose.ts, inputFailureDecision), so no caller can shape an input into a
- * fail-open allow. A policy that has never answered gets the tier's fail mode.
+ * fail-open allow. Its sandbox failing in any other way gets one retry in a
+ * fresh sandbox first, since an isolate can be lost for reasons of its own.
+ * A policy that has never answered gets the tier's fail mode.
  */
 import { BASELINE_LAYER, BASELINE_REF } from "../bundles/baseline";
 import { BASELINE_POLICY, withoutLayersAfter, type ActivePolicy } from "../bundles/active-policy";
@@ -172,6 +174,28 @@ export class DecisionEngine {
     return undefined;
   }
 
+  /**
+   * A policy that answers other inputs whose sandbox failed on this one
+   * without running out of time: either the sandbox broke for its own
+   * reasons (its isolate was lost) or the input broke it. A fresh sandbox
+   * tries the same input once more, so the first costs one retry; a second
+   * failure is the input's doing, and the input is refused whatever the
+   * tier's fail mode. The narrower compositions are not asked: the layers
+   * they leave out would add only their tier's fail mode, which at a tier
+   * that fails open would let an input that breaks one layer shed it.
+   */
+  private async againInFreshSandbox(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime: EdgeRuntimeInfo | undefined, first: string): Promise<EngineResult> {
+    this.sandbox!.abandon(policy.key);
+    const fallbackReason = `sandbox failed: ${first}; tried once more in a fresh sandbox`;
+    try {
+      const answer = await this.sandbox!.decide(policy.key, policy.code, inputJson, nowMs, runtimeFor(policy, runtime), this.timeoutMs);
+      return withPrint({ decision: composeLayers(answer.layers, fallback, true), path: "sandbox", eval_us: answer.eval_us, fallback_reason: fallbackReason }, answer.layers);
+    } catch (error) {
+      const code = error instanceof SandboxTimeout ? "policy_timeout" : "sandbox_unavailable";
+      return { decision: inputFailureDecision(fallback, "sandbox", code, (error as Error).message), path: "fail_mode", eval_us: 0, fallback_reason: `${fallbackReason}, which failed too: ${(error as Error).message}` };
+    }
+  }
+
   /** `runtime` is what the caller knows of this edge for opa.runtime() (location, region); the layers' digests are added here. */
   async decide(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<EngineResult> {
     let fallbackReason: string | undefined;
@@ -191,6 +215,7 @@ export class DecisionEngine {
         if (timedOut && this.answering.has(policy.key)) {
           return { decision: inputFailureDecision(fallback, "sandbox", "policy_timeout", message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
         }
+        if (!timedOut && this.answering.has(policy.key)) return this.againInFreshSandbox(policy, inputJson, fallback, nowMs, runtime, message);
         const narrower = await this.withoutFailingLayers(policy, inputJson, fallback, nowMs, runtime, timedOut ? "policy_timeout" : "sandbox_unavailable", message);
         if (narrower) return narrower;
         // The same code would run away in this isolate too: no baseline, the tier's fail mode.

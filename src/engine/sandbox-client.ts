@@ -82,14 +82,19 @@ export class SandboxClient {
       return { ...answer, layers: answer.layers.map(fromWire) };
     } catch (error) {
       if (error instanceof SandboxTimeout) {
-        this.generations.set(policyKey, (this.generations.get(policyKey) ?? 0) + 1);
-        if (this.generations.size > MAX_REMEMBERED_POLICIES) this.generations.delete(this.generations.keys().next().value!);
+        this.abandon(policyKey);
         call.catch(() => undefined);
       }
       throw error;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Gives up on a policy's sandbox: its next decision gets a new isolate. */
+  abandon(policyKey: string): void {
+    this.generations.set(policyKey, (this.generations.get(policyKey) ?? 0) + 1);
+    if (this.generations.size > MAX_REMEMBERED_POLICIES) this.generations.delete(this.generations.keys().next().value!);
   }
 
   measure(

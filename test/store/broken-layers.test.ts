@@ -6,7 +6,10 @@
  * activation; and a composition whose sandbox cannot start at all (on
  * Cloudflare also one that a layer spinning as it starts runs past the CPU
  * limit) is decided by the layers above the failing one, with its tier's
- * fail mode as one more answer, so the global rules' denials stand.
+ * fail mode as one more answer, so the global rules' denials stand. A
+ * composition that has answered and then loses its sandbox on an input gets
+ * one retry in a fresh sandbox, never the narrower fallback: an input that
+ * kills the sandbox cannot shed the layers below the global one.
  */
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, inject, it } from "vitest";
@@ -15,6 +18,7 @@ import { BASELINE_LAYER, BASELINE_REF } from "../../src/bundles/baseline";
 import { publishLayer } from "../../src/bundles/publisher";
 import { DecisionEngine } from "../../src/engine/decision-engine";
 import { fallbackParams } from "../../src/engine/fallback-params";
+import type { PolicySandboxRpc } from "../../src/engine/sandbox-protocol";
 import { withIdentity } from "../fixtures/policy-identity";
 import { currentSnapshot, edge, emptyBucket, layerFiles, plantLayer, plantSnapshot, publish, publishContext, signLayer, T0 } from "./harness";
 
@@ -101,5 +105,79 @@ describe("a layer below the global one that cannot run", () => {
     expect(denied.decision.fail_mode_applied).toMatchObject({ layer: "tenant:acme", code: "sandbox_unavailable" });
     // What the global layer allows stays allowed.
     expect((await decide(supportReadsTicket("acme"), "tickets.read")).decision.decision).toBe("allow");
+  });
+});
+
+/**
+ * The real Worker Loader, except that the sandboxes of composition `key`
+ * whose generation `dies` picks reject a decision whose input carries
+ * `marker`, as an isolate lost in the middle of the call would. No input is
+ * known to do that to a real sandbox; this is how one would look to the edge.
+ */
+function losingSandboxOn(key: string, marker: string, dies: (generation: number) => boolean): WorkerLoader {
+  return {
+    get(name: string, factory: Parameters<WorkerLoader["get"]>[1]) {
+      const worker = env.LOADER.get(name, factory);
+      const generation = Number(name.slice(name.lastIndexOf(":") + 1));
+      const ours = name.startsWith(`policy:${key}:`) && dies(generation);
+      return {
+        getEntrypoint(entrypoint?: string) {
+          const real = worker.getEntrypoint(entrypoint) as unknown as PolicySandboxRpc;
+          const sandbox: PolicySandboxRpc = {
+            decide: (inputJson, ...rest) => (ours && inputJson.includes(marker) ? Promise.reject(new Error("the sandbox's isolate was lost")) : real.decide(inputJson, ...rest)),
+            measure: (...args) => real.measure(...args),
+          };
+          return sandbox;
+        },
+      };
+    },
+  } as unknown as WorkerLoader;
+}
+
+describe("a composition that has answered and then loses its sandbox on an input", () => {
+  // Two working layers (the baseline's code, the second under a tenant's scope), so the narrower composition would answer.
+  const tenantRef = { scope: "tenant:acme", digest: `sha256:${"d".repeat(64)}`, version: 1, built_at: new Date(T0).toISOString() };
+  const composed: ActivePolicy = {
+    key: compositionKey([BASELINE_REF, tenantRef]),
+    layers: [BASELINE_REF, tenantRef],
+    code: () => [BASELINE_LAYER, { ...BASELINE_LAYER, scope: "tenant:acme" }],
+    data: [BASELINE_LAYER.data, BASELINE_LAYER.data],
+    isBaseline: false,
+  };
+  const readTicket = (id: string) => ({ ...supportReadsTicket("acme"), action: { type: "tool_call", tool: "tickets.read", args: { id } } });
+  const decideWith = (engine: DecisionEngine, id: string) =>
+    engine.decide(composed, JSON.stringify(withIdentity(readTicket(id))), fallbackParams(composed.data, "low", "support", "tickets.read"), T0);
+
+  it("is refused when a fresh sandbox fails on it too, although its tier fails open and the layers above would allow it", async () => {
+    const engine = new DecisionEngine(losingSandboxOn(composed.key, "KILLS-SANDBOX", () => true), "sandbox", 300);
+    expect((await decideWith(engine, "T-1")).decision.decision).toBe("allow");
+
+    const refused = await decideWith(engine, "KILLS-SANDBOX");
+    expect(refused.path).toBe("fail_mode");
+    expect(refused.decision.decision).toBe("deny");
+    expect(refused.decision.reasons.map((reason) => reason.rule)).toEqual(["policy_failed_on_input"]);
+    expect(refused.fallback_reason).toContain("fresh sandbox");
+    // The tenant layer was not shed: nothing was decided without it.
+    expect(refused.fallback_reason).not.toContain("decided without");
+    // Other inputs still go through.
+    expect((await decideWith(engine, "T-2")).decision.decision).toBe("allow");
+  });
+
+  it("is decided by a fresh sandbox when only the first one was lost", async () => {
+    const engine = new DecisionEngine(losingSandboxOn(composed.key, "FIRST-ISOLATE-LOST", (generation) => generation === 0), "sandbox", 300);
+    expect((await decideWith(engine, "T-1")).decision.decision).toBe("allow");
+
+    const retried = await decideWith(engine, "FIRST-ISOLATE-LOST");
+    expect(retried.path).toBe("sandbox");
+    expect(retried.decision.decision).toBe("allow");
+    expect(retried.decision.fail_mode_applied).toBeUndefined();
+    expect(retried.fallback_reason).toContain("tried once more in a fresh sandbox");
+  });
+
+  it("still gets the narrower fallback when it has never answered (a sandbox that cannot start is not the input's doing)", async () => {
+    const engine = new DecisionEngine(losingSandboxOn(composed.key, "T-", () => true), "sandbox", 300);
+    const decided = await decideWith(engine, "T-1");
+    expect(decided.fallback_reason).toContain("decided without tenant:acme");
+    expect(decided.decision.fail_mode_applied).toMatchObject({ layer: "tenant:acme", code: "sandbox_unavailable" });
   });
 });
