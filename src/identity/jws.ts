@@ -9,6 +9,8 @@
  */
 import { fromBase64Url, toBase64Url } from "../bundles/signature";
 
+const utf8 = new TextEncoder();
+
 export type JwsAlgorithm = "EdDSA" | "ES256" | "RS256";
 export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = ["EdDSA", "ES256", "RS256"];
 
@@ -48,7 +50,7 @@ export function decodeJws(token: string): DecodedJws {
   return {
     header: jsonSegment(parts[0], "header"),
     payload: jsonSegment(parts[1], "payload"),
-    signingInput: new TextEncoder().encode(`${parts[0]}.${parts[1]}`) as Uint8Array<ArrayBuffer>,
+    signingInput: utf8.encode(`${parts[0]}.${parts[1]}`) as Uint8Array<ArrayBuffer>,
     signature: fromBase64Url(parts[2]),
   };
 }
@@ -128,11 +130,11 @@ export function checkTimes(payload: Record<string, unknown>, nowMs: number, skew
   return exp * 1000;
 }
 
-const base64UrlJson = (value: unknown) => toBase64Url(new TextEncoder().encode(JSON.stringify(value)));
+const base64UrlJson = (value: unknown) => toBase64Url(utf8.encode(JSON.stringify(value)));
 
 /** A compact JWS signed with an Ed25519 key (the credentials and receipts the edge issues). */
 export async function signEdDsaJws(header: Record<string, unknown>, claims: unknown, key: CryptoKey): Promise<string> {
   const signingInput = `${base64UrlJson(header)}.${base64UrlJson(claims)}`;
-  const signature = await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(signingInput));
+  const signature = await crypto.subtle.sign({ name: "Ed25519" }, key, utf8.encode(signingInput));
   return `${signingInput}.${toBase64Url(new Uint8Array(signature))}`;
 }

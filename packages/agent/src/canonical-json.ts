@@ -36,8 +36,10 @@ export function canonicalJson(value: unknown): string {
   return `${out}}`;
 }
 
+const utf8 = new TextEncoder();
+
 export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const bytes = typeof data === "string" ? utf8.encode(data) : data;
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return toHex(new Uint8Array(digest));
 }
