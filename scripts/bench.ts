@@ -504,12 +504,16 @@ export function mcpLines(full: McpBench, policyOnly: McpBench): string[] {
     "|---|---:|---:|---:|",
     row("straight to the upstream", full.direct),
     row("through a Worker that only relays (workerd's own hop)", full.relay),
+    row("through a Worker that only relays, over a binding to the upstream's socket (no Miniflare outbound Worker)", full.relayDirect),
     row("through the gateway (sandbox, session object, audit log)", full.gateway),
     row("straight to the upstream (second edge run)", policyOnly.direct),
     row("through a Worker that only relays (second edge run)", policyOnly.relay),
+    row("through a Worker that only relays, over a binding to the upstream's socket (second edge run)", policyOnly.relayDirect),
     row("through the gateway (policy only: SESSION_STATE and AUDIT off)", policyOnly.gateway),
     "",
     `Added by the gateway at the median: ${fmt(full.gateway.median_ms - full.direct.median_ms)} on the full path, ${fmt(policyOnly.gateway.median_ms - policyOnly.direct.median_ms)} with the policy alone. A Worker that does nothing but pass the call on adds ${fmt(full.relay.median_ms - full.direct.median_ms)} and ${fmt(policyOnly.relay.median_ms - policyOnly.direct.median_ms)} in the same rounds: what the gateway adds beyond that is ${fmt(full.gateway.median_ms - full.relay.median_ms)} and ${fmt(policyOnly.gateway.median_ms - policyOnly.relay.median_ms)}.`,
+    "",
+    `Of a Worker's own hop, Miniflare's outbound Worker (every fetch() a Worker makes here passes through it; on Cloudflare none does) is ${fmt(full.relay.median_ms - full.relayDirect.median_ms)} and ${fmt(policyOnly.relay.median_ms - policyOnly.relayDirect.median_ms)} at the median in the same rounds. The gateway's fetch to its upstream pays it too; the figures above keep it.`,
   ];
 }
 
