@@ -88,6 +88,8 @@ export class AuditChainDO extends DurableObject<Env> {
   /** The chain's head and how far it is sealed, read once and kept current by append and seal. */
   private head!: { seq: number; hash: string };
   private sealedThrough = 0;
+  /** Until when appends leave sealing to the alarm, after a seal failed (0: they seal as segments fill). */
+  private sealRetryAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -155,7 +157,7 @@ export class AuditChainDO extends DurableObject<Env> {
     this.head = { seq, hash: prevHash };
     // The batch is durable and chained now; sealing is a later step whose failure must not
     // fail the append (the queue would redeliver a batch that is already in).
-    if (this.unsealedCount() >= SEGMENT_MAX_ENTRIES) await this.trySeal();
+    if (this.unsealedCount() >= SEGMENT_MAX_ENTRIES && Date.now() >= this.sealRetryAt) await this.trySeal();
     else if (this.unsealedCount() > 0 && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_AFTER_MS);
     return { appended, duplicates, rejected };
   }
@@ -168,9 +170,13 @@ export class AuditChainDO extends DurableObject<Env> {
   private async trySeal(): Promise<void> {
     try {
       while ((await this.seal()) > 0);
+      this.sealRetryAt = 0;
       await this.ctx.storage.delete("last_seal_error");
       await this.forgetSealed();
     } catch (error) {
+      // Appends leave it to the alarm from now on: a seal that cannot be signed (a deployment without its
+      // key) would otherwise be tried again, reading a whole segment's entries, on every batch.
+      this.sealRetryAt = Date.now() + SEAL_RETRY_MS;
       await this.count("seal_failures");
       await this.ctx.storage.put("last_seal_error", error instanceof Error ? error.message : String(error));
       await this.ctx.storage.setAlarm(Date.now() + SEAL_RETRY_MS);

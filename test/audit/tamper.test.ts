@@ -6,7 +6,7 @@
  * the export itself never fails on what it finds in R2.
  */
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { digestKey, headKey, segmentKey } from "../../src/audit/chain";
 import { verifyAuditLog, type ChainStatus, type ExportedHead, type ExportedSegment } from "../../src/audit/verify";
@@ -223,6 +223,29 @@ describe("tamper evidence", () => {
     expect(report).toMatchObject({ ok: true, entries: 10 });
     expect(await chain.stats()).toMatchObject({ unsealed: 0, seal_failures: 1 });
     expect((await chain.stats()).last_seal_error).toBeUndefined();
+  });
+
+  it("a seal that cannot be signed is not tried again on every batch: appends leave it to the alarm until it retries", async () => {
+    const shard = uniqueId("unsealable").replace(/[^a-z0-9-]/g, "-");
+    const chain = chainFor(env, shard);
+    let n = 0;
+    const batch = (size: number) => Array.from({ length: size }, () => ({ decision_id: `${shard}-${++n}`, time: new Date().toISOString(), tenant: shard, decision: "allow", rules: [] as string[] }));
+    await runInDurableObject(chain, (instance) => {
+      Object.assign(instance, { env: { ...env, AUDIT_SIGNING_KEY: "" } });
+    });
+    // A full segment's worth: the append that fills it tries to seal, and fails.
+    expect(await chain.append(batch(500))).toEqual({ appended: 500, duplicates: 0, rejected: 0 });
+    expect(await chain.stats()).toMatchObject({ unsealed: 500, seal_failures: 1 });
+    // Twenty more batches: every record is chained, and no batch pays for another failed seal.
+    for (let i = 0; i < 20; i++) expect(await chain.append(batch(5))).toEqual({ appended: 5, duplicates: 0, rejected: 0 });
+    expect(await chain.stats()).toMatchObject({ entries: 600, unsealed: 600, seal_failures: 1 });
+    // The alarm still retries (and an export asks too): with the key back, everything is sealed.
+    await runInDurableObject(chain, (instance) => {
+      Object.assign(instance, { env });
+    });
+    expect(await runDurableObjectAlarm(chain)).toBe(true);
+    expect(await chain.stats()).toMatchObject({ unsealed: 0, seal_failures: 1 });
+    expect(await verifyAuditLog(shard, await exported(shard), trust, await chainStatus(shard))).toMatchObject({ ok: true, entries: 600 });
   });
 
   it("sealed records past the retention leave the object but not the log: the chain goes on and verifies", async () => {
