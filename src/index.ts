@@ -25,3 +25,4 @@ export { AlertsDO } from "./alerts/alerts-do";
 export { AgentRegistryDO } from "./identity/registry-do";
 export { IssuerDirectoryDO } from "./identity/directory-do";
 export { McpServersDO } from "./mcp/servers-do";
+export { SnapshotWitnessDO } from "./bundles/snapshot-witness-do";

@@ -5,6 +5,7 @@
  * baseline only.
  */
 import { PolicyStore } from "./policy-store";
+import { snapshotWitness } from "./snapshot-witness-do";
 import { trustStoreFrom } from "./trust";
 import type { ActivePolicy } from "./active-policy";
 
@@ -19,6 +20,8 @@ export function edgeStore(env: Env, nowMs: number, warm: (policy: ActivePolicy) 
       region: env.EDGE_REGION,
       refreshIntervalMs: Number(env.BUNDLE_REFRESH_SECONDS) * 1000,
       maxStalenessMs: Number(env.MAX_STALENESS_SECONDS) * 1000,
+      // The stub is made when asked (in the request that loads the store): a stub is bound to its request.
+      newestPublished: env.SNAPSHOT_WITNESS ? () => snapshotWitness(env)!.newest() : undefined,
     },
     nowMs,
     warm,

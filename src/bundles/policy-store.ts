@@ -32,7 +32,17 @@ export interface StoreConfig {
   maxStalenessMs: number;
   /** Names this edge's last-known-good entry in the Cache API (defaults to the region). */
   cacheKey?: string;
+  /**
+   * The newest snapshot version ever published, from a record the bucket's
+   * writers cannot rewrite (snapshot-witness-do.ts). A new isolate asks it
+   * before it trusts anything, so an older signed snapshot put back as
+   * current.json is refused even by an edge that never saw a newer one.
+   */
+  newestPublished?: () => Promise<number>;
 }
+
+/** How long a new isolate waits for the witness before going on without it. */
+const WITNESS_TIMEOUT_MS = 2_000;
 
 export interface Conflict {
   at: string;
@@ -130,9 +140,10 @@ export class PolicyStore {
     this.lkg = new LkgCache(config.cacheKey ?? config.region);
   }
 
-  /** First use in an isolate: last known good from the Cache API, then the store. */
+  /** First use in an isolate: the witness's newest version, last known good from the Cache API, then the store. */
   ensureLoaded(nowMs: number): Promise<void> {
     this.loaded ??= (async () => {
+      await this.askWitness(nowMs);
       try {
         const cached = await this.lkg.load();
         if (cached) await this.activate(cached, nowMs, undefined, false);
@@ -142,6 +153,27 @@ export class PolicyStore {
       await this.refresh(nowMs);
     })();
     return this.loaded;
+  }
+
+  /**
+   * Nothing older than the newest published snapshot is activated from here
+   * on. A witness that cannot answer leaves this isolate as it was without
+   * one (no older than what it sees itself), and says so among the conflicts.
+   */
+  private async askWitness(nowMs: number): Promise<void> {
+    if (!this.config.newestPublished) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const newest = await Promise.race([
+        this.config.newestPublished(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${WITNESS_TIMEOUT_MS} ms`)), WITNESS_TIMEOUT_MS))),
+      ]);
+      if (Number.isSafeInteger(newest) && newest > this.highestSnapshotVersion) this.highestSnapshotVersion = newest;
+    } catch (error) {
+      this.conflict(nowMs, undefined, "witness_unreachable", `the newest published snapshot version could not be read (${(error as Error).message}); until this isolate sees one, an older signed snapshot would not be noticed`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Starts a background refresh when the interval has passed; returns it for waitUntil. */

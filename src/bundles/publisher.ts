@@ -22,6 +22,8 @@ export interface PublishContext {
   nowMs: number;
   /** What the publisher says this is, e.g. "rollback to v3"; kept in the log. */
   note?: string;
+  /** Told each snapshot version once it is current (snapshot-witness-do.ts), when the deployment has one. */
+  witness?: { raise(version: number): Promise<unknown> };
 }
 
 export interface PublishResult {
@@ -112,6 +114,9 @@ export async function commitSnapshot(ctx: PublishContext, current: CurrentSnapsh
   // Raised only once the snapshot is current: a publish that fails before that leaves no mark
   // ahead of current.json, which would refuse every publish after it.
   await ctx.bucket.put(SNAPSHOT_HIGH_WATER_KEY, JSON.stringify({ version: snapshot.version }));
+  // The snapshot is published whatever the witness says: one left behind only lets new isolates accept
+  // a snapshot between its version and this one, and the next publish raises it.
+  await ctx.witness?.raise(snapshot.version).catch((error: Error) => console.error(`snapshot witness not raised to v${snapshot.version}: ${error.message}`));
   return snapshot.version;
 }
 

@@ -9,6 +9,7 @@ import { trustStoreFrom } from "../bundles/trust";
 import { ApiError } from "../errors";
 import { checkedBucket } from "./checked-store";
 import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "../schema/tenant-id";
+import { snapshotWitness } from "../bundles/snapshot-witness-do";
 
 export function scopeParam(scope: string): string {
   if (!SCOPE_PATTERN.test(scope)) throw new ApiError(400, "invalid_scope", `scope ${scope} is not global, region:<r> or tenant:<t>`);
@@ -43,5 +44,6 @@ function snapshotSigningKey(env: Env): { id: string; privateJwk: JsonWebKey } {
 
 /** What a publish (a layer, a rollout document, a shadow candidate) needs from the deployment, for `actor`, now. */
 export function publishContext(env: Env, actor: string): PublishContext {
-  return { bucket: bucketOf(env), trust: trustStoreFrom(env.TRUST_STORE), snapshotKey: snapshotSigningKey(env), actor, nowMs: Date.now() };
+  const witness = snapshotWitness(env);
+  return { bucket: bucketOf(env), trust: trustStoreFrom(env.TRUST_STORE), snapshotKey: snapshotSigningKey(env), actor, nowMs: Date.now(), ...(witness ? { witness } : {}) };
 }

@@ -131,7 +131,7 @@ export interface DecisionInput {
 /** One edge location: its own PolicyStore (own memory, own cache entry) over the shared bucket. */
 export function edge(
   region: string,
-  options: { bucket?: R2Bucket; refreshIntervalMs?: number; maxStalenessMs?: number; cacheKey?: string; engine?: DecisionEngine } = {},
+  options: { bucket?: R2Bucket; refreshIntervalMs?: number; maxStalenessMs?: number; cacheKey?: string; engine?: DecisionEngine; newestPublished?: () => Promise<number> } = {},
 ): Edge {
   const decider = options.engine ?? engine;
   const store = new PolicyStore(
@@ -142,6 +142,7 @@ export function edge(
       refreshIntervalMs: options.refreshIntervalMs ?? 30_000,
       maxStalenessMs: options.maxStalenessMs ?? 600_000,
       cacheKey: options.cacheKey ?? `test-${region}-${++edgeCounter}-${crypto.randomUUID()}`,
+      ...(options.newestPublished ? { newestPublished: options.newestPublished } : {}),
     },
     T0,
     (policy) => decider.warm(policy),
