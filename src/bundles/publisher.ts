@@ -22,8 +22,12 @@ export interface PublishContext {
   nowMs: number;
   /** What the publisher says this is, e.g. "rollback to v3"; kept in the log. */
   note?: string;
-  /** Told each snapshot version once it is current (snapshot-witness-do.ts), when the deployment has one. */
-  witness?: { raise(version: number): Promise<unknown> };
+  /**
+   * The deployment's snapshot witness (snapshot-witness-do.ts), when it has
+   * one: told each version once it is current, and asked, beside the bucket's
+   * own mark, for the newest one published.
+   */
+  witness?: { raise(version: number): Promise<unknown>; newest(): Promise<number> };
 }
 
 export interface PublishResult {
@@ -53,6 +57,18 @@ export async function publishedGlobal(bucket: R2Bucket, trust: TrustStore, curre
 }
 
 /** The highest snapshot version this store ever issued (0 before the first). */
+/**
+ * The newest snapshot ever published: the bucket's mark, or the witness's
+ * when it says more (someone who can write to the bucket can delete the mark
+ * with current.json, not the witness). A witness that cannot answer leaves
+ * the bucket's mark alone to say, as before there was one.
+ */
+async function newestPublished(ctx: PublishContext): Promise<number> {
+  const inBucket = await highWater(ctx.bucket);
+  const witnessed = ctx.witness ? await ctx.witness.newest().catch(() => 0) : 0;
+  return Math.max(inBucket, Number.isSafeInteger(witnessed) ? witnessed : 0);
+}
+
 async function highWater(bucket: R2Bucket): Promise<number> {
   const object = await bucket.get(SNAPSHOT_HIGH_WATER_KEY);
   if (!object) return 0;
@@ -89,7 +105,7 @@ function record(ctx: PublishContext, scope: string, entry: Record<string, unknow
  * newest snapshot is current again.
  */
 export async function commitSnapshot(ctx: PublishContext, current: CurrentSnapshot | undefined, change: (snapshot: Snapshot) => void): Promise<number> {
-  const newest = await highWater(ctx.bucket);
+  const newest = await newestPublished(ctx);
   const currentVersion = current?.snapshot.version ?? 0;
   if (currentVersion < newest) {
     throw new BundleError(

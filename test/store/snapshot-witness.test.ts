@@ -11,10 +11,10 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { snapshotWitness, type SnapshotWitnessDO } from "../../src/bundles/snapshot-witness-do";
-import { CURRENT_SNAPSHOT_KEY } from "../../src/bundles/store-layout";
+import { CURRENT_SNAPSHOT_KEY, SNAPSHOT_HIGH_WATER_KEY } from "../../src/bundles/store-layout";
 import { publishLayer } from "../../src/bundles/publisher";
 import { publishContext as deploymentPublishContext } from "../../src/routes/admin-params";
-import { bucket, edge, emptyBucket, publishContext, refund, signLayer, T0 } from "./harness";
+import { bucket, currentSnapshot, edge, emptyBucket, publishContext, refund, signLayer, T0 } from "./harness";
 
 beforeEach(emptyBucket);
 
@@ -72,6 +72,23 @@ describe("the snapshot witness", () => {
     expect((await witnessed.decide(refund(300, "initech"), T0)).stale).toBe(true);
     expect(await witnessed.store.refresh(T0 + 700_000)).toBe("refused");
     expect((await witnessed.decide(refund(300, "initech"), T0 + 700_000)).decision).toBe("deny");
+  });
+
+  it("refuses a publish on a store whose current.json and high-water mark were both deleted, when more was published", async () => {
+    const stub = witness();
+    await publishWith(stub, "global", 1);
+    await publishWith(stub, "region:eu", 1);
+    // Someone with write access to the bucket deletes the snapshot and the bucket's own mark of it.
+    await bucket.delete([CURRENT_SNAPSHOT_KEY, SNAPSHOT_HIGH_WATER_KEY]);
+    // The next publish would have signed a v1 holding only its own layer: the EU layer gone.
+    const refused = await publishWith(stub, "global", 2).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: "snapshot_behind" });
+    expect((refused as Error).message).toContain("v2 was published");
+    expect(await bucket.head(CURRENT_SNAPSHOT_KEY)).toBeNull();
+    // Without a witness the bucket alone cannot tell (the gap it closes): that publish goes through as v1, without the EU layer.
+    const { manifest, files } = await signLayer("global", { version: 2 });
+    expect((await publishLayer(publishContext(), "global", manifest, files)).snapshot_version).toBe(1);
+    expect(Object.keys((await currentSnapshot()).layers)).toEqual(["global"]);
   });
 
   it("takes the newest snapshot once it is current again", async () => {
