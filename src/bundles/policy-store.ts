@@ -25,6 +25,7 @@ import { CURRENT_SNAPSHOT_KEY, rolloutKey, SNAPSHOT_HISTORY_PREFIX } from "./sto
 import { rolloutDigest, verifyRollout, type RolloutDocument } from "../rollout/document.ts";
 import { GLOBAL_REGION, REGION_PATTERN } from "../decision/region.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
+import { withTimeout } from "../session/client.ts";
 
 export interface StoreConfig {
   region: string;
@@ -162,17 +163,11 @@ export class PolicyStore {
    */
   private async askWitness(nowMs: number): Promise<void> {
     if (!this.config.newestPublished) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const newest = await Promise.race([
-        this.config.newestPublished(),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${WITNESS_TIMEOUT_MS} ms`)), WITNESS_TIMEOUT_MS))),
-      ]);
+      const newest = await withTimeout(this.config.newestPublished(), WITNESS_TIMEOUT_MS);
       if (Number.isSafeInteger(newest) && newest > this.highestSnapshotVersion) this.highestSnapshotVersion = newest;
     } catch (error) {
       this.conflict(nowMs, undefined, "witness_unreachable", `the newest published snapshot version could not be read (${(error as Error).message}); until this isolate sees one, an older signed snapshot would not be noticed`);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

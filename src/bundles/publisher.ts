@@ -10,6 +10,7 @@ import { readLayer } from "./layer-reader.ts";
 import { signDocument } from "./signature.ts";
 import { CURRENT_SNAPSHOT_KEY, layerKey, publishLogKey, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "./store-layout.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
+import { withTimeout } from "../session/client.ts";
 
 /** How long a snapshot stays valid without a new publish; edges past it apply fail modes. */
 export const SNAPSHOT_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -56,19 +57,22 @@ export async function publishedGlobal(bucket: R2Bucket, trust: TrustStore, curre
   return verifyLayer(stored.signedManifest, stored.files, trust, "global", nowMs);
 }
 
-/** The highest snapshot version this store ever issued (0 before the first). */
 /**
  * The newest snapshot ever published: the bucket's mark, or the witness's
  * when it says more (someone who can write to the bucket can delete the mark
- * with current.json, not the witness). A witness that cannot answer leaves
- * the bucket's mark alone to say, as before there was one.
+ * with current.json, not the witness). A witness that cannot answer in time
+ * leaves the bucket's mark alone to say, as before there was one.
  */
 async function newestPublished(ctx: PublishContext): Promise<number> {
   const inBucket = await highWater(ctx.bucket);
-  const witnessed = ctx.witness ? await ctx.witness.newest().catch(() => 0) : 0;
+  const witnessed = ctx.witness ? await withTimeout(ctx.witness.newest(), WITNESS_TIMEOUT_MS).catch(() => 0) : 0;
   return Math.max(inBucket, Number.isSafeInteger(witnessed) ? witnessed : 0);
 }
 
+/** How long a publish waits for the witness before going by the bucket's mark alone. */
+const WITNESS_TIMEOUT_MS = 2_000;
+
+/** The highest snapshot version this store ever issued (0 before the first). */
 async function highWater(bucket: R2Bucket): Promise<number> {
   const object = await bucket.get(SNAPSHOT_HIGH_WATER_KEY);
   if (!object) return 0;

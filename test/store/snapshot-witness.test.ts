@@ -108,6 +108,12 @@ describe("the snapshot witness", () => {
     await unanswered.store.ensureLoaded(T0);
     expect(unanswered.store.conflicts.map((conflict) => conflict.code)).toContain("witness_unreachable");
     expect((await unanswered.decide(refund(300, "initech"), T0)).layers.map((layer) => layer.scope)).toEqual(["global"]);
+
+    // One that never answers holds a new isolate back by its deadline only.
+    const silent = edge("eu", { newestPublished: () => new Promise<number>(() => undefined) });
+    await silent.store.ensureLoaded(T0);
+    expect(silent.store.conflicts.find((conflict) => conflict.code === "witness_unreachable")?.message).toMatch(/no answer within 2000 ms/);
+    expect(silent.store.status(T0).snapshot_version).toBe(1);
   });
 
   it("is the deployment's own in every publish the admin API makes", async () => {
