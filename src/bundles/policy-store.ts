@@ -26,6 +26,7 @@ import { rolloutDigest, verifyRollout, type RolloutDocument } from "../rollout/d
 import { GLOBAL_REGION, REGION_PATTERN } from "../decision/region.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 import { withTimeout } from "../session/client.ts";
+import { WITNESS_TIMEOUT_MS } from "./snapshot-witness-do.ts";
 
 export interface StoreConfig {
   region: string;
@@ -41,9 +42,6 @@ export interface StoreConfig {
    */
   newestPublished?: () => Promise<number>;
 }
-
-/** How long a new isolate waits for the witness before going on without it. */
-const WITNESS_TIMEOUT_MS = 2_000;
 
 export interface Conflict {
   at: string;

@@ -11,6 +11,7 @@ import { signDocument } from "./signature.ts";
 import { CURRENT_SNAPSHOT_KEY, layerKey, publishLogKey, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "./store-layout.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 import { withTimeout } from "../session/client.ts";
+import { WITNESS_TIMEOUT_MS } from "./snapshot-witness-do.ts";
 
 /** How long a snapshot stays valid without a new publish; edges past it apply fail modes. */
 export const SNAPSHOT_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -68,9 +69,6 @@ async function newestPublished(ctx: PublishContext): Promise<number> {
   const witnessed = ctx.witness ? await withTimeout(ctx.witness.newest(), WITNESS_TIMEOUT_MS).catch(() => 0) : 0;
   return Math.max(inBucket, Number.isSafeInteger(witnessed) ? witnessed : 0);
 }
-
-/** How long a publish waits for the witness before going by the bucket's mark alone. */
-const WITNESS_TIMEOUT_MS = 2_000;
 
 /** The highest snapshot version this store ever issued (0 before the first). */
 async function highWater(bucket: R2Bucket): Promise<number> {

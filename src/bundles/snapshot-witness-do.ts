@@ -12,6 +12,12 @@ import { DurableObject } from "cloudflare:workers";
 
 const KEY = "newest_snapshot_version";
 
+/**
+ * How long anyone who asks the witness (a new isolate, a publish) waits
+ * before going on without it, as they would without a witness at all.
+ */
+export const WITNESS_TIMEOUT_MS = 2_000;
+
 export class SnapshotWitnessDO extends DurableObject<Env> {
   /** Raises the newest version to `version` (never lowers it; what is not a version changes nothing); returns the newest. */
   async raise(version: number): Promise<number> {
