@@ -9,6 +9,7 @@
  * API's publishes use the deployment's.
  */
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { snapshotWitness, type SnapshotWitnessDO } from "../../src/bundles/snapshot-witness-do";
 import { CURRENT_SNAPSHOT_KEY, SNAPSHOT_HIGH_WATER_KEY } from "../../src/bundles/store-layout";
@@ -48,6 +49,18 @@ describe("the snapshot witness", () => {
     expect(await stub.raise(1)).toBe(2);
     expect(await stub.newest()).toBe(2);
     for (const notAVersion of [Number.NaN, -3, 2.5, Number.MAX_VALUE]) expect(await stub.raise(notAVersion)).toBe(2);
+  });
+
+  it("reads a corrupt stored version as none (the bucket's mark still guards the publisher) and is repaired by the next publish", async () => {
+    const stub = witness();
+    await publishWith(stub, "global", 1);
+    for (const corrupt of ["7", -4, 1.5, { version: 9 }, null]) {
+      await runInDurableObject(stub, (_instance, state) => state.storage.put("newest_snapshot_version", corrupt));
+      expect(await stub.newest()).toBe(0);
+    }
+    // The publish still builds on the newest snapshot (the bucket's mark says v1), and puts the witness right.
+    expect((await publishWith(stub, "region:eu", 1)).snapshot_version).toBe(2);
+    expect(await stub.newest()).toBe(2);
   });
 
   it("makes a new isolate refuse an older signed snapshot put back as current.json", async () => {
