@@ -15,10 +15,10 @@
  *
  * The child's data holds its effective parameters (the parent's with its
  * overrides applied); every value that differs from the parent's must be
- * within a declared bound, and a parameter with no bound may not change at
- * all. A child must also keep every rule of its parent. Pure: the CLI
- * refuses a loosening publish with it, and the edge re-checks every layer
- * it composes with it (defence in depth).
+ * within a declared bound, a parameter with no bound may not change at
+ * all, and none may be left out. A child must also keep every rule of its
+ * parent. Pure: the CLI refuses a loosening publish with it, and the edge
+ * re-checks every layer it composes with it (defence in depth).
  */
 import { RISK_TIERS } from "../schema/risk-tier.ts";
 
@@ -43,10 +43,11 @@ function leaves(value: unknown, prefix: string[] = []): Array<[string[], unknown
   return [[prefix, value]];
 }
 
+/** The value at a path, through own members only (a key named `constructor` is not Object's). */
 function lookup(root: unknown, path: string[]): unknown {
   let node = root;
   for (const key of path) {
-    if (!node || typeof node !== "object" || Array.isArray(node)) return undefined;
+    if (!node || typeof node !== "object" || Array.isArray(node) || !Object.hasOwn(node, key)) return undefined;
     node = (node as Record<string, unknown>)[key];
   }
   return node;
@@ -120,6 +121,15 @@ export function checkBounds(parent: LayerData, child: LayerData): BoundViolation
       violations.push({ parameter: name, message: `${name} ${verb} ${offending.map(show).join(", ")}, which the parent does not allow` });
     }
   }
+  // A parameter the child leaves out changes it as much as another value would: its rules would read
+  // nothing there. A child built by merging its overrides into the parent's parameters has them all.
+  for (const [path, value] of leaves(parent.params ?? {})) {
+    if (value === undefined || lookup(child.params, path) !== undefined) continue;
+    const name = path.join(".");
+    if (!violations.some((v) => name.startsWith(`${v.parameter}.`) || v.parameter === name)) {
+      violations.push({ parameter: name, message: `${name} is missing: a child layer holds every parameter of its parent` });
+    }
+  }
   return violations;
 }
 
@@ -136,7 +146,9 @@ export function mergeParams(parent: unknown, child: unknown): unknown {
   if (parent && child && typeof parent === "object" && typeof child === "object" && !Array.isArray(parent) && !Array.isArray(child)) {
     const merged: Record<string, unknown> = { ...(parent as Record<string, unknown>) };
     for (const [key, value] of Object.entries(child as Record<string, unknown>)) {
-      merged[key] = key in merged ? mergeParams(merged[key], value) : value;
+      // Defined, not assigned: a key named __proto__ is a parameter like any other.
+      const next = Object.hasOwn(merged, key) ? mergeParams(merged[key], value) : value;
+      Object.defineProperty(merged, key, { value: next, enumerable: true, writable: true, configurable: true });
     }
     return merged;
   }

@@ -12,6 +12,7 @@
  */
 import { higherTier, isRiskTier, RISK_TIERS, tierRank } from "../schema/risk-tier";
 import type { RiskTier } from "../types";
+import { ownMember } from "../own-members";
 
 export interface EffectiveTier {
   tier: RiskTier;
@@ -56,7 +57,7 @@ function floorsOf(params: TierParams, action: ActionShape): Array<[string, RiskT
   const tools = params.tools ?? {};
   for (const tool of toolsOf(action)) {
     const name = typeof tool === "string" ? tool : "";
-    const entry = Object.hasOwn(tools, name) ? tools[name] : undefined;
+    const entry = ownMember(tools, name);
     const floor = entry && typeof entry === "object" && Object.hasOwn(entry, "risk_floor") ? entry.risk_floor : risk.unknown_tool_floor;
     floors.push([`tool:${name}`, tierOr(floor, CRITICAL)]);
   }

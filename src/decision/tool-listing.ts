@@ -12,6 +12,7 @@
  * object holds.
  */
 import type { Identity } from "../identity/types";
+import { ownMember } from "../own-members";
 import type { DecisionBody } from "../schema/decision-input";
 import type { Verdict } from "../types";
 import { fallbackParams } from "../engine/fallback-params";
@@ -45,7 +46,7 @@ export async function listTools(
   const table = typeof listing === "object" && listing !== null && !Array.isArray(listing) ? (listing as Record<string, unknown>) : {};
   return Object.fromEntries(
     tools.map((tool) => {
-      const verdict = Object.hasOwn(table, tool) ? table[tool] : undefined;
+      const verdict = ownMember(table, tool);
       return [tool, typeof verdict === "string" && VERDICTS.has(verdict) ? (verdict as Verdict) : "deny"];
     }),
   );

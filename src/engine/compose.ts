@@ -18,6 +18,7 @@ import type { LayerOutcome } from "./sandbox-protocol";
 import type { FallbackParams } from "./fallback-params";
 import { stricterBreaker } from "./fallback-params";
 import { higherTier, isRiskTier } from "../schema/risk-tier";
+import { ownMember } from "../own-members";
 import type { BreakerParams } from "../session/types";
 import type { PolicyDecision, Reason, Verdict } from "../types";
 
@@ -33,7 +34,8 @@ function isPolicyDecision(value: unknown): value is PolicyDecision {
   const candidate = value as Partial<PolicyDecision>;
   return (
     typeof candidate.decision === "string" &&
-    candidate.decision in SEVERITY &&
+    // Own keys only: "constructor" or "toString" is no verdict, and a layer answering one has not answered.
+    Object.hasOwn(SEVERITY, candidate.decision) &&
     Array.isArray(candidate.reasons) &&
     Array.isArray(candidate.obligations)
   );
@@ -108,12 +110,13 @@ function stricterLimits(a: unknown, b: unknown): Record<string, number> | undefi
   const left = (a as { limits?: Record<string, unknown> } | undefined)?.limits;
   const right = (b as { limits?: Record<string, unknown> } | undefined)?.limits;
   if (!left || !right) return (left ?? right) as Record<string, number> | undefined;
-  const limits: Record<string, number> = {};
-  for (const dimension of new Set([...Object.keys(left), ...Object.keys(right)])) {
-    const value = least(left[dimension], right[dimension]);
-    if (value !== undefined) limits[dimension] = value;
-  }
-  return limits;
+  // fromEntries defines own properties: a dimension named "__proto__" is kept, not taken as the prototype.
+  return Object.fromEntries(
+    [...new Set([...Object.keys(left), ...Object.keys(right)])].flatMap((dimension) => {
+      const value = least(ownMember(left, dimension), ownMember(right, dimension));
+      return value === undefined ? [] : [[dimension, value]];
+    }),
+  );
 }
 
 function asBreaker(value: unknown): BreakerParams | undefined {
@@ -167,9 +170,8 @@ function stricterListing(a: unknown, b: unknown): Record<string, Verdict> {
   const listing = (value: unknown) => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
   const left = listing(a);
   const right = listing(b);
-  const verdictOf = (table: Record<string, unknown>, tool: string) => (Object.hasOwn(table, tool) ? table[tool] : undefined);
   const composed = [...new Set([...Object.keys(left), ...Object.keys(right)])].map((tool): [string, Verdict] => {
-    const verdicts = [verdictOf(left, tool), verdictOf(right, tool)];
+    const verdicts = [ownMember(left, tool), ownMember(right, tool)];
     if (verdicts.some((v) => typeof v !== "string" || !Object.hasOwn(SEVERITY, v))) return [tool, "deny"];
     return [tool, (verdicts as Verdict[]).reduce((x, y) => (SEVERITY[y] > SEVERITY[x] ? y : x))];
   });

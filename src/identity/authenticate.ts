@@ -17,6 +17,7 @@
  */
 import { trustStoreFrom } from "../bundles/trust";
 import { ApiError } from "../errors";
+import { ownMember } from "../own-members";
 import { parseAgentKey, sameDigest, secretHash } from "./agent-key";
 import { DELEGATION_TYPE, verifyDelegation } from "./delegation";
 import { algorithmsOfKey, checkTimes, decodeJws, TokenError, verifySignature, type DecodedJws, type JwsAlgorithm } from "./jws";
@@ -41,8 +42,6 @@ function invalidCredential(message: string): ApiError {
 
 const forbidden = (code: string, message: string) => new ApiError(403, code, message);
 
-/** A table's own entry: names from a token (`constructor`, `__proto__`) never reach Object.prototype. */
-const own = <T>(table: Record<string, T>, name: string): T | undefined => (Object.hasOwn(table, name) ? table[name] : undefined);
 const unavailable = (message: string) => new ApiError(503, "identity_unavailable", message);
 
 export interface AuthContext {
@@ -64,12 +63,12 @@ async function fromAgentKey(token: string, context: AuthContext): Promise<Identi
   const parsed = parseAgentKey(token);
   if (!parsed) throw invalidCredential("malformed agent key");
   const registry = await registryOf(context, parsed.tenant);
-  const entry = own(registry.keys, parsed.keyId);
+  const entry = ownMember(registry.keys, parsed.keyId);
   // One message for unknown, revoked and wrong: which it was is not the caller's business.
   const refused = () => invalidCredential("agent key not recognised (unknown, revoked or expired)");
   if (!entry || !sameDigest(entry.secret_sha256, await secretHash(parsed.secret))) throw refused();
   if (entry.expires_ms !== null && entry.expires_ms <= context.nowMs) throw refused();
-  const registration = own(registry.agents, entry.agent);
+  const registration = ownMember(registry.agents, entry.agent);
   if (!registration) throw refused();
   return {
     tenant: parsed.tenant,
@@ -141,7 +140,7 @@ async function fromProviderJwt(jws: DecodedJws, token: string, context: AuthCont
   } catch (error) {
     throw unavailable(`the issuer directory cannot be reached: ${(error as Error).message}`);
   }
-  const tenant = own(directory.issuers, issuer);
+  const tenant = ownMember(directory.issuers, issuer);
   if (!tenant) throw invalidCredential(`issuer ${issuer} is not registered with any tenant`);
   let registry = await registryOf(context, tenant);
   const provider = registry.provider;
@@ -158,7 +157,7 @@ async function fromProviderJwt(jws: DecodedJws, token: string, context: AuthCont
   if (!audienceMatches(jws.payload.aud, provider.audiences)) throw invalidCredential("the token is not for this audience (aud)");
   const agent = claimAt(jws.payload, provider.claims.agent);
   if (typeof agent !== "string" || !AGENT_ID_PATTERN.test(agent)) throw invalidCredential(`the token's ${provider.claims.agent} claim does not name an agent`);
-  const registration = own(registry.agents, agent);
+  const registration = ownMember(registry.agents, agent);
   if (!registration) throw forbidden("agent_not_registered", `agent ${agent} is not registered with ${tenant}`);
   let role = registration.role;
   if (provider.claims.role) {
@@ -196,9 +195,9 @@ async function fromDelegation(jws: DecodedJws, context: AuthContext): Promise<Id
     throw invalidCredential(error.message);
   });
   const registry = await registryOf(context, claims.tenant);
-  const registration = own(registry.agents, claims.root_agent);
+  const registration = ownMember(registry.agents, claims.root_agent);
   if (!registration) throw invalidCredential(`agent ${claims.root_agent}, which this delegation descends from, is no longer registered`);
-  if (claims.root_credential.kind === "agent_key" && !own(registry.keys, claims.root_credential.id)) {
+  if (claims.root_credential.kind === "agent_key" && !ownMember(registry.keys, claims.root_credential.id)) {
     throw invalidCredential(`the agent key ${claims.root_credential.id} this delegation descends from was revoked`);
   }
   return {

@@ -44,8 +44,13 @@ export class IssuerDirectoryDO extends DurableObject<Env> {
   }
 
   async snapshot(): Promise<DirectorySnapshot> {
-    const issuers: Record<string, string> = {};
-    for (const row of this.sql.exec<{ issuer: string; tenant: string }>("SELECT issuer, tenant FROM issuers")) issuers[row.issuer] = row.tenant;
+    // fromEntries defines own members, whatever an issuer is called.
+    const issuers: Record<string, string> = Object.fromEntries(
+      this.sql
+        .exec<{ issuer: string; tenant: string }>("SELECT issuer, tenant FROM issuers")
+        .toArray()
+        .map((row) => [row.issuer, row.tenant]),
+    );
     const version = this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE name = 'version'").toArray()[0]?.value ?? 0;
     return { version, issuers };
   }

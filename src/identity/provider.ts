@@ -8,6 +8,7 @@
  * configuration.
  */
 import { z } from "zod";
+import { ownMember } from "../own-members";
 import { algorithmsOfKey, JWS_ALGORITHMS, type JwsAlgorithm } from "./jws";
 
 /** A claim: a top-level name (`sub`) or a JSON pointer into nested claims (`/realm_access/role`). */
@@ -62,13 +63,11 @@ export function usableKeys(jwks: unknown, algorithms: readonly JwsAlgorithm[]): 
 
 /** A claim's value by name or JSON pointer (RFC 6901). */
 export function claimAt(payload: Record<string, unknown>, path: string): unknown {
-  if (!path.startsWith("/")) return payload[path];
+  // Own members only: a claim named "constructor" that the token lacks is absent, not Object.
+  const member = (node: unknown, key: string) => (typeof node === "object" && node !== null && !Array.isArray(node) ? ownMember(node as Record<string, unknown>, key) : undefined);
+  if (!path.startsWith("/")) return member(payload, path);
   let node: unknown = payload;
-  for (const raw of path.slice(1).split("/")) {
-    const key = raw.replaceAll("~1", "/").replaceAll("~0", "~");
-    if (typeof node !== "object" || node === null || Array.isArray(node)) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
+  for (const raw of path.slice(1).split("/")) node = member(node, raw.replaceAll("~1", "/").replaceAll("~0", "~"));
   return node;
 }
 

@@ -192,15 +192,17 @@ export class AgentRegistryDO extends DurableObject<Env> {
   async snapshot(tenant: string): Promise<RegistrySnapshot> {
     if (!this.migrated) return { tenant, version: 0, agents: {}, keys: {}, provider: null };
     const now = Date.now();
-    const agents: Record<string, Registration> = {};
-    for (const row of this.sql.exec<{ agent_id: string; registration: string }>("SELECT agent_id, registration FROM agents")) {
-      agents[row.agent_id] = JSON.parse(row.registration) as Registration;
-    }
-    const keys: Record<string, KeyEntry> = {};
-    const live = this.sql.exec<KeyRow>("SELECT * FROM keys WHERE revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?)", now);
-    for (const row of live) {
-      keys[row.key_id] = { agent: row.agent_id, secret_sha256: row.secret_sha256, scopes: row.scopes === null ? null : (JSON.parse(row.scopes) as string[]), expires_ms: row.expires_ms };
-    }
+    // fromEntries defines own members: an agent named "__proto__" is an entry, not the table's prototype.
+    const agents: Record<string, Registration> = Object.fromEntries(
+      this.sql
+        .exec<{ agent_id: string; registration: string }>("SELECT agent_id, registration FROM agents")
+        .toArray()
+        .map((row) => [row.agent_id, JSON.parse(row.registration) as Registration]),
+    );
+    const live = this.sql.exec<KeyRow>("SELECT * FROM keys WHERE revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?)", now).toArray();
+    const keys: Record<string, KeyEntry> = Object.fromEntries(
+      live.map((row) => [row.key_id, { agent: row.agent_id, secret_sha256: row.secret_sha256, scopes: row.scopes === null ? null : (JSON.parse(row.scopes) as string[]), expires_ms: row.expires_ms }]),
+    );
     const row = this.provider();
     let provider: ProviderSnapshot | null = null;
     if (row) {

@@ -22,6 +22,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { PatternRouter } from "hono/router/pattern-router";
 import { sha256Hex } from "../bundles/canonical";
 import { ApiError } from "../errors";
+import { ownMember } from "../own-members";
 import { tokenTableSchema, type AdminRole, type Principal } from "../schema/admin-principal";
 import { ADMIN_ACCESS, type AccessRule } from "../routes/admin-access";
 import { scopeParam, tenantParam } from "../routes/admin-params";
@@ -91,7 +92,7 @@ function scopeOf(rule: AccessRule, params: Record<string, string>, query: (name:
  */
 export function principalForTokenHash(env: Env, hash: string): Principal | undefined {
   const table = tokenTable((env as { ADMIN_TOKENS?: string }).ADMIN_TOKENS);
-  return Object.hasOwn(table, hash) ? table[hash] : undefined;
+  return ownMember(table, hash);
 }
 
 /**

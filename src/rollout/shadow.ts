@@ -11,6 +11,7 @@ import type { VerifiedLayer } from "../bundles/verify";
 import type { DecisionEngine } from "../engine/decision-engine";
 import type { ComposedDecision } from "../engine/compose";
 import type { FallbackParams } from "../engine/fallback-params";
+import { ownMember, setMember } from "../own-members";
 import { readCandidate } from "./candidate";
 import type { RolloutDocument } from "./document";
 
@@ -127,7 +128,8 @@ export function tally(report: ShadowReport, diffs: ShadowDiff[]): void {
     report.differences++;
     const key = `${diff.active.decision} → ${diff.candidate_decision.decision}`;
     report.transitions[key] = (report.transitions[key] ?? 0) + 1;
-    for (const rule of diff.rules) report.rules[rule] = (report.rules[rule] ?? 0) + 1;
+    // Rule ids are the policies' to choose: "constructor" is counted, not added to Object.
+    for (const rule of diff.rules) setMember(report.rules, rule, (ownMember(report.rules, rule) ?? 0) + 1);
     if (report.examples.length < 5) report.examples.push(diff);
   }
 }

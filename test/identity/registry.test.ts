@@ -127,6 +127,17 @@ describe("agent keys", () => {
     // Nothing was issued by the refused requests.
     expect((await status(await registryAdmin(`/${tenant}/agents/${agent}`), 200)).keys).toEqual([]);
   });
+
+  it("work for agents named like members of Object.prototype (__proto__, constructor) as for any other", async () => {
+    const tenant = newTenant("proto");
+    for (const agent of ["__proto__", "constructor", "toString"]) {
+      await status(await putAgent(tenant, agent, registration({ role: "support", scopes: ["tickets:read"] })), 201);
+      const issued = await status(await postKey(tenant, agent), 201);
+      const answer = await decideAs(issued.key, readTicket());
+      expect(answer.identity, agent).toMatchObject({ tenant, agent, role: "support" });
+      expect(answer.decision, agent).toBe("allow");
+    }
+  });
 });
 
 describe("revocation", () => {

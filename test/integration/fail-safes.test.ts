@@ -57,6 +57,24 @@ describe("composing layers when one fails", () => {
     const composed = composeLayers([{ scope: "global", result: parent }, { scope: "region:eu", result: child }], fallback("medium"));
     expect(composed).toMatchObject({ risk_tier: "high", budget: { limits: { tokens: 50_000, api_calls: 200 } }, breaker: { threshold: 3, window_s: 900, cooldown_s: 0 }, approval_ttl_s: 600, ttl_s: 0 });
   });
+
+  it("a verdict named like a member of Object.prototype is no answer: the layer gets its tier's fail mode", () => {
+    for (const verdict of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const composed = composeLayers([{ scope: "global", result: { ...allow, decision: verdict } }, { scope: "region:eu", result: allow }], fallback("high"));
+      expect(composed.decision, verdict).toBe("deny");
+      expect(composed.fail_mode_applied, verdict).toMatchObject({ layer: "global", code: "malformed_decision" });
+    }
+  });
+
+  it("a budget dimension named __proto__ is composed like any other, not taken as the limits' prototype", () => {
+    const parent = { ...allow, budget: { limits: JSON.parse('{"__proto__": 5, "tokens": 100}') } };
+    const child = { ...allow, budget: { limits: JSON.parse('{"__proto__": 3, "constructor": 7}') } };
+    const limits = (composeLayers([{ scope: "global", result: parent }, { scope: "region:eu", result: child }], fallback("medium")).budget as { limits: Record<string, number> }).limits;
+    expect(Object.hasOwn(limits, "__proto__") && limits["__proto__"]).toBe(3);
+    expect(Object.getPrototypeOf(limits)).toBe(Object.prototype);
+    expect(limits.constructor).toBe(7);
+    expect(limits.tokens).toBe(100);
+  });
 });
 
 describe("the baseline stands in only for its own composition", () => {

@@ -49,6 +49,20 @@ describe("a tampered bundle activates nothing", () => {
     await expectPreviousStillServing("extra_file");
   });
 
+  it("an extra file beside the layer named like Object.prototype's members", async () => {
+    for (const name of ["__proto__", "constructor"]) {
+      await emptyBucket();
+      await publish("global", { version: 1 });
+      await publish("region:eu", { version: 1 });
+      eu = edge("eu");
+      expect(await eu.store.refresh(T0)).toBe("activated");
+      const { manifest, files } = await signLayer("region:eu", { version: 2 });
+      await bucket.put(layerKey("region:eu", 2, name), "package tollgate");
+      expect(await offerEuV2(manifest, files), name).toBe("refused");
+      await expectPreviousStillServing("extra_file");
+    }
+  });
+
   it("a missing file", async () => {
     const { manifest, files } = await signLayer("region:eu", { version: 2 });
     const { "data.json": _dropped, ...rest } = files;

@@ -11,6 +11,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { compareStrings, type RegoValue } from "../rego-value";
 import { BuiltinError, expectInteger, isPlainObject, type Builtin } from "./context";
+import { setMember } from "../../own-members";
 import { goJsonMarshal } from "./json";
 import { escapedPath, parseUrl } from "./uri";
 
@@ -58,7 +59,7 @@ function signRequest(request: Record<string, RegoValue>, config: Record<string, 
   // OPA keeps each header as one string (a non-string value becomes "").
   const given = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, typeof v === "string" ? v : ""]));
   const toSign: Record<string, string> = { ...awsHeaders };
-  for (const [name, value] of Object.entries(given)) if (!IGNORED_HEADERS.has(name.toLowerCase())) toSign[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(given)) if (!IGNORED_HEADERS.has(name.toLowerCase())) setMember(toSign, name.toLowerCase(), value);
   const names = Object.keys(toSign).sort(compareStrings);
   const canonical = [
     request.method,

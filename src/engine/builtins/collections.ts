@@ -7,6 +7,7 @@
  */
 import { compareRegoValues, type RegoValue } from "../rego-value";
 import { BuiltinError, isPlainObject, type Builtin } from "./context";
+import { ownMember } from "../../own-members";
 
 const equal = (a: RegoValue, b: RegoValue) => compareRegoValues(a, b) === 0;
 const isObject = (value: unknown): value is Record<string, RegoValue> | Map<RegoValue, RegoValue> => value instanceof Map || isPlainObject(value);
@@ -17,7 +18,7 @@ function entries(object: Record<string, RegoValue> | Map<RegoValue, RegoValue>):
 
 function lookup(object: Record<string, RegoValue> | Map<RegoValue, RegoValue>, key: RegoValue): RegoValue | undefined {
   if (object instanceof Map) return [...object].find(([k]) => equal(k, key))?.[1];
-  return typeof key === "string" && Object.hasOwn(object, key) ? object[key] : undefined;
+  return typeof key === "string" ? ownMember(object, key) : undefined;
 }
 
 function setContains(set: Set<RegoValue>, value: RegoValue): boolean {

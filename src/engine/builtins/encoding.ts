@@ -9,6 +9,7 @@ import { toBase64Url } from "../../../packages/agent/src/base64url.ts";
 import { toHex } from "../../../packages/agent/src/hex.ts";
 import { compareRegoValues } from "../rego-value";
 import { BuiltinError, expectString, type Builtin } from "./context";
+import { ownMember, setMember } from "../../own-members";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -59,7 +60,10 @@ export const encodingBuiltins: Record<string, Builtin> = {
     for (const part of expectString(value, "input").split("&")) {
       if (part === "") continue;
       const [key, val = ""] = part.split(/=(.*)/s);
-      (result[queryUnescape(key)] ??= []).push(queryUnescape(val));
+      const name = queryUnescape(key);
+      const values = ownMember(result, name);
+      if (values) values.push(queryUnescape(val));
+      else setMember(result, name, [queryUnescape(val)]);
     }
     return result;
   },

@@ -15,6 +15,7 @@ import { Validator, type OutputUnit, type Schema, type SchemaDraft } from "@cfwo
 import { compareStrings, isRegoNumber, numberText, readRegoValue, writeRegoValue, type RegoValue } from "../rego-value";
 import { BoundedCache } from "./bounded-cache";
 import { BuiltinError, isPlainObject, type Builtin } from "./context";
+import { ownMember } from "../../own-members";
 import { goFloatG } from "./go-format";
 import { goJsonMarshal } from "./json";
 
@@ -142,7 +143,7 @@ function decodePointer(pointer: string): string[] {
 function at(root: unknown, path: string[]): unknown {
   let node = root;
   for (const key of path) {
-    node = node === null || typeof node !== "object" ? undefined : (node as Record<string, unknown>)[key];
+    node = node === null || typeof node !== "object" ? undefined : ownMember(node as Record<string, unknown>, key);
     if (key === "$ref" && typeof node === "string" && node.startsWith("#")) node = at(root, decodePointer(node));
   }
   return node;

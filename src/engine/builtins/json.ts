@@ -6,6 +6,7 @@
  */
 import { compareRegoValues, compareStrings, isRegoNumber, numberText, type RegoValue } from "../rego-value";
 import { BuiltinError, expectNumber, type Builtin } from "./context";
+import { ownMember, setMember } from "../../own-members";
 
 function goJson(value: unknown, indent: string, prefix: string, depth = 0): string {
   if (isRegoNumber(value)) return numberText(value);
@@ -61,7 +62,7 @@ function getAt(doc: Json, path: string[]): Json {
   let node = doc;
   for (const key of path) {
     if (Array.isArray(node)) node = node[Number(key)];
-    else if (node && typeof node === "object") node = (node as Record<string, Json>)[key];
+    else if (node && typeof node === "object") node = ownMember(node as Record<string, Json>, key);
     else return undefined;
   }
   return node;
@@ -83,7 +84,7 @@ function add(doc: Json, path: string[], value: Json): Json {
     if (index > parent.length) throw new BuiltinError(`array index ${key} out of range`);
     parent.splice(index, 0, value);
   } else {
-    (parent as Record<string, Json>)[key] = value;
+    setMember(parent as Record<string, Json>, key, value);
   }
   return doc;
 }

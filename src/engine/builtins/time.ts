@@ -7,6 +7,7 @@
  */
 import { BoundedCache } from "./bounded-cache";
 import { BuiltinError, exactInteger, expectString, type Builtin, type BuiltinContext } from "./context";
+import { ownMember } from "../../own-members";
 import { formatCivil, NAMED_LAYOUTS, parseWithLayout, type Civil, type ParsedCivil } from "./time-layout";
 
 const NS_PER_MS = 1_000_000n;
@@ -137,7 +138,7 @@ export function timeBuiltins(context: BuiltinContext): Record<string, Builtin> {
     },
     "time.parse_ns": (layout: unknown, value: unknown) => {
       const name = expectString(layout, "layout");
-      return exactInteger(fromParsed(parseWithLayout(NAMED_LAYOUTS[name] ?? name, expectString(value, "value"))));
+      return exactInteger(fromParsed(parseWithLayout(ownMember(NAMED_LAYOUTS, name) ?? name, expectString(value, "value"))));
     },
     "time.parse_duration_ns": (value: unknown) => exactInteger(parseDuration(expectString(value, "duration"))),
     "time.date": (arg: unknown) => {
@@ -170,7 +171,7 @@ export function timeBuiltins(context: BuiltinContext): Record<string, Builtin> {
         if (arg.length > 1) zone = expectString(arg[1], "timezone");
         if (arg.length > 2) {
           const name = expectString(arg[2], "layout");
-          layout = NAMED_LAYOUTS[name] ?? name;
+          layout = ownMember(NAMED_LAYOUTS, name) ?? name;
         }
       } else {
         ns = toNs(arg);
