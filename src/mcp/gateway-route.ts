@@ -9,10 +9,11 @@
  *   (session-id.ts); `tools/call`, `resources/read`, `prompts/get` and
  *   `completion/complete` are decided (governed-request.ts), and the
  *   listings of tools, resources, resource templates and prompts filtered
- *   (governed-listing.ts); every other request (ping, subscriptions,
- *   logging levels) is relayed as the upstream answers it; notifications
- *   (cancellation, progress) and the client's responses to the upstream's
- *   requests are passed on (202).
+ *   (governed-listing.ts); the rest of MCP's requests (ping,
+ *   subscriptions, logging levels, tasks) are relayed as the upstream
+ *   answers them, and any other method is not found; notifications
+ *   (`notifications/…`: cancellation, progress) and the client's responses
+ *   to the upstream's requests are passed on (202).
  * - GET relays the upstream's standalone SSE stream (405 if it has none),
  *   and to a client that declared URL-mode elicitation also carries
  *   `notifications/elicitation/complete` (elicitation-notices.ts). A GET
@@ -33,7 +34,7 @@ import { ApiError } from "../errors";
 import { identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { gatewayAuth } from "./gateway-auth";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
-import { errorMessage, INTERNAL_ERROR, INVALID_REQUEST, JsonRpcFault, PARSE_ERROR, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
+import { errorMessage, INTERNAL_ERROR, INVALID_REQUEST, JsonRpcFault, METHOD_NOT_FOUND, PARSE_ERROR, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
 import { resolveServer, type ResolvedServer } from "./server-cache";
 import { openSession, sealSession, type GatewaySession } from "./session-id";
 import { governedRequest } from "./governed-request";
@@ -56,6 +57,18 @@ export const PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"];
 type GatewayCtx = Context<AgentEnv>;
 
 const rpcError = (status: number, code: number, message: string, id: JsonRpcId | null = null) => jsonResponse(errorMessage(id, code, message), status);
+
+/**
+ * The requests passed to the upstream as they are, beside the governed ones
+ * and the listings: the rest of what MCP (2025-11-25) defines from client to
+ * server. Any other method is "method not found" here, so no upstream that
+ * reads names loosely (`Tools/Call`) or runs methods of its own is handed a
+ * request nobody decided. Likewise only `notifications/…` pass as
+ * notifications: a `tools/call` without an id is a call all the same to an
+ * upstream that runs whatever names a method.
+ */
+const RELAYED_METHODS = new Set(["ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel"]);
+const NOTIFICATION_PREFIX = "notifications/";
 
 function serverName(c: GatewayCtx): string {
   const name = c.req.param("server") ?? "";
@@ -176,6 +189,7 @@ async function post(c: GatewayCtx): Promise<Response> {
     if (message.kind === "request") {
       if (isGovernedMethod(message.method)) return await governedRequest(context, message.id, message.method, message.params, message.raw);
       if (isListingMethod(message.method)) return await governedListing(context, message.id, message.method, message.raw);
+      if (!RELAYED_METHODS.has(message.method)) return jsonResponse(errorMessage(message.id, METHOD_NOT_FOUND, `Method not found: ${message.method.slice(0, 64)} is not a request the gateway passes on`));
       const id = message.id;
       const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
       try {
@@ -188,6 +202,9 @@ async function post(c: GatewayCtx): Promise<Response> {
       }
     }
     // A notification (cancellation, progress, initialized) or the client's answer to an upstream request.
+    if (message.kind === "notification" && !message.method.startsWith(NOTIFICATION_PREFIX)) {
+      return rpcError(400, INVALID_REQUEST, `a message with a method and no id is a notification, and MCP's are named notifications/…: ${message.method.slice(0, 64)} without an id is refused`);
+    }
     const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: forwarded, timeoutMs: timeoutOf(context) });
     exchange.abort();
     if (exchange.response.status === 404 && session.upstream !== undefined) return rpcError(404, INVALID_REQUEST, "Session not found");

@@ -8,11 +8,10 @@
  * the declared tier), so the same budgets, breakers, approvals, audit
  * records and taint apply. Then:
  *
- * - allow: the request goes upstream as the client sent it; when its answer
- *   comes back, the classes of data the mapping says it carries are
+ * - allow: the classes of data the mapping says its answer carries are
  *   recorded in the session object, and with the agent (agent-taint.ts),
- *   before the client sees it (a failure to record withholds it: otherwise
- *   the next decision would be looser);
+ *   then the request goes upstream as the client sent it (a failure to
+ *   record refuses it: otherwise the next decision would be looser);
  * - deny: for a tool call, a CallToolResult with `isError: true`, as MCP
  *   intends for a call that did not succeed and that the model should read
  *   and adapt to: what was refused and why in its text, the decision id and
@@ -37,7 +36,7 @@ import { sessionKey, sessionObject } from "../session/objects";
 import type { Reason } from "../types";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
 import { errorMessage, INVALID_PARAMS, isObject, REFUSED_BY_POLICY, resultMessage, URL_ELICITATION_REQUIRED, type JsonRpcId } from "./jsonrpc";
-import { subjectMapping, subjectOf, type GovernedMethod, type Subject } from "./registry-mapping";
+import { subjectOf, type GovernedMethod, type Subject } from "./registry-mapping";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
 import { eventIdsFor } from "./event-id";
 import { jsonResponse, relay, type Finish } from "./upstream-relay";
@@ -135,10 +134,23 @@ export async function governedRequest(context: GatewayContext, id: JsonRpcId, me
     return jsonResponse(refusal(id, method, explain(meta, subject), meta));
   }
 
+  // Recorded before the request goes upstream, not when its answer comes back: an answer need not come back as
+  // its own. An upstream routes answers by JSON-RPC id, and a client that reuses the id of a call in flight gets
+  // that call's answer on another request's stream; an error result can quote the data; an answer resumed later
+  // would be judged by the mapping as it is then. A call that fails has tainted the session all the same: stricter.
+  const classes = subject.mapping?.data_classes ?? [];
+  if (classes.length > 0) {
+    const recorded = await recordClasses(context, classes, decided.decision_id);
+    if (!recorded.ok) {
+      const text = `${capitalized(described(subject))} was not made: its answer carries ${classes.join(", ")} data, and the session could not record that (${recorded.why}).`;
+      return jsonResponse(refusal(id, method, text, meta));
+    }
+  }
+
   const failMode = typeof decided.fail_mode === "string" ? decided.fail_mode : "closed";
   try {
     const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
-    return await relay(targetOf(context), exchange, id, resultFinish(context, id, subject, meta), (fault) => upstreamFailure(id, method, fault, meta, failMode), {
+    return await relay(targetOf(context), exchange, id, resultFinish(meta), (fault) => upstreamFailure(id, method, fault, meta, failMode), {
       background: context.background,
       eventId: eventIdsFor(context.env, context.session, id, { kind: "call", method, table: subject.table, name: subject.name, decision_id: decided.decision_id }),
     });
@@ -150,29 +162,19 @@ export async function governedRequest(context: GatewayContext, id: JsonRpcId, me
 
 /**
  * What the gateway does to an allowed request's answer before the client
- * sees it: the session records the classes of data its mapping says it
- * carries (an answer it cannot record is withheld; a tool's error result
- * carries no data), and `_meta` names the decision. The mapping is looked up
- * again, so a resumed answer is recorded as the registry says now.
+ * sees it: `_meta` names the decision. (Its data classes were recorded
+ * before the request went upstream.)
  */
-export function resultFinish(context: GatewayContext, id: JsonRpcId, subject: AnsweredSubject, meta: DecisionMeta): Finish {
-  const classes = subjectMapping(context.server.config, subject)?.data_classes ?? [];
+export function resultFinish(meta: DecisionMeta): Finish {
   return async (reply) => {
     const resultObject = reply.result;
     if (!isObject(resultObject)) return reply;
-    if (classes.length > 0 && resultObject.isError !== true) {
-      const recorded = await recordClasses(context, classes, meta.decision_id);
-      if (!recorded.ok) {
-        const text = `${capitalized(described(subject))} was made, but its result is withheld: it carries ${classes.join(", ")} data and the session could not record that (${recorded.why}).`;
-        return refusal(id, subject.method, text, meta);
-      }
-    }
     const upstreamMeta = typeof resultObject._meta === "object" && resultObject._meta !== null ? (resultObject._meta as Record<string, unknown>) : {};
     return { ...reply, result: { ...resultObject, _meta: { ...upstreamMeta, [DECISION_META_KEY]: meta } } };
   };
 }
 
-/** The session object's record of the classes, before the result leaves; this isolate's copy follows it. */
+/** The session object's record of the classes, before the request leaves; this isolate's copy follows it. */
 async function recordClasses(context: GatewayContext, classes: string[], decisionId: string): Promise<{ ok: true } | { ok: false; why: string }> {
   const { tenant, agent } = context.identity;
   const sessionId = context.session.tollgate_session;
@@ -188,5 +190,5 @@ async function recordClasses(context: GatewayContext, classes: string[], decisio
   }
 }
 
-/** How long a result waits for the session to record its data classes before it is withheld. */
+/** How long a request waits for the session to record its answer's data classes before it is refused. */
 const RECORD_TIMEOUT_MS = 2_000;

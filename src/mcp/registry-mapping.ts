@@ -12,6 +12,7 @@
  * listings (`tools/list`, `resources/list`, `resources/templates/list`,
  * `prompts/list`) are filtered by the same mappings.
  */
+import { ownMember } from "../own-members";
 import { DECISION_LIMITS, findLimitViolation } from "../schema/json-limits";
 import { isObject } from "./jsonrpc";
 import type { StoredServer, ToolMapping } from "./upstream-schema";
@@ -52,7 +53,7 @@ function resourceMapping(resources: Record<string, ToolMapping>, uri: string): T
   return best === undefined ? undefined : resources[best];
 }
 
-const own = (table: Record<string, ToolMapping> | undefined, name: string) => (table && Object.hasOwn(table, name) ? table[name] : undefined);
+const own = (table: Record<string, ToolMapping> | undefined, name: string) => (table ? ownMember(table, name) : undefined);
 
 /** A resource template is mapped by the literal part of its URI before the first variable: every URI it expands to starts with that. */
 const templateLiteral = (template: string) => template.split("{")[0];
@@ -122,7 +123,7 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
 }
 
 /** The mapping a subject is judged by: a completion of a resource template, by the template's literal prefix. */
-export function subjectMapping(config: StoredServer, subject: Pick<Subject, "method" | "table" | "name">): ToolMapping | undefined {
+function subjectMapping(config: StoredServer, subject: Pick<Subject, "method" | "table" | "name">): ToolMapping | undefined {
   const { method, table, name } = subject;
   return mappingFor(config, table, method === "completion/complete" && table === "resources" ? templateLiteral(name) : name);
 }

@@ -5,9 +5,9 @@
  * opens to where the upstream's stream is to be resumed and what the
  * gateway does to the answer (event-id.ts); the upstream's stream is
  * resumed from there, and its events, the answer included, reach the client
- * as on the first stream: a governed request's answer is recorded as its
- * mapping's data classes and names its decision, a listing is filtered by
- * the listing policy again. Only an id this session was given opens.
+ * as on the first stream: a governed request's answer names its decision
+ * (its data classes were recorded before it went upstream), a listing is
+ * filtered by the listing policy again. Only an id this session was given opens.
  */
 import { errorMessage, INVALID_REQUEST, UPSTREAM_ERROR } from "./jsonrpc";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
@@ -23,7 +23,7 @@ const RETRY_MS = 250;
 function finishFor(context: GatewayContext, point: ResumePoint): Finish {
   const { answer, request } = point;
   if (answer.kind === "call") {
-    return resultFinish(context, request, answer, { decision_id: answer.decision_id, decision: "allow", rules: [], reasons: [], resumed: true });
+    return resultFinish({ decision_id: answer.decision_id, decision: "allow", rules: [], reasons: [], resumed: true });
   }
   if (answer.kind === "list") return (reply) => governedList(context, reply, request, answer.method);
   return async (reply) => reply;

@@ -15,11 +15,12 @@ import { Client, StreamableHTTPClientTransport, UrlElicitationRequiredError } fr
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
 import { auditRecordsOnceWritten } from "../fixtures/audit-records.ts";
 import { TEST_TOKENS, testStoreBindings } from "../fixtures/test-config.ts";
-import { startGarbage, startHelpdesk, UPSTREAM_KEY, type RunningUpstream } from "../fixtures/mcp-upstream.ts";
+import { startDispatcher, startGarbage, startHelpdesk, UPSTREAM_KEY, type RunningUpstream } from "../fixtures/mcp-upstream.ts";
 
 let edge: RunningEdge;
 let helpdesk: RunningUpstream;
 let garbage: { url: string; close(): Promise<void> };
+let dispatcher: { url: string; received: string[]; close(): Promise<void> };
 const keys: Record<string, string> = {};
 
 async function admin(path: string, init: RequestInit = {}, token: string = TEST_TOKENS.registrar): Promise<Response> {
@@ -85,7 +86,7 @@ const decisionOf = (result: { _meta?: Record<string, unknown> }) => result._meta
 
 beforeAll(async () => {
   bundleEdge();
-  [helpdesk, garbage] = await Promise.all([startHelpdesk(), startGarbage()]);
+  [helpdesk, garbage, dispatcher] = await Promise.all([startHelpdesk(), startGarbage(), startDispatcher()]);
   edge = await startEdge({ port: 18841, vars: testStoreBindings() });
   keys.helper = await registerAgent("acme", "mcp-helper", "support");
   keys.payer = await registerAgent("acme", "mcp-payer", "finance");
@@ -96,6 +97,7 @@ beforeAll(async () => {
     ["initech", "helpdesk", helpdesk.url, {}],
     ["acme", "slowdesk", helpdesk.url, { timeout_ms: 600 }],
     ["acme", "junk", garbage.url, { credentials: undefined }],
+    ["acme", "dispatcher", dispatcher.url, { credentials: undefined }],
     ["acme", "gone", "http://127.0.0.1:9/mcp", {}],
   ] as const) {
     const response = await registerServer(tenant, name, url, extra);
@@ -107,6 +109,7 @@ afterAll(async () => {
   await edge?.dispose();
   await helpdesk?.close();
   await garbage?.close();
+  await dispatcher?.close();
 });
 
 describe("the upstream registry", () => {
@@ -685,6 +688,70 @@ describe("session taint", () => {
       body: JSON.stringify({ session: { id: session }, action: { type: "tool_call", tool: "slack.post", args: {} } }),
     });
     expect(await decided.json()).toMatchObject({ decision: "require_approval", reasons: [{ rule: "session_data_to_external_tool" }] });
+  });
+});
+
+/** One message to /mcp/<server> as a client that does not follow the protocol would send it. */
+function rawMessage(server: string, key: string, sessionId: string | undefined, message: unknown, signal?: AbortSignal): Promise<Response> {
+  return fetch(new URL(`/mcp/${server}`, edge.url), {
+    method: "POST",
+    signal,
+    headers: {
+      authorization: `Bearer ${key}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25",
+      ...(sessionId ? { "mcp-session-id": sessionId } : {}),
+    },
+    body: JSON.stringify(message),
+  });
+}
+
+describe("a client that breaks the protocol", () => {
+  it("cannot get a PII answer past the session's taint by reusing the id of the call in flight", async () => {
+    const key = await freshAgent();
+    const client = await connect(key);
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+    // A: a tool whose answer carries PII, id 7; the upstream works on it for a while.
+    const exports = () => helpdesk.calls.filter((call) => call.tool === "customer_export").length;
+    const exportsBefore = exports();
+    const abortA = new AbortController();
+    const callA = rawMessage("helpdesk", key, sessionId, { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "customer_export", arguments: { email: "ada@example.test" } } }, abortA.signal).catch(() => undefined);
+    for (let waited = 0; exports() === exportsBefore; waited += 10) {
+      if (waited > 5_000) throw new Error("the upstream never ran customer_export");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // B: a tool whose mapping carries nothing, slower, with the same id. The upstream (official SDK) routes
+    // answers by id, so A's answer goes out on B's stream.
+    const answerB = await (await rawMessage("helpdesk", key, sessionId, { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "slow_report", arguments: { ms: 1500 } } })).text();
+    abortA.abort();
+    await callA;
+    const leak = await client.callTool({ name: "send_email", arguments: { to: "outside@example.test", body: "Ada's phone" } });
+    await client.close();
+    // Whichever stream A's answer took, the session holds PII from the moment A was allowed.
+    expect(decisionOf(leak), `B's answer: ${answerB.slice(0, 300)}`).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
+  });
+
+  it("cannot hand the upstream a tools/call without an id, nor a method MCP does not define", async () => {
+    const key = await freshAgent();
+    const init = await rawMessage("dispatcher", key, undefined, { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } });
+    expect(init.status).toBe(200);
+    const sessionId = init.headers.get("mcp-session-id")!;
+    await init.body?.cancel();
+    const before = dispatcher.received.length;
+    // As a notification, run_shell (not even mapped: as a request it is refused and recorded) would be run undecided.
+    const sneaky = await rawMessage("dispatcher", key, sessionId, { jsonrpc: "2.0", method: "tools/call", params: { name: "run_shell", arguments: { command: "id" } } });
+    expect(sneaky.status).toBe(400);
+    expect(await sneaky.json()).toMatchObject({ error: { code: -32600 } });
+    // A name the upstream may read loosely, or one of its own: not found at the gateway.
+    for (const method of ["Tools/Call", "tools/call/", "admin/exec"]) {
+      const unknown = await rawMessage("dispatcher", key, sessionId, { jsonrpc: "2.0", id: 1, method, params: { name: "run_shell", arguments: { command: "id" } } });
+      expect(await unknown.json(), method).toMatchObject({ id: 1, error: { code: -32601 } });
+    }
+    // What MCP defines still passes: a notification, and a ping.
+    expect((await rawMessage("dispatcher", key, sessionId, { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } })).status).toBe(202);
+    expect(await (await rawMessage("dispatcher", key, sessionId, { jsonrpc: "2.0", id: 2, method: "ping" })).json()).toMatchObject({ id: 2, result: {} });
+    expect(dispatcher.received.slice(before)).toEqual(["notifications/progress", "ping"]);
   });
 });
 
