@@ -288,7 +288,9 @@ export class SessionDO extends DurableObject<Env> {
     }
     this.lineage.record(claimed.parent_session_id!, registered);
     // The child starts holding what its parent's session held: data it was handed may be in its context.
-    this.addClasses(registered.data_classes ?? [], null, request.now_ms);
+    // Past the cap too: a child that filled its session with made-up classes before its first decision
+    // must not start without its parent's. The parent's own cap bounds what is inherited.
+    this.addClasses(registered.data_classes ?? [], null, request.now_ms, false);
     return undefined;
   }
 
@@ -366,10 +368,10 @@ export class SessionDO extends DurableObject<Env> {
     return { data_classes: this.dataClasses() };
   }
 
-  /** Adds the classes this session does not hold yet; false (and nothing added) past MAX_DATA_CLASSES. */
-  private addClasses(classes: string[], decisionId: string | null, now: number): boolean {
+  /** Adds the classes this session does not hold yet; false (and nothing added) past MAX_DATA_CLASSES, when `capped`. */
+  private addClasses(classes: string[], decisionId: string | null, now: number, capped = true): boolean {
     const fresh = [...new Set(classes)].filter((c) => this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM data_classes WHERE class = ?", c).one().n === 0);
-    if (this.dataClasses().length + fresh.length > MAX_DATA_CLASSES) return false;
+    if (capped && this.dataClasses().length + fresh.length > MAX_DATA_CLASSES) return false;
     for (const c of fresh) this.sql.exec("INSERT INTO data_classes (class, at_ms, decision_id) VALUES (?, ?, ?)", c, now, decisionId);
     return true;
   }

@@ -68,7 +68,10 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
   // A plan's approver sees each step's tool, in order (their arguments are judged by the policy's rules).
   const steps = action.steps?.map((step) => step.tool);
   const summary = canonicalJson({ type: action.type, tool: action.tool, args, steps }).slice(0, 1000);
-  const cost = decision.cost ?? {};
+  // A decision no policy answered (a fail mode) names no cost: the action's own estimate is debited, as the
+  // global policy would (the schema has checked both figures are non-negative), so an allow that fails open
+  // is metered too, and refused once it does not fit.
+  const cost = decision.cost ?? { tokens: action.estimate?.tokens, api_calls: 1, cost_usd: action.estimate?.cost_usd };
   const debit = { tokens: cost.tokens ?? 0, api_calls: cost.api_calls ?? 1, cost_usd: cost.cost_usd ?? 0 };
   return {
     decision_id: decisionId,

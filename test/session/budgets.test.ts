@@ -6,6 +6,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { BASELINE_POLICY } from "../../src/bundles/active-policy";
+import { failModeDecision } from "../../src/engine/compose";
+import { fallbackParams } from "../../src/engine/fallback-params";
+import type { DecisionInput } from "../../src/schema/decision-input";
+import { buildCommit } from "../../src/session/stage";
 import type { CommitResult } from "../../src/session/types";
 import { decodeReceipt } from "../../packages/agent/src/receipt";
 import { commit, decide, decideRaw, fireAlarm, refundInput, sessionStub, uniqueId, type DecisionBody } from "./helpers";
@@ -123,6 +128,33 @@ describe("check-and-debit", () => {
     const unnamed = await stub.commit(commit({ session_id: session, limits: {}, cost: { tokens: 6, api_calls: 1, cost_usd: 0 } }));
     expect(unnamed.verdict).toBe("deny");
     expect(unnamed.reasons[0].rule).toBe("budget_exhausted");
+  });
+
+  it("a decision no policy answered (a fail mode that fails open) debits the action's estimate, and is refused once it does not fit", async () => {
+    const session = uniqueId("fail-open");
+    const stub = sessionStub(session);
+    const fallback = fallbackParams(BASELINE_POLICY.data, "low", "support", "tickets.read");
+    expect(fallback.fail_mode).toBe("open");
+    const limits = fallback.budget.limits as Record<string, number>;
+    const input = (estimate: { tokens: number; cost_usd: number }) =>
+      ({
+        tenant: "acme",
+        risk_tier: "low",
+        agent: { id: "agent-1", role: "support", scopes: [], delegation_depth: 0 },
+        session: { id: session },
+        action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" }, estimate },
+        identity: { delegation: { depth: 0 } },
+      }) as unknown as DecisionInput;
+    const unanswered = failModeDecision(fallback, "global", "sandbox_unavailable", "the sandbox could not be reached");
+    expect(unanswered.decision).toBe("allow");
+    const first = await buildCommit(input({ tokens: 500, cost_usd: limits.cost_usd - 1 }), unanswered, fallback, uniqueId("d"), Date.now());
+    expect(first.cost).toEqual({ tokens: 500, api_calls: 1, cost_usd: limits.cost_usd - 1 });
+    expect((await stub.commit(first)).verdict).toBe("allow");
+    // The session has a dollar left: an action estimated at five is refused, though the policy could not say so.
+    const second = await stub.commit(await buildCommit(input({ tokens: 0, cost_usd: 5 }), unanswered, fallback, uniqueId("d"), Date.now()));
+    expect(second.verdict).toBe("deny");
+    expect(second.reasons[0].rule).toBe("budget_exhausted");
+    expect(second.usage.cost_usd).toBe(limits.cost_usd - 1);
   });
 
   it("decision ids are remembered for a day: the alarm then forgets them", async () => {

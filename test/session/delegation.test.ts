@@ -5,6 +5,7 @@
  * checked against that credential, and the parent's session record is
  * checked again by the child's session (defence in depth).
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { agentObject } from "../../src/session/objects";
@@ -201,6 +202,37 @@ describe("delegation", () => {
     expect(spawned.decision).toBe("allow");
     const childSession = uniqueId("child-session");
     const child = await decide(email(childSession), as(spawned.delegated_credential.token));
+    expect(child.decision).toBe("require_approval");
+    expect(rules(child)).toContain("session_data_to_external_tool");
+    expect((await sessionStub(childSession, `${spec.agent}!mailer`).view()).data_classes).toContain("pii");
+  });
+
+  it("a child that fills its session with made-up classes before its first decision still starts holding its parent's", async () => {
+    const spec = { tenant: "acme", agent: uniqueId("tainted"), role: "support" };
+    const parentKey = await agentKey(spec);
+    const session = uniqueId("tainted-session");
+    const email = (s: string) => ({ session: { id: s }, action: { type: "tool_call", tool: "email.send", args: { to: "out@example.test" } } });
+    const reported = await agentFetch(`/v1/sessions/${session}/data-classes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ data_classes: ["pii"] }) }, spec);
+    expect(reported.status).toBe(200);
+    const spawned = await decide({ session: { id: session }, action: { type: "spawn_agent", spawn: { agent_id: "mailer", role: "support", scopes: [] } } }, as(parentKey));
+    expect(spawned.decision).toBe("allow");
+    const childToken = spawned.delegated_credential.token as string;
+    // The parent read the PII longer ago than the agent-wide window (an hour): its session keeps the class
+    // for good, the agent's object no longer counts it, so only the child's own session can say.
+    await runInDurableObject(agentObject(env, "acme", spec.agent), async (_instance, state) => {
+      state.storage.sql.exec("UPDATE data_classes SET at_ms = ?", Date.now() - 2 * 3600 * 1000);
+    });
+    expect((await decide(email(session), as(parentKey))).decision).toBe("require_approval");
+    // The child, before its first decision, fills its session to the cap (64) with made-up classes.
+    const childSession = uniqueId("child-session");
+    const junk = Array.from({ length: 64 }, (_, i) => `junk-${i}`);
+    const filled = await agentFetch(`/v1/sessions/${childSession}/data-classes`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${childToken}` },
+      body: JSON.stringify({ data_classes: junk }),
+    });
+    expect(filled.status).toBe(200);
+    const child = await decide(email(childSession), as(childToken));
     expect(child.decision).toBe("require_approval");
     expect(rules(child)).toContain("session_data_to_external_tool");
     expect((await sessionStub(childSession, `${spec.agent}!mailer`).view()).data_classes).toContain("pii");
