@@ -259,6 +259,9 @@ export class SessionDO extends DurableObject<Env> {
     if (row.action_hash !== null && row.action_hash !== request.action_hash) {
       return { ...stored, replayed: true, conflict: { message: `idempotency key ${request.idempotency_key ?? key} was used for a different action by decision ${stored.decision_id}` } };
     }
+    // Once its answer has been given again (a retry the edge may answer allow), the decision stands: it can no
+    // longer be undone, or the retry's allow would keep neither its debit nor its use of an approval.
+    this.sql.exec("UPDATE decisions SET effects = NULL WHERE decision_id = ? AND effects IS NOT NULL", key);
     return { ...stored, replayed: true, decided_at_ms: row.at_ms };
   }
 
@@ -316,7 +319,8 @@ export class SessionDO extends DurableObject<Env> {
    * debit, the approval it used, the denial it counted toward the breaker
    * (and the breaker's state before it), the child it registered, and its
    * place in the agent-wide count. Its stored answer is forgotten, so a
-   * retry is judged afresh. Undoing twice changes nothing.
+   * retry is judged afresh. Undoing twice changes nothing, and a decision
+   * whose answer was already replayed to a retry is not undone.
    */
   async revert(request: CommitRequest): Promise<{ reverted: boolean }> {
     const key = request.idempotency_key === undefined ? request.decision_id : `key:${request.idempotency_key}`;

@@ -19,7 +19,7 @@ import { sessionObject } from "../../src/session/objects";
 import type { RiskTier } from "../../src/types";
 import { withIdentity } from "../fixtures/policy-identity";
 import type { AuditChainDO as DrillChainDO } from "../worker/test-entry";
-import { commit, decide, uniqueId } from "../session/helpers";
+import { commit, decide, sessionStub, uniqueId } from "../session/helpers";
 
 const baselineData = BASELINE_POLICY.data[0] as { tollgate: { params: Record<string, any> } };
 const fallback = (tier: RiskTier, data: unknown[] = [baselineData]) => fallbackParams(data, tier, "support", "tickets.read");
@@ -134,6 +134,29 @@ describe("a decision whose required record cannot be written leaves no trace", (
     // The critical tier's threshold is 2: two recorded denials do open it.
     for (let i = 0; i < 2; i++) await decide(shell(session, "rm -rf /"));
     expect((await sessionObject(env, "acme", "eng-undo", session).view()).breaker).toBe("open");
+  });
+
+  it("a decision whose answer a retry was already given is not undone: the retry's allow keeps its debit and its use of the approval", async () => {
+    const session = uniqueId("undo-replayed");
+    const stub = sessionStub(session);
+    const action_hash = "f".repeat(64);
+    const limits = { api_calls: 100 };
+    const asked = await stub.commit(commit({ session_id: session, action_hash, verdict: "require_approval", limits }));
+    const approvalId = asked.approval!.id;
+    expect((await stub.decideApproval(approvalId, "acme", "approved", "approver", "ok")).ok).toBe(true);
+    // The approved action under one Idempotency-Key, its record to be acknowledged (revertible).
+    const first = commit({ session_id: session, action_hash, verdict: "require_approval", approval_id: approvalId, idempotency_key: "K", revertible: true, limits });
+    expect((await stub.commit(first)).verdict).toBe("allow");
+    // The client's retry arrives while the first's record is being written: it is given the stored allow
+    // (and the edge, its own record acknowledged, answers it so).
+    const retry = await stub.commit(commit({ session_id: session, action_hash, verdict: "require_approval", approval_id: approvalId, idempotency_key: "K", revertible: true, limits }));
+    expect(retry).toMatchObject({ verdict: "allow", replayed: true });
+    // The first's record could not be written: the edge asks to undo it, and the object declines.
+    expect(await stub.revert(first)).toEqual({ reverted: false });
+    const view = await stub.view();
+    expect(view.usage.api_calls).toBe(1);
+    const again = await stub.commit(commit({ session_id: session, action_hash, verdict: "require_approval", approval_id: approvalId, limits }));
+    expect(again.verdict).toBe("require_approval");
   });
 });
 
