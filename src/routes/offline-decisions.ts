@@ -23,8 +23,12 @@
  * for what it says; but one the offline bounds of the policy governing now
  * could not have produced (a tier not decided offline, a time past the
  * offline window since the agent last reached an edge, a spend without a
- * lease) is marked `out_of_bounds` on its audit record and in the answer,
- * for an auditor to see.
+ * lease, or with one its session never granted the agent, outside the
+ * lease's time or beyond what it granted) is marked `out_of_bounds` on its
+ * audit record and in the answer, for an auditor to see. The tier held
+ * against the bounds is the one the edge would have judged the action at
+ * (its tool's floor, the agent's registration), not the one the record
+ * claims.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -43,6 +47,9 @@ import type { OfflineRecord } from "../../packages/agent/src/offline-record.ts";
 import { governingPolicy } from "../decision/pipeline";
 import { locationOf } from "../decision/region";
 import { receiptParams, type ReceiptParams } from "../engine/receipt-params";
+import { effectiveTier } from "../decision/effective-tier";
+import { ownMember } from "../own-members";
+import type { RiskTier } from "../types";
 
 export const MAX_UPLOAD_ENTRIES = 100;
 /**
@@ -141,11 +148,34 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
   }
   // The governing policy is read only when there is a record to hold against its offline bounds.
   const flagged = new Map<number, string[]>();
+  const flag = (seq: number, reasons: string[]) => flagged.set(seq, [...(flagged.get(seq) ?? []), ...reasons]);
   if (accepted.length > 0) {
-    const bounds = receiptParams((await governingPolicy(c.env, c.executionCtx, identity.tenant, locationOf(c.req.raw), now)).resolution.policy.data).offline;
+    const policy = (await governingPolicy(c.env, c.executionCtx, identity.tenant, locationOf(c.req.raw), now)).resolution.policy;
+    const bounds = receiptParams(policy.data).offline;
     for (const entry of accepted) {
-      const reasons = outOfBounds(entry.record, bounds);
-      if (reasons.length > 0) flagged.set(entry.seq, reasons);
+      // The tier the edge would have judged the action at (its tool's floor, the agent's registration), not the one the record claims.
+      const tier = effectiveTier(policy.data, { type: entry.record.action_type, tool: entry.record.tool }, entry.record.risk_tier as RiskTier, identity.registration.risk_tier).tier;
+      const reasons = outOfBounds(entry.record, tier, bounds);
+      if (reasons.length > 0) flag(entry.seq, reasons);
+    }
+  }
+  // Each spend against the lease it names, as the session that granted it knows it: a lease this session never
+  // granted this agent, a time outside it, or more than it granted.
+  const leased = accepted.filter((entry) => entry.record.decision === "allow" && entry.record.cost !== undefined && entry.record.lease_id !== undefined);
+  for (const [session, group] of byShard(leased, (entry) => entry.record.session)) {
+    let judged: Record<string, string[]>;
+    try {
+      judged = await sessionObject(c.env, identity.tenant, identity.agent, session).judgeOfflineSpends(
+        identity.agent,
+        group.map((entry) => ({ decision_id: entry.record.decision_id, lease_id: entry.record.lease_id!, cost: entry.record.cost!, at_ms: Date.parse(entry.record.time) })),
+        CLOCK_SKEW_MS,
+      );
+    } catch (error) {
+      throw new ApiError(503, "session_state_unavailable", `the decisions' leases could not be checked, nothing was taken; send them again (${(error as Error).message})`);
+    }
+    for (const entry of group) {
+      const reasons = ownMember(judged, entry.record.decision_id);
+      if (reasons) flag(entry.seq, reasons);
     }
   }
   if (flagged.size > 0) c.executionCtx.waitUntil(countLoss(c.env, "offline_records_out_of_bounds", flagged.size));
@@ -173,10 +203,10 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
 });
 
 /** What about a record the offline bounds could not have produced (see the module's comment); empty when nothing. */
-function outOfBounds(record: OfflineRecord, bounds: ReceiptParams["offline"]): string[] {
+function outOfBounds(record: OfflineRecord, tier: RiskTier, bounds: ReceiptParams["offline"]): string[] {
   const reasons: string[] = [];
   if (record.source === "local_policy") {
-    if (!(bounds.tiers as string[]).includes(record.risk_tier)) reasons.push("tier_not_offline");
+    if (!(bounds.tiers as string[]).includes(tier)) reasons.push("tier_not_offline");
     const lastContact = record.last_contact === null ? Number.NaN : Date.parse(record.last_contact);
     if (!(Date.parse(record.time) - lastContact <= bounds.max_window_s * 1000)) reasons.push("outside_offline_window");
   }

@@ -135,6 +135,38 @@ export class Leases {
     return true;
   }
 
+  /**
+   * What an auditor should know of offline spends before they are recorded:
+   * each decision's reasons, by decision id, where its lease is not one this
+   * session granted this agent (`unknown_lease`), its time falls outside the
+   * lease by more than the clocks may differ (`outside_lease`), or it takes
+   * the lease's spends so far, in order, past what it granted
+   * (`lease_exceeded`). A decision already recorded was judged when it first
+   * came, and counts as spent. Reads only.
+   */
+  judge(agentId: string, spends: Array<{ decision_id: string; lease_id: string; cost: Amounts; at_ms: number }>, skewMs: number): Map<string, string[]> {
+    const judged = new Map<string, string[]>();
+    const running = new Map<string, Amounts>();
+    for (const spend of spends) {
+      if (this.sql.exec("SELECT 1 FROM lease_spends WHERE decision_id = ?", spend.decision_id).toArray().length > 0) continue;
+      const lease = this.get(spend.lease_id);
+      if (!lease || lease.agent_id !== agentId) {
+        judged.set(spend.decision_id, ["unknown_lease"]);
+        continue;
+      }
+      const reasons: string[] = [];
+      if (spend.at_ms < Date.parse(lease.created_at) - skewMs || spend.at_ms > Date.parse(lease.expires_at) + skewMs) reasons.push("outside_lease");
+      const total = running.get(lease.id) ?? { ...lease.spent };
+      for (const dimension of LEASED_DIMENSIONS) total[dimension] += spend.cost[dimension];
+      running.set(lease.id, total);
+      // This spend takes the lease past what it granted, in a dimension it spends (a cent's rounding is not an overspend).
+      const over = (dimension: LeasedDimension) => spend.cost[dimension] > 0 && total[dimension] > lease.granted[dimension] + (dimension === "cost_usd" ? 0.005 : 0);
+      if (LEASED_DIMENSIONS.some(over)) reasons.push("lease_exceeded");
+      if (reasons.length > 0) judged.set(spend.decision_id, reasons);
+    }
+    return judged;
+  }
+
   /** Gives back what the lease did not spend; releasing twice changes nothing. */
   release(id: string, nowMs: number): LeaseView | undefined {
     this.sql.exec("UPDATE leases SET status = 'released', released_ms = ? WHERE id = ? AND status = 'open'", nowMs, id);

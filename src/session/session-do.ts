@@ -417,6 +417,11 @@ export class SessionDO extends DurableObject<Env> {
     return { recorded, duplicates };
   }
 
+  /** Offline spends held against the leases they name, before they are recorded (Leases.judge): reasons by decision id. */
+  async judgeOfflineSpends(agentId: string, spends: Array<OfflineSpend & { lease_id: string; at_ms: number }>, skewMs: number): Promise<Record<string, string[]>> {
+    return Object.fromEntries(this.leases.judge(agentId, spends, skewMs));
+  }
+
   /** Ends a lease: what it did not spend is the session's again. Another agent's lease is not found. */
   async releaseLease(id: string, agentId: string, nowMs: number): Promise<{ lease: LeaseView; usage: Usage } | undefined> {
     const lease = this.leases.get(id);

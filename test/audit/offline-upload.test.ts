@@ -50,6 +50,16 @@ async function chain(records: OfflineRecord[], startSeq = 1, prev = SPOOL_GENESI
 const upload = (body: unknown, spec: AgentSpec = AGENT) =>
   agentFetch("/v1/offline/decisions", { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) }, spec);
 
+/** A lease the session grants the agent, as the SDK asks for one before it goes offline. */
+async function lease(session: string): Promise<{ lease_id: string; granted: { tokens: number; api_calls: number; cost_usd: number } }> {
+  const response = await agentFetch("/v1/leases", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ session }) }, AGENT);
+  expect(response.status, await response.clone().text()).toBe(201);
+  return response.json();
+}
+
+type Flags = { accepted: string[]; out_of_bounds?: Array<{ seq: number; reasons: string[] }> };
+const flagsOf = (body: Flags) => (body.out_of_bounds ?? []).map((flag) => [flag.seq, flag.reasons]);
+
 describe("uploading offline decisions", () => {
   it("appends each decision to the tenant's log once and debits its session once, however often it is sent", async () => {
     const session = uniqueId("upload");
@@ -113,11 +123,12 @@ describe("uploading offline decisions", () => {
 
   it("marks, and never refuses, a record the governing policy's offline bounds could not have produced", async () => {
     const session = uniqueId("bounds");
+    const { lease_id } = await lease(session);
     const now = Date.now();
-    const within = record(session, { lease_id: `lse_${"1".repeat(24)}` }, now);
-    const critical = record(session, { risk_tier: "critical", lease_id: `lse_${"1".repeat(24)}` }, now);
-    const late = record(session, { last_contact: new Date(now - 3_600_000).toISOString(), lease_id: `lse_${"1".repeat(24)}` }, now);
-    const neverReached = record(session, { last_contact: null, lease_id: `lse_${"1".repeat(24)}` }, now);
+    const within = record(session, { lease_id }, now);
+    const critical = record(session, { risk_tier: "critical", lease_id }, now);
+    const late = record(session, { last_contact: new Date(now - 3_600_000).toISOString(), lease_id }, now);
+    const neverReached = record(session, { last_contact: null, lease_id }, now);
     const unleased = record(session, {}, now);
     const response = await upload({ entries: await chain([within, critical, late, neverReached, unleased]) });
     expect(response.status).toBe(200);
@@ -132,6 +143,45 @@ describe("uploading offline decisions", () => {
     const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
     expect(logged.find((r) => r.decision_id === within.decision_id)?.offline?.out_of_bounds).toBeUndefined();
     expect(logged.find((r) => r.decision_id === critical.decision_id)?.offline?.out_of_bounds).toEqual(["tier_not_offline"]);
+  });
+
+  it("holds a record's tier as the edge would judge it: a critical tool claimed at low is marked", async () => {
+    const session = uniqueId("claimed-tier");
+    const { lease_id } = await lease(session);
+    // shell.exec's floor is critical; the global layer decides only low and medium offline.
+    const understated = record(session, { tool: "shell.exec", risk_tier: "low", lease_id });
+    const body = (await (await upload({ entries: await chain([understated]) })).json()) as Flags;
+    expect(body.accepted).toEqual([understated.decision_id]);
+    expect(flagsOf(body)).toEqual([[1, ["tier_not_offline"]]]);
+  });
+
+  it("holds each spend against the lease it names: one never granted, another session's, or past what was granted is marked; a re-upload is not", async () => {
+    const session = uniqueId("leased");
+    const { lease_id: othersLease } = await lease(uniqueId("leased-other"));
+    const { lease_id, granted } = await lease(session);
+    const forged = record(session, { lease_id: `lse_${"1".repeat(24)}` });
+    const borrowed = record(session, { lease_id: othersLease });
+    const fits = record(session, { lease_id, cost: { tokens: 0, api_calls: granted.api_calls, cost_usd: 0 } });
+    const beyond = record(session, { lease_id, cost: { tokens: 0, api_calls: 1, cost_usd: 0 } });
+    const early = record(session, { lease_id, cost: { tokens: 0, api_calls: 0, cost_usd: 0 } }, Date.now() - 3_600_000);
+    const entries = await chain([forged, borrowed, fits, beyond, early]);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const body = (await (await upload({ entries })).json()) as Flags;
+      expect(body.accepted).toHaveLength(5);
+      // Judged when they first came: sent again, they are already spent and stand as they were recorded.
+      expect(flagsOf(body)).toEqual(
+        attempt === 0
+          ? [
+              [1, ["unknown_lease"]],
+              [2, ["unknown_lease"]],
+              [4, ["lease_exceeded"]],
+              [5, ["outside_lease"]],
+            ]
+          : [],
+      );
+    }
+    // Debited all the same: nothing reported is dropped.
+    expect((await sessionStub(session, "offline-agent").view()).usage.api_calls).toBe(2 + granted.api_calls + 1);
   });
 
   it("attributes a decision made before the agent ever reached an edge to the credential that uploads it", async () => {
