@@ -11,6 +11,7 @@ import { edgeStore } from "../bundles/edge-store";
 import { BASELINE_POLICY } from "../bundles/active-policy";
 import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
+import { ApiError } from "../errors";
 import { failModeDecision, type ComposedDecision } from "../engine/compose";
 import { DecisionEngine, DEFAULT_POLICY_TIMEOUT_MS, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import type { EdgeRuntimeInfo } from "../engine/sandbox-protocol";
@@ -31,6 +32,7 @@ import type { LayerRef } from "../types";
 import { agentTaint, type AgentTaint } from "../session/agent-taint";
 import { lastClasses, lastUsage } from "../session/client";
 import { sessionKey } from "../session/objects";
+import { enterSession, leaveSession, MAX_IN_FLIGHT_PER_SESSION } from "../session/in-flight";
 import { applySessionState, type SessionReport } from "../session/stage";
 import { receiptParams } from "../engine/receipt-params";
 import { signReceipt } from "../receipts/receipt-signer";
@@ -251,6 +253,21 @@ async function delegatedCredential(env: Env, input: DecisionInput, identity: Ide
 }
 
 export async function runDecision(env: Env, ctx: Background, request: DecisionRequest): Promise<DecisionResponse> {
+  if ((env.SESSION_STATE as string) === "off") return makeDecision(env, ctx, request);
+  // Refused before anything is evaluated: an agent cannot queue its own session's commits past their deadline.
+  const key = sessionKey(request.identity.tenant, request.identity.agent, request.body.session.id);
+  if (!enterSession(key)) {
+    const message = `this session already has ${MAX_IN_FLIGHT_PER_SESSION} decisions under way at this edge; send this one again shortly`;
+    throw new ApiError(429, "session_busy", message, undefined, { "retry-after": "1" });
+  }
+  try {
+    return await makeDecision(env, ctx, request);
+  } finally {
+    leaveSession(key);
+  }
+}
+
+async function makeDecision(env: Env, ctx: Background, request: DecisionRequest): Promise<DecisionResponse> {
   const now = Date.now();
   const { body, identity } = request;
   assertConsistent(body, identity);

@@ -11,6 +11,7 @@ import { failModeDecision } from "../../src/engine/compose";
 import { fallbackParams } from "../../src/engine/fallback-params";
 import type { DecisionInput } from "../../src/schema/decision-input";
 import { buildCommit } from "../../src/session/stage";
+import { MAX_IN_FLIGHT_PER_SESSION } from "../../src/session/in-flight";
 import type { CommitResult } from "../../src/session/types";
 import { decodeReceipt } from "../../packages/agent/src/receipt";
 import { commit, decide, decideRaw, fireAlarm, refundInput, sessionStub, uniqueId, type DecisionBody } from "./helpers";
@@ -78,6 +79,23 @@ describe("check-and-debit", () => {
       expect(denied.reasons.map((r) => r.rule).some((rule) => rule === "budget_exhausted" || rule === "circuit_open")).toBe(true);
     }
     expect((await sessionStub(session, "agent-7").view()).usage.tokens).toBe(100_000);
+  });
+
+  it("an agent flooding its own session gets 429 past the in-flight bound, never an unmetered allow", async () => {
+    const session = uniqueId("flood");
+    const responses = await Promise.all(Array.from({ length: 3 * MAX_IN_FLIGHT_PER_SESSION }, () => decideRaw(readInput(session, 10))));
+    const statuses = responses.map((response) => response.status);
+    expect(new Set(statuses)).toEqual(new Set([200, 429]));
+    const busy = responses.filter((response) => response.status === 429);
+    expect(busy[0].headers.get("retry-after")).toBe("1");
+    expect(await busy[0].json()).toMatchObject({ error: { code: "session_busy" } });
+    const answers = await Promise.all(responses.filter((response) => response.status === 200).map((response) => response.json() as Promise<DecisionBody>));
+    // Every answer the session object could not meter would say so; none does, and every allow is debited.
+    expect(answers.filter((answer) => answer.session?.status === "unavailable")).toEqual([]);
+    const allowed = answers.filter((answer) => answer.decision === "allow").length;
+    expect((await sessionStub(session, "agent-7").view()).usage.tokens).toBe(allowed * 10);
+    // Once the flood has passed, the session decides again.
+    expect((await decide(readInput(session, 10))).decision).toBe("allow");
   });
 
   it("a request retried with the same Idempotency-Key is debited once and answered the same", async () => {
