@@ -80,6 +80,32 @@ export function unmappedName(server: string, table: RegistryTable, name: string)
  */
 const AMBIGUOUS_URI = /(^|[/\\])(\.|%2e){1,2}([/\\?#]|$)|%2f|%5c|\\|[\x00-\x20\x7f]/i;
 
+/** The schemes whose host the URL standard normalizes (lowercase, punycode, no default port, decoded). */
+const SPECIAL_SCHEMES = new Set(["http:", "https:", "ws:", "wss:", "ftp:", "file:"]);
+
+/**
+ * Why a URI is not written as an upstream that parses it (`new URL(uri)`, as
+ * the official SDKs do) would read it, or undefined. A prefix is matched
+ * against the text as written, so `HTTPS://HR.example/`, `https://hr.example:443/`,
+ * `https://hr%2eexample/` or `https://docs.example@hr.example/` could be
+ * judged by another prefix than the one that names what the upstream serves.
+ */
+function unnormalizedUri(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return undefined; // Not a URL to anyone: matched as the text it is.
+  }
+  if (!uri.startsWith(url.protocol)) return `its scheme is written ${url.protocol.slice(0, -1)} in lowercase`;
+  if (!SPECIAL_SCHEMES.has(url.protocol)) return undefined;
+  if (url.username !== "" || url.password !== "") return "it names a user before its host";
+  const authority = `${url.protocol}//${url.host}`;
+  const asWritten = uri.startsWith(authority) && /^([/?#]|$)/.test(uri.slice(authority.length));
+  if (url.hostname.endsWith(".") || !asWritten) return `its host is written ${url.host} (lowercase, decoded, no default port, no trailing dot)`;
+  return undefined;
+}
+
 function checkedArguments(args: unknown): Record<string, unknown> | string {
   if (!isObject(args)) return "params.arguments must be an object";
   const violation = findLimitViolation(args, DECISION_LIMITS);
@@ -97,6 +123,8 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
     const uri = params?.uri;
     if (!boundedName(uri, MAX_URI_LENGTH)) return `resources/read names its resource in params.uri (1 to ${MAX_URI_LENGTH} characters)`;
     if (AMBIGUOUS_URI.test(uri)) return "params.uri has a dot segment, an encoded slash or backslash, a backslash or a control character: such a URI is refused, since what it names is up to the upstream";
+    const unnormalized = unnormalizedUri(uri);
+    if (unnormalized) return `params.uri is refused unless written as the URL standard writes it: ${unnormalized}`;
     [table, name, args] = ["resources", uri, { uri }];
   } else if (method === "completion/complete") {
     const ref = params?.ref;
@@ -109,6 +137,8 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
     } else {
       if (!boundedName(ref.uri, MAX_URI_LENGTH)) return `params.ref.uri names the resource template (1 to ${MAX_URI_LENGTH} characters)`;
       if (AMBIGUOUS_URI.test(templateLiteral(ref.uri))) return "params.ref.uri has a dot segment, an encoded slash or backslash, a backslash or a control character";
+      const unnormalized = unnormalizedUri(templateLiteral(ref.uri));
+      if (unnormalized) return `params.ref.uri is refused unless written as the URL standard writes it: ${unnormalized}`;
       [table, name] = ["resources", ref.uri];
     }
     args = checkedArguments({ ref, argument, ...(params?.context !== undefined ? { context: params.context } : {}) });
