@@ -35,8 +35,10 @@ export function unauthenticated(message: string, challenge = `Bearer realm="${RE
 }
 
 function invalidCredential(message: string): ApiError {
+  // The message may quote a token's own claims (its issuer, key id): in a header only visible ASCII, and no quote.
+  const description = message.replace(/[^\x20-\x7e]/g, "?").replaceAll('"', "'").replaceAll("\\", "/");
   return new ApiError(401, "invalid_credential", message, undefined, {
-    "www-authenticate": `Bearer realm="${REALM}", error="invalid_token", error_description="${message.replaceAll('"', "'")}"`,
+    "www-authenticate": `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`,
   });
 }
 
@@ -183,6 +185,7 @@ async function fromProviderJwt(jws: DecodedJws, token: string, context: AuthCont
       kind: "jwt",
       id: typeof jti === "string" && jti.length <= 256 ? jti : `sha256:${(await secretHash(token)).slice(0, 32)}`,
       issuer,
+      ...(typeof jws.header.kid === "string" ? { key_id: jws.header.kid } : {}),
       expires_at: new Date(expiresMs).toISOString(),
     },
     registration,
@@ -197,14 +200,27 @@ async function fromDelegation(jws: DecodedJws, context: AuthContext): Promise<Id
   const registry = await registryOf(context, claims.tenant);
   const registration = ownMember(registry.agents, claims.root_agent);
   if (!registration) throw invalidCredential(`agent ${claims.root_agent}, which this delegation descends from, is no longer registered`);
-  if (claims.root_credential.kind === "agent_key" && !ownMember(registry.keys, claims.root_credential.id)) {
-    throw invalidCredential(`the agent key ${claims.root_credential.id} this delegation descends from was revoked`);
+  if (registration.role !== claims.root_role) {
+    throw invalidCredential(`agent ${claims.root_agent}, which this delegation descends from, is now registered as ${registration.role}, not ${claims.root_role}`);
+  }
+  const root = claims.root_credential;
+  if (root.kind === "agent_key" && !ownMember(registry.keys, root.id)) {
+    throw invalidCredential(`the agent key ${root.id} this delegation descends from was revoked`);
+  }
+  if (root.kind === "jwt") {
+    // The tenant withdraws its JWTs by removing or replacing its provider, or a key of it: so are the trees they root.
+    const provider = registry.provider;
+    if (!provider || provider.issuer !== root.issuer) throw invalidCredential(`the identity provider ${root.issuer} whose token this delegation descends from is no longer ${claims.tenant}'s`);
+    if (root.key_id !== undefined && !provider.keys.some((key) => (key as { kid?: string }).kid === root.key_id)) {
+      throw invalidCredential(`the provider key ${root.key_id} that signed the token this delegation descends from is no longer among the provider's keys`);
+    }
   }
   return {
     tenant: claims.tenant,
     agent: claims.sub,
     role: claims.role,
-    scopes: claims.scopes,
+    // Narrowing the root's registration narrows its whole tree at once, as it does the root's own keys and tokens.
+    scopes: claims.scopes.filter((scope) => registration.scopes.includes(scope)),
     credential: { kind: "delegated", id: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString() },
     registration,
     delegation: {

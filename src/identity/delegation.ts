@@ -12,7 +12,7 @@
 import { keyCovers, type TrustStore } from "../bundles/manifest";
 import { checkTimes, signEdDsaJws, TokenError, verifySignature, type DecodedJws } from "./jws";
 import { signingKeyFromSecret } from "./signing-key";
-import type { Identity } from "./types";
+import type { Identity, RootCredential } from "./types";
 
 export const DELEGATION_TYPE = "tg-delegation+jwt";
 const ISSUER = "tollgate";
@@ -32,7 +32,9 @@ export interface DelegationClaims {
   parent_agent: string;
   parent_session: string;
   root_agent: string;
-  root_credential: { kind: "agent_key" | "jwt"; id: string };
+  /** The root agent's registered role when this credential was given: a changed role cuts the tree off. */
+  root_role: string;
+  root_credential: RootCredential;
 }
 
 export interface DelegatedCredential {
@@ -79,7 +81,9 @@ export async function mintDelegation(
     parent_agent: parent.agent,
     parent_session: parentSession,
     root_agent: parent.delegation.root_agent ?? parent.agent,
-    root_credential: parent.delegation.root_credential ?? { kind: parent.credential.kind as "agent_key" | "jwt", id: parent.credential.id },
+    // For a sub-agent, `registration` is already the root's.
+    root_role: parent.registration.role,
+    root_credential: parent.delegation.root_credential ?? rootCredentialOf(parent),
   };
   return {
     token: await signEdDsaJws({ alg: "EdDSA", typ: DELEGATION_TYPE, kid: env.IDENTITY_KEY_ID }, claims, await key),
@@ -92,7 +96,15 @@ export async function mintDelegation(
   };
 }
 
+/** A root agent's own credential, as its descendants' credentials name it. */
+function rootCredentialOf(root: Identity): RootCredential {
+  const { kind, id, issuer, key_id } = root.credential;
+  if (kind === "jwt") return { kind, id, issuer, ...(key_id !== undefined ? { key_id } : {}) };
+  return { kind: "agent_key", id };
+}
+
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === "string");
+const isOptionalString = (value: unknown) => value === undefined || typeof value === "string";
 
 /** Verifies a delegated credential's signature, times and shape; the registry checks come after. */
 export async function verifyDelegation(jws: DecodedJws, trust: TrustStore, nowMs: number): Promise<DelegationClaims> {
@@ -116,10 +128,11 @@ export async function verifyDelegation(jws: DecodedJws, trust: TrustStore, nowMs
     typeof claims.parent_agent === "string" &&
     typeof claims.parent_session === "string" &&
     typeof claims.root_agent === "string" &&
+    typeof claims.root_role === "string" &&
     typeof root === "object" &&
     root !== null &&
     typeof root.id === "string" &&
-    (root.kind === "agent_key" || root.kind === "jwt");
+    (root.kind === "agent_key" || (root.kind === "jwt" && typeof root.issuer === "string" && isOptionalString(root.key_id)));
   if (!wellFormed) throw new TokenError("the delegated credential is missing claims");
   return claims as DelegationClaims;
 }

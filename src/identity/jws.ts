@@ -120,10 +120,14 @@ export async function verifySignature(jws: DecodedJws, jwk: JsonWebKey, alg: Jws
  * Checks `exp` (required), `nbf` and `iat` against the clock, allowing
  * `skewS` either way; returns the expiry in ms.
  */
+/** The end of year 9999, in seconds: no credential's time lies beyond it (and a Date can still show it). */
+const LAST_TIME_S = 253_402_300_799;
+
 export function checkTimes(payload: Record<string, unknown>, nowMs: number, skewS: number): number {
   const now = nowMs / 1000;
   const { exp, nbf, iat } = payload;
   if (typeof exp !== "number" || !Number.isFinite(exp)) throw new TokenError("the token has no exp claim");
+  if (exp > LAST_TIME_S) throw new TokenError("the token's exp is past the year 9999");
   if (exp + skewS <= now) throw new TokenError("the token has expired");
   if (nbf !== undefined && (typeof nbf !== "number" || nbf - skewS > now)) throw new TokenError("the token is not valid yet (nbf)");
   if (iat !== undefined && (typeof iat !== "number" || iat - skewS > now)) throw new TokenError("the token was issued in the future (iat)");

@@ -8,6 +8,14 @@ import type { RiskTier } from "../types";
 
 export type CredentialKind = "agent_key" | "jwt" | "delegated";
 
+/** What a delegation tree stands on; for a JWT, the provider and key it was verified with. */
+export interface RootCredential {
+  kind: "agent_key" | "jwt";
+  id: string;
+  issuer?: string;
+  key_id?: string;
+}
+
 /** An agent's entry in its tenant's registry: the run-time certification gate. */
 export interface Registration {
   owner: string;
@@ -27,7 +35,8 @@ export interface Identity {
   agent: string;
   role: string;
   scopes: string[];
-  credential: { kind: CredentialKind; id: string; issuer?: string; expires_at?: string };
+  /** `key_id`: the provider key (kid) a JWT was verified with, when the token named one. */
+  credential: { kind: CredentialKind; id: string; issuer?: string; key_id?: string; expires_at?: string };
   /** For a sub-agent: the registration of the agent at the root of its delegation tree. */
   registration: Registration;
   delegation: {
@@ -35,8 +44,11 @@ export interface Identity {
     parent_agent?: string;
     parent_session?: string;
     root_agent?: string;
-    /** The agent key or JWT at the root of the delegation tree: revoking it cuts off every descendant. */
-    root_credential?: { kind: "agent_key" | "jwt"; id: string };
+    /**
+     * The agent key or JWT at the root of the delegation tree: revoking it cuts off every descendant,
+     * as does removing the provider that issued a root JWT (`issuer`) or the key it was signed with (`key_id`).
+     */
+    root_credential?: RootCredential;
   };
 }
 

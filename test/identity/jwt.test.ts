@@ -250,6 +250,12 @@ describe("a token's times are checked, with the provider's clock skew", () => {
     await accepted(await decideWith(await jwt(key, claimsFor(t, t.agent, { iat: now - 600, exp: now - 30 }))));
     await accepted(await decideWith(await jwt(key, claimsFor(t, t.agent, { nbf: now + 30 }))));
   });
+
+  it("an exp past the year 9999, validly signed, is refused with 401, not a date the edge cannot write", async () => {
+    const key = await signingKey("EdDSA");
+    const t = await tenantWith("far-exp", [key]);
+    for (const exp of [1e13, 253_402_300_800, Number.MAX_SAFE_INTEGER]) await refused(await decideWith(await jwt(key, claimsFor(t, t.agent, { exp }))), /past the year 9999/);
+  });
 });
 
 describe("a token for someone else is refused", () => {
@@ -313,6 +319,34 @@ describe("key rotation", () => {
     // The same token, verified a moment ago, is checked again against the new keys.
     await refused(await decideWith(tokenA), new RegExp(`key ${keyA.kid} is not among the provider's keys`));
     await accepted(await decideWith(await jwt(keyB, claimsFor(t, t.agent))));
+  });
+});
+
+describe("a sub-agent spawned by an agent that acts on a JWT", () => {
+  const spawnHelper = (token: string) =>
+    decideWith(token, { session: { id: uniqueId("s") }, action: { type: "spawn_agent", spawn: { agent_id: "helper", role: "support", scopes: ["kb:read"] } } });
+  const childToken = async (response: Response) => ((await accepted(response)) as Answer & { delegated_credential: { token: string } }).delegated_credential.token;
+
+  it("is cut off with the tenant's provider, as the root JWT is", async () => {
+    const key = await signingKey("EdDSA");
+    const t = await tenantWith("jwt-root-provider", [key]);
+    const root = await jwt(key, claimsFor(t, t.agent, { exp: nowS() + 600 }));
+    const child = await childToken(await spawnHelper(root));
+    await accepted(await decideWith(child));
+    expect((await registryAdmin(`/${t.tenant}/provider`, { method: "DELETE" })).status).toBe(200);
+    await refused(await decideWith(root), /not registered with any tenant|not the identity provider/);
+    await refused(await decideWith(child), /is no longer/);
+  });
+
+  it("is cut off when the key that signed the root JWT is rotated out, as the root JWT is", async () => {
+    const keyA = await signingKey("EdDSA");
+    const keyB = await signingKey("EdDSA");
+    const t = await tenantWith("jwt-root-rotation", [keyA]);
+    const root = await jwt(keyA, claimsFor(t, t.agent, { exp: nowS() + 600 }));
+    const child = await childToken(await spawnHelper(root));
+    await accepted(await decideWith(child));
+    await provider(t, { jwks: jwks(keyB) });
+    await refused(await decideWith(child), new RegExp(`provider key ${keyA.kid} .* is no longer among the provider's keys`));
   });
 });
 
@@ -544,6 +578,22 @@ describe("malformed tokens are 401, never 500", () => {
       });
       expect(response.status, authorization).toBe(401);
       expect(response.headers.get("www-authenticate"), authorization).toMatch(/^Bearer realm="tollgate", error="invalid_token"/);
+    }
+  });
+
+  it("an unsigned token whose issuer cannot go into a header (a newline, CR LF and a header, NUL) is refused with 401 and a challenge of visible ASCII", async () => {
+    const unsigned = (payload: Record<string, unknown>) => `${b64json({ alg: "EdDSA", typ: "JWT" })}.${b64json(payload)}.AAAA`;
+    for (const iss of ["https://evil.example/\nx", "https://evil.example/\r\nSet-Cookie: a=b", "https://evil.example/\u0000", "https://evil.example/é"]) {
+      const response = await decideWith(unsigned({ iss, exp: nowS() + 300 }));
+      expect(response.headers.get("set-cookie"), JSON.stringify(iss)).toBeNull();
+      await refused(response, /not registered with any tenant/);
+      expect(response.headers.get("www-authenticate"), JSON.stringify(iss)).toMatch(/^[\x20-\x7e]*$/);
+      const authzen = await exports.default.fetch("http://edge/access/v1/evaluation", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${unsigned({ iss, exp: nowS() + 300 })}` },
+        body: JSON.stringify({ subject: { type: "agent", id: "a" }, action: { name: "tool_call" }, resource: { type: "tool", id: "tickets.read" } }),
+      });
+      expect(authzen.status, JSON.stringify(iss)).toBe(401);
     }
   });
 

@@ -10,7 +10,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { agentObject } from "../../src/session/objects";
 import { TEST_TOKENS } from "../fixtures/test-config";
-import { agentKey, registryAdmin } from "../identity/credentials";
+import { agentKey, delegatedCredential, register, registryAdmin } from "../identity/credentials";
 import { agentFetch, decide, decideRaw, sessionStub, uniqueId } from "./helpers";
 
 const LEAD = { tenant: "acme", agent: "lead-agent", role: "support", scopes: ["tickets:read", "kb:read"] };
@@ -205,6 +205,31 @@ describe("delegation", () => {
     expect(child.decision).toBe("require_approval");
     expect(rules(child)).toContain("session_data_to_external_tool");
     expect((await sessionStub(childSession, `${spec.agent}!mailer`).view()).data_classes).toContain("pii");
+  });
+
+  it("narrowing the root agent's registration narrows a sub-agent spawned before: a dropped scope is gone and cannot be handed on", async () => {
+    const tenant = `deleg-${crypto.randomUUID().slice(0, 8)}`;
+    const name = uniqueId("narrow");
+    const child = await delegatedCredential({ tenant, agent: name, role: "support", scopes: ["kb:read", "payments:write"] }, 1);
+    const read = () => ({ agent: { id: child.agent }, session: { id: uniqueId("s") }, action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } });
+    expect((await decide(read(), as(child.token))).identity.scopes).toEqual(["kb:read", "payments:write"]);
+    await register({ tenant, agent: `${name}.root`, role: "support", scopes: ["kb:read"] });
+    expect((await decide(read(), as(child.token))).identity.scopes).toEqual(["kb:read"]);
+    const handedOn = await decide({ agent: { id: child.agent }, session: { id: uniqueId("s") }, action: { type: "spawn_agent", spawn: { agent_id: "grandchild", role: "support", scopes: ["payments:write"] } } }, as(child.token));
+    expect(handedOn.decision).toBe("deny");
+    expect(handedOn.delegated_credential).toBeUndefined();
+  });
+
+  it("registering the root agent for another role cuts off the sub-agents it spawned before", async () => {
+    const tenant = `deleg-${crypto.randomUUID().slice(0, 8)}`;
+    const name = uniqueId("demote");
+    const child = await delegatedCredential({ tenant, agent: name, role: "engineer", scopes: [] }, 2);
+    const read = () => ({ agent: { id: child.agent }, session: { id: uniqueId("s") }, action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } });
+    expect((await decide(read(), as(child.token))).identity.role).toBe("engineer");
+    await register({ tenant, agent: `${name}.root`, role: "support", scopes: [] });
+    const refused = await decideRaw(read(), as(child.token));
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: { code: "invalid_credential", message: expect.stringContaining("is now registered as support") } });
   });
 
   it("a child that fills its session with made-up classes before its first decision still starts holding its parent's", async () => {
