@@ -5,7 +5,7 @@
  * the two differ is logged (in its own audit shard) for `tollgate shadow
  * report`. Candidates are verified like any layer before they are used.
  */
-import type { ActivePolicy } from "../bundles/active-policy";
+import { compositionKey, type ActivePolicy } from "../bundles/active-policy";
 import type { TrustStore } from "../bundles/manifest";
 import type { VerifiedLayer } from "../bundles/verify";
 import type { DecisionEngine } from "../engine/decision-engine";
@@ -33,17 +33,25 @@ async function candidate(bucket: R2Bucket, trust: TrustStore, scope: string, ref
   return layer;
 }
 
-/** The active composition with the candidate in its scope's place. */
+/**
+ * The active composition with the candidate in its scope's place: its layer
+ * refs name the candidate as its code does, so every key derived from them
+ * (the engine's narrower compositions included) names a sandbox running
+ * exactly that code, and no live composition's sandbox is ever loaded with
+ * a candidate's.
+ */
 export function withCandidate(active: ActivePolicy, scope: string, layer: VerifiedLayer): ActivePolicy {
   const order = (s: string) => (s === "global" ? 0 : s.startsWith("region:") ? 1 : 2);
-  const layers = active.code().filter((l) => l.scope !== scope);
-  layers.push({ scope, entrypoint: layer.manifest.entrypoint, wasm: layer.wasm, data: layer.data });
-  layers.sort((a, b) => order(a.scope) - order(b.scope));
+  const code = active.code().filter((l) => l.scope !== scope);
+  code.push({ scope, entrypoint: layer.manifest.entrypoint, wasm: layer.wasm, data: layer.data });
+  code.sort((a, b) => order(a.scope) - order(b.scope));
+  const ref = { scope, digest: layer.manifest.digest, version: layer.manifest.version, built_at: layer.manifest.created };
+  const refs = [...active.layers.filter((l) => l.scope !== scope), ref].sort((a, b) => order(a.scope) - order(b.scope));
   return {
-    key: `${active.key}~shadow:${layer.manifest.digest.slice(7, 23)}`,
-    layers: active.layers,
-    code: () => layers,
-    data: layers.map((l) => l.data),
+    key: `${compositionKey(refs)}~shadow`,
+    layers: refs,
+    code: () => code,
+    data: code.map((l) => l.data),
     isBaseline: false,
   };
 }
@@ -87,6 +95,12 @@ export async function runShadows(run: ShadowRun): Promise<ShadowDiff[]> {
     if (!ref) continue;
     const layer = await candidate(run.bucket, run.trust, scope, ref, run.nowMs);
     const result = await run.engine.decide(withCandidate(run.active, scope, layer), run.inputJson, run.fallback, run.nowMs);
+    // An answer the candidate did not give itself (its sandbox could not decide, and narrower layers or a fail
+    // mode did) says nothing of the candidate: it is not compared.
+    if (result.fallback_reason !== undefined) {
+      console.error(`shadow candidate ${ref.digest} for ${scope} could not decide: ${result.fallback_reason}`);
+      continue;
+    }
     const before = { decision: run.activeDecision.decision, rules: rulesOf(run.activeDecision) };
     const after = { decision: result.decision.decision, rules: rulesOf(result.decision) };
     if (before.decision === after.decision && before.rules.join() === after.rules.join()) continue;
