@@ -25,7 +25,7 @@ import { canDelegate, mintDelegation, type DelegatedCredential } from "../identi
 import { MAX_SUB_AGENT_ID_LENGTH, subAgentId } from "../identity/registration";
 import type { Identity } from "../identity/types";
 import type { RolloutDocument } from "../rollout/document";
-import { modeFor, type ModeDecision } from "../rollout/mode";
+import { modeAcross, type ModeDecision } from "../rollout/mode";
 import { runShadows } from "../rollout/shadow";
 import type { DecisionBody, DecisionInput } from "../schema/decision-input";
 import type { LayerRef } from "../types";
@@ -73,8 +73,11 @@ export function engineFor(env: Env): DecisionEngine {
 export interface Governing {
   region: RegionResolution;
   resolution: Resolution;
-  /** The rollout documents of the request's scopes, most specific first (tenant, region, global). */
-  rollouts: RolloutDocument[];
+  /**
+   * The rollout documents of each chain of scopes that governs the request, most specific first
+   * (tenant, region, global): the region it is pinned to and, when it comes from another, that one.
+   */
+  rolloutChains: RolloutDocument[][];
 }
 
 /**
@@ -85,7 +88,7 @@ export async function governingPolicy(env: Env, ctx: Background, tenant: string,
   const store = edgeStore(env, now, (policy) => engineFor(env).warm(policy));
   if (!store) {
     const region = resolveRegion(undefined, regionTable(BASELINE_POLICY.data[0]), location, env.EDGE_REGION);
-    return { region, resolution: { policy: BASELINE_POLICY, source: "baseline", stale: false }, rollouts: [] };
+    return { region, resolution: { policy: BASELINE_POLICY, source: "baseline", stale: false }, rolloutChains: [] };
   }
   await store.ensureLoaded(now);
   if (store.mustCheckFirst(now)) {
@@ -100,9 +103,10 @@ export async function governingPolicy(env: Env, ctx: Background, tenant: string,
   const warming = store.pendingWork();
   if (warming) ctx.waitUntil(warming);
   const region = resolveRegion(store.tenantPin(tenant), regionTable(store.globalData()), location, env.EDGE_REGION);
-  const rollouts = store.rolloutsFor([`tenant:${tenant}`, `region:${region.region}`, "global"]);
-  // Rollout documents stay the pinned region's: the region a pin adds only ever makes the decision stricter.
-  return { region, resolution: store.resolve(tenant, governingRegions(region), now), rollouts };
+  const regions = governingRegions(region);
+  // Each region whose layer governs brings its documents: a pin never leaves the rollout of the region the request comes from.
+  const rolloutChains = regions.map((name) => store.rolloutsFor([`tenant:${tenant}`, `region:${name}`, "global"]));
+  return { region, resolution: store.resolve(tenant, regions, now), rolloutChains };
 }
 
 /** How long a decision waits for the store when its policy is long unconfirmed. */
@@ -279,7 +283,7 @@ async function makeDecision(env: Env, ctx: Background, request: DecisionRequest)
   let inputJson = inputJsonOf(input);
   const tool = typeof input.action.tool === "string" ? input.action.tool : undefined;
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, tool);
-  const mode = modeFor(governing.rollouts, tier.tier, resolution.policy.data);
+  const mode = modeAcross(governing.rolloutChains, tier.tier, resolution.policy.data);
   const runtime = { location: request.colo, region: region.region };
   // The agent's object is asked while the policy evaluates; an agent that has read something this
   // evaluation did not see (rarely) is evaluated again with it.
@@ -331,7 +335,7 @@ async function makeDecision(env: Env, ctx: Background, request: DecisionRequest)
   await receipt.sign(response, reuseSeconds(response, result.decision, session), replayedDecision(session));
   // Off the decision's path: the alert is queued in the background.
   if (result.decision.decision === "deny" && tier.tier === "critical") ctx.waitUntil(raiseAlert(env, criticalDenyAlert(identity, decisionId, input, result.decision.reasons)));
-  const shadowed = governing.rollouts.filter((document) => document.shadow !== null);
+  const shadowed = [...new Set(governing.rolloutChains.flat())].filter((document) => document.shadow !== null);
   if (shadowed.length > 0 && !resolution.unusable) {
     ctx.waitUntil(
       runShadows({
