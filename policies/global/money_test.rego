@@ -60,3 +60,27 @@ test_refund_threshold_comes_from_data if {
 	d.decision == "require_approval"
 	rules(d) == {"refund_requires_approval"}
 }
+
+refund_in(amount, currency) := object.union(tool_input("finance", "payments.refund", {"amount": amount, "currency": currency}), {"risk_tier": "high"})
+
+test_refund_in_an_unlisted_currency_requires_approval_whatever_its_amount if {
+	every currency in ["BTC", "KWD", "eur", ""] {
+		d := tollgate.decision with input as refund_in(10, currency)
+		d.decision == "require_approval"
+		rules(d) == {"refund_currency_not_configured"}
+	}
+}
+
+test_refund_in_a_listed_currency_or_none_is_judged_by_its_amount if {
+	d := tollgate.decision with input as refund_in(120, "USD")
+	allowed(d)
+	without := tollgate.decision with input as object.union(tool_input("finance", "payments.refund", {"amount": 120}), {"risk_tier": "high"})
+	allowed(without)
+}
+
+test_refund_whose_currency_is_not_a_string_is_denied if {
+	every currency in [978, {"code": "EUR"}, ["EUR"], true] {
+		d := tollgate.decision with input as refund_in(10, currency)
+		denied_by(d, {"invalid_refund_currency"})
+	}
+}

@@ -47,3 +47,16 @@ test_a_plan_step_creating_a_large_purchase_order_is_judged_and_the_plan_refused 
 	d.decision == "deny"
 	rules(d) == {"plan_step_agent_limited", "purchase_order_requires_approval"}
 }
+
+test_a_purchase_order_in_an_unlisted_currency_requires_approval if {
+	d := tollgate.decision with input as tool_input("finance", "purchasing.create_po", {"amount": 5, "supplier": "acme-paper", "currency": "BTC"})
+	d.decision == "require_approval"
+	rules(d) == {"purchase_order_currency_not_configured"}
+	listed := tollgate.decision with input as tool_input("finance", "purchasing.create_po", {"amount": 5, "supplier": "acme-paper", "currency": "GBP"})
+	allowed(listed)
+}
+
+test_a_purchase_order_whose_currency_is_not_a_string_is_denied if {
+	d := tollgate.decision with input as tool_input("finance", "purchasing.create_po", {"amount": 5, "supplier": "acme-paper", "currency": 826})
+	denied_by(d, {"invalid_po_currency"})
+}
