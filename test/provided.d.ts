@@ -90,6 +90,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** A policy whose host regex backtracks without end when input.spin is set (test/fixtures/runaway). */
     runawayPolicy: { wasmBase64: string; data: unknown };
+    /** A tenant's rules on the regex builtins the edge runs in the host, the inputs sent, and what `opa eval` decides for each (test/fixtures/host-regex). */
+    hostRegexPolicy: { wasmBase64: string; inputs: string[]; expected: unknown[] };
   }
 }
 

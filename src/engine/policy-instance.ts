@@ -20,6 +20,7 @@
  * memory stays within the data, that bound and one evaluation; the memory
  * also has a hard maximum, so a hostile input cannot grow it without bound.
  */
+import { BuiltinCannotAnswer } from "./builtins/context";
 import { readRegoValue, writeRegoValue, type RegoValue } from "./rego-value";
 
 export type HostBuiltin = (...args: RegoValue[]) => unknown;
@@ -149,6 +150,7 @@ export class PolicyInstance {
         return writeValue(exports, memory, writeRegoValue(result), "value");
       } catch (error) {
         if (error instanceof EvaluationBudgetExceeded) throw error;
+        if (error instanceof BuiltinCannotAnswer) throw new PolicyInstanceError(`builtin ${name} cannot answer as OPA would: ${error.message}`);
         options.onBuiltinError?.(name, error);
         return 0;
       }

@@ -24,6 +24,14 @@ export type Builtin = (...args: any[]) => unknown;
 /** Thrown for bad builtin arguments; the evaluator turns it into "undefined", as OPA does. */
 export class BuiltinError extends Error {}
 
+/**
+ * Thrown where a builtin cannot give OPA's answer at all (a regex OPA runs
+ * that the host cannot write faithfully): undefined would be a different
+ * answer, one a deny rule stops firing on, so the evaluation fails instead
+ * (the edge then refuses the input).
+ */
+export class BuiltinCannotAnswer extends Error {}
+
 export function expectString(value: unknown, what: string): string {
   if (typeof value !== "string") throw new BuiltinError(`${what} must be a string`);
   return value;

@@ -1,17 +1,18 @@
 /**
  * @module strings
  * String and regex builtins the wasm runtime leaves to the host. Regexes are
- * Go RE2 syntax in OPA; JavaScript's engine agrees on the common subset
- * (classes, anchors, groups, quantifiers). Go-only syntax such as `(?P<n>)`
- * named groups and `\z` is translated; anything JS cannot compile makes the
- * builtin undefined, as an invalid pattern does in OPA.
+ * Go RE2 syntax in OPA, written as JavaScript RegExps by re2-syntax.ts; an
+ * invalid pattern makes the builtin undefined, as in OPA, and one OPA runs
+ * that cannot be written faithfully stops the evaluation.
  */
 import { BuiltinError, expectInteger, expectNumber, expectString, type Builtin } from "./context";
+import { expandGo, translateRe2 } from "./re2-syntax";
 
 function compile(pattern: string, flags = ""): RegExp {
-  const translated = pattern.replace(/\(\?P</g, "(?<").replace(/\\z/g, "$");
+  // A pattern that cannot be written faithfully stops the evaluation (UnsupportedPattern propagates).
+  const translated = translateRe2(pattern);
   try {
-    return new RegExp(translated, `${flags}u`);
+    return new RegExp(translated.source, `${translated.flags}${flags}u`);
   } catch {
     throw new BuiltinError(`invalid regex ${JSON.stringify(pattern)}`);
   }
@@ -23,10 +24,6 @@ function collection(value: unknown): string[] {
   throw new BuiltinError("expected a string, array or set of strings");
 }
 
-/** Go's regexp.ReplaceAllString expands $1 and ${name}; JS uses the same `$1`, and `$<name>` for names. */
-function goReplacement(replacement: string): string {
-  return replacement.replace(/\$\{(\w+)\}/g, (_, name: string) => (/^\d+$/.test(name) ? `$${name}` : `$<${name}>`));
-}
 
 /** Go's Regexp.Split(s, -1): an empty match right after a match is skipped, captures are not returned. */
 function regexSplit(pattern: string, text: string): string[] {
@@ -97,8 +94,15 @@ export const stringBuiltins: Record<string, Builtin> = {
     const matches = [...expectString(value, "value").matchAll(compile(expectString(pattern, "pattern"), "g"))].map((m) => m[0]);
     return limit < 0 ? matches : matches.slice(0, limit);
   },
-  "regex.replace": (value: unknown, pattern: unknown, replacement: unknown) =>
-    expectString(value, "value").replace(compile(expectString(pattern, "pattern"), "g"), goReplacement(expectString(replacement, "value"))),
+  "regex.replace": (value: unknown, pattern: unknown, replacement: unknown) => {
+    const template = expectString(replacement, "value");
+    // Expanded as Go's ReplaceAllString does, not by JavaScript's own rules for "$".
+    return expectString(value, "value").replace(compile(expectString(pattern, "pattern"), "g"), (...match: unknown[]) => {
+      const named = typeof match.at(-1) === "object" ? (match.at(-1) as Record<string, string | undefined>) : undefined;
+      const groups = match.slice(0, named ? -3 : -2) as Array<string | undefined>;
+      return expandGo(template, groups, named);
+    });
+  },
   "regex.template_match": (template: unknown, value: unknown, open: unknown, close: unknown) => {
     const start = expectString(open, "delimiter_start");
     const end = expectString(close, "delimiter_end");
