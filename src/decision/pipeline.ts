@@ -246,14 +246,20 @@ function withoutUnmintableSpawn(env: Env, input: DecisionInput, decision: Compos
   if (decision.fail_mode_applied) reason = { rule: "spawn_not_evaluated", message: `no policy judged this spawn (${decision.fail_mode_applied.code}), so no credential is given for it` };
   else if (childId.length > MAX_SUB_AGENT_ID_LENGTH) reason = { rule: "sub_agent_id_too_long", message: `the sub-agent's id (its parent's id, "!", its name) would be ${childId.length} characters, over ${MAX_SUB_AGENT_ID_LENGTH}` };
   else if (!canDelegate(env)) reason = { rule: "delegation_unavailable", message: "this edge has no identity signing key (IDENTITY_KEY_ID, IDENTITY_SIGNING_KEY), so it cannot give a sub-agent a credential" };
+  else if (delegationTtl(decision) === 0) reason = { rule: "delegation_disabled", message: "policy gives sub-agent credentials no lifetime (delegation.credential_ttl_s is 0)" };
   return reason ? { ...decision, decision: "deny", reasons: [...decision.reasons, reason] } : decision;
+}
+
+/** The lifetime policy gives a sub-agent's credential, 0 included; 900 s only where it names none. */
+function delegationTtl(decision: ComposedDecision): number {
+  const named = (decision as { delegation_ttl_s?: unknown }).delegation_ttl_s;
+  return typeof named === "number" && Number.isFinite(named) && named >= 0 ? named : 900;
 }
 
 async function delegatedCredential(env: Env, input: DecisionInput, identity: Identity, decision: ComposedDecision, now: number): Promise<DelegatedCredential | undefined> {
   const spawn = input.action.spawn;
   if (input.action.type !== "spawn_agent" || decision.decision !== "allow" || !spawn) return undefined;
-  const ttl = Number((decision as { delegation_ttl_s?: unknown }).delegation_ttl_s) || 900;
-  return mintDelegation(env, identity, { agent: subAgentId(identity.agent, spawn.agent_id), role: spawn.role, scopes: spawn.scopes ?? [] }, input.session.id, now, ttl);
+  return mintDelegation(env, identity, { agent: subAgentId(identity.agent, spawn.agent_id), role: spawn.role, scopes: spawn.scopes ?? [] }, input.session.id, now, delegationTtl(decision));
 }
 
 export async function runDecision(env: Env, ctx: Background, request: DecisionRequest): Promise<DecisionResponse> {
