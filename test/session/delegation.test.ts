@@ -190,13 +190,20 @@ describe("delegation", () => {
     }
   });
 
-  it("a child's session starts holding its parent's session's taint: its external calls need approval too", async () => {
+  const email = (s: string) => ({ session: { id: s }, action: { type: "tool_call", tool: "email.send", args: { to: "out@example.test" } } });
+
+  /** An agent of its own whose session has read PII: its key, its session and its name. */
+  async function taintedParent() {
     const spec = { tenant: "acme", agent: uniqueId("tainted"), role: "support" };
     const parentKey = await agentKey(spec);
     const session = uniqueId("tainted-session");
-    const email = (s: string) => ({ session: { id: s }, action: { type: "tool_call", tool: "email.send", args: { to: "out@example.test" } } });
     const reported = await agentFetch(`/v1/sessions/${session}/data-classes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ data_classes: ["pii"] }) }, spec);
     expect(reported.status).toBe(200);
+    return { spec, parentKey, session };
+  }
+
+  it("a child's session starts holding its parent's session's taint: its external calls need approval too", async () => {
+    const { spec, parentKey, session } = await taintedParent();
     expect((await decide(email(session), as(parentKey))).decision).toBe("require_approval");
     const spawned = await decide({ session: { id: session }, action: { type: "spawn_agent", spawn: { agent_id: "mailer", role: "support", scopes: [] } } }, as(parentKey));
     expect(spawned.decision).toBe("allow");
@@ -233,12 +240,7 @@ describe("delegation", () => {
   });
 
   it("a child that fills its session with made-up classes before its first decision still starts holding its parent's", async () => {
-    const spec = { tenant: "acme", agent: uniqueId("tainted"), role: "support" };
-    const parentKey = await agentKey(spec);
-    const session = uniqueId("tainted-session");
-    const email = (s: string) => ({ session: { id: s }, action: { type: "tool_call", tool: "email.send", args: { to: "out@example.test" } } });
-    const reported = await agentFetch(`/v1/sessions/${session}/data-classes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ data_classes: ["pii"] }) }, spec);
-    expect(reported.status).toBe(200);
+    const { spec, parentKey, session } = await taintedParent();
     const spawned = await decide({ session: { id: session }, action: { type: "spawn_agent", spawn: { agent_id: "mailer", role: "support", scopes: [] } } }, as(parentKey));
     expect(spawned.decision).toBe("allow");
     const childToken = spawned.delegated_credential.token as string;
