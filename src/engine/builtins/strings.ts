@@ -6,16 +6,26 @@
  * that cannot be written faithfully stops the evaluation.
  */
 import { BuiltinError, expectInteger, expectNumber, expectString, type Builtin } from "./context";
-import { expandGo, translateRe2 } from "./re2-syntax";
+import { BoundedCache } from "./bounded-cache";
+import { expandGo, translateRe2, UnsupportedPattern } from "./re2-syntax";
+
+/** Compiled patterns (and the errors of those that do not compile), kept across evaluations as OPA keeps its own. */
+const compiled = new BoundedCache<RegExp | Error>(64);
 
 function compile(pattern: string, flags = ""): RegExp {
-  // A pattern that cannot be written faithfully stops the evaluation (UnsupportedPattern propagates).
-  const translated = translateRe2(pattern);
-  try {
-    return new RegExp(translated.source, `${translated.flags}${flags}u`);
-  } catch {
-    throw new BuiltinError(`invalid regex ${JSON.stringify(pattern)}`);
-  }
+  const regex = compiled.get(`${flags}\u0000${pattern}`, () => {
+    try {
+      const translated = translateRe2(pattern);
+      return new RegExp(translated.source, `${translated.flags}${flags}u`);
+    } catch (error) {
+      // A pattern that cannot be written faithfully stops the evaluation (UnsupportedPattern); an invalid one is undefined.
+      return error instanceof UnsupportedPattern ? error : new BuiltinError(`invalid regex ${JSON.stringify(pattern)}`);
+    }
+  });
+  if (regex instanceof Error) throw regex;
+  // A global RegExp keeps where it stopped; replace and matchAll start from 0 or copy it, but be sure.
+  regex.lastIndex = 0;
+  return regex;
 }
 
 function collection(value: unknown): string[] {
