@@ -48,8 +48,9 @@ import { governingPolicy } from "../decision/pipeline";
 import { locationOf } from "../decision/region";
 import { receiptParams, type ReceiptParams } from "../engine/receipt-params";
 import { effectiveTier } from "../decision/effective-tier";
+import { failModeOf } from "../engine/fallback-params";
 import { ownMember } from "../own-members";
-import type { RiskTier } from "../types";
+import type { FailMode, RiskTier } from "../types";
 
 export const MAX_UPLOAD_ENTRIES = 100;
 /**
@@ -155,7 +156,7 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
     for (const entry of accepted) {
       // The tier the edge would have judged the action at (its tool's floor, the agent's registration), not the one the record claims.
       const tier = effectiveTier(policy.data, { type: entry.record.action_type, tool: entry.record.tool }, entry.record.risk_tier as RiskTier, identity.registration.risk_tier).tier;
-      const reasons = outOfBounds(entry.record, tier, bounds);
+      const reasons = outOfBounds(entry.record, tier, bounds, failModeOf(policy.data, tier));
       if (reasons.length > 0) flag(entry.seq, reasons);
     }
   }
@@ -203,13 +204,17 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
 });
 
 /** What about a record the offline bounds could not have produced (see the module's comment); empty when nothing. */
-function outOfBounds(record: OfflineRecord, tier: RiskTier, bounds: ReceiptParams["offline"]): string[] {
+function outOfBounds(record: OfflineRecord, tier: RiskTier, bounds: ReceiptParams["offline"], failMode: FailMode): string[] {
   const reasons: string[] = [];
   if (record.source === "local_policy") {
     if (!(bounds.tiers as string[]).includes(tier)) reasons.push("tier_not_offline");
-    const lastContact = record.last_contact === null ? Number.NaN : Date.parse(record.last_contact);
-    if (!(Date.parse(record.time) - lastContact <= bounds.max_window_s * 1000)) reasons.push("outside_offline_window");
+    // Within the window after the last contact; a time before it (a clock set back) is outside too.
+    const sinceContact = Date.parse(record.time) - (record.last_contact === null ? Number.NaN : Date.parse(record.last_contact));
+    if (!(sinceContact >= -CLOCK_SKEW_MS && sinceContact <= bounds.max_window_s * 1000)) reasons.push("outside_offline_window");
+    if (record.decision === "allow" && record.cost !== undefined && record.lease_id === undefined) reasons.push("spent_without_lease");
+  } else if (record.decision === "allow" && failMode !== "open") {
+    // A fail mode allows only a tier that fails open; its cost is owed without a lease, and debited now.
+    reasons.push("fail_mode_not_open");
   }
-  if (record.decision === "allow" && record.cost !== undefined && record.lease_id === undefined) reasons.push("spent_without_lease");
   return reasons;
 }

@@ -145,6 +145,22 @@ describe("uploading offline decisions", () => {
     expect(logged.find((r) => r.decision_id === critical.decision_id)?.offline?.out_of_bounds).toEqual(["tier_not_offline"]);
   });
 
+  it("marks a fail mode's allow at a tier that fails closed, and a record dated before its own last contact; not a fail-open allow's cost", async () => {
+    const session = uniqueId("fail-mode");
+    const now = Date.now();
+    const critical = record(session, { tool: "shell.exec", risk_tier: "critical", source: "fail_mode", rules: ["offline_not_permitted", "edge_unreachable"], layers: undefined, cost: undefined }, now);
+    const failedOpen = record(session, { source: "fail_mode", rules: ["offline_window_passed", "edge_unreachable"], layers: undefined }, now);
+    const rolledBack = record(session, { tool: "kb.search", cost: undefined, time: new Date(now - 2 * 3_600_000).toISOString(), last_contact: new Date(now - 60_000).toISOString() }, now);
+    const body = (await (await upload({ entries: await chain([critical, failedOpen, rolledBack]) })).json()) as Flags;
+    expect(body.accepted).toHaveLength(3);
+    expect(flagsOf(body)).toEqual([
+      [1, ["fail_mode_not_open"]],
+      [3, ["outside_offline_window"]],
+    ]);
+    const logged = (await chainFor(env, "acme").query({ session, limit: 10 })).records as Array<Record<string, any>>;
+    expect(logged.find((r) => r.decision_id === critical.decision_id)?.offline?.out_of_bounds).toEqual(["fail_mode_not_open"]);
+  });
+
   it("holds a record's tier as the edge would judge it: a critical tool claimed at low is marked", async () => {
     const session = uniqueId("claimed-tier");
     const { lease_id } = await lease(session);

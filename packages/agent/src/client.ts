@@ -113,6 +113,8 @@ export class Tollgate {
   private readonly cache: ReceiptCache | undefined;
   private readonly keys: ReceiptKeys;
   private readonly state = new OfflineState();
+  /** The latest time this client's clock has read: a clock set back before it decides nothing offline. */
+  private latestClockMs = 0;
   private readonly leases = new BudgetLeases();
   private readonly spool: Spool;
   private readonly policy: LocalPolicy | undefined;
@@ -174,6 +176,7 @@ export class Tollgate {
       return this.decideOffline(action, session, options.tier, hash);
     }
     const now = Date.now();
+    this.latestClockMs = Math.max(this.latestClockMs, now);
     const decision = decisionOf(response, "edge");
     this.state.learn(response, typeof action.tool === "string" ? action.tool : undefined);
     await this.keepReusable(decision, session, hash, cacheKey, now);
@@ -297,6 +300,8 @@ export class Tollgate {
 
   private async decideOffline(action: Action, session: string, declared: string | undefined, hash: string): Promise<Decision> {
     const now = Date.now();
+    const clockWentBack = now < this.latestClockMs;
+    this.latestClockMs = Math.max(this.latestClockMs, now);
     const held = this.policy?.held();
     const identity = this.state.identity;
     const tool = typeof action.tool === "string" ? action.tool : undefined;
@@ -304,17 +309,21 @@ export class Tollgate {
     if (!held || !identity) {
       why = { rule: "no_local_policy", message: this.policy ? "no signed policy was fetched from the edge yet" : "this client evaluates no policy locally" };
     } else {
-      why = this.offlineRefusal(held, action, declared, now);
+      why = this.offlineRefusal(held, action, declared, now, clockWentBack);
       if (!why) return this.evaluateLocally(held, action, session, declared, hash, now);
     }
     return this.failMode(action, session, declared, hash, tool, held, why, now);
   }
 
   /** Why the held policy may not decide this action offline now, or undefined when it may. */
-  private offlineRefusal(held: HeldPolicy, action: Action, declared: string | undefined, now: number): Reason | undefined {
+  private offlineRefusal(held: HeldPolicy, action: Action, declared: string | undefined, now: number, clockWentBack: boolean): Reason | undefined {
     const tier = held.tierOf(action, declared, this.state.identity!.registration.risk_tier);
     const lastContact = this.transport.lastAnswerMs;
     if (!held.offline.tiers.includes(tier)) return { rule: "offline_not_permitted", message: `the policy does not let ${tier} risk be decided offline` };
+    // A clock set back would reopen a window that has passed, and undo the held policy's expiry.
+    if (clockWentBack || (lastContact !== undefined && now < lastContact)) {
+      return { rule: "clock_went_back", message: `this machine's clock reads ${new Date(now).toISOString()}, before a time it has already read (${new Date(this.latestClockMs).toISOString()}); nothing is decided offline on it` };
+    }
     if (lastContact === undefined || now - lastContact > held.offline.max_window_s * 1000) {
       return { rule: "offline_window_passed", message: `the edge was last reached more than ${held.offline.max_window_s} s ago, the policy's offline window` };
     }
@@ -331,7 +340,7 @@ export class Tollgate {
           tokens: (lease.usage.tokens ?? 0) + lease.spent.tokens,
           api_calls: (lease.usage.api_calls ?? 0) + lease.spent.api_calls,
           cost_usd: (lease.usage.cost_usd ?? 0) + lease.spent.cost_usd,
-          wall_clock_s: (lease.usage.wall_clock_s ?? 0) + Math.floor((now - lease.grantedAtMs) / 1000),
+          wall_clock_s: (lease.usage.wall_clock_s ?? 0) + Math.max(0, Math.floor((now - lease.grantedAtMs) / 1000)),
         }
       : {};
     const answer = await held.evaluate({ identity: this.state.identity!, session: { id: session, usage }, action, tier: declared, nowMs: now });
@@ -372,7 +381,9 @@ export class Tollgate {
   private async failMode(action: Action, session: string, declared: string | undefined, hash: string, tool: string | undefined, held: HeldPolicy | undefined, why: Reason, now: number) {
     const identity = this.state.identity;
     const tier = held && identity ? held.tierOf(action, declared, identity.registration.risk_tier) : (higherTier(higherTier(declared ?? "low", this.state.toolTier(tool)), identity?.registration.risk_tier) ?? "critical");
-    const mode = this.state.failMode(tier) ?? held?.failMode(tier) ?? "closed";
+    // Closed wins: a mode an older answer taught is not looser than the signed policy held now.
+    const modes = [this.state.failMode(tier), held?.failMode(tier)].filter((m) => m !== undefined);
+    const mode = modes.length > 0 && modes.every((m) => m === "open") ? "open" : "closed";
     const verdict: Verdict = mode === "open" ? "allow" : "deny";
     const reasons = [why, { rule: "edge_unreachable", message: `the edge could not be reached; ${tier} risk fails ${mode}` }];
     const estimate = isPlainObject(action.estimate) ? action.estimate : {};

@@ -63,7 +63,11 @@ export class EdgeTransport {
   private readonly fetcher: typeof fetch;
   private readonly timeoutMs: number;
   private readonly retries: number;
-  /** When the edge last answered anything (ms since the epoch): the start of any offline window. */
+  /**
+   * When the edge last answered (ms since the epoch), with anything but a
+   * server error: the start of any offline window. A 500 is a failing edge,
+   * not contact, or an edge that keeps failing would hold the window open.
+   */
   lastAnswerMs: number | undefined;
 
   constructor(private readonly options: TransportOptions) {
@@ -108,7 +112,7 @@ export class EdgeTransport {
         continue;
       }
       const text = await response.text();
-      this.lastAnswerMs = Date.now();
+      if (response.status < 500) this.lastAnswerMs = Date.now();
       let parsed: unknown;
       try {
         parsed = text.length === 0 ? {} : JSON.parse(text);
