@@ -24,13 +24,15 @@ export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env):
   const carried: Array<{ record: ChainRecord; message: Message<AuditMessage> }> = [];
   const unreadable = new Map<Message<AuditMessage>, number>();
   for (const message of batch.messages) {
-    if (typeof message.body !== "string") {
-      // Not something this edge sends; nothing in it can be chained.
-      console.error(`audit: message ${message.id} carries no records; dropped`);
+    const lines = linesOf(message.body);
+    if (lines === undefined) {
+      // Nothing in it can be chained: counted as one record lost, never dropped unseen.
+      console.error(`audit: message ${message.id} carries no records; lost`);
       message.ack();
+      await countLoss(env, "records_lost", 1);
       continue;
     }
-    const parsed = parseLines(message.body);
+    const parsed = parseLines(lines);
     // A record no consumer could hash (nested past any real record) is counted, never sent on with its batch.
     const chainable = parsed.records.filter((record) => findLimitViolation(record, RECORD_LIMITS) === undefined);
     const lost = parsed.unreadable + parsed.records.length - chainable.length;
@@ -60,4 +62,18 @@ export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env):
       await countLoss(env, "records_lost", lost);
     }
   }
+}
+
+/**
+ * A message's records as JSON lines. Edges send them so; earlier versions
+ * sent `{records: [...]}` or one record, which may still be on the Queue or
+ * its dead-letter queue after a deploy: read too. Undefined when the body
+ * holds no record at all.
+ */
+function linesOf(body: unknown): string | undefined {
+  if (typeof body === "string") return body;
+  if (typeof body !== "object" || body === null) return undefined;
+  const records = (body as { records?: unknown }).records;
+  if (Array.isArray(records)) return records.map((record) => JSON.stringify(record)).join("\n");
+  return typeof (body as { decision_id?: unknown }).decision_id === "string" ? JSON.stringify(body) : undefined;
 }

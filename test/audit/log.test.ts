@@ -179,6 +179,23 @@ describe("the decision log", () => {
     expect((await counters()).records_lost - (before.records_lost ?? 0)).toBe(2);
   });
 
+  it("chains the records of messages in an earlier version's shape, and counts a message with none as lost", async () => {
+    const tenant = uniqueId("legacy").replace(/[^a-z0-9-]/g, "-");
+    const before = await counters();
+    const [a, b, c] = [recordFor(tenant, 0), recordFor(tenant, 1), recordFor(tenant, 2)];
+    const messages = [
+      { id: "m-batched", timestamp: new Date(), attempts: 1, body: { records: [a, b] } },
+      { id: "m-single", timestamp: new Date(), attempts: 1, body: c },
+      { id: "m-empty", timestamp: new Date(), attempts: 1, body: { note: "no records" } },
+    ];
+    const batch = createMessageBatch("tollgate-audit", messages as never);
+    await worker.queue(batch as MessageBatch<AuditMessage>, env);
+    expect((await getQueueResult(batch, createExecutionContext())).explicitAcks.sort()).toEqual(["m-batched", "m-empty", "m-single"]);
+    const chained = (await chainFor(env, tenant).query({})).records as Array<{ decision_id: string }>;
+    expect(chained.map((r) => r.decision_id)).toEqual([a.decision_id, b.decision_id, c.decision_id]);
+    expect((await counters()).records_lost - (before.records_lost ?? 0)).toBe(1);
+  });
+
   it("answers queries by decision, session, rule and time, for the tenant's auditors only", async () => {
     const tenant = "acme";
     const session = uniqueId("q");
