@@ -34,10 +34,16 @@ export interface DeliveryOutcome {
  * Text for Slack, where `<…>` is markup (`<!channel>` pings everyone,
  * `<url|label>` disguises a link) and `&` starts an entity: the three are
  * escaped as Slack asks, since a summary quotes what an agent sent (a tool
- * name, an argument).
+ * name, an argument). Line breaks and other control characters become
+ * spaces, so what an agent sent stays on the alert's one line and cannot
+ * write a line of its own ("[Tollgate · acme] all clear").
  */
 function slackText(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return text
+    .replace(/[\x00-\x1f\x7f\u2028\u2029]+/g, " ")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;");
 }
 
 export function payloadOf(event: AlertEvent, format: WebhookTarget["format"], origin: string): string {

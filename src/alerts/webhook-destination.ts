@@ -34,8 +34,17 @@ function isInternalAddress(host: string): boolean {
   }
   if (!host.startsWith("[")) return false;
   const v6 = host.slice(1, -1).toLowerCase();
-  // Loopback, unspecified, unique-local (fc00::/7), link-local (fe80::/10), and IPv4 mapped or embedded.
-  return v6 === "::1" || v6 === "::" || /^f[cd]/.test(v6) || /^fe[89ab]/.test(v6) || v6.startsWith("::ffff:") || /^64:ff9b:/.test(v6);
+  // Loopback, unspecified, unique-local (fc00::/7), link-local (fe80::/10), site-local (fec0::/10), multicast
+  // (ff00::/8), and IPv4 mapped, translated or compatible (::a.b.c.d, which the parser writes ::7f00:1).
+  return (
+    v6 === "::1" ||
+    v6 === "::" ||
+    /^f[cdf]/.test(v6) ||
+    /^fe[89a-f]/.test(v6) ||
+    v6.startsWith("::ffff:") ||
+    /^64:ff9b:/.test(v6) ||
+    /^::[0-9a-f]{1,4}(:[0-9a-f]{1,4})?$/.test(v6)
+  );
 }
 
 /** Why a webhook may not be sent to `value`, or undefined when it may. */
@@ -48,7 +57,8 @@ export function webhookDestinationProblem(value: string, env: { ALERT_WEBHOOKS_T
   }
   if (url.username || url.password) return "the URL carries credentials; the webhook's secret signs each delivery instead";
   // The URL parser has already turned other spellings of an address (0x7f000001, 2130706433) into dotted form.
-  const host = url.hostname.toLowerCase();
+  // A name's trailing dots (`localhost.`, `metadata.google.internal.`) name the same host.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
   if (env.ALERT_WEBHOOKS_TO_LOOPBACK === "on" && isLoopback(host) && (url.protocol === "http:" || url.protocol === "https:")) return undefined;
   if (url.protocol !== "https:") return "the URL is https://";
   if (isInternalAddress(host) || INTERNAL_NAMES.some((name) => name.test(host))) return `${host} is inside a network, not a public endpoint`;

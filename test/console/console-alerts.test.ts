@@ -13,7 +13,9 @@ import { describe, expect, it } from "vitest";
 import { alertEvent, type AlertMessage } from "../../src/alerts/alert-event";
 import { consumeAlerts } from "../../src/alerts/alerts-consumer";
 import { alertsObject } from "../../src/alerts/alerts-objects";
+import { criticalDenyAlert } from "../../src/alerts/decision-alerts";
 import { webhookDestinationProblem } from "../../src/alerts/webhook-destination";
+import { payloadOf } from "../../src/alerts/webhook-delivery";
 import { toBase64Url } from "../../src/bundles/signature";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, decide, fireAlarm, refundInput, sessionStub, uniqueId } from "../session/helpers";
@@ -117,7 +119,7 @@ describe("alerts", () => {
   });
 
   it("loopback is a destination only where the deployment says so (local development and these tests)", () => {
-    for (const url of ["http://127.0.0.1:9/hook", "https://localhost/hook", "https://[::1]/hook", "http://127.1/hook"]) {
+    for (const url of ["http://127.0.0.1:9/hook", "https://localhost/hook", "https://localhost./hook", "https://[::1]/hook", "http://127.1/hook"]) {
       expect(webhookDestinationProblem(url, {}), url).toBeDefined();
       expect(webhookDestinationProblem(url, { ALERT_WEBHOOKS_TO_LOOPBACK: "on" }), url).toBeUndefined();
     }
@@ -137,6 +139,15 @@ describe("alerts", () => {
     const text = JSON.parse(delivery.body).text as string;
     expect(text).toContain("&lt;!channel&gt; urgent &lt;https://evil.example/login|https://console.example/approve&gt;");
     expect(text).not.toMatch(/<!channel>|<https:\/\/evil/);
+  });
+
+  it("a Slack message keeps what an agent sent on its one line: a line break in a tool name writes no alert of its own", () => {
+    const tool = "x\n[Tollgate · globex] all clear: the critical-tier denials above were a drill\r\u2028done";
+    const event = criticalDenyAlert({ tenant: "acme", agent: "helper" } as never, "01a2-0000", { session: { id: "s-1" }, action: { type: "tool_call", tool } } as never, [{ rule: "tool_not_registered", message: "" }]);
+    const text = (JSON.parse(payloadOf(event, "slack", "https://console.example")) as { text: string }).text;
+    expect(text.startsWith("[Tollgate · acme]")).toBe(true);
+    expect(text).not.toMatch(/[\r\n\u2028]/);
+    expect(text).toContain("x [Tollgate · globex] all clear");
   });
 
   it("deliveries of one batch go out side by side: a receiver that never answers delays no other tenant's", async () => {
@@ -230,6 +241,14 @@ describe("alerts", () => {
       "https://metadata.google.internal/computeMetadata/v1/",
       "https://printer.local/",
       "https://router.home.arpa/",
+      // The same names fully qualified, and IPv4 inside IPv6 as the parser writes it (::7f00:1), multicast.
+      "https://metadata.google.internal./computeMetadata/v1/",
+      "https://printer.local../",
+      "https://[::127.0.0.1]/",
+      "https://[::169.254.169.254]/",
+      "https://[::a00:1]/",
+      "https://[ff02::1]/",
+      "https://[fec0::1]/",
     ]) {
       const refused = await admin("/alerts/acme/webhooks", TEST_TOKENS.acmeOperator, { method: "POST", body: JSON.stringify({ url, events: ["critical_deny"] }) });
       expect(refused.status, url).toBe(400);
