@@ -156,6 +156,19 @@ describe("receipts in the SDK", () => {
     expect(events.filter((e) => e.type === "receipt_refused")).toEqual([]);
   });
 
+  it("reuses no decision once the agent has read data of a new class: they were made without it", async () => {
+    const tenant = unique("cache-taint");
+    const key = await edge.agentKey(tenant, "helper");
+    const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", offline: { spool: "memory" } });
+    expect((await tg.check(search, { tier: "low" })).source).toBe("edge");
+    expect((await tg.check(search, { tier: "low" })).source).toBe("cache");
+    await tg.reportDataClasses("s-2", ["pii"]);
+    expect((await tg.check(search, { tier: "low" })).source).toBe("edge");
+    // A class already reported changes nothing: the new decision is reused again.
+    await tg.reportDataClasses("s-2", ["pii"]);
+    expect((await tg.check(search, { tier: "low" })).source).toBe("cache");
+  });
+
   it("does not reuse a decision whose receipt was tampered with, or is another action's or another tenant's", async () => {
     const tenant = unique("forged");
     const key = await edge.agentKey(tenant, "helper");

@@ -241,8 +241,11 @@ export class Tollgate {
    */
   async reportDataClasses(session: string, classes: string[], decisionId?: string): Promise<void> {
     const tainted = this.taint.get(session) ?? new Set<string>();
+    const before = tainted.size;
     for (const name of classes) tainted.add(name);
     this.taint.set(session, tainted);
+    // A decision reused from the cache was made without these classes, and taint binds all the agent's sessions.
+    if (tainted.size > before) this.cache?.clear();
     if (tainted.size === 0) return;
     try {
       await this.transport.call("POST", `/v1/sessions/${encodeURIComponent(session)}/data-classes`, {

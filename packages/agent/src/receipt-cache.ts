@@ -39,6 +39,11 @@ export class ReceiptCache {
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 
+  /** Forgets every decision: what they were decided on has changed (the agent read data of a new class). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   get size(): number {
     return this.entries.size;
   }
