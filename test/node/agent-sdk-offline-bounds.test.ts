@@ -33,15 +33,21 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** A client of a tenant of its own whose offline window is 5 s, that has reached the edge once and holds its policy. */
+async function connectedClient(label: string) {
+  const tenant = unique(label);
+  await edge.publish(`tenant:${tenant}`, { sourceDir: shortWindow }); // offline.max_window_s: 5
+  const key = await edge.agentKey(tenant, "helper", "support");
+  const wire = switchableFetch();
+  const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", fetch: wire.fetcher, timeoutMs: 500, retries: 0, offline: { policy: localPolicy(), spool: new MemorySpoolStore() } });
+  expect((await tg.check(read)).source).toBe("edge");
+  await tg.idle();
+  return { tg, wire };
+}
+
 describe("offline decisions in the SDK", () => {
   it("an edge that answers 500 does not keep the offline window open", async () => {
-    const tenant = unique("sdk-500");
-    await edge.publish(`tenant:${tenant}`, { sourceDir: shortWindow }); // offline.max_window_s: 5
-    const key = await edge.agentKey(tenant, "helper", "support");
-    const wire = switchableFetch();
-    const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", fetch: wire.fetcher, timeoutMs: 500, retries: 0, offline: { policy: localPolicy(), spool: new MemorySpoolStore() } });
-    expect((await tg.check(read)).source).toBe("edge");
-    await tg.idle();
+    const { tg, wire } = await connectedClient("sdk-500");
     // The edge breaks: every request is a 500 (a Worker exception, Cloudflare's 1101 page).
     wire.state.mode = "500";
     expect((await tg.check({ ...read, args: { id: "W-1" } })).source).toBe("offline");
@@ -53,13 +59,7 @@ describe("offline decisions in the SDK", () => {
   }, 180_000);
 
   it("a clock set back does not reopen an offline window that has passed", async () => {
-    const tenant = unique("sdk-clock");
-    await edge.publish(`tenant:${tenant}`, { sourceDir: shortWindow }); // offline.max_window_s: 5
-    const key = await edge.agentKey(tenant, "helper", "support");
-    const wire = switchableFetch();
-    const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", fetch: wire.fetcher, timeoutMs: 500, retries: 0, offline: { policy: localPolicy(), spool: new MemorySpoolStore() } });
-    expect((await tg.check(read)).source).toBe("edge");
-    await tg.idle();
+    const { tg, wire } = await connectedClient("sdk-clock");
     wire.state.mode = "down";
     const realNow = Date.now.bind(Date);
     const clock = vi.spyOn(Date, "now");
