@@ -21,6 +21,20 @@ deny contains reason("dangerous_shell_command", msg) if {
 	msg := sprintf("%scommand matches dangerous pattern %s", [use.at, pattern])
 }
 
+# Words the shell builds when it runs the command (command substitution, parameter expansion other than
+# $IFS, ANSI-C quoting, process substitution, brace expansion, |& and >|) cannot be read from the text:
+# `s$()udo`, `rm -rf ${HOME}` and `curl … |& sh` run what the patterns refuse. A person looks first.
+approval contains reason("shell_command_not_readable", msg) if {
+	some use in uses_of_tool["shell.exec"]
+	command := arg(use.args, "command")
+	is_string(command)
+	some construct in shell_unreadable
+	contains(replace(replace(command, "${IFS}", ""), "$IFS", ""), construct)
+	msg := sprintf("%scommand uses %s, whose words only the shell knows; a person must approve it", [use.at, construct])
+}
+
+shell_unreadable := ["$(", "`", "${", "$'", "$\"", "<(", ">(", "|&", ">|", ",}", "{,"]
+
 # The forms a command is matched in. The shell runs the words it reads, not
 # the text: `r""m -rf "/"`, `s\udo`, `rm -rf${IFS}/` and `rm -rf //` run
 # what a pattern written against `rm -rf /` or `sudo` refuses. So the
@@ -29,7 +43,7 @@ deny contains reason("dangerous_shell_command", msg) if {
 # (a program by its path, `/usr/bin/sudo`, the patterns allow themselves). A
 # false match in a form only ever denies. Written with the builtins OPA's
 # wasm runs itself: a command is judged in microseconds.
-shell_forms(command) := {command, one_slash(spaced)} if {
+shell_forms(command) := {command, one_slash(replace(spaced, "/./", "/"))} if {
 	words := replace(replace(replace(command, "\"", ""), "'", ""), "\\", "")
 	spaced := replace(replace(words, "${IFS}", " "), "$IFS", " ")
 }

@@ -23,13 +23,13 @@ deny contains reason("agent_not_certified", msg) if {
 	registration
 	tier_rank[risk_tier] >= tier_rank[cfg.certification.required_from]
 	not certified
-	msg := sprintf("agent \"%s\" is not certified (certified until %s); %s-tier actions need a certified agent", [describe(identity.agent), describe(registration.certified_until), risk_tier])
+	msg := sprintf("agent \"%s\" is not certified (certified until %s); %s-tier actions need a certified agent", [describe(object.get(identity, "agent", null)), describe(object.get(registration, "certified_until", null)), risk_tier])
 }
 
 deny contains reason("agent_tier_exceeded", msg) if {
 	registration
 	tier_rank[risk_tier] > tier_rank[registered_max_tier]
-	msg := sprintf("this is a %s-tier action; agent \"%s\" is registered for %s at most", [risk_tier, describe(identity.agent), registered_max_tier])
+	msg := sprintf("this is a %s-tier action; agent \"%s\" is registered for %s at most", [risk_tier, describe(object.get(identity, "agent", null)), registered_max_tier])
 }
 
 registered_max_tier := t if {

@@ -60,3 +60,20 @@ test_a_malformed_maximum_tier_counts_as_low if {
 	d := tollgate.decision with input as with_registration("max_risk_tier", "unlimited")
 	denied_by(d, {"agent_tier_exceeded"})
 }
+
+# The input with its identity replaced (object.union would merge the two).
+with_identity(inp, id) := object.union(object.remove(inp, ["identity"]), {"identity": id})
+
+test_a_missing_agent_name_or_certification_date_never_lifts_the_certification_check if {
+	refund := object.union(tool_input("finance", "payments.refund", {"amount": 10, "currency": "EUR"}), {"risk_tier": "high"})
+	lapsed := object.union(verified_identity, {"registration": {"certified_until": "2001-01-01T00:00:00Z"}})
+	d := tollgate.decision with input as with_identity(refund, object.remove(lapsed, ["agent"]))
+	"agent_not_certified" in rules(d)
+	no_date := object.union(object.remove(verified_identity, ["registration"]), {"registration": object.remove(verified_identity.registration, ["certified_until"])})
+	e := tollgate.decision with input as with_identity(refund, no_date)
+	"agent_not_certified" in rules(e)
+	low := object.union(verified_identity, {"registration": {"max_risk_tier": "low"}})
+	shell_input := object.union(tool_input("engineer", "shell.exec", {"command": "ls"}), {"risk_tier": "critical"})
+	f := tollgate.decision with input as with_identity(shell_input, object.remove(low, ["agent"]))
+	"agent_tier_exceeded" in rules(f)
+}

@@ -26,7 +26,13 @@ listable(tool) if {
 	role
 	role_allows(tool)
 	tier_rank[tool_floor(tool)] <= tier_rank[registered_max_tier]
+	certified_for(tool)
 }
+
+# A tool at a tier that needs a certified agent is listed only while the agent's certification holds.
+certified_for(tool) if tier_rank[tool_floor(tool)] < tier_rank[cfg.certification.required_from]
+
+certified_for(_) if certified
 
 deny contains reason("invalid_action", "a list_tools action names the tools in action.tools (an array of strings)") if {
 	action_type == "list_tools"

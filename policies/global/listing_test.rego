@@ -37,3 +37,9 @@ test_a_decision_that_is_not_a_listing_carries_no_tools if {
 	d := tollgate.decision with input as tool_input("support", "tickets.read", {"id": "T-1"})
 	not d.tools
 }
+
+test_listing_denies_tools_a_lapsed_certification_no_longer_covers if {
+	lapsed := object.union(verified_identity, {"registration": {"certified_until": "2001-01-01T00:00:00Z"}})
+	d := tollgate.decision with input as object.union(listing("finance", ["payments.refund", "tickets.read"], []), {"identity": lapsed})
+	d.tools == {"payments.refund": "deny", "tickets.read": "allow"}
+}

@@ -57,4 +57,21 @@ deny contains reason("refund_over_hard_cap", msg) if {
 	msg := sprintf("%srefund of %v exceeds the hard cap of %v", [refund.at, refund.amount, cfg.refunds.hard_cap])
 }
 
+# A plan's refunds are judged together too: split into steps, they must not pass the threshold or the
+# cap that one refund of their sum would not (amounts in an unlisted currency need approval anyway).
+refund_total := sum([refund.amount | some refund in refunds; valid_amount(refund.amount); not unlisted_currency(refund.currency, cfg.refunds.currencies)])
+
+approval contains reason("refunds_together_require_approval", msg) if {
+	count(refunds) > 1
+	refund_total > cfg.refunds.approval_threshold
+	refund_total <= cfg.refunds.hard_cap
+	msg := sprintf("the plan's refunds come to %v, above the approval threshold of %v", [refund_total, cfg.refunds.approval_threshold])
+}
+
+deny contains reason("refunds_together_over_hard_cap", msg) if {
+	count(refunds) > 1
+	refund_total > cfg.refunds.hard_cap
+	msg := sprintf("the plan's refunds come to %v, over the hard cap of %v", [refund_total, cfg.refunds.hard_cap])
+}
+
 obligations contains {"type": "log_args", "fields": ["amount", "currency"]} if count(refunds) > 0

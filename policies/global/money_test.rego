@@ -84,3 +84,16 @@ test_refund_whose_currency_is_not_a_string_is_denied if {
 		denied_by(d, {"invalid_refund_currency"})
 	}
 }
+
+plan_of_refunds(amounts) := object.union(tool_input("finance", "payments.refund", {}), {"risk_tier": "high", "action": {"type": "plan", "steps": [{"tool": "payments.refund", "args": {"amount": a, "currency": "EUR"}} | some a in amounts]}})
+
+test_refunds_split_across_a_plan_are_judged_by_their_sum if {
+	under := tollgate.decision with input as plan_of_refunds([200, 250])
+	allowed(under)
+	over := tollgate.decision with input as plan_of_refunds([500, 500])
+	over.decision == "require_approval"
+	"refunds_together_require_approval" in rules(over)
+	capped := tollgate.decision with input as plan_of_refunds([5000, 5000])
+	capped.decision == "deny"
+	"refunds_together_over_hard_cap" in rules(capped)
+}

@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import { RISK_TIERS } from "../schema/risk-tier";
+import { dataClassSchema } from "../schema/data-class";
 
 export const SERVER_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const SERVER_NAME_MESSAGE = "server names are 1 to 63 lowercase letters, digits, _ and -, starting with a letter or digit";
@@ -21,14 +22,13 @@ const RESERVED_HEADERS = new Set(["host", "content-length", "content-type", "acc
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 10_000;
 export const MAX_UPSTREAM_TIMEOUT_MS = 120_000;
 
-const dataClass = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "data classes are lowercase names such as pii or confidential");
 
 export const toolMappingSchema = z.strictObject({
   /** The name the policy judges the call as (a tool in policy data). */
   tool: z.string().min(1).max(256),
   risk_floor: z.enum(RISK_TIERS).optional(),
   /** Classes of data this tool's results carry; the session records them when it returns. */
-  data_classes: z.array(dataClass).max(16).optional(),
+  data_classes: z.array(dataClassSchema).max(16).optional(),
 });
 
 const upstreamUrl = z

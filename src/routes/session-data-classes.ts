@@ -19,11 +19,12 @@ import { rememberClasses, withTimeout } from "../session/client";
 import type { RecordedClasses } from "../session/types";
 import { sessionKey, sessionObject } from "../session/objects";
 import { readJson, validated } from "./request-body";
+import { dataClassSchema } from "../schema/data-class";
 
 const bodySchema = z.strictObject({
   decision_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "a decision id is a UUID").optional(),
   // The same classes /v1/decide accepts in session.data_classes and action.data_classes.
-  data_classes: z.array(z.string().min(1).max(64)).min(1).max(64),
+  data_classes: z.array(dataClassSchema).min(1).max(64),
 });
 
 /** How long the caller waits for the session object; past it, 503 and nothing is known to be recorded. */

@@ -12,6 +12,7 @@ import type { Identity } from "../identity/types";
 import type { RiskTier } from "../types";
 import { RISK_TIERS } from "./risk-tier";
 import { TENANT_ID_MESSAGE, TENANT_PATTERN } from "./tenant-id";
+import { dataClassSchema } from "./data-class";
 
 const id = z.string().min(1).max(256);
 const nonNegative = z.number().finite().nonnegative();
@@ -32,7 +33,7 @@ const action = z
     type: z.enum(["tool_call", "spawn_agent", "plan"]),
     tool: z.string().min(1).max(256).optional(),
     args: z.record(z.string(), z.unknown()).optional(),
-    data_classes: z.array(z.string().min(1).max(64)).max(64).optional(),
+    data_classes: z.array(dataClassSchema).max(64).optional(),
     estimate: z.looseObject({ tokens: nonNegative.optional(), cost_usd: nonNegative.optional() }).optional(),
     // The child's name; its id is the parent's id, "!" and this name (identity/registration.ts, subAgentId).
     spawn: z.looseObject({ agent_id: z.string().regex(AGENT_ID_PATTERN, `a spawned agent's name: ${AGENT_ID_MESSAGE}`), role: id, scopes: scopes.optional() }).optional(),
@@ -78,7 +79,7 @@ export const decisionBodySchema = z.looseObject({
     usage: usage.optional(),
     parent_session_id: id.optional(),
     /** Classes of data the session has touched, as the caller knows them; the session object's record is added to them. */
-    data_classes: z.array(z.string().min(1).max(64)).max(64).optional(),
+    data_classes: z.array(dataClassSchema).max(64).optional(),
   }),
   action,
   /** Re-submitting an action that needed approval: the approval granted for exactly this action. */

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { runDecision } from "../../src/decision/pipeline";
 import type { DecisionBody } from "../../src/schema/decision-input";
 import { policyIdentity } from "../fixtures/policy-identity";
-import { agentFetch, decide, sessionStub, uniqueId } from "../session/helpers";
+import { agentFetch, decide, decideRaw, sessionStub, uniqueId } from "../session/helpers";
 import type { AgentSpec } from "../identity/credentials";
 import { agentTaintWindowS, DEFAULT_AGENT_TAINT_WINDOW_S } from "../../src/session/agent-taint";
 
@@ -108,6 +108,12 @@ describe("reporting the data classes a result carried", () => {
     const session = uniqueId("bad");
     expect((await report(session, { data_classes: [] })).status).toBe(400);
     expect((await report(session, { data_classes: ["x".repeat(65)] })).status).toBe(400);
+    // One spelling only: a class the policy would not know is refused, not recorded under a name no rule matches.
+    for (const spelled of ["PII", " pii", "pii ", "Confidential", "p ii"]) {
+      expect((await report(session, { data_classes: [spelled] })).status, spelled).toBe(400);
+      const decided = await decideRaw({ session: { id: session, data_classes: [spelled] }, action: { type: "tool_call", tool: "email.send", args: {}, data_classes: [spelled] } });
+      expect(decided.status, spelled).toBe(400);
+    }
     expect((await report(session, { data_classes: ["pii"], extra: 1 })).status).toBe(400);
     expect((await report(session, "{not json")).status).toBe(400);
     expect((await report(session, `{"data_classes":${"[".repeat(5000)}${"]".repeat(5000)}}`)).status).toBe(400);
