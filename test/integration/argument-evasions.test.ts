@@ -31,6 +31,8 @@ const RESPELLED = [
   'echo "root::0:0::/root:/bin/sh" > "/etc/passwd"',
   'shut""down -h now',
 ];
+/** Words only the shell knows when it runs them: a person approves first. */
+const UNREADABLE = ["s$()udo ls", "rm -rf ${HOME}", "ls `pwd`", "echo x >| /workspace/out"];
 const HARMLESS = ['git commit -m "fix: rm -rf build dir"', "ls '/workspace/my dir'", "cat /workspace/bin/sh.txt", "rm -rf /workspace/build"];
 
 /** The edge's answer for an action of an agent with `role`, and what OPA decides for the same input. */
@@ -48,7 +50,7 @@ async function decidedBoth(role: string, tier: "high" | "critical", action: Reco
 }
 
 describe("shell.exec", () => {
-  it.each([...RESPELLED.map((c) => [c, "deny"]), ...HARMLESS.map((c) => [c, "allow"])])("%j is %s, as OPA decides", async (command, verdict) => {
+  it.each([...RESPELLED.map((c) => [c, "deny"]), ...UNREADABLE.map((c) => [c, "require_approval"]), ...HARMLESS.map((c) => [c, "allow"])])("%j is %s, as OPA decides", async (command, verdict) => {
     const { edge, opa } = await decidedBoth("engineer", "critical", { type: "tool_call", tool: "shell.exec", args: { command } });
     expect(opa.decision).toBe(verdict);
     expect(edge.decision).toBe(verdict);
