@@ -34,7 +34,6 @@ function collection(value: unknown): string[] {
   throw new BuiltinError("expected a string, array or set of strings");
 }
 
-
 /** Go's Regexp.Split(s, -1): an empty match right after a match is skipped, captures are not returned. */
 function regexSplit(pattern: string, text: string): string[] {
   if (text === "") return [""];
