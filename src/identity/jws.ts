@@ -116,13 +116,13 @@ export async function verifySignature(jws: DecodedJws, jwk: JsonWebKey, alg: Jws
   }
 }
 
+/** The end of year 9999, in seconds: no credential's time lies beyond it (and a Date can still show it). */
+const LAST_TIME_S = 253_402_300_799;
+
 /**
  * Checks `exp` (required), `nbf` and `iat` against the clock, allowing
  * `skewS` either way; returns the expiry in ms.
  */
-/** The end of year 9999, in seconds: no credential's time lies beyond it (and a Date can still show it). */
-const LAST_TIME_S = 253_402_300_799;
-
 export function checkTimes(payload: Record<string, unknown>, nowMs: number, skewS: number): number {
   const now = nowMs / 1000;
   const { exp, nbf, iat } = payload;

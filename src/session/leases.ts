@@ -122,8 +122,7 @@ export class Leases {
    * decision id; false when this decision was recorded before.
    */
   spend(leaseId: string, decisionId: string, cost: Amounts, nowMs: number): boolean {
-    const seen = this.sql.exec("SELECT 1 FROM lease_spends WHERE decision_id = ?", decisionId).toArray().length > 0;
-    if (seen) return false;
+    if (this.recorded(decisionId)) return false;
     this.sql.exec("INSERT INTO lease_spends (decision_id, lease_id, at_ms, cost) VALUES (?, ?, ?, ?)", decisionId, leaseId, nowMs, JSON.stringify(cost));
     this.sql.exec(
       "UPDATE leases SET spent_tokens = spent_tokens + ?, spent_api_calls = spent_api_calls + ?, spent_cost_usd = spent_cost_usd + ? WHERE id = ?",
@@ -148,7 +147,7 @@ export class Leases {
     const judged = new Map<string, string[]>();
     const running = new Map<string, Amounts>();
     for (const spend of spends) {
-      if (this.sql.exec("SELECT 1 FROM lease_spends WHERE decision_id = ?", spend.decision_id).toArray().length > 0) continue;
+      if (this.recorded(spend.decision_id)) continue;
       const lease = this.get(spend.lease_id);
       if (!lease || lease.agent_id !== agentId) {
         judged.set(spend.decision_id, ["unknown_lease"]);
@@ -165,6 +164,11 @@ export class Leases {
       if (reasons.length > 0) judged.set(spend.decision_id, reasons);
     }
     return judged;
+  }
+
+  /** Whether an offline decision's spend is recorded already. */
+  private recorded(decisionId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM lease_spends WHERE decision_id = ?", decisionId).toArray().length > 0;
   }
 
   /** Gives back what the lease did not spend; releasing twice changes nothing. */

@@ -303,8 +303,10 @@ export class Tollgate {
 
   private async decideOffline(action: Action, session: string, declared: string | undefined, hash: string): Promise<Decision> {
     const now = Date.now();
-    const clockWentBack = now < this.latestClockMs;
-    this.latestClockMs = Math.max(this.latestClockMs, now);
+    // A clock reading earlier than a time already read: this client's own, or the edge's last answer.
+    const latest = Math.max(this.latestClockMs, this.transport.lastAnswerMs ?? 0);
+    const clockWentBack = now < latest;
+    this.latestClockMs = Math.max(latest, now);
     const held = this.policy?.held();
     const identity = this.state.identity;
     const tool = typeof action.tool === "string" ? action.tool : undefined;
@@ -324,7 +326,7 @@ export class Tollgate {
     const lastContact = this.transport.lastAnswerMs;
     if (!held.offline.tiers.includes(tier)) return { rule: "offline_not_permitted", message: `the policy does not let ${tier} risk be decided offline` };
     // A clock set back would reopen a window that has passed, and undo the held policy's expiry.
-    if (clockWentBack || (lastContact !== undefined && now < lastContact)) {
+    if (clockWentBack) {
       return { rule: "clock_went_back", message: `this machine's clock reads ${new Date(now).toISOString()}, before a time it has already read (${new Date(this.latestClockMs).toISOString()}); nothing is decided offline on it` };
     }
     if (lastContact === undefined || now - lastContact > held.offline.max_window_s * 1000) {
