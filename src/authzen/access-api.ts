@@ -35,7 +35,7 @@ import { withDefaults } from "./batch-defaults";
 import { authzenDecision, failedEvaluation, type AuthzenDecision } from "./decision-context";
 import { authzenErrorResponse } from "./error-response";
 import { runEvaluations } from "./evaluation-semantics";
-import { decisionBodyOf } from "./input-mapping";
+import { assertSubjectIsCaller, decisionBodyOf } from "./input-mapping";
 import { echoRequestId } from "./request-id";
 import { evaluationsRequestSchema } from "./request-schema";
 
@@ -77,6 +77,7 @@ type Item = { body: DecisionBody } | { failed: AuthzenDecision };
  * evaluated.
  */
 function itemOf(item: Record<string, unknown>, identity: Identity): Item {
+  assertSubjectIsCaller(item, identity);
   const size = new TextEncoder().encode(JSON.stringify(item)).byteLength;
   if (size > MAX_DECISION_BODY_BYTES) {
     return { failed: failedEvaluation(413, "payload_too_large", `this evaluation, with the request's defaults, is ${size} bytes; one evaluation is at most ${MAX_DECISION_BODY_BYTES}`) };
@@ -89,8 +90,11 @@ function itemOf(item: Record<string, unknown>, identity: Identity): Item {
   }
 }
 
-/** Item `index`'s key, derived so that it is never another item's, nor a key a caller sends to /v1/decide. */
-const itemKey = (base: string, index: number) => `authzen-batch:${base}:${index}`;
+/**
+ * Item `index`'s key, derived so that it is never another item's, nor a key
+ * a caller sends to /v1/decide: it has spaces, which no Idempotency-Key may.
+ */
+const itemKey = (base: string, index: number) => `authzen batch ${base} ${index}`;
 
 async function decideItem(c: AgentContext, item: Item, index: number, keyBase: string | undefined): Promise<AuthzenDecision> {
   if ("failed" in item) return item.failed;

@@ -30,7 +30,7 @@ import { ApiError } from "../errors";
 import type { Identity } from "../identity/types";
 import { validated } from "../routes/request-body";
 import { decisionBodySchema, type DecisionBody } from "../schema/decision-input";
-import { evaluationSchema, type Evaluation } from "./request-schema";
+import { evaluationSchema, subjectSchema, type Evaluation } from "./request-schema";
 
 /** Tollgate decides for agents: the subject names the one its credential authenticates. */
 export const SUBJECT_TYPE = "agent";
@@ -129,6 +129,38 @@ function actionOf({ action, resource }: Evaluation): Record<string, unknown> {
   }
 }
 
+/** The tenant and agent a subject claims, once they are found to be the authenticated agent's (403 otherwise). */
+function callerOf(subject: Evaluation["subject"], identity: Identity): Pick<DecisionBody, "tenant" | "agent"> {
+  if (subject.type !== SUBJECT_TYPE) {
+    throw new ApiError(403, "identity_mismatch", `the subject is a ${subject.type}; Tollgate decides for the authenticated agent, a subject of type "${SUBJECT_TYPE}" with id ${identity.agent}`);
+  }
+  // Whose the subject is comes before how well its claims are written: another agent's, however malformed, is 403.
+  const namedTenant = subject.properties?.tenant;
+  assertConsistent({ tenant: typeof namedTenant === "string" ? namedTenant : undefined, agent: { id: subject.id }, session: {} } as DecisionBody, identity);
+  const claims = checked(subjectProperties, subject.properties ?? {}, "subject.properties");
+  const agent = defined({ id: subject.id, role: claims.role, scopes: claims.scopes, delegation_depth: claims.delegation_depth }) as DecisionBody["agent"];
+  assertConsistent({ tenant: claims.tenant, agent, session: {} } as DecisionBody, identity);
+  return { tenant: claims.tenant, agent };
+}
+
+/**
+ * Refuses (403) an evaluation whose subject is well formed and is not the
+ * authenticated agent, whatever else about it is wrong: a batch is refused
+ * whole when any item names another agent, before anything is evaluated,
+ * even an item that is also malformed or too large to be decided. A
+ * subject too malformed to name anyone is left to that item's own 400.
+ */
+export function assertSubjectIsCaller(value: Record<string, unknown>, identity: Identity): void {
+  const subject = subjectSchema.safeParse(value.subject);
+  if (!subject.success) return;
+  try {
+    callerOf(subject.data, identity);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 403) return;
+    throw error;
+  }
+}
+
 /**
  * The decision body an evaluation asks for, checked against the caller's
  * credential. Throws 400 for a shape Tollgate cannot judge and 403
@@ -136,15 +168,7 @@ function actionOf({ action, resource }: Evaluation): Record<string, unknown> {
  */
 export function decisionBodyOf(value: unknown, identity: Identity): DecisionBody {
   const evaluation = validated(evaluationSchema, value);
-  const { subject } = evaluation;
-  if (subject.type !== SUBJECT_TYPE) {
-    throw new ApiError(403, "identity_mismatch", `the subject is a ${subject.type}; Tollgate decides for the authenticated agent, a subject of type "${SUBJECT_TYPE}" with id ${identity.agent}`);
-  }
-  const claims = checked(subjectProperties, subject.properties ?? {}, "subject.properties");
-  const tenant = claims.tenant;
-  const agent = defined({ id: subject.id, role: claims.role, scopes: claims.scopes, delegation_depth: claims.delegation_depth });
-  // Who is asking is settled before anything else about the evaluation, so a batch naming another agent is refused whole.
-  assertConsistent({ tenant, agent, session: {} } as DecisionBody, identity);
+  const { tenant, agent } = callerOf(evaluation.subject, identity);
   const context = checked(contextFields, evaluation.context ?? {}, "context");
   const body = defined({
     tenant,
@@ -153,7 +177,7 @@ export function decisionBodyOf(value: unknown, identity: Identity): DecisionBody
     risk_tier: context.risk_tier,
     approval_id: context.approval_id,
     action: actionOf(evaluation),
-    authzen: defined({ subject, context: evaluation.context ?? undefined }),
+    authzen: defined({ subject: evaluation.subject, context: evaluation.context ?? undefined }),
   });
   let decision: DecisionBody;
   try {

@@ -81,6 +81,28 @@ describe("who may ask", () => {
     const marker = await evaluate(evaluation(session, readTicket()));
     expect(await auditedIds(session, 1)).toEqual([marker.context?.decision_id]);
   });
+
+  it("an item naming another agent refuses the batch even when it is also malformed or too large to decide", async () => {
+    const session = uniqueId("az-hidden-bad-item");
+    const other = { type: "agent", id: "agent-7" };
+    const hidden = [
+      { ...readTicket(), subject: other, action: { name: 5 } },
+      { ...readTicket(), subject: other, resource: undefined },
+      { ...readTicket(), subject: { ...other, properties: { tenant: "acme" } }, action: { name: "tool_call", properties: { args: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`pad${i}`, "x".repeat(4_000)])) } } },
+      { ...readTicket(), subject: { type: "agent", id: FINANCE.agent, properties: { role: "admin" } }, action: { name: 5 } },
+      { ...readTicket(), subject: { ...other, properties: { scopes: 5 } } },
+      { ...readTicket(), subject: { type: "agent", id: FINANCE.agent, properties: { tenant: "mallory-co", scopes: 5 } } },
+    ];
+    for (const item of hidden) {
+      const response = await post("/access/v1/evaluations", { subject: subjectOf(), context: { session: { id: session } }, evaluations: [readTicket(), item] });
+      expect(await refusal(response), JSON.stringify(item).slice(0, 80)).toMatchObject({ status: 403, code: "identity_mismatch" });
+    }
+    expect((await usageOf(session)).api_calls).toBe(0);
+    // A subject too malformed to name anyone stays that item's own error; the rest of the batch is decided.
+    const malformed = await evaluateAll({ subject: subjectOf(), context: { session: { id: session } }, evaluations: [readTicket(), { ...readTicket(), subject: { type: "agent", id: 7 } }] });
+    expect(malformed.evaluations.map((e) => e.decision)).toEqual([true, false]);
+    expect(malformed.evaluations[1].context?.error).toMatchObject({ status: 400 });
+  });
 });
 
 describe("bodies an attacker would send", () => {

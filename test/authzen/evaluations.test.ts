@@ -221,4 +221,18 @@ describe("a retried batch", () => {
     expect(single.context?.replay_of).toBeUndefined();
     expect((await usageOf(session)).api_calls).toBe(2);
   });
+
+  it("no Idempotency-Key a caller may send is a batch item's: the key an item is stored under, sent with a single evaluation, is refused or replays nothing", async () => {
+    const session = uniqueId("az-derived-key");
+    const key = `derived-${session}`;
+    const first = await evaluateAll({ subject: subjectOf(), context: sessionContext(session), evaluations: [readTicket()] }, { "idempotency-key": key });
+    // Were item keys spellable (visible ASCII alone), a caller could name item 0 of that batch and have its decision replayed.
+    const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    for (const spelled of [`authzen-batch:${digest}:0`, `authzen batch ${digest} 0`]) {
+      const single = await post("/access/v1/evaluation", evaluation(session, readTicket()), { "idempotency-key": spelled });
+      if (single.status === 200) expect((await single.json<{ context?: { replay_of?: string } }>()).context?.replay_of, spelled).toBeUndefined();
+      else expect(single.status, spelled).toBe(400);
+    }
+    expect(first.evaluations[0].decision).toBe(true);
+  });
 });
