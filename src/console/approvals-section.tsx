@@ -36,7 +36,8 @@ function actionOf(record: ApprovalRecord): { type?: string; tool?: string; args?
   try {
     return JSON.parse(record.action_summary) as { type?: string; tool?: string; args?: unknown; steps?: number };
   } catch {
-    return {};
+    // Stored cut short (as summaries were before they kept their shape): shown as it is, never as "no argument logged".
+    return { args: record.action_summary };
   }
 }
 

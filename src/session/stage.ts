@@ -60,6 +60,32 @@ function classesSeen(input: DecisionInput): string[] {
   return Array.isArray(classes) ? classes.filter((c): c is string => typeof c === "string") : [];
 }
 
+/** The most of an action an approval keeps for its approvers (a tool name is kept whole even past it). */
+const SUMMARY_CHARS = 1000;
+
+/**
+ * The action as approvers are shown it, as JSON. Cut at a fixed length, the
+ * JSON would no longer parse and the console would show neither the tool nor
+ * that anything was cut: an agent could hide what it asks approval for behind
+ * long arguments. So the type and tool stay whole (the schema bounds a tool
+ * name), and arguments and steps that do not fit are shown as the start of
+ * their text, saying where it was cut.
+ */
+function approverSummary(shown: { type: string; tool?: string; args?: unknown; steps?: string[] }): string {
+  const whole = canonicalJson(shown);
+  if (whole.length <= SUMMARY_CHARS) return whole;
+  const rest = canonicalJson({ args: shown.args, steps: shown.steps });
+  const cutAt = (room: number) => canonicalJson({ type: shown.type, tool: shown.tool, args: `${rest.slice(0, Math.max(0, room))}… (cut here: ${rest.length} characters in all)` });
+  let room = SUMMARY_CHARS - canonicalJson({ type: shown.type, tool: shown.tool }).length - 100;
+  let summary = cutAt(room);
+  // Escaping lengthens the text kept (a quote is two characters in JSON): take off what it overran by until it fits.
+  while (summary.length > SUMMARY_CHARS && room > 0) {
+    room -= summary.length - SUMMARY_CHARS;
+    summary = cutAt(room);
+  }
+  return summary;
+}
+
 export async function buildCommit(input: DecisionInput, decision: ComposedDecision, fallback: FallbackParams, decisionId: string, nowMs: number, idempotencyKey?: string): Promise<CommitRequest> {
   const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
   // Approvers see the arguments exactly as far as the audit log may keep them: logged fields, hashes, or none.
@@ -67,7 +93,7 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
   const args = shown.redacted ? "[redacted by policy]" : shown.args;
   // A plan's approver sees each step's tool, in order (their arguments are judged by the policy's rules).
   const steps = action.steps?.map((step) => step.tool);
-  const summary = canonicalJson({ type: action.type, tool: action.tool, args, steps }).slice(0, 1000);
+  const summary = approverSummary({ type: action.type, tool: action.tool, args, steps });
   // A decision no policy answered (a fail mode) names no cost: the action's own estimate is debited, as the
   // global policy would (the schema has checked both figures are non-negative), so an allow that fails open
   // is metered too, and refused once it does not fit.
