@@ -32,9 +32,9 @@ import { Badge, Page, Time } from "./layout";
 const pageContext = (c: ConsoleContext) => sectionContext(c, "approvals");
 
 /** The action as stored for approvers (arguments already cut to what the policy lets be shown). */
-function actionOf(record: ApprovalRecord): { type?: string; tool?: string; args?: unknown; steps?: number } {
+function actionOf(record: ApprovalRecord): { type?: string; tool?: string; args?: unknown; steps?: string[] } {
   try {
-    return JSON.parse(record.action_summary) as { type?: string; tool?: string; args?: unknown; steps?: number };
+    return JSON.parse(record.action_summary) as { type?: string; tool?: string; args?: unknown; steps?: string[] };
   } catch {
     // Stored cut short (as summaries were before they kept their shape): shown as it is, never as "no argument logged".
     return { args: record.action_summary };
@@ -243,10 +243,19 @@ function ApprovalView(props: { tenant: string; record: ApprovalRecord; owner: st
         <dd>
           <ArgsView args={action.args} />
         </dd>
-        {action.steps !== undefined ? (
+        {Array.isArray(action.steps) ? (
           <>
             <dt>Plan steps</dt>
-            <dd>{action.steps}</dd>
+            <dd>
+              {/* One item per step, in order: run together, step tools read as one name and their number is lost. */}
+              <ol>
+                {action.steps.map((tool) => (
+                  <li>
+                    <code>{tool}</code>
+                  </li>
+                ))}
+              </ol>
+            </dd>
           </>
         ) : null}
         <dt>Risk tier</dt>

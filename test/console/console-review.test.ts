@@ -51,3 +51,12 @@ describe("what an approver is shown of the action", () => {
     expect(page).toContain("&quot;amount&quot;:900");
   });
 });
+
+describe("a plan's steps as its approver sees them", () => {
+  it("each step's tool on its own, in order, so their number and names can be read", async () => {
+    const refund = { tool: "payments.refund", args: { amount: 300, currency: "EUR" } };
+    const page = await approvalPage({ type: "plan", steps: [refund, { tool: "tickets.read", args: {} }, refund] });
+    expect(page).not.toContain("payments.refundtickets.readpayments.refund");
+    expect(page).toContain("<ol><li><code>payments.refund</code></li><li><code>tickets.read</code></li><li><code>payments.refund</code></li></ol>");
+  });
+});
