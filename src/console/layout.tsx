@@ -116,7 +116,8 @@ export function TenantChooser(props: { principal: Principal; base: string; what:
         </ul>
       ) : null}
       {all ? (
-        <form class="search" method="get" action={`${props.base}/go`}>
+        // To the section's own page, which takes `?tenant=` to that tenant's (any path below it names a tenant itself).
+        <form class="search" method="get" action={props.base}>
           <label>
             Tenant
             <input name="tenant" required pattern="[a-z0-9][a-z0-9-]{0,62}" autocomplete="off" />

@@ -60,3 +60,17 @@ describe("a plan's steps as its approver sees them", () => {
     expect(page).toContain("<ol><li><code>payments.refund</code></li><li><code>tickets.read</code></li><li><code>payments.refund</code></li></ol>");
   });
 });
+
+describe("the tenant chooser of a token that covers every tenant", () => {
+  it("typing a tenant opens that tenant's page, not one of a tenant named go", async () => {
+    const operator = await signIn(TEST_TOKENS.operator);
+    for (const section of ["sessions", "decisions", "alerts"]) {
+      const chooser = await (await operator.get(`/console/${section}`)).text();
+      const action = /<form class="search" method="get" action="([^"]+)"/.exec(chooser)?.[1];
+      expect(action, section).toBeDefined();
+      const typed = await operator.get(`${action}?tenant=acme`);
+      expect(typed.status, section).toBe(303);
+      expect(typed.headers.get("location"), section).toBe(`/console/${section}/acme`);
+    }
+  });
+});
