@@ -35,6 +35,13 @@ approval contains reason("shell_command_not_readable", msg) if {
 
 shell_unreadable := ["$(", "`", "${", "$'", "$\"", "<(", ">(", "|&", ">|", ",}", "{,"]
 
+# The person asked to approve such a command must be able to read it: approvers are shown an action's
+# arguments as far as the audit log keeps them, so a command this rule asks about is kept.
+obligations contains {"type": "log_args", "fields": ["command"]} if {
+	some r in approval
+	r.rule == "shell_command_not_readable"
+}
+
 # The forms a command is matched in. The shell runs the words it reads, not
 # the text: `r""m -rf "/"`, `s\udo`, `rm -rf${IFS}/` and `rm -rf //` run
 # what a pattern written against `rm -rf /` or `sudo` refuses. So the
