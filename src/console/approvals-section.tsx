@@ -392,8 +392,11 @@ export const approvalsSection = new Hono<{ Bindings: Env; Variables: ConsoleVari
   .get("/approvals/:tenant/:id", async (c) => {
     const tenant = tenantParam(c.req.param("tenant"));
     const record = await approvalOf(c, tenant, c.req.param("id"));
+    // Said only when the record bears it out: a link with ?done=approved must not tell an approver they approved what is still pending.
     const done = c.req.query("done");
-    const notice = done === "approved" || done === "rejected" ? `You ${done} this request. The waiting agent has been told.` : undefined;
+    const decidedHere = record.decided_by === c.get("session").principal.subject;
+    const borneOut = done === "approved" ? record.status === "approved" || record.status === "used" : done === "rejected" && record.status === "rejected";
+    const notice = borneOut && decidedHere ? `You ${done} this request. The waiting agent has been told.` : undefined;
     return renderApproval(c, tenant, record, { notice });
   })
   .post("/approvals/:tenant/:id", async (c) => {

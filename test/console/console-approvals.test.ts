@@ -220,6 +220,19 @@ describe("the approvals inbox", () => {
     expect(await again.text()).toContain("by acme-finance-lead");
   });
 
+  it("says 'you approved' only when this approver did: a crafted ?done= link to a pending approval says nothing of the kind", async () => {
+    const { id } = await pendingApproval();
+    const browser = await signIn(TEST_TOKENS.acmeApprover);
+    for (const done of ["approved", "rejected"]) {
+      const crafted = await (await browser.get(`/console/approvals/acme/${id}?done=${done}`)).text();
+      expect(crafted, done).not.toContain(`You ${done} this request`);
+    }
+    const decided = await browser.post(`/console/approvals/acme/${id}`, { decision: "approve", reason: "checked the ticket" }, { from: `/console/approvals/acme/${id}` });
+    const landed = await (await browser.get(decided.headers.get("location")!)).text();
+    expect(landed).toContain("You approved this request");
+    expect(await (await browser.get(`/console/approvals/acme/${id}?done=rejected`)).text()).not.toContain("You rejected this request");
+  });
+
   it("rejecting tells the agent it was rejected", async () => {
     const { id } = await pendingApproval();
     const browser = await signIn(TEST_TOKENS.acmeApprover);
