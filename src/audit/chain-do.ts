@@ -285,6 +285,20 @@ export class AuditChainDO extends DurableObject<Env> {
     return records.length === limit ? { records, next_after_seq: records[records.length - 1].seq } : { records };
   }
 
+  /**
+   * Which of these decision ids the chain already holds, with the agent and the spool entry
+   * (`offline.spool.hash`, null for a decision not uploaded from a spool) each was chained from:
+   * an upload tells a record sent again from a different decision under a reused id.
+   */
+  async chainedSpoolEntries(decisionIds: string[]): Promise<Array<{ decision_id: string; agent: string; spool_hash: string | null }>> {
+    return this.sql
+      .exec<{ decision_id: string; agent: string; spool_hash: string | null }>(
+        "SELECT decision_id, agent, json_extract(record, '$.offline.spool.hash') AS spool_hash FROM entries WHERE decision_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(decisionIds),
+      )
+      .toArray();
+  }
+
   /** An entry's place in the chain, for a decision's page; null when the object no longer holds it. */
   async placeOf(decisionId: string): Promise<ChainPlace | null> {
     const entry = this.sql.exec<{ seq: number; prev_hash: string; hash: string }>("SELECT seq, prev_hash, hash FROM entries WHERE decision_id = ?", decisionId).toArray()[0];

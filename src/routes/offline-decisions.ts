@@ -10,7 +10,9 @@
  * it must be the uploading agent's (tenant and agent from the credential;
  * a record made before the agent ever reached an edge names neither and is
  * the uploader's),
- * have an offline decision id, a hash that matches its record, and a time
+ * have an offline decision id no other decision in the log holds (the same
+ * spool entry sent again is taken again, as a copy), a hash that matches its
+ * record, and a time
  * neither in the future nor older than the spend records are kept. Good
  * entries are appended to the tenant's audit log, acknowledged, before the
  * answer (appends are idempotent by decision id, so an upload cut off
@@ -127,6 +129,29 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
     else if (time < now - OFFLINE_RECORD_MAX_AGE_MS) reject("too_old", `offline decisions are taken for ${OFFLINE_RECORD_MAX_AGE_MS / 86_400_000} days; this one is from ${record.time}`);
     else if ((await entryHash(entry.prev, record)) !== entry.hash) reject("hash_mismatch", "the entry's hash does not match its record");
     else accepted.push({ ...entry, record });
+  }
+  // The log takes a decision id once, so a record under an id already taken would be answered accepted and
+  // left out of the log (its spend with it), with no gap in the spool to show for it. Only the same spool
+  // entry sent again (an answer that was lost) is taken again, as the copy it is.
+  if (accepted.length > 0) {
+    let chained: Array<{ decision_id: string; agent: string; spool_hash: string | null }>;
+    try {
+      chained = await chainFor(c.env, identity.tenant).chainedSpoolEntries(accepted.map((entry) => entry.record.decision_id));
+    } catch (error) {
+      throw new ApiError(503, "audit_unavailable", `the decisions could not be checked against the audit log, nothing was taken; send them again (${(error as Error).message})`);
+    }
+    const holder = new Map(chained.map((row) => [row.decision_id, row.agent === identity.agent ? row.spool_hash : null]));
+    const fresh = accepted.splice(0);
+    for (const entry of fresh) {
+      const id = entry.record.decision_id;
+      const held = holder.get(id);
+      if (held !== undefined && held !== entry.hash) {
+        rejected.push({ seq: entry.seq, decision_id: id, code: "decision_id_taken", message: "the log already holds another decision under this decision id" });
+        continue;
+      }
+      holder.set(id, entry.hash);
+      accepted.push(entry);
+    }
   }
   if (rejected.length > 0) c.executionCtx.waitUntil(countLoss(c.env, "offline_records_rejected", rejected.length));
 

@@ -1,0 +1,92 @@
+/**
+ * Findings of the audit log's review, each a way a decision could leave no
+ * trace, or a trace that says something else.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/offline-record";
+import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
+import { chainFor } from "../../src/audit/writer";
+import type { AgentSpec } from "../identity/credentials";
+import { agentFetch, sessionStub, uniqueId } from "../session/helpers";
+
+const AGENT: AgentSpec = { tenant: "acme", agent: "offline-agent", role: "support" };
+
+function offline(session: string, overrides: Partial<OfflineRecord> = {}, now = Date.now()): OfflineRecord {
+  return {
+    decision_id: offlineDecisionId(now),
+    time: new Date(now).toISOString(),
+    tenant: "acme",
+    agent: "offline-agent",
+    session,
+    action_type: "tool_call",
+    tool: "tickets.read",
+    action_hash: `sha256:${"a".repeat(64)}`,
+    decision: "allow",
+    rules: [],
+    obligations: [],
+    risk_tier: "low",
+    source: "local_policy",
+    layers: [{ scope: "global", digest: `sha256:${"b".repeat(64)}`, version: 3 }],
+    cost: { tokens: 0, api_calls: 1, cost_usd: 0 },
+    last_contact: new Date(now - 60_000).toISOString(),
+    ...overrides,
+  };
+}
+
+async function spool(records: OfflineRecord[], startSeq = 1, prev = SPOOL_GENESIS): Promise<SpoolEntry[]> {
+  const entries: SpoolEntry[] = [];
+  for (const [i, item] of records.entries()) {
+    const hash = await entryHash(prev, item);
+    entries.push({ seq: startSeq + i, prev, hash, record: item });
+    prev = hash;
+  }
+  return entries;
+}
+
+const upload = (entries: SpoolEntry[]) =>
+  agentFetch("/v1/offline/decisions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entries }) }, AGENT);
+
+type UploadAnswer = { accepted: string[]; rejected: Array<{ seq: number; decision_id?: string; code: string }> };
+
+describe("an offline decision that reuses a decision id", () => {
+  it("is refused, not taken as a copy of the one already logged: no decision is answered accepted and left out of the log", async () => {
+    const session = uniqueId("reused-id");
+    const first = offline(session);
+    // The next decision in the agent's spool, a different action, under the first one's id.
+    const second = offline(session, { decision_id: first.decision_id, tool: "payments.refund", action_hash: `sha256:${"c".repeat(64)}`, cost: { tokens: 0, api_calls: 5, cost_usd: 0 } });
+    const [one, two] = await spool([first, second]);
+    expect((await upload([one])).status).toBe(200);
+    const answer = await (await upload([two])).json<UploadAnswer>();
+    const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
+    // Either the second decision is in the log, or the agent is told it was not taken.
+    const inLog = logged.some((r) => r.offline?.spool?.hash === two.hash);
+    expect(inLog || answer.rejected.some((r) => r.seq === two.seq)).toBe(true);
+    expect(answer.accepted.includes(second.decision_id) && !inLog).toBe(false);
+    expect(answer.rejected).toEqual([expect.objectContaining({ seq: 2, code: "decision_id_taken" })]);
+    // Its spend is not silently waived either: only what was taken is debited.
+    expect((await sessionStub(session, "offline-agent").view()).usage.api_calls).toBe(1);
+  });
+
+  it("within one upload: the second entry under the same id is refused, the first taken", async () => {
+    const session = uniqueId("reused-id-once");
+    const first = offline(session);
+    const second = offline(session, { decision_id: first.decision_id, decision: "deny", rules: ["tool_not_allowed_for_role"], cost: undefined });
+    const entries = await spool([first, second]);
+    const answer = await (await upload(entries)).json<UploadAnswer>();
+    expect(answer.accepted).toEqual([first.decision_id]);
+    expect(answer.rejected).toEqual([expect.objectContaining({ seq: 2, code: "decision_id_taken" })]);
+    const logged = (await chainFor(env, "acme").query({ session, limit: 100 })).records as Array<Record<string, any>>;
+    expect(logged.map((r) => r.offline.spool.hash)).toEqual([entries[0].hash]);
+  });
+
+  it("sent again as it was (an answer that was lost) is still taken once, not refused", async () => {
+    const session = uniqueId("resent");
+    const entries = await spool([offline(session), offline(session)]);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const answer = await (await upload(entries)).json<UploadAnswer>();
+      expect(answer).toMatchObject({ accepted: entries.map((e) => e.record.decision_id), rejected: [] });
+    }
+    expect((await chainFor(env, "acme").query({ session, limit: 100 })).records).toHaveLength(2);
+  });
+});
