@@ -162,7 +162,20 @@ export function wantsSyncAudit(obligations: unknown[]): boolean {
   return obligationsOf(obligations, "audit_sync").length > 0;
 }
 
-/** Appends a record to its shard's chain before the decision is answered; a failure fails the decision. */
+/**
+ * Appends a record to its shard's chain before the decision is answered; a failure fails the decision.
+ * An append can commit and still fail on its way back (a connection cut, a reset after the commit):
+ * then the record is on the log, acknowledged. Failing the decision then would leave the log saying
+ * what the agent was not told, since its denial's record, under the same decision id, is taken for a copy.
+ */
 export async function appendAcknowledged(env: Env, record: AuditRecord): Promise<void> {
-  await chainFor(env, record.tenant).append([record]);
+  try {
+    await chainFor(env, record.tenant).append([record]);
+  } catch (error) {
+    // A fresh stub: one that has thrown may be broken.
+    const chained = await chainFor(env, record.tenant)
+      .query({ decision_id: record.decision_id })
+      .then((page) => page.records.length > 0, () => false);
+    if (!chained) throw error;
+  }
 }

@@ -8,7 +8,11 @@ import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/
 import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
 import { chainFor } from "../../src/audit/writer";
 import type { AgentSpec } from "../identity/credentials";
-import { agentFetch, sessionStub, uniqueId } from "../session/helpers";
+import type { AuditChainDO as DrillChainDO } from "../worker/test-entry";
+import { agentFetch, decide, sessionStub, uniqueId } from "../session/helpers";
+
+/** A chain object as the tests' Worker has it, with its drill hooks (test/worker/test-entry.ts). */
+const drill = (stub: unknown) => stub as DurableObjectStub<DrillChainDO>;
 
 const AGENT: AgentSpec = { tenant: "acme", agent: "offline-agent", role: "support" };
 
@@ -88,5 +92,19 @@ describe("an offline decision that reuses a decision id", () => {
       expect(answer).toMatchObject({ accepted: entries.map((e) => e.record.decision_id), rejected: [] });
     }
     expect((await chainFor(env, "acme").query({ session, limit: 100 })).records).toHaveLength(2);
+  });
+});
+
+describe("a critical decision whose acknowledged record landed but whose answer was lost", () => {
+  it("is answered as the log records it: the log never says allow for a decision the agent was denied", async () => {
+    const tenant = uniqueId("lost-ack").toLowerCase().replace(/[^a-z0-9-]/g, "-");
+    await drill(chainFor(env, tenant)).loseNextAnswers(1);
+    const answer = await decide({ risk_tier: "critical", tenant, agent: { id: "agent-1", role: "support" }, session: { id: "s-1" }, action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } });
+    // Give a queued record (a denial's, if one was sent) time to reach the chain.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const logged = (await chainFor(env, tenant).query({ decision_id: answer.decision_id })).records as Array<Record<string, unknown>>;
+    expect(logged).toHaveLength(1);
+    expect(logged[0].decision).toBe(answer.decision);
+    expect(answer).toMatchObject({ decision: "allow", audit: "acknowledged" });
   });
 });

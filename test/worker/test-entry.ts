@@ -36,10 +36,16 @@ export class SessionDO extends ProductionSessionDO {
 
 export class AuditChainDO extends ProductionAuditChainDO {
   private failing = 0;
+  private losingAnswers = 0;
 
   /** The next `count` appends fail as a crashed writer would. */
   async failNext(count: number): Promise<void> {
     this.failing = count;
+  }
+
+  /** The next `count` appends commit, and then fail as a connection cut before the answer would. */
+  async loseNextAnswers(count: number): Promise<void> {
+    this.losingAnswers = count;
   }
 
   override async append(records: ChainRecord[]): Promise<{ appended: number; duplicates: number; rejected: number }> {
@@ -47,6 +53,11 @@ export class AuditChainDO extends ProductionAuditChainDO {
       this.failing--;
       throw new Error("audit writer failed (injected)");
     }
-    return super.append(records);
+    const result = await super.append(records);
+    if (this.losingAnswers > 0) {
+      this.losingAnswers--;
+      throw new Error("Network connection lost. (injected, after the append committed)");
+    }
+    return result;
   }
 }
