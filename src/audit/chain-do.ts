@@ -118,7 +118,10 @@ export class AuditChainDO extends DurableObject<Env> {
     for (const record of records) {
       try {
         if (typeof record?.decision_id !== "string") throw new Error("no decision_id");
-        texts.push({ record, text: canonicalJson(record) });
+        // Chained as JSON carries it, as a Queue message would: a record appended by RPC may hold what JSON
+        // has no text for (undefined in an array, from a policy's reason without a rule), which canonical
+        // JSON leaves out, leaving a line no query, export or verifier could read back.
+        texts.push({ record, text: canonicalJson(JSON.parse(JSON.stringify(record))) });
       } catch (error) {
         rejected++;
         console.error(`audit: a record for ${this.shard()} cannot be chained and is lost: ${(error as Error).message}`);

@@ -6,7 +6,15 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/offline-record";
 import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
-import { chainFor } from "../../src/audit/writer";
+import { appendAcknowledged, chainFor } from "../../src/audit/writer";
+import { buildAuditRecord, type AnsweredDecision } from "../../src/audit/from-decision";
+import { verifyAuditLog } from "../../src/audit/verify";
+import { digestKey, headKey, segmentKey } from "../../src/audit/chain";
+import { BASELINE_POLICY } from "../../src/bundles/active-policy";
+import { trustStoreFrom } from "../../src/bundles/trust";
+import { composeLayers } from "../../src/engine/compose";
+import { fallbackParams } from "../../src/engine/fallback-params";
+import type { DecisionInput } from "../../src/schema/decision-input";
 import type { AgentSpec } from "../identity/credentials";
 import type { AuditChainDO as DrillChainDO } from "../worker/test-entry";
 import { agentFetch, decide, sessionStub, uniqueId } from "../session/helpers";
@@ -106,5 +114,55 @@ describe("a critical decision whose acknowledged record landed but whose answer 
     expect(logged).toHaveLength(1);
     expect(logged[0].decision).toBe(answer.decision);
     expect(answer).toMatchObject({ decision: "allow", audit: "acknowledged" });
+  });
+});
+
+describe("a critical decision whose policy gave a reason without a rule", () => {
+  it("is chained as a record that reads back: the tenant's queries, insights and verification still work", async () => {
+    const tenant = uniqueId("ruleless").toLowerCase().replace(/[^a-z0-9-]/g, "-");
+    const baseline = BASELINE_POLICY.data[0];
+    // A layer's reasons are passed on as the policy gave them; one names no rule.
+    const composed = composeLayers(
+      [{ scope: "global", result: { decision: "deny", reasons: [{ message: "no rule named" }, { rule: "refund_over_hard_cap", message: "too much" }], obligations: [{ type: "audit_sync" }], fail_mode: "closed", risk_tier: "critical" } }],
+      fallbackParams([baseline], "critical", "support", "tickets.read"),
+    );
+    const answer = {
+      decision_id: crypto.randomUUID(),
+      decision: composed.decision,
+      reasons: composed.reasons,
+      obligations: composed.obligations,
+      policy: { layers: [] },
+      evaluation: { eval_us: 1, path: "policy" },
+      edge: { location: "test", region: "global", region_source: "local_default" },
+      risk: { tier: "critical" },
+      mode: "enforce",
+      stale: false,
+    } as unknown as AnsweredDecision;
+    const input = {
+      tenant,
+      agent: { id: "agent-1", role: "support" },
+      identity: { credential: { kind: "agent_key", id: "k0000000000000000" } },
+      session: { id: "s-1" },
+      action: { type: "tool_call", tool: "tickets.read", args: {} },
+    } as unknown as DecisionInput;
+    const chain = chainFor(env, tenant);
+    const other = { kind: "decision", decision_id: crypto.randomUUID(), time: new Date().toISOString(), tenant, decision: "allow", rules: [] as string[] };
+    await chain.append([other]);
+    await appendAcknowledged(env, await buildAuditRecord(answer, input, Date.now()));
+
+    // The record beside it is still listed, and so is this one.
+    const listed = (await chain.query({})).records.map((r) => r.decision_id);
+    expect(listed).toEqual([other.decision_id, answer.decision_id]);
+    expect((await chain.query({ decision: "deny" })).records.map((r) => r.decision_id)).toEqual([answer.decision_id]);
+    await chain.insights(0, Date.now() + 60_000, 3_600_000);
+
+    await chain.sealPending();
+    const text = async (key: string) => (await env.AUDIT_LOG.get(key))?.text() ?? null;
+    const report = await verifyAuditLog(
+      tenant,
+      { head: { key: headKey(tenant), text: await text(headKey(tenant)) }, segments: [{ segment: 1, digest_key: digestKey(tenant, 1), digest: await text(digestKey(tenant, 1)), segment_key: segmentKey(tenant, 1), text: await text(segmentKey(tenant, 1)) }] },
+      trustStoreFrom(env.TRUST_STORE),
+    );
+    expect(report).toMatchObject({ ok: true, entries: 2, problems: [] });
   });
 });
