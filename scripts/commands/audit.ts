@@ -27,7 +27,7 @@ function csvCell(value: unknown): string {
 
 /** One line of the export (`GET /v1/admin/audit/export`): the head first, a line per segment, an end line. */
 type ExportLine =
-  | { type: "head"; key: string; text: string | null; pending?: { unsealed: number; last_seal_error?: string } }
+  | { type: "head"; key: string; text: string | null; pending?: { unsealed: number | null; last_seal_error?: string } }
   | ({ type: "segment" } & ExportedSegment)
   | { type: "end"; segments: number }
   | { type: "error"; message: string };
@@ -71,7 +71,7 @@ async function verify(args: string[]): Promise<number> {
     }
     if (line.type === "head") {
       head = { key: line.key, text: line.text };
-      if (line.pending) console.error(`note: ${line.pending.unsealed} newer records are not sealed yet${line.pending.last_seal_error ? ` (${line.pending.last_seal_error})` : ""}; they are not covered`);
+      if (line.pending) console.error(`note: ${line.pending.unsealed ?? "an unknown number of"} newer records are not sealed yet${line.pending.last_seal_error ? ` (${line.pending.last_seal_error})` : ""}; they are not covered`);
     } else if (line.type === "segment") await verifier.add(line);
     else if (line.type === "end") ended = true;
     else if (line.type === "error") failure = line.message;

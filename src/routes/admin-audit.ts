@@ -55,7 +55,10 @@ function headSegment(text: string | null): number | undefined {
  * A failure part way is an `{type: "error"}` line: the status has gone out, and a verifier
  * that sees no end line knows the export stopped short.
  */
-function exportStream(bucket: R2Bucket, tenant: string, headText: string | null, pending: { unsealed: number; last_seal_error?: string }): ReadableStream<Uint8Array> {
+/** What the export could not cover: how many records await sealing (null when the chain object could not say) and why. */
+type Pending = { unsealed: number | null; last_seal_error?: string };
+
+function exportStream(bucket: R2Bucket, tenant: string, headText: string | null, pending: Pending): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const through = headSegment(headText);
   let keys: string[] = [];
@@ -69,7 +72,7 @@ function exportStream(bucket: R2Bucket, tenant: string, headText: string | null,
       try {
         if (!started) {
           started = true;
-          return send({ type: "head", shard: tenant, key: headKey(tenant), text: headText, ...(pending.unsealed > 0 ? { pending } : {}) });
+          return send({ type: "head", shard: tenant, key: headKey(tenant), text: headText, ...(pending.unsealed !== 0 ? { pending } : {}) });
         }
         // R2 lists in key order, a page at a time; digest keys are zero-padded segment numbers.
         while (keys.length === 0 && !listed) {
@@ -117,7 +120,11 @@ export const adminAuditRoute = new Hono<{ Bindings: Env; Variables: AdminVariabl
     const tenant = tenantParam(c.req.query("tenant"));
     // Seal what is pending so the export covers every record written so far; if sealing
     // fails (no signing key, R2 down) the export still returns what is sealed and says so.
-    const pending = await chainFor(c.env, tenant).sealPending();
+    // So it does when the chain object cannot be asked at all (overloaded, restarting): the
+    // sealed log is in R2 whatever the object's state, and an auditor needs it most then.
+    const pending: Pending = await chainFor(c.env, tenant)
+      .sealPending()
+      .catch((error: Error) => ({ unsealed: null, last_seal_error: `the chain object could not be asked to seal what is pending: ${error.message}` }));
     const head = await c.env.AUDIT_LOG.get(headKey(tenant));
     const headText = head ? await head.text() : null;
     return c.body(exportStream(c.env.AUDIT_LOG, tenant, headText, pending), 200, { "content-type": "application/x-ndjson; charset=utf-8" });

@@ -3,7 +3,10 @@
  * trace, or a trace that says something else.
  */
 import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { TEST_TOKENS } from "../fixtures/test-config";
 import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/offline-record";
 import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
 import { appendAcknowledged, chainFor } from "../../src/audit/writer";
@@ -164,5 +167,29 @@ describe("a critical decision whose policy gave a reason without a rule", () => 
       trustStoreFrom(env.TRUST_STORE),
     );
     expect(report).toMatchObject({ ok: true, entries: 2, problems: [] });
+  });
+});
+
+describe("an export while the tenant's chain object cannot be reached", () => {
+  it("still streams the sealed log from R2, and says what it could not ask: never a 500", async () => {
+    const tenant = uniqueId("chain-down").toLowerCase().replace(/[^a-z0-9-]/g, "-");
+    const chain = chainFor(env, tenant);
+    await chain.append(Array.from({ length: 3 }, (_, i) => ({ decision_id: `${tenant}-${i}`, time: new Date().toISOString(), tenant, decision: "allow", rules: [] as string[] })));
+    await chain.seal();
+    // The tenant's chain object is overloaded; R2 answers as usual.
+    const overloaded = () => Promise.reject(Object.assign(new Error("Durable Object is overloaded. Too many requests queued."), { overloaded: true }));
+    const chains = { idFromName: (name: string) => env.AUDIT_CHAINS.idFromName(name), get: () => ({ sealPending: overloaded, stats: overloaded, query: overloaded }) };
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(`http://edge/v1/admin/audit/export?tenant=${tenant}`, { headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } }),
+      { ...env, AUDIT_CHAINS: chains } as unknown as Env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(200);
+    const lines = (await response.text()).split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line));
+    expect(lines[0]).toMatchObject({ type: "head", pending: { last_seal_error: expect.stringMatching(/overloaded/) } });
+    expect(lines.filter((line) => line.type === "segment").map((line) => line.segment)).toEqual([1]);
+    expect(lines.at(-1)).toMatchObject({ type: "end", segments: 1 });
   });
 });
