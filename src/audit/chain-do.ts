@@ -129,6 +129,7 @@ export class AuditChainDO extends DurableObject<Env> {
     }
     if (rejected > 0) await countLoss(this.env, "records_lost", rejected);
     let duplicates = 0;
+    let conflicting = 0;
     let { seq, hash: prevHash } = this.head;
     this.ctx.storage.transactionSync(() => {
       for (const { record, text } of texts) {
@@ -147,9 +148,13 @@ export class AuditChainDO extends DurableObject<Env> {
           hash,
           text,
         ).rowsWritten;
-        // Already chained (a redelivered record): the chain does not move.
+        // Already chained (a redelivered record): the chain does not move. A record that says something
+        // else under a decision id already chained is not a copy: it cannot be chained too (an id is one
+        // decision), and it is counted, so that no record is left out unseen.
         if (written === 0) {
           duplicates++;
+          const held = this.sql.exec<{ record: string }>("SELECT record FROM entries WHERE decision_id = ?", record.decision_id).toArray()[0];
+          if (held?.record !== text) conflicting++;
           continue;
         }
         seq++;
@@ -158,6 +163,10 @@ export class AuditChainDO extends DurableObject<Env> {
     });
     const appended = seq - this.head.seq;
     this.head = { seq, hash: prevHash };
+    if (conflicting > 0) {
+      console.error(`audit: ${conflicting} record(s) for ${this.shard()} name a decision id already chained with other content, and are not chained`);
+      await countLoss(this.env, "records_conflicting", conflicting);
+    }
     // The batch is durable and chained now; sealing is a later step whose failure must not
     // fail the append (the queue would redeliver a batch that is already in).
     if (this.unsealedCount() >= SEGMENT_MAX_ENTRIES && Date.now() >= this.sealRetryAt) await this.trySeal();

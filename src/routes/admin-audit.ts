@@ -133,5 +133,5 @@ export const adminAuditRoute = new Hono<{ Bindings: Env; Variables: AdminVariabl
     const tenant = c.req.query("tenant") === undefined ? undefined : tenantParam(c.req.query("tenant"));
     const counters = await chainFor(c.env, METRICS_SHARD).counters();
     const shard = tenant ? await chainFor(c.env, tenant).stats() : undefined;
-    return c.json({ counters: { queue_send_failures: 0, append_retries: 0, records_lost: 0, ...counters }, ...(shard ? { shard } : {}) });
+    return c.json({ counters: { queue_send_failures: 0, append_retries: 0, records_lost: 0, records_conflicting: 0, ...counters }, ...(shard ? { shard } : {}) });
   });

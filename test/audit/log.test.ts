@@ -179,6 +179,21 @@ describe("the decision log", () => {
     expect((await counters()).records_lost - (before.records_lost ?? 0)).toBe(2);
   });
 
+  it("counts a record that names a decision id already chained with other content; a plain redelivery is not counted", async () => {
+    const tenant = uniqueId("conflict").replace(/[^a-z0-9-]/g, "-");
+    const before = await counters();
+    const first = recordFor(tenant, 0);
+    const chain = chainFor(env, tenant);
+    expect(await chain.append([first])).toMatchObject({ appended: 1 });
+    expect(await chain.append([first])).toMatchObject({ appended: 0, duplicates: 1 });
+    expect((await counters()).records_conflicting ?? 0).toBe(before.records_conflicting ?? 0);
+    const other = { ...first, decision: first.decision === "allow" ? "deny" : "allow" } as AuditRecord;
+    expect(await chain.append([other, recordFor(tenant, 1)])).toMatchObject({ appended: 1, duplicates: 1 });
+    expect((await counters()).records_conflicting - (before.records_conflicting ?? 0)).toBe(1);
+    const chained = (await chain.query({})).records as unknown as Array<{ decision_id: string; decision: string }>;
+    expect(chained.find((r) => r.decision_id === first.decision_id)?.decision).toBe(first.decision);
+  });
+
   it("chains the records of messages in an earlier version's shape, and counts a message with none as lost", async () => {
     const tenant = uniqueId("legacy").replace(/[^a-z0-9-]/g, "-");
     const before = await counters();
