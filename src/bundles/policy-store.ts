@@ -8,7 +8,8 @@
  *   flight keep the policy they started with, and activation is a pointer swap
  *   after the new sandbox has been warmed.
  * - Nothing is activated unverified: the snapshot's signature, every layer it
- *   names (signature, key scope, revocation, files, digests, size, expiry),
+ *   names (signature, key scope, revocation, files, digests, size; expiry is
+ *   judged per decision, for the requests a layer governs),
  *   that each layer is exactly the one the snapshot binds (no mixing across
  *   publishes), that no version goes backwards (replay), and that no override
  *   loosens the global layer. A refused snapshot leaves the previous one
@@ -275,14 +276,13 @@ export class PolicyStore {
       const layer = stored.layers[scope];
       if (!layer) throw new BundleError("missing_file", `${scope} v${ref.version}: not available`);
       // A layer this isolate verified before, its very bytes still in hand, is not hashed again
-      // (with many tenant layers, re-verifying all of them would make every publish cost them all);
-      // its expiry is still checked, as it is for every layer on every activation.
+      // (with many tenant layers, re-verifying all of them would make every publish cost them all).
+      // An expired layer is no reason to refuse the snapshot: its publisher would then hold back
+      // every other scope's layers, on every edge and in every new isolate. resolve() judges
+      // expiry for the requests each layer governs.
       const previous = this.active?.layers.get(scope);
       const reused = previous !== undefined && previous.stored === layer && previous.verified.manifest.version === ref.version && previous.verified.manifest.digest === ref.digest;
-      if (reused && Date.parse(previous.verified.manifest.expires) <= nowMs) {
-        throw new BundleError("expired", `manifest.json: ${scope} v${ref.version} expired at ${previous.verified.manifest.expires}`);
-      }
-      const verified = reused ? previous.verified : this.interned(await verifyLayer(layer.signedManifest, layer.files, this.trust, scope, nowMs), layer);
+      const verified = reused ? previous.verified : this.interned(await verifyLayer(layer.signedManifest, layer.files, this.trust, scope, nowMs, "judged_per_decision"), layer);
       if (reused) unchanged.add(scope);
       if (verified.manifest.version !== ref.version || verified.manifest.digest !== ref.digest) {
         throw new BundleError("snapshot_mismatch", `${scope}: store has v${verified.manifest.version} ${verified.manifest.digest}, snapshot binds v${ref.version} ${ref.digest}`);

@@ -78,9 +78,20 @@ export interface VerifiedLayer {
 
 /**
  * Verifies one layer. `scope` is what the caller expects (the publish URL or
- * the snapshot entry); a bundle signed for another scope is refused.
+ * the snapshot entry); a bundle signed for another scope is refused. An
+ * expired layer is refused unless `expired` is "judged_per_decision": an edge
+ * activating a snapshot takes it, and refuses to decide with it alone for the
+ * requests it governs (PolicyStore.resolve), since refusing the snapshot
+ * would hold back every other scope's layers with it.
  */
-export async function verifyLayer(signedManifest: unknown, files: LayerFiles, trust: TrustStore, scope: string, nowMs: number): Promise<VerifiedLayer> {
+export async function verifyLayer(
+  signedManifest: unknown,
+  files: LayerFiles,
+  trust: TrustStore,
+  scope: string,
+  nowMs: number,
+  expired: "refused" | "judged_per_decision" = "refused",
+): Promise<VerifiedLayer> {
   const claimedScope = (signedManifest as { document?: { scope?: unknown } })?.document?.scope;
   if (claimedScope !== scope) throw new BundleError("scope_mismatch", `manifest.json: scope is ${String(claimedScope)}, expected ${scope}`);
   const { document } = await verifySigned(signedManifest, trust, scope, "manifest.json");
@@ -107,7 +118,7 @@ export async function verifyLayer(signedManifest: unknown, files: LayerFiles, tr
   // Checked before it can reach a sandbox: a module that does not compile would take down every
   // layer loaded beside it (validation compiles nothing, so a Worker may do it).
   if (!WebAssembly.validate(files["policy.wasm"] as Uint8Array<ArrayBuffer>)) throw new BundleError("malformed", "policy.wasm: not a valid WebAssembly module");
-  if (Date.parse(manifest.expires) <= nowMs) throw new BundleError("expired", `manifest.json: ${scope} v${manifest.version} expired at ${manifest.expires}`);
+  if (expired === "refused" && Date.parse(manifest.expires) <= nowMs) throw new BundleError("expired", `manifest.json: ${scope} v${manifest.version} expired at ${manifest.expires}`);
   let data: unknown;
   try {
     data = JSON.parse(new TextDecoder().decode(files["data.json"]));

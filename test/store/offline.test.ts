@@ -120,15 +120,15 @@ describe("expiry", () => {
     expect(await eu.decide(ticketRead("initech", "low"), later)).toMatchObject({ decision: "allow", rules: ["policy_expired"] });
   });
 
-  it("a layer kept from the last activation is still checked for expiry: a new snapshot that binds it expired is refused", async () => {
+  it("a layer kept from the last activation is still checked for expiry: a new snapshot that binds it expired is taken, and the expired layer still decides nothing alone", async () => {
     await publish("region:eu", { version: 2, expiresInMs: 3_600_000 });
     const eu = edge("eu", { maxStalenessMs: 10 * 86_400_000 });
     await eu.store.refresh(T0);
     const later = T0 + 2 * 3_600_000;
-    // Another scope's publish binds the eu layer unchanged, now past its expiry.
+    // Another scope's publish binds the eu layer unchanged, now past its expiry: that scope's update is not held back.
     await publish("region:us", { version: 3, nowMs: later });
-    expect(await eu.store.refresh(later)).toBe("refused");
-    expect(eu.store.status(later).conflicts[0]).toMatchObject({ code: "expired" });
+    expect(await eu.store.refresh(later)).toBe("activated");
+    expect(eu.store.status(later).layers).toContainEqual(expect.objectContaining({ scope: "region:us", version: 3 }));
     expect(await eu.decide(refund(10, "initech", "critical"), later)).toMatchObject({ decision: "deny", rules: ["policy_expired"] });
   });
 

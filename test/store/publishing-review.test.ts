@@ -1,0 +1,39 @@
+/**
+ * What a region or tenant publisher, or someone who can write to the bucket
+ * without a signing key, can make of publishing and distribution: nothing
+ * beyond their own scope, and no decision looser than the layers above
+ * theirs would give.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { edge, emptyBucket, publish, refund, T0 } from "./harness";
+
+beforeEach(emptyBucket);
+
+const MINUTE = 60_000;
+
+describe("a tenant layer its publisher lets expire", () => {
+  it("does not hold back the snapshot for every other tenant and region: a new isolate still takes the EU layer", async () => {
+    await publish("global", { version: 1 });
+    await publish("region:eu", { version: 1 });
+    // A tenant publisher signs its own layer to expire a minute after it is published.
+    await publish("tenant:acme", { version: 2, expiresInMs: MINUTE });
+    const later = T0 + 10 * MINUTE;
+    const cold = edge("eu");
+    await cold.store.ensureLoaded(later);
+    const answer = await cold.decide(refund(300, "initech"), later);
+    expect(answer.layers).toEqual([{ scope: "global", version: 1 }, { scope: "region:eu", version: 1 }]);
+    expect(answer.decision).toBe("require_approval");
+  });
+
+  it("does not hold back a later publish of another scope from edges that hold the snapshot", async () => {
+    await publish("global", { version: 1 });
+    await publish("tenant:acme", { version: 2, expiresInMs: MINUTE });
+    const eu = edge("eu");
+    expect(await eu.store.refresh(T0)).toBe("activated");
+    const later = T0 + 10 * MINUTE;
+    await publish("region:eu", { version: 1, nowMs: later });
+    await eu.store.refresh(later);
+    expect((await eu.decide(refund(300, "initech"), later)).decision).toBe("require_approval");
+  });
+
+});
