@@ -12,7 +12,7 @@ import { BASELINE_POLICY } from "../bundles/active-policy";
 import type { Resolution } from "../bundles/policy-store";
 import { newDecisionId } from "../decision-id";
 import { ApiError } from "../errors";
-import { failModeDecision, type ComposedDecision } from "../engine/compose";
+import { composeLayers, failModeDecision, type ComposedDecision } from "../engine/compose";
 import { DecisionEngine, DEFAULT_POLICY_TIMEOUT_MS, type EngineMode, type EngineResult } from "../engine/decision-engine";
 import type { EdgeRuntimeInfo } from "../engine/sandbox-protocol";
 import { fallbackParams, reachesOutside, type FallbackParams } from "../engine/fallback-params";
@@ -224,11 +224,20 @@ function respond({ decisionId, governing, tier, result, session, mode, identity,
   };
 }
 
-/** Evaluates the resolved policy, unless it may no longer be used: then the tier's fail mode decides. */
+/**
+ * Evaluates the resolved policy, unless it may no longer be used: then the
+ * tier's fail mode decides, as one more answer beside the layers that still
+ * may (those above an expired region or tenant layer), so it never erases
+ * their deny.
+ */
 export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, fallback: FallbackParams, now: number, runtime?: EdgeRuntimeInfo): Promise<EngineResult> {
   if (resolution.unusable) {
-    const { code, message } = resolution.unusable;
-    return { decision: failModeDecision(fallback, "store", code, message, code), path: "fail_mode", eval_us: 0 };
+    const { code, message, judgedBy } = resolution.unusable;
+    const failing = failModeDecision(fallback, "store", code, message, code);
+    if (!judgedBy) return { decision: failing, path: "fail_mode", eval_us: 0 };
+    const above = await engine.decide(judgedBy, inputJson, fallback, now, runtime);
+    const composed = composeLayers([{ scope: "above", result: above.decision }, { scope: "store", result: failing }], fallback);
+    return { ...above, decision: { ...composed, fail_mode_applied: above.decision.fail_mode_applied ?? failing.fail_mode_applied } };
   }
   return engine.decide(resolution.policy, inputJson, fallback, now, runtime);
 }

@@ -5,11 +5,16 @@
  * theirs would give.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { edge, emptyBucket, publish, refund, T0 } from "./harness";
+import { edge, emptyBucket, publish, refund, T0, type DecisionInput } from "./harness";
 
 beforeEach(emptyBucket);
 
 const MINUTE = 60_000;
+
+/** A low-tier tool the global layer refuses to a role whose tools do not include it. */
+function ticketReadByResearcher(tenant: string): DecisionInput {
+  return { risk_tier: "low", tenant, agent: { id: "agent-7", role: "researcher" }, session: { id: "s-1" }, action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } };
+}
 
 describe("a tenant layer its publisher lets expire", () => {
   it("does not hold back the snapshot for every other tenant and region: a new isolate still takes the EU layer", async () => {
@@ -36,4 +41,14 @@ describe("a tenant layer its publisher lets expire", () => {
     expect((await eu.decide(refund(300, "initech"), later)).decision).toBe("require_approval");
   });
 
+  it("leaves the global rules in force for its own tenant: a fail-open tier is not an allow the global layer refuses", async () => {
+    await publish("global", { version: 1 });
+    await publish("tenant:acme", { version: 2, expiresInMs: MINUTE });
+    const eu = edge("eu", { maxStalenessMs: 10 * 86_400_000 });
+    expect(await eu.store.refresh(T0)).toBe("activated");
+    expect((await eu.decide(ticketReadByResearcher("acme"), T0)).decision).toBe("deny");
+    const answer = await eu.decide(ticketReadByResearcher("acme"), T0 + 10 * MINUTE);
+    expect(answer.decision).toBe("deny");
+    expect(answer.rules).toContain("policy_expired");
+  });
 });
