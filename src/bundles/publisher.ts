@@ -138,6 +138,26 @@ export async function commitSnapshot(ctx: PublishContext, current: CurrentSnapsh
   return snapshot.version;
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+}
+
+/**
+ * Writes one object of a layer version if nothing is there yet: a version is
+ * never rewritten. Two publishes of one version at once both pass the version
+ * check; had the one that loses the snapshot's conditional write written its
+ * files after the winner's, the store would hold other files than the
+ * snapshot binds, and every edge would refuse that snapshot and every one
+ * after it. The same bytes already there are a retry of the same publish
+ * (its snapshot write lost to another scope's), which may go on.
+ */
+async function writeOnce(bucket: R2Bucket, key: string, bytes: Uint8Array): Promise<void> {
+  if (await bucket.put(key, bytes, { onlyIf: { etagDoesNotMatch: "*" } })) return;
+  const existing = await bucket.get(key);
+  if (existing && sameBytes(new Uint8Array(await existing.arrayBuffer()), bytes)) return;
+  throw new BundleError("version_not_newer", `${key} holds another publish of this version; publish a newer version`);
+}
+
 export async function publishLayer(ctx: PublishContext, scope: string, signedManifest: unknown, files: Record<string, Uint8Array>): Promise<PublishResult> {
   try {
     const layer = await verifyLayer(signedManifest, files, ctx.trust, scope, ctx.nowMs);
@@ -152,10 +172,10 @@ export async function publishLayer(ctx: PublishContext, scope: string, signedMan
       assertWithinParent(parent, layer);
     }
     for (const [name, bytes] of Object.entries(files)) {
-      await ctx.bucket.put(layerKey(scope, layer.manifest.version, name), bytes);
+      await writeOnce(ctx.bucket, layerKey(scope, layer.manifest.version, name), bytes);
     }
     // The manifest goes last: a layer without its manifest is never read.
-    await ctx.bucket.put(layerKey(scope, layer.manifest.version, "manifest.json"), JSON.stringify(signedManifest));
+    await writeOnce(ctx.bucket, layerKey(scope, layer.manifest.version, "manifest.json"), new TextEncoder().encode(JSON.stringify(signedManifest)));
     const snapshotVersion = await commitSnapshot(ctx, current, (snapshot) => {
       snapshot.layers = { ...snapshot.layers, [scope]: { version: layer.manifest.version, digest: layer.manifest.digest } };
     });

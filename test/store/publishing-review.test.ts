@@ -5,7 +5,10 @@
  * theirs would give.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { edge, emptyBucket, publish, refund, T0, type DecisionInput } from "./harness";
+import { publishLayer } from "../../src/bundles/publisher";
+import { CURRENT_SNAPSHOT_KEY } from "../../src/bundles/store-layout";
+import type { BundleError } from "../../src/bundles/verify";
+import { bucket, edge, emptyBucket, layerFiles, publish, publishContext, refund, signLayer, T0, type DecisionInput } from "./harness";
 
 beforeEach(emptyBucket);
 
@@ -50,5 +53,51 @@ describe("a tenant layer its publisher lets expire", () => {
     const answer = await eu.decide(ticketReadByResearcher("acme"), T0 + 10 * MINUTE);
     expect(answer.decision).toBe("deny");
     expect(answer.rules).toContain("policy_expired");
+  });
+});
+
+/** The bucket, except that the first read of the current snapshot waits for `gate` before it answers. */
+function pausedAfterReadingSnapshot(inner: R2Bucket, gate: Promise<unknown>): R2Bucket {
+  let paused = false;
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === "get") {
+        return async (key: string, options?: R2GetOptions) => {
+          const object = await target.get(key, options);
+          if (key === CURRENT_SNAPSHOT_KEY && !paused) {
+            paused = true;
+            await gate;
+          }
+          return object;
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+describe("two publishes of the same layer version at once", () => {
+  it("cannot leave the store holding other files than the snapshot binds, which every edge would refuse with every later snapshot", async () => {
+    await publish("global", { version: 1 });
+    const eu = edge("eu");
+    expect(await eu.store.refresh(T0)).toBe("activated");
+    // A tenant publisher sends two different bundles for the same version: the second has read the
+    // snapshot before the first is committed, and writes its files after.
+    const first = await signLayer("tenant:acme", { version: 3 });
+    const second = await signLayer("tenant:acme", { version: 3, files: layerFiles("tenant:globex") });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const late = publishLayer({ ...publishContext(), bucket: pausedAfterReadingSnapshot(bucket, gate) }, "tenant:acme", second.manifest, second.files).then(
+      () => "published",
+      (error: BundleError) => error.code,
+    );
+    await publishLayer(publishContext(), "tenant:acme", first.manifest, first.files);
+    release();
+    expect(await late).not.toBe("published");
+    // Whatever else is published later reaches the edges.
+    await publish("region:eu", { version: 1, nowMs: T0 + MINUTE });
+    expect(await eu.store.refresh(T0 + MINUTE)).toBe("activated");
+    expect(eu.store.status(T0 + MINUTE).layers).toContainEqual({ scope: "tenant:acme", version: 3, digest: first.manifest.document.digest });
   });
 });
