@@ -18,7 +18,7 @@
  *   cold isolate starts from the cache, else from the store, else from the
  *   baseline compiled into the deploy.
  */
-import { BASELINE_POLICY, compositionKey, withoutLayersAfter, type ActivePolicy } from "./active-policy.ts";
+import { BASELINE_POLICY, compositionKey, type ActivePolicy } from "./active-policy.ts";
 import { readLayer, type StoredLayer } from "./layer-reader.ts";
 import { LkgCache, type StoredSnapshot } from "./lkg-cache.ts";
 import type { Snapshot, TrustStore } from "./manifest.ts";
@@ -74,18 +74,8 @@ export interface Resolution {
   source: "store" | "baseline";
   /** The store could not confirm this policy is current (unreachable, or a refused update). */
   stale: boolean;
-  /** Past the maximum staleness or a bundle's expiry: the risk tier's fail mode applies. */
-  unusable?: {
-    code: "policy_stale" | "policy_expired";
-    message: string;
-    /**
-     * When only a region or tenant layer expired: the layers above it, which
-     * still judge, the fail mode being one more answer. A child layer's
-     * publisher sets its expiry, so its expiry must never take the global
-     * rules out of its requests (a fail-open tier would allow what they refuse).
-     */
-    judgedBy?: ActivePolicy;
-  };
+  /** Past the maximum staleness or a bundle's expiry: the risk tier's fail mode is one more answer (pipeline's evaluate). */
+  unusable?: { code: "policy_stale" | "policy_expired"; message: string };
 }
 
 export type RefreshOutcome = "unchanged" | "activated" | "refused" | "unreachable";
@@ -484,17 +474,12 @@ export class PolicyStore {
       };
     }
     if (!this.active) return { policy: BASELINE_POLICY, source: "baseline", stale, unusable };
-    const policy = this.compose(this.active, regions, tenant);
     // Only the layers that decide for this tenant here count: another tenant's expired layer is not this one's problem.
-    const chosen = chosenLayers(this.active, regions, tenant);
-    const firstExpired = chosen.findIndex(({ verified }) => Date.parse(verified.manifest.expires) <= nowMs);
-    if (Date.parse(this.active.snapshot.expires) <= nowMs) {
-      unusable = { code: "policy_expired", message: `the active policy (snapshot v${this.active.snapshot.version}) has expired` };
-    } else if (firstExpired >= 0) {
-      const message = `the active policy (${chosen[firstExpired].verified.manifest.scope}) has expired`;
-      unusable = { code: "policy_expired", message, ...(firstExpired > 0 ? { judgedBy: withoutLayersAfter(policy, firstExpired) } : {}) };
-    }
-    return { policy, source: "store", stale, unusable };
+    const expired = Date.parse(this.active.snapshot.expires) <= nowMs
+      ? `snapshot v${this.active.snapshot.version}`
+      : chosenLayers(this.active, regions, tenant).find(({ verified }) => Date.parse(verified.manifest.expires) <= nowMs)?.verified.manifest.scope;
+    if (expired) unusable = { code: "policy_expired", message: `the active policy (${expired}) has expired` };
+    return { policy: this.compose(this.active, regions, tenant), source: "store", stale, unusable };
   }
 
   status(nowMs: number) {

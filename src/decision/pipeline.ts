@@ -225,19 +225,22 @@ function respond({ decisionId, governing, tier, result, session, mode, identity,
 }
 
 /**
- * Evaluates the resolved policy, unless it may no longer be used: then the
- * tier's fail mode decides, as one more answer beside the layers that still
- * may (those above an expired region or tenant layer), so it never erases
- * their deny.
+ * Evaluates the resolved policy. One that may no longer be used (stale, or
+ * expired) still judges, and the tier's fail mode is one more answer: so a
+ * failure only ever makes a decision stricter. Keeping edges from the store
+ * (deleting or spoiling an object in the bucket) or letting a region or tenant
+ * layer expire (its own publisher sets when) must not turn what the policy
+ * held refuses into a fail-open tier's allow. A deny only the fail mode gives
+ * is the infrastructure's, with its reasons alone, so no breaker counts it.
  */
 export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, fallback: FallbackParams, now: number, runtime?: EdgeRuntimeInfo): Promise<EngineResult> {
   if (resolution.unusable) {
-    const { code, message, judgedBy } = resolution.unusable;
+    const { code, message } = resolution.unusable;
     const failing = failModeDecision(fallback, "store", code, message, code);
-    if (!judgedBy) return { decision: failing, path: "fail_mode", eval_us: 0 };
-    const above = await engine.decide(judgedBy, inputJson, fallback, now, runtime);
-    const composed = composeLayers([{ scope: "above", result: above.decision }, { scope: "store", result: failing }], fallback);
-    return { ...above, decision: { ...composed, fail_mode_applied: above.decision.fail_mode_applied ?? failing.fail_mode_applied } };
+    const held = await engine.decide(resolution.policy, inputJson, fallback, now, runtime);
+    if (failing.decision === "deny" && held.decision.decision !== "deny") return { decision: failing, path: "fail_mode", eval_us: held.eval_us };
+    const composed = composeLayers([{ scope: "held", result: held.decision }, { scope: "store", result: failing }], fallback);
+    return { ...held, decision: { ...composed, fail_mode_applied: held.decision.fail_mode_applied ?? failing.fail_mode_applied } };
   }
   return engine.decide(resolution.policy, inputJson, fallback, now, runtime);
 }

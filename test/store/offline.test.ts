@@ -1,8 +1,9 @@
 /**
  * While the store is unreachable an edge keeps deciding on its last known
  * good policy and says so; past the maximum staleness (or a bundle's expiry)
- * the risk tier's fail mode applies: critical and high deny with a clear
- * reason, medium and low allow and are flagged. A new isolate starts from the
+ * the risk tier's fail mode is one more answer: critical and high deny with a
+ * clear reason, medium and low are flagged and what the policy held allows is
+ * allowed. A new isolate starts from the
  * last known good copy in the Cache API.
  */
 import { beforeEach, describe, expect, it } from "vitest";

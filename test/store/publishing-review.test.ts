@@ -101,3 +101,20 @@ describe("two publishes of the same layer version at once", () => {
     expect(eu.store.status(T0 + MINUTE).layers).toContainEqual({ scope: "tenant:acme", version: 3, digest: first.manifest.document.digest });
   });
 });
+
+describe("someone who can write to the bucket, without a signing key", () => {
+  it("cannot turn what the policy held refuses into an allow by keeping edges from the store past the staleness bound", async () => {
+    await publish("global", { version: 1 });
+    const eu = edge("eu", { refreshIntervalMs: 30_000, maxStalenessMs: 300_000 });
+    await eu.store.ensureLoaded(T0);
+    expect((await eu.decide(ticketReadByResearcher("initech"), T0)).decision).toBe("deny");
+    await bucket.delete(CURRENT_SNAPSHOT_KEY);
+    expect(await eu.store.refresh(T0 + MINUTE)).toBe("unreachable");
+    const past = T0 + MINUTE + 301_000;
+    const answer = await eu.decide(ticketReadByResearcher("initech"), past);
+    expect(answer).toMatchObject({ decision: "deny", stale: true });
+    expect(answer.rules).toContain("policy_stale");
+    // An action the policy allows is still decided by the tier's fail mode: a critical one is refused.
+    expect(await eu.decide(refund(100, "initech", "critical"), past)).toMatchObject({ decision: "deny", rules: ["policy_stale"] });
+  });
+});
