@@ -71,7 +71,11 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
     });
     const store = edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy));
     const visible = (scope: string) => canAccessScope(principal, scope);
-    const snapshot = current ? { ...current.snapshot, layers: Object.fromEntries(Object.entries(current.snapshot.layers).filter(([scope]) => visible(scope))) } : null;
+    // Both maps are keyed by scope: another tenant's name is not in this token's view, nor its rollout.
+    const shown = (byScope: Record<string, unknown>) => Object.fromEntries(Object.entries(byScope).filter(([scope]) => visible(scope)));
+    const snapshot = current
+      ? { ...current.snapshot, layers: shown(current.snapshot.layers), ...(current.snapshot.rollout ? { rollout: shown(current.snapshot.rollout) } : {}) }
+      : null;
     const status = store?.status(now);
     // What the edge refused may name any scope: it is shown to tokens that reach the whole deployment.
     const edge = status ? { ...status, layers: status.layers.filter((layer) => visible(layer.scope)), conflicts: visible("global") ? status.conflicts : [] } : null;

@@ -8,7 +8,10 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { publishLayer } from "../../src/bundles/publisher";
 import { CURRENT_SNAPSHOT_KEY } from "../../src/bundles/store-layout";
 import type { BundleError } from "../../src/bundles/verify";
-import { bucket, edge, emptyBucket, layerFiles, publish, publishContext, refund, signLayer, T0, type DecisionInput } from "./harness";
+import { toBase64Url } from "../../src/bundles/signature";
+import { TEST_TOKENS } from "../fixtures/test-config";
+import { admin } from "../session/helpers";
+import { bucket, edge, emptyBucket, layerFiles, publish, publishContext, refund, signLayer, signRollout, T0, type DecisionInput } from "./harness";
 
 beforeEach(emptyBucket);
 
@@ -116,5 +119,20 @@ describe("someone who can write to the bucket, without a signing key", () => {
     expect(answer.rules).toContain("policy_stale");
     // An action the policy allows is still decided by the tier's fail mode: a critical one is refused.
     expect(await eu.decide(refund(100, "initech", "critical"), past)).toMatchObject({ decision: "deny", rules: ["policy_stale"] });
+  });
+});
+
+describe("the bundle view, for a token over one tenant", () => {
+  it("names no other scope's rollout: another tenant's name, version and digest are not its business", async () => {
+    const { manifest, files } = await signLayer("global", { version: Date.now(), nowMs: Date.now() });
+    const encoded = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+    expect((await admin("/bundles/global", TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest, files: encoded }) })).status).toBe(201);
+    const rollout = await signRollout("tenant:acme", { version: Date.now(), mode: "observe" });
+    expect((await admin("/rollout/tenant:acme", TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ rollout }) })).status).toBe(201);
+    const view = await admin("/bundles", TEST_TOKENS.initechEverything);
+    expect(view.status).toBe(200);
+    const { snapshot } = await view.json<{ snapshot: { layers: Record<string, unknown>; rollout?: Record<string, unknown> } }>();
+    expect(Object.keys(snapshot.layers)).toEqual([]);
+    expect(Object.keys(snapshot.rollout ?? {})).toEqual([]);
   });
 });
