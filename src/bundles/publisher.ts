@@ -44,10 +44,20 @@ export interface CurrentSnapshot {
   etag: string;
 }
 
+/**
+ * The current snapshot, verified. One that does not verify is the store's own
+ * object gone bad (store_corrupt), whatever the caller sent: a publisher told
+ * "unknown_key" about the store's snapshot would look for the fault in its
+ * own bundle.
+ */
 export async function readCurrentSnapshot(bucket: R2Bucket, trust: TrustStore): Promise<CurrentSnapshot | undefined> {
   const object = await bucket.get(CURRENT_SNAPSHOT_KEY);
   if (!object) return undefined;
-  return { snapshot: await verifySnapshot(await object.json(), trust), etag: object.etag };
+  const snapshot = await verifySnapshot(await object.json(), trust).catch((error) => {
+    if (!(error instanceof BundleError)) throw error;
+    throw new BundleError("store_corrupt", `${CURRENT_SNAPSHOT_KEY}: ${error.code}: ${error.message}; the stored object is corrupt, restore it from the store's history`);
+  });
+  return { snapshot, etag: object.etag };
 }
 
 /** The published global layer, verified: what every override is checked against. Undefined before the first publish. */

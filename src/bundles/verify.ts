@@ -38,7 +38,9 @@ export type BundleErrorCode =
   | "loosens_parent"
   | "snapshot_mismatch"
   | "snapshot_version_reused"
-  | "snapshot_behind";
+  | "snapshot_behind"
+  /** What the store signed itself no longer verifies: the store's fault, never the caller's. */
+  | "store_corrupt";
 
 export class BundleError extends Error {
   readonly code: BundleErrorCode;

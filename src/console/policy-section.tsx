@@ -16,11 +16,10 @@ import { Hono } from "hono";
 import { readCurrentSnapshot } from "../bundles/publisher";
 import { layerKey, PUBLISH_LOG_PREFIX, publishLogScope } from "../bundles/store-layout";
 import { trustStoreFrom } from "../bundles/trust";
-import { BundleError } from "../bundles/verify";
 import { ApiError } from "../errors";
 import { canAccessScope } from "../middleware/admin-auth";
 import { bucketOf, scopeParam } from "../routes/admin-params";
-import { StoreCorruptError } from "../routes/checked-store";
+import { bundleFailure } from "../routes/layer-upload";
 import { rolloutInForce, shadowReport } from "../rollout/shadow-report";
 import { BarChart } from "./charts";
 import type { ConsoleVariables } from "./console-access";
@@ -35,10 +34,8 @@ const HISTORY = 50;
 const pageContext = (c: ConsoleContext) => sectionContext(c, "policy");
 
 async function currentSnapshot(env: Env) {
-  return readCurrentSnapshot(bucketOf(env), trustStoreFrom(env.TRUST_STORE)).catch((error) => {
-    if (error instanceof BundleError) throw new StoreCorruptError("snapshots/current.json", `${error.code}: ${error.message}`);
-    throw error;
-  });
+  // One that does not verify is 502 store_corrupt, naming the object, as in the admin API.
+  return readCurrentSnapshot(bucketOf(env), trustStoreFrom(env.TRUST_STORE)).catch(bundleFailure);
 }
 
 async function textOf(bucket: R2Bucket, key: string): Promise<string | null> {

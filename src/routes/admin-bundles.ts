@@ -19,7 +19,7 @@ import { engineFor } from "../decision/pipeline";
 import { edgeStore } from "../bundles/edge-store";
 import { readLayer } from "../bundles/layer-reader";
 import { publishLayer, readCurrentSnapshot, recordPublishEvent } from "../bundles/publisher";
-import { CURRENT_SNAPSHOT_KEY, PUBLISH_LOG_PREFIX, publishLogScope } from "../bundles/store-layout";
+import { PUBLISH_LOG_PREFIX, publishLogScope } from "../bundles/store-layout";
 import { toBase64Url } from "../bundles/signature";
 import { trustStoreFrom } from "../bundles/trust";
 import { BundleError } from "../bundles/verify";
@@ -64,11 +64,8 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
   .get("/bundles", async (c) => {
     const now = Date.now();
     const principal = principalOf(c);
-    // A current snapshot that does not verify is the store's fault, whatever the caller sent.
-    const current = await readCurrentSnapshot(bucketOf(c.env), trustStoreFrom(c.env.TRUST_STORE)).catch((error) => {
-      if (error instanceof BundleError) throw new StoreCorruptError(CURRENT_SNAPSHOT_KEY, `${error.code}: ${error.message}`);
-      throw error;
-    });
+    // A current snapshot that does not verify is the store's fault (502 store_corrupt), whatever the caller sent.
+    const current = await readCurrentSnapshot(bucketOf(c.env), trustStoreFrom(c.env.TRUST_STORE)).catch(bundleFailure);
     const store = edgeStore(c.env, now, (policy) => engineFor(c.env).warm(policy));
     const visible = (scope: string) => canAccessScope(principal, scope);
     // Both maps are keyed by scope: another tenant's name is not in this token's view, nor its rollout.

@@ -46,7 +46,7 @@ export async function readLayerUpload(c: Context): Promise<LayerUpload> {
   return { manifest: body.manifest, files, note: typeof body.note === "string" ? body.note.slice(0, 200) : undefined };
 }
 
-const STATUS_BY_CODE: Record<string, 409 | 422> = { version_not_newer: 409, snapshot_behind: 409 };
+const STATUS_BY_CODE: Record<string, 409 | 422 | 502> = { version_not_newer: 409, snapshot_behind: 409, store_corrupt: 502 };
 
 /** A refusal by the store or its verification, as an API error; anything else is rethrown. */
 export function bundleFailure(error: unknown): never {

@@ -80,6 +80,24 @@ describe("a corrupt object in the store", () => {
     expect(error.message).toContain(CURRENT_SNAPSHOT_KEY);
   });
 
+  it("the current snapshot signed by no trusted key: every route that reads it answers 502 store_corrupt, and a publish is refused on the record", async () => {
+    await plant(CURRENT_SNAPSHOT_KEY, JSON.stringify({ document: { version: 1, key_id: "nobody" }, signature: "AAAA" }));
+    const calls: Array<[string, string, RequestInit]> = [
+      ["publish", "/bundles/region:eu", { method: "PUT", body: await uploadBody("region:eu", 45) }],
+      ["shadow upload", "/shadow/region:eu", { method: "PUT", body: await uploadBody("region:eu", 46) }],
+      ["rollout in force", "/rollout/region:eu", {}],
+      ["shadow report", "/shadow/region:eu/report", {}],
+    ];
+    for (const [what, path, init] of calls) {
+      const response = await admin(path, TEST_TOKENS.operator, init);
+      expect(response.status, what).toBe(502);
+      const { error } = await response.json<{ error: { code: string; message: string } }>();
+      expect(error.code, what).toBe("store_corrupt");
+      expect(error.message, what).toContain(CURRENT_SNAPSHOT_KEY);
+    }
+    expect(await publishLog()).toContainEqual(expect.objectContaining({ actor: "platform-oncall", scope: "region:eu", outcome: "refused", code: "store_corrupt" }));
+  });
+
   it("a published layer's manifest: reading that version answers 502 store_corrupt naming the object", async () => {
     const key = layerKey("region:eu", 44, "manifest.json");
     await plant(key, "\u0000\u0001 not json");
