@@ -106,8 +106,8 @@ function record(ctx: PublishContext, scope: string, entry: Record<string, unknow
 
 /**
  * Signs and writes the next snapshot: the current one with `change` applied,
- * under a version never used before, kept in the history, then made current
- * with a conditional write so two publishes never overwrite each other.
+ * under a version never used before, made current with a conditional write
+ * so two publishes never overwrite each other, then kept in the history.
  *
  * The current one must be the newest ever signed (the high-water mark). When
  * current.json was put back to an older snapshot, or deleted (a restore gone
@@ -136,9 +136,12 @@ export async function commitSnapshot(ctx: PublishContext, current: CurrentSnapsh
   change(snapshot);
   const signed: Signed<Snapshot> = { document: snapshot, signature: await signDocument(snapshot, ctx.snapshotKey.privateJwk) };
   const body = JSON.stringify(signed);
-  await ctx.bucket.put(snapshotKey(snapshot.version), body);
   const written = await ctx.bucket.put(CURRENT_SNAPSHOT_KEY, body, current ? { onlyIf: { etagMatches: current.etag } } : undefined);
   if (!written) throw new BundleError("version_not_newer", `another publish replaced the snapshot meanwhile; publish again`);
+  // Kept in the history only once it is current: a publish that lost the race above had signed the
+  // same version, and its copy, written first, would replace the one made current there (put back,
+  // every edge that holds that version refuses it, and any other drops what the winner published).
+  await ctx.bucket.put(snapshotKey(snapshot.version), body);
   // Raised only once the snapshot is current: a publish that fails before that leaves no mark
   // ahead of current.json, which would refuse every publish after it.
   await ctx.bucket.put(SNAPSHOT_HIGH_WATER_KEY, JSON.stringify({ version: snapshot.version }));

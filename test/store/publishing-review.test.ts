@@ -6,12 +6,12 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { publishLayer } from "../../src/bundles/publisher";
-import { CURRENT_SNAPSHOT_KEY } from "../../src/bundles/store-layout";
+import { CURRENT_SNAPSHOT_KEY, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "../../src/bundles/store-layout";
 import type { BundleError } from "../../src/bundles/verify";
 import { toBase64Url } from "../../src/bundles/signature";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin } from "../session/helpers";
-import { bucket, edge, emptyBucket, layerFiles, publish, publishContext, refund, signLayer, signRollout, T0, type DecisionInput } from "./harness";
+import { bucket, currentSnapshot, edge, emptyBucket, layerFiles, publish, publishContext, refund, signLayer, signRollout, T0, type DecisionInput } from "./harness";
 
 beforeEach(emptyBucket);
 
@@ -59,15 +59,15 @@ describe("a tenant layer its publisher lets expire", () => {
   });
 });
 
-/** The bucket, except that the first read of the current snapshot waits for `gate` before it answers. */
-function pausedAfterReadingSnapshot(inner: R2Bucket, gate: Promise<unknown>): R2Bucket {
+/** The bucket, except that the first read of `key` waits for `gate` before it answers. */
+function pausedAfterReading(inner: R2Bucket, key: string, gate: Promise<unknown>): R2Bucket {
   let paused = false;
   return new Proxy(inner, {
     get(target, property) {
       if (property === "get") {
-        return async (key: string, options?: R2GetOptions) => {
-          const object = await target.get(key, options);
-          if (key === CURRENT_SNAPSHOT_KEY && !paused) {
+        return async (asked: string, options?: R2GetOptions) => {
+          const object = await target.get(asked, options);
+          if (asked === key && !paused) {
             paused = true;
             await gate;
           }
@@ -91,7 +91,7 @@ describe("two publishes of the same layer version at once", () => {
     const second = await signLayer("tenant:acme", { version: 3, files: layerFiles("tenant:globex") });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const late = publishLayer({ ...publishContext(), bucket: pausedAfterReadingSnapshot(bucket, gate) }, "tenant:acme", second.manifest, second.files).then(
+    const late = publishLayer({ ...publishContext(), bucket: pausedAfterReading(bucket, CURRENT_SNAPSHOT_KEY, gate) }, "tenant:acme", second.manifest, second.files).then(
       () => "published",
       (error: BundleError) => error.code,
     );
@@ -134,5 +134,29 @@ describe("the bundle view, for a token over one tenant", () => {
     const { snapshot } = await view.json<{ snapshot: { layers: Record<string, unknown>; rollout?: Record<string, unknown> } }>();
     expect(Object.keys(snapshot.layers)).toEqual([]);
     expect(Object.keys(snapshot.rollout ?? {})).toEqual([]);
+  });
+});
+
+describe("two publishes of different scopes at once", () => {
+  it("leave in the history under each version the snapshot that was made current, never the one that lost", async () => {
+    await publish("global", { version: 1 });
+    const before = await currentSnapshot();
+    // An EU publish has checked the high-water mark when a tenant's publish overtakes it and is made current.
+    const eu = await signLayer("region:eu", { version: 1 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const late = publishLayer({ ...publishContext(), bucket: pausedAfterReading(bucket, SNAPSHOT_HIGH_WATER_KEY, gate) }, "region:eu", eu.manifest, eu.files).then(
+      () => "published",
+      (error: BundleError) => error.code,
+    );
+    const won = await publish("tenant:acme", { version: 2 });
+    release();
+    expect(await late).toBe("version_not_newer");
+    expect(won.snapshot_version).toBe(before.version + 1);
+    const current = await (await bucket.get(CURRENT_SNAPSHOT_KEY))!.text();
+    const kept = await (await bucket.get(snapshotKey(won.snapshot_version)))!.text();
+    // Put back from the history, it would be refused by every edge that holds the one made current
+    // (another snapshot under a version it holds), and would drop the tenant's layer for any other.
+    expect(JSON.parse(kept)).toEqual(JSON.parse(current));
   });
 });
