@@ -82,9 +82,9 @@ export interface VerifiedLayer {
  * Verifies one layer. `scope` is what the caller expects (the publish URL or
  * the snapshot entry); a bundle signed for another scope is refused. An
  * expired layer is refused unless `expired` is "judged_per_decision": an edge
- * activating a snapshot takes it, and refuses to decide with it alone for the
- * requests it governs (PolicyStore.resolve), since refusing the snapshot
- * would hold back every other scope's layers with it.
+ * activating a snapshot takes it, and every decision it takes part in gets the
+ * tier's fail mode as one more answer (PolicyStore.resolve), since refusing
+ * the snapshot would hold back every other scope's layers with it.
  */
 export async function verifyLayer(
   signedManifest: unknown,
