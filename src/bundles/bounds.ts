@@ -18,7 +18,8 @@
  * within a declared bound, a parameter with no bound may not change at
  * all, and none may be left out. A child must also keep every rule of its
  * parent. Pure: the CLI refuses a loosening publish with it, and the edge
- * re-checks every layer it composes with it (defence in depth).
+ * re-checks every layer it composes with it and logs one out of bounds
+ * (composition takes the strictest answer, so such a layer cannot loosen).
  */
 import { RISK_TIERS } from "../schema/risk-tier.ts";
 
@@ -35,6 +36,8 @@ export interface BoundViolation {
   parameter: string;
   message: string;
 }
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 function leaves(value: unknown, prefix: string[] = []): Array<[string[], unknown]> {
   if (value && typeof value === "object" && !Array.isArray(value)) {
@@ -123,11 +126,16 @@ export function checkBounds(parent: LayerData, child: LayerData): BoundViolation
   }
   // A parameter the child leaves out changes it as much as another value would: its rules would read
   // nothing there. A child built by merging its overrides into the parent's parameters has them all.
+  // So does one replaced by an empty object, which has no leaves of its own to be checked above.
   for (const [path, value] of leaves(parent.params ?? {})) {
-    if (value === undefined || lookup(child.params, path) !== undefined) continue;
+    if (value === undefined) continue;
+    const childValue = lookup(child.params, path);
+    const emptied = isPlainObject(childValue) && Object.keys(childValue).length === 0 && !isPlainObject(value);
+    if (childValue !== undefined && !emptied) continue;
     const name = path.join(".");
     if (!violations.some((v) => name.startsWith(`${v.parameter}.`) || v.parameter === name)) {
-      violations.push({ parameter: name, message: `${name} is missing: a child layer holds every parameter of its parent` });
+      const message = emptied ? `${name} is replaced by an empty object: it must be ${show(value)} or within its bound, as in the parent` : `${name} is missing: a child layer holds every parameter of its parent`;
+      violations.push({ parameter: name, message });
     }
   }
   return violations;

@@ -11,9 +11,12 @@
  *   names (signature, key scope, revocation, files, digests, size; expiry is
  *   judged per decision, for the requests a layer governs),
  *   that each layer is exactly the one the snapshot binds (no mixing across
- *   publishes), that no version goes backwards (replay), and that no override
- *   loosens the global layer. A refused snapshot leaves the previous one
- *   serving, and the conflict is logged and kept for the status endpoint.
+ *   publishes), and that no version goes backwards (replay). A refused
+ *   snapshot leaves the previous one serving, and the conflict is logged and
+ *   kept for the status endpoint. An override out of the global layer's
+ *   bounds (one built on a value the global layer has since tightened) is
+ *   such a conflict too, but holds nothing back: it is composed beside the
+ *   global layer, strictest answer winning, so it can only add refusals.
  * - The last known good snapshot stays in memory and in the Cache API; a
  *   cold isolate starts from the cache, else from the store, else from the
  *   baseline compiled into the deploy.
@@ -293,9 +296,21 @@ export class PolicyStore {
     }
     const global = layers.get("global");
     if (!global) throw new BundleError("malformed", "snapshot has no global layer");
+    const outOfBounds: string[] = [];
     for (const [scope, layer] of layers) {
       // Checked when either side is new; a pair already checked together is what it was then.
-      if (scope !== "global" && !(unchanged.has(scope) && unchanged.has("global"))) assertWithinParent(global.verified, layer.verified);
+      if (scope === "global" || (unchanged.has(scope) && unchanged.has("global"))) continue;
+      try {
+        assertWithinParent(global.verified, layer.verified);
+      } catch (error) {
+        if (!(error instanceof BundleError) || error.code !== "loosens_parent") throw error;
+        // Not a reason to refuse the snapshot: a global layer that tightens a parameter leaves every
+        // override built on the old value out of bounds until it is rebuilt, and refusing would keep
+        // the tightening from every edge meanwhile (any one tenant's publisher would hold it back).
+        // The layer is composed as it is, beside the global one, and every answer and parameter takes
+        // its strictest value across the layers: it can add refusals, never lift one.
+        outOfBounds.push(error.message);
+      }
     }
     const { verified: rollouts, unverified: unverifiedRollouts, signed: signedRollouts } = await this.verifyRollouts(snapshot, stored.rollouts ?? {}, nowMs);
     const next: ActiveState = { snapshot, signedSnapshot: stored.signedSnapshot, rollouts, unverifiedRollouts, signedRollouts, layers, policies: new Map() };
@@ -309,6 +324,9 @@ export class PolicyStore {
     });
     this.highestSnapshotVersion = snapshot.version;
     for (const [scope, layer] of layers) this.highestLayerVersion.set(scope, layer.verified.manifest.version);
+    for (const message of outOfBounds) {
+      this.conflict(nowMs, snapshot.version, "loosens_parent", `${message}; composed as it is, beside the global layer (it can only add refusals): rebuild it within the global layer's bounds`);
+    }
     if (etag) this.etag = etag;
     if (persist) {
       await this.lkg.save(stored).catch((error) => this.conflict(nowMs, snapshot.version, "lkg_write_failed", String(error)));

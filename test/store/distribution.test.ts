@@ -92,7 +92,7 @@ describe("a layer that would loosen its parent", () => {
     expect(entries).toContainEqual(expect.objectContaining({ outcome: "refused", code: "loosens_parent", actor: "test-suite" }));
   });
 
-  it("is ignored by an edge if it reaches the store anyway: the previous composition keeps serving", async () => {
+  it("is logged by an edge if it reaches the store anyway, and loosens nothing: the global layer's answer stands", async () => {
     await publish("global", { version: 1 });
     await publish("region:eu", { version: 1 });
     const [eu] = await threeEdges();
@@ -100,11 +100,50 @@ describe("a layer that would loosen its parent", () => {
     await plantLayer("region:eu", 2, manifest, files);
     const snapshot = await currentSnapshot();
     await plantSnapshot(snapshot.version + 1, { ...snapshot.layers, "region:eu": { version: 2, digest: manifest.document.digest } });
-    expect(await eu.store.refresh(T0 + 60_000)).toBe("refused");
+    expect(await eu.store.refresh(T0 + 60_000)).toBe("activated");
     expect(eu.store.conflicts[0]).toMatchObject({ code: "loosens_parent" });
-    const answer = await eu.decide(refund(300), T0 + 60_000);
+    expect(eu.store.conflicts[0].message).toContain("refunds.approval_threshold = 900");
+    // Its threshold of 900 would allow a refund of 600; the global layer's 500 asks for approval, and the strictest answer wins.
+    const answer = await eu.decide(refund(600), T0 + 60_000);
     expect(answer.decision).toBe("require_approval");
-    expect(answer.layers).toContainEqual({ scope: "region:eu", version: 1 });
+    expect(answer.layers).toContainEqual({ scope: "region:eu", version: 2 });
+    expect(answer.rules).toContain("refund_requires_approval");
+  });
+});
+
+/** The global layer's files with a parameter tightened (its bounds and rules as they are). */
+function tightenedGlobalFiles(threshold: number): Record<string, Uint8Array> {
+  const files = layerFiles("global");
+  const data = JSON.parse(new TextDecoder().decode(files["data.json"]));
+  data.tollgate.params.refunds.approval_threshold = threshold;
+  return { ...files, "data.json": new TextEncoder().encode(JSON.stringify(data)) };
+}
+
+describe("a global layer that tightens a parameter its overrides were built on", () => {
+  it("takes effect on every edge at once, for every tenant and region; an override left out of bounds is logged, not a veto", async () => {
+    await publish("global", { version: 1 });
+    await publish("region:eu", { version: 1 });
+    await publish("tenant:acme", { version: 1 });
+    const [eu] = await threeEdges();
+    // The EU layer asks for approval above 200: a refund of 150 is a plain allow there.
+    expect((await eu.decide(refund(150, "initech"), T0)).decision).toBe("allow");
+    expect((await eu.decide(refund(150, "acme"), T0)).decision).toBe("allow");
+    // The global team lowers the threshold to 100; the EU and acme layers were built on 500 (EU's own 200, acme's 500).
+    const { manifest, files } = await signLayer("global", { version: 2, files: tightenedGlobalFiles(100), nowMs: T0 + 60_000 });
+    await publishLayer(publishContext(T0 + 60_000), "global", manifest, files);
+    expect(await eu.store.refresh(T0 + 120_000)).toBe("activated");
+    for (const tenant of ["initech", "acme"]) {
+      const answer = await eu.decide(refund(150, tenant), T0 + 120_000);
+      expect(answer.decision, tenant).toBe("require_approval");
+      expect(answer.layers, tenant).toContainEqual({ scope: "global", version: 2 });
+    }
+    expect(eu.store.conflicts.filter((c) => c.code === "loosens_parent").map((c) => c.message.split(" ")[0]).sort()).toEqual(["region:eu", "tenant:acme"]);
+    // A new isolate takes the same snapshot, not the baseline.
+    const cold = edge("eu");
+    await cold.store.ensureLoaded(T0 + 120_000);
+    const coldAnswer = await cold.decide(refund(150, "initech"), T0 + 120_000);
+    expect(coldAnswer.layers).toContainEqual({ scope: "global", version: 2 });
+    expect(coldAnswer.decision).toBe("require_approval");
   });
 });
 
@@ -124,7 +163,7 @@ function withoutRule(files: Record<string, Uint8Array>, rule: string): Record<st
 }
 
 describe("a layer whose compiled policy drops a parent rule", () => {
-  it("is refused at publish and by the edge, though its manifest still lists the rule", async () => {
+  it("is refused at publish and logged by the edge, though its manifest still lists the rule; the global layer's rule still fires", async () => {
     await publish("global", { version: 1 });
     await publish("region:eu", { version: 1 });
     const [eu] = await threeEdges();
@@ -138,9 +177,14 @@ describe("a layer whose compiled policy drops a parent rule", () => {
     await plantLayer("region:eu", 2, manifest, files);
     const snapshot = await currentSnapshot();
     await plantSnapshot(snapshot.version + 1, { ...snapshot.layers, "region:eu": { version: 2, digest: manifest.document.digest } });
-    expect(await eu.store.refresh(T0 + 60_000)).toBe("refused");
+    expect(await eu.store.refresh(T0 + 60_000)).toBe("activated");
     expect(eu.store.conflicts[0]).toMatchObject({ code: "loosens_parent" });
-    expect((await eu.decide(refund(300), T0 + 60_000)).layers).toContainEqual({ scope: "region:eu", version: 1 });
+    expect(eu.store.conflicts[0].message).toContain("refund_over_hard_cap");
+    // The EU layer no longer raises it; the global layer, evaluated beside it, does, and its deny wins.
+    const answer = await eu.decide(refund(6_000), T0 + 60_000);
+    expect(answer.layers).toContainEqual({ scope: "region:eu", version: 2 });
+    expect(answer.decision).toBe("deny");
+    expect(answer.rules).toContain("refund_over_hard_cap");
   });
 });
 
