@@ -25,6 +25,14 @@ describe("a child layer's parameters", () => {
     expect(checkBounds(parent, {}).map((v) => v.parameter).sort()).toEqual(["refunds.approval_threshold", "refunds.hard_cap", "roles.support.tools", "shell.dangerous_patterns"]);
   });
 
+  it("replacing a bounded value with an empty object is refused, naming it", () => {
+    const child = { params: structuredClone(parent.params) as Record<string, any> };
+    child.params.refunds.approval_threshold = {};
+    child.params.shell.dangerous_patterns = {};
+    expect(checkBounds(parent, child).map((v) => v.parameter).sort()).toEqual(["refunds.approval_threshold", "shell.dangerous_patterns"]);
+    expect(checkBounds(parent, child)[0].message).toContain("empty object");
+  });
+
   it("replacing a section with something else is named once, at the section", () => {
     const child = { params: { ...(parent.params as object), refunds: 5 } };
     expect(checkBounds(parent, child).map((v) => v.parameter)).toEqual(["refunds"]);
