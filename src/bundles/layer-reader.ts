@@ -8,6 +8,7 @@
 import { layerKey, layerPrefix } from "./store-layout.ts";
 import { BundleError, MAX_LAYER_BYTES } from "./verify.ts";
 import { LAYER_FILES } from "./manifest.ts";
+import { MAX_MANIFEST_BYTES, storedJson } from "./stored-json.ts";
 
 export interface StoredLayer {
   signedManifest: unknown;
@@ -15,9 +16,10 @@ export interface StoredLayer {
 }
 
 export async function readLayer(bucket: R2Bucket, scope: string, version: number): Promise<StoredLayer> {
-  const manifestObject = await bucket.get(layerKey(scope, version, "manifest.json"));
+  const manifestKey = layerKey(scope, version, "manifest.json");
+  const manifestObject = await bucket.get(manifestKey);
   if (!manifestObject) throw new BundleError("missing_file", `${scope} v${version}: manifest.json not in the store`);
-  const signedManifest = await manifestObject.json();
+  const signedManifest = await storedJson(manifestObject, manifestKey, MAX_MANIFEST_BYTES);
   const listed = await bucket.list({ prefix: layerPrefix(scope, version) });
   // Any other file stored beside the layer's is named, so verification refuses it (fromEntries: whatever its name).
   const files: Record<string, Uint8Array> = Object.fromEntries(

@@ -26,6 +26,7 @@ import { readLayer, type StoredLayer } from "./layer-reader.ts";
 import { LkgCache, type StoredSnapshot } from "./lkg-cache.ts";
 import type { Snapshot, TrustStore } from "./manifest.ts";
 import { CURRENT_SNAPSHOT_KEY, rolloutKey, SNAPSHOT_HISTORY_PREFIX } from "./store-layout.ts";
+import { MAX_ROLLOUT_BYTES, MAX_SNAPSHOT_BYTES, storedJson } from "./stored-json.ts";
 import { rolloutDigest, verifyRollout, type RolloutDocument } from "../rollout/document.ts";
 import { GLOBAL_REGION, REGION_PATTERN } from "../decision/region.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
@@ -211,7 +212,7 @@ export class PolicyStore {
     let stored: StoredSnapshot;
     let snapshotVersion: number | undefined;
     try {
-      const signedSnapshot = await object.json();
+      const signedSnapshot = await storedJson(object, CURRENT_SNAPSHOT_KEY, MAX_SNAPSHOT_BYTES);
       const snapshot = await verifySnapshot(signedSnapshot, this.trust);
       snapshotVersion = snapshot.version;
       if (this.active && snapshot.version === this.active.snapshot.version) {
@@ -231,8 +232,10 @@ export class PolicyStore {
       const rollouts: Record<string, unknown> = {};
       for (const [scope, ref] of Object.entries(snapshot.rollout ?? {})) {
         const reuse = this.active?.rollouts.get(scope);
-        const object = reuse?.version === ref.version ? undefined : await this.bucket.get(rolloutKey(scope, ref.version));
-        rollouts[scope] = object ? await object.json().catch(() => null) : reuse ? this.active!.signedRollouts[scope] : null;
+        const key = rolloutKey(scope, ref.version);
+        const object = reuse?.version === ref.version ? undefined : await this.bucket.get(key);
+        // One that cannot be read (not JSON, too large) is one that does not verify: its scope enforces.
+        rollouts[scope] = object ? await storedJson(object, key, MAX_ROLLOUT_BYTES).catch(() => null) : reuse ? this.active!.signedRollouts[scope] : null;
       }
       stored = { signedSnapshot, layers, rollouts };
       await this.activate(stored, nowMs, object.etag, true);

@@ -8,6 +8,7 @@
 import type { Signed, Snapshot, TrustStore } from "./manifest.ts";
 import { readLayer } from "./layer-reader.ts";
 import { signDocument } from "./signature.ts";
+import { MAX_SNAPSHOT_BYTES, storedJson } from "./stored-json.ts";
 import { CURRENT_SNAPSHOT_KEY, layerKey, publishLogKey, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "./store-layout.ts";
 import { assertWithinParent, BundleError, verifyLayer, verifySnapshot, type VerifiedLayer } from "./verify.ts";
 import { withTimeout } from "../session/client.ts";
@@ -53,7 +54,7 @@ export interface CurrentSnapshot {
 export async function readCurrentSnapshot(bucket: R2Bucket, trust: TrustStore): Promise<CurrentSnapshot | undefined> {
   const object = await bucket.get(CURRENT_SNAPSHOT_KEY);
   if (!object) return undefined;
-  const snapshot = await verifySnapshot(await object.json(), trust).catch((error) => {
+  const snapshot = await storedJson(object, CURRENT_SNAPSHOT_KEY, MAX_SNAPSHOT_BYTES).then((signed) => verifySnapshot(signed, trust)).catch((error) => {
     if (!(error instanceof BundleError)) throw error;
     throw new BundleError("store_corrupt", `${CURRENT_SNAPSHOT_KEY}: ${error.code}: ${error.message}; the stored object is corrupt, restore it from the store's history`);
   });

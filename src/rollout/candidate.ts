@@ -8,21 +8,32 @@
 import { publishedGlobal, readCurrentSnapshot, type PublishContext } from "../bundles/publisher.ts";
 import type { TrustStore } from "../bundles/manifest.ts";
 import { shadowLayerKey } from "../bundles/store-layout.ts";
-import { assertWithinParent, BundleError, verifyLayer, type VerifiedLayer } from "../bundles/verify.ts";
+import { MAX_MANIFEST_BYTES, storedJson } from "../bundles/stored-json.ts";
+import { assertWithinParent, BundleError, MAX_LAYER_BYTES, verifyLayer, type VerifiedLayer } from "../bundles/verify.ts";
 import type { RolloutDocument } from "./document.ts";
 
 const CANDIDATE_FILES = ["policy.wasm", "data.json"] as const;
 
 /** Reads and verifies the shadow candidate a rollout document names. */
 export async function readCandidate(bucket: R2Bucket, trust: TrustStore, scope: string, ref: NonNullable<RolloutDocument["shadow"]>, nowMs: number): Promise<VerifiedLayer> {
-  const manifestObject = await bucket.get(shadowLayerKey(scope, ref.digest, "manifest.json"));
+  const manifestKey = shadowLayerKey(scope, ref.digest, "manifest.json");
+  const manifestObject = await bucket.get(manifestKey);
   if (!manifestObject) throw new BundleError("missing_file", `shadow candidate ${ref.digest} for ${scope} was never uploaded`);
+  const signedManifest = await storedJson(manifestObject, manifestKey, MAX_MANIFEST_BYTES);
   const files: Record<string, Uint8Array> = {};
+  let total = 0;
   for (const name of CANDIDATE_FILES) {
     const object = await bucket.get(shadowLayerKey(scope, ref.digest, name));
-    if (object) files[name] = new Uint8Array(await object.arrayBuffer());
+    if (!object) continue;
+    // Refused before it is read, as a published layer is (layer-reader.ts): the bucket's writers could put anything here.
+    total += object.size;
+    if (total > MAX_LAYER_BYTES) {
+      await object.body.cancel().catch(() => undefined);
+      throw new BundleError("too_large", `shadow candidate ${ref.digest} for ${scope}: over the ${MAX_LAYER_BYTES} byte cap`);
+    }
+    files[name] = new Uint8Array(await object.arrayBuffer());
   }
-  const layer = await verifyLayer(await manifestObject.json(), files, trust, scope, nowMs);
+  const layer = await verifyLayer(signedManifest, files, trust, scope, nowMs);
   if (layer.manifest.digest !== ref.digest || layer.manifest.version !== ref.version) {
     throw new BundleError("snapshot_mismatch", `shadow candidate for ${scope}: stored v${layer.manifest.version} ${layer.manifest.digest}, named v${ref.version} ${ref.digest}`);
   }

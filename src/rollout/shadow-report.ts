@@ -12,6 +12,9 @@ import { readCurrentSnapshot } from "../bundles/publisher";
 import { rolloutKey } from "../bundles/store-layout";
 import { trustStoreFrom } from "../bundles/trust";
 import { bundleFailure } from "../routes/layer-upload";
+import { StoreCorruptError } from "../routes/checked-store";
+import { MAX_ROLLOUT_BYTES, storedJson } from "../bundles/stored-json";
+import { BundleError } from "../bundles/verify";
 import type { RolloutDocument } from "./document";
 import { emptyReport, shadowShard, tally, type ShadowDiff, type ShadowReport } from "./shadow";
 
@@ -19,8 +22,15 @@ export async function rolloutInForce(bucket: R2Bucket, env: Env, scope: string):
   const current = await readCurrentSnapshot(bucket, trustStoreFrom(env.TRUST_STORE)).catch(bundleFailure);
   const ref = current?.snapshot.rollout?.[scope];
   if (!ref) return undefined;
-  const object = await bucket.get(rolloutKey(scope, ref.version));
-  return object ? ((await object.json()) as { document: RolloutDocument; signature: string }) : undefined;
+  const key = rolloutKey(scope, ref.version);
+  const object = await bucket.get(key);
+  if (!object) return undefined;
+  // One past its bound is the store's object gone bad, as one that is not JSON is (checked-store.ts).
+  const signed = await storedJson(object, key, MAX_ROLLOUT_BYTES).catch((error) => {
+    if (error instanceof BundleError) throw new StoreCorruptError(key, error.message);
+    throw error;
+  });
+  return signed as { document: RolloutDocument; signature: string };
 }
 
 export async function shadowReport(env: Env, scope: string, signed: { document: RolloutDocument } | undefined): Promise<ShadowReport> {

@@ -6,12 +6,12 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { publishLayer } from "../../src/bundles/publisher";
-import { CURRENT_SNAPSHOT_KEY, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "../../src/bundles/store-layout";
+import { CURRENT_SNAPSHOT_KEY, layerKey, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "../../src/bundles/store-layout";
 import type { BundleError } from "../../src/bundles/verify";
 import { toBase64Url } from "../../src/bundles/signature";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin } from "../session/helpers";
-import { bucket, currentSnapshot, edge, emptyBucket, layerFiles, publish, publishContext, refund, signLayer, signRollout, T0, type DecisionInput } from "./harness";
+import { bucket, currentSnapshot, edge, emptyBucket, layerFiles, plantLayer, plantSnapshot, publish, publishContext, refund, signLayer, signRollout, T0, type DecisionInput } from "./harness";
 
 beforeEach(emptyBucket);
 
@@ -158,5 +158,37 @@ describe("two publishes of different scopes at once", () => {
     // Put back from the history, it would be refused by every edge that holds the one made current
     // (another snapshot under a version it holds), and would drop the tenant's layer for any other.
     expect(JSON.parse(kept)).toEqual(JSON.parse(current));
+  });
+});
+
+describe("objects someone with bucket access makes too large to read", () => {
+  it("a current snapshot past its bound is refused unread, and the edge keeps deciding on the one it holds", async () => {
+    await publish("global", { version: 1 });
+    await publish("region:eu", { version: 1 });
+    const eu = edge("eu");
+    expect(await eu.store.refresh(T0)).toBe("activated");
+    const signed = await (await bucket.get(CURRENT_SNAPSHOT_KEY))!.json<Record<string, unknown>>();
+    await bucket.put(CURRENT_SNAPSHOT_KEY, JSON.stringify({ ...signed, padding: "x".repeat(9 * 1024 * 1024) }));
+    expect(await eu.store.refresh(T0 + MINUTE)).toBe("refused");
+    expect(eu.store.conflicts[0]).toMatchObject({ code: "too_large" });
+    expect(eu.store.conflicts[0].message).toContain(CURRENT_SNAPSHOT_KEY);
+    expect((await eu.decide(refund(300), T0 + MINUTE)).decision).toBe("require_approval");
+  });
+
+  it("a layer manifest past its bound is refused unread: the snapshot naming it is not taken", async () => {
+    await publish("global", { version: 1 });
+    await publish("region:eu", { version: 1 });
+    const eu = edge("eu");
+    expect(await eu.store.refresh(T0)).toBe("activated");
+    const { manifest, files } = await signLayer("region:eu", { version: 2 });
+    await plantLayer("region:eu", 2, manifest, files);
+    const key = layerKey("region:eu", 2, "manifest.json");
+    await bucket.put(key, JSON.stringify({ ...manifest, padding: "x".repeat(2 * 1024 * 1024) }));
+    const snapshot = await currentSnapshot();
+    await plantSnapshot(snapshot.version + 1, { ...snapshot.layers, "region:eu": { version: 2, digest: manifest.document.digest } });
+    expect(await eu.store.refresh(T0 + MINUTE)).toBe("refused");
+    expect(eu.store.conflicts[0]).toMatchObject({ code: "too_large" });
+    expect(eu.store.conflicts[0].message).toContain(key);
+    expect((await eu.decide(refund(300), T0 + MINUTE)).layers).toContainEqual({ scope: "region:eu", version: 1 });
   });
 });

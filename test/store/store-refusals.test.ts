@@ -98,6 +98,17 @@ describe("a corrupt object in the store", () => {
     expect(await publishLog()).toContainEqual(expect.objectContaining({ actor: "platform-oncall", scope: "region:eu", outcome: "refused", code: "store_corrupt" }));
   });
 
+  it("the current snapshot past its size bound: 502 store_corrupt naming it, the body never parsed", async () => {
+    // Valid JSON, had it been read: the bound is what refuses it.
+    await plant(CURRENT_SNAPSHOT_KEY, JSON.stringify({ document: { version: 1, key_id: "nobody" }, signature: "AAAA", padding: "x".repeat(9 * 1024 * 1024) }));
+    const view = await admin("/bundles", TEST_TOKENS.operator);
+    expect(view.status).toBe(502);
+    const { error } = await view.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe("store_corrupt");
+    expect(error.message).toContain(CURRENT_SNAPSHOT_KEY);
+    expect(error.message).toContain("bytes");
+  });
+
   it("a published layer's manifest: reading that version answers 502 store_corrupt naming the object", async () => {
     const key = layerKey("region:eu", 44, "manifest.json");
     await plant(key, "\u0000\u0001 not json");
