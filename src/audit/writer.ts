@@ -170,7 +170,9 @@ export function wantsSyncAudit(obligations: unknown[]): boolean {
  */
 export async function appendAcknowledged(env: Env, record: AuditRecord): Promise<void> {
   try {
-    await chainFor(env, record.tenant).append([record]);
+    // A record the chain object could not chain at all (it counts it lost) is no acknowledgement.
+    const { rejected } = await chainFor(env, record.tenant).append([record]);
+    if (rejected > 0) throw new Error(`the audit chain could not chain decision ${record.decision_id}`);
   } catch (error) {
     // A fresh stub: one that has thrown may be broken.
     const chained = await chainFor(env, record.tenant)

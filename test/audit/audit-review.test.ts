@@ -11,6 +11,7 @@ import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/
 import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
 import { appendAcknowledged, chainFor } from "../../src/audit/writer";
 import { buildAuditRecord, type AnsweredDecision } from "../../src/audit/from-decision";
+import type { AuditRecord } from "../../src/audit/record";
 import { verifyAuditLog } from "../../src/audit/verify";
 import { digestKey, headKey, segmentKey } from "../../src/audit/chain";
 import { BASELINE_POLICY } from "../../src/bundles/active-policy";
@@ -167,6 +168,16 @@ describe("a critical decision whose policy gave a reason without a rule", () => 
       trustStoreFrom(env.TRUST_STORE),
     );
     expect(report).toMatchObject({ ok: true, entries: 2, problems: [] });
+  });
+});
+
+describe("an acknowledged append of a record the chain cannot chain", () => {
+  it("is no acknowledgement: it fails, so the decision that needed it fails closed", async () => {
+    const tenant = uniqueId("unchainable").toLowerCase().replace(/[^a-z0-9-]/g, "-");
+    // A BigInt crosses the RPC but has no JSON form: the chain object counts the record lost.
+    const record = { kind: "decision", decision_id: crypto.randomUUID(), time: new Date().toISOString(), tenant, decision: "allow", rules: [], weight: 1n } as unknown as AuditRecord;
+    await expect(appendAcknowledged(env, record)).rejects.toThrow(/could not chain/);
+    expect((await chainFor(env, tenant).query({})).records).toEqual([]);
   });
 });
 
