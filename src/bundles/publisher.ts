@@ -163,9 +163,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * files after the winner's, the store would hold other files than the
  * snapshot binds, and every edge would refuse that snapshot and every one
  * after it. The same bytes already there are a retry of the same publish
- * (its snapshot write lost to another scope's), which may go on.
+ * (its snapshot write lost to another scope's), which may go on. Rollout
+ * documents are written the same way, for the same reason.
  */
-async function writeOnce(bucket: R2Bucket, key: string, bytes: Uint8Array): Promise<void> {
+export async function writeOnce(bucket: R2Bucket, key: string, bytes: Uint8Array): Promise<void> {
   if (await bucket.put(key, bytes, { onlyIf: { etagDoesNotMatch: "*" } })) return;
   const existing = await bucket.get(key);
   if (existing && sameBytes(new Uint8Array(await existing.arrayBuffer()), bytes)) return;

@@ -8,7 +8,7 @@
  * edge takes it with the snapshot. Each change, and each refusal, goes into
  * the publish log with who, what and when.
  */
-import { commitSnapshot, readCurrentSnapshot, recordPublishEvent, type PublishContext } from "../bundles/publisher.ts";
+import { commitSnapshot, readCurrentSnapshot, recordPublishEvent, writeOnce, type PublishContext } from "../bundles/publisher.ts";
 import { rolloutKey } from "../bundles/store-layout.ts";
 import { BundleError } from "../bundles/verify.ts";
 import { readCandidate } from "./candidate.ts";
@@ -32,7 +32,7 @@ export async function publishRollout(ctx: PublishContext, scope: string, signed:
       throw new BundleError("version_not_newer", `rollout of ${scope} v${document.version} is not newer than v${previous.version} in force`);
     }
     if (document.shadow) await readCandidate(ctx.bucket, ctx.trust, scope, document.shadow, ctx.nowMs);
-    await ctx.bucket.put(rolloutKey(scope, document.version), JSON.stringify(signed));
+    await writeOnce(ctx.bucket, rolloutKey(scope, document.version), new TextEncoder().encode(JSON.stringify(signed)));
     const digest = await rolloutDigest(document);
     const snapshotVersion = await commitSnapshot(ctx, current, (snapshot) => {
       snapshot.rollout = { ...(snapshot.rollout ?? {}), [scope]: { version: document.version, digest } };

@@ -6,7 +6,8 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { publishLayer } from "../../src/bundles/publisher";
-import { CURRENT_SNAPSHOT_KEY, layerKey, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "../../src/bundles/store-layout";
+import { publishRollout } from "../../src/rollout/publish-rollout";
+import { CURRENT_SNAPSHOT_KEY, layerKey, rolloutKey, SNAPSHOT_HIGH_WATER_KEY, snapshotKey } from "../../src/bundles/store-layout";
 import type { BundleError } from "../../src/bundles/verify";
 import { toBase64Url } from "../../src/bundles/signature";
 import { TEST_TOKENS } from "../fixtures/test-config";
@@ -190,5 +191,20 @@ describe("objects someone with bucket access makes too large to read", () => {
     expect(eu.store.conflicts[0]).toMatchObject({ code: "too_large" });
     expect(eu.store.conflicts[0].message).toContain(key);
     expect((await eu.decide(refund(300), T0 + MINUTE)).layers).toContainEqual({ scope: "region:eu", version: 1 });
+  });
+});
+
+describe("two rollout documents of one version", () => {
+  it("cannot both be written: the second is refused, so the snapshot never binds a digest its stored document does not have", async () => {
+    await publish("global", { version: 1 });
+    const first = await signRollout("region:eu", { version: 7, mode: "observe" }, "eu-rollout-test");
+    const second = await signRollout("region:eu", { version: 7, mode: "enforce" }, "eu-rollout-test");
+    // The first publish wrote its document and then lost the snapshot's conditional write to another scope's publish.
+    await bucket.put(rolloutKey("region:eu", 7), JSON.stringify(first));
+    const refusal = await publishRollout(publishContext(), "region:eu", second).catch((error: BundleError) => error);
+    expect(refusal).toMatchObject({ code: "version_not_newer" });
+    expect(await (await bucket.get(rolloutKey("region:eu", 7)))!.json()).toEqual(first);
+    // The first, sent again as it was, goes on.
+    expect(await publishRollout(publishContext(), "region:eu", first)).toMatchObject({ version: 7, mode: "observe" });
   });
 });
