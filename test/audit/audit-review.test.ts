@@ -7,8 +7,8 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { TEST_TOKENS } from "../fixtures/test-config";
-import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/offline-record";
-import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
+import type { SpoolEntry } from "../../packages/agent/src/spool";
+import { OFFLINE_AGENT as AGENT, offlineRecord as offline, spooled as spool } from "./offline-spool";
 import { appendAcknowledged, chainFor } from "../../src/audit/writer";
 import { buildAuditRecord, type AnsweredDecision } from "../../src/audit/from-decision";
 import type { AuditRecord } from "../../src/audit/record";
@@ -19,46 +19,11 @@ import { trustStoreFrom } from "../../src/bundles/trust";
 import { composeLayers } from "../../src/engine/compose";
 import { fallbackParams } from "../../src/engine/fallback-params";
 import type { DecisionInput } from "../../src/schema/decision-input";
-import type { AgentSpec } from "../identity/credentials";
 import type { AuditChainDO as DrillChainDO } from "../worker/test-entry";
 import { agentFetch, decide, sessionStub, uniqueId } from "../session/helpers";
 
 /** A chain object as the tests' Worker has it, with its drill hooks (test/worker/test-entry.ts). */
 const drill = (stub: unknown) => stub as DurableObjectStub<DrillChainDO>;
-
-const AGENT: AgentSpec = { tenant: "acme", agent: "offline-agent", role: "support" };
-
-function offline(session: string, overrides: Partial<OfflineRecord> = {}, now = Date.now()): OfflineRecord {
-  return {
-    decision_id: offlineDecisionId(now),
-    time: new Date(now).toISOString(),
-    tenant: "acme",
-    agent: "offline-agent",
-    session,
-    action_type: "tool_call",
-    tool: "tickets.read",
-    action_hash: `sha256:${"a".repeat(64)}`,
-    decision: "allow",
-    rules: [],
-    obligations: [],
-    risk_tier: "low",
-    source: "local_policy",
-    layers: [{ scope: "global", digest: `sha256:${"b".repeat(64)}`, version: 3 }],
-    cost: { tokens: 0, api_calls: 1, cost_usd: 0 },
-    last_contact: new Date(now - 60_000).toISOString(),
-    ...overrides,
-  };
-}
-
-async function spool(records: OfflineRecord[], startSeq = 1, prev = SPOOL_GENESIS): Promise<SpoolEntry[]> {
-  const entries: SpoolEntry[] = [];
-  for (const [i, item] of records.entries()) {
-    const hash = await entryHash(prev, item);
-    entries.push({ seq: startSeq + i, prev, hash, record: item });
-    prev = hash;
-  }
-  return entries;
-}
 
 const upload = (entries: SpoolEntry[]) =>
   agentFetch("/v1/offline/decisions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entries }) }, AGENT);

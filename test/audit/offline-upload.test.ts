@@ -7,45 +7,11 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/offline-record";
-import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
+import { SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
+import { OFFLINE_AGENT as AGENT, offlineRecord as record, spooled as chain } from "./offline-spool";
 import { chainFor } from "../../src/audit/writer";
 import type { AgentSpec } from "../identity/credentials";
 import { agentFetch, sessionStub, uniqueId } from "../session/helpers";
-
-const AGENT: AgentSpec = { tenant: "acme", agent: "offline-agent", role: "support" };
-
-function record(session: string, overrides: Partial<OfflineRecord> = {}, now = Date.now()): OfflineRecord {
-  return {
-    decision_id: offlineDecisionId(now),
-    time: new Date(now).toISOString(),
-    tenant: "acme",
-    agent: "offline-agent",
-    session,
-    action_type: "tool_call",
-    tool: "tickets.read",
-    action_hash: `sha256:${"a".repeat(64)}`,
-    decision: "allow",
-    rules: [],
-    obligations: [],
-    risk_tier: "low",
-    source: "local_policy",
-    layers: [{ scope: "global", digest: `sha256:${"b".repeat(64)}`, version: 3 }],
-    cost: { tokens: 0, api_calls: 1, cost_usd: 0 },
-    last_contact: new Date(now - 60_000).toISOString(),
-    ...overrides,
-  };
-}
-
-async function chain(records: OfflineRecord[], startSeq = 1, prev = SPOOL_GENESIS): Promise<SpoolEntry[]> {
-  const entries: SpoolEntry[] = [];
-  for (const [i, item] of records.entries()) {
-    const hash = await entryHash(prev, item);
-    entries.push({ seq: startSeq + i, prev, hash, record: item });
-    prev = hash;
-  }
-  return entries;
-}
 
 const upload = (body: unknown, spec: AgentSpec = AGENT) =>
   agentFetch("/v1/offline/decisions", { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) }, spec);
