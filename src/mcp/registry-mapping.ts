@@ -45,12 +45,42 @@ const MAX_URI_LENGTH = 2048;
 const MAX_NAME_LENGTH = 128;
 
 /** The longest registered prefix that starts `uri`; prefixes are few (at most 200), so a scan is enough. */
-function resourceMapping(resources: Record<string, ToolMapping>, uri: string): ToolMapping | undefined {
+function longestPrefix(resources: Record<string, ToolMapping>, uri: string): string | undefined {
   let best: string | undefined;
   for (const prefix of Object.keys(resources)) {
     if (uri.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix;
   }
+  return best;
+}
+
+function resourceMapping(resources: Record<string, ToolMapping>, uri: string): ToolMapping | undefined {
+  const best = longestPrefix(resources, uri);
   return best === undefined ? undefined : resources[best];
+}
+
+/** A `.` or `..` segment: what it names is up to the upstream that resolves it. */
+const DOT_SEGMENT = /(^|[/\\])\.{1,2}([/\\?#]|$)/;
+
+/**
+ * Whether `uri`, its percent-escapes decoded, could name something other
+ * than the prefix it is written under says: it starts with a longer
+ * registered prefix, or has a dot segment. RFC 3986 reads `%70ayroll` as
+ * `payroll`, and an upstream that decodes its URIs serves what the longer
+ * prefix names, while the text would be judged by a shorter one. Decoded
+ * until nothing changes, for an upstream that decodes twice (`%2570` is
+ * `%70`, then `p`; `%252e%252e` is `..`). Prefixes are visible ASCII, so
+ * only escapes of ASCII can make one match.
+ */
+function decodedElsewhere(resources: Record<string, ToolMapping>, uri: string): boolean {
+  let decoded = uri;
+  for (let previous = ""; decoded !== previous; ) {
+    previous = decoded;
+    decoded = decoded.replace(/%([0-7][0-9a-f])/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
+  if (decoded === uri) return false;
+  if (DOT_SEGMENT.test(decoded)) return true;
+  const [asWritten, asDecoded] = [longestPrefix(resources, uri), longestPrefix(resources, decoded)];
+  return asDecoded !== undefined && asDecoded.length > (asWritten?.length ?? -1);
 }
 
 const own = (table: Record<string, ToolMapping> | undefined, name: string) => (table ? ownMember(table, name) : undefined);
@@ -106,6 +136,8 @@ function unnormalizedUri(uri: string): string | undefined {
   return undefined;
 }
 
+const DECODED_ELSEWHERE = (field: string) => `${field} has a percent-escape that, decoded, puts it under another registered prefix than the one it is written under, or makes a dot segment: write it decoded`;
+
 function checkedArguments(args: unknown): Record<string, unknown> | string {
   if (!isObject(args)) return "params.arguments must be an object";
   const violation = findLimitViolation(args, DECISION_LIMITS);
@@ -125,6 +157,7 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
     if (AMBIGUOUS_URI.test(uri)) return "params.uri has a dot segment, an encoded slash or backslash, a backslash or a control character: such a URI is refused, since what it names is up to the upstream";
     const unnormalized = unnormalizedUri(uri);
     if (unnormalized) return `params.uri is refused unless written as the URL standard writes it: ${unnormalized}`;
+    if (decodedElsewhere(server.config.resources ?? {}, uri)) return DECODED_ELSEWHERE("params.uri");
     [table, name, args] = ["resources", uri, { uri }];
   } else if (method === "completion/complete") {
     const ref = params?.ref;
@@ -139,6 +172,7 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
       if (AMBIGUOUS_URI.test(templateLiteral(ref.uri))) return "params.ref.uri has a dot segment, an encoded slash or backslash, a backslash or a control character";
       const unnormalized = unnormalizedUri(templateLiteral(ref.uri));
       if (unnormalized) return `params.ref.uri is refused unless written as the URL standard writes it: ${unnormalized}`;
+      if (decodedElsewhere(server.config.resources ?? {}, templateLiteral(ref.uri))) return DECODED_ELSEWHERE("params.ref.uri");
       [table, name] = ["resources", ref.uri];
     }
     args = checkedArguments({ ref, argument, ...(params?.context !== undefined ? { context: params.context } : {}) });

@@ -15,6 +15,8 @@ const server = {
     tools: {},
     resources: {
       "https://hr.example/": { tool: "hr.read_record", data_classes: ["pii"] },
+      "https://docs.example/": { tool: "kb.search" },
+      "https://docs.example/payroll/": { tool: "hr.read_record", data_classes: ["pii"] },
       "https://": { tool: "web.fetch" },
       "customers://": { tool: "crm.read_customer", data_classes: ["pii"] },
     },
@@ -47,6 +49,19 @@ describe("a resource's URI", () => {
       expect(typeof refused, uri).toBe("string");
       expect(refused, uri).toContain("as the URL standard writes it");
     }
+  });
+
+  it("is refused when, its escapes decoded as an upstream may decode them, a longer prefix names it", () => {
+    // RFC 3986 reads %70 as p: an upstream that decodes the path serves /payroll/2026, which its own prefix maps.
+    for (const uri of ["https://docs.example/%70ayroll/2026", "https://docs.example/p%61yroll/2026", "https://docs.example/%2570ayroll/2026", "https://docs.example/guides/%252e%252e/payroll/2026"]) {
+      const refused = read(uri);
+      expect(typeof refused, uri).toBe("string");
+      expect(refused, uri).toContain("decoded");
+    }
+    expect(completing("https://docs.example/%70ayroll/{id}")).toContain("decoded");
+    // An escape that decodes to nothing a longer prefix names is judged as written.
+    expect((read("https://docs.example/guides/a%20b") as Subject).policyTool).toBe("kb.search");
+    expect((read("https://docs.example/payroll/a%20b") as Subject).policyTool).toBe("hr.read_record");
   });
 
   it("of a template being completed is held to the same", () => {
