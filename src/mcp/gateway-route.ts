@@ -10,10 +10,10 @@
  *   `completion/complete` are decided (governed-request.ts), and the
  *   listings of tools, resources, resource templates and prompts filtered
  *   (governed-listing.ts); the rest of MCP's requests (ping,
- *   subscriptions, logging levels, tasks) are relayed as the upstream
- *   answers them, and any other method is not found; notifications
- *   (`notifications/…`: cancellation, progress) and the client's responses
- *   to the upstream's requests are passed on (202).
+ *   subscriptions, logging levels, and tasks within an upstream session)
+ *   are relayed as the upstream answers them, and any other method is not
+ *   found; notifications (`notifications/…`: cancellation, progress) and
+ *   the client's responses to the upstream's requests are passed on (202).
  * - GET relays the upstream's standalone SSE stream (405 if it has none),
  *   and to a client that declared URL-mode elicitation also carries
  *   `notifications/elicitation/complete` (elicitation-notices.ts). A GET
@@ -68,6 +68,16 @@ const rpcError = (status: number, code: number, message: string, id: JsonRpcId |
  * upstream that runs whatever names a method.
  */
 const RELAYED_METHODS = new Set(["ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel"]);
+
+/**
+ * An upstream binds its tasks to the MCP session that made them; one that
+ * keeps no sessions binds them to nobody it can tell apart, since every agent
+ * of the tenant reaches it as the gateway, with the same credential. Through
+ * it, `tasks/list` and `tasks/result` would hand one agent another's results
+ * (the data classes recorded with the agent that made the call only), so the
+ * gateway passes task requests on only within an upstream session.
+ */
+const TASK_PREFIX = "tasks/";
 const NOTIFICATION_PREFIX = "notifications/";
 
 function serverName(c: GatewayCtx): string {
@@ -190,6 +200,9 @@ async function post(c: GatewayCtx): Promise<Response> {
       if (isGovernedMethod(message.method)) return await governedRequest(context, message.id, message.method, message.params, message.raw);
       if (isListingMethod(message.method)) return await governedListing(context, message.id, message.method, message.raw);
       if (!RELAYED_METHODS.has(message.method)) return jsonResponse(errorMessage(message.id, METHOD_NOT_FOUND, `Method not found: ${message.method.slice(0, 64)} is not a request the gateway passes on`));
+      if (message.method.startsWith(TASK_PREFIX) && session.upstream === undefined) {
+        return jsonResponse(errorMessage(message.id, METHOD_NOT_FOUND, `Method not found: upstream ${name} keeps no sessions, so it cannot tell one agent's tasks from another's; the gateway passes ${message.method} on only within an upstream session`));
+      }
       const id = message.id;
       const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
       try {
