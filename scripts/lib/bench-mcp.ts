@@ -105,7 +105,7 @@ export async function benchMcp(requests: number, rounds: number, vars: Record<st
   const upstream = await startUpstream();
   const relayWorker = await startRelayWorkers(upstream.url, port + 10);
   const { token, entry } = benchAdminToken();
-  const edge = await startEdge({ port, vars: { ...vars, ADMIN_TOKENS: JSON.stringify(entry), MCP_SECRET_KEY: randomBytes(32).toString("base64url") } });
+  const edge = await startEdge({ port, vars: { ...vars, ADMIN_TOKENS: JSON.stringify(entry), MCP_SECRET_KEY: randomBytes(32).toString("base64url"), MCP_UPSTREAMS_TO_LOOPBACK: "on" } });
   try {
     const target = { url: edge.url.origin, token };
     await adminCall(target, "PUT", "/registry/bench-mcp/agents/helper", { owner: "bench@localhost", role: "support", max_risk_tier: "high", certified_until: "2099-01-01" });

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { RISK_TIERS } from "../schema/risk-tier";
 import { dataClassSchema } from "../schema/data-class";
+import { hostOf, isInsideNetwork, isLoopback } from "../network-hosts";
 
 export const SERVER_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const SERVER_NAME_MESSAGE = "server names are 1 to 63 lowercase letters, digits, _ and -, starting with a letter or digit";
@@ -45,6 +46,25 @@ const upstreamUrl = z
 
 const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "header names are letters, digits and dashes");
 const headerValue = z.string().min(1).max(8192).regex(/^[\x20-\x7e]+$/, "header values are visible ASCII");
+
+/**
+ * Why the gateway may not send a tenant's requests to `value` (a URL the
+ * schema passed), or undefined when it may. Not to a host inside a network
+ * (network-hosts.ts): a tenant's administrator could otherwise have the edge
+ * probe what it reaches, and its agents read the answers' statuses and
+ * faults. Loopback only where the deployment allows it
+ * (MCP_UPSTREAMS_TO_LOOPBACK = "on": local development and the tests, whose
+ * upstreams listen there). Never the gateway itself, whose requests would
+ * come back to it, one more each time.
+ */
+export function upstreamDestinationProblem(value: string, env: { MCP_UPSTREAMS_TO_LOOPBACK?: string }, gatewayOrigin: string): string | undefined {
+  const url = new URL(value);
+  if (url.origin === gatewayOrigin) return "the URL is this gateway's own";
+  const host = hostOf(url);
+  if (env.MCP_UPSTREAMS_TO_LOOPBACK === "on" && isLoopback(host)) return undefined;
+  if (isInsideNetwork(host)) return `${host} is inside a network, not an endpoint the gateway may call`;
+  return undefined;
+}
 
 /** A resource URI prefix: the longest one that starts a URI maps it. */
 const uriPrefix = z.string().min(1).max(1024).regex(/^[\x21-\x7e]+$/, "URI prefixes are visible ASCII without spaces");

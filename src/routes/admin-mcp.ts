@@ -12,14 +12,15 @@
  *   GET    /v1/admin/mcp/:tenant/changes            who changed which server, newest first
  *
  * Credentials are sealed here, at the edge, before they reach the registry
- * object; no answer ever carries them, only whether some are stored.
+ * object; no answer ever carries them, only whether some are stored. An
+ * upstream is never inside a network the edge reaches (upstream-schema.ts).
  */
 import { Hono, type Context } from "hono";
 import { ApiError } from "../errors";
 import { credentialContext, serverCache, serversObject } from "../mcp/server-cache";
 import type { ServersSnapshot, StoredEntry } from "../mcp/servers-do";
 import { seal } from "../mcp/secret-box";
-import { SERVER_NAME_MESSAGE, SERVER_NAME_PATTERN, upstreamRegistrationSchema } from "../mcp/upstream-schema";
+import { SERVER_NAME_MESSAGE, SERVER_NAME_PATTERN, upstreamDestinationProblem, upstreamRegistrationSchema } from "../mcp/upstream-schema";
 import { principalOf, type AdminVariables } from "../middleware/admin-auth";
 import { jsonBody } from "../middleware/json-body";
 import { tenantParam } from "./admin-params";
@@ -72,6 +73,8 @@ export const adminMcpRoute = new Hono<{ Bindings: Env; Variables: AdminVariables
     const name = serverParam(c);
     const body = validated(upstreamRegistrationSchema, await readJson(c, REGISTRATION_LIMITS));
     if (body.credentials && body.clear_credentials) throw new ApiError(400, "invalid_input", "send credentials or clear_credentials, not both", "clear_credentials");
+    const destination = upstreamDestinationProblem(body.url, c.env, new URL(c.req.url).origin);
+    if (destination) throw new ApiError(400, "invalid_input", `url: ${destination}`, "url");
     const { credentials, clear_credentials: clear, ...config } = body;
     const sealed = credentials ? await seal(c.env, "upstream-credentials", JSON.stringify(credentials.headers), credentialContext(tenant, name)) : clear ? null : undefined;
     const outcome = await serversObject(c.env, tenant).put(tenant, name, config, sealed, principalOf(c).subject);

@@ -5,6 +5,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { upstreamDestinationProblem } from "../../src/mcp/upstream-schema";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { bearer, type AgentSpec } from "../identity/credentials";
 import { admin, uniqueId } from "../session/helpers";
@@ -104,5 +105,38 @@ describe("tasks (MCP 2025-11-25) through the gateway", () => {
     const session = await initialize(server, agent);
     expect(await (await post(server, agent, { jsonrpc: "2.0", id: 2, method: "tasks/list", params: {} }, session)).json()).toMatchObject({ id: 2, result: { tasks: [] } });
     expect(received).toContain("tasks/list");
+  });
+});
+
+describe("where an upstream may be registered", () => {
+  const put = (url: string) => admin(`/mcp/acme/servers/${uniqueId("where").toLowerCase().slice(0, 60)}`, TEST_TOKENS.registrar, { method: "PUT", body: JSON.stringify({ url, tools: TOOLS }) });
+
+  it("is never inside a network the edge reaches, nor the gateway itself", async () => {
+    for (const url of [
+      "http://169.254.169.254/latest/meta-data/",
+      "http://metadata.google.internal/computeMetadata/v1/",
+      "http://10.0.0.7:8080/mcp",
+      "http://192.168.1.1/mcp",
+      "http://[fd00::1]/mcp",
+      "http://[::ffff:169.254.169.254]/mcp",
+      "http://0xa9fea9fe/mcp",
+      "https://printer.local./mcp",
+      "http://edge/mcp/helpdesk",
+    ]) {
+      const refused = await put(url);
+      expect(refused.status, url).toBe(400);
+      expect(await refused.json(), url).toMatchObject({ error: { code: "invalid_input", path: "url" } });
+    }
+    // A public name is the tenant's to choose; loopback only where the deployment allows it (these tests do).
+    expect((await put("https://helpdesk.internal.example/mcp")).status).toBe(201);
+    expect((await put("http://127.0.0.1:9/mcp")).status).toBe(201);
+  });
+
+  it("is loopback only where the deployment says so (local development and the tests)", () => {
+    for (const url of ["http://127.0.0.1:9/mcp", "http://localhost:3000/mcp", "http://[::1]/mcp", "http://127.1/mcp"]) {
+      expect(upstreamDestinationProblem(url, {}, "https://edge.example"), url).toBeDefined();
+      expect(upstreamDestinationProblem(url, { MCP_UPSTREAMS_TO_LOOPBACK: "on" }, "https://edge.example"), url).toBeUndefined();
+    }
+    expect(upstreamDestinationProblem("https://edge.example/mcp/other", { MCP_UPSTREAMS_TO_LOOPBACK: "on" }, "https://edge.example")).toBeDefined();
   });
 });
