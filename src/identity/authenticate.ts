@@ -20,7 +20,7 @@ import { ApiError } from "../errors";
 import { ownMember } from "../own-members";
 import { parseAgentKey, sameDigest, secretHash } from "./agent-key";
 import { DELEGATION_TYPE, verifyDelegation } from "./delegation";
-import { algorithmsOfKey, checkTimes, decodeJws, TokenError, verifySignature, type DecodedJws, type JwsAlgorithm } from "./jws";
+import { algorithmsOfKey, checkTimes, decodeJws, jwkThumbprint, TokenError, verifySignature, type DecodedJws, type JwsAlgorithm } from "./jws";
 import { claimAt, scopesOf } from "./provider";
 import { SourceUnavailable } from "./refreshing-cache";
 import { identityCaches, registryObject } from "./registry-cache";
@@ -186,6 +186,7 @@ async function fromProviderJwt(jws: DecodedJws, token: string, context: AuthCont
       id: typeof jti === "string" && jti.length <= 256 ? jti : `sha256:${(await secretHash(token)).slice(0, 32)}`,
       issuer,
       ...(typeof jws.header.kid === "string" ? { key_id: jws.header.kid } : {}),
+      key_thumbprint: await jwkThumbprint(picked.key),
       expires_at: new Date(expiresMs).toISOString(),
     },
     registration,
@@ -211,8 +212,14 @@ async function fromDelegation(jws: DecodedJws, context: AuthContext): Promise<Id
     // The tenant withdraws its JWTs by removing or replacing its provider, or a key of it: so are the trees they root.
     const provider = registry.provider;
     if (!provider || provider.issuer !== root.issuer) throw invalidCredential(`the identity provider ${root.issuer} whose token this delegation descends from is no longer ${claims.tenant}'s`);
-    if (root.key_id !== undefined && !provider.keys.some((key) => (key as { kid?: string }).kid === root.key_id)) {
-      throw invalidCredential(`the provider key ${root.key_id} that signed the token this delegation descends from is no longer among the provider's keys`);
+    // The key itself, by thumbprint: a root JWT may name no kid, and a provider may put a new key under an old kid.
+    // A credential minted before roots carried a thumbprint is judged by its kid.
+    const stillHeld =
+      root.key_thumbprint !== undefined
+        ? (await Promise.all(provider.keys.map(jwkThumbprint))).includes(root.key_thumbprint)
+        : root.key_id === undefined || provider.keys.some((key) => (key as { kid?: string }).kid === root.key_id);
+    if (!stillHeld) {
+      throw invalidCredential(`the provider key ${root.key_id ?? root.key_thumbprint} that signed the token this delegation descends from is no longer among the provider's keys`);
     }
   }
   return {

@@ -98,8 +98,8 @@ export async function mintDelegation(
 
 /** A root agent's own credential, as its descendants' credentials name it. */
 function rootCredentialOf(root: Identity): RootCredential {
-  const { kind, id, issuer, key_id } = root.credential;
-  if (kind === "jwt") return { kind, id, issuer, ...(key_id !== undefined ? { key_id } : {}) };
+  const { kind, id, issuer, key_id, key_thumbprint } = root.credential;
+  if (kind === "jwt") return { kind, id, issuer, ...(key_id !== undefined ? { key_id } : {}), ...(key_thumbprint !== undefined ? { key_thumbprint } : {}) };
   return { kind: "agent_key", id };
 }
 
@@ -132,7 +132,7 @@ export async function verifyDelegation(jws: DecodedJws, trust: TrustStore, nowMs
     typeof root === "object" &&
     root !== null &&
     typeof root.id === "string" &&
-    (root.kind === "agent_key" || (root.kind === "jwt" && typeof root.issuer === "string" && isOptionalString(root.key_id)));
+    (root.kind === "agent_key" || (root.kind === "jwt" && typeof root.issuer === "string" && isOptionalString(root.key_id) && isOptionalString(root.key_thumbprint)));
   if (!wellFormed) throw new TokenError("the delegated credential is missing claims");
   return claims as DelegationClaims;
 }

@@ -116,6 +116,16 @@ export async function verifySignature(jws: DecodedJws, jwk: JsonWebKey, alg: Jws
   }
 }
 
+/**
+ * A public key's RFC 7638 thumbprint (base64url SHA-256 of its required members): what names
+ * the key itself, where a kid is only the provider's label for it, may be absent, and may be reused.
+ */
+export async function jwkThumbprint(jwk: JsonWebKey): Promise<string> {
+  const { kty, crv, x, y, n, e } = jwk;
+  const members = kty === "RSA" ? { e, kty, n } : kty === "EC" ? { crv, kty, x, y } : { crv, kty, x };
+  return toBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", utf8.encode(JSON.stringify(members)))));
+}
+
 /** The end of year 9999, in seconds: no credential's time lies beyond it (and a Date can still show it). */
 const LAST_TIME_S = 253_402_300_799;
 

@@ -14,6 +14,8 @@ export interface RootCredential {
   id: string;
   issuer?: string;
   key_id?: string;
+  /** The RFC 7638 thumbprint of the provider key that verified the JWT (a kid may be absent or reused). */
+  key_thumbprint?: string;
 }
 
 /** An agent's entry in its tenant's registry: the run-time certification gate. */
@@ -35,8 +37,11 @@ export interface Identity {
   agent: string;
   role: string;
   scopes: string[];
-  /** `key_id`: the provider key (kid) a JWT was verified with, when the token named one. */
-  credential: { kind: CredentialKind; id: string; issuer?: string; key_id?: string; expires_at?: string };
+  /**
+   * `key_id`: the provider key (kid) a JWT was verified with, when the token named one;
+   * `key_thumbprint`: that key's RFC 7638 thumbprint, whether or not it has a kid.
+   */
+  credential: { kind: CredentialKind; id: string; issuer?: string; key_id?: string; key_thumbprint?: string; expires_at?: string };
   /** For a sub-agent: the registration of the agent at the root of its delegation tree. */
   registration: Registration;
   delegation: {
@@ -46,7 +51,7 @@ export interface Identity {
     root_agent?: string;
     /**
      * The agent key or JWT at the root of the delegation tree: revoking it cuts off every descendant,
-     * as does removing the provider that issued a root JWT (`issuer`) or the key it was signed with (`key_id`).
+     * as does removing the provider that issued a root JWT (`issuer`) or the key it was signed with (`key_thumbprint`).
      */
     root_credential?: RootCredential;
   };
