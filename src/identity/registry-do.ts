@@ -396,12 +396,15 @@ export class AgentRegistryDO extends DurableObject<Env> {
       try {
         const keys = await fetchJwks(config.jwks_uri!, config.algorithms);
         const changed = JSON.stringify(keys) !== row.keys;
-        this.sql.exec("UPDATE provider SET keys = ?, keys_confirmed_ms = ?, last_error = NULL", JSON.stringify(keys), Date.now());
+        // Only into the provider they were fetched for: one replaced or removed meanwhile (its keys withdrawn
+        // after a compromise, say) must not get the old provider's keys back, inline keys least of all, which never age.
+        const written = this.sql.exec("UPDATE provider SET keys = ?, keys_confirmed_ms = ?, last_error = NULL WHERE config = ?", JSON.stringify(keys), Date.now(), row.config).rowsWritten;
+        if (written === 0) return;
         if (changed) this.record(Date.now(), "jwks_uri", "provider_keys_rotated", config.issuer, { key_ids: keys.map((key) => (key as { kid?: string }).kid ?? null) });
         else this.sql.exec("INSERT INTO meta (name, value) VALUES ('version', '1') ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1");
       } catch (error) {
         // The keys already held stay in use, until they are older than keys_max_age_s.
-        this.sql.exec("UPDATE provider SET last_error = ?", (error as Error).message);
+        this.sql.exec("UPDATE provider SET last_error = ? WHERE config = ?", (error as Error).message, row.config);
       }
     })().finally(() => {
       this.refreshing = undefined;

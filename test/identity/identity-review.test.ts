@@ -5,9 +5,11 @@
  *
  * Every test has its own tenant and issuer, as in jwt.test.ts.
  */
-import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, inject, it } from "vitest";
 import { toBase64Url } from "../../src/bundles/signature";
+import { identityCaches, registryObject } from "../../src/identity/registry-cache";
 import { uniqueId } from "../session/helpers";
 import { register, registryAdmin } from "./credentials";
 
@@ -107,5 +109,59 @@ describe("a sub-agent below a JWT dies with the provider key that signed the roo
     await setProvider(t, { jwks: jwks(replacement) });
     await refused(await decideWith(root), /signature does not verify/);
     await refused(await decideWith(child), /no longer among the provider's keys/);
+  });
+});
+
+describe("a provider replaced while the registry is fetching its old keys", () => {
+  async function serve(name: string, body: unknown): Promise<string> {
+    const response = await fetch(`${inject("jwksServerUrl")}/jwks/${name}`, { method: "PUT", body: JSON.stringify(body) });
+    expect(response.status).toBe(204);
+    return `${inject("jwksServerUrl")}/jwks/${name}`;
+  }
+
+  /** Holds this isolate's fetches of `uri` until released; `started` settles when the first one is asked. */
+  function holdFetchesOf(uri: string) {
+    const realFetch = globalThis.fetch;
+    let release!: () => void;
+    let started!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const asked = new Promise<void>((resolve) => (started = resolve));
+    globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input instanceof Request ? input.url : input) === uri) {
+        started();
+        await released;
+      }
+      return realFetch(input, init);
+    }) as typeof fetch;
+    return { asked, release, restore: () => (globalThis.fetch = realFetch) };
+  }
+
+  it("an admin who replaces a compromised jwks_uri with inline keys while a refresh is under way: the old keys do not come back", async () => {
+    const compromised = await ed25519();
+    const replacement = await ed25519();
+    const uri = await serve(uniqueId("jwks-race"), jwks(compromised));
+    const t = await tenantWith("refresh-race", { jwks_uri: uri });
+    await accepted(await decideWith(await jwt(compromised, claimsFor(t))));
+
+    // A refresh is due (the registry last asked more than a minute ago) and starts; the provider is slow to answer.
+    await runInDurableObject(registryObject(env, t.tenant), async (_instance, state) => {
+      state.storage.sql.exec("UPDATE provider SET last_attempt_ms = last_attempt_ms - 120000");
+    });
+    const held = holdFetchesOf(uri);
+    try {
+      const refreshing = registryObject(env, t.tenant).refreshKeys(true);
+      await held.asked;
+      await setProvider(t, { jwks: jwks(replacement) });
+      held.release();
+      await refreshing;
+    } finally {
+      held.restore();
+    }
+
+    identityCaches(env).registries.invalidate(t.tenant);
+    const view = await (await registryAdmin(`/${t.tenant}/provider`)).json<{ key_ids: string[]; jwks_uri?: string }>();
+    expect(view.key_ids).toEqual([replacement.kid]);
+    await refused(await decideWith(await jwt(compromised, claimsFor(t))), /not among the provider's keys/);
+    await accepted(await decideWith(await jwt(replacement, claimsFor(t))));
   });
 });
