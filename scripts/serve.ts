@@ -50,8 +50,8 @@ try {
   const { digest } = await buildGlobalPolicy();
   await buildSandbox();
   bundleEdge();
-  // A local edge may send alerts to a receiver on this machine, and call MCP servers there; a deployed one only public endpoints.
-  const edge = await startEdge({ port: Number(process.env.PORT ?? 8787), persistTo: STATE, vars: { ALERT_WEBHOOKS_TO_LOOPBACK: "on", MCP_UPSTREAMS_TO_LOOPBACK: "on" } });
+  // A local edge may send alerts to, call MCP servers on and fetch provider keys from this machine; a deployed one only public endpoints.
+  const edge = await startEdge({ port: Number(process.env.PORT ?? 8787), persistTo: STATE, vars: { ALERT_WEBHOOKS_TO_LOOPBACK: "on", MCP_UPSTREAMS_TO_LOOPBACK: "on", IDENTITY_JWKS_TO_LOOPBACK: "on" } });
   const key = await demoKey(edge.url.origin, config);
   console.log(`tollgate edge listening on ${edge.url.origin} (policy ${digest})`);
   console.log(`  admin token (TOLLGATE_TOKEN):          ${config.admin_token}`);

@@ -3,10 +3,11 @@
  * Whether a host the edge is told to send requests to is inside a network
  * (loopback, private, link-local or carrier-grade NAT addresses, unique-local
  * IPv6, `localhost`, `*.internal`, `*.local`, `*.home.arpa`): an alert
- * webhook and an upstream MCP server may not point there, so neither can
- * make the edge probe services it can reach and their owner cannot. A name
- * is not resolved: one whose DNS points inside a network is the platform's
- * to refuse.
+ * webhook, an identity provider's jwks_uri and an upstream MCP server may
+ * not point there, so none can make the edge probe services it can reach
+ * and their owner cannot (answers and errors come back to the tenant). A
+ * name is not resolved: one whose DNS points inside a network is the
+ * platform's to refuse.
  */
 
 const INTERNAL_NAMES = [/^localhost$/, /\.localhost$/, /\.internal$/, /\.local$/, /\.home\.arpa$/];
@@ -51,4 +52,25 @@ function isInternalAddress(host: string): boolean {
 /** Whether `host` (as hostOf gives it) is an address or a name inside a network. */
 export function isInsideNetwork(host: string): boolean {
   return isInternalAddress(host) || INTERNAL_NAMES.some((name) => name.test(host));
+}
+
+/**
+ * Why the edge may not send requests to `value` at a tenant's word, or
+ * undefined when it may: a public https endpoint, with no credentials in the
+ * URL; loopback (http or https) only when `loopbackAllowed` (local
+ * development and tests, whose servers listen there).
+ */
+export function publicEndpointProblem(value: string, loopbackAllowed: boolean): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "the URL does not parse";
+  }
+  if (url.username || url.password) return "the URL carries credentials";
+  const host = hostOf(url);
+  if (loopbackAllowed && isLoopback(host) && (url.protocol === "http:" || url.protocol === "https:")) return undefined;
+  if (url.protocol !== "https:") return "the URL is https://";
+  if (isInsideNetwork(host)) return `${host} is inside a network, not a public endpoint`;
+  return undefined;
 }

@@ -10,22 +10,11 @@
  * setting ALERT_WEBHOOKS_TO_LOOPBACK = "on".
  */
 import { ApiError } from "../errors";
-import { hostOf, isInsideNetwork, isLoopback } from "../network-hosts";
+import { publicEndpointProblem } from "../network-hosts";
 
-/** Why a webhook may not be sent to `value`, or undefined when it may. */
+/** Why a webhook may not be sent to `value`, or undefined when it may (the webhook's secret signs each delivery: its URL carries no credentials). */
 export function webhookDestinationProblem(value: string, env: { ALERT_WEBHOOKS_TO_LOOPBACK?: string }): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return "the URL does not parse";
-  }
-  if (url.username || url.password) return "the URL carries credentials; the webhook's secret signs each delivery instead";
-  const host = hostOf(url);
-  if (env.ALERT_WEBHOOKS_TO_LOOPBACK === "on" && isLoopback(host) && (url.protocol === "http:" || url.protocol === "https:")) return undefined;
-  if (url.protocol !== "https:") return "the URL is https://";
-  if (isInsideNetwork(host)) return `${host} is inside a network, not a public endpoint`;
-  return undefined;
+  return publicEndpointProblem(value, env.ALERT_WEBHOOKS_TO_LOOPBACK === "on");
 }
 
 /** Refuses (400, naming `url`) a webhook that may not be sent where it points. */

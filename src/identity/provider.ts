@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { ownMember } from "../own-members";
+import { publicEndpointProblem } from "../network-hosts";
 import { algorithmsOfKey, JWS_ALGORITHMS, type JwsAlgorithm } from "./jws";
 
 /** A claim: a top-level name (`sub`) or a JSON pointer into nested claims (`/realm_access/role`). */
@@ -28,6 +29,15 @@ function httpsOrLoopback(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Why the registry may not fetch keys from `value`, or undefined when it may: a public https
+ * endpoint, as for webhooks (its answers and errors come back to the tenant's admin); loopback
+ * only where the deployment says so (IDENTITY_JWKS_TO_LOOPBACK = "on": local development, tests).
+ */
+export function jwksDestinationProblem(value: string, env: { IDENTITY_JWKS_TO_LOOPBACK?: string }): string | undefined {
+  return publicEndpointProblem(value, env.IDENTITY_JWKS_TO_LOOPBACK === "on");
 }
 
 export const providerConfigSchema = z

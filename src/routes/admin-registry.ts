@@ -23,7 +23,7 @@
 import { Hono, type Context } from "hono";
 import { ApiError } from "../errors";
 import { identityCaches, registryObject } from "../identity/registry-cache";
-import { providerConfigSchema } from "../identity/provider";
+import { jwksDestinationProblem, providerConfigSchema } from "../identity/provider";
 import type { Change, ProviderView, RegistryRefusal } from "../identity/registry-do";
 import { AGENT_ID_MESSAGE, AGENT_ID_PATTERN, keyRequestSchema, registrationSchema } from "../identity/registration";
 import { principalOf, type AdminVariables } from "../middleware/admin-auth";
@@ -112,6 +112,8 @@ export const adminRegistryRoute = new Hono<{ Bindings: Env; Variables: AdminVari
   .put("/registry/:tenant/provider", jsonBody(MAX_BODY_BYTES), async (c) => {
     const { tenant, actor } = acting(c);
     const config = validated(providerConfigSchema, await readJson(c));
+    const destination = config.jwks_uri === undefined ? undefined : jwksDestinationProblem(config.jwks_uri, c.env);
+    if (destination) throw new ApiError(400, "invalid_input", `jwks_uri: ${destination}`, "jwks_uri");
     const outcome = (await registryObject(c.env, tenant).setProvider(tenant, config, actor)) as { ok: true; provider: ProviderView } | RegistryRefusal;
     if (!outcome.ok) throw refused(outcome);
     changed(c.env, tenant, true);

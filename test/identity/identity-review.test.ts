@@ -9,6 +9,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { toBase64Url } from "../../src/bundles/signature";
+import { jwksDestinationProblem } from "../../src/identity/provider";
 import { identityCaches, registryObject } from "../../src/identity/registry-cache";
 import { uniqueId } from "../session/helpers";
 import { register, registryAdmin } from "./credentials";
@@ -163,5 +164,36 @@ describe("a provider replaced while the registry is fetching its old keys", () =
     expect(view.key_ids).toEqual([replacement.kid]);
     await refused(await decideWith(await jwt(compromised, claimsFor(t))), /not among the provider's keys/);
     await accepted(await decideWith(await jwt(replacement, claimsFor(t))));
+  });
+});
+
+describe("where a tenant's jwks_uri may point", () => {
+  it("an address inside a network (cloud metadata, private, link-local, internal names) is refused as input, never fetched", async () => {
+    const inside = [
+      "https://169.254.169.254/latest/meta-data/jwks.json",
+      "https://metadata.google.internal/computeMetadata/v1/jwks",
+      "https://10.0.0.7/jwks.json",
+      "https://192.168.1.1/jwks.json",
+      "https://[fd00::1]/jwks.json",
+      "https://[::ffff:a9fe:a9fe]/jwks.json",
+    ];
+    for (const uri of inside) {
+      const tenant = `rv-inside-${crypto.randomUUID().slice(0, 8)}`;
+      const response = await registryAdmin(`/${tenant}/provider`, {
+        method: "PUT",
+        body: JSON.stringify({ issuer: `https://idp.${tenant}.example.com/`, audience: "tollgate", jwks_uri: uri }),
+      });
+      const text = await response.text();
+      expect(response.status, `${uri}: ${text}`).toBe(400);
+      expect(JSON.parse(text), uri).toMatchObject({ error: { code: "invalid_input", path: "jwks_uri" } });
+    }
+  });
+
+  it("loopback only where the deployment says so (local development and these tests), as for webhooks", () => {
+    for (const uri of ["http://127.0.0.1:8787/jwks.json", "https://localhost/jwks.json", "http://[::1]/jwks.json"]) {
+      expect(jwksDestinationProblem(uri, {}), uri).toBeDefined();
+      expect(jwksDestinationProblem(uri, { IDENTITY_JWKS_TO_LOOPBACK: "on" }), uri).toBeUndefined();
+    }
+    expect(jwksDestinationProblem("https://login.example.com/.well-known/jwks.json", {})).toBeUndefined();
   });
 });
