@@ -47,8 +47,12 @@ export function decodeJws(token: string): DecodedJws {
   if (parts.length !== 3 || !parts.every((part) => SEGMENT.test(part)) || parts[2].length === 0) {
     throw new TokenError("the token is not a signed JWT (three base64url segments)");
   }
+  const header = jsonSegment(parts[0], "header");
+  // RFC 7515 §4.1.11: a token whose crit names an extension the recipient does not understand must be refused
+  // (b64: false, say, makes the signed bytes mean something else). This edge understands none.
+  if (header.crit !== undefined) throw new TokenError("the token's header names critical extensions (crit), which this edge does not understand");
   return {
-    header: jsonSegment(parts[0], "header"),
+    header,
     payload: jsonSegment(parts[1], "payload"),
     signingInput: utf8.encode(`${parts[0]}.${parts[1]}`) as Uint8Array<ArrayBuffer>,
     signature: fromBase64Url(parts[2]),

@@ -197,3 +197,14 @@ describe("where a tenant's jwks_uri may point", () => {
     expect(jwksDestinationProblem("https://login.example.com/.well-known/jwks.json", {})).toBeUndefined();
   });
 });
+
+describe("a header the edge does not understand", () => {
+  it("a token whose crit header names an extension the edge does not understand is refused (RFC 7515: it must not be accepted)", async () => {
+    const key = await ed25519();
+    const t = await tenantWith("crit", { jwks: jwks(key) });
+    await accepted(await decideWith(await jwt(key, claimsFor(t))));
+    const extension = "https://idp.example.com/use-only-for";
+    await refused(await decideWith(await jwt(key, claimsFor(t), { crit: [extension], [extension]: "billing-reports" })), /crit/);
+    await refused(await decideWith(await jwt(key, claimsFor(t), { b64: false, crit: ["b64"] })), /crit/);
+  });
+});
