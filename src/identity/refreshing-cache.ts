@@ -54,7 +54,8 @@ export class RefreshingCache<T> {
   private loadInto(key: string, entry: Entry<T>): Promise<T> {
     entry.loading ??= this.load(key)
       .then((value) => {
-        this.put(key, value, Date.now());
+        // A load begun before invalidate() read what the change replaced: it answers its own callers, and is not kept.
+        if (this.entries.get(key) === entry) this.put(key, value, Date.now());
         // A load that came back older than what is held never replaces it, nor is it served.
         return this.entries.get(key)?.value ?? value;
       })

@@ -10,6 +10,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { toBase64Url } from "../../src/bundles/signature";
 import { jwksDestinationProblem } from "../../src/identity/provider";
+import { RefreshingCache } from "../../src/identity/refreshing-cache";
 import { identityCaches, registryObject } from "../../src/identity/registry-cache";
 import { uniqueId } from "../session/helpers";
 import { register, registryAdmin } from "./credentials";
@@ -206,5 +207,40 @@ describe("a header the edge does not understand", () => {
     const extension = "https://idp.example.com/use-only-for";
     await refused(await decideWith(await jwt(key, claimsFor(t), { crit: [extension], [extension]: "billing-reports" })), /crit/);
     await refused(await decideWith(await jwt(key, claimsFor(t), { b64: false, crit: ["b64"] })), /crit/);
+  });
+});
+
+describe("the isolate that revokes a key refuses it from the next request on", () => {
+  it("a background refresh begun before the change does not bring the copy from before it back (the admin route's invalidate)", async () => {
+    const REFRESH = 600_000;
+    type Versioned = { version: number; revoked: string[] };
+    const registry = { value: { version: 1, revoked: [] } as Versioned };
+    let answered: Promise<void> | undefined;
+    const cache = new RefreshingCache<Versioned>(
+      async () => {
+        const copy = structuredClone(registry.value);
+        await answered;
+        return copy;
+      },
+      { refreshMs: REFRESH, maxStaleMs: 3 * REFRESH, timeoutMs: 1_000, maxEntries: 10, version: (v) => v.version },
+    );
+    const pending: Array<Promise<unknown>> = [];
+    const background = (work: Promise<unknown>) => void pending.push(work);
+    await cache.get("acme", Date.now(), background);
+
+    // Past half the interval a request starts a refresh; the registry reads its copy and is slow to answer.
+    let answer!: () => void;
+    answered = new Promise<void>((resolve) => (answer = resolve));
+    await cache.get("acme", Date.now() + 0.75 * REFRESH, background);
+    expect(pending).toHaveLength(1);
+
+    // Meanwhile an admin revokes k1 through this isolate, which forgets its copy.
+    registry.value = { version: 2, revoked: ["k1"] };
+    cache.invalidate("acme");
+    answered = undefined;
+    answer();
+    await Promise.all(pending);
+
+    expect((await cache.get("acme", Date.now(), background)).revoked).toEqual(["k1"]);
   });
 });
