@@ -212,6 +212,8 @@ async function fromDelegation(jws: DecodedJws, context: AuthContext): Promise<Id
     // The tenant withdraws its JWTs by removing or replacing its provider, or a key of it: so are the trees they root.
     const provider = registry.provider;
     if (!provider || provider.issuer !== root.issuer) throw invalidCredential(`the identity provider ${root.issuer} whose token this delegation descends from is no longer ${claims.tenant}'s`);
+    // Keys too old to trust for the root JWT are too old to tell whether its key still stands: the tree waits with it.
+    assertKeysFresh(registry, context.nowMs);
     // The key itself, by thumbprint: a root JWT may name no kid, and a provider may put a new key under an old kid.
     // A credential minted before roots carried a thumbprint is judged by its kid.
     const stillHeld =
@@ -255,7 +257,8 @@ async function fromJwt(token: string, context: AuthContext): Promise<Identity> {
   if (known && known.expiresMs > context.nowMs) {
     const registry = await registryOf(context, known.identity.tenant);
     if (registry.version === known.version) {
-      if (known.identity.credential.kind === "jwt") assertKeysFresh(registry, context.nowMs);
+      const { credential, delegation } = known.identity;
+      if (credential.kind === "jwt" || delegation.root_credential?.kind === "jwt") assertKeysFresh(registry, context.nowMs);
       return known.identity;
     }
   }

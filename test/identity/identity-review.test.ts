@@ -114,13 +114,14 @@ describe("a sub-agent below a JWT dies with the provider key that signed the roo
   });
 });
 
-describe("a provider replaced while the registry is fetching its old keys", () => {
-  async function serve(name: string, body: unknown): Promise<string> {
-    const response = await fetch(`${inject("jwksServerUrl")}/jwks/${name}`, { method: "PUT", body: JSON.stringify(body) });
-    expect(response.status).toBe(204);
-    return `${inject("jwksServerUrl")}/jwks/${name}`;
-  }
+/** Serves `body` as a JWKS on the tests' loopback provider (test/setup/15-jwks-server.ts). */
+async function serve(name: string, body: unknown): Promise<string> {
+  const response = await fetch(`${inject("jwksServerUrl")}/jwks/${name}`, { method: "PUT", body: JSON.stringify(body) });
+  expect(response.status).toBe(204);
+  return `${inject("jwksServerUrl")}/jwks/${name}`;
+}
 
+describe("a provider replaced while the registry is fetching its old keys", () => {
   /** Holds this isolate's fetches of `uri` until released; `started` settles when the first one is asked. */
   function holdFetchesOf(uri: string) {
     const realFetch = globalThis.fetch;
@@ -242,5 +243,31 @@ describe("the isolate that revokes a key refuses it from the next request on", (
     await Promise.all(pending);
 
     expect((await cache.get("acme", Date.now(), background)).revoked).toEqual(["k1"]);
+  });
+});
+
+describe("a sub-agent below a JWT while its provider cannot be reached", () => {
+  it("once the provider's keys are older than keys_max_age_s, the tree is refused with its root (503), not kept going on keys the root may no longer use", async () => {
+    const name = uniqueId("jwks-aged-tree");
+    const key = await ed25519();
+    const t = await tenantWith("aged-tree", { jwks_uri: await serve(name, jwks(key)), keys_max_age_s: 60 });
+    const root = await jwt(key, claimsFor(t));
+    const child = await childToken(await spawnHelper(root));
+    await accepted(await decideWith(child));
+    const unseenChild = await childToken(await spawnHelper(root));
+
+    // The provider goes down (it may have withdrawn the key meanwhile), and the keys were last confirmed two minutes ago.
+    expect((await fetch(`${inject("jwksServerUrl")}/jwks/${name}/status`, { method: "PUT", body: "500" })).status).toBe(204);
+    await runInDurableObject(registryObject(env, t.tenant), async (_instance, state) => {
+      state.storage.sql.exec("UPDATE provider SET keys_confirmed_ms = keys_confirmed_ms - 120000, last_attempt_ms = last_attempt_ms - 120000");
+    });
+    identityCaches(env).registries.invalidate(t.tenant);
+
+    for (const token of [root, child, unseenChild]) {
+      const response = await decideWith(token);
+      const text = await response.text();
+      expect(response.status, text).toBe(503);
+      expect(JSON.parse(text)).toMatchObject({ error: { code: "identity_unavailable" } });
+    }
   });
 });
