@@ -32,7 +32,9 @@ export async function keygen(args: string[]): Promise<number> {
   const out = String(values.out ?? join(ROOT, "keys"));
   mkdirSync(out, { recursive: true });
   const privatePath = join(out, `${pair.id}.private.jwk`);
-  writeFileSync(privatePath, `${JSON.stringify(pair.privateJwk, null, 2)}\n`);
+  // Created private (a file made with the default mode and narrowed after could be opened between the two);
+  // chmod too, since a mode only applies to a file the write creates.
+  writeFileSync(privatePath, `${JSON.stringify(pair.privateJwk, null, 2)}\n`, { mode: 0o600 });
   chmodSync(privatePath, 0o600);
   const entry = { id: pair.id, public_key: pair.publicKey, scopes: String(values.scopes).split(",") };
   writeFileSync(join(out, `${pair.id}.trust.json`), `${JSON.stringify(entry, null, 2)}\n`);

@@ -42,7 +42,8 @@ const KEYS: Array<{ id: string; scopes: string[] }> = [
 ];
 
 function writeSecret(path: string, text: string): void {
-  writeFileSync(path, text);
+  // Created private, as the key files are (bundles.ts); chmod for a file that was already there.
+  writeFileSync(path, text, { mode: 0o600 });
   chmodSync(path, 0o600);
 }
 
