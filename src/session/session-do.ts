@@ -142,7 +142,10 @@ export class SessionDO extends DurableObject<Env> {
     let denial = needsParent ? await this.establishLineage(request) : this.establishRoot(request);
     const agentLimit = request.agent_limit;
     let counted = false;
-    const mayBeAllowed = request.verdict === "allow" || (request.verdict === "require_approval" && request.approval_id !== undefined);
+    // Chosen before the agent's object is asked, so an approval the MCP gateway uses without naming it is
+    // counted against an agent-wide limit (and refused while its breaker is open) like one the agent names.
+    const approvalId = request.approval_id ?? (request.approval_by_action ? this.approvals.approvedFor(request.action_hash, request.now_ms) : undefined);
+    const mayBeAllowed = request.verdict === "allow" || (request.verdict === "require_approval" && approvalId !== undefined);
     const needsAgent = !denial && agentLimit !== null && mayBeAllowed && this.breaker.state(request.now_ms) !== "open";
     if (needsAgent) {
       const count = await this.agentCounts(request, key).count(agentLimit!);
@@ -157,7 +160,7 @@ export class SessionDO extends DurableObject<Env> {
       classes = this.heldClasses(request);
       result = classes.stale;
     }
-    result ??= this.decide(request, key, classes.held, denial, counted ? agentLimit!.key : undefined);
+    result ??= this.decide(request, key, classes.held, denial, counted ? agentLimit!.key : undefined, approvalId);
     if (counted && (result.verdict !== "allow" || result.stale_classes)) {
       // The agent counted an action the session then denied; only allowed actions count against its limit.
       await this.agentCounts(request, key).release(agentLimit!.key);
@@ -165,8 +168,11 @@ export class SessionDO extends DurableObject<Env> {
     return result;
   }
 
-  /** `held`: the session's data classes, read in the same synchronous section (nothing in it adds one). */
-  private decide(request: CommitRequest, key: string, held: string[], denial: Reason | undefined, agentCounted: string | undefined): CommitResult {
+  /**
+   * `held`: the session's data classes, read in the same synchronous section (nothing in it adds one).
+   * `approvalId`: the approval this decision may use, as chosen before any other object was asked.
+   */
+  private decide(request: CommitRequest, key: string, held: string[], denial: Reason | undefined, agentCounted: string | undefined, approvalId: string | undefined): CommitResult {
     const now = request.now_ms;
     const reasons: Reason[] = [];
     const breakerBefore = this.breaker.current(now);
@@ -187,7 +193,6 @@ export class SessionDO extends DurableObject<Env> {
         reasons.push(mismatch);
       }
       let granted: ApprovalRow | undefined;
-      const approvalId = request.approval_id ?? (request.approval_by_action ? this.approvals.approvedFor(request.action_hash, now) : undefined);
       if (verdict === "require_approval" && approvalId !== undefined) {
         const asking = request.approval_context?.reasons.map((reason) => reason.rule) ?? [];
         const usable = this.approvals.usable(approvalId, request.action_hash, now, asking);
