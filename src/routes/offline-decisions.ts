@@ -26,7 +26,7 @@
  * could not have produced (a tier not decided offline, a time past the
  * offline window since the agent last reached an edge, a spend without a
  * lease, or with one its session never granted the agent, outside the
- * lease's time or beyond what it granted) is marked `out_of_bounds` on its
+ * lease's time, beyond what it granted or after it was released) is marked `out_of_bounds` on its
  * audit record and in the answer, for an auditor to see. The tier held
  * against the bounds is the one the edge would have judged the action at
  * (its tool's floor, the agent's registration), not the one the record

@@ -140,8 +140,11 @@ export class Leases {
    * session granted this agent (`unknown_lease`), its time falls outside the
    * lease by more than the clocks may differ (`outside_lease`), or it takes
    * the lease's spends so far, in order, past what it granted
-   * (`lease_exceeded`). A decision already recorded was judged when it first
-   * came, and counts as spent. Reads only.
+   * (`lease_exceeded`), or comes after the lease was released
+   * (`lease_released`: the release handed back what it had not been told was
+   * spent, and online decisions may have spent that since). A decision
+   * already recorded was judged when it first came, and counts as spent.
+   * Reads only.
    */
   judge(agentId: string, spends: Array<{ decision_id: string; lease_id: string; cost: Amounts; at_ms: number }>, skewMs: number): Map<string, string[]> {
     const judged = new Map<string, string[]>();
@@ -155,6 +158,7 @@ export class Leases {
       }
       const reasons: string[] = [];
       if (spend.at_ms < Date.parse(lease.created_at) - skewMs || spend.at_ms > Date.parse(lease.expires_at) + skewMs) reasons.push("outside_lease");
+      if (lease.status === "released") reasons.push("lease_released");
       const total = running.get(lease.id) ?? { ...lease.spent };
       for (const dimension of LEASED_DIMENSIONS) total[dimension] += spend.cost[dimension];
       running.set(lease.id, total);

@@ -33,3 +33,22 @@ describe("the agent-wide limit, for an approval the MCP gateway uses without nam
     expect((await stub.approval(id))!.status).toBe("approved");
   });
 });
+
+describe("a budget lease released before what it bought was uploaded", () => {
+  it("spends uploaded after the release are marked: the reservation that covered them was handed back", async () => {
+    const name = uniqueId("released");
+    const stub = session(name);
+    const limits = { tokens: 1000, api_calls: 8, cost_usd: 2 };
+    const granted = await stub.grantLease({ agent_id: "agent-1", limits, fraction: 0.5, ttl_s: 600, now_ms: Date.now() });
+    if (!granted.ok) throw new Error("no lease");
+    const leaseId = granted.lease.id;
+    // The agent releases the lease at once (nothing reported spent: all four calls go back to the session)...
+    await stub.releaseLease(leaseId, "agent-1", Date.now());
+    // ...spends the whole budget online...
+    for (let i = 0; i < 8; i++) expect((await stub.commit(commit({ session_id: name, limits }))).verdict).toBe("allow");
+    // ...and then uploads the four calls it made offline on the lease, dated within it.
+    const spends = Array.from({ length: 4 }, (_, i) => ({ decision_id: `off-${name}-${i}`, lease_id: leaseId, cost: { tokens: 0, api_calls: 1, cost_usd: 0 }, at_ms: Date.now() }));
+    const judged = await stub.judgeOfflineSpends("agent-1", spends, 300_000);
+    expect(Object.values(judged)).toEqual(spends.map(() => ["lease_released"]));
+  });
+});
