@@ -26,11 +26,13 @@
  * could not have produced (a tier not decided offline, a time past the
  * offline window since the agent last reached an edge, a spend without a
  * lease, or with one its session never granted the agent, outside the
- * lease's time, beyond what it granted or after it was released) is marked `out_of_bounds` on its
- * audit record and in the answer, for an auditor to see. The tier held
- * against the bounds is the one the edge would have judged the action at
- * (its tool's floor, the agent's registration), not the one the record
- * claims.
+ * lease's time, beyond what it granted or after it was released) is
+ * marked `out_of_bounds` on its audit record and in the answer, for an
+ * auditor to see. The tier held against the bounds is the one the edge
+ * would have judged the action at (its tool's floor, the agent's
+ * registration), not the one the record claims. An allowed action of a
+ * tool with an agent-wide limit counts against that limit as an online one
+ * does, and is marked past it (`agent_rate_exceeded`, `agent_circuit_open`).
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -50,7 +52,8 @@ import { governingPolicy } from "../decision/pipeline";
 import { locationOf } from "../decision/region";
 import { receiptParams, type ReceiptParams } from "../engine/receipt-params";
 import { effectiveTier } from "../decision/effective-tier";
-import { failModeOf } from "../engine/fallback-params";
+import { failModeOf, fallbackParams } from "../engine/fallback-params";
+import type { AgentCount } from "../session/agent-do";
 import { ownMember } from "../own-members";
 import type { FailMode, RiskTier } from "../types";
 
@@ -130,6 +133,8 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
     else if ((await entryHash(entry.prev, record)) !== entry.hash) reject("hash_mismatch", "the entry's hash does not match its record");
     else accepted.push({ ...entry, record });
   }
+  /** Decisions the log held before this upload: copies, judged and counted when they first came. */
+  const logged = new Set<string>();
   // The log takes a decision id once, so a record under an id already taken would be answered accepted and
   // left out of the log (its spend with it), with no gap in the spool to show for it. Only the same spool
   // entry sent again (an answer that was lost) is taken again, as the copy it is.
@@ -141,6 +146,7 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
       throw new ApiError(503, "audit_unavailable", `the decisions could not be checked against the audit log, nothing was taken; send them again (${(error as Error).message})`);
     }
     const holder = new Map(chained.map((row) => [row.decision_id, row.agent === identity.agent ? row.spool_hash : null]));
+    for (const row of chained) logged.add(row.decision_id);
     const fresh = accepted.splice(0);
     for (const entry of fresh) {
       const id = entry.record.decision_id;
@@ -183,6 +189,22 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
       const tier = effectiveTier(policy.data, { type: entry.record.action_type, tool: entry.record.tool }, entry.record.risk_tier as RiskTier, identity.registration.risk_tier).tier;
       const reasons = outOfBounds(entry.record, tier, bounds, failModeOf(policy.data, tier));
       if (reasons.length > 0) flag(entry.seq, reasons);
+    }
+    // An allowed action of a tool with an agent-wide limit counts against it as an online one does (at the
+    // registered agent its tree descends from, once per decision id, as of now), so acting offline neither
+    // escapes the limit nor leaves the agent's breaker closed; one past it is marked.
+    for (const entry of accepted) {
+      const { record } = entry;
+      const counts = record.decision === "allow" && record.tool !== null && !logged.has(record.decision_id);
+      const limit = counts ? fallbackParams(policy.data, "low", identity.role, record.tool!).agent_limit : null;
+      if (!limit) continue;
+      let counted: AgentCount;
+      try {
+        counted = await agentObject(c.env, identity.tenant, identity.delegation.root_agent ?? identity.agent).count(limit, JSON.stringify([identity.agent, record.session, record.decision_id]), now);
+      } catch (error) {
+        throw new ApiError(503, "session_state_unavailable", `the decisions could not be counted against the agent-wide limits, nothing was taken; send them again (${(error as Error).message})`);
+      }
+      if (!counted.allowed) flag(entry.seq, [counted.rule]);
     }
   }
   // Each spend against the lease it names, as the session that granted it knows it: a lease this session never
