@@ -158,13 +158,16 @@ export function isInfrastructureDenial(decision: ComposedDecision): boolean {
  * not be reached, the tier's fail mode. Even where that is open, an action
  * that reaches outside is refused when this isolate has never heard which
  * data classes the session holds: its taint would decide, and keeping the
- * session's object busy must not be a way around it.
+ * session's object busy must not be a way around it. Nor around an
+ * agent-wide limit (`agentLimited`): only the session's object counts the
+ * action against it, and asks whether the agent's breaker is open.
  */
 export function mergeSession(
   decision: ComposedDecision,
   outcome: SessionOutcome,
   fallback: FallbackParams,
   taint: { known: boolean; reachesOutside: boolean } = { known: true, reachesOutside: false },
+  agentLimited = false,
 ): { decision: ComposedDecision; session: SessionReport } {
   if (outcome.status === "ok") {
     const { result } = outcome;
@@ -184,11 +187,13 @@ export function mergeSession(
   const tier = fallback.tier;
   const session: SessionReport = { status: "unavailable", fault: outcome.fault, retried: outcome.retried, fail_mode_applied: failMode };
   const taintUnknown = taint.reachesOutside && !taint.known;
-  if (failMode === "open" && !taintUnknown) return { decision, session };
+  if (failMode === "open" && !taintUnknown && !agentLimited) return { decision, session };
   const reason =
-    failMode === "open"
-      ? { rule: "session_taint_unknown", message: `session state unavailable (${outcome.fault}: ${outcome.message}) and this edge has not seen which data classes the session holds; an action that reaches outside is refused` }
-      : { rule: "session_state_unavailable", message: `session state unavailable (${outcome.fault}: ${outcome.message}); ${tier} risk fails closed` };
+    failMode !== "open"
+      ? { rule: "session_state_unavailable", message: `session state unavailable (${outcome.fault}: ${outcome.message}); ${tier} risk fails closed` }
+      : taintUnknown
+        ? { rule: "session_taint_unknown", message: `session state unavailable (${outcome.fault}: ${outcome.message}) and this edge has not seen which data classes the session holds; an action that reaches outside is refused` }
+        : { rule: "agent_limit_uncounted", message: `session state unavailable (${outcome.fault}: ${outcome.message}); this action counts against an agent-wide limit, which only the session's state can count, so it is refused` };
   session.reasons = [reason];
   session.changed = decision.decision === "deny" ? undefined : { from: decision.decision, to: "deny" };
   return { decision: { ...decision, decision: "deny", reasons: mergeReasons(decision.reasons, [reason]) }, session };
@@ -221,5 +226,5 @@ export async function applySessionState(
     await revertInSession(namespace, request);
   };
   const taint = outcome.status === "ok" ? undefined : { known: knowsClasses(key), reachesOutside: options.reachesOutside?.() === true };
-  return { ...mergeSession(decision, outcome, fallback, taint), undo };
+  return { ...mergeSession(decision, outcome, fallback, taint, request.agent_limit !== null), undo };
 }

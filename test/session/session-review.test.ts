@@ -7,7 +7,11 @@ import { describe, expect, it } from "vitest";
 import { sessionObject } from "../../src/session/objects";
 import { offlineDecisionId, type OfflineRecord } from "../../packages/agent/src/offline-record";
 import { entryHash, SPOOL_GENESIS, type SpoolEntry } from "../../packages/agent/src/spool";
-import { agentFetch, commit, decide, uniqueId } from "./helpers";
+import { toBase64Url } from "../../src/bundles/signature";
+import { TEST_TOKENS } from "../fixtures/test-config";
+import { layerFiles, signLayer } from "../store/harness";
+import type { SessionDO as DrillSessionDO } from "../worker/test-entry";
+import { admin, agentFetch, commit, decide, uniqueId } from "./helpers";
 
 const session = (name: string, agent = "agent-1") => sessionObject(env, "acme", agent, name);
 const rules = (result: { reasons: Array<{ rule: string }> }) => result.reasons.map((r) => r.rule);
@@ -107,5 +111,37 @@ describe("purchase orders an agent made offline", () => {
     });
     expect(online.decision).toBe("deny");
     expect(rules(online)).toEqual(["agent_circuit_open"]);
+  });
+});
+
+/** Publishes the global layer with `agentLimits` added to its data, and makes this edge take it. */
+async function publishGlobal(agentLimits: Record<string, unknown>): Promise<void> {
+  const files = layerFiles("global");
+  const data = JSON.parse(new TextDecoder().decode(files["data.json"])) as { tollgate: { params: { agent_limits: Record<string, unknown> } } };
+  data.tollgate.params.agent_limits = { ...data.tollgate.params.agent_limits, ...agentLimits };
+  const signed = await signLayer("global", { version: Date.now(), nowMs: Date.now(), files: { ...files, "data.json": new TextEncoder().encode(JSON.stringify(data)) } });
+  const encoded = Object.fromEntries(Object.entries(signed.files).map(([name, bytes]) => [name, toBase64Url(bytes)]));
+  const put = await admin("/bundles/global", TEST_TOKENS.operator, { method: "PUT", body: JSON.stringify({ manifest: signed.manifest, files: encoded }) });
+  expect(put.status, await put.clone().text()).toBe(201);
+  expect((await admin("/refresh", TEST_TOKENS.operator, { method: "POST" })).status).toBe(200);
+}
+
+describe("an agent-wide limit on a tool whose tier fails open", () => {
+  it("is not escaped by keeping the session's object busy: an action it counts is refused when the object cannot answer", async () => {
+    const tenant = uniqueId("limited").replace(/[^a-z0-9-]/g, "-").slice(0, 40);
+    // Ticket reads are bounded to one an hour per agent (a scraping limit); tickets.read is low risk, which fails open.
+    await publishGlobal({ "tickets.read": { max: 1, window_s: 3600 } });
+    const agent = uniqueId("scraper");
+    const read = (sessionId: string) => ({ risk_tier: "low", tenant, agent: { id: agent, role: "support" }, session: { id: sessionId }, action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" } } });
+    expect((await decide(read(uniqueId("s")))).decision).toBe("allow");
+    const over = await decide(read(uniqueId("s")));
+    expect(rules(over)).toEqual(["agent_rate_exceeded"]);
+    expect(rules(await decide(read(uniqueId("s"))))).toEqual(["agent_circuit_open"]);
+    // The agent's breaker for the tool is open until an operator resets it; the agent floods a fresh session's object.
+    const flooded = uniqueId("s");
+    await (sessionObject(env, tenant, agent, flooded) as unknown as DurableObjectStub<DrillSessionDO>).injectFault({ kind: "overloaded", remaining: 1 });
+    const unmetered = await decide(read(flooded));
+    expect(unmetered.session).toMatchObject({ status: "unavailable", fault: "overloaded" });
+    expect(unmetered.decision).toBe("deny");
   });
 });
