@@ -387,8 +387,9 @@ export class SessionDO extends DurableObject<Env> {
 
   /**
    * A budget lease for offline decisions: the agent's open, unexpired lease
-   * if it has one, else a new slice of what remains. None while the
-   * breaker is open, and none when nothing is left to slice.
+   * if it has one, else a new slice of what remains, ending no later than
+   * the session's wall-clock budget. None while the breaker is open, and
+   * none when nothing is left to slice.
    */
   async grantLease(request: LeaseRequest): Promise<LeaseGrantResult> {
     const now = request.now_ms;
@@ -396,7 +397,11 @@ export class SessionDO extends DurableObject<Env> {
     const usage = this.budget.usage(now);
     const current = this.leases.open().find((lease) => lease.agent_id === request.agent_id && Date.parse(lease.expires_at) > now);
     if (current) return { ok: true, lease: current, usage, reused: true };
-    const lease = this.leases.grant(request.agent_id, request.limits, usage, request.fraction, request.ttl_s, now);
+    // Wall-clock time is not leased, but no lease outlasts it: past it every decision is refused online,
+    // and one made offline would be made on a spent budget.
+    const wallClockLeftS = request.limits.wall_clock_s === undefined ? request.ttl_s : request.limits.wall_clock_s - usage.wall_clock_s;
+    if (wallClockLeftS <= 0) return { ok: false, code: "budget_exhausted", message: `the session's wall-clock budget of ${request.limits.wall_clock_s} s is spent` };
+    const lease = this.leases.grant(request.agent_id, request.limits, usage, request.fraction, Math.min(request.ttl_s, wallClockLeftS), now);
     if (!lease) return { ok: false, code: "budget_exhausted", message: "the session has too little budget left to lease any of it" };
     return { ok: true, lease, usage, reused: false };
   }

@@ -145,3 +145,28 @@ describe("an agent-wide limit on a tool whose tier fails open", () => {
     expect(unmetered.decision).toBe("deny");
   });
 });
+
+describe("a budget lease and the session's wall-clock budget", () => {
+  const limits = { tokens: 1000, api_calls: 100, cost_usd: 10, wall_clock_s: 3600 };
+  const leaseFor = (now: number) => ({ agent_id: "agent-1", limits, fraction: 0.25, ttl_s: 900, now_ms: now });
+
+  it("no lease once the wall-clock budget is spent: offline decisions would be made on a spent budget", async () => {
+    const name = uniqueId("wall-spent");
+    const stub = session(name);
+    const now = Date.now();
+    await stub.commit(commit({ session_id: name, limits, now_ms: now - 2 * 3600_000 }));
+    expect(rules(await stub.commit(commit({ session_id: name, limits, now_ms: now })))).toEqual(["budget_exhausted"]);
+    expect(await stub.grantLease(leaseFor(now))).toMatchObject({ ok: false, code: "budget_exhausted" });
+  });
+
+  it("a lease ends when the wall-clock budget does", async () => {
+    const name = uniqueId("wall-ending");
+    const stub = session(name);
+    const now = Date.now();
+    const started = now - 3500_000;
+    await stub.commit(commit({ session_id: name, limits, now_ms: started }));
+    const granted = await stub.grantLease(leaseFor(now));
+    if (!granted.ok) throw new Error(granted.message);
+    expect(Date.parse(granted.lease.expires_at)).toBeLessThanOrEqual(started + 3600_000);
+  });
+});
