@@ -31,6 +31,7 @@ import type { DecisionBody, DecisionInput } from "../schema/decision-input";
 import type { LayerRef } from "../types";
 import { agentTaint, type AgentTaint } from "../session/agent-taint";
 import { lastClasses, lastUsage } from "../session/client";
+import type { Usage } from "../session/types";
 import { sessionKey } from "../session/objects";
 import { enterSession, leaveSession, MAX_IN_FLIGHT_PER_SESSION } from "../session/in-flight";
 import { applySessionState, type SessionReport } from "../session/stage";
@@ -176,14 +177,20 @@ function refusedWithoutAgentTaint(decision: ComposedDecision, unknown: string | 
 const MAX_TAINT_ROUNDS = 3;
 
 /**
- * The policy input as JSON: when the caller sent no usage and this isolate
- * knows what the session's object last reported, that usage is filled in so
- * the policy sees recent numbers.
+ * The policy input as JSON: where this isolate knows what the session's
+ * object last reported, that usage is filled in so the policy sees recent
+ * numbers. A caller may report more than that (what this edge has not heard
+ * of yet), never less: when the object cannot answer, a tier that fails
+ * open keeps the policy's answer, and the policy's budget check is then the
+ * only one.
  */
 function inputJsonOf(input: DecisionInput): string {
-  if (input.session.usage !== undefined) return JSON.stringify(input);
-  const usage = lastUsage(sessionKey(input.tenant, input.agent.id, input.session.id));
-  return JSON.stringify(usage ? { ...input, session: { ...input.session, usage } } : input);
+  const known = lastUsage(sessionKey(input.tenant, input.agent.id, input.session.id));
+  if (!known) return JSON.stringify(input);
+  const reported = (input.session.usage ?? {}) as Partial<Usage>;
+  const usage = { ...reported };
+  for (const dimension of Object.keys(known) as Array<keyof Usage>) usage[dimension] = Math.max(reported[dimension] ?? 0, known[dimension]);
+  return JSON.stringify({ ...input, session: { ...input.session, usage } });
 }
 
 interface Answer {

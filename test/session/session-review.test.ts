@@ -170,3 +170,25 @@ describe("a budget lease and the session's wall-clock budget", () => {
     expect(Date.parse(granted.lease.expires_at)).toBeLessThanOrEqual(started + 3600_000);
   });
 });
+
+describe("the usage a caller reports", () => {
+  it("cannot lower what this edge knows the session has used: a spent budget stays spent when the session's object cannot answer", async () => {
+    const name = uniqueId("spent");
+    const read = (tokens: number, extra: Record<string, unknown> = {}) => ({
+      risk_tier: "low",
+      tenant: "acme",
+      agent: { id: "agent-1", role: "support" },
+      session: { id: name, ...extra },
+      action: { type: "tool_call", tool: "tickets.read", args: { id: "T-1" }, estimate: { tokens } },
+    });
+    // The whole token budget (200,000 for the role) in one action; the edge hears the usage back.
+    expect((await decide(read(200_000))).decision).toBe("allow");
+    const stub = sessionObject(env, "acme", "agent-1", name) as unknown as DurableObjectStub<DrillSessionDO>;
+    await stub.injectFault({ kind: "overloaded", remaining: 1 });
+    // The session's object is overloaded (read fails open), and the caller says it has used nothing.
+    const claimed = await decide(read(1, { usage: { tokens: 0, api_calls: 0, cost_usd: 0, wall_clock_s: 0 } }));
+    expect(claimed.session).toMatchObject({ status: "unavailable", fault: "overloaded" });
+    expect(claimed.decision).toBe("deny");
+    expect(rules(claimed)).toContain("budget_exhausted");
+  });
+});
