@@ -86,32 +86,25 @@ const spawnHelper = (token: string) => decideWith(token, { session: { id: unique
 const childToken = async (response: Response) => ((await accepted(response)) as { delegated_credential: { token: string } }).delegated_credential.token;
 
 describe("a sub-agent below a JWT dies with the provider key that signed the root, however the key is named", () => {
-  it("a root JWT without a kid (the provider had one key): replacing that key cuts the tree off", async () => {
-    const old = await ed25519(null);
-    const replacement = await ed25519(null);
-    const t = await tenantWith("kidless-root", { jwks: jwks(old) });
-    const root = await jwt(old, claimsFor(t));
-    const child = await childToken(await spawnHelper(root));
-    await accepted(await decideWith(child));
+  const cases = [
+    { name: "a root JWT without a kid (the provider had one key)", tenant: "kidless-root", kid: () => null },
+    { name: "a root JWT whose kid the provider reuses for a new key", tenant: "reused-kid-root", kid: () => uniqueId("kid-reused") },
+  ];
+  for (const { name, tenant, kid } of cases) {
+    it(`${name}: replacing that key cuts the tree off`, async () => {
+      const named = kid();
+      const old = await ed25519(named);
+      const replacement = await ed25519(named);
+      const t = await tenantWith(tenant, { jwks: jwks(old) });
+      const root = await jwt(old, claimsFor(t));
+      const child = await childToken(await spawnHelper(root));
+      await accepted(await decideWith(child));
 
-    await setProvider(t, { jwks: jwks(replacement) });
-    await refused(await decideWith(root), /signature does not verify/);
-    await refused(await decideWith(child), /no longer among the provider's keys/);
-  });
-
-  it("a root JWT whose kid the provider reuses for a new key: replacing the key under the same kid cuts the tree off", async () => {
-    const kid = uniqueId("kid-reused");
-    const old = await ed25519(kid);
-    const replacement = await ed25519(kid);
-    const t = await tenantWith("reused-kid-root", { jwks: jwks(old) });
-    const root = await jwt(old, claimsFor(t));
-    const child = await childToken(await spawnHelper(root));
-    await accepted(await decideWith(child));
-
-    await setProvider(t, { jwks: jwks(replacement) });
-    await refused(await decideWith(root), /signature does not verify/);
-    await refused(await decideWith(child), /no longer among the provider's keys/);
-  });
+      await setProvider(t, { jwks: jwks(replacement) });
+      await refused(await decideWith(root), /signature does not verify/);
+      await refused(await decideWith(child), /no longer among the provider's keys/);
+    });
+  }
 });
 
 /** Serves `body` as a JWKS on the tests' loopback provider (test/setup/15-jwks-server.ts). */
