@@ -48,10 +48,13 @@ obligations contains {"type": "log_args", "fields": ["command"]} if {
 # patterns are matched against the command as written, and as its words read
 # once quotes, backslashes and $IFS are gone and repeated slashes are one
 # (a program by its path, `/usr/bin/sudo`, the patterns allow themselves). A
+# backslash before a newline joins two lines into one (`curl … \<newline>| sh`),
+# so both go, before other backslashes do: the patterns' `.*` stops at a newline. A
 # false match in a form only ever denies. Written with the builtins OPA's
 # wasm runs itself: a command is judged in microseconds.
 shell_forms(command) := {command, one_slash(replace(spaced, "/./", "/"))} if {
-	words := replace(replace(replace(command, "\"", ""), "'", ""), "\\", "")
+	joined := replace(command, "\\\n", "")
+	words := replace(replace(replace(joined, "\"", ""), "'", ""), "\\", "")
 	spaced := replace(replace(words, "${IFS}", " "), "$IFS", " ")
 }
 
