@@ -212,3 +212,17 @@ test_commands_joined_by_a_line_continuation_are_denied if {
 		denied_by(d, {"dangerous_shell_command"})
 	}
 }
+
+# A copy, move, install or link onto /etc is refused wherever the command it is in goes on: the
+# shell runs it just the same before `; true`, `&& echo ok`, `&` or the next line.
+test_copies_to_etc_followed_by_another_command_are_denied if {
+	every command in ["cp /workspace/x /etc/sudoers; true", "mv /workspace/x /etc/cron.d/x && echo ok", "ln -sf /workspace/x /etc/ld.so.preload\nls", "cp /workspace/x /etc/sudoers &", "install /workspace/x /etc/sudoers|true"] {
+		d := tollgate.decision with input as shell(command)
+		denied_by(d, {"dangerous_shell_command"})
+	}
+}
+
+test_copies_from_etc_followed_by_another_command_are_allowed if {
+	d := tollgate.decision with input as shell("cp /etc/hosts /workspace/hosts; ls /workspace")
+	allowed(d)
+}
