@@ -226,3 +226,11 @@ test_copies_from_etc_followed_by_another_command_are_allowed if {
 	d := tollgate.decision with input as shell("cp /etc/hosts /workspace/hosts; ls /workspace")
 	allowed(d)
 }
+
+# `>&` followed by a file name sends both outputs to that file: bash writes /etc/passwd as with `>`.
+test_redirections_to_etc_with_an_ampersand_are_denied if {
+	every command in ["echo x >&/etc/passwd", "echo x >& /etc/passwd", "echo x 1>&/etc/passwd"] {
+		d := tollgate.decision with input as shell(command)
+		denied_by(d, {"dangerous_shell_command"})
+	}
+}
