@@ -234,3 +234,17 @@ test_redirections_to_etc_with_an_ampersand_are_denied if {
 		denied_by(d, {"dangerous_shell_command"})
 	}
 }
+
+# rm removes every operand it is given: a recursive rm of / (or ~, $HOME, *) is refused when other
+# operands come before it too, and the rm of a directory followed by another command is not.
+test_recursive_rm_of_root_after_other_operands_is_denied if {
+	every command in ["rm -rf /usr /", "rm -rf build /*", "rm -r -f /workspace/x ~", "rm -rf a b $HOME/"] {
+		d := tollgate.decision with input as shell(command)
+		denied_by(d, {"dangerous_shell_command"})
+	}
+}
+
+test_recursive_rm_of_a_directory_before_another_command_is_allowed if {
+	d := tollgate.decision with input as shell("rm -rf /workspace/build; ls /")
+	allowed(d)
+}
