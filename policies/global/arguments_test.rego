@@ -248,3 +248,11 @@ test_recursive_rm_of_a_directory_before_another_command_is_allowed if {
 	d := tollgate.decision with input as shell("rm -rf /workspace/build; ls /")
 	allowed(d)
 }
+
+# tee writes every file it is given, not only the first.
+test_tee_to_etc_after_another_file_is_denied if {
+	every command in ["echo x | tee /tmp/agent/a /etc/sudoers", "echo x | tee -a /tmp/agent/a /etc/sudoers"] {
+		d := tollgate.decision with input as shell(command)
+		denied_by(d, {"dangerous_shell_command"})
+	}
+}
