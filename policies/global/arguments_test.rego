@@ -256,3 +256,11 @@ test_tee_to_etc_after_another_file_is_denied if {
 		denied_by(d, {"dangerous_shell_command"})
 	}
 }
+
+# chmod takes its options in any spelling before the mode.
+test_chmod_777_with_other_options_is_denied if {
+	every command in ["chmod -Rv 777 /", "chmod --recursive 777 /", "chmod -R -v 0777 /etc"] {
+		d := tollgate.decision with input as shell(command)
+		denied_by(d, {"dangerous_shell_command"})
+	}
+}
