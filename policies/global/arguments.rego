@@ -46,20 +46,22 @@ obligations contains {"type": "log_args", "fields": ["command"]} if {
 # the text: `r""m -rf "/"`, `s\udo`, `rm -rf${IFS}/` and `rm -rf //` run
 # what a pattern written against `rm -rf /` or `sudo` refuses. So the
 # patterns are matched against the command as written, and as its words read
-# once quotes, backslashes and $IFS are gone and repeated slashes are one
+# once quotes, backslashes and $IFS are gone and repeated slashes and `/./` are one slash
 # (a program by its path, `/usr/bin/sudo`, the patterns allow themselves). A
 # backslash before a newline joins two lines into one (`curl … \<newline>| sh`),
 # so both go, before other backslashes do: the patterns' `.*` stops at a newline. A
 # false match in a form only ever denies. Written with the builtins OPA's
 # wasm runs itself: a command is judged in microseconds.
-shell_forms(command) := {command, one_slash(replace(spaced, "/./", "/"))} if {
+shell_forms(command) := {command, one_slash(spaced)} if {
 	joined := replace(command, "\\\n", "")
 	words := replace(replace(replace(joined, "\"", ""), "'", ""), "\\", "")
 	spaced := replace(replace(words, "${IFS}", " "), "$IFS", " ")
 }
 
-# Repeated slashes as one: the empty parts between them dropped, a leading or a trailing one kept.
-# A URL's "://" alone (most commands with "//" in them) leaves the text as it is.
+# Repeated slashes and `.` segments as one slash: the empty and "." parts between slashes dropped, a
+# leading or a trailing one kept. Part by part, because `/./` replaced in the text leaves one of
+# each pair that follow one another (`/././etc` became `/./etc`). A URL's "://" alone (most commands
+# with "//" in them) leaves the text as it is.
 one_slash(text) := text if not repeated_slash(text)
 
 one_slash(text) := concat("/", [part | some i, part in parts; slash_part(parts, i, part)]) if {
@@ -69,7 +71,9 @@ one_slash(text) := concat("/", [part | some i, part in parts; slash_part(parts, 
 
 repeated_slash(text) if contains(replace(text, "://", ""), "//")
 
-slash_part(_, _, part) if part != ""
+repeated_slash(text) if contains(text, "/./")
+
+slash_part(_, _, part) if not part in {"", "."}
 
 slash_part(_, 0, _)
 

@@ -264,3 +264,18 @@ test_chmod_777_with_other_options_is_denied if {
 		denied_by(d, {"dangerous_shell_command"})
 	}
 }
+
+# The shell's path `/././etc` is /etc however many `.` segments follow one another.
+test_paths_with_adjacent_dot_segments_are_read_as_the_shell_does if {
+	every command in [`echo x > /././etc/passwd`, `dd if=/dev/zero of=/./././dev/sda`, `rm -rf /././/*`, `echo x > /.//./etc/passwd`] {
+		d := tollgate.decision with input as shell(command)
+		denied_by(d, {"dangerous_shell_command"})
+	}
+}
+
+test_dots_that_are_not_segments_are_left_as_they_are if {
+	every command in [`ls ./src`, `cat /workspace/.env`, `ls /workspace/./src/..x`] {
+		d := tollgate.decision with input as shell(command)
+		allowed(d)
+	}
+}
