@@ -8,7 +8,7 @@
 import { layerKey, layerPrefix } from "./store-layout.ts";
 import { BundleError, MAX_LAYER_BYTES } from "./verify.ts";
 import { LAYER_FILES } from "./manifest.ts";
-import { MAX_MANIFEST_BYTES, storedJson } from "./stored-json.ts";
+import { assertStoredSize, MAX_MANIFEST_BYTES, storedJson } from "./stored-json.ts";
 
 export interface StoredLayer {
   signedManifest: unknown;
@@ -30,12 +30,10 @@ export async function readLayer(bucket: R2Bucket, scope: string, version: number
   );
   let total = 0;
   for (const name of LAYER_FILES) {
-    const head = await bucket.head(layerKey(scope, version, name));
-    if (!head) throw new BundleError("missing_file", `${scope} v${version}: ${name} not in the store`);
-    total += head.size;
-    if (total > MAX_LAYER_BYTES) throw new BundleError("too_large", `${scope} v${version}: over the ${MAX_LAYER_BYTES} byte cap`);
     const object = await bucket.get(layerKey(scope, version, name));
     if (!object) throw new BundleError("missing_file", `${scope} v${version}: ${name} not in the store`);
+    await assertStoredSize(object, MAX_LAYER_BYTES - total, `${scope} v${version}: over the ${MAX_LAYER_BYTES} byte cap`);
+    total += object.size;
     files[name] = new Uint8Array(await object.arrayBuffer());
   }
   return { signedManifest, files };

@@ -1,10 +1,10 @@
 /**
  * @module stored-json
- * Reads a JSON document the bundle store holds, within a size bound. Whoever
- * can write to the bucket can put anything under a key an edge reads on
- * every refresh (the current snapshot, a layer's manifest, a rollout
- * document): one past its bound is refused before its body is read, so it
- * costs no isolate its memory, and the refusal names the object.
+ * Reads what the bundle store holds within a size bound. Whoever can write
+ * to the bucket can put anything under a key an edge reads on every refresh
+ * (the current snapshot, a layer's manifest and files, a rollout document):
+ * an object past its bound is refused before its body is read, so it costs
+ * no isolate its memory, and the refusal names the object.
  */
 import { BundleError } from "./verify.ts";
 
@@ -15,10 +15,14 @@ export const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** A signed rollout document: a mode and at most one shadow reference. */
 export const MAX_ROLLOUT_BYTES = 64 * 1024;
 
+/** Refuses (`too_large`, with `refusal` as its message) an object larger than `maxBytes`, before its body is read. */
+export async function assertStoredSize(object: R2ObjectBody, maxBytes: number, refusal: string): Promise<void> {
+  if (object.size <= maxBytes) return;
+  await object.body.cancel().catch(() => undefined);
+  throw new BundleError("too_large", refusal);
+}
+
 export async function storedJson(object: R2ObjectBody, key: string, maxBytes: number): Promise<unknown> {
-  if (object.size > maxBytes) {
-    await object.body.cancel().catch(() => undefined);
-    throw new BundleError("too_large", `${key}: ${object.size} bytes, over the ${maxBytes} bytes such a document may be`);
-  }
+  await assertStoredSize(object, maxBytes, `${key}: ${object.size} bytes, over the ${maxBytes} bytes such a document may be`);
   return object.json();
 }

@@ -8,7 +8,7 @@
 import { publishedGlobal, readCurrentSnapshot, type PublishContext } from "../bundles/publisher.ts";
 import type { TrustStore } from "../bundles/manifest.ts";
 import { shadowLayerKey } from "../bundles/store-layout.ts";
-import { MAX_MANIFEST_BYTES, storedJson } from "../bundles/stored-json.ts";
+import { assertStoredSize, MAX_MANIFEST_BYTES, storedJson } from "../bundles/stored-json.ts";
 import { assertWithinParent, BundleError, MAX_LAYER_BYTES, verifyLayer, type VerifiedLayer } from "../bundles/verify.ts";
 import type { RolloutDocument } from "./document.ts";
 
@@ -26,11 +26,8 @@ export async function readCandidate(bucket: R2Bucket, trust: TrustStore, scope: 
     const object = await bucket.get(shadowLayerKey(scope, ref.digest, name));
     if (!object) continue;
     // Refused before it is read, as a published layer is (layer-reader.ts): the bucket's writers could put anything here.
+    await assertStoredSize(object, MAX_LAYER_BYTES - total, `shadow candidate ${ref.digest} for ${scope}: over the ${MAX_LAYER_BYTES} byte cap`);
     total += object.size;
-    if (total > MAX_LAYER_BYTES) {
-      await object.body.cancel().catch(() => undefined);
-      throw new BundleError("too_large", `shadow candidate ${ref.digest} for ${scope}: over the ${MAX_LAYER_BYTES} byte cap`);
-    }
     files[name] = new Uint8Array(await object.arrayBuffer());
   }
   const layer = await verifyLayer(signedManifest, files, trust, scope, nowMs);
