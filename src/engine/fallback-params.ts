@@ -56,6 +56,13 @@ export function failModeOf(layers: unknown[], tier: RiskTier): FailMode {
   return layers.every((data) => paramsOf(data).risk_tiers?.[tier]?.fail_mode === "open") ? "open" : "closed";
 }
 
+/** The agent-wide limit on a tool, the strictest the layers set (the lowest count, the longest window); null when none sets one. */
+export function agentLimitOf(layers: unknown[], tool: string | undefined): AgentLimit | null {
+  const agentLimits = tool === undefined ? [] : layers.map((data) => paramsOf(data).agent_limits?.[tool]).filter((limit) => limit && typeof limit === "object");
+  if (agentLimits.length === 0) return null;
+  return { key: tool!, max: least(agentLimits.map((l) => numberAt(l.max)), 0), window_s: most(agentLimits.map((l) => numberAt(l.window_s)), 86_400) };
+}
+
 export function fallbackParams(layers: unknown[], tier: RiskTier, role: string, tool: string | undefined): FallbackParams {
   const params = layers.map(paramsOf);
   const breakers: BreakerParams[] = params.map((p) => {
@@ -67,16 +74,12 @@ export function fallbackParams(layers: unknown[], tier: RiskTier, role: string, 
     const values = params.map((p) => numberAt(p.budgets?.roles?.[role]?.[dimension] ?? p.budgets?.default?.[dimension]));
     limits[dimension] = least(values, 0);
   }
-  const agentLimits = tool === undefined ? [] : params.map((p) => p.agent_limits?.[tool]).filter((limit) => limit && typeof limit === "object");
   return {
     tier: isRiskTier(tier) ? tier : "critical",
     fail_mode: failModeOf(layers, tier),
     breaker: breakers.length === 0 ? STRICTEST_BREAKER : breakers.reduce(stricterBreaker),
     budget: { limits },
-    agent_limit:
-      agentLimits.length === 0
-        ? null
-        : { key: tool!, max: least(agentLimits.map((l) => numberAt(l.max)), 0), window_s: most(agentLimits.map((l) => numberAt(l.window_s)), 86_400) },
+    agent_limit: agentLimitOf(layers, tool),
     approval_ttl_s: least(params.map((p) => numberAt(p.approvals?.ttl_s)), 0),
     delegation_ttl_s: least(params.map((p) => numberAt(p.delegation?.credential_ttl_s)), 0),
   };

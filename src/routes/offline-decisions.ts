@@ -52,7 +52,7 @@ import { governingPolicy } from "../decision/pipeline";
 import { locationOf } from "../decision/region";
 import { receiptParams, type ReceiptParams } from "../engine/receipt-params";
 import { effectiveTier } from "../decision/effective-tier";
-import { failModeOf, fallbackParams } from "../engine/fallback-params";
+import { agentLimitOf, failModeOf } from "../engine/fallback-params";
 import type { AgentCount } from "../session/agent-do";
 import { ownMember } from "../own-members";
 import type { FailMode, RiskTier } from "../types";
@@ -196,7 +196,7 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
     for (const entry of accepted) {
       const { record } = entry;
       const counts = record.decision === "allow" && record.tool !== null && !logged.has(record.decision_id);
-      const limit = counts ? fallbackParams(policy.data, "low", identity.role, record.tool!).agent_limit : null;
+      const limit = counts ? agentLimitOf(policy.data, record.tool!) : null;
       if (!limit) continue;
       let counted: AgentCount;
       try {
