@@ -23,7 +23,6 @@ const RESERVED_HEADERS = new Set(["host", "content-length", "content-type", "acc
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 10_000;
 export const MAX_UPSTREAM_TIMEOUT_MS = 120_000;
 
-
 export const toolMappingSchema = z.strictObject({
   /** The name the policy judges the call as (a tool in policy data). */
   tool: z.string().min(1).max(256),

@@ -49,15 +49,15 @@ function headSegment(text: string | null): number | undefined {
   }
 }
 
+/** What the export could not cover: how many records await sealing (null when the chain object could not say) and why. */
+type Pending = { unsealed: number | null; last_seal_error?: string };
+
 /**
  * The export as JSON lines: `{type: "head"}` (the signed head's text, and what is not sealed
  * yet), one `{type: "segment"}` per digest in R2 (its text and its segment's), `{type: "end"}`.
  * A failure part way is an `{type: "error"}` line: the status has gone out, and a verifier
  * that sees no end line knows the export stopped short.
  */
-/** What the export could not cover: how many records await sealing (null when the chain object could not say) and why. */
-type Pending = { unsealed: number | null; last_seal_error?: string };
-
 function exportStream(bucket: R2Bucket, tenant: string, headText: string | null, pending: Pending): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const through = headSegment(headText);
