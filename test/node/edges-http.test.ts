@@ -275,3 +275,30 @@ describe("three edges, one store, the CLI", () => {
     expect(ok.stdout).toMatch(/^ok: region:eu v\d+/);
   });
 });
+
+describe("an edge under concurrent requests", () => {
+  // While one call into the policy sandbox is in flight, the decisions arriving behind it go together
+  // in the next call, each resolved from another request's context: every request must still get
+  // its own answer, the one it gets alone.
+  it("answers each of many decisions at once as it answers that decision alone", async () => {
+    const key = await agentKeyOf("hooli");
+    const refund = (amount: number, session: string) =>
+      fetch(new URL("/v1/decide", edges[2].url), {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ risk_tier: "high", session: { id: session }, action: { type: "tool_call", tool: "payments.refund", args: { amount, currency: "EUR" } } }),
+      }).then(async (response) => {
+        expect(response.status).toBe(200);
+        const answer = (await response.json()) as { decision: string; reasons: Array<{ rule: string; message: string }>; evaluation: { path: string } };
+        return { decision: answer.decision, reasons: answer.reasons, path: answer.evaluation.path };
+      });
+    // Amounts on both sides of the approval threshold and the hard cap; each refusal's message names its amount.
+    const amounts = Array.from({ length: 64 }, (_, i) => i * 97);
+    const together = await Promise.all(amounts.map((amount, i) => refund(amount, `together-${i}`)));
+    const alone = [];
+    for (const [i, amount] of amounts.entries()) alone.push(await refund(amount, `alone-${i}`));
+    expect(together).toEqual(alone);
+    expect(new Set(together.map((answer) => answer.decision))).toEqual(new Set(["allow", "require_approval", "deny"]));
+    expect(together.every((answer) => answer.path === "sandbox")).toBe(true);
+  });
+});
