@@ -120,24 +120,18 @@ export class PolicyEvaluator {
   }
 
   /**
-   * The same evaluation, its result as JSON text: what the sandbox sends the
-   * edge. A result that is plain JSON (as a decision is) is passed on as
-   * OPA wrote it, checked by the runtime's parser, rather than read into
-   * values and written out again; anything else is read and written.
+   * The same evaluation, its result as text in OPA's value syntax: what the
+   * sandbox sends the edge, which reads it (rego-value.ts) as it reads any
+   * value. The entrypoint's value is cut out of the result set OPA dumped,
+   * unread, so it is parsed once, at the edge, rather than checked here and
+   * parsed there. A result set of another shape is read here, and an empty
+   * one is an undefined entrypoint.
    */
-  evaluateToJson(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs = EVALUATION_BUDGET_MS): { json: string; print?: string[] } {
+  evaluateToText(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs = EVALUATION_BUDGET_MS): { text: string; print?: string[] } {
     const text = this.run(inputJson, nowMs, runtime, budgetMs);
     const head = ONE_RESULT.exec(text);
-    if (head && text.endsWith("}}")) {
-      const inner = text.slice(head[0].length, -2);
-      try {
-        JSON.parse(inner);
-        return { json: inner, ...this.printedOutcome() };
-      } catch {
-        // Not plain JSON (a set, a non-string key), or more than one result: read it whole.
-      }
-    }
-    return { json: JSON.stringify(this.resultOf(readResultSet(text))), ...this.printedOutcome() };
+    if (head && text.endsWith("}}")) return { text: text.slice(head[0].length, -2), ...this.printedOutcome() };
+    return { text: JSON.stringify(this.resultOf(readResultSet(text))), ...this.printedOutcome() };
   }
 
   /** Runs the evaluation and returns OPA's result set as it dumped it. */

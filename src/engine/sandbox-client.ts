@@ -41,9 +41,18 @@ export interface SandboxAnswer {
   instance: string;
 }
 
-/** Reads a layer's result text exactly (large integers as raw numbers, which JSON.stringify writes unchanged). */
-function fromWire({ result_json, ...rest }: SandboxLayerOutcome): LayerOutcome {
-  return result_json === undefined ? rest : { ...rest, result: readRegoValue(result_json, { shape: "json" }) };
+/**
+ * Reads a layer's result text exactly (sets as arrays, large integers as raw
+ * numbers, which JSON.stringify writes unchanged). Text that is not one value
+ * (the sandbox passes it on unread) is that layer's failure, not the edge's.
+ */
+function fromWire({ result_text, ...rest }: SandboxLayerOutcome): LayerOutcome {
+  if (result_text === undefined) return rest;
+  try {
+    return { ...rest, result: readRegoValue(result_text, { shape: "json" }) };
+  } catch (error) {
+    return { ...rest, error: { code: "policy_aborted", message: `the policy's result could not be read: ${(error as Error).message}` } };
+  }
 }
 
 /**

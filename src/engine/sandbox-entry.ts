@@ -38,8 +38,8 @@ function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number, run
   if (!layer.evaluator) return { scope: layer.scope, error: layer.loadError };
   try {
     // Text, not a structured clone: raw numbers (exact large integers) would not survive the clone.
-    const { json, print } = layer.evaluator.evaluateToJson(inputJson, nowMs, runtime, budgetMs);
-    const outcome: SandboxLayerOutcome = { scope: layer.scope, result_json: json };
+    const { text, print } = layer.evaluator.evaluateToText(inputJson, nowMs, runtime, budgetMs);
+    const outcome: SandboxLayerOutcome = { scope: layer.scope, result_text: text };
     if (print) outcome.print = print;
     return outcome;
   } catch (error) {

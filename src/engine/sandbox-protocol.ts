@@ -39,9 +39,10 @@ export interface LayerOutcome {
   print?: string[];
 }
 
-/** A layer outcome as it crosses the RPC boundary: the result as exact JSON text. */
+/** A layer outcome as it crosses the RPC boundary: the result as text, exact. */
 export interface SandboxLayerOutcome extends Omit<LayerOutcome, "result"> {
-  result_json?: string;
+  /** The entrypoint's value in OPA's value syntax: JSON, unless it holds a set or a key that is not a string. */
+  result_text?: string;
 }
 
 export interface SandboxDecision {

@@ -143,6 +143,59 @@ function losingSandboxOn(key: string, marker: string, dies: (generation: number)
   } as unknown as WorkerLoader;
 }
 
+/**
+ * The real Worker Loader, except that the layer `scope` of composition `key`
+ * answers `text` as its result: what a forged wasm that dumps something other
+ * than a result set of one value would send.
+ */
+function answeringText(key: string, scope: string, text: string): WorkerLoader {
+  const forged = (answer: Awaited<ReturnType<PolicySandboxRpc["decide"]>>) => ({
+    ...answer,
+    layers: answer.layers.map((layer) => (layer.scope === scope ? { scope, result_text: text } : layer)),
+  });
+  return {
+    get(name: string, factory: Parameters<WorkerLoader["get"]>[1]) {
+      const worker = env.LOADER.get(name, factory);
+      const ours = name.startsWith(`policy:${key}:`);
+      return {
+        getEntrypoint(entrypoint?: string) {
+          const real = worker.getEntrypoint(entrypoint) as unknown as PolicySandboxRpc;
+          const sandbox: PolicySandboxRpc = {
+            decide: async (...args) => (ours ? forged(await real.decide(...args)) : real.decide(...args)),
+            decideEach: async (requests) => (ours ? (await real.decideEach(requests)).map(forged) : real.decideEach(requests)),
+            measure: (...args) => real.measure(...args),
+          };
+          return sandbox;
+        },
+      };
+    },
+  } as unknown as WorkerLoader;
+}
+
+describe("a layer whose result is not one value", () => {
+  const tenantRef = { scope: "tenant:acme", digest: `sha256:${"7".repeat(64)}`, version: 1, built_at: new Date(T0).toISOString() };
+  const composed: ActivePolicy = {
+    key: compositionKey([BASELINE_REF, tenantRef]),
+    layers: [BASELINE_REF, tenantRef],
+    code: () => [BASELINE_LAYER, { ...BASELINE_LAYER, scope: "tenant:acme" }],
+    data: [BASELINE_LAYER.data, BASELINE_LAYER.data],
+    isBaseline: false,
+  };
+
+  it.each([
+    ['{"decision": "allow"}, {"result": {"decision": "allow"}', "two results"],
+    ['{"decision": "allow"', "cut short"],
+    ["", "nothing"],
+  ])("is that layer's failure (%s: %s): the global layer still judges, and nothing is allowed on the forged text", async (text) => {
+    const engine = new DecisionEngine(answeringText(composed.key, "tenant:acme", text), "sandbox", 300);
+    const denied = await engine.decide(composed, JSON.stringify(withIdentity(supportReadsFiles("acme"))), fallbackParams(composed.data, "low", "support", "files.read"), T0);
+    expect(denied.decision.decision).toBe("deny");
+    expect(denied.decision.reasons.map((reason) => reason.rule)).toContain("tool_not_allowed_for_role");
+    expect(denied.decision.fail_mode_applied).toMatchObject({ layer: "tenant:acme", code: "policy_aborted" });
+    expect(denied.decision.fail_mode_applied?.message).toMatch(/result could not be read/);
+  });
+});
+
 describe("a composition that has answered and then loses its sandbox on an input", () => {
   // Two working layers (the baseline's code, the second under a tenant's scope), so the narrower composition would answer.
   const tenantRef = { scope: "tenant:acme", digest: `sha256:${"d".repeat(64)}`, version: 1, built_at: new Date(T0).toISOString() };
