@@ -9,7 +9,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 // Generated per policy by the edge (sandbox-modules.ts); names its wasm and data modules.
 import layers from "./layers.js";
 import { PolicyEvaluationError, PolicyEvaluator } from "./evaluator";
-import type { EdgeRuntimeInfo, SandboxDecision, SandboxLayer, SandboxLayerOutcome, SandboxMeasurement, SandboxRequest } from "./sandbox-protocol";
+import type { EdgeRuntimeInfo, SandboxDecision, SandboxLayer, SandboxLayerOutcome, SandboxMeasurement } from "./sandbox-protocol";
 
 interface LoadedLayer {
   scope: string;
@@ -50,22 +50,13 @@ function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number, run
   }
 }
 
-function decideWith(evaluators: LoadedLayer[], { inputJson, nowMs, runtime, budgetMs }: SandboxRequest): SandboxDecision {
-  instance ??= crypto.randomUUID();
-  const started = performance.now();
-  const outcomes = evaluators.map((layer) => evaluateLayer(layer, inputJson, nowMs, runtime, budgetMs));
-  return { layers: outcomes, eval_us: Math.round((performance.now() - started) * 1000), instance };
-}
-
 export class PolicySandbox extends WorkerEntrypoint {
   async decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs?: number): Promise<SandboxDecision> {
-    return decideWith(await loadLayers(), { inputJson, nowMs, runtime, budgetMs });
-  }
-
-  /** Several decisions in one call, each judged on its own, answered in order. */
-  async decideEach(requests: SandboxRequest[]): Promise<SandboxDecision[]> {
     const evaluators = await loadLayers();
-    return requests.map((request) => decideWith(evaluators, request));
+    instance ??= crypto.randomUUID();
+    const started = performance.now();
+    const outcomes = evaluators.map((layer) => evaluateLayer(layer, inputJson, nowMs, runtime, budgetMs));
+    return { layers: outcomes, eval_us: Math.round((performance.now() - started) * 1000), instance };
   }
 
   /** Evaluates one input many times in a row: the benchmark's in-sandbox number and the memory-bound test. */

@@ -13,39 +13,6 @@ import { RETAINED_HEAP_BYTES } from "../../src/engine/policy-instance";
 import { withIdentity } from "../fixtures/policy-identity";
 import { buildAuditRecord } from "../../src/audit/from-decision";
 import type { DecisionInput } from "../../src/schema/decision-input";
-import type { PolicySandboxRpc } from "../../src/engine/sandbox-protocol";
-
-/** The real Worker Loader, writing down every call into a sandbox: "decide", or "decideEach:<how many>". */
-function recordingLoader(calls: string[]): WorkerLoader {
-  return {
-    get(name: string, factory: Parameters<WorkerLoader["get"]>[1]) {
-      const worker = env.LOADER.get(name, factory);
-      return {
-        getEntrypoint(entrypoint?: string) {
-          const real = worker.getEntrypoint(entrypoint) as unknown as PolicySandboxRpc;
-          const sandbox: PolicySandboxRpc = {
-            decide: (...args) => (calls.push("decide"), real.decide(...args)),
-            decideEach: (requests) => (calls.push(`decideEach:${requests.length}`), real.decideEach(requests)),
-            measure: (...args) => real.measure(...args),
-          };
-          return sandbox;
-        },
-      };
-    },
-  } as unknown as WorkerLoader;
-}
-
-function runawayPolicy() {
-  const { wasmBase64, data } = inject("runawayPolicy");
-  const wasm = Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0));
-  return {
-    key: `runaway-${crypto.randomUUID()}`,
-    layers: [{ scope: "global", digest: `sha256:${"f".repeat(64)}`, version: 1, built_at: new Date().toISOString() }],
-    code: () => [{ scope: "global", entrypoint: "tollgate/decision", wasm, data }],
-    data: [BASELINE_POLICY.data[0]],
-    isBaseline: false,
-  };
-}
 
 const input = JSON.stringify(
   withIdentity({
@@ -142,7 +109,15 @@ describe("the policy sandbox", () => {
   });
 
   it("a policy that runs away is cut off within its budget, the tier's fail mode applies, and the next decision is answered", async () => {
-    const runaway = runawayPolicy();
+    const { wasmBase64, data } = inject("runawayPolicy");
+    const wasm = Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0));
+    const runaway = {
+      key: `runaway-${crypto.randomUUID()}`,
+      layers: [{ scope: "global", digest: `sha256:${"f".repeat(64)}`, version: 1, built_at: new Date().toISOString() }],
+      code: () => [{ scope: "global", entrypoint: "tollgate/decision", wasm, data }],
+      data: [BASELINE_POLICY.data[0]],
+      isBaseline: false,
+    };
     const engine = new DecisionEngine(env.LOADER, "sandbox", 300);
     const started = Date.now();
     const spinning = await engine.decide(runaway, JSON.stringify({ spin: true }), fallbackParams(runaway.data, "high", "finance", "payments.refund"), Date.now());
@@ -167,63 +142,6 @@ describe("the policy sandbox", () => {
       next.print,
     );
     expect(record.policy_print).toEqual({ global: ["deciding for agent-7"] });
-  });
-
-  it("sends decisions that arrive while a call is in flight together in the next call, each answered as it is alone", async () => {
-    const calls: string[] = [];
-    const client = new SandboxClient(recordingLoader(calls));
-    const refund = (amount: number) =>
-      JSON.stringify(
-        withIdentity({
-          risk_tier: "high",
-          tenant: "acme",
-          agent: { id: "agent-1", role: "finance", scopes: [] },
-          session: { id: `s-${amount}`, usage: { tokens: 10, api_calls: 1, cost_usd: 0, wall_clock_s: 1 } },
-          action: { type: "tool_call", tool: "payments.refund", args: { amount, currency: "EUR" } },
-        }),
-      );
-    // Amounts on both sides of the approval threshold and the hard cap: each answer names its own amount.
-    const amounts = Array.from({ length: 17 }, (_, i) => 25 + i * 400);
-    await client.decide(BASELINE_POLICY.key, BASELINE_POLICY.code, refund(1), Date.now());
-    const alone = [];
-    for (const amount of amounts) alone.push(await client.decide(BASELINE_POLICY.key, BASELINE_POLICY.code, refund(amount), Date.now()));
-    expect(calls.every((call) => call === "decide")).toBe(true);
-    calls.length = 0;
-
-    const together = await Promise.all(amounts.map((amount) => client.decide(BASELINE_POLICY.key, BASELINE_POLICY.code, refund(amount), Date.now())));
-    // The first went at once; the other sixteen gathered behind it and went in one call.
-    expect(calls).toEqual(["decide", "decideEach:16"]);
-    expect(together.map((answer) => answer.layers[0].result)).toEqual(alone.map((answer) => answer.layers[0].result));
-    const verdicts = new Set(together.map((answer) => (answer.layers[0].result as { decision: string }).decision));
-    expect(verdicts).toEqual(new Set(["allow", "require_approval", "deny"]));
-
-    // Past a full batch gathering, a decision does not wait for a third call: it goes on its own.
-    calls.length = 0;
-    const more = await Promise.all([...amounts, 5_025].map((amount) => client.decide(BASELINE_POLICY.key, BASELINE_POLICY.code, refund(amount), Date.now())));
-    expect(calls).toEqual(["decide", "decide", "decideEach:16"]);
-    expect(more.slice(0, -1).map((answer) => answer.layers[0].result)).toEqual(alone.map((answer) => answer.layers[0].result));
-    expect(more.at(-1)!.layers[0].result).toMatchObject({ decision: "deny" });
-  });
-
-  it("judges each decision of a call on its own budget: the input that runs away is stopped, the others in its call are answered", async () => {
-    const runaway = runawayPolicy();
-    const calls: string[] = [];
-    const client = new SandboxClient(recordingLoader(calls));
-    const asked = (who: string) => JSON.stringify({ spin: false, who });
-    await client.decide(runaway.key, runaway.code, asked("warm"), Date.now());
-    calls.length = 0;
-    // The first goes at once; the spinning input and three others gather behind it and go in one call.
-    const inputs = [asked("first"), JSON.stringify({ spin: true }), asked("a"), asked("b"), asked("c")];
-    const [first, spin, ...others] = await Promise.all(inputs.map((input) => client.decide(runaway.key, runaway.code, input, Date.now())));
-    expect(calls).toEqual(["decide", "decideEach:4"]);
-    expect(first.layers[0].result).toMatchObject({ decision: "allow" });
-    expect(spin.layers[0]).toMatchObject({ error: { code: "policy_timeout" } });
-    expect(spin.layers[0].result).toBeUndefined();
-    for (const [i, other] of others.entries()) {
-      expect(other.layers[0].error, `decision ${i}`).toBeUndefined();
-      expect(other.layers[0].result).toMatchObject({ decision: "allow" });
-      expect(other.instance).toBe(first.instance);
-    }
   });
 
   it("answers from the baseline when no loader is bound", async () => {

@@ -277,9 +277,8 @@ describe("three edges, one store, the CLI", () => {
 });
 
 describe("an edge under concurrent requests", () => {
-  // While one call into the policy sandbox is in flight, the decisions arriving behind it go together
-  // in the next call, each resolved from another request's context: every request must still get
-  // its own answer, the one it gets alone.
+  // Many requests share one isolate, its policy sandbox, its caches and its audit batch: each must
+  // still get its own answer, the one it gets alone.
   it("answers each of many decisions at once as it answers that decision alone", async () => {
     const key = await agentKeyOf("hooli");
     const refund = (amount: number, session: string) =>

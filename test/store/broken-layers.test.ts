@@ -111,12 +111,10 @@ describe("a layer below the global one that cannot run", () => {
 /**
  * The real Worker Loader, except that the sandboxes of composition `key`
  * whose generation `dies` picks reject a decision whose input carries
- * `marker` (alone or in a call of several), as an isolate lost in the middle
- * of the call would. No input is
+ * `marker`, as an isolate lost in the middle of the call would. No input is
  * known to do that to a real sandbox; this is how one would look to the edge.
- * Every call is written down in `calls`: "decide", or "decideEach:<how many>".
  */
-function losingSandboxOn(key: string, marker: string, dies: (generation: number) => boolean, calls: string[] = []): WorkerLoader {
+function losingSandboxOn(key: string, marker: string, dies: (generation: number) => boolean): WorkerLoader {
   return {
     get(name: string, factory: Parameters<WorkerLoader["get"]>[1]) {
       const worker = env.LOADER.get(name, factory);
@@ -126,14 +124,7 @@ function losingSandboxOn(key: string, marker: string, dies: (generation: number)
         getEntrypoint(entrypoint?: string) {
           const real = worker.getEntrypoint(entrypoint) as unknown as PolicySandboxRpc;
           const sandbox: PolicySandboxRpc = {
-            decide: (inputJson, ...rest) => {
-              calls.push("decide");
-              return ours && inputJson.includes(marker) ? Promise.reject(new Error("the sandbox's isolate was lost")) : real.decide(inputJson, ...rest);
-            },
-            decideEach: (requests) => {
-              calls.push(`decideEach:${requests.length}`);
-              return ours && requests.some((request) => request.inputJson.includes(marker)) ? Promise.reject(new Error("the sandbox's isolate was lost")) : real.decideEach(requests);
-            },
+            decide: (inputJson, ...rest) => (ours && inputJson.includes(marker) ? Promise.reject(new Error("the sandbox's isolate was lost")) : real.decide(inputJson, ...rest)),
             measure: (...args) => real.measure(...args),
           };
           return sandbox;
@@ -162,7 +153,6 @@ function answeringText(key: string, scope: string, text: string): WorkerLoader {
           const real = worker.getEntrypoint(entrypoint) as unknown as PolicySandboxRpc;
           const sandbox: PolicySandboxRpc = {
             decide: async (...args) => (ours ? forged(await real.decide(...args)) : real.decide(...args)),
-            decideEach: async (requests) => (ours ? (await real.decideEach(requests)).map(forged) : real.decideEach(requests)),
             measure: (...args) => real.measure(...args),
           };
           return sandbox;
@@ -223,26 +213,6 @@ describe("a composition that has answered and then loses its sandbox on an input
     expect(refused.fallback_reason).not.toContain("decided without");
     // Other inputs still go through.
     expect((await decideWith(engine, "T-2")).decision.decision).toBe("allow");
-  });
-
-  it("costs the other decisions sent in one call with it nothing: each is sent again on its own, and only it is refused", async () => {
-    const calls: string[] = [];
-    const engine = new DecisionEngine(losingSandboxOn(composed.key, "KILLS-SANDBOX", () => true, calls), "sandbox", 300);
-    expect((await decideWith(engine, "T-1")).decision.decision).toBe("allow");
-    calls.length = 0;
-
-    // The first goes at once; the other three gather behind it and go in one call, which the marker loses.
-    const [first, killer, ...others] = await Promise.all(["T-2", "KILLS-SANDBOX", "T-3", "T-4"].map((id) => decideWith(engine, id)));
-    expect(calls.slice(0, 2)).toEqual(["decide", "decideEach:3"]);
-    expect(calls.slice(2).every((call) => call === "decide")).toBe(true);
-    expect(first).toMatchObject({ path: "sandbox", decision: { decision: "allow" } });
-    expect(killer.path).toBe("fail_mode");
-    expect(killer.decision.reasons.map((reason) => reason.rule)).toEqual(["policy_failed_on_input"]);
-    for (const other of others) {
-      expect(other.path).toBe("sandbox");
-      expect(other.decision.decision).toBe("allow");
-      expect(other.fallback_reason).toBeUndefined();
-    }
   });
 
   it("is decided by a fresh sandbox when only the first one was lost", async () => {
