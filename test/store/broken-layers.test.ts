@@ -162,15 +162,24 @@ function answeringText(key: string, scope: string, text: string): WorkerLoader {
   } as unknown as WorkerLoader;
 }
 
-describe("a layer whose result is not one value", () => {
-  const tenantRef = { scope: "tenant:acme", digest: `sha256:${"7".repeat(64)}`, version: 1, built_at: new Date(T0).toISOString() };
-  const composed: ActivePolicy = {
+/**
+ * Two working layers: the baseline's code, and the same code under
+ * tenant:acme's scope with a digest of `digestHex` repeated, so each test's
+ * composition has a key (and so a sandbox) of its own.
+ */
+function baselineTwice(digestHex: string): ActivePolicy {
+  const tenantRef = { scope: "tenant:acme", digest: `sha256:${digestHex.repeat(64)}`, version: 1, built_at: new Date(T0).toISOString() };
+  return {
     key: compositionKey([BASELINE_REF, tenantRef]),
     layers: [BASELINE_REF, tenantRef],
     code: () => [BASELINE_LAYER, { ...BASELINE_LAYER, scope: "tenant:acme" }],
     data: [BASELINE_LAYER.data, BASELINE_LAYER.data],
     isBaseline: false,
   };
+}
+
+describe("a layer whose result is not one value", () => {
+  const composed = baselineTwice("7");
 
   it.each([
     ['{"decision": "allow"}, {"result": {"decision": "allow"}', "two results"],
@@ -187,15 +196,8 @@ describe("a layer whose result is not one value", () => {
 });
 
 describe("a composition that has answered and then loses its sandbox on an input", () => {
-  // Two working layers (the baseline's code, the second under a tenant's scope), so the narrower composition would answer.
-  const tenantRef = { scope: "tenant:acme", digest: `sha256:${"d".repeat(64)}`, version: 1, built_at: new Date(T0).toISOString() };
-  const composed: ActivePolicy = {
-    key: compositionKey([BASELINE_REF, tenantRef]),
-    layers: [BASELINE_REF, tenantRef],
-    code: () => [BASELINE_LAYER, { ...BASELINE_LAYER, scope: "tenant:acme" }],
-    data: [BASELINE_LAYER.data, BASELINE_LAYER.data],
-    isBaseline: false,
-  };
+  // Two working layers, so the narrower composition would answer.
+  const composed = baselineTwice("d");
   const readTicket = (id: string) => ({ ...supportReadsTicket("acme"), action: { type: "tool_call", tool: "tickets.read", args: { id } } });
   const decideWith = (engine: DecisionEngine, id: string) =>
     engine.decide(composed, JSON.stringify(withIdentity(readTicket(id))), fallbackParams(composed.data, "low", "support", "tickets.read"), T0);
