@@ -40,8 +40,8 @@ export interface BoundViolation {
 const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 function leaves(value: unknown, prefix: string[] = []): Array<[string[], unknown]> {
-  if (value && typeof value === "object" && !Array.isArray(value)) {
-    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leaves(v, [...prefix, k]));
+  if (isPlainObject(value)) {
+    return Object.entries(value).flatMap(([k, v]) => leaves(v, [...prefix, k]));
   }
   return [[prefix, value]];
 }
