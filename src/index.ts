@@ -26,3 +26,4 @@ export { AgentRegistryDO } from "./identity/registry-do";
 export { IssuerDirectoryDO } from "./identity/directory-do";
 export { McpServersDO } from "./mcp/servers-do";
 export { SnapshotWitnessDO } from "./bundles/snapshot-witness-do";
+export { ConsoleSignOutsDO } from "./console/sign-outs-do";

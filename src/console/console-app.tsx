@@ -159,7 +159,8 @@ function closedReason(env: Env): string | undefined {
 consoleApp.get("/sign-in", async (c) => {
   const next = safeNext(c.req.query("next"));
   const closed = closedReason(c.env);
-  if (!closed && (await currentSession(c))) return c.redirect(next, 303);
+  // Only a shortcut past the form: a session that cannot be checked now gets the form.
+  if (!closed && (await currentSession(c).catch(() => undefined))) return c.redirect(next, 303);
   return c.html(<SignInPage next={next} closed={closed} />, closed ? 503 : 200);
 });
 
@@ -193,7 +194,7 @@ consoleApp.use("*", consoleAccess());
 
 consoleApp.post("/sign-out", async (c) => {
   await readForm(c, signOutForm, (fields) => checkCsrf(c.env, c.get("session"), fields._csrf));
-  signOut(c);
+  await signOut(c, c.get("session"));
   return c.redirect("/console/sign-in", 303);
 });
 

@@ -11,6 +11,8 @@
  * The cookie is HttpOnly, SameSite=Strict, Secure (with the `__Host-`
  * prefix) whenever the console is served over TLS, and lasts at most
  * SESSION_SECONDS from sign-in, whatever a client does with Max-Age.
+ * Signing out ends the session on the server too (sign-outs-do.ts): a copy
+ * of the cookie taken before is refused from then on, at every location.
  *
  * Every change also carries a CSRF token bound to the session's nonce
  * (HMAC of it, with the same key), on top of the Origin / Sec-Fetch-Site
@@ -23,6 +25,7 @@ import { sha256Hex } from "../bundles/canonical";
 import { ApiError } from "../errors";
 import { principalForTokenHash } from "../middleware/admin-auth";
 import type { Principal } from "../schema/admin-principal";
+import { consoleSignOuts } from "./sign-outs-do";
 
 /** How long a sign-in lasts: a working day. */
 export const SESSION_SECONDS = 8 * 3600;
@@ -62,8 +65,27 @@ export async function signIn<E extends { Bindings: Env }>(c: Context<E>, token: 
   return principal;
 }
 
-export function signOut(c: Context): void {
+/**
+ * Ends the session on the server, then in the browser. When the server
+ * cannot record it, 503: the cookie is left as it is rather than cleared
+ * here while a copy of it would go on working elsewhere.
+ */
+export async function signOut<E extends { Bindings: Env }>(c: Context<E>, session: ConsoleSession): Promise<void> {
+  try {
+    await consoleSignOuts(c.env).signOut(session.nonce, session.issuedMs + SESSION_SECONDS * 1000);
+  } catch {
+    throw new ApiError(503, "sign_out_failed", "the console could not end this session on the server, so it is still signed in; try signing out again");
+  }
   deleteCookie(c, COOKIE, { ...cookieOptions(c), path: "/" });
+}
+
+/** Whether the session was signed out; 503 when that cannot be known, since a signed-out copy of the cookie must not get in. */
+async function signedOut(env: Env, nonce: string): Promise<boolean> {
+  try {
+    return await consoleSignOuts(env).isSignedOut(nonce);
+  } catch {
+    throw new ApiError(503, "console_unavailable", "the console cannot check its sessions right now; try again in a moment");
+  }
 }
 
 /** The session the request's cookie proves, or undefined (none, forged, expired, or its token withdrawn). */
@@ -78,7 +100,8 @@ export async function currentSession<E extends { Bindings: Env }>(c: Context<E>)
   const age = Date.now() - issuedMs;
   if (age < 0 || age > SESSION_SECONDS * 1000) return undefined;
   const principal = principalForTokenHash(c.env, match[1]);
-  return principal ? { principal, nonce: match[3], issuedMs } : undefined;
+  if (!principal || (await signedOut(c.env, match[3]))) return undefined;
+  return { principal, nonce: match[3], issuedMs };
 }
 
 async function hmacHex(key: string, text: string): Promise<string> {

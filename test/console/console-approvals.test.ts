@@ -117,6 +117,52 @@ describe("console access", () => {
     expect(out.headers.get("set-cookie")).toMatch(/^tollgate_console=; Max-Age=0/);
   });
 
+  it("signing out ends the session on the server: a copy of the cookie kept from before gets nothing, other sessions go on", async () => {
+    const browser = await signIn(TEST_TOKENS.acmeApprover);
+    const other = await signIn(TEST_TOKENS.acmeApprover);
+    const csrf = await browser.csrf();
+    expect((await browser.get("/console/approvals/acme")).status).toBe(200);
+    expect((await browser.post("/console/sign-out", {})).status).toBe(303);
+    // The same cookie, replayed as someone who copied it would.
+    const replayed = await browser.get("/console/approvals/acme");
+    expect(replayed.status).toBe(303);
+    expect(replayed.headers.get("location")).toMatch(/^\/console\/sign-in\?next=/);
+    const change = await browser.post("/console/sign-out", { _csrf: csrf });
+    expect(change.status).toBe(401);
+    expect((await other.get("/console/approvals/acme")).status).toBe(200);
+  });
+
+  it("a console that cannot check its sign-outs lets no session in, and does not pretend to sign one out", async () => {
+    const browser = await signIn(TEST_TOKENS.acmeApprover);
+    const csrf = await browser.csrf();
+    const unreachable = {
+      idFromName: (name: string) => env.CONSOLE_SIGN_OUTS.idFromName(name),
+      get: () => ({
+        isSignedOut: () => Promise.reject(new Error("object unreachable")),
+        signOut: () => Promise.reject(new Error("object unreachable")),
+      }),
+    };
+    const broken = { ...env, CONSOLE_SIGN_OUTS: unreachable as unknown as typeof env.CONSOLE_SIGN_OUTS };
+    const page = await worker.fetch(new Request(`${ORIGIN}/console/approvals/acme`, { headers: { cookie: browser.cookie } }), broken, createExecutionContext());
+    expect(page.status).toBe(503);
+    expect(await page.text()).toContain("cannot check its sessions");
+    const out = await worker.fetch(
+      new Request(`${ORIGIN}/console/sign-out`, {
+        method: "POST",
+        headers: { cookie: browser.cookie, "content-type": "application/x-www-form-urlencoded", origin: ORIGIN },
+        body: form({ _csrf: csrf }),
+      }),
+      broken,
+      createExecutionContext(),
+    );
+    expect(out.status).toBe(503);
+    expect(out.headers.get("set-cookie")).toBeNull();
+    // The sign-in form itself needs no check.
+    expect((await worker.fetch(new Request(`${ORIGIN}/console/sign-in`, { headers: { cookie: browser.cookie } }), broken, createExecutionContext())).status).toBe(200);
+    // With the object back, the session was never ended.
+    expect((await browser.get("/console/approvals/acme")).status).toBe(200);
+  });
+
   it("the console is closed, saying how to open it, when it has no session key", async () => {
     const response = await worker.fetch(new Request(`${ORIGIN}/console/sign-in`), { ...env, CONSOLE_SESSION_KEY: "" }, createExecutionContext());
     expect(response.status).toBe(503);
