@@ -5,8 +5,14 @@
  * Object.prototype's members for names like "constructor" or "toString",
  * and assigning to "__proto__" replaces the object's prototype instead of
  * adding a key, so the key is lost (and, sent over RPC, the object cannot
- * be serialized at all). Every such name is read and written here.
+ * be serialized at all). Every such name is read and written here, and
+ * whether a value from outside is an object whose members can be read.
  */
+
+/** A JSON object: not null, not an array (typeof says "object" for both). */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 /** An object's own member, or undefined: never one inherited from Object.prototype. */
 export function ownMember<T>(object: Record<string, T>, key: string): T | undefined {

@@ -18,6 +18,7 @@ import { sha256Hex } from "../bundles/canonical.ts";
 import { keyCovers, type TrustStore } from "../bundles/manifest.ts";
 import { verifyDocument } from "../bundles/signature.ts";
 import { digestHash, entryHash, genesisHash, type ChainEntry, type ChainHead, type SegmentDigest } from "./chain.ts";
+import { isJsonObject } from "../own-members.ts";
 
 /** One sealed segment as the export carries it: both objects' text exactly as stored, null when absent. */
 export interface ExportedSegment {
@@ -77,13 +78,12 @@ export interface VerifyReport {
 
 export const MAX_PROBLEMS = 1000;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
 function signedDocument(text: string): { document: Record<string, unknown>; signature: string } | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
-    if (isObject(parsed) && isObject(parsed.document) && typeof parsed.signature === "string") return { document: parsed.document, signature: parsed.signature };
+    if (isJsonObject(parsed) && isJsonObject(parsed.document) && typeof parsed.signature === "string") return { document: parsed.document, signature: parsed.signature };
   } catch {
     // reported by the caller, naming the object
   }
@@ -108,7 +108,7 @@ function asHead(document: Record<string, unknown>): ChainHead | undefined {
 function asEntry(line: string): ChainEntry | undefined {
   try {
     const entry: unknown = JSON.parse(line);
-    if (isObject(entry) && Number.isSafeInteger(entry.seq) && (entry.seq as number) > 0 && typeof entry.prev_hash === "string" && typeof entry.hash === "string" && isObject(entry.record)) {
+    if (isJsonObject(entry) && Number.isSafeInteger(entry.seq) && (entry.seq as number) > 0 && typeof entry.prev_hash === "string" && typeof entry.hash === "string" && isJsonObject(entry.record)) {
       return entry as unknown as ChainEntry;
     }
   } catch {

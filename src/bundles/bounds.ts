@@ -22,6 +22,7 @@
  * (composition takes the strictest answer, so such a layer cannot loosen).
  */
 import { RISK_TIERS } from "../schema/risk-tier.ts";
+import { isJsonObject } from "../own-members.ts";
 
 export type BoundKind = "lower" | "higher" | "subset" | "superset" | "higher_tier" | "lower_tier" | "stricter_verdict";
 
@@ -37,10 +38,8 @@ export interface BoundViolation {
   message: string;
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
-
 function leaves(value: unknown, prefix: string[] = []): Array<[string[], unknown]> {
-  if (isPlainObject(value)) {
+  if (isJsonObject(value)) {
     return Object.entries(value).flatMap(([k, v]) => leaves(v, [...prefix, k]));
   }
   return [[prefix, value]];
@@ -130,7 +129,7 @@ export function checkBounds(parent: LayerData, child: LayerData): BoundViolation
   for (const [path, value] of leaves(parent.params ?? {})) {
     if (value === undefined) continue;
     const childValue = lookup(child.params, path);
-    const emptied = isPlainObject(childValue) && Object.keys(childValue).length === 0 && !isPlainObject(value);
+    const emptied = isJsonObject(childValue) && Object.keys(childValue).length === 0 && !isJsonObject(value);
     if (childValue !== undefined && !emptied) continue;
     const name = path.join(".");
     if (!violations.some((v) => name.startsWith(`${v.parameter}.`) || v.parameter === name)) {

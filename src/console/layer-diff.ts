@@ -7,6 +7,8 @@
  * number of paths are bounded, and a file that does not parse is reported,
  * not thrown.
  */
+import { isJsonObject } from "../own-members";
+
 const MAX_DEPTH = 32;
 const MAX_PATHS = 5_000;
 
@@ -34,10 +36,10 @@ export function flattenParams(value: unknown, problems: string[], label: string)
       problems.push(`${label}: ${path} nests deeper than ${MAX_DEPTH}; not compared below it`);
       return;
     }
-    if (typeof node === "object" && node !== null && !Array.isArray(node)) {
+    if (isJsonObject(node)) {
       const keys = Object.keys(node).sort();
       if (keys.length === 0 && path) out.set(path, "{}");
-      for (const key of keys) walk((node as Record<string, unknown>)[key], path ? `${path}.${key}` : key, depth + 1);
+      for (const key of keys) walk(node[key], path ? `${path}.${key}` : key, depth + 1);
       return;
     }
     out.set(path, JSON.stringify(node));

@@ -12,7 +12,7 @@
  * object holds.
  */
 import type { Identity } from "../identity/types";
-import { ownMember } from "../own-members";
+import { isJsonObject, ownMember } from "../own-members";
 import type { DecisionBody } from "../schema/decision-input";
 import type { Verdict } from "../types";
 import { fallbackParams } from "../engine/fallback-params";
@@ -43,7 +43,7 @@ export async function listTools(
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, undefined);
   const result = await evaluate(engineFor(env), resolution, JSON.stringify(input), fallback, now, { location: colo, region: region.region });
   const listing = (result.decision as { tools?: unknown }).tools;
-  const table = typeof listing === "object" && listing !== null && !Array.isArray(listing) ? (listing as Record<string, unknown>) : {};
+  const table = isJsonObject(listing) ? listing : {};
   return Object.fromEntries(
     tools.map((tool) => {
       const verdict = ownMember(table, tool);

@@ -18,7 +18,7 @@ import type { LayerOutcome } from "./sandbox-protocol";
 import type { FallbackParams } from "./fallback-params";
 import { stricterBreaker } from "./fallback-params";
 import { higherTier, isRiskTier } from "../schema/risk-tier";
-import { ownMember } from "../own-members";
+import { isJsonObject, ownMember } from "../own-members";
 import type { BreakerParams } from "../session/types";
 import type { PolicyDecision, Reason, Verdict } from "../types";
 
@@ -167,7 +167,7 @@ function restrict(parent: ComposedDecision, child: ComposedDecision): ComposedDe
  * is not a verdict, is not listed.
  */
 function stricterListing(a: unknown, b: unknown): Record<string, Verdict> {
-  const listing = (value: unknown) => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+  const listing = (value: unknown) => (isJsonObject(value) ? value : {});
   const left = listing(a);
   const right = listing(b);
   const composed = [...new Set([...Object.keys(left), ...Object.keys(right)])].map((tool): [string, Verdict] => {

@@ -8,7 +8,7 @@
  * configuration.
  */
 import { z } from "zod";
-import { ownMember } from "../own-members";
+import { isJsonObject, ownMember } from "../own-members";
 import { publicEndpointProblem } from "../network-hosts";
 import { algorithmsOfKey, JWS_ALGORITHMS, type JwsAlgorithm } from "./jws";
 
@@ -74,7 +74,7 @@ export function usableKeys(jwks: unknown, algorithms: readonly JwsAlgorithm[]): 
 /** A claim's value by name or JSON pointer (RFC 6901). */
 export function claimAt(payload: Record<string, unknown>, path: string): unknown {
   // Own members only: a claim named "constructor" that the token lacks is absent, not Object.
-  const member = (node: unknown, key: string) => (typeof node === "object" && node !== null && !Array.isArray(node) ? ownMember(node as Record<string, unknown>, key) : undefined);
+  const member = (node: unknown, key: string) => (isJsonObject(node) ? ownMember(node, key) : undefined);
   if (!path.startsWith("/")) return member(payload, path);
   let node: unknown = payload;
   for (const raw of path.slice(1).split("/")) node = member(node, raw.replaceAll("~1", "/").replaceAll("~0", "~"));

@@ -35,11 +35,12 @@ import type { RecordedClasses } from "../session/types";
 import { sessionKey, sessionObject } from "../session/objects";
 import type { Reason } from "../types";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
-import { errorMessage, INVALID_PARAMS, isObject, REFUSED_BY_POLICY, resultMessage, URL_ELICITATION_REQUIRED, type JsonRpcId } from "./jsonrpc";
+import { errorMessage, INVALID_PARAMS, REFUSED_BY_POLICY, resultMessage, URL_ELICITATION_REQUIRED, type JsonRpcId } from "./jsonrpc";
 import { subjectOf, type GovernedMethod, type Subject } from "./registry-mapping";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
 import { eventIdsFor } from "./event-id";
 import { jsonResponse, relay, type Finish } from "./upstream-relay";
+import { isJsonObject } from "../own-members";
 
 export const DECISION_META_KEY = "tollgate/decision";
 
@@ -168,7 +169,7 @@ export async function governedRequest(context: GatewayContext, id: JsonRpcId, me
 export function resultFinish(meta: DecisionMeta): Finish {
   return async (reply) => {
     const resultObject = reply.result;
-    if (!isObject(resultObject)) return reply;
+    if (!isJsonObject(resultObject)) return reply;
     const upstreamMeta = typeof resultObject._meta === "object" && resultObject._meta !== null ? (resultObject._meta as Record<string, unknown>) : {};
     return { ...reply, result: { ...resultObject, _meta: { ...upstreamMeta, [DECISION_META_KEY]: meta } } };
   };

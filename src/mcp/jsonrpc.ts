@@ -8,6 +8,7 @@
  * error codes MCP adds are named here too.
  */
 import { findLimitViolation, type JsonLimits } from "../schema/json-limits";
+import { isJsonObject } from "../own-members";
 
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
@@ -42,18 +43,16 @@ export class JsonRpcFault extends Error {
 export const MESSAGE_LIMITS: JsonLimits = { maxDepth: 40, maxArrayLength: 10_000, maxObjectKeys: 10_000, maxStringLength: 4 * 1024 * 1024 };
 
 const isId = (value: unknown): value is JsonRpcId => typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
-/** A JSON object (not null, not an array). */
-export const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Classifies a parsed value; throws JsonRpcFault(-32600) for anything that is not one JSON-RPC 2.0 message. */
 export function classify(value: unknown): JsonRpcMessage {
   if (Array.isArray(value)) throw new JsonRpcFault(INVALID_REQUEST, "batches are not part of MCP since 2025-06-18: send one message per request");
-  if (!isObject(value) || value.jsonrpc !== "2.0") throw new JsonRpcFault(INVALID_REQUEST, 'a JSON-RPC 2.0 message is an object with "jsonrpc": "2.0"');
+  if (!isJsonObject(value) || value.jsonrpc !== "2.0") throw new JsonRpcFault(INVALID_REQUEST, 'a JSON-RPC 2.0 message is an object with "jsonrpc": "2.0"');
   const id = value.id;
   const hasId = Object.hasOwn(value, "id");
   if (hasId && id !== null && !isId(id)) throw new JsonRpcFault(INVALID_REQUEST, "id must be a string or an integer");
   const params = value.params;
-  if (params !== undefined && !isObject(params)) throw new JsonRpcFault(INVALID_REQUEST, "params must be an object", isId(id) ? id : null);
+  if (params !== undefined && !isJsonObject(params)) throw new JsonRpcFault(INVALID_REQUEST, "params must be an object", isId(id) ? id : null);
   if (typeof value.method === "string") {
     if (value.method.length === 0 || value.method.length > 256) throw new JsonRpcFault(INVALID_REQUEST, "method must be 1 to 256 characters", isId(id) ? id : null);
     if (!hasId) return { kind: "notification", method: value.method, params: params as Record<string, unknown> | undefined, raw: value };
@@ -64,7 +63,7 @@ export function classify(value: unknown): JsonRpcMessage {
   const hasResult = Object.hasOwn(value, "result");
   const error = value.error;
   if (hasId && hasResult !== (error !== undefined)) {
-    if (error !== undefined && !(isObject(error) && typeof error.code === "number" && typeof error.message === "string")) {
+    if (error !== undefined && !(isJsonObject(error) && typeof error.code === "number" && typeof error.message === "string")) {
       throw new JsonRpcFault(INVALID_REQUEST, "error must be an object with a numeric code and a message");
     }
     return { kind: "response", id: isId(id) ? id : null, result: value.result, error: error as { code: number; message: string } | undefined, raw: value };

@@ -12,9 +12,8 @@
  * listings (`tools/list`, `resources/list`, `resources/templates/list`,
  * `prompts/list`) are filtered by the same mappings.
  */
-import { ownMember } from "../own-members";
+import { isJsonObject, ownMember } from "../own-members";
 import { DECISION_LIMITS, findLimitViolation } from "../schema/json-limits";
-import { isObject } from "./jsonrpc";
 import type { StoredServer, ToolMapping } from "./upstream-schema";
 
 export type GovernedMethod = "tools/call" | "resources/read" | "prompts/get" | "completion/complete";
@@ -139,7 +138,7 @@ function unnormalizedUri(uri: string): string | undefined {
 const DECODED_ELSEWHERE = (field: string) => `${field} has a percent-escape that, decoded, puts it under another registered prefix than the one it is written under, or makes a dot segment: write it decoded`;
 
 function checkedArguments(args: unknown): Record<string, unknown> | string {
-  if (!isObject(args)) return "params.arguments must be an object";
+  if (!isJsonObject(args)) return "params.arguments must be an object";
   const violation = findLimitViolation(args, DECISION_LIMITS);
   return violation ? `arguments${violation.path ? `.${violation.path}` : ""}: ${violation.message}` : args;
 }
@@ -161,9 +160,9 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
     [table, name, args] = ["resources", uri, { uri }];
   } else if (method === "completion/complete") {
     const ref = params?.ref;
-    if (!isObject(ref) || (ref.type !== "ref/prompt" && ref.type !== "ref/resource")) return "completion/complete names what it completes in params.ref (ref/prompt or ref/resource)";
+    if (!isJsonObject(ref) || (ref.type !== "ref/prompt" && ref.type !== "ref/resource")) return "completion/complete names what it completes in params.ref (ref/prompt or ref/resource)";
     const argument = params?.argument;
-    if (!isObject(argument) || typeof argument.name !== "string" || typeof argument.value !== "string") return "params.argument must be an object with a string name and value";
+    if (!isJsonObject(argument) || typeof argument.name !== "string" || typeof argument.value !== "string") return "params.argument must be an object with a string name and value";
     if (ref.type === "ref/prompt") {
       if (!boundedName(ref.name, MAX_NAME_LENGTH)) return `params.ref.name names the prompt (1 to ${MAX_NAME_LENGTH} characters)`;
       [table, name] = ["prompts", ref.name];
@@ -204,7 +203,7 @@ export const listingField = (method: ListingMethod) => LISTINGS[method].field;
 
 /** The mapping a listed entry is judged by, if it has one. */
 export function listedMapping(config: StoredServer, method: ListingMethod, entry: unknown): ToolMapping | undefined {
-  if (!isObject(entry)) return undefined;
+  if (!isJsonObject(entry)) return undefined;
   const key = entry[LISTINGS[method].key];
   if (typeof key !== "string") return undefined;
   if (method === "tools/list") return mappingFor(config, "tools", key);
