@@ -23,8 +23,15 @@ export interface ResumePoint {
   upstream: string;
   /** The request whose answer the stream carries. */
   request: JsonRpcId;
-  /** What the gateway does to the answer: a governed request's (what it named, the decision that allowed it), a listing's, or nothing. */
-  answer: { kind: "call"; method: GovernedMethod; table: RegistryTable; name: string; decision_id: string } | { kind: "list"; method: ListingMethod } | { kind: "relay" };
+  /**
+   * What the gateway does to the answer: a governed request's (what it named,
+   * the decision that allowed it), a listing's (with the id it went upstream
+   * under, governed-listing.ts), or nothing.
+   */
+  answer:
+    | { kind: "call"; method: GovernedMethod; table: RegistryTable; name: string; decision_id: string }
+    | { kind: "list"; method: ListingMethod; upstream_request?: JsonRpcId }
+    | { kind: "relay" };
 }
 
 /** The most an id may be: a sealed resume point with a long upstream id stays well under it. */

@@ -8,6 +8,12 @@
  * did not map, is left out; one that would need approval is listed and
  * marked, in its `_meta["tollgate/approval"]` and in its description, so a
  * model and a program both see it. Pagination passes through unchanged.
+ *
+ * A listing goes upstream under an id of the gateway's own, not the
+ * client's. An upstream sends a reply where the request with its id came
+ * from (the official SDKs keep one stream per id), so a client that sent
+ * another request under the same id while the listing was in flight would
+ * otherwise get the unfiltered list as that request's answer.
  */
 import { listTools } from "../decision/tool-listing";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
@@ -52,9 +58,10 @@ export async function governedList(context: GatewayContext, reply: Record<string
 export async function governedListing(context: GatewayContext, id: JsonRpcId, method: ListingMethod, raw: Record<string, unknown>): Promise<Response> {
   const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
   try {
-    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
-    const eventId = eventIdsFor(context.env, context.session, id, { kind: "list", method });
-    return await relay(targetOf(context), exchange, id, (reply) => governedList(context, reply, id, method), onFault, { background: context.background, eventId });
+    const upstreamId = `tollgate-list-${crypto.randomUUID()}`;
+    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify({ ...raw, id: upstreamId }), timeoutMs: timeoutOf(context) });
+    const eventId = eventIdsFor(context.env, context.session, id, { kind: "list", method, upstream_request: upstreamId });
+    return await relay(targetOf(context), exchange, upstreamId, (reply) => governedList(context, { ...reply, id }, id, method), onFault, { background: context.background, eventId });
   } catch (error) {
     if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
     return jsonResponse(onFault(error));

@@ -25,7 +25,7 @@ function finishFor(context: GatewayContext, point: ResumePoint): Finish {
   if (answer.kind === "call") {
     return resultFinish({ decision_id: answer.decision_id, decision: "allow", rules: [], reasons: [], resumed: true });
   }
-  if (answer.kind === "list") return (reply) => governedList(context, reply, request, answer.method);
+  if (answer.kind === "list") return (reply) => governedList(context, { ...reply, id: request }, request, answer.method);
   return async (reply) => reply;
 }
 
@@ -54,7 +54,9 @@ export async function resumeStream(context: GatewayContext, lastEventId: string)
       return jsonResponse(errorMessage(null, UPSTREAM_ERROR, `upstream ${context.server.name} could not resume the stream (HTTP ${status})`), 502);
     }
     const eventId = eventIdsFor(context.env, context.session, point.request, point.answer);
-    return await relay(targetOf(context), exchange, point.request, finishFor(context, point), onFault, { background: context.background, eventId, streamOnly: true });
+    // A listing's answer comes under the id it went upstream with (governed-listing.ts).
+    const answering = point.answer.kind === "list" && point.answer.upstream_request !== undefined ? point.answer.upstream_request : point.request;
+    return await relay(targetOf(context), exchange, answering, finishFor(context, point), onFault, { background: context.background, eventId, streamOnly: true });
   } catch (error) {
     if (error instanceof UpstreamFault) return jsonResponse(errorMessage(null, UPSTREAM_ERROR, error.message), error.fault === "timeout" ? 504 : 502);
     throw error;

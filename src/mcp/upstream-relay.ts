@@ -18,6 +18,9 @@
  * the gateway (a GET with `Last-Event-ID`, answered with `streamOnly`), and
  * the answer still passes through `finish`. The upstream's ids are never
  * passed on bare: a stream resumed straight from the upstream would skip it.
+ *
+ * A response to any other request on the stream is dropped: it would reach
+ * the client without its own request's `finish` (a listing unfiltered).
  */
 import type { JsonRpcId } from "./jsonrpc";
 import { ChannelClosed, EventChannel } from "./event-channel";
@@ -126,7 +129,7 @@ export async function relay(target: UpstreamTarget, exchange: Exchange, id: Json
             answered = true;
             break;
           }
-          if (event.message) await channel.send(event.message, event.event, await idOf(event));
+          if (event.message && typeof event.message.method === "string") await channel.send(event.message, event.event, await idOf(event));
           else if (event.id && eventId) await channel.mark(await eventId(event.id));
         }
         if (answered || lastEventId === undefined || resumed >= MAX_RESUMPTIONS) break;

@@ -15,12 +15,13 @@ import { Client, StreamableHTTPClientTransport, UrlElicitationRequiredError } fr
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
 import { auditRecordsOnceWritten } from "../fixtures/audit-records.ts";
 import { TEST_TOKENS, testStoreBindings } from "../fixtures/test-config.ts";
-import { startDispatcher, startGarbage, startHelpdesk, UPSTREAM_KEY, type RunningUpstream } from "../fixtures/mcp-upstream.ts";
+import { startDispatcher, startGarbage, startHelpdesk, startIdRouter, UPSTREAM_KEY, type RunningUpstream } from "../fixtures/mcp-upstream.ts";
 
 let edge: RunningEdge;
 let helpdesk: RunningUpstream;
 let garbage: { url: string; close(): Promise<void> };
 let dispatcher: { url: string; received: string[]; close(): Promise<void> };
+let router: { url: string; ids: unknown[]; close(): Promise<void> };
 const keys: Record<string, string> = {};
 
 async function admin(path: string, init: RequestInit = {}, token: string = TEST_TOKENS.registrar): Promise<Response> {
@@ -86,7 +87,7 @@ const decisionOf = (result: { _meta?: Record<string, unknown> }) => result._meta
 
 beforeAll(async () => {
   bundleEdge();
-  [helpdesk, garbage, dispatcher] = await Promise.all([startHelpdesk(), startGarbage(), startDispatcher()]);
+  [helpdesk, garbage, dispatcher, router] = await Promise.all([startHelpdesk(), startGarbage(), startDispatcher(), startIdRouter()]);
   edge = await startEdge({ port: 18841, vars: testStoreBindings() });
   keys.helper = await registerAgent("acme", "mcp-helper", "support");
   keys.payer = await registerAgent("acme", "mcp-payer", "finance");
@@ -98,6 +99,7 @@ beforeAll(async () => {
     ["acme", "slowdesk", helpdesk.url, { timeout_ms: 600 }],
     ["acme", "junk", garbage.url, { credentials: undefined }],
     ["acme", "dispatcher", dispatcher.url, { credentials: undefined }],
+    ["acme", "router", router.url, { credentials: undefined }],
     ["acme", "gone", "http://127.0.0.1:9/mcp", {}],
   ] as const) {
     const response = await registerServer(tenant, name, url, extra);
@@ -110,6 +112,7 @@ afterAll(async () => {
   await helpdesk?.close();
   await garbage?.close();
   await dispatcher?.close();
+  await router?.close();
 });
 
 describe("the upstream registry", () => {
@@ -730,6 +733,31 @@ describe("a client that breaks the protocol", () => {
     await client.close();
     // Whichever stream A's answer took, the session holds PII from the moment A was allowed.
     expect(decisionOf(leak), `B's answer: ${answerB.slice(0, 300)}`).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
+  });
+
+  it("cannot get an unfiltered listing by reusing the id of a listing in flight, nor from an answer to another request", async () => {
+    const key = await freshAgent();
+    const init = await rawMessage("router", key, undefined, { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } });
+    expect(init.status).toBe(200);
+    const sessionId = init.headers.get("mcp-session-id")!;
+    await init.body?.cancel();
+    const idsBefore = router.ids.length;
+    // The listing is in flight upstream when a ping with its id arrives; the upstream answers the latest request with an id.
+    const listing = rawMessage("router", key, sessionId, { jsonrpc: "2.0", id: 9, method: "tools/list" });
+    for (let waited = 0; router.ids.length === idsBefore; waited += 10) {
+      if (waited > 5_000) throw new Error("the listing never reached the upstream");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const ping = await rawMessage("router", key, sessionId, { jsonrpc: "2.0", id: 9, method: "ping" });
+    const pingText = await ping.text();
+    const listed = await (await listing).json();
+    // The listing went upstream under the gateway's own id, so its answer stayed on its own stream, filtered.
+    expect(router.ids.slice(idsBefore)).toEqual([expect.stringMatching(/^tollgate-list-/), 9]);
+    expect(listed).toMatchObject({ id: 9, result: { tools: [{ name: "read_ticket" }] } });
+    expect(listed.result.tools).toHaveLength(1);
+    // The ping's stream carried only the ping's answer: the answer to another request on it was dropped.
+    expect(pingText).not.toContain("run_shell");
+    expect(pingText).toContain('"id":9');
   });
 
   it("cannot hand the upstream a tools/call without an id, nor a method MCP does not define", async () => {
