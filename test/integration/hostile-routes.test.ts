@@ -179,9 +179,19 @@ function targetOf(method: string, path: string): Target {
     headers = async () => ({ authorization: `Bearer ${await adminTokenFor(rule)}` });
   } else if (dialect === "console") {
     const tokenOf = consoleTokenFor(method, path);
-    headers = async () => ({ origin: ORIGIN, ...(tokenOf ? { cookie: (await browserOf(await tokenOf())).cookie } : {}) });
-    let token: Promise<string> | undefined;
-    if (tokenOf) csrf = () => (token ??= tokenOf().then(async (admin) => (await browserOf(admin)).csrf()));
+    // Signing out ends, on the server, the session it was sent with: each request to it signs in anew.
+    const ownSession = label === "POST /console/sign-out";
+    let current: Promise<{ browser: ConsoleBrowser; csrf: string }> | undefined;
+    const session = (admin: () => Promise<string>) =>
+      (current ??= admin()
+        .then((token) => (ownSession ? signIn(token) : browserOf(token)))
+        .then(async (browser) => ({ browser, csrf: await browser.csrf() })));
+    headers = async () => {
+      if (!tokenOf) return { origin: ORIGIN };
+      if (ownSession) current = undefined;
+      return { origin: ORIGIN, cookie: (await session(tokenOf)).browser.cookie };
+    };
+    if (tokenOf) csrf = async () => (await session(tokenOf)).csrf;
   } else {
     // Agent-facing (and public) routes: a live agent key of acme. The MCP gateway also wants both media types accepted.
     const accept: Record<string, string> = dialect === "mcp" ? { accept: method === "GET" ? "text/event-stream" : "application/json, text/event-stream" } : {};
