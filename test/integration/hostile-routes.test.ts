@@ -186,7 +186,7 @@ function targetOf(method: string, path: string): Target {
       (current ??= admin()
         .then((token) => (ownSession ? signIn(token) : browserOf(token)))
         .then(async (browser) => ({ browser, csrf: await browser.csrf() })));
-    headers = async () => {
+    headers = async (): Promise<Record<string, string>> => {
       if (!tokenOf) return { origin: ORIGIN };
       if (ownSession) current = undefined;
       return { origin: ORIGIN, cookie: (await session(tokenOf)).browser.cookie };
