@@ -710,6 +710,14 @@ function rawMessage(server: string, key: string, sessionId: string | undefined, 
   });
 }
 
+/** Opens an MCP session with a bare initialize, as a client that speaks raw JSON-RPC does; its Mcp-Session-Id. */
+async function rawSession(server: string, key: string): Promise<string> {
+  const init = await rawMessage(server, key, undefined, { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } });
+  expect(init.status).toBe(200);
+  await init.body?.cancel();
+  return init.headers.get("mcp-session-id")!;
+}
+
 describe("a client that breaks the protocol", () => {
   it("cannot get a PII answer past the session's taint by reusing the id of the call in flight", async () => {
     const key = await freshAgent();
@@ -737,10 +745,7 @@ describe("a client that breaks the protocol", () => {
 
   it("cannot get an unfiltered listing by reusing the id of a listing in flight, nor from an answer to another request", async () => {
     const key = await freshAgent();
-    const init = await rawMessage("router", key, undefined, { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } });
-    expect(init.status).toBe(200);
-    const sessionId = init.headers.get("mcp-session-id")!;
-    await init.body?.cancel();
+    const sessionId = await rawSession("router", key);
     const idsBefore = router.ids.length;
     // The listing is in flight upstream when a ping with its id arrives; the upstream answers the latest request with an id.
     const listing = rawMessage("router", key, sessionId, { jsonrpc: "2.0", id: 9, method: "tools/list" });
@@ -762,10 +767,7 @@ describe("a client that breaks the protocol", () => {
 
   it("cannot hand the upstream a tools/call without an id, nor a method MCP does not define", async () => {
     const key = await freshAgent();
-    const init = await rawMessage("dispatcher", key, undefined, { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } });
-    expect(init.status).toBe(200);
-    const sessionId = init.headers.get("mcp-session-id")!;
-    await init.body?.cancel();
+    const sessionId = await rawSession("dispatcher", key);
     const before = dispatcher.received.length;
     // As a notification, run_shell (not even mapped: as a request it is refused and recorded) would be run undecided.
     const sneaky = await rawMessage("dispatcher", key, sessionId, { jsonrpc: "2.0", method: "tools/call", params: { name: "run_shell", arguments: { command: "id" } } });
