@@ -172,4 +172,9 @@ export class PolicyEvaluator {
   memoryBytes(): number {
     return this.policy.memoryBytes();
   }
+
+  /** How far the policy's heap reaches: its data and what evaluations keep (policy-instance.ts). */
+  heapBytes(): number {
+    return this.policy.heapBytes();
+  }
 }

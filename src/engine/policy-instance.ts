@@ -19,6 +19,9 @@
  * evaluation that did not finish (its allocator state is not trusted). So
  * memory stays within the data, that bound and one evaluation; the memory
  * also has a hard maximum, so a hostile input cannot grow it without bound.
+ *
+ * A reset is a rewind to a checkpoint rather than to the bare data when it
+ * can be (see Checkpoint): the patterns compiled before it are kept.
  */
 import { BuiltinCannotAnswer } from "./builtins/context";
 import { readRegoValue, writeRegoValue, type RegoValue } from "./rego-value";
@@ -63,6 +66,47 @@ interface PolicyExports {
  * data leaves less room (see retainedBytesFor).
  */
 export const RETAINED_HEAP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A copy of the wasm memory at rest, between two evaluations: the data, the
+ * caches evaluations filled (OPA's compiled patterns) and their garbage.
+ * The module keeps all its state in that memory (its allocator's lists,
+ * its cache pointers, the heap) but for the stack pointer, which is back at
+ * its start whenever no evaluation runs; so writing the copy back puts the
+ * instance exactly where it was then, a state it has already evaluated
+ * from. A reset rewinds to it instead of releasing everything above the data.
+ *
+ * When one is taken:
+ * - the first, after the evaluation that follows the first reset, so a
+ *   layer that decides too seldom to reach one (most tenants' layers, each
+ *   in a sandbox of its own) never holds a copy;
+ * - a new one after any evaluation that grew the heap by more than twice the
+ *   least an evaluation has, the sign that it filled a cache (compiling the
+ *   global policy's 13 shell patterns takes about 80 KiB, a decision about
+ *   30 KiB), so patterns first compiled later are kept too;
+ * - only while it is small (CHECKPOINT_MAX_BYTES, and at most half the heap
+ *   kept between resets), since a rewind copies it back whole: a layer with
+ *   large data resets to its bare data as before, and a cache filled late
+ *   in a turn between resets is kept when it is filled again early in one.
+ *
+ * A rewind copies some hundred KiB where compiling those patterns again cost
+ * about 300 µs.
+ */
+interface Checkpoint {
+  /** The memory from address 0 to where the heap ended. */
+  bytes: Uint8Array;
+  /**
+   * The memory's size then. OPA's allocator keeps the end of the memory it
+   * grew as a count it adds to, so bytes from before a growth would have it
+   * grow the memory again at every rewind: a checkpoint from a smaller
+   * memory is dropped instead (the memory stops growing once it holds the
+   * data, the heap kept between resets and one evaluation).
+   */
+  memoryBytes: number;
+}
+
+/** The largest checkpoint taken (from address 0): a larger one is not, and the one there is stays. */
+export const CHECKPOINT_MAX_BYTES = 1024 * 1024;
 
 /** A wasm page, and the most pages a memory without a declared maximum may have. */
 const PAGE_BYTES = 64 * 1024;
@@ -115,6 +159,11 @@ export class PolicyInstance {
   private retainedBytes = RETAINED_HEAP_BYTES;
   /** Set while an evaluation runs; still set at the next one when it threw. */
   private evaluating = false;
+  private checkpoint: Checkpoint | undefined;
+  /** The least an evaluation has grown the heap by. */
+  private leanestGrowth = Number.POSITIVE_INFINITY;
+  /** Whether the heap has been reset since the data was loaded: only then is a checkpoint worth its copy. */
+  private wasReset = false;
   readonly entrypoints: Record<string, number>;
   /** Builtins the policy imports from the host, by name. */
   readonly required: string[];
@@ -196,6 +245,9 @@ export class PolicyInstance {
 
   /** Loads the policy's data document from its JSON text (numbers kept as written). */
   setData(dataJson: string): void {
+    this.checkpoint = undefined;
+    this.leanestGrowth = Number.POSITIVE_INFINITY;
+    this.wasReset = false;
     this.exports.opa_heap_ptr_set(this.baseHeapPtr);
     this.dataAddr = writeValue(this.exports, this.memory, dataJson, "json");
     this.dataHeapPtr = this.exports.opa_heap_ptr_get();
@@ -208,10 +260,17 @@ export class PolicyInstance {
    */
   evaluate(entrypoint: number, inputJson: string): string {
     const exports = this.exports;
-    if (this.evaluating || exports.opa_heap_ptr_get() - this.dataHeapPtr > this.retainedBytes) {
-      // Also empties OPA's builtin caches, which live in the heap being released.
-      exports.opa_heap_ptr_set(this.dataHeapPtr);
+    if (this.evaluating) {
+      // An evaluation that did not finish: nothing it left is trusted, the checkpoint's copy included.
+      this.checkpoint = undefined;
+      this.resetToData();
+    } else if (exports.opa_heap_ptr_get() - this.dataHeapPtr > this.retainedBytes) {
+      if (this.checkpoint?.memoryBytes !== this.memory.buffer.byteLength) this.checkpoint = undefined;
+      if (this.checkpoint) new Uint8Array(this.memory.buffer).set(this.checkpoint.bytes);
+      else this.resetToData();
+      this.wasReset = true;
     }
+    const startedAt = exports.opa_heap_ptr_get();
     this.evaluating = true;
     const input = writeValue(exports, this.memory, inputJson, "value");
     const ctx = exports.opa_eval_ctx_new();
@@ -221,7 +280,30 @@ export class PolicyInstance {
     if (exports.eval(ctx) !== 0) throw new PolicyInstanceError("policy evaluation failed");
     const text = dumpValue(exports, this.memory, exports.opa_eval_ctx_get_result(ctx));
     this.evaluating = false;
+    this.considerCheckpoint(startedAt);
     return text;
+  }
+
+  /** Releases the heap above the data; also empties OPA's builtin caches, which live in it. */
+  private resetToData(): void {
+    this.exports.opa_heap_ptr_set(this.dataHeapPtr);
+  }
+
+  /** After an evaluation that began with the heap at `startedAt`: a checkpoint when there is none yet, or when it filled a cache. */
+  private considerCheckpoint(startedAt: number): void {
+    const heapPtr = this.exports.opa_heap_ptr_get();
+    const growth = heapPtr - startedAt;
+    const filledCache = growth > 2 * this.leanestGrowth;
+    this.leanestGrowth = Math.min(this.leanestGrowth, growth);
+    if (!this.wasReset || (this.checkpoint && !filledCache)) return;
+    // Too large to copy back at each reset, or near enough to the bound that it would leave no room: keep what there is.
+    if (heapPtr > CHECKPOINT_MAX_BYTES || heapPtr - this.dataHeapPtr > this.retainedBytes / 2) return;
+    this.checkpoint = { bytes: new Uint8Array(this.memory.buffer, 0, heapPtr).slice(), memoryBytes: this.memory.buffer.byteLength };
+  }
+
+  /** How far the heap reaches above the module's own start: the data, and what evaluations keep. */
+  heapBytes(): number {
+    return this.exports.opa_heap_ptr_get() - this.baseHeapPtr;
   }
 
   memoryBytes(): number {
