@@ -80,10 +80,12 @@ export const RETAINED_HEAP_BYTES = 4 * 1024 * 1024;
  * - the first, after the evaluation that follows the first reset, so a
  *   layer that decides too seldom to reach one (most tenants' layers, each
  *   in a sandbox of its own) never holds a copy;
- * - a new one after any evaluation that grew the heap by more than twice the
- *   least an evaluation has, the sign that it filled a cache (compiling the
- *   global policy's 13 shell patterns takes about 80 KiB, a decision about
- *   30 KiB), so patterns first compiled later are kept too;
+ * - a new one after an evaluation that grew the heap by more than twice the
+ *   least an evaluation has, the sign that it may have filled a cache
+ *   (compiling the global policy's 13 shell patterns takes about 80 KiB, a
+ *   decision about 30 KiB), so patterns first compiled later are kept too;
+ *   at most one per turn between resets, since an input that allocates much
+ *   without filling any cache (a plan of 20 steps) looks the same;
  * - only while it is small (CHECKPOINT_MAX_BYTES, and at most half the heap
  *   kept between resets), since a rewind copies it back whole: a layer with
  *   large data resets to its bare data as before, and a cache filled late
@@ -106,7 +108,7 @@ interface Checkpoint {
 }
 
 /** The largest checkpoint taken (from address 0): a larger one is not, and the one there is stays. */
-export const CHECKPOINT_MAX_BYTES = 1024 * 1024;
+export const CHECKPOINT_MAX_BYTES = 512 * 1024;
 
 /** A wasm page, and the most pages a memory without a declared maximum may have. */
 const PAGE_BYTES = 64 * 1024;
@@ -164,6 +166,8 @@ export class PolicyInstance {
   private leanestGrowth = Number.POSITIVE_INFINITY;
   /** Whether the heap has been reset since the data was loaded: only then is a checkpoint worth its copy. */
   private wasReset = false;
+  /** Whether a checkpoint was taken since the last reset. */
+  private checkpointedThisTurn = false;
   readonly entrypoints: Record<string, number>;
   /** Builtins the policy imports from the host, by name. */
   readonly required: string[];
@@ -269,6 +273,7 @@ export class PolicyInstance {
       if (this.checkpoint) new Uint8Array(this.memory.buffer).set(this.checkpoint.bytes);
       else this.resetToData();
       this.wasReset = true;
+      this.checkpointedThisTurn = false;
     }
     const startedAt = exports.opa_heap_ptr_get();
     this.evaluating = true;
@@ -295,10 +300,11 @@ export class PolicyInstance {
     const growth = heapPtr - startedAt;
     const filledCache = growth > 2 * this.leanestGrowth;
     this.leanestGrowth = Math.min(this.leanestGrowth, growth);
-    if (!this.wasReset || (this.checkpoint && !filledCache)) return;
+    if (!this.wasReset || this.checkpointedThisTurn || (this.checkpoint && !filledCache)) return;
     // Too large to copy back at each reset, or near enough to the bound that it would leave no room: keep what there is.
     if (heapPtr > CHECKPOINT_MAX_BYTES || heapPtr - this.dataHeapPtr > this.retainedBytes / 2) return;
     this.checkpoint = { bytes: new Uint8Array(this.memory.buffer, 0, heapPtr).slice(), memoryBytes: this.memory.buffer.byteLength };
+    this.checkpointedThisTurn = true;
   }
 
   /** How far the heap reaches above the module's own start: the data, and what evaluations keep. */
