@@ -10,7 +10,7 @@ import { DecisionEngine } from "../../src/engine/decision-engine";
 import { SandboxClient } from "../../src/engine/sandbox-client";
 import { fallbackParams } from "../../src/engine/fallback-params";
 import { RETAINED_HEAP_BYTES } from "../../src/engine/policy-instance";
-import { withIdentity } from "../fixtures/policy-identity";
+import { engineerInput, withIdentity } from "../fixtures/policy-identity";
 import { buildAuditRecord } from "../../src/audit/from-decision";
 import type { DecisionInput } from "../../src/schema/decision-input";
 
@@ -69,16 +69,7 @@ describe("the policy sandbox", () => {
     // patterns compiled before and after each.
     const evaluations = Math.ceil((4 * RETAINED_HEAP_BYTES) / (20 * 1024));
     const client = new SandboxClient(env.LOADER);
-    const shell = (command: string, i: number) =>
-      JSON.stringify(
-        withIdentity({
-          risk_tier: "medium",
-          tenant: "acme",
-          agent: { id: "agent-7", role: "engineer", scopes: [] },
-          session: { id: `s-${i}`, usage: { tokens: 1, api_calls: 1, cost_usd: 0, wall_clock_s: 1 } },
-          action: { type: "tool_call", tool: "shell.exec", args: { command } },
-        }),
-      );
+    const shell = (command: string, i: number) => engineerInput({ type: "tool_call", tool: "shell.exec", args: { command } }, i);
     const commands = [
       { command: "ls -la /workspace", denied: false },
       { command: "rm -rf /", denied: true },

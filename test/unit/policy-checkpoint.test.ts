@@ -7,24 +7,14 @@
 import { describe, expect, it } from "vitest";
 import { BASELINE_LAYER } from "../../src/bundles/baseline";
 import { PolicyEvaluator } from "../../src/engine/evaluator";
-import { withIdentity } from "../fixtures/policy-identity";
+import { engineerInput } from "../fixtures/policy-identity";
 
 const NOW = Date.UTC(2026, 10, 1);
 const load = () => PolicyEvaluator.load(BASELINE_LAYER.wasm as WebAssembly.Module, BASELINE_LAYER.data, BASELINE_LAYER.entrypoint);
 
-const decision = (action: Record<string, unknown>, i = 0) =>
-  JSON.stringify(
-    withIdentity({
-      risk_tier: "medium",
-      tenant: "acme",
-      agent: { id: "agent-7", role: "engineer", scopes: [] },
-      session: { id: `s-${i}`, usage: { tokens: 1, api_calls: 1, cost_usd: 0, wall_clock_s: 1 } },
-      action,
-    }),
-  );
-const shell = (command: string, i = 0) => decision({ type: "tool_call", tool: "shell.exec", args: { command } }, i);
-const read = (i = 0) => decision({ type: "tool_call", tool: "tickets.read", args: { id: `T-${i}` } }, i);
-const plan = (steps: number, i = 0) => decision({ type: "plan", steps: Array.from({ length: steps }, (_, n) => ({ tool: "files.write", args: { path: `/workspace/${n}` } })) }, i);
+const shell = (command: string, i = 0) => engineerInput({ type: "tool_call", tool: "shell.exec", args: { command } }, i);
+const read = (i = 0) => engineerInput({ type: "tool_call", tool: "tickets.read", args: { id: `T-${i}` } }, i);
+const plan = (steps: number, i = 0) => engineerInput({ type: "plan", steps: Array.from({ length: steps }, (_, n) => ({ tool: "files.write", args: { path: `/workspace/${n}` } })) }, i);
 
 /** Evaluates until the heap has been reset (it shrinks), and returns how many evaluations that took. */
 function untilReset(evaluator: PolicyEvaluator, input: string): number {
