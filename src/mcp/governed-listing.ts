@@ -25,10 +25,11 @@ import { jsonResponse, relay } from "./upstream-relay";
 
 export const APPROVAL_META_KEY = "tollgate/approval";
 
+/** The upstream's reply to a listing, filtered, as the answer to the client's request `id` (whatever id it went upstream under). */
 export async function governedList(context: GatewayContext, reply: Record<string, unknown>, id: JsonRpcId, method: ListingMethod): Promise<Record<string, unknown>> {
   const result = reply.result as Record<string, unknown> | undefined;
   const field = listingField(method);
-  if (!result || typeof result !== "object" || !Array.isArray(result[field])) return reply;
+  if (!result || typeof result !== "object" || !Array.isArray(result[field])) return { ...reply, id };
   const config = context.server.config;
   const offered = (result[field] as unknown[]).flatMap((entry) => {
     const mapping = listedMapping(config, method, entry);
@@ -52,7 +53,7 @@ export async function governedList(context: GatewayContext, reply: Record<string
     const each = method === "tools/list" ? "call" : method === "prompts/list" ? "use" : "read";
     return [{ ...entry, description: `${description}(Needs a person's approval before each ${each}.)`, _meta: { ...meta, [APPROVAL_META_KEY]: "required" } }];
   });
-  return { ...reply, result: { ...result, [field]: listed } };
+  return { ...reply, id, result: { ...result, [field]: listed } };
 }
 
 export async function governedListing(context: GatewayContext, id: JsonRpcId, method: ListingMethod, raw: Record<string, unknown>): Promise<Response> {
@@ -61,7 +62,7 @@ export async function governedListing(context: GatewayContext, id: JsonRpcId, me
     const upstreamId = `tollgate-list-${crypto.randomUUID()}`;
     const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify({ ...raw, id: upstreamId }), timeoutMs: timeoutOf(context) });
     const eventId = eventIdsFor(context.env, context.session, id, { kind: "list", method, upstream_request: upstreamId });
-    return await relay(targetOf(context), exchange, upstreamId, (reply) => governedList(context, { ...reply, id }, id, method), onFault, { background: context.background, eventId });
+    return await relay(targetOf(context), exchange, upstreamId, (reply) => governedList(context, reply, id, method), onFault, { background: context.background, eventId });
   } catch (error) {
     if (!(error instanceof UpstreamFault) || error.fault === "session_gone") throw error;
     return jsonResponse(onFault(error));

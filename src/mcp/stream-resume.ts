@@ -25,7 +25,7 @@ function finishFor(context: GatewayContext, point: ResumePoint): Finish {
   if (answer.kind === "call") {
     return resultFinish({ decision_id: answer.decision_id, decision: "allow", rules: [], reasons: [], resumed: true });
   }
-  if (answer.kind === "list") return (reply) => governedList(context, { ...reply, id: request }, request, answer.method);
+  if (answer.kind === "list") return (reply) => governedList(context, reply, request, answer.method);
   return async (reply) => reply;
 }
 
