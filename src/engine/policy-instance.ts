@@ -164,10 +164,12 @@ export class PolicyInstance {
   private checkpoint: Checkpoint | undefined;
   /** The least an evaluation has grown the heap by. */
   private leanestGrowth = Number.POSITIVE_INFINITY;
-  /** Whether the heap has been reset since the data was loaded: only then is a checkpoint worth its copy. */
-  private wasReset = false;
-  /** Whether a checkpoint was taken since the last reset. */
-  private checkpointedThisTurn = false;
+  /**
+   * Whether a checkpoint may still be taken before the next reset: set by a
+   * reset, cleared by taking one, and false until the first reset (only then
+   * is a checkpoint worth its copy).
+   */
+  private mayCheckpoint = false;
   readonly entrypoints: Record<string, number>;
   /** Builtins the policy imports from the host, by name. */
   readonly required: string[];
@@ -251,7 +253,7 @@ export class PolicyInstance {
   setData(dataJson: string): void {
     this.checkpoint = undefined;
     this.leanestGrowth = Number.POSITIVE_INFINITY;
-    this.wasReset = false;
+    this.mayCheckpoint = false;
     this.exports.opa_heap_ptr_set(this.baseHeapPtr);
     this.dataAddr = writeValue(this.exports, this.memory, dataJson, "json");
     this.dataHeapPtr = this.exports.opa_heap_ptr_get();
@@ -272,8 +274,7 @@ export class PolicyInstance {
       if (this.checkpoint?.memoryBytes !== this.memory.buffer.byteLength) this.checkpoint = undefined;
       if (this.checkpoint) new Uint8Array(this.memory.buffer).set(this.checkpoint.bytes);
       else this.resetToData();
-      this.wasReset = true;
-      this.checkpointedThisTurn = false;
+      this.mayCheckpoint = true;
     }
     const startedAt = exports.opa_heap_ptr_get();
     this.evaluating = true;
@@ -300,11 +301,11 @@ export class PolicyInstance {
     const growth = heapPtr - startedAt;
     const filledCache = growth > 2 * this.leanestGrowth;
     this.leanestGrowth = Math.min(this.leanestGrowth, growth);
-    if (!this.wasReset || this.checkpointedThisTurn || (this.checkpoint && !filledCache)) return;
+    if (!this.mayCheckpoint || (this.checkpoint && !filledCache)) return;
     // Too large to copy back at each reset, or near enough to the bound that it would leave no room: keep what there is.
     if (heapPtr > CHECKPOINT_MAX_BYTES || heapPtr - this.dataHeapPtr > this.retainedBytes / 2) return;
     this.checkpoint = { bytes: new Uint8Array(this.memory.buffer, 0, heapPtr).slice(), memoryBytes: this.memory.buffer.byteLength };
-    this.checkpointedThisTurn = true;
+    this.mayCheckpoint = false;
   }
 
   /** How far the heap reaches above the module's own start: the data, and what evaluations keep. */
