@@ -491,6 +491,15 @@ function sessionPathLines(rows: SessionPathRow[]): string[] {
       ({ concurrency, policy, tmpfs, disk, opa }) =>
         `| ${concurrency} | ${fmt(policy.median_ms)} | ${fmt(tmpfs.median_ms)} | ${(tmpfs.median_ms / policy.median_ms).toFixed(2)}× | ${fmt(disk.median_ms)} | ${fmt(opa.median_ms)} | ${policy.rps.toFixed(0)}, ${tmpfs.rps.toFixed(0)}, ${disk.rps.toFixed(0)}, ${opa.rps.toFixed(0)} | ${(tmpfs.rps / opa.rps).toFixed(2)}× | ${share(tmpfs)}, ${share(disk)} |`,
     ),
+    "",
+    "What the platform itself charges for the session step, in the same rounds and with the same requests: a Worker in a workerd of its own that only parses each request's JSON and answers; the same Worker making one RPC to the request's session object (one object per session, kept in memory, state on tmpfs), which does nothing; and the same object writing one row (the request's body) before it answers, so the answer waits for the commit as a check-and-debit's does. None of Tollgate's code runs there. The last column adds that row's cost to the policy path's, taking each request's time at the throughput it reaches (1 ÷ requests/s) as its cost: if costs add, no full path that commits a write per decision gets past it on this runtime:",
+    "",
+    "| concurrency | Worker alone | + RPC to an object | + the object writes one row | requests/s: alone, RPC, write | policy path + (write − alone), as requests/s | that vs OPA |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map(({ concurrency, policy, opa, floor }) => {
+      const bound = 1 / (1 / policy.rps + 1 / floor.write.rps - 1 / floor.alone.rps);
+      return `| ${concurrency} | ${fmt(floor.alone.median_ms)} | ${fmt(floor.roundTrip.median_ms)} | ${fmt(floor.write.median_ms)} | ${floor.alone.rps.toFixed(0)}, ${floor.roundTrip.rps.toFixed(0)}, ${floor.write.rps.toFixed(0)} | ${bound.toFixed(0)} | ${(bound / opa.rps).toFixed(2)}× |`;
+    }),
   ];
 }
 

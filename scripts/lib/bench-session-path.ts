@@ -13,13 +13,15 @@
  * while it is in use. Each edge is a workerd of its own; after each turn of
  * a full path its log is let chain every record so far, and after every
  * turn the edges' processes go idle (untimed), so no turn is timed while
- * another's leftover work runs.
+ * another's leftover work runs. In the same rounds, the platform's own floor
+ * for the session step (object-floor.ts), with the same requests.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { waitUntilChained } from "./audit-drain.ts";
 import { enrolAgents, type Call } from "./bench-agents.ts";
 import { startEdge } from "./edge-server.ts";
+import { startObjectFloor } from "./object-floor.ts";
 import { runInterleaved } from "./load.ts";
 import { waitUntilQuiet, workerdChildren } from "./placement.ts";
 import type { Summary } from "./stats.ts";
@@ -30,6 +32,8 @@ export interface SessionPathRow {
   tmpfs: Summary;
   disk: Summary;
   opa: Summary;
+  /** The platform's floor (object-floor.ts): a Worker alone, with a round trip to an object, with a row the object writes. */
+  floor: { alone: Summary; roundTrip: Summary; write: Summary };
 }
 
 /** `opa run --server` with the same policy, measured in the same rounds. */
@@ -61,6 +65,7 @@ export async function benchSessionPath(
   const tmpfs = await startEdge({ port: 18806, vars: fullPath, persistTo: onTmpfs, keepObjectsInMemory: true });
   const disk = await startEdge({ port: 18807, vars: fullPath, persistTo: onDisk, keepObjectsInMemory: true });
   const edges = [policy, tmpfs, disk];
+  const floor = await startObjectFloor(18808, dirs.tmpfs);
   try {
     const tenants = [...new Set(bodies.map((body) => String(body.tenant ?? "acme")))];
     const keyed = [await enrolAgents({ url: policy.url.origin, token }, bodies), await enrolAgents({ url: tmpfs.url.origin, token }, bodies), await enrolAgents({ url: disk.url.origin, token }, bodies)];
@@ -71,14 +76,14 @@ export async function benchSessionPath(
         return keyed[edge]({ ...body, session: { ...(body.session as object), id: `bench-session-${i}` } });
       });
     const calls = [bodies.map(keyed[0]), sessionCalls(1), sessionCalls(2)];
-    // The three edges' workerd processes are the only ones this process runs now.
+    // The three edges' workerd processes and the floor's are the only ones this process runs now.
     const pids = workerdChildren();
     const answered = [0, 0, 0];
     const rows: SessionPathRow[] = [];
     for (const concurrency of plan.concurrencies) {
       const shape = { concurrency, requests: plan.requests, warmup: plan.warmup };
       const before = [...answered];
-      const [policyRow, tmpfsRow, diskRow, opaRow] = await runInterleaved(
+      const [policyRow, tmpfsRow, diskRow, opaRow, alone, roundTrip, write] = await runInterleaved(
         [
           ...edges.map((edge, i) => ({
             ...shape,
@@ -87,6 +92,7 @@ export async function benchSessionPath(
             ...(i > 0 ? { watch: '"circuit_open"' } : {}),
           })),
           { ...shape, url: opa.url, calls: opa.calls },
+          ...[floor.alone, floor.roundTrip, floor.write].map((url) => ({ ...shape, url, calls: calls[1] })),
         ],
         plan.rounds,
         async (turn, sent) => {
@@ -97,11 +103,11 @@ export async function benchSessionPath(
           await waitUntilQuiet(pids);
         },
       );
-      rows.push({ concurrency, policy: policyRow, tmpfs: tmpfsRow, disk: diskRow, opa: opaRow });
+      rows.push({ concurrency, policy: policyRow, tmpfs: tmpfsRow, disk: diskRow, opa: opaRow, floor: { alone, roundTrip, write } });
     }
     return rows;
   } finally {
-    await Promise.all(edges.map((edge) => edge.dispose()));
+    await Promise.all([...edges.map((edge) => edge.dispose()), floor.dispose()]);
     rmSync(onDisk, { recursive: true, force: true });
     rmSync(onTmpfs, { recursive: true, force: true });
   }
