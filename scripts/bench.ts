@@ -89,7 +89,7 @@ async function startOpaServer(port: number): Promise<ChildProcess> {
 }
 
 interface NodeEvaluator {
-  evaluate(inputJson: string, nowMs: number): unknown;
+  evaluate(inputJson: string, nowMs: number, runtime?: undefined, budgetMs?: number): unknown;
 }
 
 interface EvaluatorModule {
@@ -317,7 +317,9 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
   const wasmModule = await WebAssembly.compile(policy.wasm as Uint8Array<ArrayBuffer>);
   const evaluator = await PolicyEvaluator.load(wasmModule, policy.data, policy.entrypoint);
   const now = Date.now();
-  rows.push({ target: "opa-wasm in Node (in-process)", concurrency: 1, summary: inProcess((json) => evaluator.evaluate(json, now), inputJsons, REQUESTS * 5) });
+  // No evaluation budget: this row times evaluations, and one that a pause of the machine held past the
+  // edge's 40 ms would otherwise end the run; such a pause shows in the p99 instead.
+  rows.push({ target: "opa-wasm in Node (in-process)", concurrency: 1, summary: inProcess((json) => evaluator.evaluate(json, now, undefined, Number.POSITIVE_INFINITY), inputJsons, REQUESTS * 5) });
 
   console.error("measuring inside the sandbox…");
   const hops = await measureInSandbox(policy, policyInputs, quick ? 2000 : 10000);
