@@ -52,8 +52,10 @@ export async function startObjectFloor(port: number, stateRoot: string): Promise
   const state = mkdtempSync(join(stateRoot, "tollgate-bench-floor-"));
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
+      // Clients reach the Worker on a socket bound directly to it, as they reach the edges: no Miniflare entry Worker on the way.
       host: "127.0.0.1",
-      port,
+      port: 0,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port }],
       modules: true,
       script: PROBE,
       compatibilityDate: "2026-11-01",
