@@ -117,7 +117,7 @@ export class Approvals {
       request.session_id,
       request.agent_id,
       request.action_hash,
-      request.action_summary,
+      request.action_summary ?? "{}",
       request.now_ms,
       request.now_ms + request.approval_ttl_s * 1000,
       request.approval_context ? JSON.stringify(request.approval_context) : null,

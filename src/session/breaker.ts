@@ -7,16 +7,29 @@
  * has passed, where one good action closes it and one more denial reopens it.
  * State is read lazily against the clock, so an alarm that fires late (alarms
  * are at-least-once, not punctual) never holds a breaker open longer.
+ *
+ * The row is read from SQLite once per instance and then kept in memory,
+ * every write here changing both: an object is the only writer of its
+ * storage, so the copy is exact, and most decisions only read the breaker.
  */
 import type { BreakerParams, BreakerState } from "./types";
 
 export type BreakerRow = { state: BreakerState; opened_ms: number; cooldown_s: number; reason: string };
 
 export class Breaker {
+  /** The row as stored: undefined until read, null when there is none (closed). */
+  private kept: BreakerRow | null | undefined;
+
   constructor(private readonly sql: SqlStorage) {}
 
   row(): BreakerRow | undefined {
-    return this.sql.exec<BreakerRow>("SELECT state, opened_ms, cooldown_s, reason FROM breaker").toArray()[0];
+    if (this.kept === undefined) this.kept = this.sql.exec<BreakerRow>("SELECT state, opened_ms, cooldown_s, reason FROM breaker").toArray()[0] ?? null;
+    return this.kept ?? undefined;
+  }
+
+  /** Reads the row from SQLite again at its next use: after a transaction that may have been rolled back. */
+  forget(): void {
+    this.kept = undefined;
   }
 
   state(now: number): BreakerState {
@@ -28,7 +41,8 @@ export class Breaker {
     const row = this.row();
     if (row?.state === "open" && row.cooldown_s > 0 && now >= row.opened_ms + row.cooldown_s * 1000) {
       this.sql.exec("UPDATE breaker SET state = 'half_open'");
-      return { ...row, state: "half_open" };
+      this.kept = { ...row, state: "half_open" };
+      return this.kept;
     }
     return row;
   }
@@ -51,6 +65,7 @@ export class Breaker {
       params.cooldown_s,
       why,
     );
+    this.kept = { state: "open", opened_ms: now, cooldown_s: params.cooldown_s, reason: why };
     return "open";
   }
 
@@ -63,14 +78,17 @@ export class Breaker {
   /** Puts the breaker back to a state read earlier (none: closed). */
   restore(before: BreakerRow | undefined): void {
     this.sql.exec("DELETE FROM breaker");
+    this.kept = null;
     if (before) {
       this.sql.exec("INSERT INTO breaker (id, state, opened_ms, cooldown_s, reason) VALUES (1, ?, ?, ?, ?)", before.state, before.opened_ms, before.cooldown_s, before.reason);
+      this.kept = { state: before.state, opened_ms: before.opened_ms, cooldown_s: before.cooldown_s, reason: before.reason };
     }
   }
 
   /** An operator's reset, or a good action in the half-open state: closed, and the run of denials forgotten. */
   close(): void {
     this.sql.exec("DELETE FROM breaker");
+    this.kept = null;
     this.sql.exec("DELETE FROM violations");
   }
 

@@ -5,6 +5,10 @@
  * here is synchronous on purpose: the session object calls the check and the
  * debit back to back with no await in between, which is what makes them one
  * atomic step under concurrency.
+ *
+ * The usage row is kept in memory once read, and every write here changes
+ * the copy as it changes the row (the debit reads it back as stored): an
+ * object is the only writer of its storage, and every decision reads it.
  */
 import type { Reason } from "../types";
 import { ZERO, type Amounts } from "./leases";
@@ -19,13 +23,22 @@ function usageOf(row: UsageRow, now: number): Usage {
 }
 
 export class Budget {
+  /** The usage row as stored, once read. */
+  private kept: UsageRow | undefined;
+
   constructor(private readonly sql: SqlStorage) {}
 
   private row(now: number): UsageRow {
+    if (this.kept) return this.kept;
     const row = this.sql.exec<UsageRow>("SELECT tokens, api_calls, cost_usd, started_ms, limits FROM usage").toArray()[0];
-    if (row) return row;
+    if (row) return (this.kept = { tokens: row.tokens, api_calls: row.api_calls, cost_usd: row.cost_usd, started_ms: row.started_ms, limits: row.limits });
     this.sql.exec("INSERT INTO usage (id, tokens, api_calls, cost_usd, started_ms) VALUES (1, 0, 0, 0, ?)", now);
-    return { tokens: 0, api_calls: 0, cost_usd: 0, started_ms: now, limits: null };
+    return (this.kept = { tokens: 0, api_calls: 0, cost_usd: 0, started_ms: now, limits: null });
+  }
+
+  /** Reads the row from SQLite again at its next use: after a transaction that may have been rolled back. */
+  forget(): void {
+    this.kept = undefined;
   }
 
   usage(now: number): Usage {
@@ -46,7 +59,10 @@ export class Budget {
   private limits(request: CommitRequest, row: UsageRow): Partial<Usage> {
     if (Object.keys(request.limits).length === 0) return row.limits ? (JSON.parse(row.limits) as Partial<Usage>) : {};
     const named = JSON.stringify(request.limits);
-    if (named !== row.limits) this.sql.exec("UPDATE usage SET limits = ?", named);
+    if (named !== row.limits) {
+      this.sql.exec("UPDATE usage SET limits = ?", named);
+      this.kept = { ...row, limits: named };
+    }
     return request.limits;
   }
 
@@ -79,6 +95,7 @@ export class Budget {
   /** Gives back a debit whose decision was undone. */
   refund(cost: CommitRequest["cost"]): void {
     this.sql.exec("UPDATE usage SET tokens = tokens - ?, api_calls = api_calls - ?, cost_usd = cost_usd - ?", cost.tokens, cost.api_calls, cost.cost_usd);
+    this.kept = undefined;
   }
 
   /** Only after `exhausted` said it fits, which also made sure the usage row exists. Returns the usage after it, as stored. */
@@ -91,6 +108,7 @@ export class Budget {
         request.cost.cost_usd,
       )
       .one();
+    this.kept = { tokens: row.tokens, api_calls: row.api_calls, cost_usd: row.cost_usd, started_ms: row.started_ms, limits: row.limits };
     return usageOf(row, now);
   }
 }

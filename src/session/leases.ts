@@ -71,15 +71,28 @@ function slice(dimension: LeasedDimension, remaining: number, fraction: number):
 }
 
 export class Leases {
+  /**
+   * What open leases hold back, once summed: every online allow asks, and
+   * only a grant, a spend or a release here changes it.
+   */
+  private reservedKept: Amounts | undefined;
+
   constructor(private readonly sql: SqlStorage) {}
 
   /** What open leases hold back: granted and not yet spent, per dimension. */
   reserved(): Amounts {
+    if (this.reservedKept) return { ...this.reservedKept };
     const reserved = { ...ZERO };
     for (const lease of this.open()) {
       for (const dimension of LEASED_DIMENSIONS) reserved[dimension] += Math.max(0, lease.granted[dimension] - lease.spent[dimension]);
     }
-    return reserved;
+    this.reservedKept = reserved;
+    return { ...reserved };
+  }
+
+  /** Sums the open leases from SQLite again at the next use: after a transaction that may have been rolled back. */
+  forget(): void {
+    this.reservedKept = undefined;
   }
 
   open(): LeaseView[] {
@@ -106,6 +119,7 @@ export class Leases {
     }
     if (granted.api_calls < 1) return undefined;
     const id = `lse_${randomHex(12)}`;
+    this.reservedKept = undefined;
     this.sql.exec(
       "INSERT INTO leases (id, agent_id, granted, spent_tokens, spent_api_calls, spent_cost_usd, created_ms, expires_ms, status) VALUES (?, ?, ?, 0, 0, 0, ?, ?, 'open')",
       id,
@@ -123,6 +137,7 @@ export class Leases {
    */
   spend(leaseId: string, decisionId: string, cost: Amounts, nowMs: number): boolean {
     if (this.recorded(decisionId)) return false;
+    this.reservedKept = undefined;
     this.sql.exec("INSERT INTO lease_spends (decision_id, lease_id, at_ms, cost) VALUES (?, ?, ?, ?)", decisionId, leaseId, nowMs, JSON.stringify(cost));
     this.sql.exec(
       "UPDATE leases SET spent_tokens = spent_tokens + ?, spent_api_calls = spent_api_calls + ?, spent_cost_usd = spent_cost_usd + ? WHERE id = ?",
@@ -177,6 +192,7 @@ export class Leases {
 
   /** Gives back what the lease did not spend; releasing twice changes nothing. */
   release(id: string, nowMs: number): LeaseView | undefined {
+    this.reservedKept = undefined;
     this.sql.exec("UPDATE leases SET status = 'released', released_ms = ? WHERE id = ? AND status = 'open'", nowMs, id);
     return this.get(id);
   }

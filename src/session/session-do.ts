@@ -23,6 +23,12 @@
  * The alarm does the time-based work: expiring approvals (and waking whoever
  * waits on them), moving the breaker to half-open, sending changed approvals
  * to the tenant's index, and forgetting decision ids after a day.
+ *
+ * What every decision reads (the breaker, the usage, what leases hold back,
+ * the data classes) is kept in memory once read, each write changing the copy
+ * with the row: the object is its storage's only writer, so a decision reads
+ * SQLite once (is this decision id known?) and writes what it changed. After
+ * anything that may have rolled a write back, the copies are read again.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Reason } from "../types";
@@ -109,6 +115,8 @@ export class SessionDO extends DurableObject<Env> {
   /** The alarm as this instance last set it; read from storage when the object starts. */
   private alarmAt: number | null = null;
   private housekeeping: Promise<void> | undefined;
+  /** The session's data classes as stored, oldest first, once read. */
+  private classesKept: string[] | undefined;
   /** Decisions committed by this instance, to schedule the retention sweep. */
   private committed = 0;
   /** Long-polls waiting for an approval to be decided, by approval id. */
@@ -160,7 +168,7 @@ export class SessionDO extends DurableObject<Env> {
       classes = this.heldClasses(request);
       result = classes.stale;
     }
-    result ??= this.decide(request, key, classes.held, denial, counted ? agentLimit!.key : undefined, approvalId);
+    result ??= this.keptThrough(() => this.decide(request, key, classes.held, denial, counted ? agentLimit!.key : undefined, approvalId));
     if (counted && (result.verdict !== "allow" || result.stale_classes)) {
       // The agent counted an action the session then denied; only allowed actions count against its limit.
       await this.agentCounts(request, key).release(agentLimit!.key);
@@ -332,7 +340,7 @@ export class SessionDO extends DurableObject<Env> {
     const row = this.sql.exec<{ result: string; effects: string | null }>("SELECT result, effects FROM decisions WHERE decision_id = ?", key).toArray()[0];
     if (!row || row.effects === null || (JSON.parse(row.result) as CommitResult).decision_id !== request.decision_id) return { reverted: false };
     const effects = JSON.parse(row.effects) as Effects;
-    this.ctx.storage.transactionSync(() => {
+    this.inTransaction(() => {
       if (effects.debit) this.budget.refund(effects.debit);
       if (effects.approval_used) this.approvals.unuse(effects.approval_used, request.decision_id);
       if (effects.child) this.lineage.restoreChild(effects.child.agent_id, effects.child.previous);
@@ -349,9 +357,32 @@ export class SessionDO extends DurableObject<Env> {
     return { reverted: true };
   }
 
-  /** The classes of data this session has touched, oldest first. */
+  /** The classes of data this session has touched, oldest first (a copy the caller may keep). */
   private dataClasses(): string[] {
-    return this.sql.exec<{ class: string }>("SELECT class FROM data_classes ORDER BY at_ms, class").toArray().map((row) => row.class);
+    this.classesKept ??= this.sql.exec<{ class: string }>("SELECT class FROM data_classes ORDER BY at_ms, class").toArray().map((row) => row.class);
+    return [...this.classesKept];
+  }
+
+  /** Runs `work`; if it throws, what is kept in memory is read from SQLite again, since a write may not have landed. */
+  private keptThrough<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      this.forgetKept();
+      throw error;
+    }
+  }
+
+  /** A transaction: all of it or none, and on none the copies in memory are read again too. */
+  private inTransaction(work: () => void): void {
+    this.keptThrough(() => this.ctx.storage.transactionSync(work));
+  }
+
+  private forgetKept(): void {
+    this.breaker.forget();
+    this.budget.forget();
+    this.leases.forget();
+    this.classesKept = undefined;
   }
 
   /**
@@ -379,9 +410,14 @@ export class SessionDO extends DurableObject<Env> {
 
   /** Adds the classes this session does not hold yet; false (and nothing added) past MAX_DATA_CLASSES, when `capped`. */
   private addClasses(classes: string[], decisionId: string | null, now: number, capped = true): boolean {
-    const fresh = [...new Set(classes)].filter((c) => this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM data_classes WHERE class = ?", c).one().n === 0);
-    if (capped && this.dataClasses().length + fresh.length > MAX_DATA_CLASSES) return false;
-    for (const c of fresh) this.sql.exec("INSERT INTO data_classes (class, at_ms, decision_id) VALUES (?, ?, ?)", c, now, decisionId);
+    const held = this.dataClasses();
+    const fresh = [...new Set(classes)].filter((c) => !held.includes(c));
+    if (capped && held.length + fresh.length > MAX_DATA_CLASSES) return false;
+    if (fresh.length === 0) return true;
+    this.classesKept = undefined; // read again, in storage's order
+    this.keptThrough(() => {
+      for (const c of fresh) this.sql.exec("INSERT INTO data_classes (class, at_ms, decision_id) VALUES (?, ?, ?)", c, now, decisionId);
+    });
     return true;
   }
 
@@ -413,7 +449,7 @@ export class SessionDO extends DurableObject<Env> {
   async spendOffline(spends: OfflineSpend[], nowMs: number): Promise<{ recorded: string[]; duplicates: string[] }> {
     const recorded: string[] = [];
     const duplicates: string[] = [];
-    this.ctx.storage.transactionSync(() => {
+    this.inTransaction(() => {
       this.budget.usage(nowMs); // makes sure the usage row exists
       for (const spend of spends) {
         if (this.leases.spend(spend.lease_id ?? "", spend.decision_id, spend.cost, nowMs)) {

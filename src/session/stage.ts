@@ -89,11 +89,10 @@ function approverSummary(shown: { type: string; tool?: string; args?: unknown; s
 export async function buildCommit(input: DecisionInput, decision: ComposedDecision, fallback: FallbackParams, decisionId: string, nowMs: number, idempotencyKey?: string): Promise<CommitRequest> {
   const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
   // Approvers see the arguments exactly as far as the audit log may keep them: logged fields, hashes, or none.
-  const shown = await loggableArgs(action.args, decision.obligations);
-  const args = shown.redacted ? "[redacted by policy]" : shown.args;
+  // Only a decision that asks for approval can create one, so only it carries what approvers are shown.
+  const shown = decision.decision === "require_approval" ? await loggableArgs(action.args, decision.obligations) : undefined;
   // A plan's approver sees each step's tool, in order (their arguments are judged by the policy's rules).
-  const steps = action.steps?.map((step) => step.tool);
-  const summary = approverSummary({ type: action.type, tool: action.tool, args, steps });
+  const summary = shown && approverSummary({ type: action.type, tool: action.tool, args: shown.redacted ? "[redacted by policy]" : shown.args, steps: action.steps?.map((step) => step.tool) });
   // A decision no policy answered (a fail mode) names no cost: the action's own estimate is debited, as the
   // global policy would (the schema has checked both figures are non-negative), so an allow that fails open
   // is metered too, and refused once it does not fit.
@@ -107,7 +106,7 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
     session_id: input.session.id,
     agent_id: input.agent.id,
     action_hash: await sha256Hex(canonicalJson({ tenant: input.tenant, agent: input.agent.id, session: input.session.id, action: input.action })),
-    action_summary: summary,
+    ...(summary === undefined ? {} : { action_summary: summary }),
     verdict: decision.decision,
     cost: debit,
     // The policy names what the session enforces; where it could not, the layers' data does.
@@ -116,7 +115,7 @@ export async function buildCommit(input: DecisionInput, decision: ComposedDecisi
     agent_limit: decision.agent_limit === undefined ? fallback.agent_limit : (decision.agent_limit as AgentLimit | null),
     approval_ttl_s: (decision.approval_ttl_s as number | undefined) ?? fallback.approval_ttl_s,
     approval_id: input.approval_id,
-    ...(decision.decision === "require_approval"
+    ...(shown
       ? {
           approval_context: {
             decision_id: decisionId,

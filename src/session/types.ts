@@ -38,7 +38,8 @@ export interface CommitRequest {
   agent_id: string;
   /** sha256 of the canonical action (tenant, agent, session, action): what an approval is bound to. */
   action_hash: string;
-  action_summary: string;
+  /** For a require_approval verdict, the only one that may create an approval: the action as its approvers see it. */
+  action_summary?: string;
   verdict: Verdict;
   cost: { tokens: number; api_calls: number; cost_usd: number };
   /** Empty when the policy could not say (it failed to evaluate): the session's last known limits apply. */
