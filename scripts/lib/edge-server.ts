@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { ANSWERING_SESSION_CLASS, ANSWERING_SESSION_MODULE } from "./answering-session.ts";
 import { workerdChildren } from "./placement.ts";
 import { ROOT } from "../toolchain.mjs";
 
@@ -71,6 +72,11 @@ export interface EdgeOptions {
   keepObjectsInMemory?: boolean;
   /** Opens workerd's V8 inspector on this port (to read each isolate's heap). */
   inspectorPort?: number;
+  /**
+   * Bind SESSIONS to a benchmark-only session object whose commit answers at
+   * once (answering-session.ts): the session step without the object's work.
+   */
+  sessionsAnswerAtOnce?: boolean;
 }
 
 export interface RunningEdge {
@@ -111,7 +117,7 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
   const host = options.host ?? "127.0.0.1";
   // Module rules are resolved by wrangler's bundle already; the modules are listed explicitly below.
   const { modulesRules: _rules, ...workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml")).workerOptions;
-  const modules = edgeModules();
+  const modules = options.sessionsAnswerAtOnce ? [{ type: "ESModule" as const, path: "answering-session.js", contents: ANSWERING_SESSION_MODULE }, ...edgeModules()] : edgeModules();
   const ports = specs.map((spec, i) => spec.port ?? (options.port ?? 8787) + i);
   const shared = specs.length > 1;
   const bindings = { ...(workerOptions.bindings ?? {}), ...(options.vars ?? {}) };
@@ -119,7 +125,11 @@ export async function startEdges(specs: EdgeSpec[], options: EdgeOptions = {}): 
   const objects = Object.fromEntries(
     Object.entries(workerOptions.durableObjects ?? {}).map(([name, binding]) => [
       name,
-      { ...(typeof binding === "string" ? { className: binding } : binding), ...(options.keepObjectsInMemory ? { unsafePreventEviction: true } : {}) },
+      {
+        ...(typeof binding === "string" ? { className: binding } : binding),
+        ...(options.keepObjectsInMemory ? { unsafePreventEviction: true } : {}),
+        ...(options.sessionsAnswerAtOnce && name === "SESSIONS" ? { className: ANSWERING_SESSION_CLASS } : {}),
+      },
     ]),
   );
   workerOptions.durableObjects = objects;
