@@ -502,7 +502,6 @@ function sessionPathLines(rows: SessionPathRow[]): string[] {
       const bound = 1 / (1 / policy.rps + 1 / floor.write.rps - 1 / floor.alone.rps);
       return `| ${concurrency} | ${fmt(floor.alone.median_ms)} | ${fmt(floor.roundTrip.median_ms)} | ${fmt(floor.write.median_ms)} | ${floor.alone.rps.toFixed(0)}, ${floor.roundTrip.rps.toFixed(0)}, ${floor.write.rps.toFixed(0)} | ${bound.toFixed(0)} | ${(bound / opa.rps).toFixed(2)}× |`;
     }),
- 
     "",
     "The same full path with a session object that answers each commit at once (a benchmark-only subclass: no check, no statement, no write; the policy's verdict back with a closed breaker), in the same rounds: beside the policy path it prices the call (building the commit, the RPC both ways, merging the answer) with the audit log, and beside the full path the object's own work (its checks, statements and commit). Per decision, each request's time at the throughput it reaches (1 ÷ requests/s), which is what one thread of workerd spends on it at concurrency 16:",
     "",
