@@ -2,7 +2,8 @@
  * The session object keeps what every decision reads (usage, breaker, what
  * leases hold back, data classes) in memory. These tests hold that copy to
  * what SQLite stores: after commits, after a restart, after a transaction
- * that failed part-way, and after a revert.
+ * that failed part-way, and after a revert; and count what a decision still
+ * asks of SQLite.
  */
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
@@ -92,5 +93,51 @@ describe("the session object's copies of its rows", () => {
     expect(view.breaker).toBe("closed");
     expect(await stored(stub)).toMatchObject({ usage: { tokens: 5, api_calls: 1, cost_usd: 0 }, breaker: "closed" });
     expect((await stub.commit(commit({ session_id: name, cost: { tokens: 1, api_calls: 1, cost_usd: 0 } }))).usage.tokens).toBe(6);
+  });
+});
+
+describe("what a decision costs the session's SQLite", () => {
+  /** Runs `commits` inside the object, counting the statements each runs once the object has read its rows. */
+  async function statementsOf(name: string, commits: Array<Parameters<SessionDO["commit"]>[0]>): Promise<string[][]> {
+    const stub = session(name);
+    return runInDurableObject(stub, async (instance: SessionDO, state) => {
+      const sql = state.storage.sql;
+      const exec = sql.exec.bind(sql);
+      const ran: string[][] = [];
+      let current: string[] = [];
+      (sql as { exec: typeof sql.exec }).exec = ((query: string, ...bindings: unknown[]) => {
+        current.push(query.trim().split(/\s+/)[0]);
+        return exec(query, ...(bindings as []));
+      }) as typeof sql.exec;
+      try {
+        for (const request of commits) {
+          current = [];
+          await instance.commit(request);
+          ran.push(current);
+        }
+      } finally {
+        (sql as { exec: typeof sql.exec }).exec = exec;
+      }
+      return ran;
+    });
+  }
+
+  it("is three statements for an allowed action, four for a denial and two for one an open breaker refuses", async () => {
+    const name = uniqueId("kept-count");
+    const breaker = { threshold: 2, window_s: 300, cooldown_s: 0 };
+    const [first, allowed, denied, tripping, refused] = await statementsOf(name, [
+      commit({ session_id: name, breaker }),
+      commit({ session_id: name, breaker, cost: { tokens: 3, api_calls: 1, cost_usd: 0 } }),
+      commit({ session_id: name, breaker, verdict: "deny" }),
+      commit({ session_id: name, breaker, verdict: "deny" }),
+      commit({ session_id: name, breaker }),
+    ]);
+    // The first decision reads the rows once and creates what a new session lacks.
+    expect(first.length).toBeGreaterThan(3);
+    expect(allowed).toEqual(["SELECT", "UPDATE", "INSERT"]);
+    expect(denied).toEqual(["SELECT", "INSERT", "SELECT", "INSERT"]);
+    // The denial that trips the breaker also writes the breaker and the report to the tenant's index.
+    expect(tripping.length).toBe(6);
+    expect(refused).toEqual(["SELECT", "INSERT"]);
   });
 });
