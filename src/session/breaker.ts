@@ -78,11 +78,10 @@ export class Breaker {
   /** Puts the breaker back to a state read earlier (none: closed). */
   restore(before: BreakerRow | undefined): void {
     this.sql.exec("DELETE FROM breaker");
-    this.kept = null;
     if (before) {
       this.sql.exec("INSERT INTO breaker (id, state, opened_ms, cooldown_s, reason) VALUES (1, ?, ?, ?, ?)", before.state, before.opened_ms, before.cooldown_s, before.reason);
-      this.kept = { state: before.state, opened_ms: before.opened_ms, cooldown_s: before.cooldown_s, reason: before.reason };
     }
+    this.kept = before ?? null;
   }
 
   /** An operator's reset, or a good action in the half-open state: closed, and the run of denials forgotten. */

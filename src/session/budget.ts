@@ -31,7 +31,7 @@ export class Budget {
   private row(now: number): UsageRow {
     if (this.kept) return this.kept;
     const row = this.sql.exec<UsageRow>("SELECT tokens, api_calls, cost_usd, started_ms, limits FROM usage").toArray()[0];
-    if (row) return (this.kept = { tokens: row.tokens, api_calls: row.api_calls, cost_usd: row.cost_usd, started_ms: row.started_ms, limits: row.limits });
+    if (row) return (this.kept = row);
     this.sql.exec("INSERT INTO usage (id, tokens, api_calls, cost_usd, started_ms) VALUES (1, 0, 0, 0, ?)", now);
     return (this.kept = { tokens: 0, api_calls: 0, cost_usd: 0, started_ms: now, limits: null });
   }
@@ -108,7 +108,7 @@ export class Budget {
         request.cost.cost_usd,
       )
       .one();
-    this.kept = { tokens: row.tokens, api_calls: row.api_calls, cost_usd: row.cost_usd, started_ms: row.started_ms, limits: row.limits };
+    this.kept = row;
     return usageOf(row, now);
   }
 }

@@ -415,9 +415,7 @@ export class SessionDO extends DurableObject<Env> {
     if (capped && held.length + fresh.length > MAX_DATA_CLASSES) return false;
     if (fresh.length === 0) return true;
     this.classesKept = undefined; // read again, in storage's order
-    this.keptThrough(() => {
-      for (const c of fresh) this.sql.exec("INSERT INTO data_classes (class, at_ms, decision_id) VALUES (?, ?, ?)", c, now, decisionId);
-    });
+    for (const c of fresh) this.sql.exec("INSERT INTO data_classes (class, at_ms, decision_id) VALUES (?, ?, ?)", c, now, decisionId);
     return true;
   }
 
