@@ -2,8 +2,9 @@
  * @module alert-event
  * What a tenant can be alerted about, and how an alert leaves the place
  * where it happened: onto the alerts Queue, in the background of whatever
- * noticed it (never awaited by a decision). A Queue that refuses it is
- * counted (`alerts_lost` in the log's counters), never silently dropped.
+ * noticed it (never awaited by a decision; a decision's alerts leave in
+ * batches, alert-batches.ts). A Queue that refuses it is counted
+ * (`alerts_lost` in the log's counters), never silently dropped.
  *
  * Events: `approval_requested` (the approvals index took a new pending
  * approval), `breaker_opened` (the breaker index took a session's opening),
@@ -27,8 +28,14 @@ export interface AlertEvent {
   data: Record<string, unknown>;
 }
 
-/** A Queue message: an event to fan out to the tenant's webhooks, or one webhook's delivery of it. */
-export type AlertMessage = { kind: "event"; event: AlertEvent } | { kind: "delivery"; webhook_id: string; event: AlertEvent };
+/**
+ * A Queue message: an event to fan out to the tenant's webhooks, several of
+ * them (an edge's batch, alert-batches.ts), or one webhook's delivery of one.
+ */
+export type AlertMessage =
+  | { kind: "event"; event: AlertEvent }
+  | { kind: "events"; events: AlertEvent[] }
+  | { kind: "delivery"; webhook_id: string; event: AlertEvent };
 
 export function alertEvent(type: AlertEventType, tenant: string, summary: string, link: string, data: Record<string, unknown>, nowMs = Date.now()): AlertEvent {
   return { id: `evt_${crypto.randomUUID()}`, type, tenant, at: new Date(nowMs).toISOString(), summary, link, data };

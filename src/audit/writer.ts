@@ -8,7 +8,8 @@
  * refuses a message, written straight to the chains instead. A record that
  * cannot be written either way is counted, never dropped silently.
  */
-import { AuditBatcher } from "./batcher";
+import { WindowBatcher } from "../window-batcher";
+import { cutBySize, MAX_QUEUE_MESSAGE_BYTES, utf8Length } from "../queue-message-size";
 import type { ChainRecord } from "./chain";
 import { obligationsOf, type AuditRecord } from "./record";
 
@@ -57,16 +58,6 @@ async function writeThrough(env: Env, records: ChainRecord[]): Promise<void> {
   }
 }
 
-/** Queues accepts messages up to 128 KB; a message is cut well before. */
-const MAX_MESSAGE_BYTES = 96 * 1024;
-
-const encoder = new TextEncoder();
-
-/** A line's size in UTF-8; records are mostly ASCII, and only lines that are not get encoded to count. */
-function utf8Length(text: string): number {
-  return /^[\x00-\x7f]*$/.test(text) ? text.length : encoder.encode(text).byteLength;
-}
-
 /**
  * A record, or what builds it. A decision's record is built when its batch
  * leaves, not while the agent waits; records that already exist (shadow
@@ -75,22 +66,8 @@ function utf8Length(text: string): number {
 export type PendingRecord = ChainRecord | (() => Promise<ChainRecord>);
 
 /** JSON lines cut into messages in order, by UTF-8 size; a line over the limit travels alone (and is refused). */
-export function intoMessages(lines: string[], maxBytes = MAX_MESSAGE_BYTES): AuditMessage[] {
-  const messages: AuditMessage[] = [];
-  let current: string[] = [];
-  let bytes = 0;
-  for (const line of lines) {
-    const size = utf8Length(line) + 1;
-    if (current.length > 0 && bytes + size > maxBytes) {
-      messages.push(current.join("\n"));
-      current = [];
-      bytes = 0;
-    }
-    current.push(line);
-    bytes += size;
-  }
-  if (current.length > 0) messages.push(current.join("\n"));
-  return messages;
+export function intoMessages(lines: string[], maxBytes = MAX_QUEUE_MESSAGE_BYTES): AuditMessage[] {
+  return cutBySize(lines, utf8Length, maxBytes).map((group) => group.join("\n"));
 }
 
 /** A message's lines as records again; a line that is not a record (no decision id or tenant) is counted, not chained. */
@@ -137,12 +114,12 @@ async function flushBatch(env: Env, pending: PendingRecord[]): Promise<void> {
 }
 
 // One batcher per isolate (per binding, should the environment ever differ).
-const batchers = new WeakMap<object, AuditBatcher<PendingRecord>>();
+const batchers = new WeakMap<object, WindowBatcher<PendingRecord>>();
 
-function auditBatcher(env: Env): AuditBatcher<PendingRecord> {
+function auditBatcher(env: Env): WindowBatcher<PendingRecord> {
   let batcher = batchers.get(env.AUDIT_QUEUE);
   if (!batcher) {
-    batcher = new AuditBatcher((pending) => flushBatch(env, pending));
+    batcher = new WindowBatcher((pending) => flushBatch(env, pending));
     batchers.set(env.AUDIT_QUEUE, batcher);
   }
   return batcher;

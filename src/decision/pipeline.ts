@@ -17,7 +17,7 @@ import { DecisionEngine, DEFAULT_POLICY_TIMEOUT_MS, type EngineMode, type Engine
 import type { EdgeRuntimeInfo } from "../engine/sandbox-protocol";
 import { fallbackParams, reachesOutside, type FallbackParams } from "../engine/fallback-params";
 import { criticalDenyAlert } from "../alerts/decision-alerts";
-import { raiseAlert } from "../alerts/alert-event";
+import { queueAlert } from "../alerts/alert-batches";
 import { buildAuditRecord, type AnsweredDecision } from "../audit/from-decision";
 import { appendAcknowledged, enqueueAudit, wantsSyncAudit } from "../audit/writer";
 import { trustStoreFrom } from "../bundles/trust";
@@ -358,8 +358,8 @@ async function makeDecision(env: Env, ctx: Background, request: DecisionRequest)
   const response = respond({ decisionId, governing, tier, result, session, mode, identity, colo: request.colo, delegated });
   const receipt = receiptSigner(env, input, resolution.policy.data, now);
   await receipt.sign(response, reuseSeconds(response, result.decision, session), replayedDecision(session));
-  // Off the decision's path: the alert is queued in the background.
-  if (result.decision.decision === "deny" && tier.tier === "critical") ctx.waitUntil(raiseAlert(env, criticalDenyAlert(identity, decisionId, input, result.decision.reasons)));
+  // Off the decision's path: the alert joins this isolate's batch, sent in the background.
+  if (result.decision.decision === "deny" && tier.tier === "critical") queueAlert(env, criticalDenyAlert(identity, decisionId, input, result.decision.reasons), (work) => ctx.waitUntil(work));
   const shadowed = [...new Set(governing.rolloutChains.flat())].filter((document) => document.shadow !== null);
   if (shadowed.length > 0 && !resolution.unusable) {
     ctx.waitUntil(

@@ -10,6 +10,7 @@
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
+import { intoAlertMessages, queueAlert } from "../../src/alerts/alert-batches";
 import { alertEvent, type AlertMessage } from "../../src/alerts/alert-event";
 import { consumeAlerts } from "../../src/alerts/alerts-consumer";
 import { alertsObject } from "../../src/alerts/alerts-objects";
@@ -64,6 +65,10 @@ async function addWebhook(browser: ConsoleBrowser, tenant: string, hook: string,
   const secret = /<pre>(whsec_[0-9a-f]{48})<\/pre>/.exec(page)?.[1];
   expect(secret).toBeDefined();
   return secret!;
+}
+
+async function counters(): Promise<Record<string, number>> {
+  return (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
 }
 
 const tenantOf = (prefix: string) => uniqueId(prefix).toLowerCase().replace(/[^a-z0-9-]/g, "-");
@@ -176,6 +181,74 @@ describe("alerts", () => {
     expect(delivered.at - started).toBeLessThan(3_000);
     await consumed;
     expect(settled).toEqual([`${healthy.tenant}:ack`, `${stuck.tenant}:retry`]);
+  });
+
+  it("an edge's critical denials leave in one batch: one flush for a burst, and every denial reaches the webhook", async () => {
+    const tenant = tenantOf("burst");
+    const hook = tenantOf("bursthook");
+    const operator = await signIn(TEST_TOKENS.operator);
+    await addWebhook(operator, tenant, hook, ["critical_deny"]);
+    // Five alerts raised together: the first opens the isolate's batch and owns its flush; the rest join it.
+    const flushes: Promise<unknown>[] = [];
+    const ids = Array.from({ length: 5 }, (_, i) => `01burst-${i}`);
+    for (const id of ids) queueAlert(env, criticalDenyAlert({ tenant, agent: "agent-7" } as never, id, { session: { id: "s-1" }, action: { type: "tool_call", tool: "shell.exec" } } as never, [{ rule: "dangerous_shell_command", message: "" }]), (work) => flushes.push(work));
+    expect(flushes).toHaveLength(1);
+    await Promise.all(flushes);
+    const deliveries = await received(hook, 5);
+    expect(deliveries.map((d) => (JSON.parse(d.body) as { data: { decision_id: string } }).data.decision_id).sort()).toEqual(ids);
+    // And through the edge: denials decided side by side each raise their own alert.
+    const decided = await Promise.all(Array.from({ length: 4 }, () => decide(input(tenant, 100_000, uniqueId("s"), "critical"))));
+    const all = await received(hook, 9);
+    const links = all.map((d) => (JSON.parse(d.body) as { link: string }).link);
+    for (const answer of decided) expect(links).toContain(`/console/decisions/${tenant}/${answer.decision_id}`);
+    expect(all).toHaveLength(9);
+  });
+
+  it("a batch is cut into messages the Queue takes; one it refuses is counted lost, and the batch's others still arrive", async () => {
+    const tenant = tenantOf("refusedalert");
+    const hook = tenantOf("refusedalerthook");
+    const operator = await signIn(TEST_TOKENS.operator);
+    await addWebhook(operator, tenant, hook, ["critical_deny"]);
+    const event = (note: string) => alertEvent("critical_deny", tenant, `alert ${note.slice(0, 10)}`, "/console", { note });
+    // Over the Queue's 128 KB message limit: the real Queue refuses that one.
+    const batch = [event("first"), event("x".repeat(150_000)), event("last")];
+    expect(intoAlertMessages(batch).map((m) => (m.kind === "events" ? m.events.map((e) => e.summary) : []))).toEqual([["alert first"], ["alert xxxxxxxxxx"], ["alert last"]]);
+    const before = await counters();
+    const flushes: Promise<unknown>[] = [];
+    for (const alert of batch) queueAlert(env, alert, (work) => flushes.push(work));
+    await Promise.all(flushes);
+    const deliveries = await received(hook, 2);
+    expect(deliveries.map((d) => (JSON.parse(d.body) as { summary: string }).summary).sort()).toEqual(["alert first", "alert last"]);
+    expect((await counters()).alerts_lost - (before.alerts_lost ?? 0)).toBe(1);
+  });
+
+  it("the consumer fans out an edge's batch across tenants; what in a message is not an alert is counted lost, never thrown", async () => {
+    const tenants = [tenantOf("fanout-a"), tenantOf("fanout-b")];
+    const hooks = [tenantOf("fanouthook-a"), tenantOf("fanouthook-b")];
+    for (const [i, tenant] of tenants.entries()) {
+      const created = await alertsObject(env, tenant).create({ url: `${receiver}/hook/${hooks[i]}`, events: ["critical_deny"], format: "tollgate" }, "test");
+      if (!created.ok) throw new Error(created.message);
+    }
+    const nested = JSON.parse("[".repeat(3000) + "]".repeat(3000));
+    const bodies: unknown[] = [
+      { kind: "events", events: [alertEvent("critical_deny", tenants[0], "a1", "/console", {}), { id: "x", tenant: tenants[0] }, alertEvent("critical_deny", tenants[1], "b1", "/console", {}), alertEvent("critical_deny", tenants[0], "a2", "/console", {}), nested] },
+      { kind: "events", events: "not a list" },
+      { kind: "event", event: null },
+      { kind: "delivery", webhook_id: 7, event: { tenant: {} } },
+      { kind: "something else" },
+      null,
+    ];
+    const settled: string[] = [];
+    const messages = bodies.map((body, i) => ({ id: `m-${i}`, timestamp: new Date(), attempts: 1, body, ack: () => settled.push(`${i}:ack`), retry: () => settled.push(`${i}:retry`) }));
+    const before = await counters();
+    await consumeAlerts({ queue: "tollgate-alerts", messages, ackAll: () => undefined, retryAll: () => undefined } as unknown as MessageBatch<AlertMessage>, env);
+    expect(settled.sort()).toEqual(bodies.map((_, i) => `${i}:ack`).sort());
+    // Two junk entries in the batch, and one for each of the five messages that carry no alert at all.
+    expect((await counters()).alerts_lost - (before.alerts_lost ?? 0)).toBe(7);
+    const first = await received(hooks[0], 2);
+    const second = await received(hooks[1], 1);
+    expect(first.map((d) => (JSON.parse(d.body) as { summary: string }).summary).sort()).toEqual(["a1", "a2"]);
+    expect(second.map((d) => (JSON.parse(d.body) as { summary: string }).summary)).toEqual(["b1"]);
   });
 
   it("a receiver that keeps failing is retried with a doubling backoff, each attempt recorded, then given up", async () => {

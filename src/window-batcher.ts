@@ -1,13 +1,14 @@
 /**
- * @module batcher
- * Gathers an isolate's audit entries for a moment and hands them on
- * together, instead of one Queue message per decision: the log needs a Queue
- * operation per batch, not per decision (Queues bills and rate-limits by
- * message). Adding an entry is all a decision does on its own time; whatever
- * the entries cost to build, size and send is paid once per batch, when it
- * leaves. The request that opens a batch owns its flush
- * and keeps itself alive for it (waitUntil), so no entry depends on a
- * request that has already finished.
+ * @module window-batcher
+ * Gathers what an isolate's decisions leave behind (audit records, alerts)
+ * for a moment and hands it on together, instead of one Queue message per
+ * decision: a Queue operation per batch, not per decision (Queues bills and
+ * rate-limits by message, and each send costs the isolate about the same
+ * whatever it carries). Adding an entry is all a decision does on its own
+ * time; whatever the entries cost to build, size and send is paid once per
+ * batch, when it leaves. The request that opens a batch owns its flush and
+ * keeps itself alive for it (waitUntil), so no entry depends on a request
+ * that has already finished.
  */
 
 /**
@@ -21,7 +22,7 @@ const BATCH_WINDOW_MS = 100;
 /** A batch closes to new entries at this many, so one flush's work (and memory) stays bounded. */
 const MAX_BATCH_ENTRIES = 1000;
 
-export class AuditBatcher<T> {
+export class WindowBatcher<T> {
   private current: T[] | undefined;
 
   constructor(private readonly flush: (entries: T[]) => Promise<void>) {}
