@@ -11,9 +11,10 @@
  *   names the agent (which must be registered), its role and scopes;
  * - a credential the edge minted for a sub-agent (delegation.ts).
  *
- * A verified JWT is remembered until it expires (bounded), against the
- * registry version it was checked with, so a token reused for many calls is
- * verified once, and a registry change makes it be checked again.
+ * A verified credential (an agent key or a JWT) is remembered until it
+ * expires (bounded), against the registry version it was checked with, so a
+ * credential reused for many calls is verified once, and a registry change
+ * (a key revoked, an agent's registration changed) makes it be checked again.
  */
 import { trustStoreFrom } from "../bundles/trust";
 import { ApiError } from "../errors";
@@ -61,10 +62,29 @@ async function registryOf(context: AuthContext, tenant: string): Promise<Registr
   }
 }
 
+interface Verified {
+  identity: Identity;
+  expiresMs: number;
+  version: number;
+}
+
+// Verified credentials by token (agent keys and JWTs), until they expire; checked again when the tenant's registry changes.
+const MAX_VERIFIED = 5_000;
+const verified = new Map<string, Verified>();
+
+function remember(token: string, identity: Identity, expiresMs: number, version: number): void {
+  verified.set(token, { identity, expiresMs, version });
+  if (verified.size > MAX_VERIFIED) verified.delete(verified.keys().next().value!);
+}
+
 async function fromAgentKey(token: string, context: AuthContext): Promise<Identity> {
   const parsed = parseAgentKey(token);
   if (!parsed) throw invalidCredential("malformed agent key");
   const registry = await registryOf(context, parsed.tenant);
+  // A key this isolate verified against this very registry version, unexpired, proves the same identity again.
+  const known = verified.get(token);
+  if (known && known.version === registry.version && known.expiresMs > context.nowMs) return known.identity;
+  verified.delete(token);
   const entry = ownMember(registry.keys, parsed.keyId);
   // One message for unknown, revoked and wrong: which it was is not the caller's business.
   const refused = () => invalidCredential("agent key not recognised (unknown, revoked or expired)");
@@ -72,7 +92,7 @@ async function fromAgentKey(token: string, context: AuthContext): Promise<Identi
   if (entry.expires_ms !== null && entry.expires_ms <= context.nowMs) throw refused();
   const registration = ownMember(registry.agents, entry.agent);
   if (!registration) throw refused();
-  return {
+  const identity: Identity = {
     tenant: parsed.tenant,
     agent: entry.agent,
     role: registration.role,
@@ -83,6 +103,8 @@ async function fromAgentKey(token: string, context: AuthContext): Promise<Identi
     registration,
     delegation: { depth: 0 },
   };
+  remember(token, identity, entry.expires_ms ?? Number.POSITIVE_INFINITY, registry.version);
+  return identity;
 }
 
 // Keys of one tenant whose provider rotated: asked again at most this often per isolate.
@@ -242,16 +264,6 @@ async function fromDelegation(jws: DecodedJws, context: AuthContext): Promise<Id
   };
 }
 
-interface Verified {
-  identity: Identity;
-  expiresMs: number;
-  version: number;
-}
-
-// Verified JWTs by token, until they expire; checked again when the tenant's registry changes.
-const MAX_VERIFIED = 5_000;
-const verified = new Map<string, Verified>();
-
 async function fromJwt(token: string, context: AuthContext): Promise<Identity> {
   const known = verified.get(token);
   if (known && known.expiresMs > context.nowMs) {
@@ -277,8 +289,7 @@ async function fromJwt(token: string, context: AuthContext): Promise<Identity> {
     throw error;
   }
   const registry = await registryOf(context, identity.tenant);
-  verified.set(token, { identity, expiresMs: Date.parse(identity.credential.expires_at!), version: registry.version });
-  if (verified.size > MAX_VERIFIED) verified.delete(verified.keys().next().value!);
+  remember(token, identity, Date.parse(identity.credential.expires_at!), registry.version);
   return identity;
 }
 

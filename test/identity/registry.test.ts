@@ -15,6 +15,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/bundles/canonical";
+import { authenticate } from "../../src/identity/authenticate";
 import { registryObject } from "../../src/identity/registry-cache";
 import { RefreshingCache, SourceUnavailable } from "../../src/identity/refreshing-cache";
 import { TEST_TOKENS } from "../fixtures/test-config";
@@ -162,6 +163,25 @@ describe("revocation", () => {
     expect(await status(await revoke(tenant, first.key_id), 409)).toMatchObject({ error: { code: "already_revoked" } });
     expect(await status(await revoke(tenant, "k0000000000000000"), 404)).toMatchObject({ error: { code: "not_found" } });
     expect(await status(await revoke(tenant, "not-a-key-id"), 400)).toMatchObject({ error: { code: "invalid_key_id" } });
+  });
+
+  it("a key this isolate has verified and remembers is still refused once it expires, and follows a narrowed registration", async () => {
+    const tenant = newTenant("remembered");
+    const agent = uniqueId("agent");
+    await status(await putAgent(tenant, agent, registration({ scopes: ["tickets:read", "kb:read"] })), 201);
+    const issued = await status(await postKey(tenant, agent, { expires_in_days: 1 }), 201);
+    const context = (nowMs: number) => ({ env, nowMs, background: (work: Promise<unknown>) => void work.catch(() => undefined) });
+    const now = Date.now();
+    const first = await authenticate(`Bearer ${issued.key}`, context(now));
+    expect(first).toMatchObject({ tenant, agent, scopes: ["tickets:read", "kb:read"] });
+    // Remembered: the same identity, without verifying again.
+    expect(await authenticate(`Bearer ${issued.key}`, context(now + 1_000))).toBe(first);
+    // A day and a bit later the key has expired, remembered or not.
+    await expect(authenticate(`Bearer ${issued.key}`, context(now + 25 * 3_600_000))).rejects.toMatchObject({ status: 401, code: "invalid_credential" });
+    // A registration narrowed after the key was remembered narrows what the key proves on the next decision.
+    expect((await decideAs(issued.key, readTicket())).identity).toMatchObject({ scopes: ["tickets:read", "kb:read"] });
+    await status(await putAgent(tenant, agent, registration({ scopes: ["tickets:read"] })), 200);
+    expect((await decideAs(issued.key, readTicket())).identity).toMatchObject({ scopes: ["tickets:read"] });
   });
 
   it("deregistering an agent revokes its keys", async () => {
