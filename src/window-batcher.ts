@@ -49,3 +49,16 @@ export class WindowBatcher<T> {
     return owned;
   }
 }
+
+// One batcher per isolate and Queue binding (should the environment ever differ).
+const batchers = new WeakMap<object, WindowBatcher<unknown>>();
+
+/** This isolate's batcher for `binding`, made with `flush` on first use. */
+export function batcherFor<T>(binding: object, flush: (entries: T[]) => Promise<void>): WindowBatcher<T> {
+  let batcher = batchers.get(binding) as WindowBatcher<T> | undefined;
+  if (!batcher) {
+    batcher = new WindowBatcher(flush);
+    batchers.set(binding, batcher as WindowBatcher<unknown>);
+  }
+  return batcher;
+}

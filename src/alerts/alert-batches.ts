@@ -12,7 +12,7 @@
  * (`alerts_lost`), and the batch's other messages still go. The decisions
  * themselves are in the audit log either way.
  */
-import { WindowBatcher } from "../window-batcher";
+import { batcherFor } from "../window-batcher";
 import { cutBySize, utf8Length } from "../queue-message-size";
 import { countLoss } from "../audit/writer";
 import type { AlertEvent, AlertMessage } from "./alert-event";
@@ -35,16 +35,8 @@ async function flushAlerts(env: Env, events: AlertEvent[]): Promise<void> {
   }
 }
 
-// One batcher per isolate (per binding, should the environment ever differ).
-const batchers = new WeakMap<object, WindowBatcher<AlertEvent>>();
-
 /** Adds an alert to this isolate's open batch; `background` keeps the batch's flush alive when this alert opened it. */
 export function queueAlert(env: Env, event: AlertEvent, background: (work: Promise<unknown>) => void): void {
-  let batcher = batchers.get(env.ALERTS_QUEUE);
-  if (!batcher) {
-    batcher = new WindowBatcher((events) => flushAlerts(env, events));
-    batchers.set(env.ALERTS_QUEUE, batcher);
-  }
-  const flush = batcher.add(event);
+  const flush = batcherFor<AlertEvent>(env.ALERTS_QUEUE, (events) => flushAlerts(env, events)).add(event);
   if (flush) background(flush);
 }

@@ -8,7 +8,7 @@
  * refuses a message, written straight to the chains instead. A record that
  * cannot be written either way is counted, never dropped silently.
  */
-import { WindowBatcher } from "../window-batcher";
+import { batcherFor } from "../window-batcher";
 import { cutBySize, MAX_QUEUE_MESSAGE_BYTES, utf8Length } from "../queue-message-size";
 import type { ChainRecord } from "./chain";
 import { obligationsOf, type AuditRecord } from "./record";
@@ -113,21 +113,9 @@ async function flushBatch(env: Env, pending: PendingRecord[]): Promise<void> {
   }
 }
 
-// One batcher per isolate (per binding, should the environment ever differ).
-const batchers = new WeakMap<object, WindowBatcher<PendingRecord>>();
-
-function auditBatcher(env: Env): WindowBatcher<PendingRecord> {
-  let batcher = batchers.get(env.AUDIT_QUEUE);
-  if (!batcher) {
-    batcher = new WindowBatcher((pending) => flushBatch(env, pending));
-    batchers.set(env.AUDIT_QUEUE, batcher);
-  }
-  return batcher;
-}
-
 /** Queues records off the response path; `background` keeps their flush alive. */
 export function enqueueAudit(env: Env, records: PendingRecord[], background: (work: Promise<unknown>) => void): void {
-  const batcher = auditBatcher(env);
+  const batcher = batcherFor<PendingRecord>(env.AUDIT_QUEUE, (pending) => flushBatch(env, pending));
   for (const record of records) {
     const flush = batcher.add(record);
     if (flush) background(flush);
