@@ -2,8 +2,9 @@
  * @module alert-event
  * What a tenant can be alerted about, and how an alert leaves the place
  * where it happened: onto the alerts Queue, in the background of whatever
- * noticed it (never awaited by a decision; a decision's alerts leave in
- * batches, alert-batches.ts). A Queue that refuses it is counted
+ * noticed it (never awaited by a decision; a decision's alerts, and the
+ * approvals and breaker indexes', leave in batches, alert-batches.ts). A
+ * Queue that refuses it is counted
  * (`alerts_lost` in the log's counters), never silently dropped.
  *
  * Events: `approval_requested` (the approvals index took a new pending

@@ -12,7 +12,8 @@
  * object may say it is settled).
  */
 import { DurableObject } from "cloudflare:workers";
-import { alertEvent, raiseAlert } from "../alerts/alert-event";
+import { queueAlert } from "../alerts/alert-batches";
+import { alertEvent } from "../alerts/alert-event";
 import { toRecord, type ApprovalRow } from "./approvals";
 import { APPROVAL_MIGRATIONS, migrate } from "./migrations";
 import type { ApprovalRecord, ApprovalStatus } from "./types";
@@ -87,7 +88,9 @@ export class ApprovalsDO extends DurableObject<Env> {
           return "an action";
         }
       })();
-      await raiseAlert(
+      // Into this isolate's batch of alerts, as an edge's are: a burst of requests is one Queue send, and the
+      // session object's alarm, which awaits this upsert, does not wait for the Queue.
+      queueAlert(
         this.env,
         alertEvent("approval_requested", r.tenant, `${r.agent_id} asks approval for ${action} (session ${r.session_id}); it expires ${r.expires_at}`, `/console/approvals/${r.tenant}/${r.id}`, {
           approval_id: r.id,
@@ -96,6 +99,7 @@ export class ApprovalsDO extends DurableObject<Env> {
           expires_at: r.expires_at,
           rules: r.context?.reasons.map((reason) => reason.rule) ?? [],
         }),
+        (work) => this.ctx.waitUntil(work),
       );
     }
     for (const r of records) this.broadcast(`event: approval\ndata: ${JSON.stringify({ id: r.id, status: r.status, version: r.version })}\n\n`);

@@ -9,7 +9,8 @@
  * cool-down without a report (the console shows when it will).
  */
 import { DurableObject } from "cloudflare:workers";
-import { alertEvent, raiseAlert } from "../alerts/alert-event";
+import { queueAlert } from "../alerts/alert-batches";
+import { alertEvent } from "../alerts/alert-event";
 import { BREAKER_INDEX_MIGRATIONS, migrate } from "./migrations";
 import type { BreakerReport } from "./types";
 
@@ -57,7 +58,8 @@ export class BreakerIndexDO extends DurableObject<Env> {
     this.sql.exec("DELETE FROM breakers WHERE state = 'closed' AND updated_ms < ?", now - CLOSED_RETENTION_MS);
     if (written > 0 && report.state === "open") {
       const path = `/console/sessions/${report.tenant}/${encodeURIComponent(report.agent_id)}/${encodeURIComponent(report.session_id)}`;
-      await raiseAlert(
+      // Into this isolate's batch of alerts, as an edge's are (alert-batches.ts).
+      queueAlert(
         this.env,
         alertEvent("breaker_opened", report.tenant, `the breaker of ${report.agent_id}'s session ${report.session_id} opened: ${report.reason ?? "denials"}`, path, {
           agent: report.agent_id,
@@ -65,6 +67,7 @@ export class BreakerIndexDO extends DurableObject<Env> {
           reason: report.reason,
           opened_at: report.opened_ms === null ? null : new Date(report.opened_ms).toISOString(),
         }),
+        (work) => this.ctx.waitUntil(work),
       );
     }
     return written > 0;

@@ -8,6 +8,7 @@
  * configure its webhooks, and a bad URL or event list is a 400.
  */
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { intoAlertMessages, queueAlert } from "../../src/alerts/alert-batches";
@@ -18,6 +19,8 @@ import { criticalDenyAlert } from "../../src/alerts/decision-alerts";
 import { webhookDestinationProblem } from "../../src/alerts/webhook-destination";
 import { payloadOf } from "../../src/alerts/webhook-delivery";
 import { toBase64Url } from "../../src/bundles/signature";
+import { approvalsIndex, breakerIndex } from "../../src/session/objects";
+import type { ApprovalRecord } from "../../src/session/types";
 import { TEST_TOKENS } from "../fixtures/test-config";
 import { admin, decide, fireAlarm, refundInput, sessionStub, uniqueId } from "../session/helpers";
 import { layerFiles, signLayer } from "../store/harness";
@@ -202,6 +205,68 @@ describe("alerts", () => {
     const links = all.map((d) => (JSON.parse(d.body) as { link: string }).link);
     for (const answer of decided) expect(links).toContain(`/console/decisions/${tenant}/${answer.decision_id}`);
     expect(all).toHaveLength(9);
+  });
+
+  it("the approvals and breaker indexes batch their alerts too: a burst opens one batch, and every alert reaches the webhook", async () => {
+    const tenant = tenantOf("indexburst");
+    const hook = tenantOf("indexbursthook");
+    const operator = await signIn(TEST_TOKENS.operator);
+    await addWebhook(operator, tenant, hook, ["approval_requested", "breaker_opened"]);
+    const now = Date.now();
+    const pending = (n: number): ApprovalRecord => ({
+      id: `apr_${"cd".repeat(32)}_${String(n).padStart(24, "0")}`,
+      tenant,
+      session_id: `s-${n}`,
+      agent_id: "agent-7",
+      action_hash: String(n).repeat(64).slice(0, 64),
+      action_summary: JSON.stringify({ type: "tool_call", tool: "payments.refund" }),
+      status: "pending",
+      created_at: new Date(now).toISOString(),
+      expires_at: new Date(now + 3_600_000).toISOString(),
+      decided_by: null,
+      decided_at: null,
+      reason: null,
+      used_by: null,
+      used_at: null,
+      version: 1,
+    });
+    // Each index keeps the flush it opens alive through its object's waitUntil: counted here, in the object.
+    const opened = await runInDurableObject(approvalsIndex(env, tenant), async (instance, state) => {
+      const flushes: Promise<unknown>[] = [];
+      const waitUntil = state.waitUntil.bind(state);
+      state.waitUntil = (work) => {
+        flushes.push(work);
+        waitUntil(work);
+      };
+      // Four sessions' approvals in two upserts side by side, and one already known (no second alert for it).
+      await Promise.all([instance.upsert([pending(1), pending(2)]), instance.upsert([pending(3), pending(4)])]);
+      await instance.upsert([{ ...pending(1), version: 2 }]);
+      await Promise.all(flushes);
+      return flushes.length;
+    });
+    expect(opened).toBe(1);
+    const breakersOpened = await runInDurableObject(breakerIndex(env, tenant), async (instance, state) => {
+      const flushes: Promise<unknown>[] = [];
+      const waitUntil = state.waitUntil.bind(state);
+      state.waitUntil = (work) => {
+        flushes.push(work);
+        waitUntil(work);
+      };
+      const report = (session: string) => ({ tenant, agent_id: "agent-7", session_id: session, state: "open" as const, opened_ms: now, reason: "3 denied actions within 300 s", cooldown_s: 0, version: 1 });
+      expect(await Promise.all([instance.report(report("b-1")), instance.report(report("b-2"))])).toEqual([true, true]);
+      // An older or equal report is not taken, and alerts nobody.
+      expect(await instance.report(report("b-1"))).toBe(false);
+      await Promise.all(flushes);
+      return flushes.length;
+    });
+    expect(breakersOpened).toBe(1);
+    const deliveries = await received(hook, 6);
+    const events = deliveries.map((d) => JSON.parse(d.body) as { type: string; data: { approval_id?: string; session?: string } });
+    expect(events.filter((e) => e.type === "approval_requested").map((e) => e.data.approval_id).sort()).toEqual([1, 2, 3, 4].map((n) => pending(n).id));
+    expect(events.filter((e) => e.type === "breaker_opened").map((e) => e.data.session).sort()).toEqual(["b-1", "b-2"]);
+    // Nothing more arrives: the known approval and the stale report raised no alert of their own.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await received(hook, 7, 0)).toHaveLength(6);
   });
 
   it("a batch is cut into messages the Queue takes; one it refuses is counted lost, and the batch's others still arrive", async () => {
