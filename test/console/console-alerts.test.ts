@@ -74,6 +74,17 @@ async function counters(): Promise<Record<string, number>> {
   return (await (await admin("/audit/status", TEST_TOKENS.operator)).json<{ counters: Record<string, number> }>()).counters;
 }
 
+/** What an object keeps alive through its waitUntil from here on, collected (it is still kept alive). */
+function keptAlive(state: DurableObjectState): Promise<unknown>[] {
+  const kept: Promise<unknown>[] = [];
+  const waitUntil = state.waitUntil.bind(state);
+  state.waitUntil = (work) => {
+    kept.push(work);
+    waitUntil(work);
+  };
+  return kept;
+}
+
 const tenantOf = (prefix: string) => uniqueId(prefix).toLowerCase().replace(/[^a-z0-9-]/g, "-");
 const input = (tenant: string, amount: number, session: string, tier = "high") => ({ ...refundInput(session, amount), tenant, risk_tier: tier });
 
@@ -230,14 +241,9 @@ describe("alerts", () => {
       used_at: null,
       version: 1,
     });
-    // Each index keeps the flush it opens alive through its object's waitUntil: counted here, in the object.
+    // Each index keeps the flush it opens alive through its object's waitUntil: counted there, in the object.
     const opened = await runInDurableObject(approvalsIndex(env, tenant), async (instance, state) => {
-      const flushes: Promise<unknown>[] = [];
-      const waitUntil = state.waitUntil.bind(state);
-      state.waitUntil = (work) => {
-        flushes.push(work);
-        waitUntil(work);
-      };
+      const flushes = keptAlive(state);
       // Four sessions' approvals in two upserts side by side, and one already known (no second alert for it).
       await Promise.all([instance.upsert([pending(1), pending(2)]), instance.upsert([pending(3), pending(4)])]);
       await instance.upsert([{ ...pending(1), version: 2 }]);
@@ -246,12 +252,7 @@ describe("alerts", () => {
     });
     expect(opened).toBe(1);
     const breakersOpened = await runInDurableObject(breakerIndex(env, tenant), async (instance, state) => {
-      const flushes: Promise<unknown>[] = [];
-      const waitUntil = state.waitUntil.bind(state);
-      state.waitUntil = (work) => {
-        flushes.push(work);
-        waitUntil(work);
-      };
+      const flushes = keptAlive(state);
       const report = (session: string) => ({ tenant, agent_id: "agent-7", session_id: session, state: "open" as const, opened_ms: now, reason: "3 denied actions within 300 s", cooldown_s: 0, version: 1 });
       expect(await Promise.all([instance.report(report("b-1")), instance.report(report("b-2"))])).toEqual([true, true]);
       // An older or equal report is not taken, and alerts nobody.
