@@ -10,6 +10,7 @@
  * otherwise counted as lost, as is a line that is not a record at all, or a
  * record too deep to hash: one bad record never costs its batch-mates.
  */
+import { released } from "../rpc-result";
 import { findLimitViolation, type JsonLimits } from "../schema/json-limits";
 import type { ChainRecord } from "./chain";
 import { byShard, chainFor, countLoss, parseLines, type AuditMessage } from "./writer";
@@ -42,7 +43,7 @@ export async function consumeAudit(batch: MessageBatch<AuditMessage>, env: Env):
   const failed = new Set<Message<AuditMessage>>();
   for (const [shard, group] of byShard(carried, (item) => item.record.tenant)) {
     try {
-      await chainFor(env, shard).append(group.map((item) => item.record));
+      released(await chainFor(env, shard).append(group.map((item) => item.record)));
     } catch (error) {
       console.error(`audit: append of ${group.length} record(s) to ${shard} failed${lastAttempt ? "; they are lost" : ", retrying"}: ${(error as Error).message}`);
       await countLoss(env, lastAttempt ? "records_lost" : "append_retries", group.length);

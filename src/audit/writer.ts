@@ -8,6 +8,7 @@
  * refuses a message, written straight to the chains instead. A record that
  * cannot be written either way is counted, never dropped silently.
  */
+import { released } from "../rpc-result";
 import { batcherFor } from "../window-batcher";
 import { cutBySize, MAX_QUEUE_MESSAGE_BYTES, utf8Length } from "../queue-message-size";
 import type { ChainRecord } from "./chain";
@@ -136,7 +137,7 @@ export function wantsSyncAudit(obligations: unknown[]): boolean {
 export async function appendAcknowledged(env: Env, record: AuditRecord): Promise<void> {
   try {
     // A record the chain object could not chain at all (it counts it lost) is no acknowledgement.
-    const { rejected } = await chainFor(env, record.tenant).append([record]);
+    const { rejected } = released(await chainFor(env, record.tenant).append([record]));
     if (rejected > 0) throw new Error(`the audit chain could not chain decision ${record.decision_id}`);
   } catch (error) {
     // A fresh stub: one that has thrown may be broken.

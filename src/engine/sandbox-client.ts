@@ -9,6 +9,7 @@
  * (the next decision of that policy gets a fresh one), so a policy that
  * runs away costs the request that met it, not every request after it.
  */
+import { released } from "../rpc-result";
 import { readRegoValue } from "./rego-value";
 import { sandboxModules, type LayerCode } from "./sandbox-modules";
 import {
@@ -87,12 +88,13 @@ export class SandboxClient {
       if (Number.isFinite(deadlineMs)) timer = setTimeout(() => reject(new SandboxTimeout(`the policy did not answer within ${deadlineMs} ms`)), deadlineMs);
     });
     try {
-      const answer = await Promise.race([call, timeout]);
+      const answer = released(await Promise.race([call, timeout]));
       return { ...answer, layers: answer.layers.map(fromWire) };
     } catch (error) {
       if (error instanceof SandboxTimeout) {
         this.abandon(policyKey);
-        call.catch(() => undefined);
+        // An answer that comes after all is let go of as well.
+        call.then(released, () => undefined);
       }
       throw error;
     } finally {

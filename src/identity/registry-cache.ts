@@ -7,6 +7,7 @@
  * rotated provider key — reaches every edge within that interval. An isolate
  * that makes a change through the admin API sees it at once.
  */
+import { released } from "../rpc-result";
 import type { DirectorySnapshot } from "./directory-do";
 import { issuerDirectory } from "./directory-do";
 import { RefreshingCache } from "./refreshing-cache";
@@ -40,8 +41,8 @@ export function identityCaches(env: Env): IdentityCaches {
   const maxStaleMs = Math.max(refreshMs, seconds(env.IDENTITY_MAX_STALENESS_SECONDS, DEFAULT_MAX_STALENESS_S) * 1000);
   const options = { refreshMs, maxStaleMs, timeoutMs: LOAD_TIMEOUT_MS };
   const created: IdentityCaches = {
-    registries: new RefreshingCache<RegistrySnapshot>(async (tenant) => (await registryObject(env, tenant).snapshot(tenant)) as RegistrySnapshot, { ...options, maxEntries: MAX_TENANTS, version: (s) => s.version }),
-    directory: new RefreshingCache<DirectorySnapshot>(async () => (await issuerDirectory(env).snapshot()) as DirectorySnapshot, { ...options, maxEntries: 1, version: (s) => s.version }),
+    registries: new RefreshingCache<RegistrySnapshot>(async (tenant) => released(await registryObject(env, tenant).snapshot(tenant)) as RegistrySnapshot, { ...options, maxEntries: MAX_TENANTS, version: (s) => s.version }),
+    directory: new RefreshingCache<DirectorySnapshot>(async () => released(await issuerDirectory(env).snapshot()) as DirectorySnapshot, { ...options, maxEntries: 1, version: (s) => s.version }),
   };
   caches = created;
   return created;

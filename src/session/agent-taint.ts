@@ -13,6 +13,7 @@
  * one round trip; when the object cannot say, the action is refused.
  */
 import type { Identity } from "../identity/types";
+import { released } from "../rpc-result";
 import { withTimeout } from "./client";
 import { agentObject } from "./objects";
 
@@ -43,7 +44,7 @@ export class AgentClassesRefused extends Error {}
  * it cannot be reached in time.
  */
 export async function recordAgentClasses(env: Env, identity: Pick<Identity, "tenant" | "agent" | "delegation">, classes: string[], nowMs: number, timeoutMs: number): Promise<void> {
-  const outcome = await withTimeout(agentObject(env, identity.tenant, taintedAgent(identity)).recordClasses(classes, nowMs), timeoutMs);
+  const outcome = released(await withTimeout(agentObject(env, identity.tenant, taintedAgent(identity)).recordClasses(classes, nowMs), timeoutMs));
   if (outcome.refused !== null) throw new AgentClassesRefused(outcome.refused);
 }
 
@@ -53,7 +54,7 @@ export type AgentTaint = { known: true; classes: string[] } | { known: false; me
 export async function agentTaint(env: Env, identity: Pick<Identity, "tenant" | "agent" | "delegation">, layers: unknown[], nowMs: number, timeoutMs: number): Promise<AgentTaint> {
   const sinceMs = nowMs - agentTaintWindowS(layers) * 1000;
   try {
-    return { known: true, classes: await withTimeout(agentObject(env, identity.tenant, taintedAgent(identity)).classesSince(sinceMs), timeoutMs) };
+    return { known: true, classes: released(await withTimeout(agentObject(env, identity.tenant, taintedAgent(identity)).classesSince(sinceMs), timeoutMs)) };
   } catch (error) {
     return { known: false, message: (error as Error).message };
   }

@@ -7,6 +7,7 @@
  * every debit is idempotent by decision id). Whatever happened is reported so
  * the decision can say so.
  */
+import { released } from "../rpc-result";
 import { sessionKey } from "./objects";
 import type { SessionDO } from "./session-do";
 import type { CommitRequest, CommitResult, Usage } from "./types";
@@ -45,12 +46,18 @@ export async function commitToSession(namespace: DurableObjectNamespace<SessionD
   const deadline = Date.now() + timeoutMs;
   let retried = false;
   for (;;) {
+    let call: PromiseLike<CommitResult> | undefined;
     try {
-      const result: CommitResult = await withTimeout(stub.commit(request), Math.max(1, deadline - Date.now()));
+      call = stub.commit(request);
+      const result: CommitResult = released(await withTimeout(call, Math.max(1, deadline - Date.now())));
       return { status: "ok", result, retried };
     } catch (error) {
       const message = (error as Error).message ?? String(error);
-      if (error instanceof Timeout) return { status: "unavailable", fault: "timeout", message, retried };
+      if (error instanceof Timeout) {
+        // A commit that lands after all is let go of as well.
+        call?.then(released, () => undefined);
+        return { status: "unavailable", fault: "timeout", message, retried };
+      }
       if (isOverloaded(error)) return { status: "unavailable", fault: "overloaded", message, retried };
       if (isRetryable(error) && !retried) {
         retried = true;

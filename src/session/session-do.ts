@@ -31,6 +31,7 @@
  * anything that may have rolled a write back, the copies are read again.
  */
 import { DurableObject } from "cloudflare:workers";
+import { released } from "../rpc-result";
 import type { Reason } from "../types";
 import { Approvals, publicView, toRecord, type ApprovalRow } from "./approvals";
 import { Breaker, type BreakerRow } from "./breaker";
@@ -156,7 +157,7 @@ export class SessionDO extends DurableObject<Env> {
     const mayBeAllowed = request.verdict === "allow" || (request.verdict === "require_approval" && approvalId !== undefined);
     const needsAgent = !denial && agentLimit !== null && mayBeAllowed && this.breaker.state(request.now_ms) !== "open";
     if (needsAgent) {
-      const count = await this.agentCounts(request, key).count(agentLimit!);
+      const count = released(await this.agentCounts(request, key).count(agentLimit!));
       if (count.allowed) counted = true;
       else denial = { rule: count.rule, message: count.message };
     }
