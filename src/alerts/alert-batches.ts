@@ -6,10 +6,10 @@
  * fans each event out to the tenant's webhooks. An agent that keeps trying
  * critical actions raises an alert per denial, and those come in bursts: a
  * message per alert made each of them cost the isolate a Queue send (most of
- * a millisecond of its thread here) and the tenant a Queue operation. The
- * approvals and breaker indexes batch theirs the same way: approvals asked
- * for and breakers opened come in bursts too, whenever many sessions meet
- * the same rule.
+ * a millisecond of its thread here) and the tenant a Queue operation. Every
+ * other alert takes the same way: approvals asked for and breakers opened
+ * (from their indexes) come in bursts too, whenever many sessions meet the
+ * same rule, and a publish's alert is one more.
  *
  * A message the Queue refuses loses its alerts; they are counted
  * (`alerts_lost`), and the batch's other messages still go. The decisions

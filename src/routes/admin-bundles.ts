@@ -14,7 +14,8 @@
  * Who may call each is in routes/admin-access.ts.
  */
 import { Hono } from "hono";
-import { alertEvent, raiseAlert } from "../alerts/alert-event";
+import { queueAlert } from "../alerts/alert-batches";
+import { alertEvent } from "../alerts/alert-event";
 import { engineFor } from "../decision/pipeline";
 import { edgeStore } from "../bundles/edge-store";
 import { readLayer } from "../bundles/layer-reader";
@@ -55,8 +56,10 @@ export const adminBundlesRoute = new Hono<{ Bindings: Env; Variables: AdminVaria
     // A tenant's own layer is news to that tenant's alert webhooks (queued after the answer).
     if (scope.startsWith("tenant:")) {
       const tenant = scope.slice("tenant:".length);
-      c.executionCtx.waitUntil(
-        raiseAlert(c.env, alertEvent("policy_published", tenant, `${principal.subject} published ${scope} v${result.version}`, `/console/policy/${scope}`, { scope, version: result.version, digest: result.digest, by: principal.subject })),
+      queueAlert(
+        c.env,
+        alertEvent("policy_published", tenant, `${principal.subject} published ${scope} v${result.version}`, `/console/policy/${scope}`, { scope, version: result.version, digest: result.digest, by: principal.subject }),
+        (work) => c.executionCtx.waitUntil(work),
       );
     }
     return c.json(result, 201);
