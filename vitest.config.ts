@@ -30,10 +30,7 @@ export default defineConfig({
             // The production Worker, with drill hooks in test subclasses of two Durable Objects.
             main: "./test/worker/test-entry.ts",
             // A second bucket lets store tests publish without changing what the Worker under test serves.
-            // Shared sandbox calls are off: a request here (exports.default.fetch) never receives a promise
-            // another request settles, which is how a shared call hands over its answers. Sharing is tested
-            // in the sandbox client's own tests here, and over real HTTP in test/node/decisions-at-once.
-            miniflare: { r2Buckets: ["TEST_BUNDLES"], bindings: { ...testStoreBindings(), SANDBOX_SHARED_CALLS: "off" } },
+            miniflare: { r2Buckets: ["TEST_BUNDLES"], bindings: testStoreBindings() },
           }),
         ],
         test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/node/**"] },

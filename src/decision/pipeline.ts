@@ -14,7 +14,6 @@ import { newDecisionId } from "../decision-id";
 import { ApiError } from "../errors";
 import { composeLayers, failModeDecision, type ComposedDecision } from "../engine/compose";
 import { DecisionEngine, DEFAULT_POLICY_TIMEOUT_MS, type EngineMode, type EngineResult } from "../engine/decision-engine";
-import type { KeepAlive } from "../engine/sandbox-client";
 import type { EdgeRuntimeInfo } from "../engine/sandbox-protocol";
 import { fallbackParams, reachesOutside, type FallbackParams } from "../engine/fallback-params";
 import { criticalDenyAlert } from "../alerts/decision-alerts";
@@ -68,12 +67,7 @@ export interface Background {
 
 let engine: DecisionEngine | undefined;
 export function engineFor(env: Env): DecisionEngine {
-  engine ??= new DecisionEngine(
-    env.LOADER,
-    (env.POLICY_ENGINE as EngineMode | undefined) ?? "sandbox",
-    Number(env.POLICY_TIMEOUT_MS) || DEFAULT_POLICY_TIMEOUT_MS,
-    (env.SANDBOX_SHARED_CALLS as string | undefined) !== "off",
-  );
+  engine ??= new DecisionEngine(env.LOADER, (env.POLICY_ENGINE as EngineMode | undefined) ?? "sandbox", Number(env.POLICY_TIMEOUT_MS) || DEFAULT_POLICY_TIMEOUT_MS);
   return engine;
 }
 
@@ -246,16 +240,16 @@ function respond({ decisionId, governing, tier, result, session, mode, identity,
  * held refuses into a fail-open tier's allow. A deny only the fail mode gives
  * is the infrastructure's, with its reasons alone, so no breaker counts it.
  */
-export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, fallback: FallbackParams, now: number, runtime?: EdgeRuntimeInfo, keepAlive?: KeepAlive): Promise<EngineResult> {
+export async function evaluate(engine: DecisionEngine, resolution: Resolution, inputJson: string, fallback: FallbackParams, now: number, runtime?: EdgeRuntimeInfo): Promise<EngineResult> {
   if (resolution.unusable) {
     const { code, message } = resolution.unusable;
     const failing = failModeDecision(fallback, "store", code, message, code);
-    const held = await engine.decide(resolution.policy, inputJson, fallback, now, runtime, keepAlive);
+    const held = await engine.decide(resolution.policy, inputJson, fallback, now, runtime);
     if (failing.decision === "deny" && held.decision.decision !== "deny") return { decision: failing, path: "fail_mode", eval_us: held.eval_us };
     const composed = composeLayers([{ scope: "held", result: held.decision }, { scope: "store", result: failing }], fallback);
     return { ...held, decision: { ...composed, fail_mode_applied: held.decision.fail_mode_applied ?? failing.fail_mode_applied } };
   }
-  return engine.decide(resolution.policy, inputJson, fallback, now, runtime, keepAlive);
+  return engine.decide(resolution.policy, inputJson, fallback, now, runtime);
 }
 
 /**
@@ -316,18 +310,16 @@ async function makeDecision(env: Env, ctx: Background, request: DecisionRequest)
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, tool);
   const mode = modeAcross(governing.rolloutChains, tier.tier, resolution.policy.data);
   const runtime = { location: request.colo, region: region.region };
-  // A call into the sandbox this decision sends may carry others' too: it outlives this response.
-  const keepAlive = (work: Promise<unknown>) => ctx.waitUntil(work);
   // The agent's object is asked while the policy evaluates; an agent that has read something this
   // evaluation did not see (rarely) is evaluated again with it.
   const asked = askAgentTaint(env, input, resolution.policy.data, now);
-  let result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime, keepAlive);
+  let result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
   const taint = await asked;
   const unseen = unseenClasses(input, taint);
   if (unseen.length > 0) {
     input = withSessionClasses(input, unseen);
     inputJson = inputJsonOf(input);
-    result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime, keepAlive);
+    result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
   }
   const taintUnknown = taint && !taint.known ? taint.message : undefined;
   result.decision = refusedWithoutAgentTaint(withoutUnmintableSpawn(env, input, result.decision), taintUnknown);
@@ -358,7 +350,7 @@ async function makeDecision(env: Env, ctx: Background, request: DecisionRequest)
         session = { status: "unavailable", fault: "taint_changing", retried: true, reasons: [reason] };
         break;
       }
-      result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime, keepAlive);
+      result = await evaluate(engineFor(env), resolution, inputJson, fallback, now, runtime);
       result.decision = refusedWithoutAgentTaint(withoutUnmintableSpawn(env, input, result.decision), taintUnknown);
     }
   }

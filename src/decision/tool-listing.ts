@@ -41,7 +41,7 @@ export async function listTools(
   // Advice only: when the agent's reads cannot be learnt, each call still is refused on its own.
   const input = await withAgentTaint(env, withSessionClasses(policyInput(body, identity, tier, region, colo), []), resolution.policy.data, now);
   const fallback = fallbackParams(resolution.policy.data, tier.tier, identity.role, undefined);
-  const result = await evaluate(engineFor(env), resolution, JSON.stringify(input), fallback, now, { location: colo, region: region.region }, (work) => ctx.waitUntil(work));
+  const result = await evaluate(engineFor(env), resolution, JSON.stringify(input), fallback, now, { location: colo, region: region.region });
   const listing = (result.decision as { tools?: unknown }).tools;
   const table = isJsonObject(listing) ? listing : {};
   return Object.fromEntries(

@@ -22,7 +22,7 @@ import type { EvaluationPath } from "../types";
 import { composeLayers, failModeDecision, inputFailureDecision, type ComposedDecision } from "./compose";
 import type { FallbackParams } from "./fallback-params";
 import { PolicyEvaluator } from "./evaluator";
-import { SandboxClient, SandboxTimeout, type KeepAlive } from "./sandbox-client";
+import { SandboxClient, SandboxTimeout } from "./sandbox-client";
 import type { EdgeRuntimeInfo, LayerOutcome } from "./sandbox-protocol";
 
 export type EngineMode = "sandbox" | "isolate";
@@ -122,9 +122,8 @@ export class DecisionEngine {
     loader: WorkerLoader | undefined,
     private readonly mode: EngineMode = "sandbox",
     private readonly timeoutMs = DEFAULT_POLICY_TIMEOUT_MS,
-    shareCalls = true,
   ) {
-    this.sandbox = loader ? new SandboxClient(loader, shareCalls) : undefined;
+    this.sandbox = loader ? new SandboxClient(loader) : undefined;
   }
 
   /**
@@ -157,13 +156,13 @@ export class DecisionEngine {
    * above them decide: a region or tenant layer that cannot run cannot take
    * the global rules down.
    */
-  private async withoutFailingLayers(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime: EdgeRuntimeInfo | undefined, code: string, message: string, keepAlive?: KeepAlive): Promise<EngineResult | undefined> {
+  private async withoutFailingLayers(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime: EdgeRuntimeInfo | undefined, code: string, message: string): Promise<EngineResult | undefined> {
     if (!this.sandbox) return undefined;
     for (let count = policy.layers.length - 1; count >= 1; count--) {
       const narrower = withoutLayersAfter(policy, count);
       if (code === "policy_timeout" && !this.answering.has(narrower.key)) continue;
       try {
-        const answer = await this.sandbox.decide(narrower.key, narrower.code, inputJson, nowMs, runtimeFor(narrower, runtime), this.timeoutMs, undefined, keepAlive);
+        const answer = await this.sandbox.decide(narrower.key, narrower.code, inputJson, nowMs, runtimeFor(narrower, runtime), this.timeoutMs);
         const dropped = policy.layers.slice(count).map((layer) => ({ scope: layer.scope, error: { code, message: `the composition with this layer could not be evaluated: ${message}` } }));
         const outcomes = [...answer.layers, ...dropped];
         const reason = `sandbox unavailable: ${message}; decided without ${dropped.map((layer) => layer.scope).join(", ")}`;
@@ -185,11 +184,11 @@ export class DecisionEngine {
    * they leave out would add only their tier's fail mode, which at a tier
    * that fails open would let an input that breaks one layer shed it.
    */
-  private async againInFreshSandbox(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime: EdgeRuntimeInfo | undefined, first: string, keepAlive?: KeepAlive): Promise<EngineResult> {
+  private async againInFreshSandbox(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime: EdgeRuntimeInfo | undefined, first: string): Promise<EngineResult> {
     this.sandbox!.abandon(policy.key);
     const fallbackReason = `sandbox failed: ${first}; tried once more in a fresh sandbox`;
     try {
-      const answer = await this.sandbox!.decide(policy.key, policy.code, inputJson, nowMs, runtimeFor(policy, runtime), this.timeoutMs, undefined, keepAlive);
+      const answer = await this.sandbox!.decide(policy.key, policy.code, inputJson, nowMs, runtimeFor(policy, runtime), this.timeoutMs);
       return withPrint({ decision: composeLayers(answer.layers, fallback, true), path: "sandbox", eval_us: answer.eval_us, fallback_reason: fallbackReason }, answer.layers);
     } catch (error) {
       const code = error instanceof SandboxTimeout ? "policy_timeout" : "sandbox_unavailable";
@@ -198,14 +197,13 @@ export class DecisionEngine {
   }
 
   /** `runtime` is what the caller knows of this edge for opa.runtime() (location, region); the layers' digests are added here. */
-  /** `keepAlive`: the request's waitUntil, for a call into the sandbox this decision sends with others' in it. */
-  async decide(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime?: EdgeRuntimeInfo, keepAlive?: KeepAlive): Promise<EngineResult> {
+  async decide(policy: ActivePolicy, inputJson: string, fallback: FallbackParams, nowMs: number, runtime?: EdgeRuntimeInfo): Promise<EngineResult> {
     let fallbackReason: string | undefined;
     const sameAsBaseline = isBaselineComposition(policy);
     const inIsolate = this.mode === "isolate" && sameAsBaseline;
     if (this.sandbox && !inIsolate) {
       try {
-        const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs, runtimeFor(policy, runtime), this.timeoutMs, undefined, keepAlive);
+        const answer = await this.sandbox.decide(policy.key, policy.code, inputJson, nowMs, runtimeFor(policy, runtime), this.timeoutMs);
         this.noteAnswers(policy.key, answer.layers);
         return withPrint({ decision: composeLayers(answer.layers, fallback, this.answering.has(policy.key)), path: "sandbox", eval_us: answer.eval_us }, answer.layers);
       } catch (error) {
@@ -217,8 +215,8 @@ export class DecisionEngine {
         if (timedOut && this.answering.has(policy.key)) {
           return { decision: inputFailureDecision(fallback, "sandbox", "policy_timeout", message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };
         }
-        if (!timedOut && this.answering.has(policy.key)) return this.againInFreshSandbox(policy, inputJson, fallback, nowMs, runtime, message, keepAlive);
-        const narrower = await this.withoutFailingLayers(policy, inputJson, fallback, nowMs, runtime, timedOut ? "policy_timeout" : "sandbox_unavailable", message, keepAlive);
+        if (!timedOut && this.answering.has(policy.key)) return this.againInFreshSandbox(policy, inputJson, fallback, nowMs, runtime, message);
+        const narrower = await this.withoutFailingLayers(policy, inputJson, fallback, nowMs, runtime, timedOut ? "policy_timeout" : "sandbox_unavailable", message);
         if (narrower) return narrower;
         // The same code would run away in this isolate too: no baseline, the tier's fail mode.
         if (timedOut) return { decision: failModeDecision(fallback, "sandbox", "policy_timeout", message), path: "fail_mode", eval_us: 0, fallback_reason: fallbackReason };

@@ -9,7 +9,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 // Generated per policy by the edge (sandbox-modules.ts); names its wasm and data modules.
 import layers from "./layers.js";
 import { PolicyEvaluationError, PolicyEvaluator } from "./evaluator";
-import type { EdgeRuntimeInfo, SandboxDecision, SandboxLayer, SandboxLayerOutcome, SandboxMeasurement, SandboxRequest } from "./sandbox-protocol";
+import type { EdgeRuntimeInfo, SandboxDecision, SandboxLayer, SandboxLayerOutcome, SandboxMeasurement } from "./sandbox-protocol";
 
 interface LoadedLayer {
   scope: string;
@@ -50,24 +50,13 @@ function evaluateLayer(layer: LoadedLayer, inputJson: string, nowMs: number, run
   }
 }
 
-function decideOne(evaluators: LoadedLayer[], instance: string, { inputJson, nowMs, runtime, budgetMs }: SandboxRequest): SandboxDecision {
-  const started = performance.now();
-  const outcomes = evaluators.map((layer) => evaluateLayer(layer, inputJson, nowMs, runtime, budgetMs));
-  return { layers: outcomes, eval_us: Math.round((performance.now() - started) * 1000), instance };
-}
-
 export class PolicySandbox extends WorkerEntrypoint {
   async decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs?: number): Promise<SandboxDecision> {
     const evaluators = await loadLayers();
     instance ??= crypto.randomUUID();
-    return decideOne(evaluators, instance, { inputJson, nowMs, runtime, budgetMs });
-  }
-
-  /** Several decisions in one call, each evaluated on its own, in order: one RPC's cost shared by all of them. */
-  async decideMany(requests: SandboxRequest[]): Promise<SandboxDecision[]> {
-    const evaluators = await loadLayers();
-    instance ??= crypto.randomUUID();
-    return requests.map((request) => decideOne(evaluators, instance!, request));
+    const started = performance.now();
+    const outcomes = evaluators.map((layer) => evaluateLayer(layer, inputJson, nowMs, runtime, budgetMs));
+    return { layers: outcomes, eval_us: Math.round((performance.now() - started) * 1000), instance };
   }
 
   /** Evaluates one input many times in a row: the benchmark's in-sandbox number and the memory-bound test. */

@@ -60,20 +60,10 @@ export interface SandboxMeasurement {
   memory_bytes_after: number;
 }
 
-/** One decision's arguments, as `decideMany` takes them. */
-export interface SandboxRequest {
-  inputJson: string;
-  nowMs: number;
-  runtime?: EdgeRuntimeInfo;
-  budgetMs?: number;
-}
-
 /** What the sandbox isolate exposes over RPC. */
 export interface PolicySandboxRpc {
   /** `budgetMs`: how long one layer's evaluation may run before it is stopped (the evaluator's default when absent). */
   decide(inputJson: string, nowMs: number, runtime?: EdgeRuntimeInfo, budgetMs?: number): Promise<SandboxDecision>;
-  /** Each request decided as `decide` would, in order, in one call. */
-  decideMany(requests: SandboxRequest[]): Promise<SandboxDecision[]>;
   measure(inputJson: string, nowMs: number, iterations: number): Promise<SandboxMeasurement>;
 }
 

@@ -125,8 +125,6 @@ function losingSandboxOn(key: string, marker: string, dies: (generation: number)
           const real = worker.getEntrypoint(entrypoint) as unknown as PolicySandboxRpc;
           const sandbox: PolicySandboxRpc = {
             decide: (inputJson, ...rest) => (ours && inputJson.includes(marker) ? Promise.reject(new Error("the sandbox's isolate was lost")) : real.decide(inputJson, ...rest)),
-            // A call carrying the input is lost as a whole, with every decision in it.
-            decideMany: (requests) => (ours && requests.some((r) => r.inputJson.includes(marker)) ? Promise.reject(new Error("the sandbox's isolate was lost")) : real.decideMany(requests)),
             measure: (...args) => real.measure(...args),
           };
           return sandbox;
@@ -155,7 +153,6 @@ function answeringText(key: string, scope: string, text: string): WorkerLoader {
           const real = worker.getEntrypoint(entrypoint) as unknown as PolicySandboxRpc;
           const sandbox: PolicySandboxRpc = {
             decide: async (...args) => (ours ? forged(await real.decide(...args)) : real.decide(...args)),
-            decideMany: async (requests) => (ours ? (await real.decideMany(requests)).map(forged) : real.decideMany(requests)),
             measure: (...args) => real.measure(...args),
           };
           return sandbox;
