@@ -18,11 +18,19 @@ export type SessionOutcome =
 
 class Timeout extends Error {}
 
-/** `promise`, or a rejection once `ms` have passed without it settling: a state object never holds a request past its deadline. */
+/**
+ * `promise`, or a rejection once `ms` have passed without it settling: a
+ * state object never holds a request past its deadline. An RPC result that
+ * lands after the deadline is let go of (rpc-result.ts); one in time is the
+ * caller's to release once read.
+ */
 export function withTimeout<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Timeout(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      Promise.resolve(promise).then(released, () => undefined);
+      reject(new Timeout(`no answer within ${ms} ms`));
+    }, ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -46,18 +54,12 @@ export async function commitToSession(namespace: DurableObjectNamespace<SessionD
   const deadline = Date.now() + timeoutMs;
   let retried = false;
   for (;;) {
-    let call: PromiseLike<CommitResult> | undefined;
     try {
-      call = stub.commit(request);
-      const result: CommitResult = released(await withTimeout(call, Math.max(1, deadline - Date.now())));
+      const result: CommitResult = released(await withTimeout(stub.commit(request), Math.max(1, deadline - Date.now())));
       return { status: "ok", result, retried };
     } catch (error) {
       const message = (error as Error).message ?? String(error);
-      if (error instanceof Timeout) {
-        // A commit that lands after all is let go of as well.
-        call?.then(released, () => undefined);
-        return { status: "unavailable", fault: "timeout", message, retried };
-      }
+      if (error instanceof Timeout) return { status: "unavailable", fault: "timeout", message, retried };
       if (isOverloaded(error)) return { status: "unavailable", fault: "overloaded", message, retried };
       if (isRetryable(error) && !retried) {
         retried = true;

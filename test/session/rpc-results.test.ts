@@ -2,12 +2,14 @@
  * What the decision path relies on when it lets go of an RPC call's result
  * once read (src/rpc-result.ts): workerd gives a result that is an object
  * or an array a disposer, disposing it leaves every value it carries
- * readable, the object that answered serves the next call as before, and a
- * result without a disposer (a boolean, nothing) passes through untouched.
+ * readable, the object that answered serves the next call as before, a
+ * result without a disposer (a boolean, nothing) passes through untouched,
+ * and one that lands after its deadline (withTimeout) is let go of too.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { released } from "../../src/rpc-result";
+import { withTimeout } from "../../src/session/client";
 import { agentObject } from "../../src/session/objects";
 import { uniqueId } from "./helpers";
 
@@ -43,5 +45,22 @@ describe("releasing an RPC result", () => {
     expect(released(null)).toBeNull();
     const plain = { a: 1 };
     expect(released(plain)).toBe(plain);
+  });
+
+  it("lets go of a result that lands after its deadline", async () => {
+    let disposed = 0;
+    const late = { classes: ["pii"], [DISPOSE]: () => disposed++ };
+    const landing = new Promise<typeof late>((resolve) => setTimeout(() => resolve(late), 30));
+    await expect(withTimeout(landing, 5)).rejects.toThrow(/no answer within 5 ms/);
+    expect(disposed).toBe(0);
+    await landing;
+    await Promise.resolve();
+    expect(disposed).toBe(1);
+    // One in time is left to its caller, who reads it first.
+    let inTime = 0;
+    const answer = await withTimeout(Promise.resolve({ [DISPOSE]: () => inTime++ }), 1_000);
+    expect(inTime).toBe(0);
+    released(answer);
+    expect(inTime).toBe(1);
   });
 });
