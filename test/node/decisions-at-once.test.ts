@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asSent, benchAdminToken, enrolAgents, type Call } from "../../scripts/lib/bench-agents.ts";
 import { bundleEdge, startEdge, type RunningEdge } from "../../scripts/lib/edge-server.ts";
 import { opaDecision } from "../fixtures/opa-server.ts";
+import { policyPartOf } from "../fixtures/policy-part.ts";
 import { testStoreBindings } from "../fixtures/test-config.ts";
 
 const persist = mkdtempSync(join(tmpdir(), "tollgate-at-once-"));
@@ -71,12 +72,7 @@ function inputOf(sent: Json, answer: Json): Json {
 /** The part of the edge's answer the policy gave, against what OPA gives for the same input. */
 async function expectAsOpa(answer: Json, sent: Json): Promise<string> {
   const expected = await opaDecision(inputOf(sent, answer));
-  const policyPart: Json = Object.fromEntries(Object.keys(expected).map((key) => [key, answer[key]]));
-  // The session's object may add to the policy's answer; it says exactly what it added.
-  const added = new Set((answer.session?.reasons ?? []).map((r: unknown) => JSON.stringify(r)));
-  policyPart.reasons = (answer.reasons as unknown[]).filter((r) => !added.has(JSON.stringify(r)));
-  policyPart.decision = answer.session?.changed?.from ?? answer.decision;
-  expect(policyPart).toEqual(expected);
+  expect(policyPartOf(answer, expected)).toEqual(expected);
   expect(answer.evaluation.path).toBe("sandbox");
   expect(answer.evaluation.fallback_reason).toBeUndefined();
   return expected.decision as string;
