@@ -5,7 +5,7 @@
  *
  *   mcp add --tenant <t> --server <name> --upstream <url> --tools <tools.json>
  *           [--resources <resources.json>] [--prompts <prompts.json>]
- *           [--credentials <headers.json>] [--timeout-ms <n>]
+ *           [--answers <tool>] [--credentials <headers.json>] [--timeout-ms <n>]
  *                                        register or replace; without --credentials an
  *                                        update keeps the stored ones
  *   mcp list --tenant <t> [--format json]
@@ -17,7 +17,9 @@
  * `{"lookup_customer": {"tool": "crm.read_customer", "risk_floor": "medium", "data_classes": ["pii"]}}`;
  * resources.json maps resource URI prefixes (the longest that starts a URI
  * wins) and prompts.json prompt names the same way. A resource or prompt
- * left out is refused by the policy as an unknown tool.
+ * left out is refused by the policy as an unknown tool. --answers names the
+ * tool the client's answers to the upstream's own requests (sampling,
+ * elicitation, roots) are judged as; without it they are refused.
  * headers.json holds the headers that carry the upstream's credentials,
  * `{"authorization": "Bearer …"}`: read from a file so the secret is on no
  * command line; it is sealed by the edge and never shown again.
@@ -39,6 +41,7 @@ interface ServerView {
   tools: Record<string, Mapping>;
   resources?: Record<string, Mapping>;
   prompts?: Record<string, Mapping>;
+  answers?: Mapping;
   credentials: "stored" | "none";
   updated_at: string;
   updated_by: string;
@@ -58,13 +61,13 @@ const mapped = (table: Record<string, Mapping> | undefined) =>
     .join(" ") || "none";
 
 function describe(view: ServerView): string {
-  const more = `${view.resources && Object.keys(view.resources).length > 0 ? `  resources ${mapped(view.resources)}` : ""}${view.prompts && Object.keys(view.prompts).length > 0 ? `  prompts ${mapped(view.prompts)}` : ""}`;
+  const more = `${view.resources && Object.keys(view.resources).length > 0 ? `  resources ${mapped(view.resources)}` : ""}${view.prompts && Object.keys(view.prompts).length > 0 ? `  prompts ${mapped(view.prompts)}` : ""}  answers ${view.answers ? `→${view.answers.tool}` : "refused"}`;
   return `${view.server}  ${view.url}  credentials ${view.credentials}  timeout ${view.timeout_ms ?? 10000} ms  tools ${mapped(view.tools)}${more}  (${view.updated_by}, ${view.updated_at})`;
 }
 
 export async function mcp(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values } = parseFlags(rest, [...ADMIN_FLAGS, "tenant", "server", "upstream", "tools", "resources", "prompts", "credentials", "timeout-ms", "format"]);
+  const { values } = parseFlags(rest, [...ADMIN_FLAGS, "tenant", "server", "upstream", "tools", "resources", "prompts", "answers", "credentials", "timeout-ms", "format"]);
   if (!values.tenant) throw new UsageError(`mcp ${sub ?? ""} needs --tenant`);
   const target = () => adminTarget(values);
   const serverPath = () => {
@@ -79,6 +82,7 @@ export async function mcp(args: string[]): Promise<number> {
         tools: jsonFile(values.tools, "tools"),
         ...(values.resources ? { resources: jsonFile(values.resources, "resources") } : {}),
         ...(values.prompts ? { prompts: jsonFile(values.prompts, "prompts") } : {}),
+        ...(values.answers ? { answers: { tool: values.answers } } : {}),
         ...(values["timeout-ms"] ? { timeout_ms: Number(values["timeout-ms"]) } : {}),
         ...(values.credentials ? { credentials: { headers: jsonFile(values.credentials, "credentials") } } : {}),
       };

@@ -12,8 +12,9 @@
  *   (governed-listing.ts); the rest of MCP's requests (ping,
  *   subscriptions, logging levels, and tasks within an upstream session)
  *   are relayed as the upstream answers them, and any other method is not
- *   found; notifications (`notifications/…`: cancellation, progress) and
- *   the client's responses to the upstream's requests are passed on (202).
+ *   found; notifications (`notifications/…`: cancellation, progress) are
+ *   passed on (202), and the client's answers to the upstream's requests
+ *   too once decided (governed-answer.ts; refused, 403).
  * - GET relays the upstream's standalone SSE stream (405 if it has none),
  *   and to a client that declared URL-mode elicitation also carries
  *   `notifications/elicitation/complete` (elicitation-notices.ts). A GET
@@ -37,6 +38,7 @@ import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
 import { errorMessage, INTERNAL_ERROR, INVALID_REQUEST, JsonRpcFault, METHOD_NOT_FOUND, PARSE_ERROR, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
 import { resolveServer, type ResolvedServer } from "./server-cache";
 import { openSession, sealSession, type GatewaySession } from "./session-id";
+import { governedAnswer } from "./governed-answer";
 import { governedRequest } from "./governed-request";
 import { governedListing } from "./governed-listing";
 import { isGovernedMethod, isListingMethod } from "./registry-mapping";
@@ -218,10 +220,22 @@ async function post(c: GatewayCtx): Promise<Response> {
     if (message.kind === "notification" && !message.method.startsWith(NOTIFICATION_PREFIX)) {
       return rpcError(400, INVALID_REQUEST, `a message with a method and no id is a notification, and MCP's are named notifications/…: ${message.method.slice(0, 64)} without an id is refused`);
     }
-    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: forwarded, timeoutMs: timeoutOf(context) });
-    exchange.abort();
-    if (exchange.response.status === 404 && session.upstream !== undefined) return rpcError(404, INVALID_REQUEST, "Session not found");
-    if (!exchange.response.ok) return rpcError(502, UPSTREAM_ERROR, `upstream ${name} refused the message (HTTP ${exchange.response.status})`);
+    const postUpstream = async (body: string) => {
+      const exchange = await sendToUpstream(targetOf(context), { method: "POST", body, timeoutMs: timeoutOf(context) });
+      exchange.abort();
+      return exchange.response.status;
+    };
+    if (message.kind === "response") {
+      const answer = await governedAnswer(context, message);
+      if (!answer.allowed) {
+        // The upstream hears that its request was refused; whether it does changes nothing for the client.
+        if (answer.upstream) await postUpstream(JSON.stringify(answer.upstream)).catch(() => undefined);
+        return answer.client;
+      }
+    }
+    const status = await postUpstream(forwarded);
+    if (status === 404 && session.upstream !== undefined) return rpcError(404, INVALID_REQUEST, "Session not found");
+    if (status < 200 || status > 299) return rpcError(502, UPSTREAM_ERROR, `upstream ${name} refused the message (HTTP ${status})`);
     return new Response(null, { status: 202 });
   } catch (error) {
     if (error instanceof UpstreamFault && error.fault === "session_gone") return rpcError(404, INVALID_REQUEST, "Session not found: the upstream ended it");

@@ -56,7 +56,7 @@ export interface DecisionMeta {
   resumed?: true;
 }
 
-function metaOf(response: DecisionResponse, approvalUrl?: string): DecisionMeta {
+export function metaOf(response: DecisionResponse, approvalUrl?: string): DecisionMeta {
   const reasons = (response.reasons as Reason[] | undefined) ?? [];
   const approval = (response.session as { approval?: { id: string; status: string; expires_at: string } } | undefined)?.approval;
   return {

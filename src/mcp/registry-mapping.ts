@@ -7,10 +7,12 @@
  * prompt or resource template it completes. Each is decided as a
  * `tool_call` of the Tollgate tool its mapping names, so one policy governs
  * them all, and each carries its mapping's data classes into the session
- * when it returns. Anything unmapped is named so that no policy knows it
- * (`mcp:<server>/…`): refused as an unknown tool, and on the record. The
- * listings (`tools/list`, `resources/list`, `resources/templates/list`,
- * `prompts/list`) are filtered by the same mappings.
+ * when it returns. The client's answers to the upstream's own requests are
+ * judged as a call of the tool the registration names for them. Anything
+ * unmapped is named so that no policy knows it (`mcp:<server>/…`): refused
+ * as an unknown tool, and on the record. The listings (`tools/list`,
+ * `resources/list`, `resources/templates/list`, `prompts/list`) are
+ * filtered by the same mappings.
  */
 import { isJsonObject, ownMember } from "../own-members";
 import { DECISION_LIMITS, findLimitViolation } from "../schema/json-limits";
@@ -144,6 +146,27 @@ function checkedArguments(args: unknown): Record<string, unknown> | string {
 }
 
 const boundedName = (value: unknown, max: number): value is string => typeof value === "string" && value.length > 0 && value.length <= max;
+
+/** What the client's answer to one of the upstream's requests is judged as. */
+export interface AnswerSubject {
+  policyTool: string;
+  risk_floor: ToolMapping["risk_floor"];
+  /** The answer as the policy sees it: `{result}` or `{error}`, as the client sent it. */
+  args: Record<string, unknown>;
+}
+
+/**
+ * The client's answer as the policy judges it: a call of the tool the
+ * registration maps answers to (unmapped: `mcp:<server>/answers`, which no
+ * policy knows), the answer's result or error as its arguments, or what is
+ * wrong with it (beyond the decision's limits).
+ */
+export function answerSubjectOf(server: { name: string; config: StoredServer }, answer: { result?: unknown; error?: unknown }): AnswerSubject | string {
+  const args = checkedArguments(answer.error !== undefined ? { error: answer.error } : { result: answer.result ?? null });
+  if (typeof args === "string") return `the answer is beyond what a decision takes in (${args})`;
+  const mapping = server.config.answers;
+  return { policyTool: mapping?.tool ?? `mcp:${server.name}/answers`, risk_floor: mapping?.risk_floor, args };
+}
 
 /** The request's subject, or what is wrong with its params (an invalid-params error). */
 export function subjectOf(server: { name: string; config: StoredServer }, method: GovernedMethod, params: Record<string, unknown> | undefined): Subject | string {

@@ -6,8 +6,10 @@
  * tool name the policy judges it as, its tier floor, and the data classes
  * its results carry. Resources (by URI prefix) and prompts (by name) are
  * mapped the same way, since reading them brings data into the session as
- * a tool's result does. The same schema checks what an edge reads back from
- * the registry object, so a corrupt entry is refused, never half-used.
+ * a tool's result does, and so are the client's answers to the upstream's
+ * own requests, which take data out as a call does. The same schema checks
+ * what an edge reads back from the registry object, so a corrupt entry is
+ * refused, never half-used.
  */
 import { z } from "zod";
 import { RISK_TIERS } from "../schema/risk-tier";
@@ -30,6 +32,14 @@ export const toolMappingSchema = z.strictObject({
   /** Classes of data this tool's results carry; the session records them when it returns. */
   data_classes: z.array(dataClassSchema).max(16).optional(),
 });
+
+/**
+ * How the client's answers to the upstream's own requests are judged: a
+ * sampling result, an elicitation's reply or a list of roots goes to the
+ * upstream as surely as a call's arguments do. No data classes: an answer
+ * brings nothing into the session.
+ */
+export const answerMappingSchema = toolMappingSchema.omit({ data_classes: true });
 
 const upstreamUrl = z
   .string()
@@ -77,6 +87,8 @@ const serverFields = {
   resources: z.record(uriPrefix, toolMappingSchema).refine((resources) => Object.keys(resources).length <= 200, "at most 200 resource prefixes").optional(),
   /** `prompts/get` by prompt name; an unmapped prompt is judged as an unknown tool. */
   prompts: z.record(z.string().min(1).max(128), toolMappingSchema).refine((prompts) => Object.keys(prompts).length <= 500, "at most 500 prompts").optional(),
+  /** The client's answers to the upstream's requests; unmapped, every answer is judged as an unknown tool and refused. */
+  answers: answerMappingSchema.optional(),
 };
 
 /** `PUT /v1/admin/mcp/:tenant/servers/:server`. Without `credentials`, an update keeps the ones stored. */

@@ -6,7 +6,7 @@
  *
  *   GET    /v1/admin/mcp/:tenant/servers            every server, without credentials
  *   GET    /v1/admin/mcp/:tenant/servers/:server    one server
- *   PUT    /v1/admin/mcp/:tenant/servers/:server    register or replace {url, tools, resources?, prompts?,
+ *   PUT    /v1/admin/mcp/:tenant/servers/:server    register or replace {url, tools, resources?, prompts?, answers?,
  *                                                   timeout_ms?, credentials?: {headers}, clear_credentials?}
  *   DELETE /v1/admin/mcp/:tenant/servers/:server    remove
  *   GET    /v1/admin/mcp/:tenant/changes            who changed which server, newest first

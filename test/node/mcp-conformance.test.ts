@@ -114,14 +114,15 @@ beforeAll(async () => {
   expect(agent.status, await agent.clone().text()).toBeLessThan(300);
   proxy.token = ((await (await admin(`/registry/${TENANT}/agents/${AGENT}/keys`, { method: "POST", body: "{}" })).json()) as { key: string }).key;
 
-  // Every tool, resource and prompt the upstream offers is tickets.read to the policy: registered globally, internal, a read,
-  // low tier, role support may call it, and its decisions are not reusable, so each is debited in the session object like any other.
+  // Every tool, resource and prompt the upstream offers, and every answer the client gives its sampling and elicitation
+  // requests, is tickets.read to the policy: registered globally, internal, a read, low tier, role support may call it, and
+  // its decisions are not reusable, so each is debited in the session object like any other.
   const tools = Object.fromEntries(CONFORMANCE_TOOLS.map((tool) => [tool, { tool: "tickets.read" }]));
   const prompts = Object.fromEntries(CONFORMANCE_PROMPTS.map((prompt) => [prompt, { tool: "tickets.read" }]));
   const resources = { [CONFORMANCE_RESOURCE_PREFIX]: { tool: "tickets.read" } };
   const registered = await admin(`/mcp/${TENANT}/servers/${SERVER}`, {
     method: "PUT",
-    body: JSON.stringify({ url: upstream.url, tools, resources, prompts, credentials: { headers: { "x-upstream-key": CONFORMANCE_UPSTREAM_KEY } } }),
+    body: JSON.stringify({ url: upstream.url, tools, resources, prompts, answers: { tool: "tickets.read" }, credentials: { headers: { "x-upstream-key": CONFORMANCE_UPSTREAM_KEY } } }),
   });
   expect(registered.status, await registered.clone().text()).toBe(201);
 
@@ -170,13 +171,15 @@ describe("the official MCP conformance suite's server scenarios, through the gat
     expect(decision?.receipt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
-  it("decided, recorded and debited every call, resource read and prompt that reached the upstream, which always got its own credential", async () => {
+  it("decided, recorded and debited every call, resource read, prompt and answer that reached the upstream, which always got its own credential", async () => {
     expect(upstream.refused).toBe(0);
     expect(upstream.calls.filter((call) => !call.includes(":")).length).toBeGreaterThanOrEqual(CONFORMANCE_TOOLS.length - 1);
     // The resources and prompts scenarios read through the gateway too, each decided like a call.
     expect(upstream.calls.some((call) => call.startsWith("resource:test://"))).toBe(true);
     expect(upstream.calls.some((call) => call.startsWith("prompt:"))).toBe(true);
-    // The audit log is written through a queue: wait until it holds a record for each call.
+    // So did the client's answers to its sampling and elicitation requests.
+    expect(upstream.calls.filter((call) => call.startsWith("answer:")).sort()).toEqual(["answer:elicitation/create", "answer:elicitation/create", "answer:elicitation/create", "answer:sampling/createMessage"]);
+    // The audit log is written through a queue: wait until it holds a record for each of them.
     const records = await auditRecordsOnceWritten<{ action_type: string; decision: string; tool: string; session: string }>(
       edge.url,
       TENANT,

@@ -47,6 +47,7 @@ const HELPDESK_TOOLS = {
   run_shell: { tool: "shell.exec" },
   refund: { tool: "payments.refund" },
   slow_report: { tool: "kb.search" },
+  summarize_ticket: { tool: "tickets.read" },
 };
 
 /** Resources by URI prefix and prompts by name, judged as tools; payroll:// and unmapped_prompt are left out. */
@@ -101,6 +102,9 @@ beforeAll(async () => {
     ["acme", "dispatcher", dispatcher.url, { credentials: undefined }],
     ["acme", "router", router.url, { credentials: undefined }],
     ["acme", "gone", "http://127.0.0.1:9/mcp", {}],
+    // The same helpdesk, whose answers to its sampling requests are judged as an internal and an external tool.
+    ["acme", "sampler", helpdesk.url, { answers: { tool: "kb.search" } }],
+    ["acme", "outbound", helpdesk.url, { answers: { tool: "email.send" } }],
   ] as const) {
     const response = await registerServer(tenant, name, url, extra);
     expect(response.status, await response.clone().text()).toBe(201);
@@ -140,6 +144,12 @@ describe("the upstream registry", () => {
     const unnamedPrompt = await bad({ url: helpdesk.url, tools: {}, prompts: { triage: { risk_floor: "low" } } });
     expect(unnamedPrompt.status).toBe(400);
     expect(await unnamedPrompt.json()).toMatchObject({ error: { code: "invalid_input", path: expect.stringMatching(/^prompts/) } });
+    // Answers bring nothing into the session, so a mapping for them names no data classes; and it names its tool.
+    for (const answers of [{ tool: "kb.search", data_classes: ["pii"] }, { risk_floor: "low" }, { tool: "" }, "kb.search"]) {
+      const badAnswers = await bad({ url: helpdesk.url, tools: {}, answers });
+      expect(badAnswers.status, JSON.stringify(answers)).toBe(400);
+      expect(await badAnswers.json()).toMatchObject({ error: { code: "invalid_input", path: expect.stringMatching(/^answers/) } });
+    }
     const deep = await admin("/mcp/acme/servers/bad", { method: "PUT", body: `${"[".repeat(5000)}${"]".repeat(5000)}` });
     expect(deep.status).toBe(400);
     expect((await admin("/mcp/acme/servers/Bad!", { method: "PUT", body: "{}" })).status).toBe(400);
@@ -202,15 +212,18 @@ describe("tollgate mcp", () => {
           resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         ),
       );
-    const added = await cli(["add", "--tenant", "acme", "--server", "cli-desk", "--upstream", helpdesk.url, "--tools", join(dir, "tools.json"), "--resources", join(dir, "resources.json"), "--prompts", join(dir, "prompts.json"), "--credentials", join(dir, "headers.json"), "--timeout-ms", "2000"]);
+    const added = await cli(["add", "--tenant", "acme", "--server", "cli-desk", "--upstream", helpdesk.url, "--tools", join(dir, "tools.json"), "--resources", join(dir, "resources.json"), "--prompts", join(dir, "prompts.json"), "--answers", "kb.search", "--credentials", join(dir, "headers.json"), "--timeout-ms", "2000"]);
     expect(added.status, added.stderr).toBe(0);
     expect(added.stdout).toContain("registered cli-desk");
     expect(added.stdout).toContain("read_ticket→tickets.read");
     expect(added.stdout).toContain("resources tickets://→tickets.read");
     expect(added.stdout).toContain("prompts triage→tickets.read");
+    expect(added.stdout).toContain("answers →kb.search");
     const listed = await cli(["list", "--tenant", "acme"]);
     expect(listed.stdout).toContain("cli-desk");
     expect(listed.stdout).toContain("credentials stored");
+    // A server registered without answers says so.
+    expect(listed.stdout).toMatch(/helpdesk .* answers refused/);
     expect(listed.stdout + listed.stderr).not.toContain(UPSTREAM_KEY);
     const client = await connect(keys.helper, "cli-desk");
     expect(textOf(await client.callTool({ name: "read_ticket", arguments: { id: "T-5" } }))).toContain("T-5");
@@ -278,10 +291,10 @@ describe("governed calls", () => {
   it("lists only what the agent's role may call", async () => {
     const client = await connect(keys.helper);
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(["customer_export", "customer_history", "lookup_customer", "read_ticket", "send_email", "slow_report"]);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["customer_export", "customer_history", "lookup_customer", "read_ticket", "send_email", "slow_report", "summarize_ticket"]);
     await client.close();
     const payer = await connect(keys.payer);
-    expect((await payer.listTools()).tools.map((tool) => tool.name).sort()).toEqual(["customer_export", "customer_history", "lookup_customer", "read_ticket", "refund"]);
+    expect((await payer.listTools()).tools.map((tool) => tool.name).sort()).toEqual(["customer_export", "customer_history", "lookup_customer", "read_ticket", "refund", "summarize_ticket"]);
     await payer.close();
   });
 
@@ -717,6 +730,90 @@ async function rawSession(server: string, key: string): Promise<string> {
   await init.body?.cancel();
   return init.headers.get("mcp-session-id")!;
 }
+
+describe("the client's answers to the upstream's requests", () => {
+  /** A client whose model answers every sampling request with `text`; what its transport could not send is in `errors`. */
+  async function samplingClient(key: string, server: string, text: string, errors: Error[] = []): Promise<Client> {
+    const client = new Client({ name: "agent", version: "1.0.0" }, { capabilities: { sampling: {} } });
+    client.setRequestHandler("sampling/createMessage", async () => ({ role: "assistant", content: { type: "text", text }, model: "test-model" }));
+    client.onerror = (error) => errors.push(error);
+    await client.connect(new StreamableHTTPClientTransport(new URL(`/mcp/${server}`, edge.url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    return client;
+  }
+  const marker = (name: string) => `${name}-${Math.random().toString(36).slice(2)}`;
+  const reachedUpstream = (text: string) => helpdesk.bodiesSeen.some((body) => body.includes(text));
+  const summarize = async (client: Client) => textOf(await client.callTool({ name: "summarize_ticket", arguments: { id: "T-1" } }));
+
+  it("are refused where the registration maps none: the upstream is told so and never sees the answer, and the refusal is on the record", async () => {
+    const secret = marker("unmapped");
+    const errors: Error[] = [];
+    const client = await samplingClient(await freshAgent(), "helpdesk", secret, errors);
+    const text = await summarize(client);
+    await client.close();
+    expect(text).toMatch(/^sampling failed: .*refused by its gateway's policy \(decision [0-9a-f-]{36}\)/);
+    expect(reachedUpstream(secret)).toBe(false);
+    // The client's SDK could not deliver its answer, and says why.
+    expect(errors.map((error) => error.message).join("\n")).toContain("Tollgate refused this answer to a request of helpdesk");
+    const [refused] = await auditRecords((record) => record.tool === "mcp:helpdesk/answers", 1);
+    expect(refused.decision).toBe("deny");
+  });
+
+  it("pass where they map to a tool the agent may use, each decided on its own", async () => {
+    const secret = marker("internal");
+    const client = await samplingClient(await freshAgent(), "sampler", secret);
+    expect(await summarize(client)).toBe(`sampled: ${secret}`);
+    await client.close();
+    expect(reachedUpstream(secret)).toBe(true);
+    expect((await auditRecords((record) => record.tool === "kb.search" && record.decision === "allow", 1)).length).toBeGreaterThan(0);
+  });
+
+  it("cannot carry what the session read to a server whose answers go to an external tool: held for approval, never sent", async () => {
+    const [before, after] = [marker("clean"), marker("tainted")];
+    const key = await freshAgent();
+    const clean = await samplingClient(key, "outbound", before);
+    expect(await summarize(clean)).toBe(`sampled: ${before}`);
+    await clean.close();
+    const client = await samplingClient(key, "outbound", after);
+    expect(decisionOf(await client.callTool({ name: "lookup_customer", arguments: { email: "ada@example.test" } }))).toMatchObject({ decision: "allow" });
+    const text = await summarize(client);
+    await client.close();
+    expect(text).toMatch(/^sampling failed: .*refused by its gateway's policy/);
+    expect(reachedUpstream(after)).toBe(false);
+  });
+
+  it("answers a refused answer with 403 and its decision, and one beyond a decision's limits with 400; neither leaves", async () => {
+    const key = await freshAgent();
+    const sessionId = await rawSession("outbound", key);
+    // The session reads PII, so an answer to this server (judged as email.send, external) needs approval.
+    const read = await rawMessage("outbound", key, sessionId, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "lookup_customer", arguments: { email: "ada@example.test" } } });
+    expect(read.status).toBe(200);
+    await read.text();
+    const secret = marker("raw");
+    const refused = await rawMessage("outbound", key, sessionId, { jsonrpc: "2.0", id: "s-1", result: { role: "assistant", content: { type: "text", text: secret }, model: "m" } });
+    expect(refused.status).toBe(403);
+    const body = (await refused.json()) as { id: unknown; error: { code: number; message: string; data: Record<string, { decision: string; rules: string[]; approval?: { id: string } }> } };
+    expect(body.id).toBeNull();
+    expect(body.error.code).toBe(-32003);
+    expect(body.error.data["tollgate/decision"]).toMatchObject({ decision: "require_approval", rules: ["session_data_to_external_tool"] });
+    // Too deep for a decision's input (32 levels), though not for a message (40).
+    let deep: unknown = secret;
+    for (let level = 0; level < 36; level++) deep = { d: deep };
+    const tooDeep = await rawMessage("outbound", key, sessionId, { jsonrpc: "2.0", id: "s-2", result: deep });
+    expect(tooDeep.status).toBe(400);
+    expect(((await tooDeep.json()) as RpcError).error.code).toBe(-32602);
+    const errorAnswer = await rawMessage("outbound", key, sessionId, { jsonrpc: "2.0", id: "s-3", error: { code: -1, message: secret } });
+    expect(errorAnswer.status).toBe(403);
+    await errorAnswer.text();
+    expect(reachedUpstream(secret)).toBe(false);
+    // What the upstream got in their place: an error for each of its requests, naming nothing of the answers.
+    const told = helpdesk.bodiesSeen.filter((text) => /"id":"s-[123]"/.test(text)).map((text) => JSON.parse(text) as { id: string; error?: { code: number; message: string } });
+    expect(told.map((message) => message.id).sort()).toEqual(["s-1", "s-2", "s-3"]);
+    for (const message of told) expect(message.error?.code).toBe(-32003);
+    // Another tenant's agent cannot answer on this session.
+    const stranger = await rawMessage("outbound", keys.other, sessionId, { jsonrpc: "2.0", id: "s-4", result: { text: secret } });
+    expect(stranger.status).toBe(404);
+  });
+});
 
 describe("a client that breaks the protocol", () => {
   it("cannot get a PII answer past the session's taint by reusing the id of the call in flight", async () => {
