@@ -12,9 +12,10 @@
  *   (governed-listing.ts); the rest of MCP's requests (ping,
  *   subscriptions, logging levels, and tasks within an upstream session)
  *   are relayed as the upstream answers them, and any other method is not
- *   found; notifications (`notifications/…`: cancellation, progress) are
- *   passed on (202), and the client's answers to the upstream's requests
- *   too once decided (governed-answer.ts; refused, 403).
+ *   found; the notifications MCP has clients send are passed on (202), and
+ *   the client's answers to the upstream's requests too once decided
+ *   (governed-answer.ts; refused, 403). Every message goes upstream rebuilt
+ *   from the fields MCP defines for it (upstream-message.ts).
  * - GET relays the upstream's standalone SSE stream (405 if it has none),
  *   and to a client that declared URL-mode elicitation also carries
  *   `notifications/elicitation/complete` (elicitation-notices.ts). A GET
@@ -35,7 +36,7 @@ import { ApiError } from "../errors";
 import { identityOf, type AgentEnv } from "../middleware/agent-auth";
 import { gatewayAuth } from "./gateway-auth";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
-import { errorMessage, INTERNAL_ERROR, INVALID_REQUEST, JsonRpcFault, METHOD_NOT_FOUND, PARSE_ERROR, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
+import { errorMessage, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, JsonRpcFault, METHOD_NOT_FOUND, PARSE_ERROR, parseMessage, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
 import { resolveServer, type ResolvedServer } from "./server-cache";
 import { openSession, sealSession, type GatewaySession } from "./session-id";
 import { governedAnswer } from "./governed-answer";
@@ -48,6 +49,7 @@ import { ChannelClosed, EventChannel } from "./event-channel";
 import { collectReply, isEventStream, sendToUpstream, UpstreamFault, type Exchange } from "./upstream-call";
 import { resumeStream } from "./stream-resume";
 import { jsonResponse, relay, relayStream } from "./upstream-relay";
+import { notificationMessage, relayedMessage } from "./upstream-message";
 import { SERVER_NAME_PATTERN } from "./upstream-schema";
 
 /** The largest message a client may send; a tool's arguments larger than this are not a tool call. */
@@ -193,22 +195,23 @@ async function post(c: GatewayCtx): Promise<Response> {
   const session = await sessionOf(c, name);
   if (session instanceof Response) return session;
   const context = contextOf(c, server, session);
-  // What goes upstream is the message as the gateway read it, never the bytes as sent: JSON with a key
-  // twice (`"method":"tools/call",…,"method":"ping"`) reads as its last one here, and an upstream whose
-  // parser keeps the first would run a call the gateway took for a ping.
-  const forwarded = JSON.stringify(message.raw);
+  // What goes upstream is the message as the gateway read it, rebuilt from the fields MCP defines for it
+  // (upstream-message.ts), never the bytes as sent: JSON with a key twice (`"method":"tools/call",…,"method":"ping"`)
+  // reads as its last one here, and an upstream whose parser keeps the first would run a call the gateway took for a ping.
   try {
     if (message.kind === "request") {
-      if (isGovernedMethod(message.method)) return await governedRequest(context, message.id, message.method, message.params, message.raw);
-      if (isListingMethod(message.method)) return await governedListing(context, message.id, message.method, message.raw);
+      if (isGovernedMethod(message.method)) return await governedRequest(context, message.id, message.method, message.params);
+      if (isListingMethod(message.method)) return await governedListing(context, message.id, message.method, message.params);
       if (!RELAYED_METHODS.has(message.method)) return jsonResponse(errorMessage(message.id, METHOD_NOT_FOUND, `Method not found: ${message.method.slice(0, 64)} is not a request the gateway passes on`));
       if (message.method.startsWith(TASK_PREFIX) && session.upstream === undefined) {
         return jsonResponse(errorMessage(message.id, METHOD_NOT_FOUND, `Method not found: upstream ${name} keeps no sessions, so it cannot tell one agent's tasks from another's; the gateway passes ${message.method} on only within an upstream session`));
       }
       const id = message.id;
+      const relayed = relayedMessage(id, message.method, message.params);
+      if (typeof relayed === "string") return jsonResponse(errorMessage(id, INVALID_PARAMS, relayed));
       const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
       try {
-        const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: forwarded, timeoutMs: timeoutOf(context) });
+        const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(relayed), timeoutMs: timeoutOf(context) });
         const eventId = eventIdsFor(c.env, session, id, { kind: "relay" });
         return await relay(targetOf(context), exchange, id, async (reply) => reply, onFault, { background: context.background, eventId });
       } catch (error) {
@@ -225,6 +228,7 @@ async function post(c: GatewayCtx): Promise<Response> {
       exchange.abort();
       return exchange.response.status;
     };
+    let outgoing: Record<string, unknown>;
     if (message.kind === "response") {
       const answer = await governedAnswer(context, message);
       if (!answer.allowed) {
@@ -232,8 +236,13 @@ async function post(c: GatewayCtx): Promise<Response> {
         if (answer.upstream) await postUpstream(JSON.stringify(answer.upstream)).catch(() => undefined);
         return answer.client;
       }
+      outgoing = answer.message;
+    } else {
+      const notification = notificationMessage(message.method, message.params);
+      if (typeof notification === "string") return rpcError(400, INVALID_REQUEST, notification);
+      outgoing = notification;
     }
-    const status = await postUpstream(forwarded);
+    const status = await postUpstream(JSON.stringify(outgoing));
     if (status === 404 && session.upstream !== undefined) return rpcError(404, INVALID_REQUEST, "Session not found");
     if (status < 200 || status > 299) return rpcError(502, UPSTREAM_ERROR, `upstream ${name} refused the message (HTTP ${status})`);
     return new Response(null, { status: 202 });

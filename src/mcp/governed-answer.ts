@@ -27,7 +27,8 @@ import { jsonResponse } from "./upstream-relay";
 type Answer = Extract<JsonRpcMessage, { kind: "response" }>;
 
 export type AnswerOutcome =
-  | { allowed: true }
+  /** `message`: the answer as it goes upstream, its id and what was decided, nothing else. */
+  | { allowed: true; message: Record<string, unknown> }
   /** `upstream`: what goes to the upstream in the answer's place (nothing when the answer names no request). */
   | { allowed: false; upstream?: Record<string, unknown>; client: Response };
 
@@ -50,7 +51,7 @@ export async function governedAnswer(context: GatewayContext, answer: Answer): P
     ...(subject.risk_floor ? { risk_tier: subject.risk_floor } : {}),
   } as DecisionBody;
   const decided = await runDecision(context.env, { waitUntil: context.background }, { body, identity: context.identity, location: context.location, colo: context.colo, approvalByAction: true });
-  if (decided.decision === "allow") return { allowed: true };
+  if (decided.decision === "allow") return { allowed: true, message: { jsonrpc: "2.0", id: answer.id, ...subject.args } };
   const approval = (decided.session as { approval?: { id: string } } | undefined)?.approval;
   const meta = metaOf(decided, approval ? approvalUrl(context.requestUrl, context.identity.tenant, approval.id) : undefined);
   return {

@@ -17,10 +17,11 @@
  */
 import { listTools } from "../decision/tool-listing";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
-import { errorMessage, INTERNAL_ERROR, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
+import { errorMessage, INTERNAL_ERROR, INVALID_PARAMS, UPSTREAM_ERROR, type JsonRpcId } from "./jsonrpc";
 import { listedMapping, listingField, type ListingMethod } from "./registry-mapping";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
 import { eventIdsFor } from "./event-id";
+import { listingMessage } from "./upstream-message";
 import { jsonResponse, relay } from "./upstream-relay";
 
 export const APPROVAL_META_KEY = "tollgate/approval";
@@ -56,11 +57,13 @@ export async function governedList(context: GatewayContext, reply: Record<string
   return { ...reply, id, result: { ...result, [field]: listed } };
 }
 
-export async function governedListing(context: GatewayContext, id: JsonRpcId, method: ListingMethod, raw: Record<string, unknown>): Promise<Response> {
+export async function governedListing(context: GatewayContext, id: JsonRpcId, method: ListingMethod, params: Record<string, unknown> | undefined): Promise<Response> {
   const onFault = (fault: UpstreamFault) => errorMessage(id, UPSTREAM_ERROR, fault.message, { fault: fault.fault });
+  const upstreamId = `tollgate-list-${crypto.randomUUID()}`;
+  const outgoing = listingMessage(upstreamId, method, params);
+  if (typeof outgoing === "string") return jsonResponse(errorMessage(id, INVALID_PARAMS, outgoing));
   try {
-    const upstreamId = `tollgate-list-${crypto.randomUUID()}`;
-    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify({ ...raw, id: upstreamId }), timeoutMs: timeoutOf(context) });
+    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(outgoing), timeoutMs: timeoutOf(context) });
     const eventId = eventIdsFor(context.env, context.session, id, { kind: "list", method, upstream_request: upstreamId });
     return await relay(targetOf(context), exchange, upstreamId, (reply) => governedList(context, reply, id, method), onFault, { background: context.background, eventId });
   } catch (error) {

@@ -39,6 +39,7 @@ import { errorMessage, INVALID_PARAMS, REFUSED_BY_POLICY, resultMessage, URL_ELI
 import { subjectOf, type GovernedMethod, type Subject } from "./registry-mapping";
 import { sendToUpstream, UpstreamFault } from "./upstream-call";
 import { eventIdsFor } from "./event-id";
+import { governedMessage } from "./upstream-message";
 import { jsonResponse, relay, type Finish } from "./upstream-relay";
 import { isJsonObject } from "../own-members";
 
@@ -108,7 +109,7 @@ function upstreamFailure(id: JsonRpcId, method: GovernedMethod, fault: UpstreamF
   return refusal(id, method, text, { ...meta, upstream: { fault: fault.fault, message: fault.message, fail_mode: failMode } });
 }
 
-export async function governedRequest(context: GatewayContext, id: JsonRpcId, method: GovernedMethod, params: Record<string, unknown> | undefined, raw: Record<string, unknown>): Promise<Response> {
+export async function governedRequest(context: GatewayContext, id: JsonRpcId, method: GovernedMethod, params: Record<string, unknown> | undefined): Promise<Response> {
   const subject = subjectOf(context.server, method, params);
   if (typeof subject === "string") return jsonResponse(errorMessage(id, INVALID_PARAMS, subject));
   const named = subject.table === "tools" ? { tool: subject.name } : subject.table === "prompts" ? { prompt: subject.name } : { resource: subject.name };
@@ -150,7 +151,8 @@ export async function governedRequest(context: GatewayContext, id: JsonRpcId, me
 
   const failMode = typeof decided.fail_mode === "string" ? decided.fail_mode : "closed";
   try {
-    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(raw), timeoutMs: timeoutOf(context) });
+    // What was decided, and nothing the policy did not see (upstream-message.ts).
+    const exchange = await sendToUpstream(targetOf(context), { method: "POST", body: JSON.stringify(governedMessage(id, method, params)), timeoutMs: timeoutOf(context) });
     return await relay(targetOf(context), exchange, id, resultFinish(meta), (fault) => upstreamFailure(id, method, fault, meta, failMode), {
       background: context.background,
       eventId: eventIdsFor(context.env, context.session, id, { kind: "call", method, table: subject.table, name: subject.name, decision_id: decided.decision_id }),

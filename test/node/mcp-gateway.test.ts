@@ -882,6 +882,39 @@ describe("a client that breaks the protocol", () => {
   });
 });
 
+describe("what reaches the upstream", () => {
+  it("is what was decided, and nothing the policy did not see: no extra params, no _meta but a progress token, no free text in a notification", async () => {
+    const key = await freshAgent();
+    const sessionId = await rawSession("helpdesk", key);
+    const secret = `smuggled-${Math.random().toString(36).slice(2)}`;
+    const seenFrom = helpdesk.bodiesSeen.length;
+    const send = async (body: unknown) => {
+      const response = await rawMessage("helpdesk", key, sessionId, body);
+      return { status: response.status, text: await response.text() };
+    };
+    const call = await send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "read_ticket", arguments: { id: "T-9" }, note: secret, _meta: { progressToken: "p-1", note: secret } } });
+    expect(call.text).toContain("ticket T-9");
+    expect((await send({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { note: secret } })).text).toContain("read_ticket");
+    expect((await send({ jsonrpc: "2.0", id: 3, method: "ping", params: { note: secret } })).text).toContain('"result"');
+    expect((await send({ jsonrpc: "2.0", id: 4, method: "resources/subscribe", params: { uri: "tickets://open", note: secret } })).status).toBe(200);
+    expect((await send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "p-9", progress: 1, message: secret } })).status).toBe(202);
+    expect((await send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 99, reason: secret } })).status).toBe(202);
+    const sent = helpdesk.bodiesSeen.slice(seenFrom);
+    expect(sent.join("\n")).not.toContain(secret);
+    const parsed = sent.map((body) => JSON.parse(body) as { method?: string; params?: Record<string, unknown> });
+    expect(parsed.find((body) => body.method === "tools/call")?.params).toEqual({ name: "read_ticket", arguments: { id: "T-9" }, _meta: { progressToken: "p-1" } });
+    expect(parsed.find((body) => body.method === "notifications/progress")?.params).toEqual({ progressToken: "p-9", progress: 1 });
+    expect(parsed.find((body) => body.method === "notifications/cancelled")?.params).toEqual({ requestId: 99 });
+    // What MCP does not define from a client is refused at the gateway, not passed on for the upstream to read.
+    const invented = await send({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: secret } });
+    expect(invented.status).toBe(400);
+    expect(JSON.parse(invented.text)).toMatchObject({ error: { code: -32600 } });
+    expect(JSON.parse((await send({ jsonrpc: "2.0", id: 5, method: "logging/setLevel", params: { level: secret } })).text)).toMatchObject({ id: 5, error: { code: -32602 } });
+    expect((await send({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: { secret }, progress: 1 } })).status).toBe(400);
+    expect(helpdesk.bodiesSeen.slice(seenFrom).join("\n")).not.toContain(secret);
+  });
+});
+
 describe("faults", () => {
   it("gives a slow upstream the deadline and a clear error, never a hang", async () => {
     const client = await connect(keys.helper, "slowdesk");
