@@ -248,6 +248,31 @@ describe("offline decisions", () => {
     await tg.close();
   }, 180_000);
 
+  it("decides with the classes of data any of this client's sessions read: offline, an external tool then needs approval, which is a denial", async () => {
+    const tenant = unique("offline-taint");
+    await edge.publish(`tenant:${tenant}`, { sourceDir: join(import.meta.dirname, "..", "fixtures", "offline-tenant") });
+    const key = await edge.agentKey(tenant, "mailer", "support");
+    const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", timeoutMs: 1_000, retries: 1, offline: { policy: localPolicy(), spool: "memory" } });
+    const mail = { type: "tool_call", tool: "email.send", args: { to: "someone@example.test" } };
+    expect(await tg.check(mail)).toMatchObject({ source: "edge", decision: "allow" });
+    await tg.idle();
+    // Another session of this agent read PII.
+    await tg.reportDataClasses("s-2", ["pii"]);
+    await edge.stop();
+    try {
+      const offline = await tg.check({ ...mail, args: { to: "other@example.test" } });
+      expect(offline).toMatchObject({ source: "offline", decision: "deny" });
+      expect(offline.rules).toEqual(expect.arrayContaining(["session_data_to_external_tool", "approval_unavailable_offline"]));
+      // What stays inside is decided offline as before.
+      expect(await tg.check({ ...read, args: { id: "T-7" } })).toMatchObject({ source: "offline", decision: "allow" });
+    } finally {
+      await edge.start();
+    }
+    // The edge, told of the class, judges the same.
+    expect(await tg.check({ ...mail, args: { to: "third@example.test" } })).toMatchObject({ source: "edge", decision: "require_approval" });
+    await tg.close();
+  }, 180_000);
+
   it("reports again the classes the edge did not take, once it is back, so the agent's other sessions are bound too", async () => {
     const tenant = unique("report");
     const key = await edge.agentKey(tenant, "reporter", "support");

@@ -336,6 +336,19 @@ export class Tollgate {
     return undefined;
   }
 
+  /**
+   * Every class of data any of this client's sessions read. Online, the edge
+   * judges an action that reaches outside by what all of the agent's
+   * sessions read (within the policy's window); offline, this client knows
+   * its own sessions' reads, so it judges every action by all of them: no
+   * looser than the edge, stricter only past the window.
+   */
+  private classesRead(): string[] {
+    const classes = new Set<string>();
+    for (const tainted of this.taint.values()) for (const name of tainted) classes.add(name);
+    return [...classes].sort();
+  }
+
   private async evaluateLocally(held: HeldPolicy, action: Action, session: string, declared: string | undefined, hash: string, now: number): Promise<Decision> {
     const lease = this.leases.get(session);
     // The policy sees the session's usage as it was when the lease was granted, plus what was spent offline since.
@@ -348,7 +361,8 @@ export class Tollgate {
           wall_clock_s: (lease.usage.wall_clock_s ?? 0) + Math.max(0, Math.floor((now - lease.grantedAtMs) / 1000)),
         }
       : {};
-    const answer = await held.evaluate({ identity: this.state.identity!, session: { id: session, usage }, action, tier: declared, nowMs: now });
+    const classes = this.classesRead();
+    const answer = await held.evaluate({ identity: this.state.identity!, session: { id: session, usage, ...(classes.length > 0 ? { data_classes: classes } : {}) }, action, tier: declared, nowMs: now });
     let verdict: Verdict = answer.decision;
     const reasons = [...answer.reasons];
     if (verdict === "require_approval") {

@@ -31,7 +31,8 @@ export interface KnownIdentity {
 
 export interface LocalRequest {
   identity: KnownIdentity;
-  session: { id: string; usage: Record<string, number> };
+  /** `data_classes`: what the agent is known to have read, which the policy judges external tools by. */
+  session: { id: string; usage: Record<string, number>; data_classes?: string[] };
   action: Record<string, unknown>;
   tier?: string;
   nowMs: number;
