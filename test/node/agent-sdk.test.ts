@@ -253,7 +253,7 @@ describe("offline decisions", () => {
     await edge.publish(`tenant:${tenant}`, { sourceDir: join(import.meta.dirname, "..", "fixtures", "offline-tenant") });
     const key = await edge.agentKey(tenant, "mailer", "support");
     const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", timeoutMs: 1_000, retries: 1, offline: { policy: localPolicy(), spool: "memory" } });
-    const mail = { type: "tool_call", tool: "email.send", args: { to: "someone@example.test" } };
+    const mail = { type: "tool_call", tool: "email.send", args: { to: "someone@example.test" } } as const;
     expect(await tg.check(mail)).toMatchObject({ source: "edge", decision: "allow" });
     await tg.idle();
     // Another session of this agent read PII.
