@@ -14,7 +14,7 @@
  * JSON-RPC error for its request instead, so that it stops waiting, and
  * learns neither the answer nor the reasons; the client gets 403 with the
  * decision. Once an approval for exactly that answer is granted, the same
- * answer goes through once.
+ * answer goes through once, whichever request it answers then.
  */
 import { runDecision } from "../decision/pipeline";
 import type { DecisionBody } from "../schema/decision-input";
@@ -32,12 +32,13 @@ export type AnswerOutcome =
   /** `upstream`: what goes to the upstream in the answer's place (nothing when the answer names no request). */
   | { allowed: false; upstream?: Record<string, unknown>; client: Response };
 
-function explain(meta: DecisionMeta, server: string): string {
+function explain(meta: DecisionMeta, server: string, told: boolean): string {
   const why = meta.reasons.map((reason) => `- ${reason.rule}: ${reason.message}`).join("\n");
   const what = `this answer to a request of ${server}`;
-  if (meta.decision === "deny") return `Tollgate refused ${what} (decision ${meta.decision_id}); it was not sent, and ${server} was told it was refused:\n${why}`;
+  const sent = `it was not sent${told ? `, and ${server} was told it was refused` : ""}`;
+  if (meta.decision === "deny") return `Tollgate refused ${what} (decision ${meta.decision_id}); ${sent}:\n${why}`;
   const approval = meta.approval ? `\nApproval ${meta.approval.id} is ${meta.approval.status}; an approver decides at ${meta.approval.url}. Once it is approved, the same answer goes through once.` : "";
-  return `Tollgate holds ${what} for a person's approval (decision ${meta.decision_id}); it was not sent, and ${server} was told it was refused:\n${why}${approval}`;
+  return `Tollgate holds ${what} for a person's approval (decision ${meta.decision_id}); ${sent}:\n${why}${approval}`;
 }
 
 export async function governedAnswer(context: GatewayContext, answer: Answer): Promise<AnswerOutcome> {
@@ -47,17 +48,19 @@ export async function governedAnswer(context: GatewayContext, answer: Answer): P
   }
   const body = {
     session: { id: context.session.tollgate_session },
-    action: { type: "tool_call", tool: subject.policyTool, args: subject.args, mcp: { server: context.server.name, answer: { id: answer.id } } },
+    // Judged by what it says, not by which request it answers: an approval covers the same answer to a request asked again.
+    action: { type: "tool_call", tool: subject.policyTool, args: subject.args, mcp: { server: context.server.name, answer: true } },
     ...(subject.risk_floor ? { risk_tier: subject.risk_floor } : {}),
   } as DecisionBody;
   const decided = await runDecision(context.env, { waitUntil: context.background }, { body, identity: context.identity, location: context.location, colo: context.colo, approvalByAction: true });
   if (decided.decision === "allow") return { allowed: true, message: { jsonrpc: "2.0", id: answer.id, ...subject.args } };
   const approval = (decided.session as { approval?: { id: string } } | undefined)?.approval;
   const meta = metaOf(decided, approval ? approvalUrl(context.requestUrl, context.identity.tenant, approval.id) : undefined);
+  const upstream = refusedUpstream(answer, meta.decision_id);
   return {
     allowed: false,
-    upstream: refusedUpstream(answer, meta.decision_id),
-    client: jsonResponse(errorMessage(null, REFUSED_BY_POLICY, explain(meta, context.server.name), { [DECISION_META_KEY]: meta }), 403),
+    upstream,
+    client: jsonResponse(errorMessage(null, REFUSED_BY_POLICY, explain(meta, context.server.name, upstream !== undefined), { [DECISION_META_KEY]: meta }), 403),
   };
 }
 
