@@ -248,7 +248,7 @@ describe("offline decisions", () => {
     await tg.close();
   }, 180_000);
 
-  it("decides with the classes of data any of this client's sessions read: offline, an external tool then needs approval, which is a denial", async () => {
+  it("decides offline no looser than the edge: by the classes any of this client's sessions read, and no spawn it cannot credential", async () => {
     const tenant = unique("offline-taint");
     await edge.publish(`tenant:${tenant}`, { sourceDir: join(import.meta.dirname, "..", "fixtures", "offline-tenant") });
     const key = await edge.agentKey(tenant, "mailer", "support");
@@ -265,6 +265,9 @@ describe("offline decisions", () => {
       expect(offline.rules).toEqual(expect.arrayContaining(["session_data_to_external_tool", "approval_unavailable_offline"]));
       // What stays inside is decided offline as before.
       expect(await tg.check({ ...read, args: { id: "T-7" } })).toMatchObject({ source: "offline", decision: "allow" });
+      // A spawn the policy allows is denied offline: no one can mint the sub-agent's credential.
+      const spawn = await tg.check({ type: "spawn_agent", spawn: { agent_id: "helper-1", role: "support", scopes: [] } });
+      expect(spawn).toMatchObject({ source: "offline", decision: "deny", rules: ["delegation_unavailable_offline"] });
     } finally {
       await edge.start();
     }

@@ -41,6 +41,13 @@ import { MemorySpoolStore, Spool, type SpoolEntry, type SpoolStore } from "./spo
 
 export type Action = { type: "tool_call" | "spawn_agent" | "plan"; tool?: string; args?: Record<string, unknown>; [field: string]: unknown };
 
+/**
+ * A sub-agent acts on a credential the edge mints for it (`delegated_credential`),
+ * which no one can mint while the edge is unreachable: as the edge denies a spawn
+ * it cannot credential, an offline spawn is denied, whatever the policy held says.
+ */
+const SPAWN_OFFLINE: Reason = { rule: "delegation_unavailable_offline", message: "a sub-agent's credential is minted by the edge, and none can be while it is unreachable" };
+
 export interface CheckOptions {
   /** The session this action belongs to (default: the client's `session`). */
   session?: string;
@@ -369,6 +376,10 @@ export class Tollgate {
       verdict = "deny";
       reasons.push({ rule: "approval_unavailable_offline", message: "an approval cannot be asked for while the edge is unreachable" });
     }
+    if (verdict === "allow" && action.type === "spawn_agent") {
+      verdict = "deny";
+      reasons.push(SPAWN_OFFLINE);
+    }
     let leaseId: string | undefined;
     let cost: Amounts | undefined;
     if (verdict === "allow" && anyAmount(answer.cost)) {
@@ -403,8 +414,9 @@ export class Tollgate {
     // Closed wins: a mode an older answer taught is not looser than the signed policy held now.
     const modes = [this.state.failMode(tier), held?.failMode(tier)].filter((m) => m !== undefined);
     const mode = modes.length > 0 && modes.every((m) => m === "open") ? "open" : "closed";
-    const verdict: Verdict = mode === "open" ? "allow" : "deny";
-    const reasons = [why, { rule: "edge_unreachable", message: `the edge could not be reached; ${tier} risk fails ${mode}` }];
+    const spawn = action.type === "spawn_agent" && mode === "open";
+    const verdict: Verdict = mode === "open" && !spawn ? "allow" : "deny";
+    const reasons = [why, { rule: "edge_unreachable", message: `the edge could not be reached; ${tier} risk fails ${mode}` }, ...(spawn ? [SPAWN_OFFLINE] : [])];
     const estimate = isPlainObject(action.estimate) ? action.estimate : {};
     // An allowed action's cost is still owed: it is debited when the decision is uploaded.
     const cost = verdict === "allow" ? { tokens: Number(estimate.tokens) || 0, api_calls: 1, cost_usd: Number(estimate.cost_usd) || 0 } : undefined;
