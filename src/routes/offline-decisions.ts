@@ -263,5 +263,7 @@ function outOfBounds(record: OfflineRecord, tier: RiskTier, bounds: ReceiptParam
     // A fail mode allows only a tier that fails open; its cost is owed without a lease, and debited now.
     reasons.push("fail_mode_not_open");
   }
+  // No sub-agent's credential can be minted offline, so no spawn is allowed there (the SDK denies it).
+  if (record.decision === "allow" && record.action_type === "spawn_agent") reasons.push("spawn_offline");
   return reasons;
 }

@@ -137,6 +137,21 @@ describe("uploading offline decisions", () => {
     expect(flagsOf(body)).toEqual([[1, ["tier_not_offline"]]]);
   });
 
+  it("marks an allowed spawn, which no one could credential offline; not a denied one", async () => {
+    const session = uniqueId("spawn");
+    const { lease_id } = await lease(session);
+    const spawn = { action_type: "spawn_agent", tool: null, risk_tier: "medium", lease_id } as const;
+    const allowed = record(session, spawn);
+    const denied = record(session, { ...spawn, decision: "deny", rules: ["delegation_unavailable_offline"], cost: undefined });
+    const failedOpen = record(session, { ...spawn, source: "fail_mode", rules: ["offline_window_passed", "edge_unreachable"], layers: undefined, lease_id: undefined });
+    const body = (await (await upload({ entries: await chain([allowed, denied, failedOpen]) })).json()) as Flags;
+    expect(body.accepted).toHaveLength(3);
+    expect(flagsOf(body)).toEqual([
+      [1, ["spawn_offline"]],
+      [3, expect.arrayContaining(["spawn_offline"])],
+    ]);
+  });
+
   it("holds each spend against the lease it names: one never granted, another session's, or past what was granted is marked; a re-upload is not", async () => {
     const session = uniqueId("leased");
     const { lease_id: othersLease } = await lease(uniqueId("leased-other"));
