@@ -27,6 +27,7 @@ import { offlineDecisionsRoute } from "./routes/offline-decisions";
 import { policyRoute } from "./routes/policy";
 import { adminMcpRoute } from "./routes/admin-mcp";
 import { sessionDataClassesRoute } from "./routes/session-data-classes";
+import { agentDataClassesRoute } from "./routes/agent-data-classes";
 import { gatewayRoute } from "./mcp/gateway-route";
 import { resourceMetadataRoute } from "./mcp/resource-metadata";
 import { wellKnownKeysRoute } from "./routes/well-known-keys";
@@ -58,6 +59,7 @@ app.route("/v1/admin", adminRolloutRoute);
 app.route("/v1/admin", adminRegistryRoute);
 app.route("/v1/admin", adminMcpRoute);
 app.route("/v1/sessions", sessionDataClassesRoute);
+app.route("/v1/agent", agentDataClassesRoute);
 // The MCP gateway: one Streamable HTTP endpoint per upstream, and its RFC 9728 metadata.
 app.route("/mcp", gatewayRoute);
 app.route("/.well-known/oauth-protected-resource", resourceMetadataRoute);

@@ -13,7 +13,8 @@ import { runDecision } from "../../src/decision/pipeline";
 import type { DecisionBody } from "../../src/schema/decision-input";
 import { policyIdentity } from "../fixtures/policy-identity";
 import { agentFetch, decide, decideRaw, sessionStub, uniqueId } from "../session/helpers";
-import type { AgentSpec } from "../identity/credentials";
+import { bearer, type AgentSpec } from "../identity/credentials";
+import { app } from "../../src/app";
 import { agentTaintWindowS, DEFAULT_AGENT_TAINT_WINDOW_S } from "../../src/session/agent-taint";
 
 const AGENT = "taint-agent";
@@ -120,6 +121,37 @@ describe("reporting the data classes a result carried", () => {
     expect((await report(session, { data_classes: ["pii"] }, SUPPORT, { "content-type": "text/plain" })).status).toBe(415);
     expect((await report(session, { data_classes: ["pii"] }, SUPPORT, { "content-type": "application/json", authorization: "" })).status).toBe(401);
     expect((await report(session, { data_classes: ["pii"] }, SUPPORT, { "content-type": "application/json", authorization: "Bearer tgk_acme_k0000000000000000_x" })).status).toBe(401);
+  });
+});
+
+describe("what the agent read, for the SDK's offline decisions", () => {
+  const agentClasses = (spec: AgentSpec, headers: Record<string, string> = {}) => agentFetch("/v1/agent/data-classes", { headers }, spec);
+
+  it("is what any of the credential's agent's sessions read within the window; another agent's reads are not in it", async () => {
+    const agent = "taint-asked";
+    const spec: AgentSpec = { tenant: "acme", agent, role: "support" };
+    const before = await agentClasses(spec);
+    expect(before.status).toBe(200);
+    expect(await before.json()).toMatchObject({ data_classes: [], window_s: DEFAULT_AGENT_TAINT_WINDOW_S });
+    expect((await report(uniqueId("read"), { data_classes: ["pii"] }, spec)).status).toBe(200);
+    expect((await report(uniqueId("bystander-read"), { data_classes: ["confidential"] }, { tenant: "acme", agent: "taint-asked-other", role: "support" })).status).toBe(200);
+    const after = (await (await agentClasses(spec)).json()) as { data_classes: string[]; as_of: string };
+    expect(after.data_classes).toEqual(["pii"]);
+    expect(Date.parse(after.as_of)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("needs the agent's own credential, and says so when the agent's object cannot answer", async () => {
+    const spec: AgentSpec = { tenant: "acme", agent: "taint-asked-auth", role: "support" };
+    expect((await agentClasses(spec, { authorization: "" })).status).toBe(401);
+    expect((await agentClasses(spec, { authorization: "Bearer tgk_acme_k0000000000000000_x" })).status).toBe(401);
+    // A path that names another agent is not a route: the agent is the credential's.
+    expect((await agentFetch("/v1/agent/someone-else/data-classes", {}, spec)).status).toBe(404);
+    const unreachable = { idFromName: () => env.AGENTS.idFromName("unreachable"), get: () => ({ classesSince: () => Promise.reject(new Error("object unreachable")) }) };
+    const broken = { ...env, AGENTS: unreachable } as unknown as Env;
+    const request = new Request("http://edge/v1/agent/data-classes", { headers: await bearer(spec) });
+    const answered = await app.fetch(request, broken, { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext);
+    expect(answered.status).toBe(503);
+    expect(await answered.json()).toMatchObject({ error: { code: "session_state_unavailable" } });
   });
 });
 

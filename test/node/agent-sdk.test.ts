@@ -276,6 +276,28 @@ describe("offline decisions", () => {
     await tg.close();
   }, 180_000);
 
+  it("decides offline by what the agent's other processes read too, as the edge last said", async () => {
+    const tenant = unique("other-process");
+    await edge.publish(`tenant:${tenant}`, { sourceDir: join(import.meta.dirname, "..", "fixtures", "offline-tenant") });
+    const key = await edge.agentKey(tenant, "worker", "support");
+    // Another process of the same agent read PII, in a session of its own.
+    await new Tollgate({ url: edge.url, credential: key, session: "s-reader" }).reportDataClasses("s-reader", ["pii"]);
+    const events: TollgateEvent[] = [];
+    const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", timeoutMs: 1_000, retries: 1, offline: { policy: localPolicy(), spool: "memory" }, onEvent: (e) => events.push(e) });
+    expect(await tg.check(read)).toMatchObject({ source: "edge", decision: "allow" });
+    await tg.idle();
+    expect(events.filter((e) => e.type === "background_error")).toEqual([]);
+    await edge.stop();
+    try {
+      const mail = await tg.check({ type: "tool_call", tool: "email.send", args: { to: "someone@example.test" } });
+      expect(mail).toMatchObject({ source: "offline", decision: "deny" });
+      expect(mail.rules).toEqual(expect.arrayContaining(["session_data_to_external_tool", "approval_unavailable_offline"]));
+    } finally {
+      await edge.start();
+    }
+    await tg.close();
+  }, 180_000);
+
   it("reports again the classes the edge did not take, once it is back, so the agent's other sessions are bound too", async () => {
     const tenant = unique("report");
     const key = await edge.agentKey(tenant, "reporter", "support");

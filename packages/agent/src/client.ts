@@ -41,6 +41,9 @@ import { MemorySpoolStore, Spool, type SpoolEntry, type SpoolStore } from "./spo
 
 export type Action = { type: "tool_call" | "spawn_agent" | "plan"; tool?: string; args?: Record<string, unknown>; [field: string]: unknown };
 
+/** How often, at most, the client asks the edge what the agent read in all its sessions. */
+const AGENT_CLASSES_EVERY_MS = 30_000;
+
 /**
  * A sub-agent acts on a credential the edge mints for it (`delegated_credential`),
  * which no one can mint while the edge is unreachable: as the edge denies a spawn
@@ -128,6 +131,8 @@ export class Tollgate {
   private readonly onEvent: (event: TollgateEvent) => void;
   /** Data classes each session's results carried that the edge may not know of yet. */
   private readonly taint = new Map<string, Set<string>>();
+  /** The classes the edge last said the agent read in any session, its other processes' included (for offline decisions), and when it said so. */
+  private agentClasses: { classes: string[]; atMs: number } | undefined;
   /** Sessions whose classes the edge has not taken yet: reported again once it answers (afterContact). */
   private readonly unreported = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
@@ -344,16 +349,30 @@ export class Tollgate {
   }
 
   /**
-   * Every class of data any of this client's sessions read. Online, the edge
-   * judges an action that reaches outside by what all of the agent's
-   * sessions read (within the policy's window); offline, this client knows
-   * its own sessions' reads, so it judges every action by all of them: no
-   * looser than the edge, stricter only past the window.
+   * Every class of data the agent is known to have read: in any of this
+   * client's sessions, and in any session at all as the edge last said.
+   * Online, the edge judges an action that reaches outside by what all of
+   * the agent's sessions read (within the policy's window); offline, this
+   * client judges every action by all it knows of: no looser than the edge
+   * was at its last answer, stricter only past the window.
    */
   private classesRead(): string[] {
-    const classes = new Set<string>();
+    const classes = new Set<string>(this.agentClasses?.classes);
     for (const tainted of this.taint.values()) for (const name of tainted) classes.add(name);
     return [...classes].sort();
+  }
+
+  /**
+   * Asks the edge what the agent read in all its sessions (its other
+   * processes' included), at most every AGENT_CLASSES_EVERY_MS: what an
+   * offline decision is judged by besides this client's own reports.
+   */
+  private async learnAgentClasses(now: number): Promise<void> {
+    if (this.agentClasses && now - this.agentClasses.atMs < AGENT_CLASSES_EVERY_MS) return;
+    const { body } = await this.transport.call("GET", "/v1/agent/data-classes");
+    const named = (body as { data_classes?: unknown }).data_classes;
+    if (!Array.isArray(named)) throw new TollgateError("the edge's answer names no data_classes", "bad_response");
+    this.agentClasses = { classes: named.filter((name): name is string => typeof name === "string"), atMs: now };
   }
 
   private async evaluateLocally(held: HeldPolicy, action: Action, session: string, declared: string | undefined, hash: string, now: number): Promise<Decision> {
@@ -483,6 +502,7 @@ export class Tollgate {
       }
       await this.sync().catch((error: Error) => this.onEvent({ type: "background_error", step: "sync", message: error.message }));
       if (!this.policy) return;
+      await this.learnAgentClasses(now).catch((error: Error) => this.onEvent({ type: "background_error", step: "data_classes", message: error.message }));
       await this.policy
         .refresh(this.transport, now)
         .then(() => {
