@@ -248,21 +248,29 @@ describe("offline decisions", () => {
     await tg.close();
   }, 180_000);
 
-  it("decides offline no looser than the edge: by the classes any of this client's sessions read, and no spawn it cannot credential", async () => {
-    const tenant = unique("offline-taint");
+  /** A tenant of its own with the offline layer, and a client of its support agent `agent` that decides offline with the policy it holds. */
+  async function offlineClient(name: string, agent: string, options: { onEvent?: (event: TollgateEvent) => void } = {}) {
+    const tenant = unique(name);
     await edge.publish(`tenant:${tenant}`, { sourceDir: join(import.meta.dirname, "..", "fixtures", "offline-tenant") });
-    const key = await edge.agentKey(tenant, "mailer", "support");
-    const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", timeoutMs: 1_000, retries: 1, offline: { policy: localPolicy(), spool: "memory" } });
-    const mail = { type: "tool_call", tool: "email.send", args: { to: "someone@example.test" } } as const;
+    const key = await edge.agentKey(tenant, agent, "support");
+    return { key, tg: new Tollgate({ url: edge.url, credential: key, session: "s-1", timeoutMs: 1_000, retries: 1, offline: { policy: localPolicy(), spool: "memory" }, ...options }) };
+  }
+  const mail = { type: "tool_call", tool: "email.send", args: { to: "someone@example.test" } } as const;
+  /** An external tool after a read of PII, decided offline: the approval it needs is a denial there. */
+  function expectTaintDenied(decision: Decision) {
+    expect(decision).toMatchObject({ source: "offline", decision: "deny" });
+    expect(decision.rules).toEqual(expect.arrayContaining(["session_data_to_external_tool", "approval_unavailable_offline"]));
+  }
+
+  it("decides offline no looser than the edge: by the classes any of this client's sessions read, and no spawn it cannot credential", async () => {
+    const { tg } = await offlineClient("offline-taint", "mailer");
     expect(await tg.check(mail)).toMatchObject({ source: "edge", decision: "allow" });
     await tg.idle();
     // Another session of this agent read PII.
     await tg.reportDataClasses("s-2", ["pii"]);
     await edge.stop();
     try {
-      const offline = await tg.check({ ...mail, args: { to: "other@example.test" } });
-      expect(offline).toMatchObject({ source: "offline", decision: "deny" });
-      expect(offline.rules).toEqual(expect.arrayContaining(["session_data_to_external_tool", "approval_unavailable_offline"]));
+      expectTaintDenied(await tg.check({ ...mail, args: { to: "other@example.test" } }));
       // What stays inside is decided offline as before.
       expect(await tg.check({ ...read, args: { id: "T-7" } })).toMatchObject({ source: "offline", decision: "allow" });
       // A spawn the policy allows is denied offline: no one can mint the sub-agent's credential.
@@ -277,21 +285,16 @@ describe("offline decisions", () => {
   }, 180_000);
 
   it("decides offline by what the agent's other processes read too, as the edge last said", async () => {
-    const tenant = unique("other-process");
-    await edge.publish(`tenant:${tenant}`, { sourceDir: join(import.meta.dirname, "..", "fixtures", "offline-tenant") });
-    const key = await edge.agentKey(tenant, "worker", "support");
+    const events: TollgateEvent[] = [];
+    const { key, tg } = await offlineClient("other-process", "worker", { onEvent: (e) => events.push(e) });
     // Another process of the same agent read PII, in a session of its own.
     await new Tollgate({ url: edge.url, credential: key, session: "s-reader" }).reportDataClasses("s-reader", ["pii"]);
-    const events: TollgateEvent[] = [];
-    const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", timeoutMs: 1_000, retries: 1, offline: { policy: localPolicy(), spool: "memory" }, onEvent: (e) => events.push(e) });
     expect(await tg.check(read)).toMatchObject({ source: "edge", decision: "allow" });
     await tg.idle();
     expect(events.filter((e) => e.type === "background_error")).toEqual([]);
     await edge.stop();
     try {
-      const mail = await tg.check({ type: "tool_call", tool: "email.send", args: { to: "someone@example.test" } });
-      expect(mail).toMatchObject({ source: "offline", decision: "deny" });
-      expect(mail.rules).toEqual(expect.arrayContaining(["session_data_to_external_tool", "approval_unavailable_offline"]));
+      expectTaintDenied(await tg.check(mail));
     } finally {
       await edge.start();
     }
