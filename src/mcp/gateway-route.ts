@@ -6,16 +6,16 @@
  *
  * - POST carries one JSON-RPC message. `initialize` opens an upstream
  *   session and answers with the gateway's own `Mcp-Session-Id`
- *   (session-id.ts); `tools/call`, `resources/read`, `prompts/get` and
- *   `completion/complete` are decided (governed-request.ts), and the
- *   listings of tools, resources, resource templates and prompts filtered
- *   (governed-listing.ts); the rest of MCP's requests (ping,
- *   subscriptions, logging levels, and tasks within an upstream session)
- *   are relayed as the upstream answers them, and any other method is not
- *   found; the notifications MCP has clients send are passed on (202), and
- *   the client's answers to the upstream's requests too once decided
- *   (governed-answer.ts; refused, 403). Every message goes upstream rebuilt
- *   from the fields MCP defines for it (upstream-message.ts).
+ *   (session-id.ts); `tools/call`, `resources/read`,
+ *   `resources/subscribe`, `prompts/get` and `completion/complete` are
+ *   decided (governed-request.ts), and the listings of tools, resources,
+ *   resource templates and prompts filtered (governed-listing.ts); the rest
+ *   of MCP's requests (ping, unsubscribing, logging levels, and tasks within
+ *   an upstream session) are relayed as the upstream answers them, and any
+ *   other method is not found; the notifications MCP has clients send are
+ *   passed on (202), and the client's answers to the upstream's requests
+ *   too once decided (governed-answer.ts; refused, 403). Every message goes
+ *   upstream rebuilt from the fields MCP defines for it (upstream-message.ts).
  * - GET relays the upstream's standalone SSE stream (405 if it has none),
  *   and to a client that declared URL-mode elicitation also carries
  *   `notifications/elicitation/complete` (elicitation-notices.ts). A GET
@@ -71,7 +71,7 @@ const rpcError = (status: number, code: number, message: string, id: JsonRpcId |
  * notifications: a `tools/call` without an id is a call all the same to an
  * upstream that runs whatever names a method.
  */
-const RELAYED_METHODS = new Set(["ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel"]);
+const RELAYED_METHODS = new Set(["ping", "logging/setLevel", "resources/unsubscribe", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel"]);
 
 /**
  * An upstream binds its tasks to the MCP session that made them; one that

@@ -1,16 +1,18 @@
 /**
  * @module governed-request
  * The requests the gateway decides before they reach the upstream:
- * `tools/call`, `resources/read`, `prompts/get` and `completion/complete`
+ * `tools/call`, `resources/read`, `resources/subscribe` (as a read of what
+ * it subscribes to), `prompts/get` and `completion/complete`
  * (registry-mapping.ts says what each is judged as). Each is decided by the same pipeline as
  * `POST /v1/decide`, with the same input shape (the Tollgate tool its
  * mapping names, the arguments, the session, the mapping's tier floor as
  * the declared tier), so the same budgets, breakers, approvals, audit
  * records and taint apply. Then:
  *
- * - allow: the classes of data the mapping says its answer carries are
- *   recorded in the session object, and with the agent (agent-taint.ts),
- *   then the request goes upstream as the client sent it (a failure to
+ * - allow: the classes of data the mapping says its answer carries (a
+ *   subscription's carries none) are recorded in the session object, and
+ *   with the agent (agent-taint.ts), then the request goes upstream with
+ *   what was decided and nothing else (upstream-message.ts; a failure to
  *   record refuses it: otherwise the next decision would be looser);
  * - deny: for a tool call, a CallToolResult with `isError: true`, as MCP
  *   intends for a call that did not succeed and that the model should read
@@ -83,6 +85,7 @@ function described(subject: AnsweredSubject): string {
   if (subject.method === "tools/call") return `this call to ${subject.name}`;
   if (subject.method === "prompts/get") return `this request for prompt ${subject.name}`;
   if (subject.method === "completion/complete") return `this completion for ${subject.name}`;
+  if (subject.method === "resources/subscribe") return `this subscription to ${subject.name}`;
   return `this read of ${subject.name}`;
 }
 
@@ -140,7 +143,8 @@ export async function governedRequest(context: GatewayContext, id: JsonRpcId, me
   // its own. An upstream routes answers by JSON-RPC id, and a client that reuses the id of a call in flight gets
   // that call's answer on another request's stream; an error result can quote the data; an answer resumed later
   // would be judged by the mapping as it is then. A call that fails has tainted the session all the same: stricter.
-  const classes = subject.mapping?.data_classes ?? [];
+  // A subscription's answer carries nothing; its updates name a URI, and reading that is decided and recorded.
+  const classes = method === "resources/subscribe" ? [] : (subject.mapping?.data_classes ?? []);
   if (classes.length > 0) {
     const recorded = await recordClasses(context, classes, decided.decision_id);
     if (!recorded.ok) {

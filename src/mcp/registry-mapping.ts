@@ -18,13 +18,13 @@ import { isJsonObject, ownMember } from "../own-members";
 import { DECISION_LIMITS, findLimitViolation } from "../schema/json-limits";
 import type { StoredServer, ToolMapping } from "./upstream-schema";
 
-export type GovernedMethod = "tools/call" | "resources/read" | "prompts/get" | "completion/complete";
+export type GovernedMethod = "tools/call" | "resources/read" | "resources/subscribe" | "prompts/get" | "completion/complete";
 /** Where in the registry a subject is mapped. */
 export type RegistryTable = "tools" | "resources" | "prompts";
 export type ListingMethod = "tools/list" | "resources/list" | "resources/templates/list" | "prompts/list";
 
 export const isGovernedMethod = (method: string): method is GovernedMethod =>
-  method === "tools/call" || method === "resources/read" || method === "prompts/get" || method === "completion/complete";
+  method === "tools/call" || method === "resources/read" || method === "resources/subscribe" || method === "prompts/get" || method === "completion/complete";
 export const isListingMethod = (method: string): method is ListingMethod =>
   method === "tools/list" || method === "resources/list" || method === "resources/templates/list" || method === "prompts/list";
 
@@ -173,9 +173,10 @@ export function subjectOf(server: { name: string; config: StoredServer }, method
   let table: RegistryTable;
   let name: string;
   let args: Record<string, unknown> | string;
-  if (method === "resources/read") {
+  if (method === "resources/read" || method === "resources/subscribe") {
+    // A subscription is judged as a read of what it subscribes to: its updates are worth nothing else.
     const uri = params?.uri;
-    if (!boundedName(uri, MAX_URI_LENGTH)) return `resources/read names its resource in params.uri (1 to ${MAX_URI_LENGTH} characters)`;
+    if (!boundedName(uri, MAX_URI_LENGTH)) return `${method} names its resource in params.uri (1 to ${MAX_URI_LENGTH} characters)`;
     if (AMBIGUOUS_URI.test(uri)) return "params.uri has a dot segment, an encoded slash or backslash, a backslash or a control character: such a URI is refused, since what it names is up to the upstream";
     const unnormalized = unnormalizedUri(uri);
     if (unnormalized) return `params.uri is refused unless written as the URL standard writes it: ${unnormalized}`;

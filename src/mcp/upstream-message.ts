@@ -24,6 +24,7 @@ type Message = Record<string, unknown>;
 const DECIDED_FIELDS: Record<GovernedMethod, string[]> = {
   "tools/call": ["name", "arguments"],
   "resources/read": ["uri"],
+  "resources/subscribe": ["uri"],
   "prompts/get": ["name", "arguments"],
   "completion/complete": ["ref", "argument", "context"],
 };
@@ -71,7 +72,6 @@ export function relayedMessage(id: JsonRpcId, method: string, params: Params): M
       return message(id, method, {});
     case "logging/setLevel":
       return typeof params?.level === "string" && LOG_LEVELS.has(params.level) ? message(id, method, { level: params.level }) : `params.level must be one of ${[...LOG_LEVELS].join(", ")}`;
-    case "resources/subscribe":
     case "resources/unsubscribe":
       return boundedString(params?.uri, MAX_URI_LENGTH) ? message(id, method, { uri: params.uri }) : `params.uri must be a string of 1 to ${MAX_URI_LENGTH} characters`;
     case "tasks/get":

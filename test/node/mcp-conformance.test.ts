@@ -171,13 +171,15 @@ describe("the official MCP conformance suite's server scenarios, through the gat
     expect(decision?.receipt).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
-  it("decided, recorded and debited every call, resource read, prompt and answer that reached the upstream, which always got its own credential", async () => {
+  it("decided, recorded and debited every call, resource read, subscription, prompt and answer that reached the upstream, which always got its own credential", async () => {
     expect(upstream.refused).toBe(0);
     expect(upstream.calls.filter((call) => !call.includes(":")).length).toBeGreaterThanOrEqual(CONFORMANCE_TOOLS.length - 1);
     // The resources and prompts scenarios read through the gateway too, each decided like a call.
     expect(upstream.calls.some((call) => call.startsWith("resource:test://"))).toBe(true);
     expect(upstream.calls.some((call) => call.startsWith("prompt:"))).toBe(true);
-    // So did the client's answers to its sampling and elicitation requests.
+    // So did a subscription, judged as a read of what it subscribes to, and the client's answers to its sampling and
+    // elicitation requests.
+    expect(upstream.calls).toContain("subscribe:test://watched-resource");
     expect(upstream.calls.filter((call) => call.startsWith("answer:")).sort()).toEqual(["answer:elicitation/create", "answer:elicitation/create", "answer:elicitation/create", "answer:sampling/createMessage"]);
     // The audit log is written through a queue: wait until it holds a record for each of them.
     const records = await auditRecordsOnceWritten<{ action_type: string; decision: string; tool: string; session: string }>(

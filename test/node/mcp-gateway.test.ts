@@ -408,6 +408,22 @@ describe("resources and prompts", () => {
     await client.close();
   });
 
+  it("decides a subscription as a read of what it subscribes to: an unmapped resource is refused, and the upstream never sees it", async () => {
+    const key = await freshAgent();
+    const client = await connect(key);
+    const seenFrom = helpdesk.bodiesSeen.length;
+    // The helpdesk keeps no subscriptions, so it may answer this one with an error of its own: what counts is that it got it.
+    await client.request({ method: "resources/subscribe", params: { uri: "tickets://open" } }).catch(() => undefined);
+    const refused = await refusalOf(client.request({ method: "resources/subscribe", params: { uri: "payroll://2026" } }));
+    await client.close();
+    expect(refused.code).toBe(-32003);
+    expect(refused.message).toContain("Tollgate refused this subscription to payroll://2026");
+    expect(refused.data?.["tollgate/decision"]).toMatchObject({ decision: "deny", rules: expect.arrayContaining(["unknown_tool"]) });
+    const subscribes = helpdesk.bodiesSeen.slice(seenFrom).filter((body) => body.includes('"resources/subscribe"'));
+    // The mapped one went upstream (which answers it as it will), the unmapped one never did.
+    expect(subscribes.map((body) => (JSON.parse(body) as { params: { uri: string } }).params.uri)).toEqual(["tickets://open"]);
+  });
+
   it("a read that needs approval names the approval; once approved, the same read goes through once", async () => {
     const client = await connect(keys.admin);
     // web.fetch is an external tool: after PII, reading through it needs a person's approval.
