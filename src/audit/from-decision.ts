@@ -30,7 +30,7 @@ export interface AnsweredDecision {
  * marked as the policy's own output, never to the agent.
  */
 export async function buildAuditRecord(answer: AnsweredDecision, input: DecisionInput, nowMs: number, print?: Record<string, string[]>): Promise<AuditRecord> {
-  const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown };
+  const action = input.action as DecisionInput["action"] & { tool?: string; args?: unknown; mcp?: Record<string, unknown> };
   const { args, redacted } = await loggableArgs(action.args, answer.obligations);
   const record: AuditRecord = {
     kind: "decision",
@@ -47,6 +47,8 @@ export async function buildAuditRecord(answer: AnsweredDecision, input: Decision
     risk_tier: answer.risk.tier,
     action_type: action.type,
     tool: action.tool ?? null,
+    // Only the gateway sets it: a body that names it is refused (schema/decision-input.ts).
+    ...(action.mcp ? { mcp: action.mcp } : {}),
     // The real decision is what is recorded; in observe mode the agent was told allow.
     decision: answer.observed?.decision ?? answer.decision,
     rules: (answer.observed?.reasons ?? answer.reasons).map((r) => r.rule),

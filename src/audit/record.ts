@@ -26,6 +26,8 @@ export interface AuditRecord {
   risk_tier: string;
   action_type: string;
   tool: string | null;
+  /** Set by the MCP gateway on what it decided: the server, and what the request named (a tool, resource, prompt, completion, or an answer to the server's own request). */
+  mcp?: Record<string, unknown>;
   decision: string;
   rules: string[];
   /** The reasons behind `rules`, with their messages (null where the policy redacts the arguments). */

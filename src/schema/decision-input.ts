@@ -55,6 +55,10 @@ const action = z
     if (value.type === "plan" && value.steps === undefined) {
       ctx.addIssue({ code: "custom", path: ["steps"], message: "a plan lists its steps" });
     }
+    // The policy and the audit log take action.mcp for what the MCP gateway found a request to be: the edge sets it, never a caller.
+    if (Object.hasOwn(value, "mcp")) {
+      ctx.addIssue({ code: "custom", path: ["mcp"], message: "action.mcp is what the MCP gateway tells the policy of a request it decided; a caller may not set it" });
+    }
   });
 
 /**

@@ -57,6 +57,18 @@ describe("the caller cannot choose how it is judged", () => {
   });
 });
 
+describe("the caller cannot pass for the MCP gateway", () => {
+  it("action.mcp, which the gateway sets on what it decided, is refused in a body: no rule or auditor can take a caller's word for it", async () => {
+    const key = await agentKey({ tenant: "acme", agent: "support-mcp", role: "support" });
+    const action = { type: "tool_call", tool: "email.send", args: { to: "x@example.test" }, mcp: { server: "helpdesk", answer: true } };
+    const posed = await decideRaw({ session: { id: uniqueId("mcp") }, action }, as(key));
+    expect(posed.status).toBe(400);
+    expect(await posed.json()).toMatchObject({ error: { code: "invalid_input", path: "action.mcp" } });
+    const { mcp: _mcp, ...plain } = action;
+    expect((await decide({ session: { id: uniqueId("mcp") }, action: plain }, as(key))).decision).toBe("allow");
+  });
+});
+
 describe("no one acts under another's name", () => {
   it("violations sent under another tenant's session id cannot open that session's breaker", async () => {
     const victimSession = uniqueId("victim");

@@ -78,7 +78,7 @@ const freshAgent = () => registerAgent("acme", `mcp-fresh-${Date.now().toString(
 
 type RpcError = { error: { code: number; message: string } };
 
-type AuditRecord = { decision_id: string; tool: string; decision: string };
+type AuditRecord = { decision_id: string; tool: string; decision: string; mcp?: Record<string, unknown> };
 
 /** Acme's audit records that match, once the log holds `count` of them. */
 const auditRecords = (match: (record: AuditRecord) => boolean, count = 2) => auditRecordsOnceWritten(edge.url, "acme", match, count);
@@ -405,6 +405,7 @@ describe("resources and prompts", () => {
     // Each was decided and recorded as the tool its mapping names, with what it read.
     const records = await auditRecords((record) => record.decision_id === decisionOf(read).decision_id || record.decision_id === payroll.data?.["tollgate/decision"].decision_id);
     expect(records.map((record) => record.tool).sort()).toEqual(["mcp:helpdesk/resources/read", "tickets.read"]);
+    expect(records.map((record) => record.mcp?.resource).sort()).toEqual(["payroll://2026", "tickets://open"]);
     await client.close();
   });
 
@@ -780,7 +781,9 @@ describe("the client's answers to the upstream's requests", () => {
     expect(await summarize(client)).toBe(`sampled: ${secret}`);
     await client.close();
     expect(reachedUpstream(secret)).toBe(true);
-    expect((await auditRecords((record) => record.tool === "kb.search" && record.decision === "allow", 1)).length).toBeGreaterThan(0);
+    // Recorded as an answer to that server, which only the gateway can say (a body naming action.mcp is refused).
+    const answers = await auditRecords((record) => record.tool === "kb.search" && record.mcp?.server === "sampler", 1);
+    expect(answers[0]).toMatchObject({ decision: "allow", mcp: { server: "sampler", answer: true } });
   });
 
   it("cannot carry what the session read to a server whose answers go to an external tool: held for approval, never sent", async () => {
