@@ -22,6 +22,7 @@ import type { GatewayContext } from "./gateway-context";
 import { approvalUrl, DECISION_META_KEY, metaOf, type DecisionMeta } from "./governed-request";
 import { errorMessage, INVALID_PARAMS, REFUSED_BY_POLICY, type JsonRpcMessage } from "./jsonrpc";
 import { answerSubjectOf } from "./registry-mapping";
+import { answerMessage } from "./upstream-message";
 import { jsonResponse } from "./upstream-relay";
 
 type Answer = Extract<JsonRpcMessage, { kind: "response" }>;
@@ -53,7 +54,7 @@ export async function governedAnswer(context: GatewayContext, answer: Answer): P
     ...(subject.risk_floor ? { risk_tier: subject.risk_floor } : {}),
   } as DecisionBody;
   const decided = await runDecision(context.env, { waitUntil: context.background }, { body, identity: context.identity, location: context.location, colo: context.colo, approvalByAction: true });
-  if (decided.decision === "allow") return { allowed: true, message: { jsonrpc: "2.0", id: answer.id, ...subject.args } };
+  if (decided.decision === "allow") return { allowed: true, message: answerMessage(answer.id, subject.args) };
   const approval = (decided.session as { approval?: { id: string } } | undefined)?.approval;
   const meta = metaOf(decided, approval ? approvalUrl(context.requestUrl, context.identity.tenant, approval.id) : undefined);
   const upstream = refusedUpstream(answer, meta.decision_id);

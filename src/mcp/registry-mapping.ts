@@ -42,7 +42,7 @@ export interface Subject {
 }
 
 /** A resource's URI or a listing's name, at most this long, for the decision's record. */
-const MAX_URI_LENGTH = 2048;
+export const MAX_URI_LENGTH = 2048;
 const MAX_NAME_LENGTH = 128;
 
 /** The longest registered prefix that starts `uri`; prefixes are few (at most 200), so a scan is enough. */
@@ -145,7 +145,8 @@ function checkedArguments(args: unknown): Record<string, unknown> | string {
   return violation ? `arguments${violation.path ? `.${violation.path}` : ""}: ${violation.message}` : args;
 }
 
-const boundedName = (value: unknown, max: number): value is string => typeof value === "string" && value.length > 0 && value.length <= max;
+/** A non-empty string of at most `max` characters. */
+export const boundedName = (value: unknown, max: number): value is string => typeof value === "string" && value.length > 0 && value.length <= max;
 
 /** What the client's answer to one of the upstream's requests is judged as. */
 export interface AnswerSubject {

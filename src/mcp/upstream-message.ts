@@ -15,7 +15,7 @@
  */
 import { isJsonObject } from "../own-members";
 import type { JsonRpcId } from "./jsonrpc";
-import type { GovernedMethod, ListingMethod } from "./registry-mapping";
+import { boundedName, MAX_URI_LENGTH, type GovernedMethod, type ListingMethod } from "./registry-mapping";
 
 type Params = Record<string, unknown> | undefined;
 type Message = Record<string, unknown>;
@@ -32,10 +32,8 @@ const DECIDED_FIELDS: Record<GovernedMethod, string[]> = {
 const LOG_LEVELS = new Set(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]);
 const MAX_ID_LENGTH = 256;
 const MAX_CURSOR_LENGTH = 1024;
-const MAX_URI_LENGTH = 2048;
 
 const isRequestId = (value: unknown): value is string | number => (typeof value === "string" && value.length <= MAX_ID_LENGTH) || (typeof value === "number" && Number.isFinite(value));
-const boundedString = (value: unknown, max: number): value is string => typeof value === "string" && value.length > 0 && value.length <= max;
 
 function message(id: JsonRpcId | undefined, method: string, params: Message): Message {
   return { jsonrpc: "2.0", ...(id === undefined ? {} : { id }), method, ...(Object.keys(params).length > 0 ? { params } : {}) };
@@ -58,11 +56,22 @@ export function governedMessage(id: JsonRpcId, method: GovernedMethod, params: P
   return message(id, method, { ...kept, ...progressMeta(params) });
 }
 
+/** A page request's cursor as params (none for the first page), or why it is not one. */
+function cursorParams(params: Params): Message | string {
+  const cursor = params?.cursor;
+  if (cursor === undefined) return {};
+  return boundedName(cursor, MAX_CURSOR_LENGTH) ? { cursor } : `params.cursor must be a string of 1 to ${MAX_CURSOR_LENGTH} characters`;
+}
+
+/** The client's answer to one of the upstream's requests, once allowed: its id and what was decided (`{result}` or `{error}`). */
+export function answerMessage(id: JsonRpcId | null, decided: Message): Message {
+  return { jsonrpc: "2.0", id, ...decided };
+}
+
 /** A listing's page request, under the id the gateway sends it with. */
 export function listingMessage(id: JsonRpcId, method: ListingMethod, params: Params): Message | string {
-  const cursor = params?.cursor;
-  if (cursor !== undefined && !boundedString(cursor, MAX_CURSOR_LENGTH)) return `params.cursor must be a string of 1 to ${MAX_CURSOR_LENGTH} characters`;
-  return message(id, method, { ...(cursor === undefined ? {} : { cursor }), ...progressMeta(params) });
+  const cursor = cursorParams(params);
+  return typeof cursor === "string" ? cursor : message(id, method, { ...cursor, ...progressMeta(params) });
 }
 
 /** A request the gateway relays undecided (gateway-route.ts lists them), or why its params are not MCP's. */
@@ -73,15 +82,14 @@ export function relayedMessage(id: JsonRpcId, method: string, params: Params): M
     case "logging/setLevel":
       return typeof params?.level === "string" && LOG_LEVELS.has(params.level) ? message(id, method, { level: params.level }) : `params.level must be one of ${[...LOG_LEVELS].join(", ")}`;
     case "resources/unsubscribe":
-      return boundedString(params?.uri, MAX_URI_LENGTH) ? message(id, method, { uri: params.uri }) : `params.uri must be a string of 1 to ${MAX_URI_LENGTH} characters`;
+      return boundedName(params?.uri, MAX_URI_LENGTH) ? message(id, method, { uri: params.uri }) : `params.uri must be a string of 1 to ${MAX_URI_LENGTH} characters`;
     case "tasks/get":
     case "tasks/result":
     case "tasks/cancel":
-      return boundedString(params?.taskId, MAX_ID_LENGTH) ? message(id, method, { taskId: params.taskId }) : `params.taskId must be a string of 1 to ${MAX_ID_LENGTH} characters`;
+      return boundedName(params?.taskId, MAX_ID_LENGTH) ? message(id, method, { taskId: params.taskId }) : `params.taskId must be a string of 1 to ${MAX_ID_LENGTH} characters`;
     case "tasks/list": {
-      const cursor = params?.cursor;
-      if (cursor !== undefined && !boundedString(cursor, MAX_CURSOR_LENGTH)) return `params.cursor must be a string of 1 to ${MAX_CURSOR_LENGTH} characters`;
-      return message(id, method, cursor === undefined ? {} : { cursor });
+      const cursor = cursorParams(params);
+      return typeof cursor === "string" ? cursor : message(id, method, cursor);
     }
     default:
       return `${method.slice(0, 64)} is not a request the gateway relays`;

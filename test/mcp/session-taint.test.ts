@@ -28,6 +28,12 @@ function report(session: string, body: unknown, spec: AgentSpec = SUPPORT, heade
   return agentFetch(`/v1/sessions/${encodeURIComponent(session)}/data-classes`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) }, spec);
 }
 
+/** The environment with the agents' objects unreachable: every call to one fails, as an overloaded or unreachable object would. */
+function withUnreachableAgents(): Env {
+  const unreachable = { idFromName: () => env.AGENTS.idFromName("unreachable"), get: () => ({ classesSince: () => Promise.reject(new Error("object unreachable")) }) };
+  return { ...env, AGENTS: unreachable } as unknown as Env;
+}
+
 describe("reporting the data classes a result carried", () => {
   it("records them in the caller's own session; an external tool then needs approval", async () => {
     const session = uniqueId("taint");
@@ -85,9 +91,7 @@ describe("reporting the data classes a result carried", () => {
   });
 
   it("refuses an action that reaches outside when the agent's object cannot say what the agent read", async () => {
-    // The agent's object, unreachable: every call to it fails, as an overloaded or unreachable object would.
-    const unreachable = { idFromName: () => env.AGENTS.idFromName("unreachable"), get: () => ({ classesSince: () => Promise.reject(new Error("object unreachable")) }) };
-    const broken = { ...env, AGENTS: unreachable } as unknown as Env;
+    const broken = withUnreachableAgents();
     const identity = policyIdentity("acme", "taint-unknown", "support");
     const decideWith = (tool: string) =>
       runDecision(broken, { waitUntil: () => undefined }, { body: { session: { id: uniqueId("unknown") }, action: { type: "tool_call", tool, args: {} } } as DecisionBody, identity, colo: "test" });
@@ -146,8 +150,7 @@ describe("what the agent read, for the SDK's offline decisions", () => {
     expect((await agentClasses(spec, { authorization: "Bearer tgk_acme_k0000000000000000_x" })).status).toBe(401);
     // A path that names another agent is not a route: the agent is the credential's.
     expect((await agentFetch("/v1/agent/someone-else/data-classes", {}, spec)).status).toBe(404);
-    const unreachable = { idFromName: () => env.AGENTS.idFromName("unreachable"), get: () => ({ classesSince: () => Promise.reject(new Error("object unreachable")) }) };
-    const broken = { ...env, AGENTS: unreachable } as unknown as Env;
+    const broken = withUnreachableAgents();
     const request = new Request("http://edge/v1/agent/data-classes", { headers: await bearer(spec) });
     const answered = await app.fetch(request, broken, { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext);
     expect(answered.status).toBe(503);
