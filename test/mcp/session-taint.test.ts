@@ -141,6 +141,8 @@ describe("what the agent read, for the SDK's offline decisions", () => {
     expect((await report(uniqueId("bystander-read"), { data_classes: ["confidential"] }, { tenant: "acme", agent: "taint-asked-other", role: "support" })).status).toBe(200);
     const after = (await (await agentClasses(spec)).json()) as { data_classes: string[]; as_of: string };
     expect(after.data_classes).toEqual(["pii"]);
+    // The same agent name in another tenant is another agent.
+    expect(await (await agentClasses({ ...spec, tenant: "initech" })).json()).toMatchObject({ data_classes: [] });
     expect(Date.parse(after.as_of)).toBeGreaterThan(Date.now() - 60_000);
   });
 
