@@ -766,11 +766,15 @@ describe("the client's answers to the upstream's requests", () => {
     const errors: Error[] = [];
     const client = await samplingClient(await freshAgent(), "helpdesk", secret, errors);
     const text = await summarize(client);
+    // The gateway tells the upstream before it answers the client's POST, so the tool's result can arrive first:
+    // the client is closed only once its SDK has reported why its answer was not delivered (closing aborts that POST).
+    const refusal = "Tollgate refused this answer to a request of helpdesk";
+    for (let waited = 0; !errors.some((error) => error.message.includes(refusal)) && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
     await client.close();
     expect(text).toMatch(/^sampling failed: .*refused by its gateway's policy \(decision [0-9a-f-]{36}\)/);
     expect(reachedUpstream(secret)).toBe(false);
     // The client's SDK could not deliver its answer, and says why.
-    expect(errors.map((error) => error.message).join("\n")).toContain("Tollgate refused this answer to a request of helpdesk");
+    expect(errors.map((error) => error.message).join("\n")).toContain(refusal);
     const [refused] = await auditRecords((record) => record.tool === "mcp:helpdesk/answers", 1);
     expect(refused.decision).toBe("deny");
   });
