@@ -92,6 +92,8 @@ declare module "vitest" {
     runawayPolicy: { wasmBase64: string; data: unknown };
     /** A tenant's rules on the regex builtins the edge runs in the host, the inputs sent, and what `opa eval` decides for each (test/fixtures/host-regex). */
     hostRegexPolicy: { wasmBase64: string; inputs: string[]; expected: unknown[] };
+    /** Rules a broken memo table would mix up, the inputs sent, and what `opa eval` answers for each (test/fixtures/memo-table). */
+    memoTablePolicy: { wasmBase64: string; inputs: Array<{ x: number }>; expected: unknown[] };
   }
 }
 

@@ -71,10 +71,11 @@ export const RETAINED_HEAP_BYTES = 4 * 1024 * 1024;
  * A copy of the wasm memory at rest, between two evaluations: the data, the
  * caches evaluations filled (OPA's compiled patterns) and their garbage.
  * The module keeps all its state in that memory (its allocator's lists,
- * its cache pointers, the heap) but for the stack pointer, which is back at
- * its start whenever no evaluation runs; so writing the copy back puts the
- * instance exactly where it was then, a state it has already evaluated
- * from. A reset rewinds to it instead of releasing everything above the data.
+ * its cache pointers, the heap) but for two globals: the stack pointer,
+ * which is back at its start whenever no evaluation runs, and the build's
+ * memo table (scripts/lib/wasm-memo-table.ts), which every evaluation sets
+ * before it reads it; so writing the copy back puts the instance exactly
+ * where it was then, a state it has already evaluated from. A reset rewinds to it instead of releasing everything above the data.
  *
  * When one is taken:
  * - the first, after the evaluation that follows the first reset, so a

@@ -1,0 +1,74 @@
+/**
+ * The build's rewrite of OPA's memo table (scripts/lib/wasm-memo-table.ts),
+ * on OPA's real output: every policy the build compiles carries it, a `with`
+ * gets its scope functions rewritten too, and a module that is not OPA's
+ * runtime as the rewrite knows it is refused rather than passed through.
+ * What the rewritten tables decide is tested in workerd against `opa eval`
+ * (test/integration/memo-table.test.ts).
+ */
+import binaryen from "binaryen";
+import { describe, expect, it } from "vitest";
+import { opaBuildWasm } from "../../scripts/lib/opa.ts";
+import { MemoTableRewriteError, withArrayMemoTable } from "../../scripts/lib/wasm-memo-table.ts";
+
+/** The package's runtime, whose type declarations give readBinary no features and put Function elsewhere. */
+const runtime = binaryen as unknown as {
+  readBinary(data: Uint8Array, features: binaryen.Features): binaryen.Module;
+  Function: { getBody(fn: binaryen.FunctionRef): binaryen.ExpressionRef };
+};
+
+/** What a function of the module calls, by name. */
+function callsOf(wasm: Uint8Array, name: string): string[] {
+  const module = runtime.readBinary(wasm, binaryen.Features.All);
+  try {
+    const text = binaryen.emitText(runtime.Function.getBody(module.getFunction(name)));
+    return [...text.matchAll(/\(call \$([\w.]+)/g)].map((match) => match[1]);
+  } finally {
+    module.dispose();
+  }
+}
+
+/** The module's bytes with its name section, where the rewrite looks functions up. */
+function emitNamed(module: binaryen.Module): Uint8Array {
+  binaryen.setDebugInfo(true);
+  try {
+    return module.emitBinary();
+  } finally {
+    binaryen.setDebugInfo(false);
+    module.dispose();
+  }
+}
+
+describe("the build's memo table", () => {
+  it("is an array in every compiled policy: no memo function calls OPA's object functions", async () => {
+    for (const [dir, entrypoint] of [["policies/global", "tollgate/decision"], ["test/fixtures/memo-table", "memo/result"]]) {
+      const { wasm } = await opaBuildWasm(dir, entrypoint);
+      for (const name of ["opa_memoize_init", "opa_memoize_get", "opa_memoize_insert"]) {
+        expect(callsOf(wasm, name).filter((callee) => callee.startsWith("opa_object") || callee.startsWith("opa_number")), `${dir}: ${name}`).toEqual([]);
+      }
+    }
+  });
+
+  it("rewrites push and pop where a `with` uses them", async () => {
+    const { wasm } = await opaBuildWasm("test/fixtures/memo-table", "memo/result");
+    expect(callsOf(wasm, "opa_memoize_push")).toEqual(["tollgate_memo_new_table"]);
+    expect(callsOf(wasm, "opa_memoize_pop")).toEqual([]);
+  });
+
+  it("refuses a module that is not OPA's runtime", () => {
+    const module = new binaryen.Module();
+    module.addFunction("opa_memoize_init", binaryen.none, binaryen.none, [], module.nop());
+    expect(() => withArrayMemoTable(emitNamed(module))).toThrow(/no opa_memoize_get/);
+    expect(() => withArrayMemoTable(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).toThrow(MemoTableRewriteError);
+  });
+
+  it("refuses a memo function whose signature is not OPA's", () => {
+    const module = new binaryen.Module();
+    module.addFunction("opa_malloc", binaryen.i32, binaryen.i32, [], module.local.get(0, binaryen.i32));
+    module.addFunction("opa_memoize_init", binaryen.none, binaryen.none, [], module.nop());
+    module.addFunction("opa_memoize_get", binaryen.i32, binaryen.i32, [], module.local.get(0, binaryen.i32));
+    module.addFunction("opa_memoize_insert", binaryen.i32, binaryen.none, [], module.nop());
+    module.setMemory(1, 1);
+    expect(() => withArrayMemoTable(emitNamed(module))).toThrow(/opa_memoize_insert does not have the signature/);
+  });
+});
