@@ -10,19 +10,24 @@
  * index in the module), so the same table can be an array indexed by them:
  * a lookup is one load, an insert one store.
  *
- * The five functions of OPA's memo API (init, push, pop, get, insert) keep
- * their names and signatures and get new bodies; nothing that calls them
- * changes. A table is a block from OPA's own allocator, so it lives and is
- * released with the evaluation's heap as OPA's object did:
+ * The functions of OPA's memo API (init, get, insert, and push and pop where
+ * a `with` needs them) keep their names and signatures and get new bodies;
+ * nothing that calls them changes. A table is
  *
- *   [ enclosing table (0 for the first) | one slot per function index ]
+ *   [ enclosing table (0 for the evaluation's own) | one slot per function index ]
  *
- * with a slot 0 until its rule is memoized. `push` (a `with` statement, which
- * must not see or fill the enclosing table) starts a new table over the
- * current one, `pop` returns to it. The current table is a module global that
- * `opa_memoize_init` sets at the start of every evaluation, so no state
- * carries from one evaluation to the next. A key that is not a function
- * index (never emitted by OPA) traps rather than reads outside the table.
+ * with a slot 0 until its rule is memoized. The evaluation's own table sits
+ * just below OPA's heap, whose start the module's initializer moves up by
+ * the table's size: it is part of no heap, so a heap reset between
+ * evaluations never releases it, and an evaluation leaves nothing behind
+ * for it (OPA's object was never released, and a table from the heap at
+ * each evaluation was kilobytes of garbage kept until the next reset).
+ * `opa_memoize_init` zeroes it and makes it current at the start of every
+ * evaluation, so nothing carries from one to the next. `push` (a `with`,
+ * which must not see or fill the table around it) takes a new table from
+ * OPA's allocator over the current one, `pop` returns to it. A key that is
+ * not a function index (OPA never emits one) traps rather than reads
+ * outside the table.
  *
  * Run at build time on OPA's output, before the bundle is signed, so the
  * edge runs exactly what was published.
@@ -41,11 +46,15 @@ const NEW_TABLE = "tollgate_memo_new_table";
 /** What OPA's compiled policies use; the rewrite adds bulk memory (memory.fill, which the edge's V8 has). */
 const FEATURES = binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt;
 
-/** Two calls as the package's runtime has them: its type declarations give readBinary no features and put Function elsewhere. */
+/** Calls as the package's runtime has them: its type declarations give readBinary no features and leave out the rest. */
 const runtime = binaryen as unknown as {
   readBinary(data: Uint8Array, features: binaryen.Features): binaryen.Module;
-  Function: { setBody(fn: binaryen.FunctionRef, body: binaryen.ExpressionRef): void };
+  Function: { getBody(fn: binaryen.FunctionRef): binaryen.ExpressionRef; setBody(fn: binaryen.FunctionRef, body: binaryen.ExpressionRef): void };
+  Const: { setValueI32(expression: binaryen.ExpressionRef, value: number): void };
 };
+
+/** OPA's module initializer, which tells OPA's allocator where its heap starts. */
+const INITIALIZER = "_initialize";
 
 export class MemoTableRewriteError extends Error {}
 
@@ -56,26 +65,17 @@ export function withArrayMemoTable(wasm: Uint8Array): Uint8Array {
     for (const name of MEMO_FUNCTIONS) {
       if (!module.getFunction(name)) throw new MemoTableRewriteError(`the policy's wasm has no ${name}: not an OPA runtime this build knows`);
     }
+    const scoped = SCOPE_FUNCTIONS.filter((name) => module.getFunction(name));
+    if (scoped.length === 1) throw new MemoTableRewriteError(`the policy's wasm has ${scoped[0]} without its pair`);
+    for (const name of [...MEMO_FUNCTIONS, ...scoped]) checkSignature(module, name);
     // Function indices (imports included) are the keys; nothing below adds a function before the count is taken.
     const slots = module.getNumFunctions();
     const tableBytes = 4 + 4 * slots;
     const i32 = binaryen.i32;
     const table = () => module.global.get(TABLE_GLOBAL, i32);
+    const ownTable = reserveBelowHeap(module, tableBytes);
     module.addGlobal(TABLE_GLOBAL, i32, true, module.i32.const(0));
 
-    // new_table(enclosing) -> a zeroed table whose first word is the enclosing one.
-    module.addFunction(
-      NEW_TABLE,
-      binaryen.createType([i32]),
-      i32,
-      [i32],
-      module.block(null, [
-        module.local.set(1, module.call("opa_malloc", [module.i32.const(tableBytes)], i32)),
-        module.memory.fill(module.local.get(1, i32), module.i32.const(0), module.i32.const(tableBytes)),
-        module.i32.store(0, 4, module.local.get(1, i32), module.local.get(0, i32)),
-        module.local.get(1, i32),
-      ], i32),
-    );
     // The slot of key `index` (param 0) in the current table, trapping for a key out of range.
     const slot = () =>
       module.block(null, [
@@ -83,15 +83,30 @@ export function withArrayMemoTable(wasm: Uint8Array): Uint8Array {
         module.i32.add(table(), module.i32.shl(module.local.get(0, i32), module.i32.const(2))),
       ], i32);
 
-    setBody(module, "opa_memoize_init", module.global.set(TABLE_GLOBAL, module.call(NEW_TABLE, [module.i32.const(0)], i32)));
-    const scoped = SCOPE_FUNCTIONS.filter((name) => module.getFunction(name));
-    if (scoped.length === 1) throw new MemoTableRewriteError(`the policy's wasm has ${scoped[0]} without its pair`);
+    setBody(module, "opa_memoize_init", module.block(null, [
+      module.memory.fill(module.i32.const(ownTable), module.i32.const(0), module.i32.const(tableBytes)),
+      module.global.set(TABLE_GLOBAL, module.i32.const(ownTable)),
+    ]));
+    setBody(module, "opa_memoize_get", module.i32.load(4, 4, slot()));
+    setBody(module, "opa_memoize_insert", module.i32.store(4, 4, slot(), module.local.get(1, i32)));
+
     if (scoped.length === 2) {
+      // new_table(enclosing) -> a zeroed table from OPA's allocator whose first word is the enclosing one.
+      module.addFunction(
+        NEW_TABLE,
+        binaryen.createType([i32]),
+        i32,
+        [i32],
+        module.block(null, [
+          module.local.set(1, module.call("opa_malloc", [module.i32.const(tableBytes)], i32)),
+          module.memory.fill(module.local.get(1, i32), module.i32.const(0), module.i32.const(tableBytes)),
+          module.i32.store(0, 4, module.local.get(1, i32), module.local.get(0, i32)),
+          module.local.get(1, i32),
+        ], i32),
+      );
       setBody(module, "opa_memoize_push", module.global.set(TABLE_GLOBAL, module.call(NEW_TABLE, [table()], i32)));
       setBody(module, "opa_memoize_pop", module.global.set(TABLE_GLOBAL, module.i32.load(0, 4, table())));
     }
-    setBody(module, "opa_memoize_get", module.i32.load(4, 4, slot()));
-    setBody(module, "opa_memoize_insert", module.i32.store(4, 4, slot(), module.local.get(1, i32)));
 
     if (!module.validate()) throw new MemoTableRewriteError("the rewritten policy does not validate");
     // Keep the name section: function names in a profile or a trap's stack are the policy's rules.
@@ -107,10 +122,38 @@ export function withArrayMemoTable(wasm: Uint8Array): Uint8Array {
   }
 }
 
-/** Gives a memo function a new body; its signature must be what OPA's runtime declares. */
-function setBody(module: binaryen.Module, name: string, body: binaryen.ExpressionRef): void {
-  const fn = module.getFunction(name);
-  const info = binaryen.getFunctionInfo(fn);
+/**
+ * Moves the start of OPA's heap up by `bytes` and returns where the room
+ * begins: the initializer's one call of opa_malloc_init, whose argument is
+ * the heap's start (where OPA's build put it, past the module's data), gets
+ * a new argument.
+ */
+function reserveBelowHeap(module: binaryen.Module, bytes: number): number {
+  const initializer = module.getFunction(INITIALIZER);
+  if (!initializer) throw new MemoTableRewriteError(`the policy's wasm has no ${INITIALIZER}: not an OPA runtime this build knows`);
+  const body = runtime.Function.getBody(initializer);
+  const info = binaryen.getExpressionInfo(body);
+  const statements = info.id === binaryen.BlockId ? (info as binaryen.BlockInfo).children : [body];
+  const starts = statements.flatMap((statement) => {
+    const call = binaryen.getExpressionInfo(statement);
+    if (call.id !== binaryen.CallId || (call as binaryen.CallInfo).target !== "opa_malloc_init") return [];
+    const [argument] = (call as binaryen.CallInfo).operands;
+    const value = binaryen.getExpressionInfo(argument);
+    return value.id === binaryen.ConstId && value.type === binaryen.i32 ? [{ argument, heapStart: (value as binaryen.ConstInfo).value as number }] : [];
+  });
+  if (starts.length !== 1) throw new MemoTableRewriteError(`the policy's ${INITIALIZER} does not start OPA's heap at one constant address`);
+  const [{ argument, heapStart }] = starts;
+  const room = align(heapStart, 16);
+  runtime.Const.setValueI32(argument, align(room + bytes, 16));
+  return room;
+}
+
+function align(address: number, to: number): number {
+  return Math.ceil(address / to) * to;
+}
+
+/** Refuses a memo function whose signature is not what OPA's runtime declares. */
+function checkSignature(module: binaryen.Module, name: string): void {
   const expected: Record<string, [number[], number]> = {
     opa_memoize_init: [[], binaryen.none],
     opa_memoize_push: [[], binaryen.none],
@@ -118,10 +161,15 @@ function setBody(module: binaryen.Module, name: string, body: binaryen.Expressio
     opa_memoize_get: [[binaryen.i32], binaryen.i32],
     opa_memoize_insert: [[binaryen.i32, binaryen.i32], binaryen.none],
   };
+  const info = binaryen.getFunctionInfo(module.getFunction(name));
   const [params, results] = expected[name];
   const actual = binaryen.expandType(info.params);
   if (info.results !== results || actual.length !== params.length || actual.some((type, i) => type !== params[i])) {
     throw new MemoTableRewriteError(`${name} does not have the signature of OPA's memo API`);
   }
-  runtime.Function.setBody(fn, body);
+}
+
+/** Gives a memo function (its signature checked) a new body. */
+function setBody(module: binaryen.Module, name: string, body: binaryen.ExpressionRef): void {
+  runtime.Function.setBody(module.getFunction(name), body);
 }
