@@ -425,8 +425,9 @@ describe("offline decisions", () => {
   // Last: the expired layer stays in the store's snapshot.
   it("stops deciding locally past a layer's expiry", async () => {
     const expiring = unique("expiry");
-    const publishedAt = Date.now();
     await edge.publish(`tenant:${expiring}`, { sourceDir: join(import.meta.dirname, "..", "fixtures", "offline-tenant"), expiresInDays: 12 / 86_400 });
+    // The layer is signed after it is built, so its 12 s run from some time before publish returns, not before it began.
+    const publishedAt = Date.now();
     const key = await edge.agentKey(expiring, "helper", "support");
     const tg = new Tollgate({ url: edge.url, credential: key, session: "s-1", timeoutMs: 500, retries: 0, offline: { policy: localPolicy(), spool: new MemorySpoolStore() } });
     await tg.check(read);
