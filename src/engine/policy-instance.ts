@@ -75,7 +75,8 @@ export const RETAINED_HEAP_BYTES = 4 * 1024 * 1024;
  * which is back at its start whenever no evaluation runs, and the build's
  * memo table (scripts/lib/wasm-memo-table.ts), which every evaluation sets
  * before it reads it; so writing the copy back puts the instance exactly
- * where it was then, a state it has already evaluated from. A reset rewinds to it instead of releasing everything above the data.
+ * where it was then, a state it has already evaluated from. A reset
+ * rewinds to it instead of releasing everything above the data.
  *
  * When one is taken:
  * - the first, after the evaluation that follows the first reset, so a
