@@ -33,25 +33,28 @@
  * edge runs exactly what was published.
  */
 import binaryen from "binaryen";
+import { binaryenRuntime as runtime } from "./binaryen-runtime.ts";
 
-/** OPA's memo API, as its runtime names it; every policy has these three. */
-const MEMO_FUNCTIONS = ["opa_memoize_init", "opa_memoize_get", "opa_memoize_insert"] as const;
+/** OPA's memo API, as its runtime names and declares it: params, then result. */
+const MEMO_SIGNATURES = {
+  opa_memoize_init: [[], binaryen.none],
+  opa_memoize_get: [[binaryen.i32], binaryen.i32],
+  opa_memoize_insert: [[binaryen.i32, binaryen.i32], binaryen.none],
+  opa_memoize_push: [[], binaryen.none],
+  opa_memoize_pop: [[], binaryen.none],
+} satisfies Record<string, [number[], number]>;
+type MemoFunction = keyof typeof MEMO_SIGNATURES;
+/** Every policy has these three. */
+const MEMO_FUNCTIONS: MemoFunction[] = ["opa_memoize_init", "opa_memoize_get", "opa_memoize_insert"];
 /**
  * Present only in a policy with a `with` statement: OPA's build drops the
  * functions nothing calls, name and all, leaving a body that traps.
  */
-const SCOPE_FUNCTIONS = ["opa_memoize_push", "opa_memoize_pop"] as const;
+const SCOPE_FUNCTIONS: MemoFunction[] = ["opa_memoize_push", "opa_memoize_pop"];
 const TABLE_GLOBAL = "tollgate_memo_table";
 const NEW_TABLE = "tollgate_memo_new_table";
 /** What OPA's compiled policies use; the rewrite adds bulk memory (memory.fill, which the edge's V8 has). */
 const FEATURES = binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt;
-
-/** Calls as the package's runtime has them: its type declarations give readBinary no features and leave out the rest. */
-const runtime = binaryen as unknown as {
-  readBinary(data: Uint8Array, features: binaryen.Features): binaryen.Module;
-  Function: { getBody(fn: binaryen.FunctionRef): binaryen.ExpressionRef; setBody(fn: binaryen.FunctionRef, body: binaryen.ExpressionRef): void };
-  Const: { setValueI32(expression: binaryen.ExpressionRef, value: number): void };
-};
 
 /** OPA's module initializer, which tells OPA's allocator where its heap starts. */
 const INITIALIZER = "_initialize";
@@ -152,17 +155,10 @@ function align(address: number, to: number): number {
   return Math.ceil(address / to) * to;
 }
 
-/** Refuses a memo function whose signature is not what OPA's runtime declares. */
-function checkSignature(module: binaryen.Module, name: string): void {
-  const expected: Record<string, [number[], number]> = {
-    opa_memoize_init: [[], binaryen.none],
-    opa_memoize_push: [[], binaryen.none],
-    opa_memoize_pop: [[], binaryen.none],
-    opa_memoize_get: [[binaryen.i32], binaryen.i32],
-    opa_memoize_insert: [[binaryen.i32, binaryen.i32], binaryen.none],
-  };
+/** Refuses a memo function whose signature is not what OPA's runtime declares (MEMO_SIGNATURES). */
+function checkSignature(module: binaryen.Module, name: MemoFunction): void {
   const info = binaryen.getFunctionInfo(module.getFunction(name));
-  const [params, results] = expected[name];
+  const [params, results] = MEMO_SIGNATURES[name];
   const actual = binaryen.expandType(info.params);
   if (info.results !== results || actual.length !== params.length || actual.some((type, i) => type !== params[i])) {
     throw new MemoTableRewriteError(`${name} does not have the signature of OPA's memo API`);
@@ -170,6 +166,6 @@ function checkSignature(module: binaryen.Module, name: string): void {
 }
 
 /** Gives a memo function (its signature checked) a new body. */
-function setBody(module: binaryen.Module, name: string, body: binaryen.ExpressionRef): void {
+function setBody(module: binaryen.Module, name: MemoFunction, body: binaryen.ExpressionRef): void {
   runtime.Function.setBody(module.getFunction(name), body);
 }

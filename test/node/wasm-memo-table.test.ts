@@ -8,14 +8,9 @@
  */
 import binaryen from "binaryen";
 import { describe, expect, it } from "vitest";
+import { binaryenRuntime as runtime } from "../../scripts/lib/binaryen-runtime.ts";
 import { opaBuildWasm } from "../../scripts/lib/opa.ts";
 import { MemoTableRewriteError, withArrayMemoTable } from "../../scripts/lib/wasm-memo-table.ts";
-
-/** The package's runtime, whose type declarations give readBinary no features and put Function elsewhere. */
-const runtime = binaryen as unknown as {
-  readBinary(data: Uint8Array, features: binaryen.Features): binaryen.Module;
-  Function: { getBody(fn: binaryen.FunctionRef): binaryen.ExpressionRef };
-};
 
 /**
  * The edge's evaluator, the code the sandbox and the agent SDK run, as vitest
