@@ -2,7 +2,7 @@
  * @module binaryen-runtime
  * binaryen's JavaScript API as its runtime has it: the package's type
  * declarations give `readBinary` no features argument and leave out the
- * Function and Const helpers, so the calls the build (wasm-memo-table.ts)
+ * Function and Const helpers, so the calls the build (opa-wasm-rewrite.ts)
  * and its tests make are typed here once.
  */
 import binaryen from "binaryen";

@@ -12,7 +12,7 @@ import { t as listTar } from "tar";
 import { readRegoValue } from "../../src/engine/rego-value.ts";
 import { ensureOpa } from "../toolchain.mjs";
 import { EDGE_CAPABILITIES_PATH, explainRefusals } from "./capabilities.ts";
-import { withArrayMemoTable } from "./wasm-memo-table.ts";
+import { rewriteOpaWasm } from "./opa-wasm-rewrite.ts";
 
 export class OpaError extends Error {
   readonly step: "check" | "test" | "build" | "eval";
@@ -62,7 +62,7 @@ export function opaTest(dir: string): number {
 
 /**
  * Compiles a Rego directory to wasm for one entrypoint (e.g. `tollgate/decision`),
- * its memo table made an array (wasm-memo-table.ts).
+ * rewritten for the edge (opa-wasm-rewrite.ts).
  */
 export async function opaBuildWasm(dir: string, entrypoint: string, options: { v0?: boolean } = {}): Promise<CompiledPolicy> {
   const work = mkdtempSync(join(tmpdir(), "tollgate-build-"));
@@ -80,7 +80,7 @@ export async function opaBuildWasm(dir: string, entrypoint: string, options: { v
     if (!wasm || !data) throw new OpaError("build", `bundle lacks policy.wasm or data.json (has ${[...files.keys()].join(", ")})`);
     const dataText = data.toString("utf8");
     return {
-      wasm: withArrayMemoTable(new Uint8Array(wasm)),
+      wasm: rewriteOpaWasm(new Uint8Array(wasm)),
       data: JSON.parse(dataText),
       dataText,
       entrypoint,

@@ -29,11 +29,12 @@
  * not a function index (OPA never emits one) traps rather than reads
  * outside the table.
  *
- * Run at build time on OPA's output, before the bundle is signed, so the
- * edge runs exactly what was published.
+ * Run at build time on OPA's output (opa-wasm-rewrite.ts), before the
+ * bundle is signed, so the edge runs exactly what was published.
  */
 import binaryen from "binaryen";
 import { binaryenRuntime as runtime } from "./binaryen-runtime.ts";
+import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
 
 /** OPA's memo API, as its runtime names and declares it: params, then result. */
 const MEMO_SIGNATURES = {
@@ -53,75 +54,55 @@ const MEMO_FUNCTIONS: MemoFunction[] = ["opa_memoize_init", "opa_memoize_get", "
 const SCOPE_FUNCTIONS: MemoFunction[] = ["opa_memoize_push", "opa_memoize_pop"];
 const TABLE_GLOBAL = "tollgate_memo_table";
 const NEW_TABLE = "tollgate_memo_new_table";
-/** What OPA's compiled policies use; the rewrite adds bulk memory (memory.fill, which the edge's V8 has). */
-const FEATURES = binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt;
-
 /** OPA's module initializer, which tells OPA's allocator where its heap starts. */
 const INITIALIZER = "_initialize";
 
-export class MemoTableRewriteError extends Error {}
+/** Gives `module` (OPA's runtime) an array for a memo table; throws when it is not the runtime this rewrite knows. */
+export function arrayMemoTable(module: binaryen.Module): void {
+  for (const name of MEMO_FUNCTIONS) {
+    if (!module.getFunction(name)) throw new OpaWasmRewriteError(`the policy's wasm has no ${name}: not an OPA runtime this build knows`);
+  }
+  const scoped = SCOPE_FUNCTIONS.filter((name) => module.getFunction(name));
+  if (scoped.length === 1) throw new OpaWasmRewriteError(`the policy's wasm has ${scoped[0]} without its pair`);
+  for (const name of [...MEMO_FUNCTIONS, ...scoped]) checkSignature(module, name);
+  // Function indices (imports included) are the keys; nothing below adds a function before the count is taken.
+  const slots = module.getNumFunctions();
+  const tableBytes = 4 + 4 * slots;
+  const i32 = binaryen.i32;
+  const table = () => module.global.get(TABLE_GLOBAL, i32);
+  const ownTable = reserveBelowHeap(module, tableBytes);
+  module.addGlobal(TABLE_GLOBAL, i32, true, module.i32.const(0));
 
-/** The policy with its memo table as an array; throws when the module is not OPA's runtime as this rewrite knows it. */
-export function withArrayMemoTable(wasm: Uint8Array): Uint8Array {
-  const module = runtime.readBinary(wasm, FEATURES);
-  try {
-    for (const name of MEMO_FUNCTIONS) {
-      if (!module.getFunction(name)) throw new MemoTableRewriteError(`the policy's wasm has no ${name}: not an OPA runtime this build knows`);
-    }
-    const scoped = SCOPE_FUNCTIONS.filter((name) => module.getFunction(name));
-    if (scoped.length === 1) throw new MemoTableRewriteError(`the policy's wasm has ${scoped[0]} without its pair`);
-    for (const name of [...MEMO_FUNCTIONS, ...scoped]) checkSignature(module, name);
-    // Function indices (imports included) are the keys; nothing below adds a function before the count is taken.
-    const slots = module.getNumFunctions();
-    const tableBytes = 4 + 4 * slots;
-    const i32 = binaryen.i32;
-    const table = () => module.global.get(TABLE_GLOBAL, i32);
-    const ownTable = reserveBelowHeap(module, tableBytes);
-    module.addGlobal(TABLE_GLOBAL, i32, true, module.i32.const(0));
+  // The slot of key `index` (param 0) in the current table, trapping for a key out of range.
+  const slot = () =>
+    module.block(null, [
+      module.if(module.i32.ge_u(module.local.get(0, i32), module.i32.const(slots)), module.unreachable()),
+      module.i32.add(table(), module.i32.shl(module.local.get(0, i32), module.i32.const(2))),
+    ], i32);
 
-    // The slot of key `index` (param 0) in the current table, trapping for a key out of range.
-    const slot = () =>
+  setBody(module, "opa_memoize_init", module.block(null, [
+    module.memory.fill(module.i32.const(ownTable), module.i32.const(0), module.i32.const(tableBytes)),
+    module.global.set(TABLE_GLOBAL, module.i32.const(ownTable)),
+  ]));
+  setBody(module, "opa_memoize_get", module.i32.load(4, 4, slot()));
+  setBody(module, "opa_memoize_insert", module.i32.store(4, 4, slot(), module.local.get(1, i32)));
+
+  if (scoped.length === 2) {
+    // new_table(enclosing) -> a zeroed table from OPA's allocator whose first word is the enclosing one.
+    module.addFunction(
+      NEW_TABLE,
+      binaryen.createType([i32]),
+      i32,
+      [i32],
       module.block(null, [
-        module.if(module.i32.ge_u(module.local.get(0, i32), module.i32.const(slots)), module.unreachable()),
-        module.i32.add(table(), module.i32.shl(module.local.get(0, i32), module.i32.const(2))),
-      ], i32);
-
-    setBody(module, "opa_memoize_init", module.block(null, [
-      module.memory.fill(module.i32.const(ownTable), module.i32.const(0), module.i32.const(tableBytes)),
-      module.global.set(TABLE_GLOBAL, module.i32.const(ownTable)),
-    ]));
-    setBody(module, "opa_memoize_get", module.i32.load(4, 4, slot()));
-    setBody(module, "opa_memoize_insert", module.i32.store(4, 4, slot(), module.local.get(1, i32)));
-
-    if (scoped.length === 2) {
-      // new_table(enclosing) -> a zeroed table from OPA's allocator whose first word is the enclosing one.
-      module.addFunction(
-        NEW_TABLE,
-        binaryen.createType([i32]),
-        i32,
-        [i32],
-        module.block(null, [
-          module.local.set(1, module.call("opa_malloc", [module.i32.const(tableBytes)], i32)),
-          module.memory.fill(module.local.get(1, i32), module.i32.const(0), module.i32.const(tableBytes)),
-          module.i32.store(0, 4, module.local.get(1, i32), module.local.get(0, i32)),
-          module.local.get(1, i32),
-        ], i32),
-      );
-      setBody(module, "opa_memoize_push", module.global.set(TABLE_GLOBAL, module.call(NEW_TABLE, [table()], i32)));
-      setBody(module, "opa_memoize_pop", module.global.set(TABLE_GLOBAL, module.i32.load(0, 4, table())));
-    }
-
-    if (!module.validate()) throw new MemoTableRewriteError("the rewritten policy does not validate");
-    // Keep the name section: function names in a profile or a trap's stack are the policy's rules.
-    const debugInfo = binaryen.getDebugInfo();
-    binaryen.setDebugInfo(true);
-    try {
-      return module.emitBinary();
-    } finally {
-      binaryen.setDebugInfo(debugInfo);
-    }
-  } finally {
-    module.dispose();
+        module.local.set(1, module.call("opa_malloc", [module.i32.const(tableBytes)], i32)),
+        module.memory.fill(module.local.get(1, i32), module.i32.const(0), module.i32.const(tableBytes)),
+        module.i32.store(0, 4, module.local.get(1, i32), module.local.get(0, i32)),
+        module.local.get(1, i32),
+      ], i32),
+    );
+    setBody(module, "opa_memoize_push", module.global.set(TABLE_GLOBAL, module.call(NEW_TABLE, [table()], i32)));
+    setBody(module, "opa_memoize_pop", module.global.set(TABLE_GLOBAL, module.i32.load(0, 4, table())));
   }
 }
 
@@ -133,7 +114,7 @@ export function withArrayMemoTable(wasm: Uint8Array): Uint8Array {
  */
 function reserveBelowHeap(module: binaryen.Module, bytes: number): number {
   const initializer = module.getFunction(INITIALIZER);
-  if (!initializer) throw new MemoTableRewriteError(`the policy's wasm has no ${INITIALIZER}: not an OPA runtime this build knows`);
+  if (!initializer) throw new OpaWasmRewriteError(`the policy's wasm has no ${INITIALIZER}: not an OPA runtime this build knows`);
   const body = runtime.Function.getBody(initializer);
   const info = binaryen.getExpressionInfo(body);
   const statements = info.id === binaryen.BlockId ? (info as binaryen.BlockInfo).children : [body];
@@ -144,7 +125,7 @@ function reserveBelowHeap(module: binaryen.Module, bytes: number): number {
     const value = binaryen.getExpressionInfo(argument);
     return value.id === binaryen.ConstId && value.type === binaryen.i32 ? [{ argument, heapStart: (value as binaryen.ConstInfo).value as number }] : [];
   });
-  if (starts.length !== 1) throw new MemoTableRewriteError(`the policy's ${INITIALIZER} does not start OPA's heap at one constant address`);
+  if (starts.length !== 1) throw new OpaWasmRewriteError(`the policy's ${INITIALIZER} does not start OPA's heap at one constant address`);
   const [{ argument, heapStart }] = starts;
   const room = align(heapStart, 16);
   runtime.Const.setValueI32(argument, align(room + bytes, 16));
@@ -161,7 +142,7 @@ function checkSignature(module: binaryen.Module, name: MemoFunction): void {
   const [params, results] = MEMO_SIGNATURES[name];
   const actual = binaryen.expandType(info.params);
   if (info.results !== results || actual.length !== params.length || actual.some((type, i) => type !== params[i])) {
-    throw new MemoTableRewriteError(`${name} does not have the signature of OPA's memo API`);
+    throw new OpaWasmRewriteError(`${name} does not have the signature of OPA's memo API`);
   }
 }
 

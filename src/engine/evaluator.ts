@@ -138,10 +138,13 @@ export class PolicyEvaluator {
   private run(inputJson: string, nowMs: number, runtime: EdgeRuntimeInfo | undefined, budgetMs: number): string {
     this.state.nowNs = BigInt(Math.trunc(nowMs)) * 1_000_000n;
     this.state.runtime = runtime;
-    this.state.memo.clear();
-    this.state.print.clear();
     this.state.deadline = performance.now() + budgetMs;
     try {
+      // A reset may replay earlier inputs (policy-instance.ts): whatever they printed or memoized is cleared below.
+      this.policy.prepare();
+      this.state.memo.clear();
+      this.state.print.clear();
+      this.state.deadline = performance.now() + budgetMs;
       return this.policy.evaluate(this.entrypointId, inputJson);
     } catch (error) {
       if (error instanceof EvaluationBudgetExceeded) throw new PolicyEvaluationError("policy_timeout", error.message, this.printed());

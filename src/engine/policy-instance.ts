@@ -13,15 +13,16 @@
  * Evaluations go through the ABI's context calls rather than `opa_eval`,
  * because `opa_eval` resets the heap first, and a reset also empties OPA's
  * builtin caches: every `regex.match` would compile its pattern again on
- * every evaluation (hundreds of microseconds for a few patterns). Instead
- * the heap above the data is kept between evaluations, caches included, and
- * reset only once it has grown past a bound (retainedBytesFor), or after an
- * evaluation that did not finish (its allocator state is not trusted). So
- * memory stays within the data, that bound and one evaluation; the memory
- * also has a hard maximum, so a hostile input cannot grow it without bound.
+ * every evaluation (more than half a millisecond for the global policy's
+ * shell patterns). Instead the heap above the data is kept between
+ * evaluations, caches included, and reset only once it has grown past a
+ * bound (retainedBytesFor), or after an evaluation that did not finish (its
+ * allocator state is not trusted). So memory stays within the data, that
+ * bound and one evaluation; the memory also has a hard maximum, so a hostile
+ * input cannot grow it without bound.
  *
- * A reset is a rewind to a checkpoint rather than to the bare data when it
- * can be (see Checkpoint): the patterns compiled before it are kept.
+ * A reset is a rewind to a checkpoint that holds the caches (see
+ * Checkpoint), so patterns compiled before it are not compiled again.
  */
 import { BuiltinCannotAnswer } from "./builtins/context";
 import { readRegoValue, writeRegoValue, type RegoValue } from "./rego-value";
@@ -50,6 +51,9 @@ interface PolicyExports {
   entrypoints(): number;
   opa_wasm_abi_version?: WebAssembly.Global | number;
   opa_wasm_abi_minor_version?: WebAssembly.Global | number;
+  /** Where OPA's builtin caches are reached from, and how many slots: exported by the build (scripts/lib/wasm-builtin-caches.ts). */
+  tollgate_builtin_caches?: WebAssembly.Global | number;
+  tollgate_builtin_cache_slots?: WebAssembly.Global | number;
 }
 
 /**
@@ -68,33 +72,28 @@ interface PolicyExports {
 export const RETAINED_HEAP_BYTES = 4 * 1024 * 1024;
 
 /**
- * A copy of the wasm memory at rest, between two evaluations: the data, the
- * caches evaluations filled (OPA's compiled patterns) and their garbage.
- * The module keeps all its state in that memory (its allocator's lists,
- * its cache pointers, the heap) but for two globals: the stack pointer,
- * which is back at its start whenever no evaluation runs, and the build's
- * memo table (scripts/lib/wasm-memo-table.ts), which every evaluation sets
- * before it reads it; so writing the copy back puts the instance exactly
- * where it was then, a state it has already evaluated from. A reset
- * rewinds to it instead of releasing everything above the data.
+ * A copy of the wasm memory at rest, between two evaluations: the data and
+ * OPA's builtin caches (its compiled patterns), filled by evaluating again,
+ * right after a reset, inputs that had filled them (see Filler). The module
+ * keeps all its state in that memory (its allocator's lists, its cache
+ * pointers, the heap) but for two globals: the stack pointer, which is back
+ * at its start whenever no evaluation runs, and the build's memo table
+ * (scripts/lib/wasm-memo-table.ts), which every evaluation sets before it
+ * reads it; so writing the copy back puts the instance exactly where it was
+ * then, a state it has already evaluated from. A reset rewinds to it instead
+ * of releasing everything above the data.
  *
- * When one is taken:
- * - the first, after the evaluation that follows the first reset, so a
- *   layer that decides too seldom to reach one (most tenants' layers, each
- *   in a sandbox of its own) never holds a copy;
- * - a new one after an evaluation that grew the heap by more than twice the
- *   least an evaluation has, the sign that it may have filled a cache
- *   (compiling the global policy's 13 shell patterns takes about 80 KiB, a
- *   decision about 30 KiB), so patterns first compiled later are kept too;
- *   at most one per turn between resets, since an input that allocates much
- *   without filling any cache (a plan of 20 steps) looks the same;
- * - only while it is small (CHECKPOINT_MAX_BYTES, and at most half the heap
- *   kept between resets), since a rewind copies it back whole: a layer with
- *   large data resets to its bare data as before, and a cache filled late
- *   in a turn between resets is kept when it is filled again early in one.
- *
- * A rewind copies some hundred KiB where compiling those patterns again cost
- * about 300 µs.
+ * Taken just after a reset, once the fillers are replayed, rather than
+ * whenever a cache was filled, so it holds the caches and the garbage of
+ * the evaluations that filled them and nothing else: one taken at a cache's filling late in a
+ * turn between resets carried that whole turn's garbage, soon reached the
+ * most a checkpoint may hold, and then kept no patterns filled after that
+ * (measured over the scenario mix: the first shell command after most
+ * resets compiled every pattern again, 0.5-0.8 ms, about 4 µs an evaluation
+ * on average). It is only taken while small (CHECKPOINT_MAX_BYTES, and at
+ * most half the heap kept between resets), since a rewind copies it back
+ * whole; past that, resets rewind to the last one taken and no more
+ * replaying is done until the data changes.
  */
 interface Checkpoint {
   /** The memory from address 0 to where the heap ended. */
@@ -108,6 +107,25 @@ interface Checkpoint {
    */
   memoryBytes: number;
 }
+
+/**
+ * An input whose evaluation filled one of OPA's builtin caches: the
+ * pointers in its static array of cache slots, or the word each cache keeps
+ * its size in (a C++ unordered_map's, 12 bytes in), changed. It is
+ * evaluated again after the next reset, its answer discarded, so the
+ * checkpoint taken then holds what it compiled. Only the signal depends on
+ * the map's layout: a layout that differs makes it miss fills, never
+ * changes an answer.
+ */
+interface Filler {
+  entrypoint: number;
+  input: string;
+}
+
+/** At most this many fillers wait for the next reset, the first ones kept. */
+export const MAX_FILLERS = 4;
+/** A longer input is not kept to replay: its cache is filled again by the next such input instead. */
+export const FILLER_MAX_CHARS = 64 * 1024;
 
 /** The largest checkpoint taken (from address 0): a larger one is not, and the one there is stays. */
 export const CHECKPOINT_MAX_BYTES = 512 * 1024;
@@ -164,14 +182,13 @@ export class PolicyInstance {
   /** Set while an evaluation runs; still set at the next one when it threw. */
   private evaluating = false;
   private checkpoint: Checkpoint | undefined;
-  /** The least an evaluation has grown the heap by. */
-  private leanestGrowth = Number.POSITIVE_INFINITY;
-  /**
-   * Whether a checkpoint may still be taken before the next reset: set by a
-   * reset, cleared by taking one, and false until the first reset (only then
-   * is a checkpoint worth its copy).
-   */
-  private mayCheckpoint = false;
+  /** Inputs that filled a builtin cache since the last reset, to replay after the next. */
+  private fillers: Filler[] = [];
+  /** A checkpoint with the caches would have been too large: no more replaying until the data changes. */
+  private checkpointFull = false;
+  /** The caches' fingerprint at rest (cacheFingerprint). */
+  private cacheMark = 0;
+  private view: DataView | undefined;
   readonly entrypoints: Record<string, number>;
   /** Builtins the policy imports from the host, by name. */
   readonly required: string[];
@@ -180,6 +197,9 @@ export class PolicyInstance {
     private readonly exports: PolicyExports,
     private readonly memory: WebAssembly.Memory,
     private readonly maximumPages: number | undefined,
+    /** The address of OPA's array of builtin cache slots, and their count (0 when the build did not export them). */
+    private readonly cachesAt: number,
+    private readonly cacheSlots: number,
     entrypoints: Record<string, number>,
     required: string[],
   ) {
@@ -245,7 +265,11 @@ export class PolicyInstance {
       throw new PolicyInstanceError(`the policy calls builtins the edge does not provide: ${missing.sort().join(", ")}`);
     }
     const entrypoints = readRegoValue(readCString(memory, exports.opa_json_dump(exports.entrypoints())), { shape: "json" }) as Record<string, number>;
-    const policy = new PolicyInstance(exports, memory, options.memory.maximum, entrypoints, Object.keys(imported).sort());
+    const cachesAt = globalValue(exports.tollgate_builtin_caches) ?? 0;
+    const slots = globalValue(exports.tollgate_builtin_cache_slots) ?? 0;
+    // Read only where it can be: a module without the exports (built before them) replays nothing.
+    const cacheSlots = cachesAt > 0 && slots > 0 && slots <= 64 && cachesAt + 4 * slots <= memory.buffer.byteLength ? slots : 0;
+    const policy = new PolicyInstance(exports, memory, options.memory.maximum, cachesAt, cacheSlots, entrypoints, Object.keys(imported).sort());
     policy.baseHeapPtr = exports.opa_heap_ptr_get();
     policy.setData("{}");
     return policy;
@@ -254,12 +278,13 @@ export class PolicyInstance {
   /** Loads the policy's data document from its JSON text (numbers kept as written). */
   setData(dataJson: string): void {
     this.checkpoint = undefined;
-    this.leanestGrowth = Number.POSITIVE_INFINITY;
-    this.mayCheckpoint = false;
+    this.fillers = [];
+    this.checkpointFull = false;
     this.exports.opa_heap_ptr_set(this.baseHeapPtr);
     this.dataAddr = writeValue(this.exports, this.memory, dataJson, "json");
     this.dataHeapPtr = this.exports.opa_heap_ptr_get();
     this.retainedBytes = retainedBytesFor(this.dataHeapPtr, this.maximumPages);
+    this.cacheMark = this.cacheFingerprint();
   }
 
   /**
@@ -267,18 +292,40 @@ export class PolicyInstance {
    * result set in OPA's value syntax (`{{"result": …}}`, or `set()`).
    */
   evaluate(entrypoint: number, inputJson: string): string {
-    const exports = this.exports;
+    this.prepare();
+    const text = this.evaluateOnce(entrypoint, inputJson);
+    const mark = this.cacheFingerprint();
+    if (mark !== this.cacheMark) this.rememberFiller(entrypoint, inputJson);
+    this.cacheMark = mark;
+    return text;
+  }
+
+  /**
+   * Resets the heap if it is due: after an evaluation that did not finish,
+   * or once the heap has grown past its bound, when it rewinds to the
+   * checkpoint and replays the inputs that filled a cache since (see
+   * Checkpoint). `evaluate` calls it first; a caller whose builtins keep
+   * state per evaluation (printed lines, a deadline) calls it before
+   * setting that state up, so a replay's leaves none of it behind.
+   */
+  prepare(): void {
     if (this.evaluating) {
       // An evaluation that did not finish: nothing it left is trusted, the checkpoint's copy included.
+      this.evaluating = false;
       this.checkpoint = undefined;
+      this.fillers = [];
       this.resetToData();
-    } else if (exports.opa_heap_ptr_get() - this.dataHeapPtr > this.retainedBytes) {
-      if (this.checkpoint?.memoryBytes !== this.memory.buffer.byteLength) this.checkpoint = undefined;
-      if (this.checkpoint) new Uint8Array(this.memory.buffer).set(this.checkpoint.bytes);
-      else this.resetToData();
-      this.mayCheckpoint = true;
+    } else if (this.exports.opa_heap_ptr_get() - this.dataHeapPtr > this.retainedBytes) {
+      this.rewind();
+      if (this.fillers.length > 0) this.replayFillers();
+    } else {
+      return;
     }
-    const startedAt = exports.opa_heap_ptr_get();
+    this.cacheMark = this.cacheFingerprint();
+  }
+
+  private evaluateOnce(entrypoint: number, inputJson: string): string {
+    const exports = this.exports;
     this.evaluating = true;
     const input = writeValue(exports, this.memory, inputJson, "value");
     const ctx = exports.opa_eval_ctx_new();
@@ -288,8 +335,14 @@ export class PolicyInstance {
     if (exports.eval(ctx) !== 0) throw new PolicyInstanceError("policy evaluation failed");
     const text = dumpValue(exports, this.memory, exports.opa_eval_ctx_get_result(ctx));
     this.evaluating = false;
-    this.considerCheckpoint(startedAt);
     return text;
+  }
+
+  /** Back to the checkpoint, or to the bare data when there is none (or it is from a smaller memory). */
+  private rewind(): void {
+    if (this.checkpoint?.memoryBytes !== this.memory.buffer.byteLength) this.checkpoint = undefined;
+    if (this.checkpoint) new Uint8Array(this.memory.buffer).set(this.checkpoint.bytes);
+    else this.resetToData();
   }
 
   /** Releases the heap above the data; also empties OPA's builtin caches, which live in it. */
@@ -297,17 +350,49 @@ export class PolicyInstance {
     this.exports.opa_heap_ptr_set(this.dataHeapPtr);
   }
 
-  /** After an evaluation that began with the heap at `startedAt`: a checkpoint when there is none yet, or when it filled a cache. */
-  private considerCheckpoint(startedAt: number): void {
+  private rememberFiller(entrypoint: number, input: string): void {
+    if (this.checkpointFull || this.fillers.length >= MAX_FILLERS || input.length > FILLER_MAX_CHARS) return;
+    if (this.fillers.some((filler) => filler.entrypoint === entrypoint && filler.input === input)) return;
+    this.fillers.push({ entrypoint, input });
+  }
+
+  /** Just after a rewind: evaluates the fillers again, answers discarded, and keeps the memory that results as the checkpoint. */
+  private replayFillers(): void {
+    const fillers = this.fillers;
+    this.fillers = [];
+    try {
+      for (const filler of fillers) this.evaluateOnce(filler.entrypoint, filler.input);
+    } catch {
+      // A replay that did not finish leaves nothing to keep; the checkpoint it started from is still good.
+      this.evaluating = false;
+      this.rewind();
+      return;
+    }
     const heapPtr = this.exports.opa_heap_ptr_get();
-    const growth = heapPtr - startedAt;
-    const filledCache = growth > 2 * this.leanestGrowth;
-    this.leanestGrowth = Math.min(this.leanestGrowth, growth);
-    if (!this.mayCheckpoint || (this.checkpoint && !filledCache)) return;
-    // Too large to copy back at each reset, or near enough to the bound that it would leave no room: keep what there is.
-    if (heapPtr > CHECKPOINT_MAX_BYTES || heapPtr - this.dataHeapPtr > this.retainedBytes / 2) return;
+    if (heapPtr > CHECKPOINT_MAX_BYTES || heapPtr - this.dataHeapPtr > this.retainedBytes / 2) {
+      // Too large to copy back at each reset, or near enough to the bound that it would leave no room.
+      this.checkpointFull = true;
+      return;
+    }
     this.checkpoint = { bytes: new Uint8Array(this.memory.buffer, 0, heapPtr).slice(), memoryBytes: this.memory.buffer.byteLength };
-    this.mayCheckpoint = false;
+  }
+
+  /**
+   * A number that changes when an evaluation fills one of OPA's builtin
+   * caches (see Filler): the slots' pointers, and for each cache the word
+   * its size is kept in. 0 when the build exported no slots.
+   */
+  private cacheFingerprint(): number {
+    if (this.cacheSlots === 0) return 0;
+    if (this.view?.buffer !== this.memory.buffer) this.view = new DataView(this.memory.buffer);
+    const view = this.view;
+    let mark = 0;
+    for (let slot = 0; slot < this.cacheSlots; slot++) {
+      const cache = view.getUint32(this.cachesAt + 4 * slot, true);
+      mark = (Math.imul(mark, 31) + cache) | 0;
+      if (cache !== 0 && cache + 16 <= view.byteLength) mark = (Math.imul(mark, 31) + view.getUint32(cache + 12, true)) | 0;
+    }
+    return mark;
   }
 
   /** How far the heap reaches above the module's own start: the data, and what evaluations keep. */

@@ -10,7 +10,8 @@ import binaryen from "binaryen";
 import { describe, expect, it } from "vitest";
 import { binaryenRuntime as runtime } from "../../scripts/lib/binaryen-runtime.ts";
 import { opaBuildWasm } from "../../scripts/lib/opa.ts";
-import { MemoTableRewriteError, withArrayMemoTable } from "../../scripts/lib/wasm-memo-table.ts";
+import { OpaWasmRewriteError } from "../../scripts/lib/opa-wasm-rewrite-error.ts";
+import { rewriteOpaWasm } from "../../scripts/lib/opa-wasm-rewrite.ts";
 
 /**
  * The edge's evaluator, the code the sandbox and the agent SDK run, as vitest
@@ -83,8 +84,8 @@ describe("the build's memo table", () => {
   it("refuses a module that is not OPA's runtime", () => {
     const module = new binaryen.Module();
     module.addFunction("opa_memoize_init", binaryen.none, binaryen.none, [], module.nop());
-    expect(() => withArrayMemoTable(emitNamed(module))).toThrow(/no opa_memoize_get/);
-    expect(() => withArrayMemoTable(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).toThrow(MemoTableRewriteError);
+    expect(() => rewriteOpaWasm(emitNamed(module))).toThrow(/no opa_memoize_get/);
+    expect(() => rewriteOpaWasm(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).toThrow(OpaWasmRewriteError);
   });
 
   it("refuses a memo function whose signature is not OPA's", () => {
@@ -95,7 +96,7 @@ describe("the build's memo table", () => {
     module.addFunction("opa_memoize_insert", binaryen.i32, binaryen.none, [], module.nop());
     module.addFunction("_initialize", binaryen.none, binaryen.none, [], module.nop());
     module.setMemory(1, 1);
-    expect(() => withArrayMemoTable(emitNamed(module))).toThrow(/opa_memoize_insert does not have the signature/);
+    expect(() => rewriteOpaWasm(emitNamed(module))).toThrow(/opa_memoize_insert does not have the signature/);
   });
 
   it("refuses a module whose initializer does not start OPA's heap at one constant address", () => {
@@ -106,6 +107,6 @@ describe("the build's memo table", () => {
     module.addFunction("opa_memoize_insert", binaryen.createType([binaryen.i32, binaryen.i32]), binaryen.none, [], module.nop());
     module.addFunction("_initialize", binaryen.none, binaryen.none, [binaryen.i32], module.call("opa_malloc_init", [module.local.get(0, binaryen.i32)], binaryen.none));
     module.setMemory(1, 1);
-    expect(() => withArrayMemoTable(emitNamed(module))).toThrow(/does not start OPA's heap at one constant address/);
+    expect(() => rewriteOpaWasm(emitNamed(module))).toThrow(/does not start OPA's heap at one constant address/);
   });
 });
