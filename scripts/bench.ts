@@ -61,9 +61,10 @@ const CONCURRENCY = [1, 16];
 /** Rounds the HTTP targets alternate in: short enough that drift on a shared machine falls on all of them alike. */
 const ROUNDS = quick ? 6 : 20;
 
-const scenarios = (
-  JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "scenarios.json"), "utf8")) as { scenarios: Array<{ input: { risk_tier: string; session: Record<string, unknown> } }> }
-).scenarios.map((s) => asSent(s.input) as { risk_tier: string; session: Record<string, unknown> });
+const fidelity = (
+  JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "scenarios.json"), "utf8")) as { scenarios: Array<{ name: string; input: { risk_tier: string; session: Record<string, unknown> } }> }
+).scenarios;
+const scenarios = fidelity.map((s) => asSent(s.input) as { risk_tier: string; session: Record<string, unknown> });
 
 async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -333,6 +334,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
   const evalUs = hops.per_input.map((p) => p.eval_us).sort((a, b) => a - b);
   const medianEvalUs = evalUs[Math.floor(evalUs.length / 2)];
   const maxEvalUs = evalUs[evalUs.length - 1];
+  const slowestInput = fidelity[hops.per_input.findIndex((p) => p.eval_us === maxEvalUs)]?.name ?? "?";
 
   const opaRow = (c: number) => rows.find((r) => r.target === "opa run --server" && r.concurrency === c)!.summary;
   const lines: string[] = [];
@@ -371,7 +373,7 @@ async function measureAll(state: ReturnType<typeof benchStateDir>): Promise<void
   lines.push("What each hop costs (concurrency 1):");
   lines.push("");
   lines.push(
-    `- evaluation inside the sandbox, per decision: median over the ${evalUs.length} inputs ${medianEvalUs.toFixed(1)} µs, slowest input ${maxEvalUs.toFixed(1)} µs (includes JSON into and out of wasm; measured round-robin over the mix, each input once per round as a block of about 10 ms, since the sandbox's clock moves in whole milliseconds, over 8 rounds in rotating order)`,
+    `- evaluation inside the sandbox, per decision: median over the ${evalUs.length} inputs ${medianEvalUs.toFixed(1)} µs, slowest input ${maxEvalUs.toFixed(1)} µs ("${slowestInput}") (includes JSON into and out of wasm; measured round-robin over the mix, each input once per round as a block of about 10 ms, since the sandbox's clock moves in whole milliseconds, over 8 rounds in rotating order)`,
   );
   lines.push(`- one RPC decide() into the sandbox from a Worker: ${fmt(hops.rpc_decide_ms)}`);
   lines.push(`- edge over HTTP, sandbox path minus in-isolate path (the RPC hop as a client sees it): ${fmt(sandboxC1.median_ms - isolateC1.median_ms)}`);

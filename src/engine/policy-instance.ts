@@ -123,9 +123,9 @@ interface Filler {
 }
 
 /** At most this many fillers wait for the next reset, the first ones kept. */
-export const MAX_FILLERS = 4;
+const MAX_FILLERS = 4;
 /** A longer input is not kept to replay: its cache is filled again by the next such input instead. */
-export const FILLER_MAX_CHARS = 64 * 1024;
+const FILLER_MAX_CHARS = 64 * 1024;
 
 /** The largest checkpoint taken (from address 0): a larger one is not, and the one there is stays. */
 export const CHECKPOINT_MAX_BYTES = 512 * 1024;
