@@ -11,6 +11,7 @@
  * dropped silently. None of this runs on a decision's path.
  */
 import { countLoss } from "../audit/writer";
+import { released } from "../rpc-result";
 import { cutBySize, utf8Length } from "../queue-message-size";
 import { alertsObject } from "./alerts-objects";
 import { ALERT_EVENTS, type AlertEvent, type AlertMessage } from "./alert-event";
@@ -80,7 +81,7 @@ async function fanOutMessage(message: Message<AlertMessage>, { events, unreadabl
     const targetsOf = (event: AlertEvent) => {
       const key = `${event.tenant}\n${event.type}`;
       let found = targets.get(key);
-      if (!found) targets.set(key, (found = alertsObject(env, event.tenant).targetsFor(event.type)));
+      if (!found) targets.set(key, (found = alertsObject(env, event.tenant).targetsFor(event.type).then(released)));
       return found;
     };
     const lists = await Promise.all(events.map(targetsOf));
@@ -116,7 +117,7 @@ async function deliverMessage(message: Message<Extract<AlertMessage, { kind: "de
       return;
     }
     const alerts = alertsObject(env, body.event.tenant);
-    const target = await alerts.target(body.webhook_id);
+    const target = released(await alerts.target(body.webhook_id));
     if (!target) {
       message.ack(); // the webhook was deleted meanwhile
       return;

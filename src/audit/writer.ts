@@ -52,7 +52,7 @@ async function writeThrough(env: Env, records: ChainRecord[]): Promise<void> {
   for (const [shard, group] of byShard(records, (r) => r.tenant)) {
     await chainFor(env, shard)
       .append(group)
-      .catch(async (error) => {
+      .then(released, async (error) => {
         console.error(`audit: ${group.length} record(s) for ${shard} lost: ${(error as Error).message}`);
         await countLoss(env, "records_lost", group.length);
       });
