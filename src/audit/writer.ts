@@ -143,7 +143,7 @@ export async function appendAcknowledged(env: Env, record: AuditRecord): Promise
     // A fresh stub: one that has thrown may be broken.
     const chained = await chainFor(env, record.tenant)
       .query({ decision_id: record.decision_id })
-      .then((page) => page.records.length > 0, () => false);
+      .then((page) => released(page).records.length > 0, () => false);
     if (!chained) throw error;
   }
 }

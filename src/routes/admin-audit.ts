@@ -16,6 +16,7 @@ import { digestsPrefix, headKey, segmentKey, segmentOfDigestKey } from "../audit
 import type { AuditPage } from "../audit/chain-do";
 import { chainFor, METRICS_SHARD } from "../audit/writer";
 import { ApiError } from "../errors";
+import { released } from "../rpc-result";
 import type { AdminVariables } from "../middleware/admin-auth";
 import { tenantParam } from "./admin-params";
 
@@ -103,17 +104,19 @@ function exportStream(bucket: R2Bucket, tenant: string, headText: string | null,
 export const adminAuditRoute = new Hono<{ Bindings: Env; Variables: AdminVariables }>()
   .get("/audit/records", async (c) => {
     const tenant = tenantParam(c.req.query("tenant"));
-    const page: AuditPage = await chainFor(c.env, tenant).query({
-      decision_id: c.req.query("decision_id"),
-      decision: outcomeQuery(c.req.query("decision")),
-      session: c.req.query("session"),
-      agent: c.req.query("agent"),
-      rule: c.req.query("rule"),
-      from_ms: timeQuery(c.req.query("from"), "from"),
-      to_ms: timeQuery(c.req.query("to"), "to"),
-      limit: integerQuery(c.req.query("limit"), "limit"),
-      after_seq: integerQuery(c.req.query("after_seq"), "after_seq"),
-    });
+    const page: AuditPage = released(
+      await chainFor(c.env, tenant).query({
+        decision_id: c.req.query("decision_id"),
+        decision: outcomeQuery(c.req.query("decision")),
+        session: c.req.query("session"),
+        agent: c.req.query("agent"),
+        rule: c.req.query("rule"),
+        from_ms: timeQuery(c.req.query("from"), "from"),
+        to_ms: timeQuery(c.req.query("to"), "to"),
+        limit: integerQuery(c.req.query("limit"), "limit"),
+        after_seq: integerQuery(c.req.query("after_seq"), "after_seq"),
+      }),
+    );
     return c.json({ tenant, ...page });
   })
   .get("/audit/export", async (c) => {
@@ -124,14 +127,14 @@ export const adminAuditRoute = new Hono<{ Bindings: Env; Variables: AdminVariabl
     // sealed log is in R2 whatever the object's state, and an auditor needs it most then.
     const pending: Pending = await chainFor(c.env, tenant)
       .sealPending()
-      .catch((error: Error) => ({ unsealed: null, last_seal_error: `the chain object could not be asked to seal what is pending: ${error.message}` }));
+      .then(released, (error: Error) => ({ unsealed: null, last_seal_error: `the chain object could not be asked to seal what is pending: ${error.message}` }));
     const head = await c.env.AUDIT_LOG.get(headKey(tenant));
     const headText = head ? await head.text() : null;
     return c.body(exportStream(c.env.AUDIT_LOG, tenant, headText, pending), 200, { "content-type": "application/x-ndjson; charset=utf-8" });
   })
   .get("/audit/status", async (c) => {
     const tenant = c.req.query("tenant") === undefined ? undefined : tenantParam(c.req.query("tenant"));
-    const counters = await chainFor(c.env, METRICS_SHARD).counters();
-    const shard = tenant ? await chainFor(c.env, tenant).stats() : undefined;
+    const counters = released(await chainFor(c.env, METRICS_SHARD).counters());
+    const shard = tenant ? released(await chainFor(c.env, tenant).stats()) : undefined;
     return c.json({ counters: { queue_send_failures: 0, append_retries: 0, records_lost: 0, records_conflicting: 0, ...counters }, ...(shard ? { shard } : {}) });
   });
