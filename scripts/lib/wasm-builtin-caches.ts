@@ -26,8 +26,8 @@ import { binaryenRuntime as runtime } from "./binaryen-runtime.ts";
 import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
 
 const ACCESSOR = "opa_builtin_cache_get";
-export const CACHES_GLOBAL = "tollgate_builtin_caches";
-export const SLOTS_GLOBAL = "tollgate_builtin_cache_slots";
+const CACHES_GLOBAL = "tollgate_builtin_caches";
+const SLOTS_GLOBAL = "tollgate_builtin_cache_slots";
 
 /**
  * Adds the two exports to `module` (OPA's runtime, otherwise untouched). A
