@@ -85,9 +85,10 @@ export const RETAINED_HEAP_BYTES = 4 * 1024 * 1024;
  *
  * Taken just after a reset, once the fillers are replayed, rather than
  * whenever a cache was filled, so it holds the caches and the garbage of
- * the evaluations that filled them and nothing else: one taken at a cache's filling late in a
- * turn between resets carried that whole turn's garbage, soon reached the
- * most a checkpoint may hold, and then kept no patterns filled after that
+ * the evaluations that filled them and nothing else: one taken at a
+ * cache's filling late in a turn between resets carried that whole turn's
+ * garbage, soon reached the most a checkpoint may hold, and then kept no
+ * patterns filled after that
  * (measured over the scenario mix: the first shell command after most
  * resets compiled every pattern again, 0.5-0.8 ms, about 4 µs an evaluation
  * on average). It is only taken while small (CHECKPOINT_MAX_BYTES, and at

@@ -12,16 +12,7 @@ import { binaryenRuntime as runtime } from "../../scripts/lib/binaryen-runtime.t
 import { opaBuildWasm } from "../../scripts/lib/opa.ts";
 import { OpaWasmRewriteError } from "../../scripts/lib/opa-wasm-rewrite-error.ts";
 import { exportBuiltinCaches } from "../../scripts/lib/wasm-builtin-caches.ts";
-
-/** The edge's evaluator as vitest loads it (see wasm-memo-table.test.ts), typed by what this test uses. */
-const EVALUATOR_MODULE = "../../src/engine/evaluator.ts";
-interface Evaluator {
-  evaluate(inputJson: string, nowMs: number): { result: unknown; print?: string[] };
-  heapBytes(): number;
-}
-const { PolicyEvaluator } = (await import(EVALUATOR_MODULE)) as {
-  PolicyEvaluator: { load(wasm: WebAssembly.Module, data: string, entrypoint: string): Promise<Evaluator> };
-};
+import { loadEvaluator } from "../fixtures/node-evaluator.ts";
 
 /** The module's exported globals whose names start with tollgate_builtin, with their constant values. */
 function exportedGlobals(wasm: Uint8Array): Record<string, number> {
@@ -58,7 +49,7 @@ describe("OPA's builtin caches across heap resets", () => {
 
   it("keep a pattern compiled before a reset, and a replay leaves the decision after it its own answer and lines", async () => {
     const { wasm, dataText } = await opaBuildWasm("test/fixtures/cache-replay", "replay/result");
-    const evaluator = await PolicyEvaluator.load(await WebAssembly.compile(new Uint8Array(wasm)), dataText, "replay/result");
+    const evaluator = await loadEvaluator(await WebAssembly.compile(new Uint8Array(wasm)), dataText, "replay/result");
     const growth = (input: string) => {
       const before = evaluator.heapBytes();
       const outcome = evaluator.evaluate(input, 0);

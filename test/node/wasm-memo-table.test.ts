@@ -12,20 +12,7 @@ import { binaryenRuntime as runtime } from "../../scripts/lib/binaryen-runtime.t
 import { opaBuildWasm } from "../../scripts/lib/opa.ts";
 import { OpaWasmRewriteError } from "../../scripts/lib/opa-wasm-rewrite-error.ts";
 import { rewriteOpaWasm } from "../../scripts/lib/opa-wasm-rewrite.ts";
-
-/**
- * The edge's evaluator, the code the sandbox and the agent SDK run, as vitest
- * loads it: its imports are written for the Worker's bundler, which Node's
- * type check of this file does not follow, so it is typed here by what the test uses.
- */
-const EVALUATOR_MODULE = "../../src/engine/evaluator.ts";
-interface Evaluator {
-  evaluate(inputJson: string, nowMs: number): { result: unknown };
-  heapBytes(): number;
-}
-const { PolicyEvaluator } = (await import(EVALUATOR_MODULE)) as {
-  PolicyEvaluator: { load(wasm: WebAssembly.Module, data: string, entrypoint: string): Promise<Evaluator> };
-};
+import { loadEvaluator } from "../fixtures/node-evaluator.ts";
 
 /** What a function of the module calls, by name. */
 function callsOf(wasm: Uint8Array, name: string): string[] {
@@ -69,7 +56,7 @@ describe("the build's memo table", () => {
     // A table of one slot per function is kilobytes; taken from the heap at each evaluation it would stay
     // there until the next reset. The evaluation's own table sits below the heap instead.
     const { wasm, dataText } = await opaBuildWasm("test/fixtures/memo-table", "memo/result");
-    const evaluator = await PolicyEvaluator.load(await WebAssembly.compile(new Uint8Array(wasm)), dataText, "memo/result");
+    const evaluator = await loadEvaluator(await WebAssembly.compile(new Uint8Array(wasm)), dataText, "memo/result");
     const input = JSON.stringify({ x: 3 });
     for (let i = 0; i < 50; i++) evaluator.evaluate(input, 0);
     const before = evaluator.heapBytes();
