@@ -14,7 +14,9 @@
  * elicitation that ended unused, which covers what a client missed while
  * it was away, and the spec has clients ignore ids they know are complete.
  */
+import { released } from "../rpc-result";
 import { sessionObject } from "../session/objects";
+import type { ApprovalChanges } from "../session/types";
 import type { EventChannel } from "./event-channel";
 import type { GatewayContext } from "./gateway-context";
 
@@ -29,7 +31,7 @@ export async function announceSettledElicitations(context: GatewayContext, chann
   const session = sessionObject(context.env, tenant, agent, context.session.tollgate_session);
   let known: string[] | null = null;
   while (channel.open) {
-    const changes = await session.approvalChanges(agent, context.session.created_ms, known, WAIT_MS);
+    const changes: ApprovalChanges = released(await session.approvalChanges(agent, context.session.created_ms, known, WAIT_MS));
     for (const { id } of changes.settled) await channel.send({ jsonrpc: "2.0", method: ELICITATION_COMPLETE, params: { elicitationId: id } });
     known = changes.pending;
   }

@@ -34,6 +34,7 @@ import type { DecisionBody } from "../schema/decision-input";
 import { recordAgentClasses } from "../session/agent-taint";
 import { rememberClasses, withTimeout } from "../session/client";
 import type { RecordedClasses } from "../session/types";
+import { released } from "../rpc-result";
 import { sessionKey, sessionObject } from "../session/objects";
 import type { Reason } from "../types";
 import { targetOf, timeoutOf, type GatewayContext } from "./gateway-context";
@@ -186,7 +187,7 @@ async function recordClasses(context: GatewayContext, classes: string[], decisio
   const { tenant, agent } = context.identity;
   const sessionId = context.session.tollgate_session;
   try {
-    const outcome = await withTimeout<RecordedClasses>(sessionObject(context.env, tenant, agent, sessionId).recordDataClasses(classes, decisionId), RECORD_TIMEOUT_MS);
+    const outcome = released(await withTimeout<RecordedClasses>(sessionObject(context.env, tenant, agent, sessionId).recordDataClasses(classes, decisionId), RECORD_TIMEOUT_MS));
     if ("refused" in outcome) return { ok: false, why: outcome.refused };
     rememberClasses(sessionKey(tenant, agent, sessionId), outcome.data_classes);
     // And with the agent, so that another of its sessions (another MCP server's, say) cannot carry the data out.

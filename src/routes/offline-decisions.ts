@@ -55,6 +55,7 @@ import { effectiveTier } from "../decision/effective-tier";
 import { agentLimitOf, failModeOf } from "../engine/fallback-params";
 import type { AgentCount } from "../session/agent-do";
 import { ownMember } from "../own-members";
+import { released } from "../rpc-result";
 import type { FailMode, RiskTier } from "../types";
 
 export const MAX_UPLOAD_ENTRIES = 100;
@@ -200,7 +201,7 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
       if (!limit) continue;
       let counted: AgentCount;
       try {
-        counted = await agentObject(c.env, identity.tenant, identity.delegation.root_agent ?? identity.agent).count(limit, JSON.stringify([identity.agent, record.session, record.decision_id]), now);
+        counted = released(await agentObject(c.env, identity.tenant, identity.delegation.root_agent ?? identity.agent).count(limit, JSON.stringify([identity.agent, record.session, record.decision_id]), now));
       } catch (error) {
         throw new ApiError(503, "session_state_unavailable", `the decisions could not be counted against the agent-wide limits, nothing was taken; send them again (${(error as Error).message})`);
       }
@@ -213,10 +214,12 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
   for (const [session, group] of byShard(leased, (entry) => entry.record.session)) {
     let judged: Record<string, string[]>;
     try {
-      judged = await sessionObject(c.env, identity.tenant, identity.agent, session).judgeOfflineSpends(
-        identity.agent,
-        group.map((entry) => ({ decision_id: entry.record.decision_id, lease_id: entry.record.lease_id!, cost: entry.record.cost!, at_ms: Date.parse(entry.record.time) })),
-        CLOCK_SKEW_MS,
+      judged = released(
+        await sessionObject(c.env, identity.tenant, identity.agent, session).judgeOfflineSpends(
+          identity.agent,
+          group.map((entry) => ({ decision_id: entry.record.decision_id, lease_id: entry.record.lease_id!, cost: entry.record.cost!, at_ms: Date.parse(entry.record.time) })),
+          CLOCK_SKEW_MS,
+        ),
       );
     } catch (error) {
       throw new ApiError(503, "session_state_unavailable", `the decisions' leases could not be checked, nothing was taken; send them again (${(error as Error).message})`);
@@ -230,7 +233,7 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
   const records = accepted.map((entry) => offlineAuditRecord(entry, identity, now, gaps.has(entry.seq), flagged.get(entry.seq)));
   if (records.length > 0) {
     try {
-      await chainFor(c.env, identity.tenant).append(records);
+      released(await chainFor(c.env, identity.tenant).append(records));
     } catch (error) {
       throw new ApiError(503, "audit_unavailable", `the decisions could not be written to the audit log, nothing was taken; send them again (${(error as Error).message})`);
     }
@@ -240,7 +243,7 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
     .map((entry) => ({ session: entry.record.session, decision_id: entry.record.decision_id, lease_id: entry.record.lease_id ?? null, cost: entry.record.cost! }));
   for (const [session, group] of byShard(spends, (spend) => spend.session)) {
     try {
-      await sessionObject(c.env, identity.tenant, identity.agent, session).spendOffline(group.map(({ session: _session, ...spend }) => spend), now);
+      released(await sessionObject(c.env, identity.tenant, identity.agent, session).spendOffline(group.map(({ session: _session, ...spend }) => spend), now));
     } catch (error) {
       // The records are in the log; the debit is not. A retry debits each decision once.
       throw new ApiError(503, "session_state_unavailable", `the decisions are recorded but their spending could not be debited; send them again (${(error as Error).message})`);

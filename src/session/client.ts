@@ -73,7 +73,7 @@ export async function commitToSession(namespace: DurableObjectNamespace<SessionD
 /** Undoes a committed decision (see SessionDO.revert); one attempt, within the same kind of deadline. */
 export async function revertInSession(namespace: DurableObjectNamespace<SessionDO>, request: CommitRequest, timeoutMs = 1000): Promise<void> {
   const stub = namespace.get(namespace.idFromName(sessionKey(request.tenant, request.agent_id, request.session_id)));
-  await withTimeout(stub.revert(request), timeoutMs);
+  released(await withTimeout(stub.revert(request), timeoutMs));
 }
 
 /**

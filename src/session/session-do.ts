@@ -298,7 +298,7 @@ export class SessionDO extends DurableObject<Env> {
   private async establishLineage(request: CommitRequest): Promise<Reason | undefined> {
     const claimed = request.delegation;
     const parent = sessionObject(this.env, request.tenant, claimed.parent_agent_id!, claimed.parent_session_id!);
-    const registered = await parent.childRegistration(request.agent_id);
+    const registered = released(await parent.childRegistration(request.agent_id));
     if (this.lineage.granted()) return undefined; // a concurrent first decision recorded it meanwhile
     if (!registered) {
       return { rule: "delegation_not_registered", message: `agent ${request.agent_id} was never spawned by session ${claimed.parent_session_id}` };
