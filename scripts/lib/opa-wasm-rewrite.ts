@@ -2,8 +2,9 @@
  * @module opa-wasm-rewrite
  * What the build does to OPA's wasm output before the bundle is signed, in
  * one pass over the module: its memo table becomes an array
- * (wasm-memo-table.ts), and where its builtin caches live is exported
- * (wasm-builtin-caches.ts). The edge runs exactly the bytes published; a
+ * (wasm-memo-table.ts), where its builtin caches live is exported
+ * (wasm-builtin-caches.ts), and then binaryen's optimizer runs over the
+ * whole (see OPTIMIZE_LEVEL). The edge runs exactly the bytes published; a
  * module that is not OPA's runtime as these rewrites know it fails the
  * build (OpaWasmRewriteError) instead of passing through unrewritten.
  */
@@ -16,22 +17,41 @@ import { arrayMemoTable } from "./wasm-memo-table.ts";
 /** What OPA's compiled policies use; the memo table adds bulk memory (memory.fill, which the edge's V8 has). */
 const FEATURES = binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt;
 
+/**
+ * binaryen's -O3, speed over size. OPA's compiler emits each rule as a
+ * function that calls the runtime for every step (a value's type, a
+ * lookup, a comparison), and V8 inlines little of that: inlined and
+ * simplified at build time, the global policy's evaluation took 12-15%
+ * less time over the scenario mix (Node, medians of 15 interleaved rounds:
+ * 29.0 against 25.1 µs per input, 35.6 against 30.4 µs over a random
+ * stream), with every answer the same, and the module is a fifth smaller.
+ * Larger inlining limits gained a further 3% for a module 70% larger.
+ * The optimizer keeps what the edge relies on: exports, the memory's
+ * contents and layout (the builtin caches' array is read at its address),
+ * and traps (no pass that assumes they cannot happen runs).
+ */
+const OPTIMIZE_LEVEL = 3;
+
 /** OPA's compiled policy, rewritten; throws when the module is not OPA's runtime as the rewrites know it. */
 export function rewriteOpaWasm(wasm: Uint8Array): Uint8Array {
   const module = runtime.readBinary(wasm, FEATURES);
+  // binaryen's settings are its own globals: set for this module and given back as they were.
+  const settings = { debugInfo: binaryen.getDebugInfo(), optimizeLevel: binaryen.getOptimizeLevel(), shrinkLevel: binaryen.getShrinkLevel() };
   try {
     arrayMemoTable(module);
     exportBuiltinCaches(module);
     if (!module.validate()) throw new OpaWasmRewriteError("the rewritten policy does not validate");
-    // Keep the name section: function names in a profile or a trap's stack are the policy's rules.
-    const debugInfo = binaryen.getDebugInfo();
+    // Keep the name section: function names in a profile or a trap's stack are the policy's rules (those not inlined).
     binaryen.setDebugInfo(true);
-    try {
-      return module.emitBinary();
-    } finally {
-      binaryen.setDebugInfo(debugInfo);
-    }
+    binaryen.setOptimizeLevel(OPTIMIZE_LEVEL);
+    binaryen.setShrinkLevel(0);
+    module.optimize();
+    if (!module.validate()) throw new OpaWasmRewriteError("the optimized policy does not validate");
+    return module.emitBinary();
   } finally {
+    binaryen.setDebugInfo(settings.debugInfo);
+    binaryen.setOptimizeLevel(settings.optimizeLevel);
+    binaryen.setShrinkLevel(settings.shrinkLevel);
     module.dispose();
   }
 }
