@@ -115,6 +115,6 @@ export class SandboxClient {
     nowMs: number,
     iterations: number,
   ): Promise<SandboxMeasurement> {
-    return this.sandbox(policyKey, layers).measure(inputJson, nowMs, iterations);
+    return this.sandbox(policyKey, layers).measure(inputJson, nowMs, iterations).then(released);
   }
 }

@@ -9,6 +9,7 @@
 import type { AuditPage } from "../audit/chain-do";
 import { chainFor } from "../audit/writer";
 import { readCurrentSnapshot } from "../bundles/publisher";
+import { released } from "../rpc-result";
 import { rolloutKey } from "../bundles/store-layout";
 import { trustStoreFrom } from "../bundles/trust";
 import { bundleFailure } from "../routes/layer-upload";
@@ -38,7 +39,8 @@ export async function shadowReport(env: Env, scope: string, signed: { document: 
   const report = emptyReport(scope, signed?.document.shadow ?? undefined);
   let after: number | undefined;
   do {
-    const page = (await chain.query({ limit: 2000, after_seq: after })) as AuditPage;
+    // Each page let go of once tallied: a long report reads many, within one request.
+    const page = released((await chain.query({ limit: 2000, after_seq: after })) as AuditPage);
     tally(report, page.records as unknown as ShadowDiff[]);
     after = page.next_after_seq;
   } while (after !== undefined);

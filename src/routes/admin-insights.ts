@@ -12,6 +12,7 @@
  */
 import { Hono } from "hono";
 import { chainFor } from "../audit/writer";
+import { released } from "../rpc-result";
 import { ApiError } from "../errors";
 import type { AdminVariables } from "../middleware/admin-auth";
 import { approvalsIndex } from "../session/objects";
@@ -53,7 +54,7 @@ export async function insightsOf(env: Env, tenant: string, daysParam: string | u
   // Columns end at the next whole column, so the newest one is the current hour, quarter-day or day.
   const toMs = Math.ceil((nowMs + 1) / bucketMs) * bucketMs;
   const fromMs = toMs - Number(days) * 24 * HOUR_MS;
-  const [chain, times] = await Promise.all([chainFor(env, tenant).insights(fromMs, toMs, bucketMs), approvalsIndex(env, tenant).decisionTimes(fromMs, toMs)]);
+  const [chain, times] = await Promise.all([chainFor(env, tenant).insights(fromMs, toMs, bucketMs).then(released), approvalsIndex(env, tenant).decisionTimes(fromMs, toMs).then(released)]);
   const columns = Math.round((toMs - fromMs) / bucketMs);
   const over_time = Array.from({ length: columns }, (_, i) => ({ start: new Date(fromMs + i * bucketMs).toISOString(), allow: 0, deny: 0, require_approval: 0 }));
   for (const row of chain.by_bucket) {

@@ -142,7 +142,7 @@ export const offlineDecisionsRoute = new Hono<AgentEnv>().post("/decisions", age
   if (accepted.length > 0) {
     let chained: Array<{ decision_id: string; agent: string; spool_hash: string | null }>;
     try {
-      chained = await chainFor(c.env, identity.tenant).chainedSpoolEntries(accepted.map((entry) => entry.record.decision_id));
+      chained = released(await chainFor(c.env, identity.tenant).chainedSpoolEntries(accepted.map((entry) => entry.record.decision_id)));
     } catch (error) {
       throw new ApiError(503, "audit_unavailable", `the decisions could not be checked against the audit log, nothing was taken; send them again (${(error as Error).message})`);
     }
