@@ -25,7 +25,9 @@ const FEATURES = binaryen.Features.MVP | binaryen.Features.MutableGlobals | bina
  * less time over the scenario mix (Node, medians of 15 interleaved rounds:
  * 29.0 against 25.1 µs per input, 35.6 against 30.4 µs over a random
  * stream), with every answer the same, and the module is a fifth smaller.
- * Larger inlining limits gained a further 3% for a module 70% larger.
+ * Larger inlining limits gained a further 1-5% in rounds of their own (the
+ * medians and the fastest rounds disagree on how much) for a module 10% to
+ * 70% larger; not worth it.
  * The optimizer keeps what the edge relies on: exports, the memory's
  * contents and layout (the builtin caches' array is read at its address),
  * and traps (no pass that assumes they cannot happen runs).
