@@ -13,17 +13,7 @@ import { opaBuildWasm } from "../../scripts/lib/opa.ts";
 import { OpaWasmRewriteError } from "../../scripts/lib/opa-wasm-rewrite-error.ts";
 import { rewriteOpaWasm } from "../../scripts/lib/opa-wasm-rewrite.ts";
 import { loadEvaluator } from "../fixtures/node-evaluator.ts";
-
-/** What a function of the module calls, by name. */
-function callsOf(wasm: Uint8Array, name: string): string[] {
-  const module = runtime.readBinary(wasm, binaryen.Features.All);
-  try {
-    const text = binaryen.emitText(runtime.Function.getBody(module.getFunction(name)));
-    return [...text.matchAll(/\(call \$([\w.]+)/g)].map((match) => match[1]);
-  } finally {
-    module.dispose();
-  }
-}
+import { callsOf } from "../fixtures/wasm-calls.ts";
 
 /** The module's bytes with its name section, where the rewrite looks functions up. */
 function emitNamed(module: binaryen.Module): Uint8Array {

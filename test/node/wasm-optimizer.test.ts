@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import binaryen from "binaryen";
 import { describe, expect, it } from "vitest";
-import { binaryenRuntime as runtime } from "../../scripts/lib/binaryen-runtime.ts";
 import { opaBuildWasm, opaBundleFile } from "../../scripts/lib/opa.ts";
 import { rewriteOpaWasm } from "../../scripts/lib/opa-wasm-rewrite.ts";
 import { ensureOpa } from "../../scripts/toolchain.mjs";
 import { loadEvaluator } from "../fixtures/node-evaluator.ts";
+import { ruleCalls } from "../fixtures/wasm-calls.ts";
 
 const FIXTURE = "test/fixtures/memo-table";
 
@@ -31,22 +31,6 @@ async function opaOutput(): Promise<Uint8Array> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/** How often the module's rule functions (OPA names them g0.data.…) call each function, by name. */
-function ruleCalls(wasm: Uint8Array): Map<string, number> {
-  const module = runtime.readBinary(wasm, binaryen.Features.All);
-  const calls = new Map<string, number>();
-  try {
-    for (let i = 0; i < module.getNumFunctions(); i++) {
-      const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i));
-      if (!/^g\d+\.data\./.test(info.name) || !info.body) continue;
-      for (const match of binaryen.emitText(info.body).matchAll(/\(call \$([\w.]+)/g)) calls.set(match[1], (calls.get(match[1]) ?? 0) + 1);
-    }
-  } finally {
-    module.dispose();
-  }
-  return calls;
 }
 
 describe("the build's optimizer", () => {
