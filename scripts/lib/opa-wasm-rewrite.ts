@@ -3,8 +3,11 @@
  * What the build does to OPA's wasm output before the bundle is signed, in
  * one pass over the module: its memo table becomes an array
  * (wasm-memo-table.ts), where its builtin caches live is exported
- * (wasm-builtin-caches.ts), and then binaryen's optimizer runs over the
- * whole (see OPTIMIZE_LEVEL). The edge runs exactly the bytes published; a
+ * (wasm-builtin-caches.ts), stepping through objects and sets keeps a
+ * cursor instead of hashing (wasm-iteration-cursor.ts), small integers are
+ * added without decimals (wasm-integer-arithmetic.ts), constant strings'
+ * hashes are remembered (wasm-interned-hashes.ts), and then binaryen's
+ * optimizer runs over the whole (see OPTIMIZE_LEVEL). The edge runs exactly the bytes published; a
  * module that is not OPA's runtime as these rewrites know it fails the
  * build (OpaWasmRewriteError) instead of passing through unrewritten.
  */
@@ -12,6 +15,9 @@ import binaryen from "binaryen";
 import { binaryenRuntime as runtime } from "./binaryen-runtime.ts";
 import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
 import { exportBuiltinCaches } from "./wasm-builtin-caches.ts";
+import { integerArithmetic } from "./wasm-integer-arithmetic.ts";
+import { internedHashes } from "./wasm-interned-hashes.ts";
+import { iterationCursor } from "./wasm-iteration-cursor.ts";
 import { arrayMemoTable } from "./wasm-memo-table.ts";
 
 /** What OPA's compiled policies use; the memo table adds bulk memory (memory.fill, which the edge's V8 has). */
@@ -42,6 +48,9 @@ export function rewriteOpaWasm(wasm: Uint8Array): Uint8Array {
   try {
     arrayMemoTable(module);
     exportBuiltinCaches(module);
+    iterationCursor(module);
+    integerArithmetic(module);
+    internedHashes(module);
     if (!module.validate()) throw new OpaWasmRewriteError("the rewritten policy does not validate");
     // Keep the name section: function names in a profile or a trap's stack are the policy's rules (those not inlined).
     binaryen.setDebugInfo(true);

@@ -35,6 +35,7 @@
 import binaryen from "binaryen";
 import { binaryenRuntime as runtime } from "./binaryen-runtime.ts";
 import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
+import { reserveBelowHeap } from "./wasm-heap-reserve.ts";
 
 /** OPA's memo API, as its runtime names and declares it: params, then result. */
 const MEMO_SIGNATURES = {
@@ -54,8 +55,6 @@ const MEMO_FUNCTIONS: MemoFunction[] = ["opa_memoize_init", "opa_memoize_get", "
 const SCOPE_FUNCTIONS: MemoFunction[] = ["opa_memoize_push", "opa_memoize_pop"];
 const TABLE_GLOBAL = "tollgate_memo_table";
 const NEW_TABLE = "tollgate_memo_new_table";
-/** OPA's module initializer, which tells OPA's allocator where its heap starts. */
-const INITIALIZER = "_initialize";
 
 /** Gives `module` (OPA's runtime) an array for a memo table; throws when it is not the runtime this rewrite knows. */
 export function arrayMemoTable(module: binaryen.Module): void {
@@ -104,36 +103,6 @@ export function arrayMemoTable(module: binaryen.Module): void {
     setBody(module, "opa_memoize_push", module.global.set(TABLE_GLOBAL, module.call(NEW_TABLE, [table()], i32)));
     setBody(module, "opa_memoize_pop", module.global.set(TABLE_GLOBAL, module.i32.load(0, 4, table())));
   }
-}
-
-/**
- * Moves the start of OPA's heap up by `bytes` and returns where the room
- * begins: the initializer's one call of opa_malloc_init, whose argument is
- * the heap's start (where OPA's build put it, past the module's data), gets
- * a new argument.
- */
-function reserveBelowHeap(module: binaryen.Module, bytes: number): number {
-  const initializer = module.getFunction(INITIALIZER);
-  if (!initializer) throw new OpaWasmRewriteError(`the policy's wasm has no ${INITIALIZER}: not an OPA runtime this build knows`);
-  const body = runtime.Function.getBody(initializer);
-  const info = binaryen.getExpressionInfo(body);
-  const statements = info.id === binaryen.BlockId ? (info as binaryen.BlockInfo).children : [body];
-  const starts = statements.flatMap((statement) => {
-    const call = binaryen.getExpressionInfo(statement);
-    if (call.id !== binaryen.CallId || (call as binaryen.CallInfo).target !== "opa_malloc_init") return [];
-    const [argument] = (call as binaryen.CallInfo).operands;
-    const value = binaryen.getExpressionInfo(argument);
-    return value.id === binaryen.ConstId && value.type === binaryen.i32 ? [{ argument, heapStart: (value as binaryen.ConstInfo).value as number }] : [];
-  });
-  if (starts.length !== 1) throw new OpaWasmRewriteError(`the policy's ${INITIALIZER} does not start OPA's heap at one constant address`);
-  const [{ argument, heapStart }] = starts;
-  const room = align(heapStart, 16);
-  runtime.Const.setValueI32(argument, align(room + bytes, 16));
-  return room;
-}
-
-function align(address: number, to: number): number {
-  return Math.ceil(address / to) * to;
 }
 
 /** Refuses a memo function whose signature is not what OPA's runtime declares (MEMO_SIGNATURES). */

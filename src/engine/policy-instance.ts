@@ -8,6 +8,8 @@
  * - host builtins receive their arguments as `opa_value_dump` text (sets and
  *   non-string keys kept) read by rego-value.ts, and their results go back as
  *   text through `opa_value_parse`, so integers beyond 2^53 stay exact;
+ *   scalars and arrays of them skip the text, read and written straight in
+ *   memory to the same values (wasm-values.ts);
  * - the result comes back as `opa_value_dump` text.
  *
  * Evaluations go through the ABI's context calls rather than `opa_eval`,
@@ -26,6 +28,7 @@
  */
 import { BuiltinCannotAnswer } from "./builtins/context";
 import { readRegoValue, writeRegoValue, type RegoValue } from "./rego-value";
+import { probeWasmValues, TEXT_PATH, WasmValues } from "./wasm-values";
 
 export type HostBuiltin = (...args: RegoValue[]) => unknown;
 
@@ -214,6 +217,12 @@ export class PolicyInstance {
     const byId: Array<HostBuiltin | undefined> = [];
     const names: string[] = [];
     let exports: PolicyExports | undefined;
+    // Scalars cross straight through memory once the instance has shown its layout is the one read (wasm-values.ts).
+    let direct: WasmValues | undefined;
+    const argument = (addr: number): RegoValue => {
+      const value = direct ? direct.read(addr) : TEXT_PATH;
+      return value !== TEXT_PATH ? value : readRegoValue(dumpValue(exports!, memory, addr), { shape: "values" });
+    };
 
     const call = (id: number, addrs: number[]): number => {
       const impl = byId[id];
@@ -222,10 +231,10 @@ export class PolicyInstance {
       options.checkBudget?.();
       let result: unknown;
       try {
-        const args = addrs.map((addr) => readRegoValue(dumpValue(exports!, memory, addr), { shape: "values" }));
-        result = impl(...args);
+        result = impl(...addrs.map(argument));
         if (result === undefined) return 0;
-        return writeValue(exports, memory, writeRegoValue(result), "value");
+        const written = direct ? direct.write(result) : TEXT_PATH;
+        return written !== TEXT_PATH ? written : writeValue(exports, memory, writeRegoValue(result), "value");
       } catch (error) {
         if (error instanceof EvaluationBudgetExceeded) throw error;
         if (error instanceof BuiltinCannotAnswer) throw new PolicyInstanceError(`builtin ${name} cannot answer as OPA would: ${error.message}`);
@@ -270,8 +279,12 @@ export class PolicyInstance {
     const slots = globalValue(exports.tollgate_builtin_cache_slots) ?? 0;
     // Read only where it can be: a module without the exports (built before them) replays nothing.
     const cacheSlots = cachesAt > 0 && slots > 0 && slots <= 64 && cachesAt + 4 * slots <= memory.buffer.byteLength ? slots : 0;
+    const baseHeapPtr = exports.opa_heap_ptr_get();
+    const values = new WasmValues(memory, exports);
+    // What the probe allocates is above the heap's base: setting the data below releases it.
+    if (probeWasmValues(exports, memory, values)) direct = values;
     const policy = new PolicyInstance(exports, memory, options.memory.maximum, cachesAt, cacheSlots, entrypoints, Object.keys(imported).sort());
-    policy.baseHeapPtr = exports.opa_heap_ptr_get();
+    policy.baseHeapPtr = baseHeapPtr;
     policy.setData("{}");
     return policy;
   }
