@@ -6,8 +6,9 @@
  * (wasm-builtin-caches.ts), stepping through objects and sets keeps a
  * cursor instead of hashing (wasm-iteration-cursor.ts), small integers are
  * added without decimals (wasm-integer-arithmetic.ts), constant strings'
- * hashes are remembered (wasm-interned-hashes.ts), and then binaryen's
- * optimizer runs over the whole (see OPTIMIZE_LEVEL). The edge runs exactly the bytes published; a
+ * hashes are remembered (wasm-interned-hashes.ts), strings are compared a
+ * word at a time (wasm-string-compare.ts), and then binaryen's optimizer
+ * runs over the whole (see OPTIMIZE_LEVEL). The edge runs exactly the bytes published; a
  * module that is not OPA's runtime as these rewrites know it fails the
  * build (OpaWasmRewriteError) instead of passing through unrewritten.
  */
@@ -18,6 +19,7 @@ import { exportBuiltinCaches } from "./wasm-builtin-caches.ts";
 import { integerArithmetic } from "./wasm-integer-arithmetic.ts";
 import { internedHashes } from "./wasm-interned-hashes.ts";
 import { iterationCursor } from "./wasm-iteration-cursor.ts";
+import { wordStringCompare } from "./wasm-string-compare.ts";
 import { arrayMemoTable } from "./wasm-memo-table.ts";
 
 /** What OPA's compiled policies use; the memo table adds bulk memory (memory.fill, which the edge's V8 has). */
@@ -51,6 +53,7 @@ export function rewriteOpaWasm(wasm: Uint8Array): Uint8Array {
     iterationCursor(module);
     integerArithmetic(module);
     internedHashes(module);
+    wordStringCompare(module);
     if (!module.validate()) throw new OpaWasmRewriteError("the rewritten policy does not validate");
     // Keep the name section: function names in a profile or a trap's stack are the policy's rules (those not inlined).
     binaryen.setDebugInfo(true);

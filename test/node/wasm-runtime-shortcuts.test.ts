@@ -1,11 +1,13 @@
 /**
  * The build's shortcuts through OPA's runtime, on OPA's real output: the
  * iteration cursor (scripts/lib/wasm-iteration-cursor.ts), integer
- * arithmetic (wasm-integer-arithmetic.ts) and the interned strings' hashes
- * (wasm-interned-hashes.ts). Each must answer exactly as `opa eval` does:
- * a policy that steps through objects and sets every way a rule can, adds
- * and subtracts at the edges of 32 bits, and looks up more constant keys
- * than the hash table has slots, is compiled by the build and evaluated by
+ * arithmetic (wasm-integer-arithmetic.ts), the interned strings' hashes
+ * (wasm-interned-hashes.ts) and the word-at-a-time string comparison
+ * (wasm-string-compare.ts). Each must answer exactly as `opa eval` does: a
+ * policy that steps through objects and sets every way a rule can, adds
+ * and subtracts at the edges of 32 bits, looks up more constant keys than
+ * the hash table has slots, and sorts and matches strings that share long
+ * prefixes, is compiled by the build and evaluated by
  * the edge's evaluator over many inputs, several times over in changing
  * orders (so cursors and cached hashes meet reused memory and heap resets),
  * against `opa eval` of the same inputs. A module that is not OPA's runtime
@@ -21,9 +23,10 @@ import { OpaWasmRewriteError } from "../../scripts/lib/opa-wasm-rewrite-error.ts
 import { integerArithmetic } from "../../scripts/lib/wasm-integer-arithmetic.ts";
 import { internedHashes } from "../../scripts/lib/wasm-interned-hashes.ts";
 import { iterationCursor } from "../../scripts/lib/wasm-iteration-cursor.ts";
+import { wordStringCompare } from "../../scripts/lib/wasm-string-compare.ts";
 import { canonicalJson } from "../../src/engine/rego-value.ts";
 import { loadEvaluator, type NodeEvaluator } from "../fixtures/node-evaluator.ts";
-import { callsOf } from "../fixtures/wasm-calls.ts";
+import { binaryenText, callsOf } from "../fixtures/wasm-calls.ts";
 
 const FIXTURE = "test/fixtures/runtime-shortcuts";
 const ENTRYPOINT = "shortcuts/answer";
@@ -75,6 +78,13 @@ function inputTexts(): string[] {
   const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
   const key = () => pick(["a", "b", "c", "d", "e", "f", "g", "h", "key-1", "key-512", "key-699", "x y", "é"]);
   const scalar = (): string => pick([() => pick(NUMBER_TEXTS), () => JSON.stringify(key()), () => "true", () => "null"])();
+  // Strings that differ at every position around an eight-byte word, or are prefixes of each other.
+  const stem = "0123456789abcdefghij-é-0123456789";
+  const longString = () => {
+    const cut = Math.floor(random() * stem.length);
+    const end = cut + Math.floor(random() * 3);
+    return stem.slice(0, cut) + pick(["", "0", "z", "é", "\u0000", "~"]) + stem.slice(end, end + Math.floor(random() * 10));
+  };
   const object = (size: number, value: () => string) => `{${Array.from({ length: size }, () => `${JSON.stringify(key())}:${value()}`).join(",")}}`;
   const texts: string[] = [];
   for (let i = 0; i < 60; i++) {
@@ -92,6 +102,8 @@ function inputTexts(): string[] {
       // Offsets are added to a count: small integers, so any of them.
       `"offsets":[${pick(NUMBER_TEXTS)},${pick(NUMBER_TEXTS)}]`,
       `"table":${table}`,
+      `"strings":[${Array.from({ length: Math.floor(random() * 12) }, () => JSON.stringify(longString())).join(",")}]`,
+      `"by_name":{${Array.from({ length: Math.floor(random() * 12) }, () => `${JSON.stringify(longString())}:true`).join(",")}}`,
     ];
     texts.push(`{${fields.filter(() => random() < 0.9).join(",")}}`);
   }
@@ -147,6 +159,8 @@ describe("the build's shortcuts through OPA's runtime", () => {
     expect(callsOf(wasm, "opa_value_get")).toContain("tollgate_cursor_find");
     expect(callsOf(wasm, "opa_arith_plus")).toContain("tollgate_small_int");
     expect(callsOf(wasm, "opa_value_hash")).toContain("tollgate_value_hash_computed");
+    // The word loop: its eight-byte loads are the only ones in a string comparison.
+    expect(binaryenText(wasm, "opa_strncmp")).toContain("i64.load");
   });
 });
 
@@ -161,8 +175,9 @@ describe("the shortcuts' rewrites", () => {
     const empty = () => module(() => {});
     expect(() => iterationCursor(empty())).toThrow(OpaWasmRewriteError);
     expect(() => internedHashes(empty())).toThrow(/no opa_value_hash/);
-    // A policy without arithmetic has none to rewrite.
+    // A policy without arithmetic or string comparison has none to rewrite.
     expect(() => integerArithmetic(empty())).not.toThrow();
+    expect(() => wordStringCompare(empty())).not.toThrow();
   });
 
   it("refuse OPA's functions with another signature", () => {
@@ -177,5 +192,7 @@ describe("the shortcuts' rewrites", () => {
     expect(() => internedHashes(wrongHash)).toThrow(/opa_value_hash does not have the signature/);
     const noInt = module((built) => built.addFunction("opa_arith_plus", binaryen.createType([i32, i32]), i32, [], built.local.get(0, i32)));
     expect(() => integerArithmetic(noInt)).toThrow(/no opa_number_int/);
+    const wrongCompare = module((built) => built.addFunction("opa_strncmp", binaryen.createType([i32, i32]), i32, [], built.i32.const(0)));
+    expect(() => wordStringCompare(wrongCompare)).toThrow(/opa_strncmp does not have the signature/);
   });
 });
