@@ -48,10 +48,13 @@ export const TEXT_PATH = Symbol("text path");
 
 export interface WasmAllocator {
   opa_malloc(size: number): number;
+  opa_free(addr: number): void;
 }
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export class WasmValues {
@@ -115,7 +118,7 @@ export class WasmValues {
         const repr = this.bytes[addr + 1];
         if (repr === REPR_INT) {
           const int = view.getBigInt64(addr + 8, true);
-          return int >= BigInt(Number.MIN_SAFE_INTEGER) && int <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(int) : int;
+          return int >= MIN_SAFE && int <= MAX_SAFE ? Number(int) : int;
         }
         if (repr === REPR_REF) return numberFromText(this.text(view.getUint32(addr + 8, true), view.getUint32(addr + 12, true)), "values");
         return TEXT_PATH;
@@ -159,6 +162,7 @@ export class WasmValues {
     let length = asciiInto(value, this.bytes, data);
     let bytes = data;
     if (length < 0) {
+      this.allocator.opa_free(data);
       // A lone surrogate has no UTF-8: the text path decides what OPA makes of its escape.
       if (LONE_SURROGATE.test(value)) return TEXT_PATH;
       // Not ASCII: encoded into a block big enough for any UTF-8 the text can become (three bytes a UTF-16 unit).
@@ -201,9 +205,8 @@ function asciiInto(text: string, bytes: Uint8Array, at: number): number {
   return text.length;
 }
 
-/** What the probe needs of an instance: OPA's parser and writer, and freeing their blocks. */
+/** What the probe needs of an instance: OPA's parser and writer. */
 export interface ProbeExports extends WasmAllocator {
-  opa_free(addr: number): void;
   opa_value_parse(addr: number, length: number): number;
   opa_value_dump(addr: number): number;
 }
