@@ -3,8 +3,9 @@
  * Room for the build's own tables in an OPA-compiled policy's memory, below
  * OPA's heap: part of no heap, so a heap reset never releases it, and
  * copied with everything else by the edge's checkpoints. Used by the memo
- * table (wasm-memo-table.ts) and the iteration cursor
- * (wasm-iteration-cursor.ts); each call reserves its own room above the
+ * table (wasm-memo-table.ts), the iteration cursor
+ * (wasm-iteration-cursor.ts) and the interned strings' hashes
+ * (wasm-interned-hashes.ts); each call reserves its own room above the
  * last.
  */
 import binaryen from "binaryen";
