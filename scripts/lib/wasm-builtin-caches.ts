@@ -24,6 +24,7 @@
 import binaryen from "binaryen";
 import { binaryenRuntime as runtime } from "./binaryen-runtime.ts";
 import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
+import { requireSignature } from "./wasm-runtime-functions.ts";
 
 const ACCESSOR = "opa_builtin_cache_get";
 const CACHES_GLOBAL = "tollgate_builtin_caches";
@@ -37,11 +38,7 @@ const SLOTS_GLOBAL = "tollgate_builtin_cache_slots";
 export function exportBuiltinCaches(module: binaryen.Module): void {
   const accessor = module.getFunction(ACCESSOR);
   if (!accessor) return;
-  const info = binaryen.getFunctionInfo(accessor);
-  const params = binaryen.expandType(info.params);
-  if (params.length !== 1 || params[0] !== binaryen.i32 || info.results !== binaryen.i32) {
-    throw new OpaWasmRewriteError(`${ACCESSOR} does not have the signature of OPA's builtin cache accessor`);
-  }
+  requireSignature(module, ACCESSOR, [binaryen.i32], binaryen.i32, "OPA's builtin cache accessor");
   const expressions = [...walk(runtime.Function.getBody(accessor))];
   // The slot's load: i32.load offset=ADDRESS (i << 2).
   const addresses = expressions.flatMap((expression) => {

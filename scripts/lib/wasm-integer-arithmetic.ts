@@ -20,7 +20,7 @@
  * Run at build time (opa-wasm-rewrite.ts), before the optimizer.
  */
 import binaryen from "binaryen";
-import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
+import { keepBodyAs, requireSignature } from "./wasm-runtime-functions.ts";
 
 const OPERATIONS = { opa_arith_plus: "tollgate_arith_plus_decimal", opa_arith_minus: "tollgate_arith_minus_decimal" } as const;
 const NUMBER_INT = "opa_number_int";
@@ -42,24 +42,11 @@ const i64 = binaryen.i64;
 export function integerArithmetic(module: binaryen.Module): void {
   const present = (Object.keys(OPERATIONS) as Array<keyof typeof OPERATIONS>).filter((name) => module.getFunction(name));
   if (present.length === 0) return;
-  const numberInt = module.getFunction(NUMBER_INT);
-  const intInfo = numberInt ? binaryen.getFunctionInfo(numberInt) : undefined;
-  const intParams = intInfo ? binaryen.expandType(intInfo.params) : [];
-  if (!intInfo || intParams.length !== 1 || intParams[0] !== i64 || intInfo.results !== i32) {
-    throw new OpaWasmRewriteError(`the policy's wasm has no ${NUMBER_INT} of OPA's signature: not an OPA runtime this build knows`);
-  }
-  for (const name of present) {
-    const info = binaryen.getFunctionInfo(module.getFunction(name));
-    const params = binaryen.expandType(info.params);
-    if (params.length !== 2 || params.some((type) => type !== i32) || info.results !== i32) {
-      throw new OpaWasmRewriteError(`${name} does not have the signature of OPA's runtime`);
-    }
-  }
+  requireSignature(module, NUMBER_INT, [i64], i32);
+  for (const name of present) requireSignature(module, name, [i32, i32], i32);
   addSmallInt(module);
   for (const name of present) {
-    const info = binaryen.getFunctionInfo(module.getFunction(name));
-    module.addFunction(OPERATIONS[name], info.params, info.results, info.vars, info.body);
-    module.removeFunction(name);
+    keepBodyAs(module, name, OPERATIONS[name]);
     addOperation(module, name, OPERATIONS[name]);
   }
 }

@@ -20,8 +20,8 @@
  * Run at build time (opa-wasm-rewrite.ts), before the optimizer.
  */
 import binaryen from "binaryen";
-import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
 import { reserveBelowHeap } from "./wasm-heap-reserve.ts";
+import { keepBodyAs, requireSignature } from "./wasm-runtime-functions.ts";
 
 const HASH = "opa_value_hash";
 const COMPUTED = "tollgate_value_hash_computed";
@@ -35,14 +35,9 @@ const i32 = binaryen.i32;
 
 /** Gives `module` (OPA's runtime) the table; throws when its hash function is not the runtime's as this rewrite knows it. */
 export function internedHashes(module: binaryen.Module): void {
-  const hash = module.getFunction(HASH);
-  if (!hash) throw new OpaWasmRewriteError(`the policy's wasm has no ${HASH}: not an OPA runtime this build knows`);
-  const info = binaryen.getFunctionInfo(hash);
-  const params = binaryen.expandType(info.params);
-  if (params.length !== 1 || params[0] !== i32 || info.results !== i32) throw new OpaWasmRewriteError(`${HASH} does not have the signature of OPA's runtime`);
+  requireSignature(module, HASH, [i32], i32);
   const table = reserveBelowHeap(module, SLOTS * SLOT_BYTES);
-  module.addFunction(COMPUTED, info.params, info.results, info.vars, info.body);
-  module.removeFunction(HASH);
+  const info = keepBodyAs(module, HASH, COMPUTED);
 
   const [value, slot, computed] = [0, 1, 2];
   const get = (index: number) => module.local.get(index, i32);

@@ -36,8 +36,8 @@
  * time (opa-wasm-rewrite.ts), before the optimizer inlines them.
  */
 import binaryen from "binaryen";
-import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
 import { reserveBelowHeap } from "./wasm-heap-reserve.ts";
+import { keepBodyAs, requireSignature } from "./wasm-runtime-functions.ts";
 
 const ITER = "opa_value_iter";
 const GET = "opa_value_get";
@@ -64,19 +64,12 @@ const OBJECT_VALUE = 4;
 
 /** Gives `module` (OPA's runtime) the cursor; throws when its functions are not the runtime's as this rewrite knows them. */
 export function iterationCursor(module: binaryen.Module): void {
-  for (const name of [ITER, GET, HASH]) {
-    const fn = module.getFunction(name);
-    if (!fn) throw new OpaWasmRewriteError(`the policy's wasm has no ${name}: not an OPA runtime this build knows`);
-    const info = binaryen.getFunctionInfo(fn);
-    const params = binaryen.expandType(info.params);
-    const arity = name === HASH ? 1 : 2;
-    if (params.length !== arity || params.some((type) => type !== binaryen.i32) || info.results !== binaryen.i32) {
-      throw new OpaWasmRewriteError(`${name} does not have the signature of OPA's runtime`);
-    }
-  }
+  requireSignature(module, ITER, [i32, i32], i32);
+  requireSignature(module, GET, [i32, i32], i32);
+  requireSignature(module, HASH, [i32], i32);
   const table = reserveBelowHeap(module, SLOTS * CURSOR_BYTES);
-  rename(module, ITER, ITER_HASHED);
-  rename(module, GET, GET_HASHED);
+  keepBodyAs(module, ITER, ITER_HASHED);
+  keepBodyAs(module, GET, GET_HASHED);
   addFind(module, table);
   addIter(module, table);
   addGet(module, table);
@@ -88,16 +81,9 @@ function slotOf(module: binaryen.Module, table: number, collection: binaryen.Exp
   return module.i32.add(module.i32.const(table), module.i32.shl(module.i32.and(mixed, module.i32.const(SLOTS - 1)), module.i32.const(4)));
 }
 
-const field = (module: binaryen.Module, slot: binaryen.ExpressionRef, offset: number) => module.i32.load(offset, 4, slot);
-
-/** Moves a function's body to a new name; the old name is then free for the new body. */
-function rename(module: binaryen.Module, from: string, to: string): void {
-  const info = binaryen.getFunctionInfo(module.getFunction(from));
-  module.addFunction(to, info.params, info.results, info.vars, info.body);
-  module.removeFunction(from);
-}
-
 const i32 = binaryen.i32;
+
+const field = (module: binaryen.Module, slot: binaryen.ExpressionRef, offset: number) => module.i32.load(offset, 4, slot);
 
 /**
  * find(collection, prev, bucket) -> element: the element of `collection`

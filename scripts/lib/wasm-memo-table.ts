@@ -36,6 +36,7 @@ import binaryen from "binaryen";
 import { binaryenRuntime as runtime } from "./binaryen-runtime.ts";
 import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
 import { reserveBelowHeap } from "./wasm-heap-reserve.ts";
+import { requireSignature } from "./wasm-runtime-functions.ts";
 
 /** OPA's memo API, as its runtime names and declares it: params, then result. */
 const MEMO_SIGNATURES = {
@@ -58,12 +59,11 @@ const NEW_TABLE = "tollgate_memo_new_table";
 
 /** Gives `module` (OPA's runtime) an array for a memo table; throws when it is not the runtime this rewrite knows. */
 export function arrayMemoTable(module: binaryen.Module): void {
-  for (const name of MEMO_FUNCTIONS) {
-    if (!module.getFunction(name)) throw new OpaWasmRewriteError(`the policy's wasm has no ${name}: not an OPA runtime this build knows`);
-  }
+  const memoSignature = (name: MemoFunction) => requireSignature(module, name, MEMO_SIGNATURES[name][0], MEMO_SIGNATURES[name][1], "OPA's memo API");
+  for (const name of MEMO_FUNCTIONS) memoSignature(name);
   const scoped = SCOPE_FUNCTIONS.filter((name) => module.getFunction(name));
   if (scoped.length === 1) throw new OpaWasmRewriteError(`the policy's wasm has ${scoped[0]} without its pair`);
-  for (const name of [...MEMO_FUNCTIONS, ...scoped]) checkSignature(module, name);
+  for (const name of scoped) memoSignature(name);
   // Function indices (imports included) are the keys; nothing below adds a function before the count is taken.
   const slots = module.getNumFunctions();
   const tableBytes = 4 + 4 * slots;
@@ -102,16 +102,6 @@ export function arrayMemoTable(module: binaryen.Module): void {
     );
     setBody(module, "opa_memoize_push", module.global.set(TABLE_GLOBAL, module.call(NEW_TABLE, [table()], i32)));
     setBody(module, "opa_memoize_pop", module.global.set(TABLE_GLOBAL, module.i32.load(0, 4, table())));
-  }
-}
-
-/** Refuses a memo function whose signature is not what OPA's runtime declares (MEMO_SIGNATURES). */
-function checkSignature(module: binaryen.Module, name: MemoFunction): void {
-  const info = binaryen.getFunctionInfo(module.getFunction(name));
-  const [params, results] = MEMO_SIGNATURES[name];
-  const actual = binaryen.expandType(info.params);
-  if (info.results !== results || actual.length !== params.length || actual.some((type, i) => type !== params[i])) {
-    throw new OpaWasmRewriteError(`${name} does not have the signature of OPA's memo API`);
   }
 }
 

@@ -13,7 +13,7 @@
  * Run at build time (opa-wasm-rewrite.ts), before the optimizer.
  */
 import binaryen from "binaryen";
-import { OpaWasmRewriteError } from "./opa-wasm-rewrite-error.ts";
+import { requireSignature } from "./wasm-runtime-functions.ts";
 
 const STRNCMP = "opa_strncmp";
 
@@ -21,11 +21,8 @@ const i32 = binaryen.i32;
 
 /** Gives `module` (OPA's runtime) the word loop; a policy without string comparison has no opa_strncmp and is left as it is. */
 export function wordStringCompare(module: binaryen.Module): void {
-  const fn = module.getFunction(STRNCMP);
-  if (!fn) return;
-  const info = binaryen.getFunctionInfo(fn);
-  const params = binaryen.expandType(info.params);
-  if (params.length !== 3 || params.some((type) => type !== i32) || info.results !== i32) throw new OpaWasmRewriteError(`${STRNCMP} does not have the signature of OPA's runtime`);
+  if (!module.getFunction(STRNCMP)) return;
+  const info = requireSignature(module, STRNCMP, [i32, i32, i32], i32);
   module.removeFunction(STRNCMP);
 
   const [a, b, count, x, y] = [0, 1, 2, 3, 4];

@@ -281,8 +281,11 @@ export class PolicyInstance {
     const cacheSlots = cachesAt > 0 && slots > 0 && slots <= 64 && cachesAt + 4 * slots <= memory.buffer.byteLength ? slots : 0;
     const baseHeapPtr = exports.opa_heap_ptr_get();
     const values = new WasmValues(memory, exports);
-    // What the probe allocates is above the heap's base: setting the data below releases it.
-    if (probeWasmValues(exports, memory, values)) direct = values;
+    const loaded = exports;
+    // Checked against the text path itself, OPA's parser and writer as other values cross. What the probe
+    // allocates is above the heap's base: setting the data below releases it.
+    const text = { parse: (value: string) => writeValue(loaded, memory, value, "value"), dump: (addr: number) => dumpValue(loaded, memory, addr) };
+    if (probeWasmValues(text, values)) direct = values;
     const policy = new PolicyInstance(exports, memory, options.memory.maximum, cachesAt, cacheSlots, entrypoints, Object.keys(imported).sort());
     policy.baseHeapPtr = baseHeapPtr;
     policy.setData("{}");

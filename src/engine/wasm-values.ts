@@ -205,10 +205,13 @@ function asciiInto(text: string, bytes: Uint8Array, at: number): number {
   return text.length;
 }
 
-/** What the probe needs of an instance: OPA's parser and writer. */
-export interface ProbeExports extends WasmAllocator {
-  opa_value_parse(addr: number, length: number): number;
-  opa_value_dump(addr: number): number;
+/**
+ * The text path the probe checks against, as its caller runs it: text
+ * parsed into a value (its address), and a value dumped as text.
+ */
+export interface TextPath {
+  parse(text: string): number;
+  dump(addr: number): string;
 }
 
 /** Values every layout assumption above is checked against: each read, and the scalars each written. */
@@ -217,44 +220,25 @@ const PROBE_WRITE: unknown[] = [true, false, 0, -12, 1.5, 2 ** 53 + 2, 2n ** 70n
 
 /**
  * Whether this instance lays values out as WasmValues reads and writes them:
- * a value OPA parsed reads as its dump does, and every value written dumps
- * as, and reads back as, the value its text parses to. False on any
- * difference, or if anything throws.
+ * a value the text path parsed reads as its dump does, and every value
+ * written dumps as, and reads back as, the value its text parses to. False
+ * on any difference, or if anything throws.
  */
-export function probeWasmValues(exports: ProbeExports, memory: WebAssembly.Memory, values: WasmValues): boolean {
+export function probeWasmValues(text: TextPath, values: WasmValues): boolean {
   try {
-    const parsed = parse(exports, memory, PROBE_READ);
+    const parsed = text.parse(PROBE_READ);
     const direct = values.read(parsed);
-    if (direct === TEXT_PATH || !sameValue(direct, readRegoValue(dump(exports, memory, parsed), { shape: "values" }))) return false;
+    if (direct === TEXT_PATH || !sameValue(direct, readRegoValue(text.dump(parsed), { shape: "values" }))) return false;
     for (const value of PROBE_WRITE) {
       const addr = values.write(value);
       if (addr === TEXT_PATH) return false;
       const expected = readRegoValue(writeRegoValue(value), { shape: "values" });
-      if (!sameValue(readRegoValue(dump(exports, memory, addr), { shape: "values" }), expected) || !sameValue(values.read(addr), expected)) return false;
+      if (!sameValue(readRegoValue(text.dump(addr), { shape: "values" }), expected) || !sameValue(values.read(addr), expected)) return false;
     }
     return true;
   } catch {
     return false;
   }
-}
-
-function parse(exports: ProbeExports, memory: WebAssembly.Memory, text: string): number {
-  const bytes = encoder.encode(text);
-  const addr = exports.opa_malloc(bytes.length);
-  new Uint8Array(memory.buffer).set(bytes, addr);
-  const value = exports.opa_value_parse(addr, bytes.length);
-  exports.opa_free(addr);
-  if (value === 0) throw new Error("probe text did not parse");
-  return value;
-}
-
-function dump(exports: ProbeExports, memory: WebAssembly.Memory, addr: number): string {
-  const at = exports.opa_value_dump(addr);
-  const bytes = new Uint8Array(memory.buffer);
-  const end = bytes.indexOf(0, at);
-  const text = decoder.decode(bytes.subarray(at, end));
-  exports.opa_free(at);
-  return text;
 }
 
 /** Deep equality of two values as read for builtins (arrays, scalars, bigints, raw numbers). */

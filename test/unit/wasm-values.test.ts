@@ -10,10 +10,15 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASELINE_LAYER } from "../../src/bundles/baseline";
 import { isRawNumber, readRegoValue, writeRegoValue } from "../../src/engine/rego-value";
-import { probeWasmValues, TEXT_PATH, WasmValues, type ProbeExports } from "../../src/engine/wasm-values";
+import { probeWasmValues, TEXT_PATH, WasmValues, type WasmAllocator } from "../../src/engine/wasm-values";
 
 interface Instance {
-  exports: ProbeExports & { opa_heap_ptr_get(): number; opa_heap_ptr_set(addr: number): void };
+  exports: WasmAllocator & {
+    opa_value_parse(addr: number, length: number): number;
+    opa_value_dump(addr: number): number;
+    opa_heap_ptr_get(): number;
+    opa_heap_ptr_set(addr: number): void;
+  };
   memory: WebAssembly.Memory;
   values: WasmValues;
 }
@@ -48,6 +53,9 @@ function dump({ exports, memory }: Instance, addr: number): string {
   return decoder.decode(bytes.subarray(at, bytes.indexOf(0, at)));
 }
 
+/** The text path over an instance, as the probe is given it. */
+const textPath = (instance: Instance) => ({ parse: (text: string) => parse(instance, text), dump: (addr: number) => dump(instance, addr) });
+
 /** A value written out with its types, so 1 and 1n and a raw "1.0" differ. */
 function typed(value: unknown): string {
   if (typeof value === "bigint") return `bigint:${value}`;
@@ -78,7 +86,7 @@ beforeAll(async () => {
 
 describe("builtin values through wasm memory", () => {
   it("passes its probe on the build's policy", () => {
-    expect(probeWasmValues(instance.exports, instance.memory, instance.values)).toBe(true);
+    expect(probeWasmValues(textPath(instance), instance.values)).toBe(true);
   });
 
   it("reads scalars and arrays of them as their dump reads, types and numbers exact", () => {
@@ -134,6 +142,6 @@ describe("builtin values through wasm memory", () => {
     const other = await instantiate();
     const stranger = new WasmValues(other.memory, other.exports);
     parse(other, '"shifts the other heap"');
-    expect(probeWasmValues(instance.exports, instance.memory, stranger)).toBe(false);
+    expect(probeWasmValues(textPath(instance), stranger)).toBe(false);
   });
 });
